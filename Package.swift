@@ -1,0 +1,65 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Modules follow the architecture in DESIGN.md:
+//   ModelDeckCore    – domain types, the SQLite registry, pure decision code (fit check, routing, …)
+//   ModelDeckTargets – target drivers (local runtime, AWS); only the daemon imports them
+//   ModelDeckDaemon  – the control loop that acts on intents
+//   ModelDeckTUI     – the ncurses dashboard, drawing into a testable screen abstraction
+//   CNcurses         – the ncursesw C surface, behind ModelDeckTUI's small wrapper
+//   modeldeck        – the executable: CLI commands, daemon, TUI
+let package = Package(
+    name: "ModelDeck",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "modeldeck", targets: ["modeldeck"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CNcurses",
+            pkgConfig: "ncursesw",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        .target(
+            name: "ModelDeckCore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ModelDeckTargets",
+            dependencies: ["ModelDeckCore"]
+        ),
+        .target(
+            name: "ModelDeckDaemon",
+            dependencies: ["ModelDeckCore", "ModelDeckTargets"]
+        ),
+        .target(
+            name: "ModelDeckTUI",
+            dependencies: ["ModelDeckCore", "CNcurses"]
+        ),
+        .executableTarget(
+            name: "modeldeck",
+            dependencies: [
+                "ModelDeckCore", "ModelDeckDaemon", "ModelDeckTUI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ModelDeckCoreTests", dependencies: ["ModelDeckCore"]),
+        .testTarget(name: "ModelDeckTargetsTests", dependencies: ["ModelDeckTargets"]),
+        .testTarget(name: "ModelDeckDaemonTests", dependencies: ["ModelDeckDaemon"]),
+        .testTarget(name: "ModelDeckTUITests", dependencies: ["ModelDeckTUI"]),
+        .testTarget(name: "modeldeckTests", dependencies: ["ModelDeckCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,121 @@
+import Foundation
+
+/// How traffic moves to a new version, as CodeDeploy and SageMaker guardrails name it.
+public enum DeploymentStrategy: Equatable, Sendable, CustomStringConvertible {
+    /// 100% at once.
+    case allAtOnce
+    /// `percent`% for `intervalSeconds`, then 100%.
+    case canary(percent: Int, intervalSeconds: Int64)
+    /// `percent`% more every `intervalSeconds` until 100%.
+    case linear(percent: Int, intervalSeconds: Int64)
+
+    /// Parses `all-at-once`, `canary:10%:5m` or `linear:10%:1m`.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let usage = "use all-at-once, canary:PERCENT%:DURATION or linear:PERCENT%:DURATION (e.g. canary:10%:5m)"
+        switch parts.first {
+        case "all-at-once" where parts.count == 1:
+            self = .allAtOnce
+        case "canary" where parts.count == 3, "linear" where parts.count == 3:
+            guard parts[1].hasSuffix("%"), let percent = Int(parts[1].dropLast()) else {
+                throw ModelDeckError("strategy '\(text)': '\(parts[1])' is not a whole percentage; \(usage)")
+            }
+            guard (1...99).contains(percent) else {
+                throw ModelDeckError("strategy '\(text)': step \(percent)% must be between 1% and 99%")
+            }
+            let seconds = try Quantity.seconds(parts[2], what: "strategy '\(text)' interval")
+            guard seconds > 0 else { throw ModelDeckError("strategy '\(text)': interval must be longer than 0s") }
+            self = parts[0] == "canary" ? .canary(percent: percent, intervalSeconds: seconds)
+                : .linear(percent: percent, intervalSeconds: seconds)
+        default:
+            throw ModelDeckError("strategy '\(text)' is not known; \(usage)")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .allAtOnce: "all-at-once"
+        case .canary(let percent, let interval): "canary:\(percent)%:\(Format.duration(seconds: interval))"
+        case .linear(let percent, let interval): "linear:\(percent)%:\(Format.duration(seconds: interval))"
+        }
+    }
+
+    /// The weights the new version goes through, in order, ending at 100.
+    public var steps: [Int] {
+        switch self {
+        case .allAtOnce: [100]
+        case .canary(let percent, _): [percent, 100]
+        case .linear(let percent, _): Array(stride(from: percent, to: 100, by: percent)) + [100]
+        }
+    }
+}
+
+/// The deployment state machine's states (DESIGN.md):
+/// pending → provisioning → shifting → baking → succeeded | rolling_back → rolled_back | failed | cancelled.
+public enum DeploymentState: String, Codable, CaseIterable, Sendable {
+    case pending, provisioning, shifting, baking, succeeded
+    case rollingBack = "rolling_back"
+    case rolledBack = "rolled_back"
+    case failed, cancelled
+
+    public var isActive: Bool {
+        switch self {
+        case .pending, .provisioning, .shifting, .baking, .rollingBack: true
+        case .succeeded, .rolledBack, .failed, .cancelled: false
+        }
+    }
+
+    public static var activeStates: [DeploymentState] { allCases.filter(\.isActive) }
+}
+
+/// A deploy moves traffic to a new version; a rollback puts all of it back on an earlier one at once.
+public enum DeploymentKind: String, Codable, Sendable {
+    case deploy, rollback
+}
+
+/// One deployment or rollback: the intent the CLI or TUI writes, and the progress the daemon records.
+public struct Deployment: Codable, Equatable, Sendable {
+    public var id: Int64?
+    public var endpoint: String
+    public var kind: DeploymentKind
+    /// The version taking traffic before; nil on an endpoint's first deploy.
+    public var fromVersion: String?
+    public var toVersion: String
+    /// `all-at-once`, `canary:10%:5m`, `linear:10%:1m` (see `DeploymentStrategy`).
+    public var strategy: String
+    /// How long the new version must stay healthy at 100% before the deploy succeeds.
+    public var bakeSeconds: Int64
+    public var state: DeploymentState
+    /// Index into the strategy's steps the daemon has reached.
+    public var step: Int
+    /// The new version's current weight in percent.
+    public var currentWeight: Int
+    /// The alarm that fired, with its figures, when a deploy rolled back by itself.
+    public var alarm: String?
+    /// Why a person asked for it.
+    public var reason: String?
+    public var actor: String
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: Int64? = nil, endpoint: String, kind: DeploymentKind, fromVersion: String?, toVersion: String,
+                strategy: String, bakeSeconds: Int64, state: DeploymentState = .pending, step: Int = 0,
+                currentWeight: Int = 0, alarm: String? = nil, reason: String?, actor: String,
+                createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.endpoint = endpoint
+        self.kind = kind
+        self.fromVersion = fromVersion
+        self.toVersion = toVersion
+        self.strategy = strategy
+        self.bakeSeconds = bakeSeconds
+        self.state = state
+        self.step = step
+        self.currentWeight = currentWeight
+        self.alarm = alarm
+        self.reason = reason
+        self.actor = actor
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

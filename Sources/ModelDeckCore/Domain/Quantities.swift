@@ -1,0 +1,200 @@
+import Foundation
+
+/// Human quantities as an on-call engineer types them: `5m`, `250ms`, `512MB`, `1%`, `$5.00`.
+///
+/// Parsing is strict: anything that is not exactly a positive number followed by a known unit is refused
+/// with a message that shows what was expected. Nothing here accumulates in floating point.
+public enum Quantity {
+    /// Parses a duration such as `250ms`, `30s`, `5m`, `1h`, `1h30m`, `2d` into milliseconds.
+    public static func milliseconds(_ text: String, what: String = "duration") throws -> Int64 {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var rest = Substring(trimmed)
+        var total: Int64 = 0
+        var sawPart = false
+        while !rest.isEmpty {
+            let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
+            guard !digits.isEmpty, let value = Int64(digits) else {
+                throw invalidDuration(text, what: what)
+            }
+            rest = rest.dropFirst(digits.count)
+            let unitText = rest.prefix(while: { $0.isLetter })
+            guard let unit = units.first(where: { $0.0 == unitText.lowercased() }) else {
+                throw invalidDuration(text, what: what)
+            }
+            rest = rest.dropFirst(unitText.count)
+            let (product, overflow1) = value.multipliedReportingOverflow(by: unit.1)
+            let (sum, overflow2) = total.addingReportingOverflow(product)
+            guard !overflow1, !overflow2 else { throw ModelDeckError("\(what) '\(text)' is too large") }
+            total = sum
+            sawPart = true
+        }
+        guard sawPart else { throw invalidDuration(text, what: what) }
+        return total
+    }
+
+    /// Parses a duration that must be a whole number of seconds (`30s`, `5m`), as stored in the registry.
+    public static func seconds(_ text: String, what: String = "duration") throws -> Int64 {
+        let ms = try milliseconds(text, what: what)
+        guard ms % 1_000 == 0 else {
+            throw ModelDeckError("\(what) '\(text)' must be a whole number of seconds")
+        }
+        return ms / 1_000
+    }
+
+    private static func invalidDuration(_ text: String, what: String) -> ModelDeckError {
+        ModelDeckError("\(what) '\(text)' is not a duration; use a number with ms, s, m, h or d, e.g. 250ms, 30s, 5m, 1h30m")
+    }
+
+    /// Parses a size such as `512MB`, `1.5GB`, `200KB`, `1024` (bytes) into bytes.
+    ///
+    /// Units are binary, as AWS uses them for memory and package limits (Lambda's "10,240 MB" is MiB):
+    /// `KB`=`KiB`=1,024 bytes, `MB`=`MiB`=1,024², `GB`=`GiB`=1,024³, `TB`=1,024⁴.
+    public static func bytes(_ text: String, what: String = "size") throws -> Int64 {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let number = trimmed.prefix(while: { ($0.isASCII && $0.isNumber) || $0 == "." })
+        let unit = trimmed.dropFirst(number.count).trimmingCharacters(in: .whitespaces).uppercased()
+        let scale: Int64
+        switch unit {
+        case "", "B": scale = 1
+        case "K", "KB", "KIB": scale = 1 << 10
+        case "M", "MB", "MIB": scale = 1 << 20
+        case "G", "GB", "GIB": scale = 1 << 30
+        case "T", "TB", "TIB": scale = 1 << 40
+        default:
+            throw ModelDeckError("\(what) '\(text)' is not a size; use a number with B, KB, MB, GB or TB, e.g. 512MB")
+        }
+        guard let value = Decimal(string: String(number), locale: Locale(identifier: "en_US_POSIX")),
+              !number.isEmpty, number.filter({ $0 == "." }).count <= 1 else {
+            throw ModelDeckError("\(what) '\(text)' is not a size; use a number with B, KB, MB, GB or TB, e.g. 512MB")
+        }
+        let product = value * Decimal(scale)
+        guard product <= Decimal(Int64.max) else { throw ModelDeckError("\(what) '\(text)' is too large") }
+        var rounded = Decimal()
+        var source = product
+        NSDecimalRound(&rounded, &source, 0, .plain)
+        guard rounded == product else {
+            throw ModelDeckError("\(what) '\(text)' is not a whole number of bytes")
+        }
+        return NSDecimalNumber(decimal: rounded).int64Value
+    }
+
+    /// Parses memory as the platforms state it, in whole megabytes (MiB): `512MB`, `1GB`, or a bare `512`.
+    public static func megabytes(_ text: String, what: String = "memory") throws -> Int {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        // A bare number is megabytes, as in Lambda's console and API (MemorySize: 512).
+        let isBareNumber = !trimmed.isEmpty && trimmed.allSatisfy { ($0.isASCII && $0.isNumber) || $0 == "." }
+        let bytes = try Quantity.bytes(isBareNumber ? trimmed + "MB" : trimmed, what: what)
+        guard bytes % (1 << 20) == 0 else {
+            throw ModelDeckError("\(what) '\(text)' must be a whole number of MB")
+        }
+        guard bytes >> 20 <= Int64(Int32.max) else { throw ModelDeckError("\(what) '\(text)' is too large") }
+        return Int(bytes >> 20)
+    }
+
+    /// Parses a share such as `1%`, `0.5%` or a fraction `0.01` into parts per million.
+    ///
+    /// Rates are stored as integer parts per million so that comparisons are exact.
+    public static func ppm(_ text: String, what: String = "rate") throws -> Int64 {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let isPercent = trimmed.hasSuffix("%")
+        let number = isPercent ? String(trimmed.dropLast()) : trimmed
+        guard !number.isEmpty,
+              number.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }),
+              let value = Decimal(string: number, locale: Locale(identifier: "en_US_POSIX")) else {
+            throw ModelDeckError("\(what) '\(text)' is not a rate; use a percentage such as 1% or 0.5%")
+        }
+        let ppm = isPercent ? value * 10_000 : value * 1_000_000
+        guard ppm <= 1_000_000 else { throw ModelDeckError("\(what) '\(text)' is over 100%") }
+        var rounded = Decimal()
+        var source = ppm
+        NSDecimalRound(&rounded, &source, 0, .plain)
+        return NSDecimalNumber(decimal: rounded).int64Value
+    }
+
+    /// Parses money such as `$5`, `5.00`, `$0.25` into integer micro-dollars (never a Double).
+    public static func microdollars(_ text: String, what: String = "amount") throws -> Int64 {
+        var trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("$") { trimmed.removeFirst() }
+        if trimmed.uppercased().hasSuffix("USD") { trimmed = String(trimmed.dropLast(3)).trimmingCharacters(in: .whitespaces) }
+        guard !trimmed.isEmpty,
+              trimmed.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }),
+              trimmed.filter({ $0 == "." }).count <= 1,
+              let value = Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX")) else {
+            throw ModelDeckError("\(what) '\(text)' is not an amount of money; use dollars such as $5 or 12.50")
+        }
+        let micros = value * 1_000_000
+        guard micros <= Decimal(Int64.max) else { throw ModelDeckError("\(what) '\(text)' is too large") }
+        var rounded = Decimal()
+        var source = micros
+        NSDecimalRound(&rounded, &source, 0, .plain)
+        guard rounded == micros else {
+            throw ModelDeckError("\(what) '\(text)' has more than six decimal places")
+        }
+        return NSDecimalNumber(decimal: rounded).int64Value
+    }
+}
+
+/// Formatting for people: the inverse of `Quantity`, used in tables, errors and the TUI.
+public enum Format {
+    /// `512 MB`, `10,240 MB`.
+    public static func megabytes(_ mb: Int) -> String { "\(grouped(Int64(mb))) MB" }
+
+    /// A byte count in the largest binary unit that keeps it readable: `50 MB`, `9.8 GB`, `812 B`.
+    public static func bytes(_ bytes: Int64) -> String {
+        let units: [(String, Int64)] = [("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)]
+        for (name, scale) in units where bytes >= scale {
+            if bytes % scale == 0 { return "\(grouped(bytes / scale)) \(name)" }
+            let tenths = (bytes * 10 + scale / 2) / scale
+            return "\(grouped(tenths / 10)).\(tenths % 10) \(name)"
+        }
+        return "\(bytes) B"
+    }
+
+    /// `250ms`, `30s`, `5m`, `1h30m` — the shortest exact form.
+    public static func duration(milliseconds ms: Int64) -> String {
+        if ms == 0 { return "0s" }
+        if ms % 1_000 != 0 { return ms >= 1_000 ? "\(ms / 1_000).\(String(format: "%03lld", ms % 1_000))s" : "\(ms)ms" }
+        var seconds = ms / 1_000
+        var parts: [String] = []
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where seconds >= size {
+            parts.append("\(seconds / size)\(unit)")
+            seconds %= size
+        }
+        if seconds > 0 { parts.append("\(seconds)s") }
+        return parts.joined()
+    }
+
+    public static func duration(seconds: Int64) -> String { duration(milliseconds: seconds * 1_000) }
+
+    /// Parts per million as a percentage: `1%`, `0.5%`, `0.0125%`.
+    public static func percent(ppm: Int64) -> String {
+        let whole = ppm / 10_000
+        var fraction = String(format: "%04lld", ppm % 10_000)
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return fraction.isEmpty ? "\(whole)%" : "\(whole).\(fraction)%"
+    }
+
+    /// Micro-dollars as dollars with cents, or more digits when the amount is below a cent: `$5.00`, `$0.000021`.
+    public static func dollars(micros: Int64) -> String {
+        let sign = micros < 0 ? "-" : ""
+        let value = micros.magnitude
+        let dollars = value / 1_000_000
+        let rest = value % 1_000_000
+        if rest % 10_000 == 0 { return "\(sign)$\(grouped(Int64(dollars))).\(String(format: "%02llu", rest / 10_000))" }
+        var fraction = String(format: "%06llu", rest)
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return "\(sign)$\(grouped(Int64(dollars))).\(fraction)"
+    }
+
+    /// `10240` → `10,240`.
+    public static func grouped(_ value: Int64) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (index, character) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(character)
+        }
+        return value < 0 ? "-" + out : out
+    }
+}

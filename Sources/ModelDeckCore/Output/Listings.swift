@@ -1,0 +1,220 @@
+import Foundation
+import GRDB
+
+/// What `modeldeck get RESOURCE` shows, one typed row per item: encoded as JSON or YAML, or laid out as
+/// a table. Built from the registry only.
+public enum Listings {
+    public struct TargetRow: Codable, Sendable {
+        public var name: String
+        public var kind: String
+        public var region: String?
+        public var config: [String: String]
+        public var memoryMB: [Int]
+        public var gpus: Int
+    }
+
+    public struct ModelRow: Codable, Sendable {
+        public var name: String
+        public var description: String?
+        public var versions: [String]
+    }
+
+    public struct VersionRow: Codable, Sendable {
+        public var id: String
+        public var model: String
+        public var version: String
+        public var digest: String
+        public var sizeBytes: Int64
+        public var memoryMB: Int
+        public var gpus: Int
+        public var command: [String]?
+        public var image: String?
+        public var artifact: String?
+        public var createdBy: String?
+        public var createdAt: Date
+    }
+
+    public struct KeepWarmRow: Codable, Sendable {
+        public var mode: String
+        public var everySeconds: Int64?
+        public var concurrency: Int?
+    }
+
+    public struct SLORow: Codable, Sendable {
+        public var p99Ms: Int64
+        public var errorRate: String
+    }
+
+    public struct EndpointRow: Codable, Sendable {
+        public var name: String
+        public var model: String
+        public var target: String
+        public var traffic: [String: Int]
+        public var deployment: String?
+        public var memoryMB: Int
+        public var concurrency: Int
+        public var minInstances: Int
+        public var maxInstances: Int
+        public var idleTimeoutSeconds: Int64
+        public var slo: SLORow
+        public var dailyBudget: String?
+        public var keepWarm: KeepWarmRow
+        public var production: Bool
+    }
+
+    public struct DeploymentRow: Codable, Sendable {
+        public var id: Int64
+        public var endpoint: String
+        public var kind: String
+        public var fromVersion: String?
+        public var toVersion: String
+        public var strategy: String
+        public var state: String
+        public var weight: Int
+        public var bakeSeconds: Int64
+        public var actor: String
+        public var reason: String?
+        public var alarm: String?
+        public var createdAt: Date
+        public var updatedAt: Date
+    }
+
+    public struct EventRow: Codable, Sendable {
+        public var id: Int64
+        public var at: Date
+        public var actor: String
+        public var endpoint: String?
+        public var deploymentId: Int64?
+        public var kind: String
+        public var message: String
+    }
+
+    public static func targets(_ db: Database) throws -> [TargetRow] {
+        try Target.fetchAll(db, sql: "SELECT * FROM targets ORDER BY name").map { target in
+            let limits = target.limits
+            return TargetRow(name: target.name, kind: target.kind.rawValue, region: target.region, config: target.config,
+                             memoryMB: [limits.memoryMB.lowerBound, limits.memoryMB.upperBound], gpus: limits.gpus)
+        }
+    }
+
+    public static func models(_ db: Database) throws -> [ModelRow] {
+        try Model.fetchAll(db, sql: "SELECT * FROM models ORDER BY name").map { model in
+            ModelRow(name: model.name, description: model.description,
+                     versions: try String.fetchAll(db, sql: "SELECT version FROM model_versions WHERE model = ? ORDER BY created_at, version",
+                                                   arguments: [model.name]))
+        }
+    }
+
+    public static func versions(_ db: Database, model: String? = nil) throws -> [VersionRow] {
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM model_versions WHERE ?1 IS NULL OR model = ?1 ORDER BY model, created_at, version",
+                                    arguments: [model])
+        return try rows.map { row in
+            let version = try ModelVersion(row: row)
+            return VersionRow(id: version.id, model: version.model, version: version.version, digest: version.digest,
+                              sizeBytes: version.sizeBytes, memoryMB: version.memoryMB, gpus: version.gpus,
+                              command: version.command, image: version.image, artifact: version.artifact,
+                              createdBy: version.createdBy, createdAt: row["created_at"])
+        }
+    }
+
+    public static func endpoints(_ db: Database) throws -> [EndpointRow] {
+        let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        return try Endpoint.fetchAll(db, sql: "SELECT * FROM endpoints ORDER BY name").map { endpoint in
+            let traffic = try TrafficSplit.desired(db, endpoint: endpoint.name)?.weights ?? [:]
+            let deployment = active[endpoint.name].map { "#\($0.id ?? 0) \($0.toVersion) \($0.state.rawValue) \($0.currentWeight)%" }
+            var keepWarm = KeepWarmRow(mode: endpoint.keepWarm.mode)
+            if case .fixed(let every, let concurrency) = endpoint.keepWarm {
+                keepWarm.everySeconds = every
+                keepWarm.concurrency = concurrency
+            }
+            return EndpointRow(name: endpoint.name, model: endpoint.model, target: endpoint.target, traffic: traffic,
+                               deployment: deployment, memoryMB: endpoint.memoryMB, concurrency: endpoint.concurrency,
+                               minInstances: endpoint.minInstances, maxInstances: endpoint.maxInstances,
+                               idleTimeoutSeconds: endpoint.idleTimeoutSeconds,
+                               slo: SLORow(p99Ms: endpoint.slo.p99Milliseconds, errorRate: Format.percent(ppm: endpoint.slo.errorRatePPM)),
+                               dailyBudget: endpoint.dailyBudgetMicros.map { Format.dollars(micros: $0) },
+                               keepWarm: keepWarm, production: endpoint.production)
+        }
+    }
+
+    public static func deployments(_ db: Database, endpoint: String? = nil, limit: Int = 100) throws -> [DeploymentRow] {
+        let recent = try Deployment.fetchAll(db, sql: """
+            SELECT * FROM deployments WHERE ?1 IS NULL OR endpoint = ?1 ORDER BY id DESC LIMIT ?2
+            """, arguments: [endpoint, limit])
+        return recent.reversed().map { d in
+            DeploymentRow(id: d.id ?? 0, endpoint: d.endpoint, kind: d.kind.rawValue, fromVersion: d.fromVersion,
+                          toVersion: d.toVersion, strategy: d.strategy, state: d.state.rawValue, weight: d.currentWeight,
+                          bakeSeconds: d.bakeSeconds, actor: d.actor, reason: d.reason, alarm: d.alarm,
+                          createdAt: d.createdAt, updatedAt: d.updatedAt)
+        }
+    }
+
+    public static func events(_ db: Database, endpoint: String? = nil, limit: Int = 50) throws -> [EventRow] {
+        let recent = try AuditEvent.fetchAll(db, sql: """
+            SELECT * FROM events WHERE ?1 IS NULL OR endpoint = ?1 ORDER BY id DESC LIMIT ?2
+            """, arguments: [endpoint, limit])
+        return recent.reversed().map { e in
+            EventRow(id: e.id ?? 0, at: e.at, actor: e.actor, endpoint: e.endpoint, deploymentId: e.deploymentId,
+                     kind: e.kind, message: e.message)
+        }
+    }
+
+    // MARK: - Tables
+
+
+    static func time(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: date)
+    }
+
+    public static func table(_ rows: [TargetRow]) -> Table {
+        Table(headers: ["name", "kind", "region", "memory", "gpus", "config"], rows: rows.map {
+            [$0.name, $0.kind, $0.region ?? "-",
+             "\(Format.grouped(Int64($0.memoryMB[0])))–\(Format.megabytes($0.memoryMB[1]))", "\($0.gpus)",
+             $0.config.isEmpty ? "-" : $0.config.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
+        })
+    }
+
+    public static func table(_ rows: [ModelRow]) -> Table {
+        Table(headers: ["name", "versions", "description"], rows: rows.map {
+            [$0.name, $0.versions.isEmpty ? "-" : $0.versions.joined(separator: ","), $0.description ?? "-"]
+        })
+    }
+
+    public static func table(_ rows: [VersionRow]) -> Table {
+        Table(headers: ["version", "size", "memory", "gpus", "digest", "runs", "created"], rows: rows.map {
+            [$0.id, Format.bytes($0.sizeBytes), Format.megabytes($0.memoryMB), "\($0.gpus)",
+             String($0.digest.prefix(19)) + "…", $0.image ?? $0.command?.joined(separator: " ") ?? "-", time($0.createdAt)]
+        })
+    }
+
+    public static func table(_ rows: [EndpointRow]) -> Table {
+        Table(headers: ["name", "target", "traffic", "deployment", "memory", "instances", "slo p99", "keep-warm"], rows: rows.map {
+            let traffic = $0.traffic.isEmpty ? "-" : $0.traffic.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                .map { "\($0.key.split(separator: "@").last ?? "")=\($0.value)%" }.joined(separator: ",")
+            let keepWarm: KeepWarmPolicy = switch $0.keepWarm.mode {
+            case "fixed": .fixed(everySeconds: $0.keepWarm.everySeconds ?? 0, concurrency: $0.keepWarm.concurrency ?? 1)
+            case "adaptive": .adaptive
+            default: .off
+            }
+            return [$0.name + ($0.production ? " [prod]" : ""), $0.target, traffic, $0.deployment ?? "-",
+                    Format.megabytes($0.memoryMB), "\($0.minInstances)–\($0.maxInstances) ×\($0.concurrency)",
+                    Format.duration(milliseconds: $0.slo.p99Ms), keepWarm.summary]
+        })
+    }
+
+    public static func table(_ rows: [DeploymentRow]) -> Table {
+        Table(headers: ["id", "endpoint", "kind", "from", "to", "strategy", "state", "weight", "actor", "reason"], rows: rows.map {
+            ["\($0.id)", $0.endpoint, $0.kind, $0.fromVersion ?? "-", $0.toVersion, $0.strategy, $0.state,
+             "\($0.weight)%", $0.actor, $0.alarm ?? $0.reason ?? "-"]
+        })
+    }
+
+    public static func table(_ rows: [EventRow]) -> Table {
+        Table(headers: ["id", "time", "actor", "endpoint", "kind", "message"], rows: rows.map {
+            ["\($0.id)", time($0.at), $0.actor, $0.endpoint ?? "-", $0.kind, $0.message]
+        })
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import GRDB
+
+/// The intents people write — deploy, rollback, keep-warm — each validated and recorded with its audit
+/// event in one transaction. The daemon acts on them; nothing here touches a target.
+public enum Intents {
+    /// Asks for `version` (`v2` or `model@v2`) to be deployed to `endpoint` with `strategy`.
+    public static func deploy(_ registry: Registry, endpoint name: String, version versionText: String,
+                              strategy: DeploymentStrategy, bakeSeconds: Int64, reason: String?,
+                              actor: String = Actor.current, now: Date = Date()) throws -> Deployment {
+        try registry.write { db in
+            let endpoint = try requireEndpoint(db, name)
+            let version = try requireVersion(db, versionText, endpoint: endpoint)
+            guard let target = try Target.fetchOne(db, key: endpoint.target) else {
+                throw ModelDeckError("endpoint '\(name)' uses target '\(endpoint.target)', which is not in the registry")
+            }
+            try FitCheck.require(version: version, endpoint: endpoint, target: target)
+            if let active = try Deployment.activeDeploys(db, endpoint: name).first {
+                throw ModelDeckError("endpoint '\(name)' already has deployment #\(active.id ?? 0) (\(active.toVersion), \(active.state.rawValue)); wait for it or roll back first")
+            }
+            let current = try TrafficSplit.desired(db, endpoint: name)
+            if current?.weights == [version.id: 100] {
+                throw ModelDeckError("endpoint '\(name)' already sends 100% of its traffic to \(version.id)")
+            }
+            var deployment = Deployment(endpoint: name, kind: .deploy, fromVersion: current?.primary, toVersion: version.id,
+                                        strategy: strategy.description, bakeSeconds: bakeSeconds, reason: reason,
+                                        actor: actor, createdAt: now, updatedAt: now)
+            try deployment.insert(db)
+            let from = current.map { " (now \($0.summary))" } ?? ""
+            try db.record(AuditEvent(at: now, actor: actor, endpoint: name, deploymentId: deployment.id, kind: "deploy.requested",
+                                     message: "deploy \(version.id) to \(name)\(from) with \(strategy), bake \(Format.duration(seconds: bakeSeconds))\(reason.map { ": \($0)" } ?? "")"))
+            return deployment
+        }
+    }
+
+    /// What a rollback of `endpoint` would do: from the version(s) taking traffic now to `to` (or the last
+    /// good version). Used by the CLI and by the TUI's confirm dialog before anything is written.
+    public static func planRollback(_ db: Database, endpoint name: String, to versionText: String?) throws -> (from: String, to: String) {
+        let endpoint = try requireEndpoint(db, name)
+        let active = try Deployment.activeDeploys(db, endpoint: name).first
+        let current = try TrafficSplit.desired(db, endpoint: name)
+        let from = active?.toVersion ?? current?.primary
+        guard let from else { throw ModelDeckError("endpoint '\(name)' takes no traffic yet; there is nothing to roll back") }
+        let to: String
+        if let versionText {
+            to = try requireVersion(db, versionText, endpoint: endpoint).id
+        } else if let active, let previous = active.fromVersion {
+            to = previous
+        } else if let good = try lastGoodVersion(db, endpoint: name, live: Set(current?.weights.keys ?? [:].keys)) {
+            to = good
+        } else {
+            throw ModelDeckError("endpoint '\(name)' has no earlier good version to roll back to; name one with --to VERSION")
+        }
+        if active == nil, current?.weights == [to: 100] {
+            throw ModelDeckError("endpoint '\(name)' already sends 100% of its traffic to \(to)")
+        }
+        return (from, to)
+    }
+
+    /// Asks for all traffic of `endpoint` to go back to `to` (or the last good version) at once.
+    public static func rollback(_ registry: Registry, endpoint name: String, to versionText: String?, reason: String,
+                                actor: String = Actor.current, now: Date = Date()) throws -> Deployment {
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw ModelDeckError("a rollback needs a reason (--reason TEXT); it goes in the audit log") }
+        return try registry.write { db in
+            let (from, to) = try planRollback(db, endpoint: name, to: versionText)
+            let endpoint = try requireEndpoint(db, name)
+            if let version = try ModelVersion.fetchOne(db, key: to), let target = try Target.fetchOne(db, key: endpoint.target) {
+                try FitCheck.require(version: version, endpoint: endpoint, target: target)
+            }
+            var deployment = Deployment(endpoint: name, kind: .rollback, fromVersion: from, toVersion: to,
+                                        strategy: DeploymentStrategy.allAtOnce.description, bakeSeconds: 0,
+                                        reason: reason, actor: actor, createdAt: now, updatedAt: now)
+            try deployment.insert(db)
+            try db.record(AuditEvent(at: now, actor: actor, endpoint: name, deploymentId: deployment.id, kind: "rollback.requested",
+                                     message: "roll back \(name) from \(from) to \(to), all traffic at once: \(reason)"))
+            return deployment
+        }
+    }
+
+    /// Sets the keep-warm policy of `endpoint`.
+    @discardableResult
+    public static func keepWarm(_ registry: Registry, endpoint name: String, policy: KeepWarmPolicy,
+                                actor: String = Actor.current, now: Date = Date()) throws -> (old: KeepWarmPolicy, new: KeepWarmPolicy) {
+        try registry.write { db in
+            var endpoint = try requireEndpoint(db, name)
+            let old = endpoint.keepWarm
+            guard old != policy else { return (old, policy) }
+            endpoint.keepWarm = policy
+            try endpoint.update(db)
+            try db.record(AuditEvent(at: now, actor: actor, endpoint: name, kind: "keepwarm.changed",
+                                     message: "keep-warm of \(name): \(old.summary) → \(policy.summary)"))
+            return (old, policy)
+        }
+    }
+
+    /// The most recent version that finished a deploy (or was its starting point), is not taking traffic now,
+    /// and was never rolled back from.
+    static func lastGoodVersion(_ db: Database, endpoint: String, live: Set<String>) throws -> String? {
+        let history = try Deployment.fetchAll(db, sql: "SELECT * FROM deployments WHERE endpoint = ? ORDER BY id DESC",
+                                              arguments: [endpoint])
+        var bad = Set<String>()
+        for deployment in history {
+            if deployment.kind == .rollback, let from = deployment.fromVersion { bad.insert(from) }
+            if deployment.kind == .deploy, deployment.state == .rolledBack { bad.insert(deployment.toVersion) }
+        }
+        for deployment in history where deployment.state == .succeeded {
+            for candidate in [deployment.toVersion, deployment.fromVersion].compactMap({ $0 })
+                where !live.contains(candidate) && !bad.contains(candidate) {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    static func requireEndpoint(_ db: Database, _ name: String) throws -> Endpoint {
+        guard let endpoint = try Endpoint.fetchOne(db, key: name) else {
+            let names = try String.fetchAll(db, sql: "SELECT name FROM endpoints ORDER BY name LIMIT 20")
+            throw ModelDeckError("unknown endpoint '\(name)'\(names.isEmpty ? "; the registry has none (apply a deck first)" : " (known: \(names.joined(separator: ", ")))")")
+        }
+        return endpoint
+    }
+
+    static func requireVersion(_ db: Database, _ text: String, endpoint: Endpoint) throws -> ModelVersion {
+        let (model, label) = ModelVersion.parse(text, defaultModel: endpoint.model)
+        guard model == endpoint.model else {
+            throw ModelDeckError("endpoint '\(endpoint.name)' serves model '\(endpoint.model)'; '\(text)' is a version of '\(model)'")
+        }
+        guard let version = try ModelVersion.fetchOne(db, key: ModelVersion.id(model: model, version: label)) else {
+            let labels = try String.fetchAll(db, sql: "SELECT version FROM model_versions WHERE model = ? ORDER BY created_at", arguments: [model])
+            throw ModelDeckError("unknown version '\(model)@\(label)'\(labels.isEmpty ? "" : " (known: \(labels.joined(separator: ", ")))")")
+        }
+        return version
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import GRDB
+
+/// The SQLite registry every process shares: the single source of truth and the only channel between the
+/// CLI, the TUI and the daemon (DESIGN.md).
+///
+/// Opened in WAL mode (readers never block the writer), with a busy timeout (writers from several processes
+/// wait for each other instead of failing), foreign keys on, and IMMEDIATE write transactions (GRDB 7's
+/// default), so concurrent writers never lose a write. A new registry file is created with mode 0600.
+public final class Registry: Sendable {
+    public let path: String
+    public let writer: DatabasePool
+
+    /// How long a writer waits for another process's transaction before giving up.
+    public static let busyTimeout: TimeInterval = 10
+
+    /// Opens the registry at `path`, creating it (and its folder, mode 0700) when `create` is true.
+    public init(path: String, create: Bool = true) throws {
+        self.path = path
+        let fileManager = FileManager.default
+        if !fileManager.fileExists(atPath: path) {
+            guard create else {
+                throw ModelDeckError("no registry at \(path); create one with `modeldeck init` or `modeldeck apply -f DECK`")
+            }
+            try Registry.createFile(at: path)
+        }
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(Registry.busyTimeout)
+        configuration.label = "modeldeck.registry"
+        do {
+            writer = try DatabasePool(path: path, configuration: configuration)
+            try Migrations.migrator.migrate(writer)
+        } catch let error as DatabaseError {
+            throw ModelDeckError("cannot open registry \(path): \(error.message ?? "\(error.resultCode)")")
+        }
+        try writer.read { db in
+            if try Migrations.migrator.hasBeenSuperseded(db) {
+                throw ModelDeckError("registry \(path) was written by a newer modeldeck; upgrade this one before using it")
+            }
+        }
+    }
+
+    /// Creates an empty file with mode 0600 (and missing folders with 0700) so no other user can read it;
+    /// SQLite gives its -wal and -shm files the same mode.
+    private static func createFile(at path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ModelDeckError("cannot create registry at \(path): \(folder) is not a directory")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw ModelDeckError("cannot create registry at \(path): cannot create folder \(folder) (\(Registry.reason(errno: errno, fallback: error)))")
+            }
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            let code = errno
+            if code == EEXIST { return }
+            throw ModelDeckError("cannot create registry at \(path): \(String(cString: strerror(code)).lowercased()) (the folder must be writable)")
+        }
+        // umask may have cleared bits but never adds any; still, make the mode exact.
+        fchmod(fd, 0o600)
+        close(fd)
+    }
+
+    private static func reason(errno code: Int32, fallback: Error) -> String {
+        code != 0 ? String(cString: strerror(code)).lowercased() : "\(fallback)"
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction; a `ModelDeckError` thrown inside rolls everything back.
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.write(body)
+        } catch let error as DatabaseError {
+            throw ModelDeckError("registry \(path): \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.read(body)
+        } catch let error as DatabaseError {
+            throw ModelDeckError("registry \(path): \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import ModelDeckCore
+
+@main
+struct ModelDeckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modeldeck",
+        abstract: "A cockpit for ML model endpoints on serverless and container targets.",
+        discussion: """
+            Watch endpoints, deploy and roll back model versions, and keep endpoints warm. Every command writes \
+            to one SQLite registry; the daemon acts on what you ask for and records what it sees.
+
+            On call and something is wrong?
+              modeldeck get endpoints                       what runs where, and what is deploying
+              modeldeck rollback ENDPOINT --reason "..."    all traffic back on the last good version, at once
+              modeldeck get events                          who did what, and why
+            """,
+        subcommands: [
+            InitCommand.self, ApplyCommand.self, GetCommand.self,
+            DeployCommand.self, RollbackCommand.self, WarmCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import GRDB
+import ModelDeckCore
+
+/// `--registry PATH`, shared by every command that touches the registry.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Registry file. Default: $MODELDECK_REGISTRY, else $XDG_STATE_HOME/modeldeck/registry.sqlite, else ~/.local/state/modeldeck/registry.sqlite.",
+        valueName: "path"), completion: .file(extensions: ["sqlite"]))
+    var registry: String?
+
+    var path: String { RegistryLocation.resolve(explicit: registry) }
+
+    /// Opens the registry; `create` is for commands that may make a new one (init, apply).
+    func open(create: Bool = false) throws -> Registry {
+        try Registry(path: path, create: create)
+    }
+}
+
+/// Shell completion for endpoint names, read from the default registry (never fails loudly).
+let endpointCompletion = CompletionKind.custom { _, _, _ in
+    guard let registry = try? Registry(path: RegistryLocation.resolve(explicit: nil), create: false),
+          let names = try? registry.read({ db in try String.fetchAll(db, sql: "SELECT name FROM endpoints ORDER BY name") })
+    else { return [] }
+    return names
+}
