@@ -59,7 +59,8 @@ let package = Package(
         .testTarget(name: "ModelDeckTargetsTests", dependencies: ["ModelDeckTargets"]),
         .testTarget(name: "ModelDeckDaemonTests", dependencies: ["ModelDeckDaemon"]),
         .testTarget(name: "ModelDeckTUITests", dependencies: ["ModelDeckTUI"]),
-        .testTarget(name: "modeldeckTests", dependencies: ["ModelDeckCore"]),
+        // Runs the real `modeldeck` binary as separate processes; depending on it makes `swift test` build it.
+        .testTarget(name: "modeldeckTests", dependencies: ["modeldeck", "ModelDeckCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

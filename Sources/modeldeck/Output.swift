@@ -35,7 +35,11 @@ enum Output {
     private static func blockStyle(_ node: Node) -> Node {
         switch node {
         case .mapping(let mapping):
-            return .mapping(Node.Mapping(mapping.map { (blockStyle($0.key), blockStyle($0.value)) }, mapping.tag, .block))
+            // Keys are our own snake_case names: plain. Values stay quoted as JSON had them, so "5" stays a string.
+            return .mapping(Node.Mapping(mapping.map { key, value in
+                let plainKey = key.scalar.map { Node.scalar(Node.Scalar($0.string, $0.tag, .plain)) } ?? key
+                return (plainKey, blockStyle(value))
+            }, mapping.tag, .block))
         case .sequence(let sequence):
             return .sequence(Node.Sequence(sequence.map(blockStyle), sequence.tag, .block))
         default:

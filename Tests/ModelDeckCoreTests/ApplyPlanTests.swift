@@ -100,3 +100,26 @@ struct ApplyPlanTests {
         return snapshot
     }
 }
+
+extension ApplyPlanTests {
+    @Test func settingsTheDeckDoesNotMentionAreLeftAsTheyAre() throws {
+        var registry = RegistrySnapshot()
+        let deck = try parseDeck(sampleDeck())
+        for change in try ApplyPlan.make(deck: deck, registry: registry).changes {
+            switch change {
+            case .createTarget(let t): registry.targets[t.name] = t
+            case .createModel(let m): registry.models[m.name] = m
+            case .createVersion(let v): registry.versions[v.id] = v
+            case .createEndpoint(let e, let traffic): registry.endpoints[e.name] = e; registry.traffic[e.name] = traffic
+            default: break
+            }
+        }
+        // Someone ran `modeldeck warm sentiment --adaptive`; the deck does not mention keep_warm.
+        registry.endpoints["sentiment"]?.keepWarm = .adaptive
+        #expect(try ApplyPlan.make(deck: deck, registry: registry).isEmpty)
+        // A deck that does declare it wins.
+        let declaring = try parseDeck(sampleDeck([("max_instances: 4", "max_instances: 4\n    keep_warm: off")]))
+        #expect(try ApplyPlan.make(deck: declaring, registry: registry).changes.map(\.summary)
+            == ["~ endpoint sentiment: keep_warm adaptive → off"])
+    }
+}

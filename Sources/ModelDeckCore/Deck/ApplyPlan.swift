@@ -150,7 +150,7 @@ public struct ApplyPlan: Equatable, Sendable {
 
         seen = []
         for declared in deck.endpoints {
-            let endpoint = declared.value.endpoint
+            var endpoint = declared.value.endpoint
             let here = declared.location
             guard seen.insert(endpoint.name).inserted else {
                 throw ModelDeckError("\(here): endpoint '\(endpoint.name)' is declared twice")
@@ -160,6 +160,12 @@ public struct ApplyPlan: Equatable, Sendable {
             }
             guard let target = targets[endpoint.target] else {
                 throw ModelDeckError("\(here): endpoint '\(endpoint.name)' uses unknown target '\(endpoint.target)'\(known(targets.keys))")
+            }
+            if let old = registry.endpoints[endpoint.name], old.model == endpoint.model, old.target == endpoint.target {
+                endpoint = declared.value.merged(over: old)
+                guard endpoint.minInstances <= endpoint.maxInstances else {
+                    throw ModelDeckError("\(here): endpoint '\(endpoint.name)': min_instances \(endpoint.minInstances) is more than max_instances \(endpoint.maxInstances)")
+                }
             }
             if let problem = FitCheck.problems(endpoint: endpoint, target: target).first {
                 throw ModelDeckError("\(here): \(problem)")

@@ -20,8 +20,12 @@ public struct DeckReader {
 
     /// Reads the deck at `path`.
     public static func read(path: String) throws -> Deck {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelDeckError("cannot read deck \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "it cannot be read" : "no such file"
+            throw ModelDeckError("cannot read deck \(path): \(reason)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ModelDeckError("\(path): not UTF-8 text")
@@ -197,30 +201,50 @@ public struct DeckReader {
         var endpoint = Endpoint(
             name: name, model: try string(modelNode, what: "model"), target: try string(targetNode, what: "target"),
             memoryMB: try at(memoryNode) { try Quantity.megabytes(try string(memoryNode, what: "memory"), what: "\(what) memory") })
-        if let n = fields["concurrency"] { endpoint.concurrency = try integer(n, what: "\(what) concurrency", range: 1...10_000) }
-        if let n = fields["min_instances"] { endpoint.minInstances = try integer(n, what: "\(what) min_instances", range: 0...10_000) }
-        if let n = fields["max_instances"] { endpoint.maxInstances = try integer(n, what: "\(what) max_instances", range: 1...10_000) }
+        var declared: Set<EndpointSetting> = [.memory]
+        if let n = fields["concurrency"] {
+            endpoint.concurrency = try integer(n, what: "\(what) concurrency", range: 1...10_000)
+            declared.insert(.concurrency)
+        }
+        if let n = fields["min_instances"] {
+            endpoint.minInstances = try integer(n, what: "\(what) min_instances", range: 0...10_000)
+            declared.insert(.minInstances)
+        }
+        if let n = fields["max_instances"] {
+            endpoint.maxInstances = try integer(n, what: "\(what) max_instances", range: 1...10_000)
+            declared.insert(.maxInstances)
+        }
         if endpoint.minInstances > endpoint.maxInstances {
             throw error(at: fields["min_instances"] ?? node, "\(what): min_instances \(endpoint.minInstances) is more than max_instances \(endpoint.maxInstances)")
         }
         if let n = fields["idle_timeout"] {
             endpoint.idleTimeoutSeconds = try at(n) { try Quantity.seconds(try string(n, what: "idle_timeout"), what: "\(what) idle_timeout") }
+            declared.insert(.idleTimeout)
         }
         if let sloNode = fields["slo"] {
             let slo = try mapping(sloNode, what: "\(what) slo", allowed: ["p99", "error_rate"])
             if let n = slo["p99"] {
                 endpoint.slo.p99Milliseconds = try at(n) { try Quantity.milliseconds(try string(n, what: "p99"), what: "\(what) slo p99") }
                 guard endpoint.slo.p99Milliseconds > 0 else { throw error(at: n, "\(what): slo p99 must be more than 0ms") }
+                declared.insert(.sloP99)
             }
             if let n = slo["error_rate"] {
                 endpoint.slo.errorRatePPM = try at(n) { try Quantity.ppm(try string(n, what: "error_rate"), what: "\(what) slo error_rate") }
+                declared.insert(.sloErrorRate)
             }
         }
         if let n = fields["daily_budget"] {
             endpoint.dailyBudgetMicros = try at(n) { try Quantity.microdollars(try string(n, what: "daily_budget"), what: "\(what) daily_budget") }
+            declared.insert(.dailyBudget)
         }
-        if let n = fields["keep_warm"] { endpoint.keepWarm = try keepWarm(n, what: what) }
-        if let n = fields["production"] { endpoint.production = try boolean(n, what: "\(what) production") }
+        if let n = fields["keep_warm"] {
+            endpoint.keepWarm = try keepWarm(n, what: what)
+            declared.insert(.keepWarm)
+        }
+        if let n = fields["production"] {
+            endpoint.production = try boolean(n, what: "\(what) production")
+            declared.insert(.production)
+        }
 
         var traffic: [String: Int] = [:]
         if let trafficNode = fields["traffic"] {
@@ -237,7 +261,7 @@ public struct DeckReader {
                 throw error(at: trafficNode, "\(what): traffic weights sum to \(sum), they must sum to 100")
             }
         }
-        return EndpointDeclaration(endpoint: endpoint, traffic: traffic)
+        return EndpointDeclaration(endpoint: endpoint, traffic: traffic, declared: declared)
     }
 
     private func keepWarm(_ node: Node, what: String) throws -> KeepWarmPolicy {

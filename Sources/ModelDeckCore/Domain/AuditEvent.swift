@@ -24,11 +24,11 @@ public struct AuditEvent: Codable, Equatable, Sendable {
     }
 }
 
-/// Who is asking: `$USER`, or the login name of the process owner when `USER` is unset.
+/// Who is asking: `$USER`, or the account name of the process owner when `USER` is unset.
 public enum Actor {
     public static var current: String {
         if let user = ProcessInfo.processInfo.environment["USER"], !user.isEmpty { return user }
-        if let name = getlogin() { return String(cString: name) }
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
         return "uid-\(getuid())"
     }
 }

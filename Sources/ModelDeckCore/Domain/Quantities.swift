@@ -146,6 +146,7 @@ public enum Format {
         for (name, scale) in units where bytes >= scale {
             if bytes % scale == 0 { return "\(grouped(bytes / scale)) \(name)" }
             let tenths = (bytes * 10 + scale / 2) / scale
+            if tenths % 10 == 0 { return "\(grouped(tenths / 10)) \(name)" }
             return "\(grouped(tenths / 10)).\(tenths % 10) \(name)"
         }
         return "\(bytes) B"

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+/// Bad input gets one clear line on stderr, a non-zero exit, and leaves the registry exactly as it was.
+@Suite(.serialized)
+struct BadInputTests {
+    /// Applies a good deck, runs `arguments` (with `{deck}` replaced by a file holding `deck`), and checks
+    /// the contract. Returns stderr for message checks.
+    func expectRefused(_ arguments: [String], deck: String? = nil, registryPath: String? = nil,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let good = scratch.file("good.yaml", remoteDeck())
+        let setUp = try CLI.run(["apply", "-f", good, "--registry", scratch.registry])
+        #expect(setUp.status == 0, "\(setUp.stderr)", sourceLocation: sourceLocation)
+        let before = try dump(registryAt: scratch.registry)
+
+        let bad = deck.map { scratch.file("bad.yaml", $0) }
+        let resolved = arguments.map { $0 == "{deck}" ? bad ?? $0 : $0 }
+        let result = try CLI.run(resolved + ["--registry", registryPath ?? scratch.registry])
+        #expect(result.status != 0, "exit 0 for \(arguments)", sourceLocation: sourceLocation)
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        #expect(lines.count == 1, "stderr was: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stdout.isEmpty, "stdout was: \(result.stdout)", sourceLocation: sourceLocation)
+        #expect(try dump(registryAt: scratch.registry) == before, "registry changed", sourceLocation: sourceLocation)
+        return result.stderr
+    }
+
+    @Test func malformedYAMLSaysWhere() throws {
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("memory: 512MB", "memory: [512MB")]))
+        #expect(error.contains("bad.yaml:"))
+        #expect(error.contains("malformed YAML"))
+    }
+
+    @Test func unknownField() throws {
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("memory: 512MB", "memroy: 512MB")]))
+        #expect(error.contains("unknown field 'memroy' in endpoint 'sentiment'"))
+    }
+
+    @Test func unknownReferences() throws {
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("model: sentiment\n", "model: sentinel\n")]))
+            .contains("unknown model 'sentinel'"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("target: local\n", "target: gpu-box\n")]))
+            .contains("unknown target 'gpu-box'"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(endpoints: ["other"], replacements: [("traffic: {v1: 100}", "traffic: {v7: 100}")]))
+            .contains("unknown version 'sentiment@v7'"))
+        #expect(try expectRefused(["deploy", "sentiment", "v9"]).contains("unknown version 'sentiment@v9'"))
+        #expect(try expectRefused(["deploy", "nope", "v2"]).contains("unknown endpoint 'nope'"))
+        #expect(try expectRefused(["rollback", "nope", "--reason", "x"]).contains("unknown endpoint 'nope'"))
+        #expect(try expectRefused(["warm", "nope", "--adaptive"]).contains("unknown endpoint 'nope'"))
+    }
+
+    @Test func weightsThatDoNotSumToOneHundred() throws {
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(endpoints: ["other"], replacements: [("traffic: {v1: 100}", "traffic: {v1: 80, v2: 10}")]))
+        #expect(error.contains("traffic weights sum to 90, they must sum to 100"))
+    }
+
+    @Test func aVersionRedeclaredWithAnotherDigest() throws {
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [(String(repeating: "b", count: 64), String(repeating: "d", count: 64))]))
+        #expect(error.contains("version 'sentiment@v2' is immutable: the registry has digest sha256:bbbb"))
+    }
+
+    @Test func memoryOutsideTheTargetsRange() throws {
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(endpoints: ["on-lambda"], replacements: [("target: local", "target: lambda-eu"), ("memory: 512MB", "memory: 64MB")]))
+        #expect(error.contains("endpoint 'on-lambda' memory 64 MB is outside target 'lambda-eu' (aws-lambda) range 128 MB–10,240 MB"))
+    }
+
+    @Test func aGPUModelOnATargetWithoutOne() throws {
+        let deck = remoteDeck(endpoints: ["on-lambda"], replacements: [
+            ("target: local", "target: lambda-eu"),
+            ("size: 20MB\n        command: [python3, server.py]\n        memory: 256MB", "size: 20MB\n        command: [python3, server.py]\n        memory: 256MB\n        gpus: 1"),
+        ])
+        // v1 is redeclared with a GPU: refused as immutable first; use a new version to reach the fit check.
+        let newVersion = deck.replacingOccurrences(of: "- version: v1", with: "- version: v1-gpu")
+            .replacingOccurrences(of: "traffic: {v1: 100}", with: "traffic: {v1-gpu: 100}")
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: newVersion)
+        #expect(error.contains("version 'sentiment@v1-gpu' needs a GPU; target 'lambda-eu' (aws-lambda) has none"))
+    }
+
+    @Test func aRegistryPathThatIsNotWritable() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let deck = scratch.file("deck.yaml", remoteDeck())
+        for path in ["/proc/modeldeck/registry.sqlite", deck + "/registry.sqlite"] {
+            let result = try CLI.run(["apply", "-f", deck, "--registry", path])
+            #expect(result.status != 0)
+            #expect(result.stderr.split(separator: "\n").count == 1)
+            #expect(result.stderr.contains("cannot create registry at \(path)"))
+        }
+        let missing = try CLI.run(["get", "endpoints", "--registry", scratch.path + "/none.sqlite"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no registry at"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/none.sqlite"))
+    }
+
+    @Test func badCommandValues() throws {
+        #expect(try expectRefused(["deploy", "sentiment", "v2", "--strategy", "blue-green"]).contains("strategy 'blue-green' is not known"))
+        #expect(try expectRefused(["deploy", "sentiment", "v2", "--bake", "soon"]).contains("--bake 'soon' is not a duration"))
+        #expect(try expectRefused(["warm", "sentiment", "--every", "5m", "--off"]).contains("choose exactly one of"))
+        #expect(try expectRefused(["warm", "sentiment", "--every", "0s"]).contains("must be at least 1s"))
+        #expect(try expectRefused(["rollback", "sentiment", "--reason", "x"]).contains("no earlier good version"))
+        #expect(try expectRefused(["get", "events", "--limit", "0"]).contains("--limit 0"))
+    }
+}
