@@ -20,6 +20,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -34,11 +39,23 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // fork/exec with a parent-death signal and its own process group: Foundation's Process and
+        // posix_spawn cannot set PR_SET_PDEATHSIG, which is what keeps instances from outliving a killed gateway.
+        .target(name: "CProcessSpawn"),
         .target(
             name: "ModelDeckTargets",
-            dependencies: ["ModelDeckCore"]
+            dependencies: [
+                "ModelDeckCore", "CProcessSpawn",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
         .target(
             name: "ModelDeckDaemon",
@@ -56,7 +73,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ModelDeckCoreTests", dependencies: ["ModelDeckCore"]),
-        .testTarget(name: "ModelDeckTargetsTests", dependencies: ["ModelDeckTargets"]),
+        .testTarget(name: "ModelDeckTargetsTests", dependencies: [
+            "ModelDeckTargets",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .testTarget(name: "ModelDeckDaemonTests", dependencies: ["ModelDeckDaemon"]),
         .testTarget(name: "ModelDeckTUITests", dependencies: ["ModelDeckTUI"]),
         // Runs the real `modeldeck` binary as separate processes; depending on it makes `swift test` build it.

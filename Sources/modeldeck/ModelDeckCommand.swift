@@ -2,7 +2,7 @@ import ArgumentParser
 import ModelDeckCore
 
 @main
-struct ModelDeckCommand: ParsableCommand {
+struct ModelDeckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modeldeck",
         abstract: "A cockpit for ML model endpoints on serverless and container targets.",
@@ -17,7 +17,7 @@ struct ModelDeckCommand: ParsableCommand {
             """,
         subcommands: [
             InitCommand.self, ApplyCommand.self, GetCommand.self,
-            DeployCommand.self, RollbackCommand.self, WarmCommand.self,
+            DeployCommand.self, RollbackCommand.self, WarmCommand.self, ServeCommand.self,
         ]
     )
 }

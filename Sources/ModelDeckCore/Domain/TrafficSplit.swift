@@ -23,8 +23,12 @@ public struct TrafficSplit: Equatable, Sendable {
     }
 
     /// The version with the largest share (ties broken by id, so the answer is stable).
-    public var primary: String? {
-        weights.max { lhs, rhs in lhs.value != rhs.value ? lhs.value < rhs.value : lhs.key > rhs.key }?.key
+    public var primary: String? { Self.primary(of: weights) }
+
+    /// The version with the largest weight in `weights` (ties broken by id).
+    public static func primary(of weights: [String: Int]) -> String? {
+        weights.filter { $0.value > 0 }
+            .max { lhs, rhs in lhs.value != rhs.value ? lhs.value < rhs.value : lhs.key > rhs.key }?.key
     }
 
     /// `sentiment@v1 90%, sentiment@v2 10%`, largest first.

@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+import ModelDeckCore
+import ModelDeckTargets
+
+/// Runs the gateway of one local target from the registry: the embedded default runtime.
+public enum LocalTargetHost {
+    /// Where a local target's gateway listens: the deck's `host`/`port`, overridden on the command line;
+    /// loopback and 8765 by default.
+    public struct Listen: Equatable, Sendable {
+        public var target: String
+        public var host: String
+        public var port: Int
+    }
+
+    public static let defaultPort = 8765
+
+    /// Chooses the local target to serve: the one named, else the only one.
+    public static func choose(from targets: [Target], named: String?, host: String?, port: Int?) throws -> Listen {
+        let local = targets.filter { $0.kind == .local }.sorted { $0.name < $1.name }
+        let target: Target
+        if let named {
+            guard let found = targets.first(where: { $0.name == named }) else {
+                throw ModelDeckError("unknown target '\(named)'\(local.isEmpty ? "" : " (local targets: \(local.map(\.name).joined(separator: ", ")))")")
+            }
+            guard found.kind == .local else {
+                throw ModelDeckError("target '\(named)' is \(found.kind.rawValue); only local targets run a gateway on this machine")
+            }
+            target = found
+        } else {
+            guard let only = local.first else {
+                throw ModelDeckError("the registry has no local target; declare one in a deck (kind: local) and apply it")
+            }
+            guard local.count == 1 else {
+                throw ModelDeckError("the registry has \(local.count) local targets (\(local.map(\.name).joined(separator: ", "))); choose one with --target")
+            }
+            target = only
+        }
+        let listenPort = port ?? target.config["port"].flatMap(Int.init) ?? defaultPort
+        guard (0...65_535).contains(listenPort) else { throw ModelDeckError("port \(listenPort) is outside 0–65535") }
+        return Listen(target: target.name, host: host ?? target.config["host"] ?? "127.0.0.1", port: listenPort)
+    }
+
+    /// Serves until SIGTERM or SIGINT; then every instance is stopped.
+    public static func serve(registry: Registry, listen: Listen, logger: Logger,
+                             onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let runDirectory = URL(fileURLWithPath: registry.path).deletingLastPathComponent().path
+            + "/run/gateway-\(getpid())"
+        let gateway = LocalGateway(registry: registry, targets: [listen.target], host: listen.host, port: listen.port,
+                                   settings: LocalRuntimeSettings(runDirectory: runDirectory), logger: logger)
+        try await gateway.run(onListening: onListening)
+    }
+}

@@ -1,0 +1,170 @@
+import CProcessSpawn
+import Foundation
+import Synchronization
+
+/// A model-server process started by the local target: its own process group, SIGKILLed by the kernel if
+/// the gateway dies (even by SIGKILL), stdout and stderr appended to a log file.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    public let logPath: String
+    /// The exit status once reaped. A pid can be reaped only once, and several places ask (the request that
+    /// saw the connection drop, the housekeeping loop, the readiness poll): all get the same answer.
+    private let reaped = Mutex<Exit?>(nil)
+
+    /// Starts `arguments` in `directory` with `environment`.
+    public static func start(_ arguments: [String], environment: [String: String], directory: String?,
+                             logPath: String) async throws -> ChildProcess {
+        let pid = try await Spawner.shared.spawn(arguments, environment: environment, directory: directory, logPath: logPath)
+        return ChildProcess(pid: pid, logPath: logPath)
+    }
+
+    private init(pid: pid_t, logPath: String) {
+        self.pid = pid
+        self.logPath = logPath
+    }
+
+    /// How the process ended.
+    public enum Exit: Sendable, Equatable, CustomStringConvertible {
+        case exited(Int32)
+        case signalled(Int32)
+
+        public var description: String {
+            switch self {
+            case .exited(let code): "exited with status \(code)"
+            case .signalled(let signal): "was killed by signal \(signal)\(signal == SIGKILL ? " (SIGKILL)" : signal == SIGTERM ? " (SIGTERM)" : "")"
+            }
+        }
+    }
+
+    /// Non-blocking: nil while the process runs.
+    public func exitIfEnded() -> Exit? {
+        reaped.withLock { reaped in
+            if let reaped { return reaped }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            reaped = Self.decode(status)
+            return reaped
+        }
+    }
+
+    private static func decode(_ status: Int32) -> Exit {
+        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift cannot import.
+        let signal = status & 0x7F
+        return signal == 0 ? .exited((status >> 8) & 0xFF) : .signalled(signal)
+    }
+
+    /// SIGTERM to the whole process group, then SIGKILL after `grace` if it is still there.
+    /// Returns how it ended.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(5)) async -> Exit {
+        kill(-pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline {
+            if let exit = exitIfEnded() {
+                kill(-pid, SIGKILL) // anything the server left behind in its group
+                return exit
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        kill(-pid, SIGKILL)
+        while true {
+            if let exit = exitIfEnded() { return exit }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// The last `count` lines the process wrote, for error messages.
+    public func lastLogLines(_ count: Int = 5) -> [String] {
+        guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
+        let lines = String(decoding: data.suffix(8_192), as: UTF8.self).split(whereSeparator: \.isNewline)
+        return lines.suffix(count).map(String.init)
+    }
+}
+
+/// Forks from one dedicated thread that lives as long as the process.
+///
+/// Linux delivers PR_SET_PDEATHSIG when the *thread* that forked the child exits, not the process;
+/// forking from a pool thread that later retires would kill healthy instances. So every spawn is handed
+/// to this thread.
+final class Spawner: Sendable {
+    static let shared = Spawner()
+
+    private struct Request {
+        let arguments: [String]
+        let environment: [String]
+        let directory: String?
+        let logPath: String
+        let reply: CheckedContinuation<pid_t, Error>
+    }
+
+    private let queue = Mutex<[Request]>([])
+    private let wakeUp = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                wakeUp.wait()
+                guard let request = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
+                request.reply.resume(with: Result { try Self.fork(request) })
+            }
+        }
+        thread.name = "modeldeck-spawner"
+        thread.start()
+    }
+
+    func spawn(_ arguments: [String], environment: [String: String], directory: String?, logPath: String) async throws -> pid_t {
+        try await withCheckedThrowingContinuation { continuation in
+            let env = environment.map { "\($0.key)=\($0.value)" }
+            queue.withLock { $0.append(Request(arguments: arguments, environment: env, directory: directory,
+                                                logPath: logPath, reply: continuation)) }
+            wakeUp.signal()
+        }
+    }
+
+    private static func fork(_ request: Request) throws -> pid_t {
+        guard !request.arguments.isEmpty else { throw SpawnError(message: "the command is empty") }
+        let pid = withCStrings(request.arguments) { argv in
+            withCStrings(request.environment) { envp in
+                md_spawn(argv, envp, request.directory, request.logPath)
+            }
+        }
+        guard pid > 0 else {
+            let reason = String(cString: strerror(errno))
+            throw SpawnError(message: "cannot start \(request.arguments[0])\(request.directory.map { " in \($0)" } ?? ""): \(reason)")
+        }
+        return pid
+    }
+
+    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        let pointers = strings.map { strdup($0) }
+        defer { pointers.forEach { free($0) } }
+        let array: [UnsafePointer<CChar>?] = pointers.map { UnsafePointer($0) } + [nil]
+        return array.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+struct SpawnError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// A free TCP port on 127.0.0.1, found by binding port 0. The port is released before the child binds
+/// it; a rare collision shows as a failed start and the next request tries again.
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw SpawnError(message: "cannot open a socket: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw SpawnError(message: "cannot bind a loopback port: \(String(cString: strerror(errno)))") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

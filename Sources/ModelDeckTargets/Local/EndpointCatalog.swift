@@ -1,0 +1,66 @@
+import Foundation
+import GRDB
+import ModelDeckCore
+import Synchronization
+
+/// What the gateway needs to know about one endpoint it serves.
+public struct LocalEndpoint: Sendable {
+    public var endpoint: Endpoint
+    public var target: Target
+    /// Version id → version, for every version with a weight.
+    public var versions: [String: ModelVersion]
+    /// Version id → weight in percent (the registry's traffic table).
+    public var weights: [String: Int]
+}
+
+/// The endpoints of the local target(s) a gateway serves, re-read from the registry whenever another
+/// connection has committed (`PRAGMA data_version`), so a weight changed in the registry routes the very
+/// next request without a restart.
+public final class EndpointCatalog: Sendable {
+    private let watcher: DatabaseQueue
+    private let targetNames: Set<String>
+    private let cache = Mutex<(version: Int64, endpoints: [String: LocalEndpoint])>((-1, [:]))
+
+    /// Serves the endpoints of the local targets named in `targets`.
+    public init(registryPath: String, targets: Set<String>) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(Registry.busyTimeout)
+        // One connection: data_version is only meaningful on the connection that reads it.
+        watcher = try DatabaseQueue(path: registryPath, configuration: configuration)
+        targetNames = targets
+    }
+
+    /// The current endpoints, reloaded only if the registry changed since the last call.
+    public func endpoints() throws -> [String: LocalEndpoint] {
+        try watcher.read { db in
+            let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+            if let cached = cache.withLock({ $0.version == version ? $0.endpoints : nil }) { return cached }
+            let loaded = try load(db)
+            cache.withLock { $0 = (version, loaded) }
+            return loaded
+        }
+    }
+
+    public func endpoint(named name: String) throws -> LocalEndpoint? { try endpoints()[name] }
+
+    private func load(_ db: Database) throws -> [String: LocalEndpoint] {
+        var result: [String: LocalEndpoint] = [:]
+        let targets = try Target.fetchAll(db).filter { targetNames.contains($0.name) && $0.kind == .local }
+        for target in targets {
+            for endpoint in try Endpoint.filter(Column("target") == target.name).fetchAll(db) {
+                var weights: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT version_id, weight FROM traffic WHERE endpoint = ? AND weight > 0",
+                                            arguments: [endpoint.name]) {
+                    weights[row["version_id"]] = row["weight"]
+                }
+                var versions: [String: ModelVersion] = [:]
+                for id in weights.keys {
+                    if let version = try ModelVersion.fetchOne(db, key: id) { versions[id] = version }
+                }
+                result[endpoint.name] = LocalEndpoint(endpoint: endpoint, target: target, versions: versions, weights: weights)
+            }
+        }
+        return result
+    }
+}

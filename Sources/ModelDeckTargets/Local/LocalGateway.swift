@@ -1,0 +1,235 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ModelDeckCore
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The local target's gateway: `POST /endpoints/{name}/invoke` routed by the registry's live weights to an
+/// instance of the chosen version, which it starts on demand.
+///
+/// Answers carry `X-ModelDeck-Version` (the version id, `model@version`), `X-ModelDeck-Instance` and
+/// `X-ModelDeck-Cold-Start: true|false`. Every invocation is measured into the registry's metric buckets.
+public struct LocalGateway: Sendable {
+    public var host: String
+    public var port: Int
+    public var settings: LocalRuntimeSettings
+    /// How often measurements and the instance table are written to the registry.
+    public var flushInterval: Duration = .milliseconds(500)
+    /// Largest request body forwarded to a model (413 above).
+    public var maxRequestBytes = 16 << 20
+
+    private let registry: Registry
+    private let targets: Set<String>
+    private let logger: Logger
+
+    public init(registry: Registry, targets: Set<String>, host: String, port: Int, settings: LocalRuntimeSettings,
+                logger: Logger = Logger(label: "modeldeck.gateway")) {
+        self.registry = registry
+        self.targets = targets
+        self.host = host
+        self.port = port
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Serves until cancelled or until SIGTERM/SIGINT, then stops every instance and writes the last
+    /// measurements. `onListening` receives the bound port (useful with port 0).
+    public func run(stopper: GatewayStopper? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let registry = self.registry
+        let recorder = InvocationRecorder()
+        let runtime = LocalRuntime(settings: settings, http: http, logger: logger) { endpoint, message in
+            _ = try? registry.write { db in
+                try db.record(AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.exited", message: message))
+            }
+        }
+        let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets)
+        let handler = InvocationHandler(catalog: catalog, runtime: runtime, recorder: recorder, http: http,
+                                        maxRequestBytes: maxRequestBytes, logger: logger)
+
+        let router = Router()
+        router.post("/endpoints/:name/invoke") { request, context in
+            await handler.invoke(request, endpointName: context.parameters.get("name") ?? "")
+        }
+        router.get("/healthz") { _, _ in jsonResponse(.ok, ["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            do {
+                let served = try catalog.endpoints().count
+                return jsonResponse(.ok, ["status": "ready", "endpoints": "\(served)"])
+            } catch {
+                return jsonResponse(.serviceUnavailable, ["status": "not ready", "error": "registry unreadable: \(error)"])
+            }
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck"),
+                              onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+                              logger: logger)
+
+        let housekeeping = Housekeeping(catalog: catalog, runtime: runtime, recorder: recorder, registry: registry,
+                                        maintenanceInterval: settings.maintenanceInterval, flushInterval: flushInterval,
+                                        logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app, housekeeping],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        await stopper?.attach(group)
+        var failure: Error?
+        do { try await group.run() } catch { failure = error }
+        // However the gateway stops, no instance outlives it and no measurement is lost.
+        await runtime.shutdown()
+        let served = (try? catalog.endpoints().keys).map(Set.init) ?? []
+        try? await recorder.flush(to: registry, instances: [], endpoints: served)
+        try? await http.shutdown()
+        try? FileManager.default.removeItem(atPath: settings.runDirectory)
+        if let failure, !(failure is CancellationError) { throw failure }
+    }
+}
+
+/// Stops a running gateway the way SIGTERM does: drain, stop every instance, write the last measurements.
+public final class GatewayStopper: Sendable {
+    private let state = Mutex<(group: ServiceGroup?, stopRequested: Bool)>((nil, false))
+
+    public init() {}
+
+    public func stop() async {
+        let group = state.withLock { state -> ServiceGroup? in
+            state.stopRequested = true
+            return state.group
+        }
+        await group?.triggerGracefulShutdown()
+    }
+
+    func attach(_ group: ServiceGroup) async {
+        let stopNow = state.withLock { state -> Bool in
+            state.group = group
+            return state.stopRequested
+        }
+        if stopNow { await group.triggerGracefulShutdown() }
+    }
+}
+
+/// Stops idle instances, reaps dead ones, and writes measurements, on their own intervals.
+private struct Housekeeping: Service {
+    let catalog: EndpointCatalog
+    let runtime: LocalRuntime
+    let recorder: InvocationRecorder
+    let registry: Registry
+    let maintenanceInterval: Duration
+    let flushInterval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        var lastFlush = ContinuousClock.now
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let endpoints = try catalog.endpoints()
+                await runtime.maintain(endpoints)
+                if ContinuousClock.now - lastFlush >= flushInterval {
+                    lastFlush = .now
+                    try await recorder.flush(to: registry, instances: runtime.snapshot(), endpoints: Set(endpoints.keys))
+                }
+            } catch {
+                logger.error("housekeeping failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: maintenanceInterval)
+        }
+    }
+}
+
+/// One invocation, from routing to the answer.
+private struct InvocationHandler: Sendable {
+    let catalog: EndpointCatalog
+    let runtime: LocalRuntime
+    let recorder: InvocationRecorder
+    let http: HTTPClient
+    let maxRequestBytes: Int
+    let logger: Logger
+
+    static let warmupHeader = HTTPField.Name("X-ModelDeck-Warmup")!
+    static let versionHeader = HTTPField.Name("X-ModelDeck-Version")!
+    static let instanceHeader = HTTPField.Name("X-ModelDeck-Instance")!
+    static let coldStartHeader = HTTPField.Name("X-ModelDeck-Cold-Start")!
+
+    func invoke(_ request: Request, endpointName: String) async -> Response {
+        let arrival = ContinuousClock.now
+        let at = Date()
+        let local: LocalEndpoint
+        do {
+            guard let found = try catalog.endpoint(named: endpointName) else {
+                return jsonResponse(.notFound, ["error": "unknown endpoint '\(endpointName)' on this gateway", "endpoint": endpointName])
+            }
+            local = found
+        } catch {
+            return jsonResponse(.serviceUnavailable, ["error": "registry unreadable: \(error)", "endpoint": endpointName])
+        }
+        var random = SystemRandomNumberGenerator()
+        guard let versionID = WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
+            return jsonResponse(.serviceUnavailable, ["error": "endpoint '\(endpointName)' has no version taking traffic; deploy one", "endpoint": endpointName])
+        }
+        let warmup = request.headers[Self.warmupHeader] == "1"
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxRequestBytes)
+        } catch {
+            return jsonResponse(.contentTooLarge, ["error": "request body is over \(Format.bytes(Int64(maxRequestBytes)))", "endpoint": endpointName])
+        }
+
+        func finish(_ status: HTTPResponse.Status, cold: Bool, inFlight: Int) async {
+            let elapsed = ContinuousClock.now - arrival
+            let micros = UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
+            await recorder.record(Invocation(endpoint: endpointName, version: versionID, at: at, latencyMicroseconds: micros,
+                                             status: status.code, coldStart: cold, warmup: warmup, inFlight: inFlight,
+                                             memoryMB: local.endpoint.memoryMB))
+        }
+
+        let lease: Lease
+        do {
+            lease = try await runtime.acquire(local, version: version)
+        } catch let failure as RuntimeFailure {
+            let status: HTTPResponse.Status = if case .startFailed = failure { .badGateway } else { .serviceUnavailable }
+            await finish(status, cold: false, inFlight: 0)
+            return jsonResponse(status, ["error": failure.message, "endpoint": endpointName, "version": versionID])
+        } catch {
+            await finish(.badGateway, cold: false, inFlight: 0)
+            return jsonResponse(.badGateway, ["error": "\(error)", "endpoint": endpointName, "version": versionID])
+        }
+
+        var forward = HTTPClientRequest(url: "http://127.0.0.1:\(lease.port)/invoke")
+        forward.method = .POST
+        if let contentType = request.headers[.contentType] { forward.headers.add(name: "Content-Type", value: contentType) }
+        if warmup { forward.headers.add(name: "X-ModelDeck-Warmup", value: "1") }
+        forward.body = .bytes(body)
+        let timeout = TimeAmount.seconds(version.timeoutSeconds ?? 60)
+        do {
+            let answer = try await http.execute(forward, timeout: timeout)
+            let answerBody = try await answer.body.collect(upTo: 64 << 20)
+            await runtime.release(lease)
+            let status = HTTPResponse.Status(code: Int(answer.status.code))
+            await finish(status, cold: lease.coldStart, inFlight: lease.inFlight)
+            var headers = HTTPFields()
+            headers[.contentType] = answer.headers.first(name: "Content-Type") ?? "application/octet-stream"
+            headers[Self.versionHeader] = versionID
+            headers[Self.instanceHeader] = lease.instanceID
+            headers[Self.coldStartHeader] = lease.coldStart ? "true" : "false"
+            return Response(status: status, headers: headers, body: .init(byteBuffer: answerBody))
+        } catch {
+            await runtime.release(lease)
+            let ended = await runtime.processEnded(for: lease)
+            await finish(.badGateway, cold: lease.coldStart, inFlight: lease.inFlight)
+            let message = ended.map { "\($0) during the request" } ?? "instance \(lease.instanceID) of \(versionID) did not answer: \(error)"
+            var response = jsonResponse(.badGateway, ["error": message, "endpoint": endpointName, "version": versionID])
+            response.headers[Self.versionHeader] = versionID
+            response.headers[Self.instanceHeader] = lease.instanceID
+            return response
+        }
+    }
+}
+
+/// A small JSON object answer (gateway errors, health).
+func jsonResponse(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
+    let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,414 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import ModelDeckCore
+import NIOCore
+
+/// Settings of the local serverless runtime.
+public struct LocalRuntimeSettings: Sendable {
+    /// A start that is not healthy by then fails, with the process's last output in the error.
+    public var startTimeout: Duration = .seconds(60)
+    /// Between SIGTERM and SIGKILL when an instance is stopped.
+    public var stopGrace: Duration = .seconds(5)
+    /// Requests that may wait per endpoint when it is at max instances; more get 503 at once.
+    public var queueDepth = 100
+    /// How long a queued request waits for a free instance before it gets 503.
+    public var queueTimeout: Duration = .seconds(30)
+    /// How often idle instances are stopped and dead ones removed.
+    public var maintenanceInterval: Duration = .milliseconds(200)
+    /// Where instance logs go.
+    public var runDirectory: String
+
+    public init(runDirectory: String) {
+        self.runDirectory = runDirectory
+    }
+}
+
+/// A slot on an instance, held for the length of one request.
+public struct Lease: Sendable {
+    public let instanceID: String
+    public let endpoint: String
+    public let version: String
+    public let port: Int
+    /// True when this request had to start the instance.
+    public let coldStart: Bool
+    /// Requests in flight on this version of the endpoint, this one included.
+    public let inFlight: Int
+}
+
+/// Why a request could not get an instance; the gateway turns each into a clear HTTP answer.
+public enum RuntimeFailure: Error, Sendable, Equatable {
+    case queueFull(endpoint: String, maxInstances: Int, depth: Int)
+    case queueTimeout(endpoint: String, maxInstances: Int, waited: Duration)
+    case startFailed(endpoint: String, version: String, reason: String)
+    case stopping
+
+    public var message: String {
+        switch self {
+        case .queueFull(let endpoint, let max, let depth):
+            "endpoint '\(endpoint)' is at max_instances \(max) and \(depth) requests are already waiting; try again shortly"
+        case .queueTimeout(let endpoint, let max, let waited):
+            "endpoint '\(endpoint)' is at max_instances \(max); no instance was free within \(waited.formatted(.units(allowed: [.seconds, .milliseconds])))"
+        case .startFailed(let endpoint, let version, let reason):
+            "endpoint '\(endpoint)': cold start of \(version) failed: \(reason)"
+        case .stopping:
+            "the gateway is shutting down"
+        }
+    }
+}
+
+/// The local target's serverless runtime: per endpoint, a pool of model-server processes that start on
+/// demand (cold start), serve `concurrency` requests each, queue at `max_instances`, and stop when idle past
+/// `idle_timeout` (scale to zero; `min_instances` stay).
+public actor LocalRuntime {
+    public enum InstanceState: String, Sendable { case starting, idle, busy, draining }
+
+    /// A live instance as the `instances` table shows it.
+    public struct InstanceSnapshot: Sendable, Equatable {
+        public let id: String
+        public let endpoint: String
+        public let version: String
+        public let state: InstanceState
+        public let inFlight: Int
+        public let maxConcurrency: Int
+        public let pid: Int32?
+        public let port: Int
+        public let coldStartMilliseconds: Int?
+        public let startedAt: Date
+        public let lastUsedAt: Date?
+    }
+
+    private final class Instance {
+        let id: String
+        let endpoint: String
+        let version: String
+        let port: Int
+        let maxConcurrency: Int
+        let startedAt = Date()
+        var process: ChildProcess?
+        var ready = false
+        var inFlight = 0
+        var lastUsed = ContinuousClock.now
+        var lastUsedAt: Date?
+        var coldStartMilliseconds: Int?
+
+        init(id: String, endpoint: String, version: String, port: Int, maxConcurrency: Int) {
+            self.id = id
+            self.endpoint = endpoint
+            self.version = version
+            self.port = port
+            self.maxConcurrency = maxConcurrency
+        }
+    }
+
+    private struct Waiter {
+        let id: UInt64
+        let version: String
+        let continuation: CheckedContinuation<Lease?, Error>
+    }
+
+    private let settings: LocalRuntimeSettings
+    private let http: HTTPClient
+    private let logger: Logger
+    private var instances: [String: Instance] = [:]
+    private var waiters: [String: [Waiter]] = [:]
+    private var nextWaiter: UInt64 = 0
+    private var stopping = false
+    /// How recently dead instances ended, by instance id, for the 502 of a request that was on one.
+    private var exits: [String: String] = [:]
+    /// Instances being stopped, so shutdown can wait for them.
+    private var stopTasks: [String: Task<Void, Never>] = [:]
+    /// Called with a line for the audit log when an instance dies on its own.
+    private let onInstanceExit: @Sendable (_ endpoint: String, _ message: String) async -> Void
+
+    public init(settings: LocalRuntimeSettings, http: HTTPClient, logger: Logger,
+                onInstanceExit: @escaping @Sendable (String, String) async -> Void = { _, _ in }) {
+        self.settings = settings
+        self.http = http
+        self.logger = logger
+        self.onInstanceExit = onInstanceExit
+    }
+
+    // MARK: - Requests
+
+    /// A slot on an instance of `version` for one request: a free one, else a new one (cold start), else
+    /// a place in the endpoint's bounded queue.
+    public func acquire(_ local: LocalEndpoint, version: ModelVersion) async throws -> Lease {
+        let endpoint = local.endpoint
+        while true {
+            if stopping { throw RuntimeFailure.stopping }
+            if let instance = freeInstance(endpoint: endpoint.name, version: version.id) {
+                return lease(instance, cold: false)
+            }
+            let pool = instances.values.filter { $0.endpoint == endpoint.name }
+            if pool.count < endpoint.maxInstances {
+                return try await coldStart(local, version: version, reserveSlot: true)
+            }
+            // At max: an idle instance of another version gives way rather than leave this request waiting.
+            if let idle = pool.first(where: { $0.version != version.id && $0.ready && $0.inFlight == 0 }) {
+                retire(idle, reason: "making room for \(version.id)")
+                continue
+            }
+            if let handedOver = try await wait(endpoint: endpoint, version: version.id) {
+                return handedOver
+            }
+        }
+    }
+
+    /// Gives the slot back; a queued request for the same version takes it over directly.
+    public func release(_ lease: Lease) {
+        guard let instance = instances[lease.instanceID] else {
+            wakeOne(endpoint: lease.endpoint, version: nil)
+            return
+        }
+        instance.inFlight -= 1
+        instance.lastUsed = .now
+        instance.lastUsedAt = Date()
+        if instance.ready, instance.inFlight < instance.maxConcurrency,
+           let index = waiters[lease.endpoint]?.firstIndex(where: { $0.version == instance.version }) {
+            let waiter = waiters[lease.endpoint]!.remove(at: index)
+            waiter.continuation.resume(returning: self.lease(instance, cold: false))
+        }
+    }
+
+    /// After a request to an instance failed at the HTTP level: if its process has ended, removes it and says
+    /// how it ended; nil when the process is still running.
+    public func processEnded(for lease: Lease) async -> String? {
+        // The socket closes a moment before the exit status is there to read.
+        for _ in 0..<25 {
+            if let message = exits[lease.instanceID] { return message }
+            guard let instance = instances[lease.instanceID], let process = instance.process else {
+                return "instance \(lease.instanceID) was stopped"
+            }
+            if process.exitIfEnded() != nil {
+                await removeDead(instance, process: process)
+                continue
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    /// Removes an instance whose process ended on its own, remembers how, and reports it once.
+    private func removeDead(_ instance: Instance, process: ChildProcess) async {
+        guard instances[instance.id] != nil, let exit = process.exitIfEnded() else { return }
+        remove(instance)
+        let message = "instance \(instance.id) of \(instance.version) (pid \(process.pid)) \(exit)"
+        if exits.count > 1_000 { exits.removeAll() }
+        exits[instance.id] = message
+        await onInstanceExit(instance.endpoint, message)
+    }
+
+    // MARK: - Housekeeping
+
+    /// Stops instances idle past their endpoint's idle timeout (keeping `min_instances`), removes dead ones,
+    /// starts instances up to `min_instances`, and stops instances of endpoints or versions no longer served.
+    public func maintain(_ endpoints: [String: LocalEndpoint]) async {
+        for instance in Array(instances.values) where instance.ready {
+            if let process = instance.process, process.exitIfEnded() != nil { await removeDead(instance, process: process) }
+        }
+        let now = ContinuousClock.now
+        for instance in Array(instances.values) where instance.ready && instance.inFlight == 0 {
+            guard let local = endpoints[instance.endpoint] else {
+                retire(instance, reason: "endpoint no longer served")
+                continue
+            }
+            if local.weights[instance.version] == nil {
+                retire(instance, reason: "\(instance.version) no longer takes traffic")
+                continue
+            }
+            let idleLimit = Duration.seconds(local.endpoint.idleTimeoutSeconds)
+            let warm = instances.values.filter { $0.endpoint == instance.endpoint && $0.ready }.count
+            if now - instance.lastUsed >= idleLimit, warm > local.endpoint.minInstances {
+                retire(instance, reason: "idle for \(local.endpoint.idleTimeoutSeconds)s")
+            }
+        }
+        for local in endpoints.values where local.endpoint.minInstances > 0 && !stopping {
+            let count = instances.values.filter { $0.endpoint == local.endpoint.name }.count
+            guard count < local.endpoint.minInstances,
+                  let primary = TrafficSplit.primary(of: local.weights), let version = local.versions[primary] else { continue }
+            for _ in count..<local.endpoint.minInstances {
+                Task { _ = try? await self.coldStart(local, version: version, reserveSlot: false) }
+            }
+        }
+    }
+
+    public func snapshot() -> [InstanceSnapshot] {
+        instances.values.map { instance in
+            let state: InstanceState = !instance.ready ? .starting : instance.inFlight > 0 ? .busy : .idle
+            return InstanceSnapshot(id: instance.id, endpoint: instance.endpoint, version: instance.version, state: state,
+                                    inFlight: instance.inFlight, maxConcurrency: instance.maxConcurrency,
+                                    pid: instance.process?.pid, port: instance.port,
+                                    coldStartMilliseconds: instance.coldStartMilliseconds,
+                                    startedAt: instance.startedAt, lastUsedAt: instance.lastUsedAt)
+        }.sorted { $0.id < $1.id }
+    }
+
+    /// Stops every instance (SIGTERM, then SIGKILL after the grace period) and refuses new requests.
+    public func shutdown() async {
+        stopping = true
+        for (_, queue) in waiters { queue.forEach { $0.continuation.resume(throwing: RuntimeFailure.stopping) } }
+        waiters = [:]
+        for instance in Array(instances.values) { retire(instance, reason: "gateway stopping") }
+        for task in stopTasks.values { await task.value }
+    }
+
+    // MARK: - Internals
+
+    private func freeInstance(endpoint: String, version: String) -> Instance? {
+        instances.values
+            .filter { $0.endpoint == endpoint && $0.version == version && $0.ready && $0.inFlight < $0.maxConcurrency }
+            .min { $0.inFlight < $1.inFlight }
+    }
+
+    private func lease(_ instance: Instance, cold: Bool) -> Lease {
+        if !cold { instance.inFlight += 1 }
+        let inFlight = instances.values.filter { $0.endpoint == instance.endpoint && $0.version == instance.version }
+            .reduce(0) { $0 + $1.inFlight }
+        return Lease(instanceID: instance.id, endpoint: instance.endpoint, version: instance.version, port: instance.port,
+                     coldStart: cold, inFlight: inFlight)
+    }
+
+    private func coldStart(_ local: LocalEndpoint, version: ModelVersion, reserveSlot: Bool) async throws -> Lease {
+        let endpoint = local.endpoint
+        let port = try unusedPort()
+        let id = "\(endpoint.name)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        let instance = Instance(id: id, endpoint: endpoint.name, version: version.id, port: port, maxConcurrency: endpoint.concurrency)
+        if reserveSlot { instance.inFlight = 1 }
+        instances[id] = instance
+        let started = ContinuousClock.now
+        do {
+            let process = try await launch(instance, version: version)
+            instance.process = process
+            try await waitUntilHealthy(instance, process: process)
+        } catch {
+            if let process = instance.process { await process.stop(grace: .milliseconds(100)) }
+            remove(instance)
+            let reason = (error as? RuntimeFailure).map { "\($0.message)" } ?? "\(error)"
+            logger.warning("cold start failed", metadata: ["endpoint": "\(endpoint.name)", "version": "\(version.id)", "reason": "\(reason)"])
+            throw error as? RuntimeFailure ?? RuntimeFailure.startFailed(endpoint: endpoint.name, version: version.id, reason: reason)
+        }
+        if stopping || instances[id] == nil {
+            retire(instance, reason: "gateway stopping")
+            throw RuntimeFailure.stopping
+        }
+        let elapsed = ContinuousClock.now - started
+        instance.coldStartMilliseconds = Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        instance.ready = true
+        instance.lastUsed = .now
+        logger.info("instance ready", metadata: ["instance": "\(id)", "version": "\(version.id)", "cold_start_ms": "\(instance.coldStartMilliseconds ?? 0)"])
+        if !reserveSlot { wakeOne(endpoint: endpoint.name, version: version.id) }
+        return lease(instance, cold: true)
+    }
+
+    /// A free loopback port that none of our instances holds: the kernel may hand a just-released port
+    /// out again, and two instances told the same PORT would answer each other's health checks.
+    private func unusedPort() throws -> Int {
+        let taken = Set(instances.values.map(\.port))
+        for _ in 0..<20 {
+            let port = try freeLoopbackPort()
+            if !taken.contains(port) { return port }
+        }
+        throw SpawnError(message: "no free loopback port found in 20 tries")
+    }
+
+    private func launch(_ instance: Instance, version: ModelVersion) async throws -> ChildProcess {
+        guard let command = version.command else {
+            throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: version.id, reason: "the version has no command")
+        }
+        // The model sees the Cloud Run / Knative contract and our own names; not the operator's cloud credentials.
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") && $0.key != "MODELDECK_REGISTRY" }
+        environment["PORT"] = "\(instance.port)"
+        environment["HOST"] = "127.0.0.1"
+        environment["MODEL_VERSION"] = version.version
+        environment["MODELDECK_ENDPOINT"] = instance.endpoint
+        environment["MODELDECK_INSTANCE"] = instance.id
+        if let artifact = version.artifact { environment["MODEL_ARTIFACT"] = artifact }
+        try FileManager.default.createDirectory(atPath: settings.runDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        do {
+            return try await ChildProcess.start(command, environment: environment, directory: version.workdir,
+                                                logPath: settings.runDirectory + "/\(instance.id).log")
+        } catch {
+            throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: version.id, reason: "\(error)")
+        }
+    }
+
+    /// Polls `GET /healthz` with a short backoff until it answers 2xx, the process exits, or the start times out.
+    private func waitUntilHealthy(_ instance: Instance, process: ChildProcess) async throws {
+        let deadline = ContinuousClock.now + settings.startTimeout
+        var delay = Duration.milliseconds(10)
+        while ContinuousClock.now < deadline {
+            if let exit = process.exitIfEnded() {
+                let output = process.lastLogLines().joined(separator: " | ")
+                throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: instance.version,
+                                                 reason: "the process \(exit) before it was ready\(output.isEmpty ? "" : "; last output: \(output)")")
+            }
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(instance.port)/healthz")
+            request.method = .GET
+            if let response = try? await http.execute(request, timeout: .milliseconds(500)),
+               (200..<300).contains(response.status.code) {
+                return
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(200))
+        }
+        let output = process.lastLogLines().joined(separator: " | ")
+        throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: instance.version,
+                                         reason: "not healthy within \(settings.startTimeout)\(output.isEmpty ? "" : "; last output: \(output)")")
+    }
+
+    private func wait(endpoint: Endpoint, version: String) async throws -> Lease? {
+        let queued = waiters[endpoint.name]?.count ?? 0
+        guard queued < settings.queueDepth else {
+            throw RuntimeFailure.queueFull(endpoint: endpoint.name, maxInstances: endpoint.maxInstances, depth: queued)
+        }
+        nextWaiter += 1
+        let id = nextWaiter
+        let timeout = settings.queueTimeout
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(waiter: id, endpoint: endpoint, waited: timeout)
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            waiters[endpoint.name, default: []].append(Waiter(id: id, version: version, continuation: continuation))
+        }
+    }
+
+    private func expire(waiter id: UInt64, endpoint: Endpoint, waited: Duration) {
+        guard let index = waiters[endpoint.name]?.firstIndex(where: { $0.id == id }) else { return }
+        let waiter = waiters[endpoint.name]!.remove(at: index)
+        waiter.continuation.resume(throwing: RuntimeFailure.queueTimeout(endpoint: endpoint.name, maxInstances: endpoint.maxInstances, waited: waited))
+    }
+
+    /// Lets one queued request try again (an instance went away, so a cold start may now be possible).
+    private func wakeOne(endpoint: String, version: String?) {
+        guard var queue = waiters[endpoint], !queue.isEmpty else { return }
+        let index = version.flatMap { v in queue.firstIndex { $0.version == v } } ?? 0
+        let waiter = queue.remove(at: index)
+        waiters[endpoint] = queue
+        waiter.continuation.resume(returning: nil)
+    }
+
+    private func remove(_ instance: Instance) {
+        guard instances.removeValue(forKey: instance.id) != nil else { return }
+        wakeOne(endpoint: instance.endpoint, version: nil)
+    }
+
+    /// Takes an instance out of the pool at once and stops its process in the background.
+    private func retire(_ instance: Instance, reason: String) {
+        remove(instance)
+        guard let process = instance.process else { return }
+        logger.info("stopping instance", metadata: ["instance": "\(instance.id)", "reason": "\(reason)"])
+        let grace = settings.stopGrace
+        let logPath = process.logPath
+        stopTasks[instance.id] = Task {
+            await process.stop(grace: grace)
+            try? FileManager.default.removeItem(atPath: logPath)
+            self.stopFinished(instance.id)
+        }
+    }
+
+    private func stopFinished(_ id: String) { stopTasks[id] = nil }
+}

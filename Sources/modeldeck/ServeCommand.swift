@@ -1,0 +1,38 @@
+import ArgumentParser
+import Logging
+import ModelDeckCore
+import ModelDeckDaemon
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the local target's gateway: endpoints answer at POST /endpoints/NAME/invoke.",
+        discussion: """
+            Model-server processes start on the first request (a cold start), serve `concurrency` requests \
+            each, and stop after the endpoint's idle timeout (scale to zero). Traffic follows the registry's \
+            weights, read again whenever the registry changes. Listens on 127.0.0.1 unless told otherwise. \
+            Ctrl-C or SIGTERM stops every instance.
+            """)
+
+    @Option(help: ArgumentHelp("Local target to serve (needed when the registry has several).", valueName: "name"))
+    var target: String?
+
+    @Option(help: ArgumentHelp("Address to listen on (default: the target's host, else 127.0.0.1).", valueName: "host"))
+    var host: String?
+
+    @Option(help: ArgumentHelp("Port to listen on (default: the target's port, else 8765).", valueName: "port"))
+    var port: Int?
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() async throws {
+        let opened = try registry.open()
+        let targets = try opened.read { db in try Target.fetchAll(db) }
+        let listen = try LocalTargetHost.choose(from: targets, named: target, host: host, port: port)
+        var logger = Logger(label: "modeldeck.gateway")
+        logger.logLevel = .info
+        try await LocalTargetHost.serve(registry: opened, listen: listen, logger: logger) { port in
+            print("gateway for target '\(listen.target)' listening on http://\(listen.host):\(port) — POST /endpoints/NAME/invoke")
+        }
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+import GRDB
+import ModelDeckCore
+import Testing
+@testable import ModelDeckTargets
+
+/// The local target with real model-server processes and real HTTP.
+@Suite(.serialized)
+struct LocalGatewayTests {
+    @Test func firstRequestIsColdNextIsWarmAndIdleInstancesScaleToZero() async throws {
+        let harness = try GatewayHarness(versions: ["v1": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, idle_timeout: 1s, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        try await harness.withGateway { client in
+            let first = try await client.invoke()
+            #expect(first.status == 200)
+            #expect(first.coldStart == true)
+            #expect(first.version == "sentiment@v1")
+            #expect(first.body.contains("\"label\": \"positive\""))
+            let second = try await client.invoke()
+            #expect(second.coldStart == false)
+            #expect(second.instance == first.instance)
+
+            #expect(try await eventually { try harness.instanceRows().count == 1 })
+            let pid: Int32 = try #require(try harness.instanceRows().first?["pid"])
+            // Idle past 1 s: stopped, and the table says so.
+            #expect(try await eventually { try harness.instanceRows().isEmpty && !processIsAlive(pid) })
+            let third = try await client.invoke()
+            #expect(third.coldStart == true)
+            #expect(third.instance != first.instance)
+        }
+    }
+
+    @Test func concurrentRequestsStartOneInstanceEachUpToMax() async throws {
+        let harness = try GatewayHarness(versions: ["v1": ["--extra-latency-ms", "700"]], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 1, max_instances: 3, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        let answers = try await harness.withGateway { client in
+            try await withThrowingTaskGroup(of: Answer.self) { group in
+                for _ in 0..<3 { group.addTask { try await client.invoke() } }
+                return try await group.reduce(into: [Answer]()) { $0.append($1) }
+            }
+        }
+        #expect(answers.allSatisfy { $0.status == 200 && $0.coldStart == true }, "\(answers)")
+        #expect(Set(answers.compactMap(\.instance)).count == 3)
+    }
+
+    @Test func atMaxInstancesRequestsQueueThenGet503() async throws {
+        let harness = try GatewayHarness(versions: ["v1": ["--extra-latency-ms", "2500"]], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 1, max_instances: 2, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        let answers = try await harness.withGateway(harness.settings(queueDepth: 1, queueTimeout: .seconds(1))) { client in
+            try await withThrowingTaskGroup(of: Answer.self) { group in
+                for index in 0..<4 {
+                    group.addTask {
+                        // Stagger so the two starts claim the instances before the others arrive.
+                        try await Task.sleep(for: .milliseconds(index < 2 ? 0 : 300 + 200 * (index - 2)))
+                        return try await client.invoke()
+                    }
+                }
+                return try await group.reduce(into: [Answer]()) { $0.append($1) }
+            }
+        }
+        #expect(answers.filter { $0.status == 200 }.count == 2)
+        let rejected = answers.filter { $0.status == 503 }
+        #expect(rejected.count == 2)
+        #expect(rejected.contains { $0.body.contains("no instance was free within 1") })
+        #expect(rejected.contains { $0.body.contains("1 requests are already waiting") })
+    }
+
+    @Test func aQueuedRequestTakesOverTheSlotWhenItFrees() async throws {
+        let harness = try GatewayHarness(versions: ["v1": ["--extra-latency-ms", "300"]], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 1, max_instances: 1, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        let answers = try await harness.withGateway(harness.settings(queueDepth: 5, queueTimeout: .seconds(20))) { client in
+            try await withThrowingTaskGroup(of: Answer.self) { group in
+                for _ in 0..<3 { group.addTask { try await client.invoke() } }
+                return try await group.reduce(into: [Answer]()) { $0.append($1) }
+            }
+        }
+        #expect(answers.allSatisfy { $0.status == 200 })
+        #expect(Set(answers.compactMap(\.instance)).count == 1)
+        #expect(answers.filter { $0.coldStart == true }.count == 1)
+    }
+
+    @Test func weightsRouteWithinAStatisticalBoundAndChangesApplyToTheNextRequest() async throws {
+        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 8, traffic: {v1: 90, v2: 10}}
+        """)
+        defer { harness.cleanUp() }
+        try await harness.withGateway { client in
+            var toV2 = 0
+            let total = 2_000
+            for _ in 0..<total {
+                let answer = try await client.invoke()
+                #expect(answer.status == 200)
+                if answer.version == "sentiment@v2" { toV2 += 1 }
+            }
+            // Binomial(2000, 0.1): mean 200, sd 13.4; ±4 sd fails by chance about once in 16,000 runs.
+            #expect((146...254).contains(toV2), "\(toV2) of \(total) went to v2")
+
+            try harness.registry.write { db in
+                try TrafficSplit.all(on: "sentiment@v2").save(db, endpoint: "sentiment")
+            }
+            for _ in 0..<20 {
+                #expect(try await client.invoke().version == "sentiment@v2")
+            }
+        }
+    }
+
+    @Test func killingAnInstanceMidRequestGives502AndTheEndpointRecovers() async throws {
+        let harness = try GatewayHarness(versions: ["v1": ["--extra-latency-ms", "3000"]], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        try await harness.withGateway { client in
+            async let inFlight = client.invoke()
+            #expect(try await eventually { try harness.instanceRows().first?["state"] == "busy" })
+            let pid: Int32 = try #require(try harness.instanceRows().first?["pid"])
+            kill(pid, SIGKILL)
+            let failed = try await inFlight
+            #expect(failed.status == 502)
+            #expect(failed.body.contains("killed by signal 9"), "\(failed.body)")
+            let next = try await client.invoke()
+            #expect(next.status == 200)
+            #expect(next.coldStart == true)
+            let exits = try harness.registry.read { db in
+                try String.fetchAll(db, sql: "SELECT message FROM events WHERE kind = 'instance.exited'")
+            }
+            #expect(exits.count == 1)
+        }
+    }
+
+    @Test func aStartThatFailsSaysWhyWithTheProcessOutput() async throws {
+        let harness = try GatewayHarness(versions: ["v1": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        // The fixture refuses a weights file that is not JSON: a real failed model load.
+        try FileManager.default.createDirectory(atPath: harness.folder + "/broken", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: harness.folder + "/broken/weights.json", contents: Data("not json".utf8))
+        try harness.registry.write { db in
+            try db.execute(sql: "DROP TRIGGER model_versions_are_immutable")
+            try db.execute(sql: "UPDATE model_versions SET artifact = ? WHERE id = 'sentiment@v1'", arguments: [harness.folder + "/broken/weights.json"])
+        }
+        try await harness.withGateway { client in
+            let answer = try await client.invoke()
+            #expect(answer.status == 502)
+            #expect(answer.body.contains("cold start of sentiment@v1 failed: the process exited with status 1 before it was ready; last output:"), "\(answer.body)")
+            #expect(answer.body.contains("weights.json"))
+            #expect(try await eventually { try harness.instanceRows().isEmpty })
+        }
+    }
+
+    @Test func measurementsLandInTenSecondBucketsWithPingsApart() async throws {
+        let harness = try GatewayHarness(versions: ["v1": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        try await harness.withGateway { client in
+            let ping = try await client.invoke(warmup: true)
+            #expect(ping.coldStart == true)
+            #expect(ping.body.contains("\"warmup\": true"))
+            for _ in 0..<5 {
+                let answer = try await client.invoke()
+                #expect(answer.status == 200)
+            }
+        }
+        let totals = try harness.registry.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT SUM(requests) AS requests, SUM(errors) AS errors, SUM(cold_starts) AS cold, SUM(warmups) AS warmups,
+                       SUM(warmup_cold_starts) AS warmup_cold, MIN(width_s) AS width, MAX(p99_ms) AS p99
+                FROM metric_buckets WHERE endpoint = 'sentiment' AND version_id = 'sentiment@v1'
+                """)
+        }
+        #expect(totals?["requests"] == 5)
+        #expect(totals?["errors"] == 0)
+        #expect(totals?["cold"] == 0) // the ping took the cold start, not a user
+        #expect(totals?["warmups"] == 1)
+        #expect(totals?["warmup_cold"] == 1)
+        #expect(totals?["width"] == 10)
+        #expect((totals?["p99"] as Double?).map { $0 > 0 } == true)
+        // The gateway stopped its instances and cleared the table on the way out.
+        #expect(try harness.instanceRows().isEmpty)
+    }
+
+    @Test func minInstancesStartWithoutTrafficAndStayWhenIdle() async throws {
+        let harness = try GatewayHarness(versions: ["v1": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, min_instances: 1, idle_timeout: 1s, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        try await harness.withGateway { client in
+            #expect(try await eventually { try harness.instanceRows().first?["state"] == "idle" })
+            try await Task.sleep(for: .seconds(2))
+            #expect(try harness.instanceRows().count == 1)
+            #expect(try await client.invoke().coldStart == false)
+        }
+    }
+
+    @Test func unknownEndpointsGet404AndEndpointsWithoutTraffic503() async throws {
+        let harness = try GatewayHarness(versions: ["v1": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB}
+        """)
+        defer { harness.cleanUp() }
+        try await harness.withGateway { client in
+            let unknown = try await client.invoke("nope")
+            #expect(unknown.status == 404)
+            #expect(unknown.body == "{\"endpoint\":\"nope\",\"error\":\"unknown endpoint 'nope' on this gateway\"}")
+            let idle = try await client.invoke()
+            #expect(idle.status == 503)
+            #expect(idle.body.contains("has no version taking traffic"))
+        }
+    }
+}
+
+struct WeightedRouterTests {
+    @Test func rollsMapToVersionsInIdOrder() {
+        let weights = ["m@v2": 10, "m@v1": 90]
+        #expect(WeightedRouter.pick(weights, roll: 0) == "m@v1")
+        #expect(WeightedRouter.pick(weights, roll: 89) == "m@v1")
+        #expect(WeightedRouter.pick(weights, roll: 90) == "m@v2")
+        #expect(WeightedRouter.pick(weights, roll: 99) == "m@v2")
+        #expect(WeightedRouter.pick(["m@v1": 0, "m@v2": 100], roll: 0) == "m@v2")
+        #expect(WeightedRouter.pick([:], roll: 5) == nil)
+    }
+
+    @Test func everyRollIsCountedExactlyOnce() {
+        let weights = ["a": 33, "b": 33, "c": 34]
+        let counts = Dictionary(grouping: (0..<100).compactMap { WeightedRouter.pick(weights, roll: $0) }, by: { $0 }).mapValues(\.count)
+        #expect(counts == ["a": 33, "b": 33, "c": 34])
+    }
+}
+
+struct LatencyHistogramTests {
+    @Test func encodingRoundTripsAndMerges() throws {
+        var a = LatencyHistogram()
+        for micros in [1_000, 2_000, 2_000, 150_000] { a.record(microseconds: UInt64(micros)) }
+        let decoded = try LatencyHistogram(encoded: a.encoded())
+        #expect(decoded == a)
+        #expect(decoded.count == 4)
+        var b = LatencyHistogram()
+        b.record(microseconds: 900_000)
+        b.add(decoded)
+        #expect(b.count == 5)
+        #expect((b.milliseconds(atPercentile: 99) ?? 0) > 899)
+        #expect(throws: ModelDeckError.self) { try LatencyHistogram(encoded: Data([1, 2, 3])) }
+    }
+}
