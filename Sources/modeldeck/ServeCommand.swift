@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ModelDeckCore
 import ModelDeckDaemon
@@ -33,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .info
         try await LocalTargetHost.serve(registry: opened, listen: listen, logger: logger) { port in
             print("gateway for target '\(listen.target)' listening on http://\(listen.host):\(port) — POST /endpoints/NAME/invoke")
+            // stdout is block-buffered when piped (to a log or a supervisor): say it now.
+            fflush(nil) // nil: every output stream; `stdout` itself is shared mutable state to Swift 6
         }
     }
 }
