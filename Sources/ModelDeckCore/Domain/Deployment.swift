@@ -90,6 +90,8 @@ public struct Deployment: Codable, Equatable, Sendable {
     public var step: Int
     /// The new version's current weight in percent.
     public var currentWeight: Int
+    /// When the current step (or the bake) began; the gate looks at traffic since then.
+    public var stepStartedAt: Date
     /// The alarm that fired, with its figures, when a deploy rolled back by itself.
     public var alarm: String?
     /// Why a person asked for it.
@@ -100,8 +102,8 @@ public struct Deployment: Codable, Equatable, Sendable {
 
     public init(id: Int64? = nil, endpoint: String, kind: DeploymentKind, fromVersion: String?, toVersion: String,
                 strategy: String, bakeSeconds: Int64, state: DeploymentState = .pending, step: Int = 0,
-                currentWeight: Int = 0, alarm: String? = nil, reason: String?, actor: String,
-                createdAt: Date, updatedAt: Date) {
+                currentWeight: Int = 0, stepStartedAt: Date? = nil, alarm: String? = nil, reason: String?,
+                actor: String, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.endpoint = endpoint
         self.kind = kind
@@ -112,6 +114,7 @@ public struct Deployment: Codable, Equatable, Sendable {
         self.state = state
         self.step = step
         self.currentWeight = currentWeight
+        self.stepStartedAt = stepStartedAt ?? createdAt
         self.alarm = alarm
         self.reason = reason
         self.actor = actor

@@ -92,6 +92,7 @@ public enum Migrations {
                                                      'rolling_back','rolled_back','failed','cancelled')),
                 step INTEGER NOT NULL DEFAULT 0,
                 current_weight INTEGER NOT NULL DEFAULT 0 CHECK (current_weight BETWEEN 0 AND 100),
+                step_started_at DATETIME NOT NULL,
                 alarm TEXT,
                 reason TEXT,
                 actor TEXT NOT NULL,

@@ -132,7 +132,7 @@ extension Deployment: FetchableRecord, MutablePersistableRecord {
         self.init(id: row["id"], endpoint: row["endpoint"], kind: DeploymentKind(rawValue: kindText) ?? .deploy,
                   fromVersion: row["from_version"], toVersion: row["to_version"], strategy: row["strategy"],
                   bakeSeconds: row["bake_s"], state: DeploymentState(rawValue: stateText) ?? .failed,
-                  step: row["step"], currentWeight: row["current_weight"], alarm: row["alarm"],
+                  step: row["step"], currentWeight: row["current_weight"], stepStartedAt: row["step_started_at"], alarm: row["alarm"],
                   reason: row["reason"], actor: row["actor"], createdAt: row["created_at"], updatedAt: row["updated_at"])
     }
 
@@ -147,6 +147,7 @@ extension Deployment: FetchableRecord, MutablePersistableRecord {
         container["state"] = state.rawValue
         container["step"] = step
         container["current_weight"] = currentWeight
+        container["step_started_at"] = stepStartedAt
         container["alarm"] = alarm
         container["reason"] = reason
         container["actor"] = actor
