@@ -59,7 +59,11 @@ let package = Package(
         ),
         .target(
             name: "ModelDeckDaemon",
-            dependencies: ["ModelDeckCore", "ModelDeckTargets"]
+            dependencies: [
+                "ModelDeckCore", "ModelDeckTargets",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "ModelDeckTUI",
@@ -80,7 +84,10 @@ let package = Package(
         .testTarget(name: "ModelDeckDaemonTests", dependencies: ["ModelDeckDaemon"]),
         .testTarget(name: "ModelDeckTUITests", dependencies: ["ModelDeckTUI"]),
         // Runs the real `modeldeck` binary as separate processes; depending on it makes `swift test` build it.
-        .testTarget(name: "modeldeckTests", dependencies: ["modeldeck", "ModelDeckCore"]),
+        .testTarget(name: "modeldeckTests", dependencies: [
+            "modeldeck", "ModelDeckCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ModelDeckCore
 import ModelDeckTargets
+import ServiceLifecycle
 
 /// Runs the gateway of one local target from the registry: the embedded default runtime.
 public enum LocalTargetHost {
@@ -41,13 +42,20 @@ public enum LocalTargetHost {
         return Listen(target: target.name, host: host ?? target.config["host"] ?? "127.0.0.1", port: listenPort)
     }
 
+    /// The first local target by name, where its deck says it listens; nil when there is none.
+    public static func firstLocal(in targets: [Target]) -> Listen? {
+        guard let target = targets.filter({ $0.kind == .local }).min(by: { $0.name < $1.name }) else { return nil }
+        return try? choose(from: targets, named: target.name, host: nil, port: nil)
+    }
+
     /// Serves until SIGTERM or SIGINT; then every instance is stopped.
-    public static func serve(registry: Registry, listen: Listen, logger: Logger,
+    public static func serve(registry: Registry, listen: Listen, logger: Logger, alongside services: [any Service] = [],
+                             stopper: GatewayStopper? = nil,
                              onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let runDirectory = URL(fileURLWithPath: registry.path).deletingLastPathComponent().path
             + "/run/gateway-\(getpid())"
         let gateway = LocalGateway(registry: registry, targets: [listen.target], host: listen.host, port: listen.port,
                                    settings: LocalRuntimeSettings(runDirectory: runDirectory), logger: logger)
-        try await gateway.run(onListening: onListening)
+        try await gateway.run(alongside: services, stopper: stopper, onListening: onListening)
     }
 }

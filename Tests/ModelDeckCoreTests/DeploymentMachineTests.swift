@@ -124,3 +124,14 @@ struct DeploymentMachineTests {
         #expect(DeploymentMachine.weights(for: first) == ["m@v2": 100])
     }
 }
+
+extension DeploymentMachineTests {
+    @Test func aVersionTheTargetCannotRunFailsTheDeployWithoutTouchingTraffic() {
+        let provisioning = deploy("canary:10%:5m", state: .provisioning)
+        let observation = DeploymentObservation(now: t0, provisioned: false, provisionError: "python9: command not found")
+        let (failed, events) = DeploymentMachine.step(provisioning, slo: slo, gate: gate, observation: observation)
+        #expect(failed.state == .failed)
+        #expect(events.first?.message == "cannot provision m@v2 on e: python9: command not found; traffic unchanged")
+        #expect(DeploymentMachine.weights(for: failed) == nil)
+    }
+}

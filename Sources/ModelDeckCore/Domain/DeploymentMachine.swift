@@ -48,11 +48,14 @@ public struct DeploymentObservation: Sendable {
     public var provisioned: Bool
     /// The new version's user traffic since the current step began.
     public var health: VersionHealth
+    /// Why the target cannot run the new version, when provisioning failed for good.
+    public var provisionError: String?
 
-    public init(now: Date, provisioned: Bool, health: VersionHealth = .none) {
+    public init(now: Date, provisioned: Bool, health: VersionHealth = .none, provisionError: String? = nil) {
         self.now = now
         self.provisioned = provisioned
         self.health = health
+        self.provisionError = provisionError
     }
 }
 
@@ -89,6 +92,11 @@ public enum DeploymentMachine {
             return (next, [DeploymentEvent(kind: "deploy.provisioning", message: "provisioning \(to) on \(deployment.endpoint)")])
 
         case (.deploy, .provisioning):
+            if let error = observation.provisionError {
+                next.state = .failed
+                next.alarm = error
+                return (next, [DeploymentEvent(kind: "deploy.failed", message: "cannot provision \(to) on \(deployment.endpoint): \(error); traffic unchanged")])
+            }
             guard observation.provisioned else { return (deployment, []) }
             guard let strategy = try? DeploymentStrategy(parsing: deployment.strategy) else {
                 next.state = .failed

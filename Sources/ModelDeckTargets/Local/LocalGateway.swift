@@ -38,7 +38,9 @@ public struct LocalGateway: Sendable {
 
     /// Serves until cancelled or until SIGTERM/SIGINT, then stops every instance and writes the last
     /// measurements. `onListening` receives the bound port (useful with port 0).
-    public func run(stopper: GatewayStopper? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// `services` run in the same service group (the daemon's control loops), so one signal stops all.
+    public func run(alongside services: [any Service] = [], stopper: GatewayStopper? = nil,
+                    onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let registry = self.registry
         let recorder = InvocationRecorder()
@@ -71,7 +73,7 @@ public struct LocalGateway: Sendable {
         let housekeeping = Housekeeping(catalog: catalog, runtime: runtime, recorder: recorder, registry: registry,
                                         maintenanceInterval: settings.maintenanceInterval, flushInterval: flushInterval,
                                         logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app, housekeeping],
+        let group = ServiceGroup(configuration: .init(services: [app, housekeeping] + services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await stopper?.attach(group)
         var failure: Error?
@@ -100,7 +102,7 @@ public final class GatewayStopper: Sendable {
         await group?.triggerGracefulShutdown()
     }
 
-    func attach(_ group: ServiceGroup) async {
+    public func attach(_ group: ServiceGroup) async {
         let stopNow = state.withLock { state -> Bool in
             state.group = group
             return state.stopRequested

@@ -1,0 +1,22 @@
+import Foundation
+import GRDB
+
+extension VersionHealth {
+    /// User traffic of `version` on `endpoint` in the metric buckets that overlap `since…now`
+    /// (pings are stored apart and never counted here).
+    public static func load(_ db: Database, endpoint: String, version: String, since: Date) throws -> VersionHealth {
+        let start = Int64(since.timeIntervalSince1970)
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT requests, errors, latency_hist FROM metric_buckets
+            WHERE endpoint = ? AND version_id = ? AND start + width_s > ?
+            """, arguments: [endpoint, version, start])
+        var requests: Int64 = 0, errors: Int64 = 0
+        var latency = LatencyHistogram()
+        for row in rows {
+            requests += row["requests"]
+            errors += row["errors"]
+            if let blob: Data = row["latency_hist"] { latency.add(try LatencyHistogram(encoded: blob)) }
+        }
+        return VersionHealth(requests: requests, errors: errors, p99Milliseconds: latency.milliseconds(atPercentile: 99))
+    }
+}

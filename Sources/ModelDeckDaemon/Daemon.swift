@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+import Logging
+import ModelDeckCore
+import ModelDeckTargets
+import ServiceLifecycle
+
+/// `modeldeck daemon`: the control loop. Runs the local target's gateway, drives deployments and
+/// rollbacks, keeps endpoints warm, and writes a heartbeat — until SIGTERM or SIGINT, when it drains and
+/// stops every instance.
+public struct Daemon: Sendable {
+    public struct Settings: Sendable {
+        /// How often intents are looked for (a tick also runs as soon as the registry changes).
+        public var tickInterval: Duration = .milliseconds(250)
+        public var gate = RollbackGate()
+        public var listen: LocalTargetHost.Listen?
+
+        public init() {}
+    }
+
+    private let registry: Registry
+    private let settings: Settings
+    private let logger: Logger
+
+    public init(registry: Registry, settings: Settings = Settings(), logger: Logger) {
+        self.registry = registry
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func run(stopper: GatewayStopper? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let lock = try DaemonLock(registry: registry)
+        let startedAt = Date()
+        try Heartbeat.beat(registry, startedAt: startedAt)
+        try registry.write { db in
+            try db.record(AuditEvent(at: startedAt, actor: "daemon", kind: "daemon.started", message: "daemon started (pid \(getpid()))"))
+        }
+        let targets = try registry.read { db in try Target.fetchAll(db) }
+        var drivers: [String: any TargetDriver] = [:]
+        for target in targets where target.kind == .local {
+            drivers[target.name] = LocalDriver(target: target, registry: registry)
+        }
+        let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger)
+        let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
+                                 tickInterval: settings.tickInterval, logger: logger)
+
+        if let listen = settings.listen ?? LocalTargetHost.firstLocal(in: targets) {
+            try await LocalTargetHost.serve(registry: registry, listen: listen, logger: logger, alongside: [loops],
+                                            stopper: stopper, onListening: onListening)
+        } else {
+            let group = ServiceGroup(configuration: .init(services: [loops], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            await stopper?.attach(group)
+            try await group.run()
+        }
+        try? Heartbeat.stopped(registry)
+        _ = try? registry.write { db in
+            try db.record(AuditEvent(at: Date(), actor: "daemon", kind: "daemon.stopped", message: "daemon stopped (pid \(getpid()))"))
+        }
+        withExtendedLifetime(lock) {}
+    }
+}
+
+/// The reconciler and the heartbeat on their own clocks; a registry change wakes the reconciler at once.
+struct ControlLoops: Service {
+    let registry: Registry
+    let reconciler: Reconciler
+    let startedAt: Date
+    let tickInterval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        var lastBeat = ContinuousClock.now
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await reconciler.tick()
+            if ContinuousClock.now - lastBeat >= Heartbeat.interval {
+                lastBeat = .now
+                do { try Heartbeat.beat(registry, startedAt: startedAt) } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
+            }
+            try? await Task.sleep(for: tickInterval)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import Logging
+import ModelDeckCore
+import ModelDeckTargets
+
+/// Drives deployments and rollbacks: reads the intents in the registry, steps the pure state machine,
+/// persists each transition with its audit events *before* acting, then makes the target match.
+///
+/// Acting is idempotent and derived from state (`DeploymentMachine.weights(for:)`), so a daemon killed
+/// with -9 at any point resumes: the transition it persisted is acted on at the next tick, and one it had
+/// not persisted is taken then — never twice.
+public actor Reconciler {
+    private let registry: Registry
+    private let drivers: [String: any TargetDriver]
+    private let gate: RollbackGate
+    private let logger: Logger
+
+    public init(registry: Registry, drivers: [String: any TargetDriver], gate: RollbackGate = RollbackGate(), logger: Logger) {
+        self.registry = registry
+        self.drivers = drivers
+        self.gate = gate
+        self.logger = logger
+    }
+
+    /// One pass over every active deployment and rollback.
+    public func tick(now: Date = Date()) async {
+        do {
+            try supersedeDeploysByRollbacks(now: now)
+            let active = try registry.read { db in
+                try Deployment.fetchAll(db, sql: """
+                    SELECT * FROM deployments WHERE state IN ('pending','provisioning','shifting','baking','rolling_back') ORDER BY id
+                    """)
+            }
+            for deployment in active { await advance(deployment, now: now) }
+            try await enforceLatestWeights()
+        } catch {
+            logger.error("reconcile failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A rollback asked for while a deploy is in flight ends that deploy: its traffic goes back with it.
+    private func supersedeDeploysByRollbacks(now: Date) throws {
+        try registry.write { db in
+            let rollbacks = try Deployment.fetchAll(db, sql: "SELECT * FROM deployments WHERE kind = 'rollback' AND state = 'pending' ORDER BY id")
+            for rollback in rollbacks {
+                for var deploy in try Deployment.activeDeploys(db, endpoint: rollback.endpoint) where (deploy.id ?? 0) < (rollback.id ?? 0) {
+                    deploy.state = .rolledBack
+                    deploy.alarm = "superseded by rollback #\(rollback.id ?? 0) (\(rollback.actor): \(rollback.reason ?? "no reason"))"
+                    deploy.updatedAt = now
+                    try deploy.update(db)
+                    try db.record(AuditEvent(at: now, actor: "daemon", endpoint: deploy.endpoint, deploymentId: deploy.id,
+                                             kind: "deploy.superseded", message: "deploy of \(deploy.toVersion) stopped: \(deploy.alarm ?? "")"))
+                }
+            }
+        }
+    }
+
+    private func advance(_ deployment: Deployment, now: Date) async {
+        do {
+            guard let (endpoint, version) = try registry.read({ db -> (Endpoint, ModelVersion)? in
+                guard let endpoint = try Endpoint.fetchOne(db, key: deployment.endpoint),
+                      let version = try ModelVersion.fetchOne(db, key: deployment.toVersion) else { return nil }
+                return (endpoint, version)
+            }) else { return }
+            guard let driver = drivers[endpoint.target] else { return } // another daemon's target kind
+
+            var observation = DeploymentObservation(now: now, provisioned: false)
+            if deployment.state == .provisioning {
+                do {
+                    try await driver.provision(version, on: endpoint)
+                    observation.provisioned = true
+                } catch {
+                    observation.provisionError = (error as? ModelDeckError)?.message ?? "\(error)"
+                }
+            }
+            if deployment.state == .shifting || deployment.state == .baking {
+                observation.health = try registry.read { db in
+                    try VersionHealth.load(db, endpoint: deployment.endpoint, version: deployment.toVersion, since: deployment.stepStartedAt)
+                }
+            }
+            let (next, events) = DeploymentMachine.step(deployment, slo: endpoint.slo, gate: gate, observation: observation)
+            guard next != deployment else { return }
+            let persisted = try registry.write { db -> Bool in
+                // Only from the state we read: a concurrent writer (a rollback, another tick) wins.
+                let current = try Deployment.fetchOne(db, key: deployment.id)
+                guard current == deployment else { return false }
+                try next.update(db)
+                for event in events {
+                    try db.record(AuditEvent(at: now, actor: "daemon", endpoint: next.endpoint, deploymentId: next.id,
+                                             kind: event.kind, message: event.message))
+                }
+                return true
+            }
+            if persisted, let weights = DeploymentMachine.weights(for: next) {
+                try await driver.setWeights(weights, endpoint: next.endpoint)
+            }
+        } catch {
+            logger.error("deployment step failed", metadata: ["deployment": "\(deployment.id ?? 0)", "error": "\(error)"])
+        }
+    }
+
+    /// Each endpoint's latest deployment decides its weights; the target is made to match when it does not
+    /// (after a restart between persisting and acting, or a change made outside ModelDeck).
+    private func enforceLatestWeights() async throws {
+        let latest = try registry.read { db in
+            try Deployment.fetchAll(db, sql: """
+                SELECT d.* FROM deployments d
+                JOIN (SELECT endpoint, MAX(id) AS id FROM deployments GROUP BY endpoint) last ON last.id = d.id
+                JOIN endpoints e ON e.name = d.endpoint
+                """).map { deployment in (deployment, try Endpoint.fetchOne(db, key: deployment.endpoint)?.target) }
+        }
+        for (deployment, target) in latest {
+            guard let target, let driver = drivers[target], let weights = DeploymentMachine.weights(for: deployment) else { continue }
+            let live = try await driver.liveWeights(endpoint: deployment.endpoint)
+            if live != weights {
+                logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
+                try await driver.setWeights(weights, endpoint: deployment.endpoint)
+            }
+        }
+    }
+}

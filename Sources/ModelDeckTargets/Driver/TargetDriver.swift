@@ -1,0 +1,17 @@
+import ModelDeckCore
+
+/// What the daemon needs from a platform, and nothing platform-specific: the daemon and the TUI never
+/// know which driver they talk to.
+public protocol TargetDriver: Sendable {
+    var target: Target { get }
+
+    /// Makes `version` ready to take traffic on `endpoint` (idempotent). Throws a `ModelDeckError` that
+    /// says why when the target cannot run it.
+    func provision(_ version: ModelVersion, on endpoint: Endpoint) async throws
+
+    /// Makes the target route `endpoint`'s traffic by `weights` (version id → percent; idempotent).
+    func setWeights(_ weights: [String: Int], endpoint: String) async throws
+
+    /// What the target routes now (version id → percent), for drift checks.
+    func liveWeights(endpoint: String) async throws -> [String: Int]
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ModelDeckCore
+import ModelDeckDaemon
+
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Run the control loop: deploys, rollbacks, keep-warm, and the local target's gateway.",
+        discussion: """
+            Acts on the intents that `deploy`, `rollback` and `warm` (and the dashboard) write, records every step \
+            in the audit log before taking it, and rolls a deploy back by itself when the new version breaks the \
+            endpoint's SLO. Killed with -9 and restarted, it finishes what it was doing without repeating a step. \
+            One daemon per registry. SIGTERM or Ctrl-C stops it gracefully (every instance is stopped).
+            """)
+
+    @Option(help: ArgumentHelp("Local target whose gateway to run (default: the first local target).", valueName: "name"))
+    var target: String?
+
+    @Option(help: ArgumentHelp("Address the gateway listens on (default: the target's host, else 127.0.0.1).", valueName: "host"))
+    var host: String?
+
+    @Option(help: ArgumentHelp("Port the gateway listens on (default: the target's port, else 8765).", valueName: "port"))
+    var port: Int?
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() async throws {
+        let opened = try registry.open()
+        var settings = Daemon.Settings()
+        if target != nil || host != nil || port != nil {
+            let targets = try opened.read { db in try Target.fetchAll(db) }
+            settings.listen = try LocalTargetHost.choose(from: targets, named: target, host: host, port: port)
+        }
+        var logger = Logger(label: "modeldeck.daemon")
+        logger.logLevel = .info
+        try await Daemon(registry: opened, settings: settings, logger: logger).run { port in
+            print("daemon running; local gateway on port \(port)")
+            fflush(nil) // nil: every output stream; `stdout` itself is shared mutable state to Swift 6
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import NIOCore
+
+/// A real `modeldeck daemon` process on a scratch registry, with its gateway on a free port.
+final class DaemonProcess: @unchecked Sendable {
+    // @unchecked: `process` and `port` are set once in init and only read afterwards.
+    let process: Process
+    let port: Int
+
+    init(registry: String) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["daemon", "--registry", registry, "--port", "0"]
+        process.currentDirectoryURL = URL(fileURLWithPath: CLI.repository)
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        // "daemon running; local gateway on port N"
+        port = String(decoding: line, as: UTF8.self).split(separator: " ").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Sends user traffic to an endpoint at about `perSecond` requests a second until cancelled.
+func generateTraffic(port: @escaping @Sendable () -> Int, endpoint: String = "sentiment", perSecond: Int = 25) -> Task<Void, Never> {
+    Task {
+        await withTaskGroup(of: Void.self) { group in
+            while !Task.isCancelled {
+                let target = port()
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(target)/endpoints/\(endpoint)/invoke")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(string: "{\"text\": \"great\"}"))
+                    if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(10)) {
+                        _ = try? await response.body.collect(upTo: 1 << 20)
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(1_000 / perSecond))
+            }
+        }
+    }
+}
+
+func deploymentState(_ registry: String, id: Int64) throws -> (state: String, weight: Int, alarm: String?)? {
+    let queue = try DatabaseQueue(path: registry)
+    return try queue.read { db in
+        try Row.fetchOne(db, sql: "SELECT state, current_weight, alarm FROM deployments WHERE id = ?", arguments: [id])
+            .map { ($0["state"], $0["current_weight"], $0["alarm"]) }
+    }
+}
+
+func events(_ registry: String, kinds: String = "%") throws -> [(kind: String, message: String)] {
+    let queue = try DatabaseQueue(path: registry)
+    return try queue.read { db in
+        try Row.fetchAll(db, sql: "SELECT kind, message FROM events WHERE kind LIKE ? ORDER BY id", arguments: [kinds])
+            .map { ($0["kind"], $0["message"]) }
+    }
+}
+
+func desiredWeights(_ registry: String, endpoint: String = "sentiment") throws -> [String: Int] {
+    let queue = try DatabaseQueue(path: registry)
+    return try queue.read { db in
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT version_id, weight FROM traffic WHERE endpoint = ? AND weight > 0",
+                                                            arguments: [endpoint]).map { ($0["version_id"] as String, $0["weight"] as Int) })
+    }
+}
+
+/// Polls every 100 ms for up to `seconds`.
+func waitUntil(_ seconds: Double, _ condition: () throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return try condition()
+}

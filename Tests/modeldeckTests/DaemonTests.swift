@@ -1,0 +1,102 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// The daemon as a real process, on the real local target, with real traffic.
+@Suite(.serialized)
+struct DaemonTests {
+    func setUp(_ scratch: Scratch) throws {
+        let applied = try CLI.run(["apply", "-f", "fixtures/decks/example.yaml", "--registry", scratch.registry])
+        #expect(applied.status == 0, "\(applied.stderr)")
+    }
+
+    @Test func aCanaryOfTheBadVersionIsRolledBackAutomaticallyWithItsFigures() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch)
+        let daemon = try DaemonProcess(registry: scratch.registry)
+        defer { daemon.stop() }
+        let port = daemon.port
+        let traffic = generateTraffic(port: { port })
+        defer { traffic.cancel() }
+
+        let deploy = try CLI.run(["deploy", "sentiment", "v2", "--strategy", "canary:50%:1m", "--bake", "30s",
+                                  "--reason", "retrained", "--registry", scratch.registry])
+        #expect(deploy.status == 0, "\(deploy.stderr)")
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "rolled_back" })
+        let final = try deploymentState(scratch.registry, id: 1)
+        #expect(final?.alarm?.contains("sentiment@v2 error rate") == true, "\(String(describing: final))")
+        #expect(final?.alarm?.contains("is over the SLO of 1%") == true)
+        #expect(try desiredWeights(scratch.registry) == ["sentiment@v1": 100])
+        let kinds = try events(scratch.registry, kinds: "deploy.%").map(\.kind)
+        #expect(kinds == ["deploy.requested", "deploy.provisioning", "deploy.step", "deploy.alarm", "deploy.rolled_back"])
+    }
+
+    @Test func aCanaryOfAGoodVersionIsPromoted() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch)
+        let daemon = try DaemonProcess(registry: scratch.registry)
+        defer { daemon.stop() }
+        let port = daemon.port
+        let traffic = generateTraffic(port: { port })
+        defer { traffic.cancel() }
+
+        #expect(try CLI.run(["deploy", "sentiment", "v3", "--strategy", "canary:20%:3s", "--bake", "2s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" })
+        #expect(try desiredWeights(scratch.registry) == ["sentiment@v3": 100])
+        let steps = try events(scratch.registry, kinds: "deploy.step").map(\.message)
+        #expect(steps == ["step 1/2: sentiment@v3 at 20% of sentiment for 3s", "step 2/2: sentiment@v3 at 100% of sentiment; baking 2s"])
+
+        // And a rollback intent puts everything back at once.
+        #expect(try CLI.run(["rollback", "sentiment", "--reason", "customer report", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(20) { try desiredWeights(scratch.registry) == ["sentiment@v1": 100] })
+        #expect(try events(scratch.registry, kinds: "rollback.%").map(\.kind) == ["rollback.requested", "rollback.done"])
+    }
+
+    @Test func aDaemonKilledMinus9MidCanaryFinishesAfterRestartWithoutRepeatingAStep() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch)
+        let first = try DaemonProcess(registry: scratch.registry)
+        let port = Mutex(first.port)
+        let traffic = generateTraffic(port: { port.withLock { $0 } })
+        defer { traffic.cancel() }
+
+        #expect(try CLI.run(["deploy", "sentiment", "v3", "--strategy", "linear:25%:3s", "--bake", "2s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { (try deploymentState(scratch.registry, id: 1)?.weight ?? 0) >= 50 })
+        first.kill9()
+        #expect(try deploymentState(scratch.registry, id: 1)?.state != "succeeded")
+
+        let second = try DaemonProcess(registry: scratch.registry)
+        defer { second.stop() }
+        port.withLock { $0 = second.port }
+        #expect(try await waitUntil(90) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" })
+        let steps = try events(scratch.registry, kinds: "deploy.step").map(\.message)
+        #expect(steps == [
+            "step 1/4: sentiment@v3 at 25% of sentiment for 3s",
+            "step 2/4: sentiment@v3 at 50% of sentiment for 3s",
+            "step 3/4: sentiment@v3 at 75% of sentiment for 3s",
+            "step 4/4: sentiment@v3 at 100% of sentiment; baking 2s",
+        ])
+        #expect(try events(scratch.registry, kinds: "deploy.succeeded").count == 1)
+        #expect(try desiredWeights(scratch.registry) == ["sentiment@v3": 100])
+    }
+
+    @Test func aSecondDaemonOnTheSameRegistryRefusesToStart() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch)
+        let daemon = try DaemonProcess(registry: scratch.registry)
+        defer { daemon.stop() }
+        let second = try CLI.run(["daemon", "--registry", scratch.registry, "--port", "0"])
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("another modeldeck daemon (pid \(daemon.process.processIdentifier)"), "\(second.stderr)")
+        #expect(second.stderr.split(separator: "\n").count == 1)
+
+        daemon.stop()
+        #expect(daemon.process.terminationStatus == 0)
+        let heartbeat = try events(scratch.registry, kinds: "daemon.%").map(\.kind)
+        #expect(heartbeat == ["daemon.started", "daemon.stopped"])
+    }
+}
