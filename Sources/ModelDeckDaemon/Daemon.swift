@@ -36,19 +36,27 @@ public struct Daemon: Sendable {
             try db.record(AuditEvent(at: startedAt, actor: "daemon", kind: "daemon.started", message: "daemon started (pid \(getpid()))"))
         }
         let targets = try registry.read { db in try Target.fetchAll(db) }
+        let listen = settings.listen ?? LocalTargetHost.firstLocal(in: targets)
+        let gatewayAddress = GatewayAddress()
         var drivers: [String: any TargetDriver] = [:]
         for target in targets where target.kind == .local {
-            drivers[target.name] = LocalDriver(target: target, registry: registry)
+            drivers[target.name] = LocalDriver(target: target, registry: registry,
+                                               gateway: target.name == listen?.target ? gatewayAddress : GatewayAddress())
         }
         let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger)
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
                                  tickInterval: settings.tickInterval, logger: logger)
 
-        if let listen = settings.listen ?? LocalTargetHost.firstLocal(in: targets) {
-            try await LocalTargetHost.serve(registry: registry, listen: listen, logger: logger, alongside: [loops],
-                                            stopper: stopper, onListening: onListening)
+        let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger)
+        if let listen {
+            try await LocalTargetHost.serve(registry: registry, listen: listen, logger: logger, alongside: [loops, keepWarm],
+                                            stopper: stopper) { port in
+                gatewayAddress.set(port: port)
+                await onListening(port)
+            }
         } else {
-            let group = ServiceGroup(configuration: .init(services: [loops], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let group = ServiceGroup(configuration: .init(services: [loops, keepWarm], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                          logger: logger))
             await stopper?.attach(group)
             try await group.run()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 
@@ -98,5 +99,37 @@ struct DaemonTests {
         #expect(daemon.process.terminationStatus == 0)
         let heartbeat = try events(scratch.registry, kinds: "daemon.%").map(\.kind)
         #expect(heartbeat == ["daemon.started", "daemon.stopped"])
+    }
+}
+
+extension DaemonTests {
+    func instances(_ registry: String) throws -> [String] {
+        let queue = try GRDB.DatabaseQueue(path: registry)
+        return try queue.read { db in try String.fetchAll(db, sql: "SELECT version_id FROM instances WHERE state != 'starting' ORDER BY version_id") }
+    }
+
+    @Test func keepWarmPingsKeepInstancesWarmWithoutUserTrafficAndCoverACanary() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch)
+        let daemon = try DaemonProcess(registry: scratch.registry)
+        defer { daemon.stop() }
+
+        #expect(try CLI.run(["warm", "sentiment", "--every", "2s", "--concurrency", "2", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(30) { try instances(scratch.registry).filter { $0 == "sentiment@v1" }.count == 2 })
+
+        // A canary takes traffic too: it gets its own pings.
+        #expect(try CLI.run(["deploy", "sentiment", "v3", "--strategy", "canary:50%:10m", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(30) { try instances(scratch.registry).contains("sentiment@v3") })
+
+        let queue = try GRDB.DatabaseQueue(path: scratch.registry)
+        let (requests, warmups, plan) = try await queue.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(requests), 0) FROM metric_buckets WHERE endpoint = 'sentiment'") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(warmups), 0) FROM metric_buckets WHERE endpoint = 'sentiment'") ?? -1,
+             try String.fetchOne(db, sql: "SELECT plan FROM keep_warm_state WHERE endpoint = 'sentiment'"))
+        }
+        #expect(requests == 0) // pings are never user traffic
+        #expect(warmups >= 3)
+        #expect(plan == "every 2s")
     }
 }

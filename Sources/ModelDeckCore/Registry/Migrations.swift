@@ -157,6 +157,17 @@ public enum Migrations {
             );
             CREATE INDEX events_by_endpoint ON events(endpoint, id);
 
+            -- What the keep-warm scheduler plans and last did, per endpoint (the TUI shows the next ping).
+            CREATE TABLE keep_warm_state (
+                endpoint TEXT PRIMARY KEY NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
+                next_ping_at DATETIME,
+                last_ping_at DATETIME,
+                plan TEXT NOT NULL DEFAULT '',
+                last_result TEXT,
+                pings_sent INTEGER NOT NULL DEFAULT 0,
+                updated_at DATETIME NOT NULL
+            );
+
             -- One row: the daemon's heartbeat, so the TUI can tell alive from offline.
             CREATE TABLE daemon (
                 id INTEGER PRIMARY KEY CHECK (id = 1),

@@ -14,4 +14,20 @@ public protocol TargetDriver: Sendable {
 
     /// What the target routes now (version id → percent), for drift checks.
     func liveWeights(endpoint: String) async throws -> [String: Int]
+
+    /// Sends `count` keep-warm pings at once to `version` of `endpoint`, so that `count` instances are warm.
+    func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult]
+}
+
+/// One keep-warm ping as the target answered it.
+public struct PingResult: Equatable, Sendable {
+    public var status: Int
+    public var coldStart: Bool
+    public var milliseconds: Int
+
+    public init(status: Int, coldStart: Bool, milliseconds: Int) {
+        self.status = status
+        self.coldStart = coldStart
+        self.milliseconds = milliseconds
+    }
 }

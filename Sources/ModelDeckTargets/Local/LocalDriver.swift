@@ -1,16 +1,22 @@
+import AsyncHTTPClient
 import Foundation
 import GRDB
 import ModelDeckCore
+import NIOCore
+import Synchronization
 
 /// The local target's driver. Its gateway routes by the registry's traffic table, so setting weights is
 /// one registry transaction, and the gateway follows on its next request.
 public struct LocalDriver: TargetDriver {
     public let target: Target
     private let registry: Registry
+    private let gateway: GatewayAddress
 
-    public init(target: Target, registry: Registry) {
+    /// `gateway` learns its port once the gateway listens; pings go through it like user requests.
+    public init(target: Target, registry: Registry, gateway: GatewayAddress = GatewayAddress()) {
         self.target = target
         self.registry = registry
+        self.gateway = gateway
     }
 
     /// Checks what a cold start will need: the command's program, its folder and the artifact.
@@ -40,6 +46,32 @@ public struct LocalDriver: TargetDriver {
         try registry.read { db in try TrafficSplit.desired(db, endpoint: endpoint)?.weights ?? [:] }
     }
 
+    public func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult] {
+        guard let port = gateway.port else { throw ModelDeckError("the local gateway of target '\(target.name)' is not running") }
+        return await withTaskGroup(of: PingResult.self) { group in
+            for _ in 0..<count {
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/endpoints/\(endpoint)/invoke")
+                    request.method = .POST
+                    request.headers.add(name: "X-ModelDeck-Warmup", value: "1")
+                    request.headers.add(name: "X-ModelDeck-Version", value: version)
+                    // Concurrent pings must overlap to land on `count` different instances.
+                    if count > 1 { request.headers.add(name: "X-ModelDeck-Warmup-Hold-Ms", value: "200") }
+                    let started = ContinuousClock.now
+                    guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(120)) else {
+                        return PingResult(status: 0, coldStart: false, milliseconds: 0)
+                    }
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    let elapsed = ContinuousClock.now - started
+                    return PingResult(status: Int(response.status.code),
+                                      coldStart: response.headers.first(name: "X-ModelDeck-Cold-Start") == "true",
+                                      milliseconds: Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
     private static func findProgram(_ program: String, in workdir: String?) -> Bool {
         if program.contains("/") {
             let path = program.hasPrefix("/") ? program : (workdir ?? FileManager.default.currentDirectoryPath) + "/" + program
@@ -48,4 +80,15 @@ public struct LocalDriver: TargetDriver {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(program)") }
     }
+}
+
+/// Where a local gateway listens, known once it has started.
+public final class GatewayAddress: Sendable {
+    private let value = Mutex<Int?>(nil)
+
+    public init() {}
+
+    public var port: Int? { value.withLock { $0 } }
+
+    public func set(port: Int) { value.withLock { $0 = port } }
 }

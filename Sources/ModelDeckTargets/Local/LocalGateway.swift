@@ -152,6 +152,7 @@ private struct InvocationHandler: Sendable {
     static let versionHeader = HTTPField.Name("X-ModelDeck-Version")!
     static let instanceHeader = HTTPField.Name("X-ModelDeck-Instance")!
     static let coldStartHeader = HTTPField.Name("X-ModelDeck-Cold-Start")!
+    static let holdHeader = HTTPField.Name("X-ModelDeck-Warmup-Hold-Ms")!
 
     func invoke(_ request: Request, endpointName: String) async -> Response {
         let arrival = ContinuousClock.now
@@ -165,11 +166,14 @@ private struct InvocationHandler: Sendable {
         } catch {
             return jsonResponse(.serviceUnavailable, ["error": "registry unreadable: \(error)", "endpoint": endpointName])
         }
+        let warmup = request.headers[Self.warmupHeader] == "1"
         var random = SystemRandomNumberGenerator()
-        guard let versionID = WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
+        // A keep-warm ping may name its version (to warm a canary too); user traffic always follows the weights.
+        let pinned = warmup ? request.headers[Self.versionHeader].flatMap { local.weights[$0] != nil ? $0 : nil } : nil
+        guard let versionID = pinned ?? WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
             return jsonResponse(.serviceUnavailable, ["error": "endpoint '\(endpointName)' has no version taking traffic; deploy one", "endpoint": endpointName])
         }
-        let warmup = request.headers[Self.warmupHeader] == "1"
+        let holdMilliseconds = warmup ? min(1_000, Int(request.headers[Self.holdHeader] ?? "") ?? 0) : 0
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxRequestBytes)
@@ -206,6 +210,7 @@ private struct InvocationHandler: Sendable {
         do {
             let answer = try await http.execute(forward, timeout: timeout)
             let answerBody = try await answer.body.collect(upTo: 64 << 20)
+            if holdMilliseconds > 0 { try? await Task.sleep(for: .milliseconds(holdMilliseconds)) }
             await runtime.release(lease)
             let status = HTTPResponse.Status(code: Int(answer.status.code))
             await finish(status, cold: lease.coldStart, inFlight: lease.inFlight)

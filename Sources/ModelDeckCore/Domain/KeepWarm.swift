@@ -1,0 +1,123 @@
+import Foundation
+
+/// An endpoint's idle times (gaps between invocations) in 1-minute bins over 4 hours, as the hybrid
+/// histogram policy of "Serverless in the Wild" (Shahrad et al., USENIX ATC 2020) keeps them.
+public struct IdleTimeHistogram: Equatable, Sendable {
+    public static let binCount = 240
+    /// Count of idle times per whole minute, 0..<240.
+    public private(set) var bins: [Int]
+    /// Idle times of 4 hours or more.
+    public private(set) var outOfBounds: Int
+
+    public init() {
+        bins = Array(repeating: 0, count: Self.binCount)
+        outOfBounds = 0
+    }
+
+    public var count: Int { bins.reduce(0, +) + outOfBounds }
+
+    public mutating func record(idleSeconds: Int64) {
+        let minute = Int(idleSeconds / 60)
+        if minute < Self.binCount { bins[minute] += 1 } else { outOfBounds += 1 }
+    }
+
+    /// Idle times from the starts of the metric buckets (of `bucketSeconds`) that saw user requests: the gap
+    /// between two busy buckets, less one bucket. Coarse (10 s) but far finer than the 1-minute bins.
+    public static func from(busyBucketStarts starts: [Int64], bucketSeconds: Int64) -> IdleTimeHistogram {
+        var histogram = IdleTimeHistogram()
+        let sorted = starts.sorted()
+        for (previous, next) in zip(sorted, sorted.dropFirst()) where next - previous > bucketSeconds {
+            histogram.record(idleSeconds: next - previous - bucketSeconds)
+        }
+        return histogram
+    }
+
+    /// The paper's test: enough idle times, mostly in range, and concentrated (coefficient of variation of
+    /// the bin counts at least 2). A flat histogram predicts nothing.
+    public var isRepresentative: Bool {
+        let inRange = bins.reduce(0, +)
+        guard count >= 10, outOfBounds * 2 <= count, inRange > 0 else { return false }
+        let mean = Double(inRange) / Double(Self.binCount)
+        let variance = bins.reduce(0.0) { $0 + pow(Double($1) - mean, 2) } / Double(Self.binCount)
+        return variance.squareRoot() / mean >= 2
+    }
+
+    /// Seconds after the last invocation to have an instance warm, and to keep it warm until: the 5th
+    /// percentile less 10% and the 99th percentile plus 10%, at bin edges (the paper's margins).
+    public var windows: (prewarmSeconds: Int64, keepAliveSeconds: Int64)? {
+        guard isRepresentative else { return nil }
+        let inRange = bins.reduce(0, +)
+        func bin(atPercentile percentile: Double) -> Int {
+            let rank = max(1, Int((percentile / 100 * Double(inRange)).rounded(.up)))
+            var seen = 0
+            for (index, count) in bins.enumerated() {
+                seen += count
+                if seen >= rank { return index }
+            }
+            return Self.binCount - 1
+        }
+        let head = Int64(bin(atPercentile: 5)) * 60
+        let tail = Int64(bin(atPercentile: 99) + 1) * 60
+        return (head * 9 / 10, tail * 11 / 10)
+    }
+}
+
+/// When to ping an endpoint next, and why: the keep-warm policy as a pure function.
+public struct KeepWarmPlan: Equatable, Sendable {
+    /// Nil when no ping is planned.
+    public var nextPing: Date?
+    /// Pings to send at once: instances to keep warm.
+    public var concurrency: Int
+    /// One line for the TUI and the logs.
+    public var reason: String
+}
+
+public enum KeepWarmPlanner {
+    /// - Parameters:
+    ///   - idleTimeoutSeconds: how long the target keeps an idle instance (the pings' refresh period is 80% of it).
+    ///   - coldStartSeconds: how long a start takes; a pre-warm is sent that much early.
+    public static func plan(policy: KeepWarmPolicy, now: Date, lastInvocation: Date?, lastPing: Date?,
+                            idleTimeoutSeconds: Int64, coldStartSeconds: Int64, histogram: IdleTimeHistogram) -> KeepWarmPlan {
+        switch policy {
+        case .off:
+            return KeepWarmPlan(nextPing: nil, concurrency: 0, reason: "keep-warm off")
+        case .fixed(let every, let concurrency):
+            return KeepWarmPlan(nextPing: lastPing.map { $0.addingTimeInterval(TimeInterval(every)) } ?? now,
+                                concurrency: concurrency, reason: "every \(Format.duration(seconds: every))")
+        case .adaptive:
+            let refresh = max(1, idleTimeoutSeconds * 8 / 10)
+            guard let windows = histogram.windows, let last = lastInvocation else {
+                // Not representative yet: keep one instance warm on the target's own idle clock.
+                let fallback = KeepWarmPlan(nextPing: (lastPing ?? lastInvocation).map { $0.addingTimeInterval(TimeInterval(refresh)) } ?? now,
+                                            concurrency: 1, reason: "adaptive, learning (\(histogram.count) idle times): every \(Format.duration(seconds: refresh))")
+                return fallback
+            }
+            let window = "warm \(Format.duration(seconds: windows.prewarmSeconds))–\(Format.duration(seconds: windows.keepAliveSeconds)) after a request"
+            let warmUntil = last.addingTimeInterval(TimeInterval(windows.keepAliveSeconds))
+            if windows.keepAliveSeconds <= idleTimeoutSeconds {
+                return KeepWarmPlan(nextPing: nil, concurrency: 0, reason: "adaptive: \(window); the idle timeout covers it")
+            }
+            let warmFrom = last.addingTimeInterval(TimeInterval(windows.prewarmSeconds - coldStartSeconds))
+            let lastActivity = max(last, lastPing ?? last)
+            let warmThrough = lastActivity.addingTimeInterval(TimeInterval(idleTimeoutSeconds))
+            // Still warm when the window opens: keep it alive; else let it go cold and pre-warm.
+            let next = warmThrough >= warmFrom ? lastActivity.addingTimeInterval(TimeInterval(refresh)) : warmFrom
+            guard next <= warmUntil else {
+                return KeepWarmPlan(nextPing: nil, concurrency: 0, reason: "adaptive: \(window); past the window, let it scale to zero")
+            }
+            return KeepWarmPlan(nextPing: next, concurrency: 1, reason: "adaptive: \(window)")
+        }
+    }
+
+    /// Pings each version taking traffic needs: the policy's concurrency for the main version, and its
+    /// share of it (at least one) for the others — warm what takes traffic, a canary included.
+    public static func pings(concurrency: Int, weights: [String: Int]) -> [String: Int] {
+        guard concurrency > 0 else { return [:] }
+        let primary = TrafficSplit.primary(of: weights)
+        var result: [String: Int] = [:]
+        for (version, weight) in weights where weight > 0 {
+            result[version] = version == primary ? concurrency : max(1, (concurrency * weight + 99) / 100)
+        }
+        return result
+    }
+}
