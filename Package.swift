@@ -63,6 +63,7 @@ let package = Package(
                 "ModelDeckCore", "ModelDeckTargets",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .target(

@@ -5,8 +5,21 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+// Closes every descriptor from `first` up, except `keep`. Async-signal-safe: close_range(2) where the
+// kernel has it (5.9+), else close() over the whole table.
+static void close_all_from(int first, int keep) {
+#ifdef SYS_close_range
+    if (keep > first) syscall(SYS_close_range, (unsigned)first, (unsigned)(keep - 1), 0u);
+    if (syscall(SYS_close_range, (unsigned)(keep + 1), ~0u, 0u) == 0) return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = first; fd < max; fd++) if (fd != keep) close(fd);
+}
 
 // Between fork and exec only async-signal-safe calls are made: the parent may be multi-threaded.
 pid_t md_spawn(const char *const argv[], const char *const envp[], const char *cwd, const char *log_path) {
@@ -42,6 +55,10 @@ pid_t md_spawn(const char *const argv[], const char *const envp[], const char *c
             if (null_fd < 0 || log_fd < 0) err = errno;
             else if (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) err = errno;
         }
+        // Nothing of the gateway's may leak into a model server: registry files, listening sockets, or a
+        // socket another thread bound a moment ago (which the child would then hold for life, and the next
+        // instance would find its port taken). Keep only stdio and the exec-status pipe.
+        if (!err) close_all_from(3, status_pipe[1]);
         if (!err) {
             execvpe(argv[0], (char *const *)argv, (char *const *)envp);
             err = errno;

@@ -88,7 +88,7 @@ struct DeploymentMachineTests {
         let baking = deploy("canary:10%:5m", state: .baking, step: 1, weight: 100)
         let (rolling, _) = DeploymentMachine.step(baking, slo: slo, gate: gate,
                                                   observation: at(10, health: VersionHealth(requests: 50, errors: 0, p99Milliseconds: 812.4)))
-        #expect(rolling.alarm == "m@v2 p99 812 ms over 50 requests is over the SLO of 500 ms")
+        #expect(rolling.alarm == "m@v2 warm p99 812 ms over 50 requests is over the SLO of 500 ms")
     }
 
     @Test func tooFewRequestsDecideNothing() {

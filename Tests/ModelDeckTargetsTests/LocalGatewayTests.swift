@@ -249,4 +249,17 @@ struct LatencyHistogramTests {
         #expect((b.milliseconds(atPercentile: 99) ?? 0) > 899)
         #expect(throws: ModelDeckError.self) { try LatencyHistogram(encoded: Data([1, 2, 3])) }
     }
+
+    @Test func subtractingColdStartsLeavesTheWarmRequests() {
+        var all = LatencyHistogram(), cold = LatencyHistogram()
+        for micros in [2_000, 3_000, 2_000] { all.record(microseconds: UInt64(micros)) }
+        for micros in [900_000, 1_200_000] {
+            all.record(microseconds: UInt64(micros))
+            cold.record(microseconds: UInt64(micros))
+        }
+        let warm = all.subtracting(cold)
+        #expect(warm.count == 3)
+        #expect((warm.milliseconds(atPercentile: 99) ?? 0) < 4)
+        #expect((all.milliseconds(atPercentile: 99) ?? 0) > 1_000)
+    }
 }

@@ -4,13 +4,16 @@ import Foundation
 public struct VersionHealth: Equatable, Sendable {
     public var requests: Int64
     public var errors: Int64
-    /// p99 latency in milliseconds; nil without requests.
+    /// p99 latency of warm requests in milliseconds; nil without any.
     public var p99Milliseconds: Double?
+    /// Requests that had to start an instance (their latency is not in the p99 above).
+    public var coldStarts: Int64
 
-    public init(requests: Int64, errors: Int64, p99Milliseconds: Double?) {
+    public init(requests: Int64, errors: Int64, p99Milliseconds: Double?, coldStarts: Int64 = 0) {
         self.requests = requests
         self.errors = errors
         self.p99Milliseconds = p99Milliseconds
+        self.coldStarts = coldStarts
     }
 
     public static let none = VersionHealth(requests: 0, errors: 0, p99Milliseconds: nil)
@@ -35,7 +38,7 @@ public struct RollbackGate: Equatable, Sendable {
             return "\(version) error rate \(Format.percent(ppm: health.errorPPM)) (\(health.errors) of \(health.requests) requests) is over the SLO of \(Format.percent(ppm: slo.errorRatePPM))"
         }
         if let p99 = health.p99Milliseconds, p99 > Double(slo.p99Milliseconds) {
-            return "\(version) p99 \(Int(p99.rounded())) ms over \(health.requests) requests is over the SLO of \(slo.p99Milliseconds) ms"
+            return "\(version) warm p99 \(Int(p99.rounded())) ms over \(health.requests) requests is over the SLO of \(slo.p99Milliseconds) ms"
         }
         return nil
     }

@@ -27,6 +27,17 @@ public struct LatencyHistogram: Sendable, Equatable {
         histogram.add(other.histogram)
     }
 
+    /// This histogram less `part` (which must be a subset of it, e.g. the cold starts of all requests):
+    /// exact, because both share one bucket layout.
+    public func subtracting(_ part: LatencyHistogram) -> LatencyHistogram {
+        var result = LatencyHistogram()
+        for value in histogram.recordedValues() {
+            let remaining = value.count - min(value.count, part.histogram.countForValue(value.value))
+            if remaining > 0 { result.record(microseconds: value.value, count: remaining) }
+        }
+        return result
+    }
+
     /// The latency at `percentile` (0–100) in milliseconds; nil when nothing was recorded.
     public func milliseconds(atPercentile percentile: Double) -> Double? {
         count == 0 ? nil : Double(histogram.valueAtPercentile(percentile)) / 1_000

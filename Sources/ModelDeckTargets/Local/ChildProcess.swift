@@ -148,20 +148,40 @@ struct SpawnError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// A free TCP port on 127.0.0.1, found by binding port 0. The port is released before the child binds
-/// it; a rare collision shows as a failed start and the next request tries again.
+/// A free TCP port on 127.0.0.1 for an instance to listen on, chosen *below* the kernel's ephemeral range.
+///
+/// Ports from `bind(0)` come from the ephemeral range, which outgoing connections also use for their
+/// local side: an open connection (the gateway's own, to another instance) could hold the port between
+/// our check and the model server's bind. Below the range no outgoing connection ever lands; a test bind
+/// checks that no listener holds the port.
 func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+        .split(whereSeparator: \.isWhitespace).compactMap { Int($0) } ?? []
+    let ephemeralLow = range.first ?? 32_768
+    let candidates = ephemeralLow > 12_000 ? 10_000..<ephemeralLow : 0..<0
+    for _ in 0..<64 where !candidates.isEmpty {
+        let port = Int.random(in: candidates)
+        if try bindLoopback(port: port) != nil { return port }
+    }
+    // A machine with an unusual ephemeral range: fall back to the kernel's choice.
+    guard let port = try bindLoopback(port: 0) else { throw SpawnError(message: "no free loopback port") }
+    return port
+}
+
+/// Binds 127.0.0.1:`port` and releases it; returns the port bound, or nil when it is taken.
+private func bindLoopback(port: Int) throws -> Int? {
+    // Close-on-exec: a child forked at this instant must not inherit the bound socket.
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SpawnError(message: "cannot open a socket: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard bound == 0 else { throw SpawnError(message: "cannot bind a loopback port: \(String(cString: strerror(errno)))") }
+    guard bound == 0 else { return nil }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
