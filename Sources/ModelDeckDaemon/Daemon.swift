@@ -13,6 +13,8 @@ public struct Daemon: Sendable {
         /// How often intents are looked for (a tick also runs as soon as the registry changes).
         public var tickInterval: Duration = .milliseconds(250)
         public var gate = RollbackGate()
+        /// Metric buckets older than this are dropped.
+        public var retentionDays = MetricRollup.defaultRetentionDays
         public var listen: LocalTargetHost.Listen?
 
         public init() {}
@@ -45,7 +47,7 @@ public struct Daemon: Sendable {
         }
         let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger)
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
-                                 tickInterval: settings.tickInterval, logger: logger)
+                                 tickInterval: settings.tickInterval, retentionDays: settings.retentionDays, logger: logger)
 
         let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger)
         if let listen {
@@ -68,21 +70,32 @@ public struct Daemon: Sendable {
     }
 }
 
-/// The reconciler and the heartbeat on their own clocks; a registry change wakes the reconciler at once.
+/// The reconciler, the heartbeat and the metrics rollup, each on its own clock.
 struct ControlLoops: Service {
     let registry: Registry
     let reconciler: Reconciler
     let startedAt: Date
     let tickInterval: Duration
+    let retentionDays: Int
     let logger: Logger
+
+    static let rollupInterval: Duration = .seconds(60)
 
     func run() async throws {
         var lastBeat = ContinuousClock.now
+        var lastRollup = ContinuousClock.now - Self.rollupInterval
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await reconciler.tick()
             if ContinuousClock.now - lastBeat >= Heartbeat.interval {
                 lastBeat = .now
                 do { try Heartbeat.beat(registry, startedAt: startedAt) } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
+            }
+            if ContinuousClock.now - lastRollup >= Self.rollupInterval {
+                lastRollup = .now
+                do {
+                    let days = retentionDays
+                    try registry.write { db in _ = try MetricRollup.run(db, now: Date(), retentionDays: days) }
+                } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
             }
             try? await Task.sleep(for: tickInterval)
         }

@@ -24,11 +24,19 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port the gateway listens on (default: the target's port, else 8765).", valueName: "port"))
     var port: Int?
 
+    @Option(help: ArgumentHelp("How long metrics are kept (10-second detail for the last hour, 1-minute after).", valueName: "duration"))
+    var retention = "30d"
+
     @OptionGroup var registry: RegistryOptions
 
     func run() async throws {
+        let retentionSeconds = try Quantity.seconds(retention, what: "--retention")
+        guard retentionSeconds >= 86_400, retentionSeconds % 86_400 == 0 else {
+            throw ModelDeckError("--retention \(retention) must be a whole number of days, at least 1d")
+        }
         let opened = try registry.open()
         var settings = Daemon.Settings()
+        settings.retentionDays = Int(retentionSeconds / 86_400)
         if target != nil || host != nil || port != nil {
             let targets = try opened.read { db in try Target.fetchAll(db) }
             settings.listen = try LocalTargetHost.choose(from: targets, named: target, host: host, port: port)

@@ -40,32 +40,14 @@ public struct Invocation: Sendable {
 public actor InvocationRecorder {
     public static let bucketSeconds: Int64 = 10
 
-    struct BucketKey: Hashable {
-        let endpoint: String
-        let version: String
-        let start: Int64
-    }
-
-    struct Delta {
-        var requests: Int64 = 0
-        var errors: Int64 = 0
-        var coldStarts: Int64 = 0
-        var warmups: Int64 = 0
-        var warmupColdStarts: Int64 = 0
-        var latency = LatencyHistogram()
-        var coldLatency = LatencyHistogram()
-        var maxInFlight: Int64 = 0
-        var mbMs: Int64 = 0
-    }
-
-    private var pending: [BucketKey: Delta] = [:]
+    private var pending: [MetricBucket.Key: MetricBucket] = [:]
 
     public init() {}
 
     public func record(_ invocation: Invocation) {
         let start = Int64(invocation.at.timeIntervalSince1970) / Self.bucketSeconds * Self.bucketSeconds
-        let key = BucketKey(endpoint: invocation.endpoint, version: invocation.version, start: start)
-        var delta = pending[key] ?? Delta()
+        let key = MetricBucket.Key(endpoint: invocation.endpoint, version: invocation.version, start: start, width: Self.bucketSeconds)
+        var delta = pending[key] ?? MetricBucket()
         if invocation.warmup {
             delta.warmups += 1
             if invocation.coldStart { delta.warmupColdStarts += 1 }
@@ -90,52 +72,14 @@ public actor InvocationRecorder {
         pending = [:]
         do {
             try registry.write { db in
-                for (key, delta) in batch { try Self.merge(delta, into: key, db) }
+                for (key, delta) in batch { try delta.merge(into: key, db) }
                 try Self.replaceInstances(instances, of: endpoints, db)
             }
         } catch {
             // Keep the counts for the next flush rather than lose them.
-            for (key, delta) in batch { pending[key] = Self.combine(pending[key], delta) }
+            for (key, delta) in batch { pending[key, default: MetricBucket()].add(delta) }
             throw error
         }
-    }
-
-    private static func combine(_ a: Delta?, _ b: Delta) -> Delta {
-        guard var a else { return b }
-        a.requests += b.requests
-        a.errors += b.errors
-        a.coldStarts += b.coldStarts
-        a.warmups += b.warmups
-        a.warmupColdStarts += b.warmupColdStarts
-        a.latency.add(b.latency)
-        a.coldLatency.add(b.coldLatency)
-        a.maxInFlight = max(a.maxInFlight, b.maxInFlight)
-        a.mbMs += b.mbMs
-        return a
-    }
-
-    private static func merge(_ delta: Delta, into key: BucketKey, _ db: Database) throws {
-        var total = delta
-        if let row = try Row.fetchOne(db, sql: """
-            SELECT * FROM metric_buckets WHERE endpoint = ? AND version_id = ? AND start = ? AND width_s = ?
-            """, arguments: [key.endpoint, key.version, key.start, bucketSeconds]) {
-            var existing = Delta(requests: row["requests"], errors: row["errors"], coldStarts: row["cold_starts"],
-                                 warmups: row["warmups"], warmupColdStarts: row["warmup_cold_starts"],
-                                 maxInFlight: row["max_in_flight"], mbMs: row["mb_ms"])
-            if let blob: Data = row["latency_hist"] { existing.latency = try LatencyHistogram(encoded: blob) }
-            if let blob: Data = row["cold_latency_hist"] { existing.coldLatency = try LatencyHistogram(encoded: blob) }
-            total = combine(existing, delta)
-        }
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO metric_buckets
-                (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
-                 latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, mb_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [key.endpoint, key.version, key.start, bucketSeconds, total.requests, total.errors,
-                             total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
-                             total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),
-                             total.latency.milliseconds(atPercentile: 95), total.latency.milliseconds(atPercentile: 99),
-                             total.maxInFlight, total.mbMs])
     }
 
     private static func replaceInstances(_ instances: [LocalRuntime.InstanceSnapshot], of endpoints: Set<String>, _ db: Database) throws {

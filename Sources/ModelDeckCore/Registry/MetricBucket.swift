@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+
+/// One row of `metric_buckets`: what an endpoint's version did in one interval (10 s recent, 1 min older).
+/// Adding two buckets is exact — counts add, histograms merge — which both the gateway's batched writes
+/// and the rollup rely on.
+public struct MetricBucket: Equatable, Sendable {
+    public struct Key: Hashable, Sendable {
+        public var endpoint: String
+        public var version: String
+        public var start: Int64
+        public var width: Int64
+
+        public init(endpoint: String, version: String, start: Int64, width: Int64) {
+            self.endpoint = endpoint
+            self.version = version
+            self.start = start
+            self.width = width
+        }
+    }
+
+    public var requests: Int64 = 0
+    public var errors: Int64 = 0
+    public var coldStarts: Int64 = 0
+    public var warmups: Int64 = 0
+    public var warmupColdStarts: Int64 = 0
+    /// All user requests, cold starts included (what callers waited).
+    public var latency = LatencyHistogram()
+    /// User requests that started an instance.
+    public var coldLatency = LatencyHistogram()
+    public var maxInFlight: Int64 = 0
+    public var instances: Int64 = 0
+    /// Memory × time, in MB·ms (the basis of GB-second prices).
+    public var mbMs: Int64 = 0
+    public var costMicros: Int64 = 0
+    public var warmupCostMicros: Int64 = 0
+
+    public init() {}
+
+    public mutating func add(_ other: MetricBucket) {
+        requests += other.requests
+        errors += other.errors
+        coldStarts += other.coldStarts
+        warmups += other.warmups
+        warmupColdStarts += other.warmupColdStarts
+        latency.add(other.latency)
+        coldLatency.add(other.coldLatency)
+        maxInFlight = max(maxInFlight, other.maxInFlight)
+        instances = max(instances, other.instances)
+        mbMs += other.mbMs
+        costMicros += other.costMicros
+        warmupCostMicros += other.warmupCostMicros
+    }
+
+    public init(row: Row) throws {
+        requests = row["requests"]
+        errors = row["errors"]
+        coldStarts = row["cold_starts"]
+        warmups = row["warmups"]
+        warmupColdStarts = row["warmup_cold_starts"]
+        if let blob: Data = row["latency_hist"] { latency = try LatencyHistogram(encoded: blob) }
+        if let blob: Data = row["cold_latency_hist"] { coldLatency = try LatencyHistogram(encoded: blob) }
+        maxInFlight = row["max_in_flight"]
+        instances = row["instances"]
+        mbMs = row["mb_ms"]
+        costMicros = row["cost_micros"]
+        warmupCostMicros = row["warmup_cost_micros"]
+    }
+
+    /// Adds `self` to the stored bucket at `key` (creating it), in the caller's transaction.
+    public func merge(into key: Key, _ db: Database) throws {
+        var total = self
+        if let row = try Row.fetchOne(db, sql: """
+            SELECT * FROM metric_buckets WHERE endpoint = ? AND version_id = ? AND start = ? AND width_s = ?
+            """, arguments: [key.endpoint, key.version, key.start, key.width]) {
+            total = try MetricBucket(row: row)
+            total.add(self)
+        }
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO metric_buckets
+                (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
+                 latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, instances, mb_ms,
+                 cost_micros, warmup_cost_micros)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
+                             total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
+                             total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),
+                             total.latency.milliseconds(atPercentile: 95), total.latency.milliseconds(atPercentile: 99),
+                             total.maxInFlight, total.instances, total.mbMs, total.costMicros, total.warmupCostMicros])
+    }
+}
+
+/// Keeps `metric_buckets` small: 10-second buckets older than an hour become 1-minute buckets, and
+/// everything older than the retention goes.
+public enum MetricRollup {
+    public static let fineWidth: Int64 = 10
+    public static let coarseWidth: Int64 = 60
+    /// 10-second buckets are kept this long.
+    public static let fineFor: Int64 = 3_600
+    public static let defaultRetentionDays = 30
+
+    /// Returns how many fine buckets were rolled up and how many buckets were dropped for age.
+    @discardableResult
+    public static func run(_ db: Database, now: Date, retentionDays: Int = defaultRetentionDays) throws -> (rolledUp: Int, dropped: Int) {
+        let nowSeconds = Int64(now.timeIntervalSince1970)
+        // Whole minutes only, so a minute is never split between a fine and a coarse bucket.
+        let cutoff = (nowSeconds - fineFor) / coarseWidth * coarseWidth
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM metric_buckets WHERE width_s = ? AND start < ?",
+                                    arguments: [fineWidth, cutoff])
+        var coarse: [MetricBucket.Key: MetricBucket] = [:]
+        for row in rows {
+            let key = MetricBucket.Key(endpoint: row["endpoint"], version: row["version_id"],
+                                       start: (row["start"] as Int64) / coarseWidth * coarseWidth, width: coarseWidth)
+            coarse[key, default: MetricBucket()].add(try MetricBucket(row: row))
+        }
+        for (key, bucket) in coarse { try bucket.merge(into: key, db) }
+        try db.execute(sql: "DELETE FROM metric_buckets WHERE width_s = ? AND start < ?", arguments: [fineWidth, cutoff])
+        try db.execute(sql: "DELETE FROM metric_buckets WHERE start < ?", arguments: [nowSeconds - Int64(retentionDays) * 86_400])
+        return (rows.count, db.changesCount)
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+import Testing
+@testable import ModelDeckCore
+
+struct MetricRollupTests {
+    func bucket(requests: Int64, errors: Int64 = 0, latencies: [UInt64], cold: [UInt64] = [], inFlight: Int64 = 1) -> MetricBucket {
+        var bucket = MetricBucket()
+        bucket.requests = requests
+        bucket.errors = errors
+        bucket.coldStarts = Int64(cold.count)
+        for micros in latencies + cold { bucket.latency.record(microseconds: micros) }
+        for micros in cold { bucket.coldLatency.record(microseconds: micros) }
+        bucket.maxInFlight = inFlight
+        bucket.mbMs = requests * 256 * 5
+        return bucket
+    }
+
+    @Test func tenSecondBucketsOlderThanAnHourBecomeOneMinuteBucketsWithNothingLost() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        let now = Date(timeIntervalSince1970: 1_800_003_600 + 30)
+        let old: Int64 = 1_800_000_000 - 7_200 // two hours before `now`'s hour
+        try registry.write { db in
+            // Six 10 s buckets in one old minute, and one recent bucket that must stay fine-grained.
+            for index in 0..<6 {
+                try bucket(requests: 10, errors: index == 0 ? 2 : 0, latencies: Array(repeating: 5_000, count: 10),
+                           cold: index == 3 ? [900_000] : [], inFlight: Int64(index))
+                    .merge(into: .init(endpoint: "e", version: "m@v1", start: old + Int64(index) * 10, width: 10), db)
+            }
+            try bucket(requests: 3, latencies: [1_000, 1_000, 1_000])
+                .merge(into: .init(endpoint: "e", version: "m@v1", start: 1_800_003_600, width: 10), db)
+        }
+        let result = try registry.write { db in try MetricRollup.run(db, now: now) }
+        #expect(result.rolledUp == 6)
+        let rows = try registry.read { db in try Row.fetchAll(db, sql: "SELECT * FROM metric_buckets ORDER BY start") }
+        #expect(rows.count == 2)
+        let minute = try MetricBucket(row: rows[0])
+        #expect(rows[0]["width_s"] == 60)
+        #expect(rows[0]["start"] == old)
+        #expect(minute.requests == 60)
+        #expect(minute.errors == 2)
+        #expect(minute.coldStarts == 1)
+        #expect(minute.latency.count == 61)
+        #expect(minute.coldLatency.count == 1)
+        #expect(minute.maxInFlight == 5)
+        #expect(minute.mbMs == 60 * 256 * 5)
+        #expect((rows[0]["p99_ms"] as Double?).map { $0 > 5 } == true)
+        #expect(rows[1]["width_s"] == 10)
+
+        // Running again changes nothing: the minute is not counted twice.
+        let before = try dump(registry)
+        try registry.write { db in _ = try MetricRollup.run(db, now: now) }
+        #expect(try dump(registry) == before)
+    }
+
+    @Test func bucketsOlderThanTheRetentionAreDropped() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        try registry.write { db in
+            try bucket(requests: 1, latencies: [1_000]).merge(into: .init(endpoint: "e", version: "v", start: 1_800_000_000 - 31 * 86_400, width: 60), db)
+            try bucket(requests: 1, latencies: [1_000]).merge(into: .init(endpoint: "e", version: "v", start: 1_800_000_000 - 29 * 86_400, width: 60), db)
+        }
+        try registry.write { db in _ = try MetricRollup.run(db, now: now, retentionDays: 30) }
+        let starts = try registry.read { db in try Int64.fetchAll(db, sql: "SELECT start FROM metric_buckets") }
+        #expect(starts == [1_800_000_000 - 29 * 86_400])
+    }
+}
