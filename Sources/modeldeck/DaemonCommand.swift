@@ -15,14 +15,7 @@ struct DaemonCommand: AsyncParsableCommand {
             One daemon per registry. SIGTERM or Ctrl-C stops it gracefully (every instance is stopped).
             """)
 
-    @Option(help: ArgumentHelp("Local target whose gateway to run (default: the first local target).", valueName: "name"))
-    var target: String?
-
-    @Option(help: ArgumentHelp("Address the gateway listens on (default: the target's host, else 127.0.0.1).", valueName: "host"))
-    var host: String?
-
-    @Option(help: ArgumentHelp("Port the gateway listens on (default: the target's port, else 8765).", valueName: "port"))
-    var port: Int?
+    @OptionGroup var listen: ListenOptions
 
     @Option(help: ArgumentHelp("How long metrics are kept (10-second detail for the last hour, 1-minute after).", valueName: "duration"))
     var retention = "30d"
@@ -37,10 +30,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let opened = try registry.open()
         var settings = Daemon.Settings()
         settings.retentionDays = Int(retentionSeconds / 86_400)
-        if target != nil || host != nil || port != nil {
-            let targets = try opened.read { db in try Target.fetchAll(db) }
-            settings.listen = try LocalTargetHost.choose(from: targets, named: target, host: host, port: port)
-        }
+        if listen.isSet { settings.listen = try listen.resolve(opened) }
         var logger = Logger(label: "modeldeck.daemon")
         logger.logLevel = .info
         try await Daemon(registry: opened, settings: settings, logger: logger).run { port in

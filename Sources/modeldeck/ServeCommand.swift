@@ -15,21 +15,13 @@ struct ServeCommand: AsyncParsableCommand {
             Ctrl-C or SIGTERM stops every instance.
             """)
 
-    @Option(help: ArgumentHelp("Local target to serve (needed when the registry has several).", valueName: "name"))
-    var target: String?
-
-    @Option(help: ArgumentHelp("Address to listen on (default: the target's host, else 127.0.0.1).", valueName: "host"))
-    var host: String?
-
-    @Option(help: ArgumentHelp("Port to listen on (default: the target's port, else 8765).", valueName: "port"))
-    var port: Int?
+    @OptionGroup var listen: ListenOptions
 
     @OptionGroup var registry: RegistryOptions
 
     func run() async throws {
         let opened = try registry.open()
-        let targets = try opened.read { db in try Target.fetchAll(db) }
-        let listen = try LocalTargetHost.choose(from: targets, named: target, host: host, port: port)
+        let listen = try self.listen.resolve(opened)
         var logger = Logger(label: "modeldeck.gateway")
         logger.logLevel = .info
         try await LocalTargetHost.serve(registry: opened, listen: listen, logger: logger) { port in

@@ -21,7 +21,7 @@ struct DaemonTests {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         try setUp(scratch)
-        let daemon = try DaemonProcess(registry: scratch.registry)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
         defer { daemon.stop() }
         let port = daemon.port
         let traffic = generateTraffic(port: { port })
@@ -43,7 +43,7 @@ struct DaemonTests {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         try setUp(scratch, latencyGate: false)
-        let daemon = try DaemonProcess(registry: scratch.registry)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
         defer { daemon.stop() }
         let port = daemon.port
         let traffic = generateTraffic(port: { port })
@@ -65,7 +65,7 @@ struct DaemonTests {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         try setUp(scratch, latencyGate: false)
-        let first = try DaemonProcess(registry: scratch.registry)
+        let first = try BackgroundCommand("daemon", registry: scratch.registry)
         let port = Mutex(first.port)
         let traffic = generateTraffic(port: { port.withLock { $0 } })
         defer { traffic.cancel() }
@@ -75,7 +75,7 @@ struct DaemonTests {
         first.kill9()
         #expect(try deploymentState(scratch.registry, id: 1)?.state != "succeeded")
 
-        let second = try DaemonProcess(registry: scratch.registry)
+        let second = try BackgroundCommand("daemon", registry: scratch.registry)
         defer { second.stop() }
         port.withLock { $0 = second.port }
         #expect(try await waitUntil(90) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" })
@@ -94,7 +94,7 @@ struct DaemonTests {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         try setUp(scratch)
-        let daemon = try DaemonProcess(registry: scratch.registry)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
         defer { daemon.stop() }
         let second = try CLI.run(["daemon", "--registry", scratch.registry, "--port", "0"])
         #expect(second.status != 0)
@@ -118,7 +118,7 @@ extension DaemonTests {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         try setUp(scratch)
-        let daemon = try DaemonProcess(registry: scratch.registry)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
         defer { daemon.stop() }
 
         #expect(try CLI.run(["warm", "sentiment", "--every", "2s", "--concurrency", "2", "--registry", scratch.registry]).status == 0)

@@ -5,29 +5,13 @@ import Testing
 /// `modeldeck serve` as a real process: it answers, and it never leaves a model process behind.
 @Suite(.serialized)
 struct ServeTests {
-    /// Starts `modeldeck serve` on the example deck and a free port; returns the process and the port.
+    /// Starts `modeldeck serve` on the example deck and a free port.
     func startServe(_ scratch: Scratch) throws -> (Process, Int) {
         let setUp = try CLI.run(["apply", "-f", "fixtures/decks/example.yaml", "--registry", scratch.registry])
         #expect(setUp.status == 0, "\(setUp.stderr)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["serve", "--registry", scratch.registry, "--port", "0"]
-        process.currentDirectoryURL = URL(fileURLWithPath: CLI.repository)
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // First line: "gateway for target 'local' listening on http://127.0.0.1:PORT — …"
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        let port = text.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
-        #expect(port > 0, "serve printed: \(text)")
-        return (process, port)
+        let serve = try BackgroundCommand("serve", registry: scratch.registry)
+        #expect(serve.port > 0)
+        return (serve.process, serve.port)
     }
 
     /// curl keeps this test free of Foundation networking quirks; it ships with every image here.

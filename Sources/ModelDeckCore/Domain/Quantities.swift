@@ -64,19 +64,14 @@ public enum Quantity {
         default:
             throw ModelDeckError("\(what) '\(text)' is not a size; use a number with B, KB, MB, GB or TB, e.g. 512MB")
         }
-        guard let value = Decimal(string: String(number), locale: Locale(identifier: "en_US_POSIX")),
-              !number.isEmpty, number.filter({ $0 == "." }).count <= 1 else {
+        guard let value = decimal(String(number)) else {
             throw ModelDeckError("\(what) '\(text)' is not a size; use a number with B, KB, MB, GB or TB, e.g. 512MB")
         }
         let product = value * Decimal(scale)
         guard product <= Decimal(Int64.max) else { throw ModelDeckError("\(what) '\(text)' is too large") }
-        var rounded = Decimal()
-        var source = product
-        NSDecimalRound(&rounded, &source, 0, .plain)
-        guard rounded == product else {
-            throw ModelDeckError("\(what) '\(text)' is not a whole number of bytes")
-        }
-        return NSDecimalNumber(decimal: rounded).int64Value
+        let (whole, exact) = rounded(product)
+        guard exact else { throw ModelDeckError("\(what) '\(text)' is not a whole number of bytes") }
+        return whole
     }
 
     /// Parses memory as the platforms state it, in whole megabytes (MiB): `512MB`, `1GB`, or a bare `512`.
@@ -99,17 +94,12 @@ public enum Quantity {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let isPercent = trimmed.hasSuffix("%")
         let number = isPercent ? String(trimmed.dropLast()) : trimmed
-        guard !number.isEmpty,
-              number.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }),
-              let value = Decimal(string: number, locale: Locale(identifier: "en_US_POSIX")) else {
+        guard let value = decimal(number) else {
             throw ModelDeckError("\(what) '\(text)' is not a rate; use a percentage such as 1% or 0.5%")
         }
         let ppm = isPercent ? value * 10_000 : value * 1_000_000
         guard ppm <= 1_000_000 else { throw ModelDeckError("\(what) '\(text)' is over 100%") }
-        var rounded = Decimal()
-        var source = ppm
-        NSDecimalRound(&rounded, &source, 0, .plain)
-        return NSDecimalNumber(decimal: rounded).int64Value
+        return rounded(ppm).whole
     }
 
     /// Parses money such as `$5`, `5.00`, `$0.25` into integer micro-dollars (never a Double).
@@ -117,21 +107,29 @@ public enum Quantity {
         var trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.hasPrefix("$") { trimmed.removeFirst() }
         if trimmed.uppercased().hasSuffix("USD") { trimmed = String(trimmed.dropLast(3)).trimmingCharacters(in: .whitespaces) }
-        guard !trimmed.isEmpty,
-              trimmed.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }),
-              trimmed.filter({ $0 == "." }).count <= 1,
-              let value = Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX")) else {
+        guard let value = decimal(trimmed) else {
             throw ModelDeckError("\(what) '\(text)' is not an amount of money; use dollars such as $5 or 12.50")
         }
         let micros = value * 1_000_000
         guard micros <= Decimal(Int64.max) else { throw ModelDeckError("\(what) '\(text)' is too large") }
-        var rounded = Decimal()
-        var source = micros
-        NSDecimalRound(&rounded, &source, 0, .plain)
-        guard rounded == micros else {
-            throw ModelDeckError("\(what) '\(text)' has more than six decimal places")
-        }
-        return NSDecimalNumber(decimal: rounded).int64Value
+        let (whole, exact) = rounded(micros)
+        guard exact else { throw ModelDeckError("\(what) '\(text)' has more than six decimal places") }
+        return whole
+    }
+
+    /// A plain decimal number — digits and at most one point, no sign or exponent — or nil.
+    private static func decimal(_ text: String) -> Decimal? {
+        guard !text.isEmpty, text.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }),
+              text.filter({ $0 == "." }).count <= 1 else { return nil }
+        return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
+    }
+
+    /// `value` rounded to a whole number, and whether it already was one.
+    private static func rounded(_ value: Decimal) -> (whole: Int64, exact: Bool) {
+        var result = Decimal()
+        var source = value
+        NSDecimalRound(&result, &source, 0, .plain)
+        return (NSDecimalNumber(decimal: result).int64Value, result == value)
     }
 }
 

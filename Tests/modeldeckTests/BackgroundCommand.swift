@@ -3,16 +3,17 @@ import Foundation
 import GRDB
 import NIOCore
 
-/// A real `modeldeck daemon` process on a scratch registry, with its gateway on a free port.
-final class DaemonProcess: @unchecked Sendable {
+/// A long-running `modeldeck` command (`serve`, `daemon`) on a scratch registry, listening on a free port
+/// that it prints at the end of its first line.
+final class BackgroundCommand: @unchecked Sendable {
     // @unchecked: `process` and `port` are set once in init and only read afterwards.
     let process: Process
     let port: Int
 
-    init(registry: String) throws {
+    init(_ command: String, registry: String) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["daemon", "--registry", registry, "--port", "0"]
+        process.arguments = [command, "--registry", registry, "--port", "0"]
         process.currentDirectoryURL = URL(fileURLWithPath: CLI.repository)
         let out = Pipe()
         process.standardOutput = out
@@ -24,8 +25,9 @@ final class DaemonProcess: @unchecked Sendable {
             if chunk.isEmpty { break }
             line.append(chunk)
         }
-        // "daemon running; local gateway on port N"
-        port = String(decoding: line, as: UTF8.self).split(separator: " ").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+        // "daemon running; local gateway on port N", "gateway … listening on http://127.0.0.1:N — …"
+        let text = String(decoding: line.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        port = text.split(whereSeparator: { $0 == " " || $0 == ":" }).compactMap { Int($0) }.last ?? 0
     }
 
     func kill9() {
