@@ -15,6 +15,8 @@ public struct Daemon: Sendable {
         public var gate = RollbackGate()
         /// Metric buckets older than this are dropped.
         public var retentionDays = MetricRollup.defaultRetentionDays
+        /// Prometheus `/metrics` and the JSON API; nil for none.
+        public var api: ExportAPI? = ExportAPI()
         public var listen: LocalTargetHost.Listen?
 
         public init() {}
@@ -30,7 +32,10 @@ public struct Daemon: Sendable {
         self.logger = logger
     }
 
-    public func run(stopper: GatewayStopper? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// `onListening` gets the gateway's port, `onAPIListening` the export API's.
+    public func run(stopper: GatewayStopper? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+                    onAPIListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try settings.api?.validate()
         let lock = try DaemonLock(registry: registry)
         let startedAt = Date()
         try Heartbeat.beat(registry, startedAt: startedAt)
@@ -50,14 +55,18 @@ public struct Daemon: Sendable {
                                  tickInterval: settings.tickInterval, retentionDays: settings.retentionDays, logger: logger)
 
         let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger)
+        var services: [any Service] = [loops, keepWarm]
+        if let api = settings.api {
+            services.append(api.application(registry: registry, logger: logger, onListening: onAPIListening))
+        }
         if let listen {
-            try await LocalTargetHost.serve(registry: registry, listen: listen, logger: logger, alongside: [loops, keepWarm],
+            try await LocalTargetHost.serve(registry: registry, listen: listen, logger: logger, alongside: services,
                                             stopper: stopper) { port in
                 gatewayAddress.set(port: port)
                 await onListening(port)
             }
         } else {
-            let group = ServiceGroup(configuration: .init(services: [loops, keepWarm], gracefulShutdownSignals: [.sigterm, .sigint],
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                           logger: logger))
             await stopper?.attach(group)
             try await group.run()

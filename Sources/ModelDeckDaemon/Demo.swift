@@ -40,6 +40,7 @@ public struct Demo: Sendable {
         let targets = try registry.read { db in try Target.fetchAll(db) }
         guard let local = LocalTargetHost.firstLocal(in: targets) else { throw ModelDeckError("the demo deck has no local target") }
         settings.listen = LocalTargetHost.Listen(target: local.target, host: "127.0.0.1", port: 0)
+        settings.api = nil
         let stopper = GatewayStopper()
         let (ports, portReady) = AsyncStream<Int>.makeStream()
         let daemon = Task { try await Daemon(registry: registry, settings: settings, logger: logger).run(stopper: stopper) { portReady.yield($0) } }

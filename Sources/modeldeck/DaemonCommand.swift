@@ -20,6 +20,15 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long metrics are kept (10-second detail for the last hour, 1-minute after).", valueName: "duration"))
     var retention = "30d"
 
+    @Option(help: ArgumentHelp("Address of the read-only API (/metrics, /api/v1/…). Off loopback it needs MODELDECK_API_TOKEN.", valueName: "host"))
+    var apiHost = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("Port of the read-only API (0 picks a free one).", valueName: "port"))
+    var apiPort = 8766
+
+    @Flag(help: "Do not serve the read-only API.")
+    var noAPI = false
+
     @OptionGroup var registry: RegistryOptions
 
     func run() async throws {
@@ -31,11 +40,18 @@ struct DaemonCommand: AsyncParsableCommand {
         var settings = Daemon.Settings()
         settings.retentionDays = Int(retentionSeconds / 86_400)
         if listen.isSet { settings.listen = try listen.resolve(opened) }
+        // The token comes from the environment only: it is never stored.
+        settings.api = noAPI ? nil : ExportAPI(host: apiHost, port: apiPort,
+                                               token: ProcessInfo.processInfo.environment["MODELDECK_API_TOKEN"])
         var logger = Logger(label: "modeldeck.daemon")
         logger.logLevel = .info
+        let apiHost = self.apiHost
         try await Daemon(registry: opened, settings: settings, logger: logger).run { port in
             print("daemon running; local gateway on port \(port)")
             fflush(nil) // nil: every output stream; `stdout` itself is shared mutable state to Swift 6
+        } onAPIListening: { port in
+            print("read-only API on http://\(apiHost):\(port) (/metrics, /api/v1/endpoints, …)")
+            fflush(nil)
         }
     }
 }

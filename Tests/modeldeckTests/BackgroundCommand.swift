@@ -10,24 +10,35 @@ final class BackgroundCommand: @unchecked Sendable {
     let process: Process
     let port: Int
 
-    init(_ command: String, registry: String) throws {
+    /// The export API's port, for `daemon`.
+    let apiPort: Int
+
+    init(_ command: String, registry: String, environment: [String: String] = [:]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = [command, "--registry", registry, "--port", "0"]
+        process.arguments = [command, "--registry", registry, "--port", "0"] + (command == "daemon" ? ["--api-port", "0"] : [])
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.currentDirectoryURL = URL(fileURLWithPath: CLI.repository)
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
+        // "daemon running; local gateway on port N" and "read-only API on http://127.0.0.1:N (…)" (daemon),
+        // or "gateway … listening on http://127.0.0.1:N — …" (serve), in any order.
+        let expected = command == "daemon" ? 2 : 1
+        var output = Data()
+        var lines: [String] = []
+        while lines.count < expected {
             let chunk = out.fileHandleForReading.availableData
             if chunk.isEmpty { break }
-            line.append(chunk)
+            output.append(chunk)
+            lines = String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
         }
-        // "daemon running; local gateway on port N", "gateway … listening on http://127.0.0.1:N — …"
-        let text = String(decoding: line.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
-        port = text.split(whereSeparator: { $0 == " " || $0 == ":" }).compactMap { Int($0) }.last ?? 0
+        func portIn(_ line: String?) -> Int {
+            line?.split(whereSeparator: { $0 == " " || $0 == ":" }).compactMap { Int($0) }.last ?? 0
+        }
+        port = portIn(lines.first { $0.contains("gateway") })
+        apiPort = portIn(lines.first { $0.contains("API") })
     }
 
     func kill9() {

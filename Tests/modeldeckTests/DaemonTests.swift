@@ -1,4 +1,5 @@
 import Foundation
+import AsyncHTTPClient
 import GRDB
 import Synchronization
 import Testing
@@ -137,5 +138,59 @@ extension DaemonTests {
         #expect(requests == 0) // pings are never user traffic
         #expect(warmups >= 3)
         #expect(plan == "every 2s")
+    }
+}
+
+extension DaemonTests {
+    func get(_ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: url)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    @Test func theDaemonExportsPrometheusMetricsAndAReadOnlyJSONAPI() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
+        defer { daemon.stop() }
+        #expect(daemon.apiPort > 0)
+        let port = daemon.port
+        let traffic = generateTraffic(port: { port })
+        try await Task.sleep(for: .seconds(2))
+        traffic.cancel()
+
+        let metrics = try await get("http://127.0.0.1:\(daemon.apiPort)/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains("modeldeck_requests_per_second{endpoint=\"sentiment\",version=\"sentiment@v1\"}"), "\(metrics.body)")
+        #expect(metrics.body.contains("modeldeck_traffic_weight_percent{endpoint=\"sentiment\",version=\"sentiment@v1\"} 100"))
+        #expect(metrics.body.contains("# TYPE modeldeck_latency_p99_seconds gauge"))
+        #expect(metrics.body.contains("modeldeck_daemon_heartbeat_timestamp_seconds"))
+
+        let endpoints = try await get("http://127.0.0.1:\(daemon.apiPort)/api/v1/endpoints")
+        #expect(endpoints.status == 200)
+        let decoded = try JSONSerialization.jsonObject(with: Data(endpoints.body.utf8)) as? [[String: Any]]
+        #expect(decoded?.compactMap { $0["name"] as? String }.sorted() == ["sentiment", "sentiment-batch"])
+        #expect(try await get("http://127.0.0.1:\(daemon.apiPort)/api/v1/events?endpoint=sentiment&limit=2").body.contains("\"kind\""))
+    }
+
+    @Test func theAPINeedsItsTokenAndRefusesToListenOffLoopbackWithoutOne() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch)
+        let refused = try CLI.run(["daemon", "--registry", scratch.registry, "--port", "0", "--api-host", "0.0.0.0"],
+                                  environment: ["MODELDECK_API_TOKEN": ""])
+        #expect(refused.status != 0)
+        #expect(refused.stderr == "Error: the API would listen on 0.0.0.0, off loopback, without a token; set MODELDECK_API_TOKEN or listen on 127.0.0.1\n")
+
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: ["MODELDECK_API_TOKEN": "s3cret"])
+        defer { daemon.stop() }
+        #expect(try await get("http://127.0.0.1:\(daemon.apiPort)/api/v1/endpoints").status == 401)
+        #expect(try await get("http://127.0.0.1:\(daemon.apiPort)/api/v1/endpoints", token: "wrong").status == 401)
+        #expect(try await get("http://127.0.0.1:\(daemon.apiPort)/api/v1/endpoints", token: "s3cret").status == 200)
+        // The token is never written down.
+        let dump = try String(contentsOfFile: scratch.registry, encoding: .isoLatin1)
+        #expect(!dump.contains("s3cret"))
     }
 }
