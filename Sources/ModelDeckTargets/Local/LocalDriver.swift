@@ -65,7 +65,7 @@ public struct LocalDriver: TargetDriver {
                     let elapsed = ContinuousClock.now - started
                     return PingResult(status: Int(response.status.code),
                                       coldStart: response.headers.first(name: "X-ModelDeck-Cold-Start") == "true",
-                                      milliseconds: Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+                                      milliseconds: elapsed.wholeMilliseconds)
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }

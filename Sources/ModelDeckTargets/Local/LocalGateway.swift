@@ -182,9 +182,8 @@ private struct InvocationHandler: Sendable {
         }
 
         func finish(_ status: HTTPResponse.Status, cold: Bool, inFlight: Int) async {
-            let elapsed = ContinuousClock.now - arrival
-            let micros = UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
-            await recorder.record(Invocation(endpoint: endpointName, version: versionID, at: at, latencyMicroseconds: micros,
+            await recorder.record(Invocation(endpoint: endpointName, version: versionID, at: at,
+                                             latencyMicroseconds: (ContinuousClock.now - arrival).wholeMicroseconds,
                                              status: status.code, coldStart: cold, warmup: warmup, inFlight: inFlight,
                                              memoryMB: local.endpoint.memoryMB))
         }

@@ -293,7 +293,7 @@ public actor LocalRuntime {
             throw RuntimeFailure.stopping
         }
         let elapsed = ContinuousClock.now - started
-        instance.coldStartMilliseconds = Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        instance.coldStartMilliseconds = elapsed.wholeMilliseconds
         instance.ready = true
         instance.lastUsed = .now
         logger.info("instance ready", metadata: ["instance": "\(id)", "version": "\(version.id)", "cold_start_ms": "\(instance.coldStartMilliseconds ?? 0)"])
