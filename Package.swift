@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "modeldeck", targets: ["modeldeck"]),
+        .executable(name: "modeldeck-bench", targets: ["modeldeck-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -78,6 +79,14 @@ let package = Package(
             name: "modeldeck",
             dependencies: [
                 "ModelDeckCore", "ModelDeckDaemon", "ModelDeckTUI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmarks that print figures (tests never assert wall-clock times): `swift run -c release modeldeck-bench …`.
+        .executableTarget(
+            name: "modeldeck-bench",
+            dependencies: [
+                "ModelDeckCore", "ModelDeckTargets", "ModelDeckDaemon", "ModelDeckTUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
