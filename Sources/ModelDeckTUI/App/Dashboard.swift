@@ -174,6 +174,7 @@ public struct Dashboard: Sendable {
     // MARK: - Keys
 
     /// Applies one key; returns what the runner must do.
+    @discardableResult
     public mutating func handle(_ key: Terminal.Key) -> [Effect] {
         if key == .character("\u{03}") { return [.quit] } // ctrl-c, which raw mode delivers as a key
         if dialog != nil { return handleDialog(key) }

@@ -95,30 +95,43 @@ public struct Dialog: Sendable {
         }
     }
 
-    /// The action to write, or the reason it cannot be written yet.
+    /// The action to write, or the reason it cannot be written yet (the first field in error, top down).
     func action() -> Result<Dashboard.Action, ModelDeckError> {
-        for field in fields where field.required && field.text.trimmingCharacters(in: .whitespaces).isEmpty {
-            return .failure(ModelDeckError("\(field.label.lowercased()) is required\(field.label == "Reason" ? "; it goes in the audit log" : "")"))
+        for (index, field) in fields.enumerated() {
+            if let problem = problem(with: field, at: index) { return .failure(problem) }
         }
         let reason = fields.first { $0.label == "Reason" }?.text.trimmingCharacters(in: .whitespaces)
         switch purpose {
         case .rollback(let endpoint, _, let to):
             return .success(.rollback(endpoint: endpoint, to: to, reason: reason ?? ""))
         case .deploy(let endpoint):
-            do {
-                _ = try DeploymentStrategy(parsing: fields[1].text)
-                _ = try Quantity.seconds(fields[2].text, what: "bake")
-            } catch let error as ModelDeckError { return .failure(error) } catch { return .failure(ModelDeckError("\(error)")) }
             return .success(.deploy(endpoint: endpoint, version: fields[0].text, strategy: fields[1].text, bake: fields[2].text,
                                     reason: reason.flatMap { $0.isEmpty ? nil : $0 }))
         case .keepWarm(let endpoint):
-            do { _ = try KeepWarmPolicy(parsing: fields[0].text) } catch let error as ModelDeckError { return .failure(error) } catch {
-                return .failure(ModelDeckError("\(error)"))
-            }
             return .success(.keepWarm(endpoint: endpoint, policy: fields[0].text))
         case .ping(let endpoint):
             return .success(.ping(endpoint: endpoint))
         }
+    }
+
+    private func problem(with field: Field, at index: Int) -> ModelDeckError? {
+        if field.text.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard field.required else { return nil }
+            return ModelDeckError("\(field.label.lowercased()) is required\(field.label == "Reason" ? "; it goes in the audit log" : "")")
+        }
+        do {
+            switch (purpose, field.label) {
+            case (.deploy, "Strategy"): _ = try DeploymentStrategy(parsing: field.text)
+            case (.deploy, "Bake"): _ = try Quantity.seconds(field.text, what: "bake")
+            case (.keepWarm, "Policy"): _ = try KeepWarmPolicy(parsing: field.text)
+            default: break
+            }
+        } catch let error as ModelDeckError {
+            return error
+        } catch {
+            return ModelDeckError("\(error)")
+        }
+        return nil
     }
 
     /// Edits the focused field; returns true when the key was used.
