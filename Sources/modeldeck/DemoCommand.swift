@@ -33,6 +33,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: deck) else {
             throw ModelDeckError("deck \(deck) not found; run the demo from the ModelDeck folder or pass --deck PATH")
         }
+        let theme = try dashboard.resolvedTheme() // a bad --theme is an error before anything starts
         let folder = NSTemporaryDirectory() + "modeldeck-demo-\(getpid())"
         let path = folder + "/registry.sqlite"
         defer { if !keep { try? FileManager.default.removeItem(atPath: folder) } }
@@ -41,7 +42,6 @@ struct DemoCommand: AsyncParsableCommand {
         let timing: Demo.Timing = quick ? .quick : .normal
         let succeeded: Bool
         if DashboardOptions.onTerminal && !plain {
-            let theme = try dashboard.resolvedTheme()
             succeeded = try await withDashboard(registry, theme: theme, declarations: plan.changes.count, timing: timing)
         } else {
             say("registry \(path): \(plan.changes.count) declarations from \(deck)")

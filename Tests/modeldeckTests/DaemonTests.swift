@@ -194,3 +194,34 @@ extension DaemonTests {
         #expect(!dump.contains("s3cret"))
     }
 }
+
+extension DaemonTests {
+    @Test func pingNowIsSentOnceByTheDaemonWhateverThePolicy() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch)
+        #expect(try CLI.run(["warm", "sentiment", "--off", "--registry", scratch.registry]).status == 0)
+        // Asked for while no daemon runs: the request waits in the registry.
+        let asked = try CLI.run(["ping", "sentiment", "--registry", scratch.registry])
+        #expect(asked.status == 0, "\(asked.stderr)")
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
+        defer { daemon.stop() }
+        let queue = try GRDB.DatabaseQueue(path: scratch.registry)
+        #expect(try await waitUntil(30) {
+            try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE kind = 'ping.sent' AND endpoint = 'sentiment'") } == 1
+        })
+        try await Task.sleep(for: .seconds(2))
+        let (sent, pending, warmups, requests) = try await queue.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE kind = 'ping.sent'") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM keep_warm_state WHERE ping_requested_at IS NOT NULL") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(warmups), 0) FROM metric_buckets WHERE endpoint = 'sentiment'") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(requests), 0) FROM metric_buckets WHERE endpoint = 'sentiment'") ?? -1)
+        }
+        #expect(sent == 1, "one request, one ping: the policy is off, so nothing more")
+        #expect(pending == 0)
+        #expect(warmups == 1)
+        #expect(requests == 0)
+        let unknown = try CLI.run(["ping", "nope", "--registry", scratch.registry])
+        #expect(unknown.status != 0 && unknown.stderr.contains("unknown endpoint 'nope'"))
+    }
+}

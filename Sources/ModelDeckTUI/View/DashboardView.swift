@@ -64,20 +64,20 @@ extension Dashboard {
             x += screen.put("│ ", row: 0, column: x, role: .header)
             x += screen.put(text + " ", row: 0, column: x, role: role)
         }
+        if readOnly { segment("READ-ONLY", .warning) }
         let daemonText: String
         var daemonRole = Role.header
         switch data.daemon.state {
         case .alive: daemonText = "daemon alive" + (data.daemon.pid.map { " (pid \($0))" } ?? "")
         case .stopped(let at): daemonText = "daemon stopped \(Cells.time(at, now: now))"; daemonRole = .warning
         case .silent(let since): daemonText = "daemon offline since \(Cells.clock(since))"; daemonRole = .error
-        case .never: daemonText = "no daemon (modeldeck daemon)"; daemonRole = .warning
+        case .never: daemonText = "no daemon"; daemonRole = .warning
         }
         segment(daemonText, daemonRole)
         segment("\(Cells.clock(now)) UTC")
         segment("burn \(Cells.dollars(data.totalBurnMicrosPerHour))/h")
         let trouble = data.endpointsInTrouble
         segment(trouble == 0 ? "all in SLO" : "\(trouble) in trouble", trouble == 0 ? .header : .error)
-        if readOnly { segment("READ-ONLY", .warning) }
         // The registry's path is long and the least urgent: it gets what is left of the line.
         let registry = "│ " + data.registryPath
         if x + 4 < screen.width { screen.put(registry, row: 0, column: x, role: .header, maxWidth: screen.width - x) }

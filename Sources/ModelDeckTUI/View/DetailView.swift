@@ -130,7 +130,7 @@ extension Dashboard {
         lines.append([("Recent events", .title)])
         if detail.events.isEmpty { lines.append([("  none", .dim)]) }
         for event in detail.events.suffix(10).reversed() {
-            lines.append([("  \(Cells.stamp(event.at)) ", .dim), (event.kind.padded(18), .accent),
+            lines.append([("  \(Cells.stamp(event.at)) ", .dim), (event.kind.padded(18) + " ", .accent),
                           ("\(event.actor): ", .dim), (event.message, .normal)])
         }
         return lines
