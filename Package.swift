@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "ModelDeckCore", "ModelDeckTargets", "ModelDeckDaemon", "ModelDeckTUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(name: "ModelDeckCoreTests", dependencies: ["ModelDeckCore"]),
