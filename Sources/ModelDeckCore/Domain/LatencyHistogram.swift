@@ -70,3 +70,61 @@ public struct LatencyHistogram: Sendable, Equatable {
         }
     }
 }
+
+/// Latency percentiles over many stored histograms at once, straight from their encoded pairs.
+///
+/// Decoding a blob into a `LatencyHistogram` allocates and zeroes HDR's whole counts array (hundreds of
+/// kilobytes); the dashboard reads tens of thousands of buckets per refresh, and that alone took seconds.
+/// Stored values are already HDR-quantized, so summing counts per value and ranking them gives the same
+/// percentiles (within HDR's own 0.1% precision) for the cost of a small dictionary.
+public struct LatencyPairs: Sendable {
+    private var counts: [UInt64: UInt64] = [:]
+    public private(set) var count: UInt64 = 0
+
+    public init() {}
+
+    /// Adds the requests of one encoded histogram (`LatencyHistogram.encoded()`).
+    public mutating func add(encoded data: Data) throws {
+        guard data.count % 16 == 0 else { throw ModelDeckError("latency histogram blob has \(data.count) bytes, not a multiple of 16") }
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let value = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                let n = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+                counts[value, default: 0] += n
+                count += n
+                offset += 16
+            }
+        }
+    }
+
+    /// These requests less `part` (a subset of them, e.g. the cold starts of all requests).
+    public func subtracting(_ part: LatencyPairs) -> LatencyPairs {
+        var result = LatencyPairs()
+        for (value, n) in counts {
+            let remaining = n - min(n, part.counts[value] ?? 0)
+            if remaining > 0 {
+                result.counts[value] = remaining
+                result.count += remaining
+            }
+        }
+        return result
+    }
+
+    /// Requests whose latency fell in `range` (microseconds).
+    public func count(microseconds range: ClosedRange<UInt64>) -> UInt64 {
+        counts.reduce(0) { range.contains($1.key) ? $0 + $1.value : $0 }
+    }
+
+    /// The latency at `percentile` (0–100) in milliseconds, ranked as HdrHistogram ranks; nil when empty.
+    public func milliseconds(atPercentile percentile: Double) -> Double? {
+        guard count > 0 else { return nil }
+        let rank = max(1, UInt64((percentile / 100 * Double(count)).rounded()))
+        var seen: UInt64 = 0
+        for value in counts.keys.sorted() {
+            seen += counts[value] ?? 0
+            if seen >= rank { return Double(value) / 1_000 }
+        }
+        return counts.keys.max().map { Double($0) / 1_000 }
+    }
+}

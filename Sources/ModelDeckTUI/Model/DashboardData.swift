@@ -9,7 +9,7 @@ public struct DashboardData: Sendable {
     public var registryPath: String
     public var loadedAt: Date
     public var daemon: DaemonStatus
-    public var endpoints: [EndpointSummary]
+    public var endpoints: [EndpointSummary] { didSet { totals() } }
     public var versions: [Listings.VersionRow]
     public var deployments: [Listings.DeploymentRow]
     public var targets: [Listings.TargetRow]
@@ -26,11 +26,18 @@ public struct DashboardData: Sendable {
         self.deployments = deployments
         self.targets = targets
         self.events = events
+        totals()
     }
 
     /// Burn of every endpoint, in micro-dollars per hour.
-    public var totalBurnMicrosPerHour: Int64 { endpoints.reduce(0) { $0 + $1.burnMicrosPerHour } }
-    public var endpointsInTrouble: Int { endpoints.filter { !$0.breaches.isEmpty }.count }
+    public private(set) var totalBurnMicrosPerHour: Int64 = 0
+    public private(set) var endpointsInTrouble = 0
+
+    /// Summed once per snapshot, not per frame: the header shows them 10 times a second.
+    private mutating func totals() {
+        totalBurnMicrosPerHour = endpoints.reduce(0) { $0 + $1.burnMicrosPerHour }
+        endpointsInTrouble = endpoints.filter { !$0.breaches.isEmpty }.count
+    }
 
     /// How many events and deployments the views keep: the newest.
     public static let historyLimit = 500
@@ -186,7 +193,7 @@ public struct EndpointSummary: Equatable, Sendable {
         let recentFrom = nowSeconds - recentSeconds
         let minuteAgo = nowSeconds - 60
         let sparkFrom = (nowSeconds / 60 - Int64(sparklineMinutes) + 1) * 60
-        var recentLatency: [String: LatencyHistogram] = [:]
+        var recentLatency: [String: LatencyPairs] = [:]
         for row in try Row.fetchAll(db, sql: """
             SELECT endpoint, start, width_s, requests, errors, cold_starts, p99_ms, cost_micros, warmup_cost_micros,
                    CASE WHEN start + width_s > ?1 AND requests > 0 THEN latency_hist END AS recent_hist
@@ -210,7 +217,7 @@ public struct EndpointSummary: Equatable, Sendable {
                 summary.burnMicrosPerHour += (row["cost_micros"] as Int64) + warmup
                 summary.warmupBurnMicrosPerHour += warmup
                 if let blob: Data = row["recent_hist"] {
-                    recentLatency[name, default: LatencyHistogram()].add(try LatencyHistogram(encoded: blob))
+                    try recentLatency[name, default: LatencyPairs()].add(encoded: blob)
                 }
             }
             if requests > 0, start >= sparkFrom, let p99: Double = row["p99_ms"] {

@@ -44,32 +44,35 @@ public struct EndpointDetail: Sendable {
     public static func load(_ db: Database, endpoint name: String, now: Date) throws -> EndpointDetail {
         var detail = EndpointDetail(name: name)
         let since = Int64(now.timeIntervalSince1970) - 3_600
-        var byStart: [Int64: (requests: Int64, histogram: LatencyHistogram)] = [:]
-        var all = LatencyHistogram()
-        var cold = LatencyHistogram()
-        var versions: [String: (figures: VersionFigures, histogram: LatencyHistogram)] = [:]
+        var byStart: [Int64: (requests: Int64, latency: LatencyPairs)] = [:]
+        var all = LatencyPairs()
+        var cold = LatencyPairs()
+        var versions: [String: (figures: VersionFigures, latency: LatencyPairs)] = [:]
         for row in try Row.fetchAll(db, sql: """
-            SELECT * FROM metric_buckets WHERE endpoint = ? AND start + width_s > ? ORDER BY start
+            SELECT start, version_id, requests, errors, cold_starts, warmups, latency_hist, cold_latency_hist
+            FROM metric_buckets WHERE endpoint = ? AND start + width_s > ? ORDER BY start
             """, arguments: [name, since]) {
-            let bucket = try MetricBucket(row: row)
             let start: Int64 = row["start"]
             let version: String = row["version_id"]
-            byStart[start, default: (0, LatencyHistogram())].requests += bucket.requests
-            byStart[start]?.histogram.add(bucket.latency)
-            all.add(bucket.latency)
-            cold.add(bucket.coldLatency)
-            var entry = versions[version] ?? (VersionFigures(version: version, requests: 0, errors: 0, coldStarts: 0, warmups: 0), LatencyHistogram())
-            entry.figures.requests += bucket.requests
-            entry.figures.errors += bucket.errors
-            entry.figures.coldStarts += bucket.coldStarts
-            entry.figures.warmups += bucket.warmups
-            entry.histogram.add(bucket.latency)
+            let requests: Int64 = row["requests"]
+            var entry = versions[version] ?? (VersionFigures(version: version, requests: 0, errors: 0, coldStarts: 0, warmups: 0), LatencyPairs())
+            entry.figures.requests += requests
+            entry.figures.errors += row["errors"]
+            entry.figures.coldStarts += row["cold_starts"]
+            entry.figures.warmups += row["warmups"]
+            byStart[start, default: (0, LatencyPairs())].requests += requests
+            if let blob: Data = row["latency_hist"] {
+                try byStart[start]?.latency.add(encoded: blob)
+                try all.add(encoded: blob)
+                try entry.latency.add(encoded: blob)
+            }
+            if let blob: Data = row["cold_latency_hist"] { try cold.add(encoded: blob) }
             versions[version] = entry
         }
         detail.points = byStart.keys.sorted().map { start in
             let entry = byStart[start]!
-            return Point(start: start, requests: entry.requests, p50: entry.histogram.milliseconds(atPercentile: 50),
-                         p99: entry.histogram.milliseconds(atPercentile: 99))
+            return Point(start: start, requests: entry.requests, p50: entry.latency.milliseconds(atPercentile: 50),
+                         p99: entry.latency.milliseconds(atPercentile: 99))
         }
         let warm = all.subtracting(cold)
         detail.warmP99 = warm.milliseconds(atPercentile: 99)
@@ -77,14 +80,14 @@ public struct EndpointDetail: Sendable {
         detail.bands = bands(warm: warm, cold: cold)
         detail.versions = versions.values.map { entry in
             var figures = entry.figures
-            figures.p99 = entry.histogram.milliseconds(atPercentile: 99)
+            figures.p99 = entry.latency.milliseconds(atPercentile: 99)
             return figures
         }.sorted { $0.version < $1.version }
         detail.events = try Listings.events(db, endpoint: name, limit: 20)
         return detail
     }
 
-    static func bands(warm: LatencyHistogram, cold: LatencyHistogram) -> [Band] {
+    static func bands(warm: LatencyPairs, cold: LatencyPairs) -> [Band] {
         var lower: UInt64 = 0
         var result: [Band] = []
         for (index, limit) in (bandLimits + [Double(LatencyHistogram.highestMicroseconds) / 1_000]).enumerated() {
