@@ -16,9 +16,14 @@ public struct IdleTimeHistogram: Equatable, Sendable {
 
     public var count: Int { bins.reduce(0, +) + outOfBounds }
 
-    public mutating func record(idleSeconds: Int64) {
+    public mutating func record(idleSeconds: Int64) { count(idleSeconds: idleSeconds, by: 1) }
+
+    /// Takes back one `record(idleSeconds:)`: the idle time has left the window.
+    public mutating func forget(idleSeconds: Int64) { count(idleSeconds: idleSeconds, by: -1) }
+
+    private mutating func count(idleSeconds: Int64, by delta: Int) {
         let minute = Int(idleSeconds / 60)
-        if minute < Self.binCount { bins[minute] += 1 } else { outOfBounds += 1 }
+        if minute < Self.binCount { bins[minute] += delta } else { outOfBounds += delta }
     }
 
     /// Idle times from the starts of the metric buckets (of `bucketSeconds`) that saw user requests: the gap
@@ -59,6 +64,52 @@ public struct IdleTimeHistogram: Equatable, Sendable {
         let head = Int64(bin(atPercentile: 5)) * 60
         let tail = Int64(bin(atPercentile: 99) + 1) * 60
         return (head * 9 / 10, tail * 11 / 10)
+    }
+}
+
+/// The starts of the busy metric buckets of the last 4 hours and their idle-time histogram, kept up to date
+/// as time moves forward: at every moment, `histogram` equals what the daemon's
+/// `IdleTimeHistogram.from(busyBucketStarts:)` computes from the buckets with `start >= now − 4 h`.
+/// The keep-warm simulator replays millions of invocations through it instead of rebuilding each time.
+public struct IdleTimeWindow: Sendable {
+    public static let spanSeconds = Int64(IdleTimeHistogram.binCount) * 60
+    public let bucketSeconds: Int64
+    public private(set) var histogram = IdleTimeHistogram()
+    private var starts: [Int64] = []
+    private var head = 0
+
+    public init(bucketSeconds: Int64) { self.bucketSeconds = bucketSeconds }
+
+    public var lastStart: Int64? { head < starts.count ? starts.last : nil }
+
+    /// Adds a busy bucket; starts come in time order, and a repeated start is the same bucket.
+    public mutating func add(busyBucketStart start: Int64) {
+        if let last = lastStart {
+            guard start > last else { return }
+            if start - last > bucketSeconds { histogram.record(idleSeconds: start - last - bucketSeconds) }
+        }
+        starts.append(start)
+    }
+
+    /// The whole second at which the oldest start leaves the window, if any.
+    public var nextEviction: Int64? { head < starts.count ? starts[head] + Self.spanSeconds + 1 : nil }
+
+    /// Drops the starts before `now − 4 h`; returns whether the histogram changed.
+    @discardableResult
+    public mutating func advance(toSecond now: Int64) -> Bool {
+        var changed = false
+        while head < starts.count, starts[head] < now - Self.spanSeconds {
+            if head + 1 < starts.count, starts[head + 1] - starts[head] > bucketSeconds {
+                histogram.forget(idleSeconds: starts[head + 1] - starts[head] - bucketSeconds)
+                changed = true
+            }
+            head += 1
+        }
+        if head > 1_024 && head * 2 > starts.count {
+            starts.removeFirst(head)
+            head = 0
+        }
+        return changed
     }
 }
 
