@@ -18,6 +18,7 @@ struct ModelDeckCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, ApplyCommand.self, GetCommand.self,
             DeployCommand.self, RollbackCommand.self, WarmCommand.self, ServeCommand.self, DaemonCommand.self, DemoCommand.self,
+            CostCommand.self, SimulateCommand.self,
         ]
     )
 }

@@ -120,6 +120,8 @@ public enum CostEstimate {
                         let perRequest = rates.perRequest + Decimal(usage.billedMBMilliseconds) * provisioned.perGBSecondDuration / 1_024_000
                         rows.append(row(name, "provisioned ×1", memory: memory, perDay: enabled + perRequest * profile.requestsPerDay,
                                         note: "one environment kept initialised all day; more concurrency costs more"))
+                    } else if table.lines.contains(where: { $0.platform == name && $0.region == profile.region && $0.unit == .provisionedGBSecond }) {
+                        rows.append(row(name, "provisioned ×1", note: "the price table has no \(arch) provisioned-concurrency price in \(profile.region)"))
                     }
                 } catch let error as ModelDeckError {
                     rows.append(row(name, "on demand", note: error.message))
