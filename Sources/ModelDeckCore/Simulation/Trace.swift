@@ -38,6 +38,7 @@ public struct Trace: Sendable {
     public static func load(path: String) throws -> Trace {
         let url = URL(fileURLWithPath: path)
         let data: Data
+        guard FileManager.default.fileExists(atPath: path) else { throw ModelDeckError("cannot read trace \(path): no such file") }
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw ModelDeckError("cannot read trace \(path): \(error.localizedDescription)")
         }
