@@ -152,6 +152,35 @@ struct IdleTimeWindowTests {
     }
 }
 
+struct IdleTimeRepresentativenessTests {
+    /// The paper's test as written: the coefficient of variation of the bin counts, in floating point.
+    func coefficientOfVariationAtLeastTwo(_ histogram: IdleTimeHistogram) -> Bool {
+        let inRange = histogram.bins.reduce(0, +)
+        guard histogram.count >= 10, histogram.outOfBounds * 2 <= histogram.count, inRange > 0 else { return false }
+        let mean = Double(inRange) / Double(IdleTimeHistogram.binCount)
+        let variance = histogram.bins.reduce(0.0) { $0 + pow(Double($1) - mean, 2) } / Double(IdleTimeHistogram.binCount)
+        return variance.squareRoot() / mean >= 2
+    }
+
+    @Test func theIntegerTestAgreesWithTheCoefficientOfVariation() {
+        var random = SeededRandom(seed: 11)
+        var agreed = 0, representative = 0
+        for _ in 0..<2_000 {
+            var histogram = IdleTimeHistogram()
+            let spread = Int64([1, 5, 30, 120, 300][Int(random.next() % 5)])
+            let centre = Int64(random.next() % 200)
+            for _ in 0..<(5 + Int(random.next() % 60)) {
+                histogram.record(idleSeconds: (centre + Int64(random.next() % UInt64(spread))) * 60)
+            }
+            if random.next() % 4 == 0, histogram.bins[Int(centre)] > 0 { histogram.forget(idleSeconds: centre * 60) }
+            if histogram.isRepresentative == coefficientOfVariationAtLeastTwo(histogram) { agreed += 1 }
+            if histogram.isRepresentative { representative += 1 }
+        }
+        #expect(agreed == 2_000)
+        #expect(representative > 200 && representative < 1_800)  // both outcomes were exercised
+    }
+}
+
 /// SplitMix64: a reproducible generator for tests.
 struct SeededRandom {
     var state: UInt64

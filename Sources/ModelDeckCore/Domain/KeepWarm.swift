@@ -8,13 +8,18 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     public private(set) var bins: [Int]
     /// Idle times of 4 hours or more.
     public private(set) var outOfBounds: Int
+    /// Idle times under 4 hours (the sum of `bins`), and the sum of the squared bin counts: kept as bins
+    /// change, so the representativeness test is a few integer operations (the keep-warm simulator asks
+    /// it millions of times).
+    private var inRange = 0
+    private var sumOfSquares = 0
 
     public init() {
         bins = Array(repeating: 0, count: Self.binCount)
         outOfBounds = 0
     }
 
-    public var count: Int { bins.reduce(0, +) + outOfBounds }
+    public var count: Int { inRange + outOfBounds }
 
     public mutating func record(idleSeconds: Int64) { count(idleSeconds: idleSeconds, by: 1) }
 
@@ -23,7 +28,11 @@ public struct IdleTimeHistogram: Equatable, Sendable {
 
     private mutating func count(idleSeconds: Int64, by delta: Int) {
         let minute = Int(idleSeconds / 60)
-        if minute < Self.binCount { bins[minute] += delta } else { outOfBounds += delta }
+        guard minute < Self.binCount else { outOfBounds += delta; return }
+        let old = bins[minute]
+        bins[minute] = old + delta
+        inRange += delta
+        sumOfSquares += (old + delta) * (old + delta) - old * old
     }
 
     /// Idle times from the starts of the metric buckets (of `bucketSeconds`) that saw user requests: the gap
@@ -40,18 +49,15 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     /// The paper's test: enough idle times, mostly in range, and concentrated (coefficient of variation of
     /// the bin counts at least 2). A flat histogram predicts nothing.
     public var isRepresentative: Bool {
-        let inRange = bins.reduce(0, +)
         guard count >= 10, outOfBounds * 2 <= count, inRange > 0 else { return false }
-        let mean = Double(inRange) / Double(Self.binCount)
-        let variance = bins.reduce(0.0) { $0 + pow(Double($1) - mean, 2) } / Double(Self.binCount)
-        return variance.squareRoot() / mean >= 2
+        // With N bins holding S idle times (mean m = S / N): CV ≥ 2 ⇔ Σc²/N − m² ≥ 4m² ⇔ N·Σc² ≥ 5·S², exactly.
+        return Self.binCount * sumOfSquares >= 5 * inRange * inRange
     }
 
     /// Seconds after the last invocation to have an instance warm, and to keep it warm until: the 5th
     /// percentile less 10% and the 99th percentile plus 10%, at bin edges (the paper's margins).
     public var windows: (prewarmSeconds: Int64, keepAliveSeconds: Int64)? {
         guard isRepresentative else { return nil }
-        let inRange = bins.reduce(0, +)
         func bin(atPercentile percentile: Double) -> Int {
             let rank = max(1, Int((percentile / 100 * Double(inRange)).rounded(.up)))
             var seen = 0
