@@ -36,7 +36,7 @@ enum Output {
     static func printDocument<Value: Encodable>(_ value: Value, as format: OutputFormat) throws {
         let text = String(decoding: try json.encode(value), as: UTF8.self)
         if format == .yaml, let node = try Yams.compose(yaml: text) {
-            Swift.print(try Yams.serialize(node: blockStyle(node)), terminator: "")
+            Swift.print(try Yams.serialize(node: blockStyle(node), allowUnicode: true), terminator: "")
         } else {
             Swift.print(text)
         }

@@ -175,8 +175,15 @@ public enum CostEstimate {
             }
         }
         return CostEstimateReport(priceTableVersion: table.version, region: profile.region, architecture: arch,
-                                  requestsPerDay: "\(profile.requestsPerDay)", durationMs: profile.durationMilliseconds,
+                                  requestsPerDay: Self.twoDecimals(profile.requestsPerDay), durationMs: profile.durationMilliseconds,
                                   memoryMB: profile.memoryMB, alwaysOnReference: reference?.name, monthDays: 30, rows: rows)
+    }
+
+    /// `33333.33`: a rate as people read it (the figures above use the exact value).
+    static func twoDecimals(_ value: Decimal) -> String {
+        var source = value, result = Decimal()
+        NSDecimalRound(&result, &source, 2, .plain)
+        return "\(result)"
     }
 
     private static func row(_ platform: String, _ option: String, memory: Int? = nil, perDay: Decimal? = nil, note: String? = nil) -> CostEstimateRow {

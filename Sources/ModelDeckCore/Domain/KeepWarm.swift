@@ -129,30 +129,76 @@ public struct KeepWarmPlan: Equatable, Sendable {
     public var reason: String
 }
 
+/// The planner's decision before it is put into words: when to ping, how many, and which rule decided.
+/// The daemon stores `reason`; the keep-warm simulator, which asks millions of times, never needs it.
+public struct KeepWarmDecision: Equatable, Sendable {
+    public enum Rule: Equatable, Sendable {
+        case off
+        case fixed(everySeconds: Int64)
+        /// Adaptive, histogram not representative yet: ping on the idle clock.
+        case learning(idleTimes: Int, refreshSeconds: Int64)
+        /// Adaptive, warm from `prewarmSeconds` to `keepAliveSeconds` after a request.
+        case window(prewarmSeconds: Int64, keepAliveSeconds: Int64, Outcome)
+    }
+
+    public enum Outcome: Equatable, Sendable { case ping, coveredByIdleTimeout, pastWindow }
+
+    public var nextPing: Date?
+    public var concurrency: Int
+    public var rule: Rule
+
+    /// One line for the TUI and the logs.
+    public var reason: String {
+        switch rule {
+        case .off: return "keep-warm off"
+        case .fixed(let every): return "every \(Format.duration(seconds: every))"
+        case .learning(let idleTimes, let refresh):
+            return "adaptive, learning (\(idleTimes) idle times): every \(Format.duration(seconds: refresh))"
+        case .window(let prewarm, let keepAlive, let outcome):
+            let window = "warm \(Format.duration(seconds: prewarm))–\(Format.duration(seconds: keepAlive)) after a request"
+            switch outcome {
+            case .ping: return "adaptive: \(window)"
+            case .coveredByIdleTimeout: return "adaptive: \(window); the idle timeout covers it"
+            case .pastWindow: return "adaptive: \(window); past the window, let it scale to zero"
+            }
+        }
+    }
+
+    public var plan: KeepWarmPlan { KeepWarmPlan(nextPing: nextPing, concurrency: concurrency, reason: reason) }
+}
+
 public enum KeepWarmPlanner {
     /// - Parameters:
     ///   - idleTimeoutSeconds: how long the target keeps an idle instance (the pings' refresh period is 80% of it).
     ///   - coldStartSeconds: how long a start takes; a pre-warm is sent that much early.
     public static func plan(policy: KeepWarmPolicy, now: Date, lastInvocation: Date?, lastPing: Date?,
                             idleTimeoutSeconds: Int64, coldStartSeconds: Int64, histogram: IdleTimeHistogram) -> KeepWarmPlan {
+        decide(policy: policy, now: now, lastInvocation: lastInvocation, lastPing: lastPing, idleTimeoutSeconds: idleTimeoutSeconds,
+               coldStartSeconds: coldStartSeconds, histogram: histogram).plan
+    }
+
+    /// The policy itself: `plan` without the words.
+    public static func decide(policy: KeepWarmPolicy, now: Date, lastInvocation: Date?, lastPing: Date?,
+                              idleTimeoutSeconds: Int64, coldStartSeconds: Int64, histogram: IdleTimeHistogram) -> KeepWarmDecision {
         switch policy {
         case .off:
-            return KeepWarmPlan(nextPing: nil, concurrency: 0, reason: "keep-warm off")
+            return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: .off)
         case .fixed(let every, let concurrency):
-            return KeepWarmPlan(nextPing: lastPing.map { $0.addingTimeInterval(TimeInterval(every)) } ?? now,
-                                concurrency: concurrency, reason: "every \(Format.duration(seconds: every))")
+            return KeepWarmDecision(nextPing: lastPing.map { $0.addingTimeInterval(TimeInterval(every)) } ?? now,
+                                    concurrency: concurrency, rule: .fixed(everySeconds: every))
         case .adaptive:
             let refresh = max(1, idleTimeoutSeconds * 8 / 10)
             guard let windows = histogram.windows, let last = lastInvocation else {
                 // Not representative yet: keep one instance warm on the target's own idle clock.
-                let fallback = KeepWarmPlan(nextPing: (lastPing ?? lastInvocation).map { $0.addingTimeInterval(TimeInterval(refresh)) } ?? now,
-                                            concurrency: 1, reason: "adaptive, learning (\(histogram.count) idle times): every \(Format.duration(seconds: refresh))")
-                return fallback
+                return KeepWarmDecision(nextPing: (lastPing ?? lastInvocation).map { $0.addingTimeInterval(TimeInterval(refresh)) } ?? now,
+                                        concurrency: 1, rule: .learning(idleTimes: histogram.count, refreshSeconds: refresh))
             }
-            let window = "warm \(Format.duration(seconds: windows.prewarmSeconds))–\(Format.duration(seconds: windows.keepAliveSeconds)) after a request"
+            func window(_ outcome: KeepWarmDecision.Outcome) -> KeepWarmDecision.Rule {
+                .window(prewarmSeconds: windows.prewarmSeconds, keepAliveSeconds: windows.keepAliveSeconds, outcome)
+            }
             let warmUntil = last.addingTimeInterval(TimeInterval(windows.keepAliveSeconds))
             if windows.keepAliveSeconds <= idleTimeoutSeconds {
-                return KeepWarmPlan(nextPing: nil, concurrency: 0, reason: "adaptive: \(window); the idle timeout covers it")
+                return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: window(.coveredByIdleTimeout))
             }
             let warmFrom = last.addingTimeInterval(TimeInterval(windows.prewarmSeconds - coldStartSeconds))
             let lastActivity = max(last, lastPing ?? last)
@@ -160,9 +206,9 @@ public enum KeepWarmPlanner {
             // Still warm when the window opens: keep it alive; else let it go cold and pre-warm.
             let next = warmThrough >= warmFrom ? lastActivity.addingTimeInterval(TimeInterval(refresh)) : warmFrom
             guard next <= warmUntil else {
-                return KeepWarmPlan(nextPing: nil, concurrency: 0, reason: "adaptive: \(window); past the window, let it scale to zero")
+                return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: window(.pastWindow))
             }
-            return KeepWarmPlan(nextPing: next, concurrency: 1, reason: "adaptive: \(window)")
+            return KeepWarmDecision(nextPing: next, concurrency: 1, rule: window(.ping))
         }
     }
 

@@ -76,7 +76,7 @@ public struct SimulationOutcome: Codable, Equatable, Sendable {
 }
 
 /// Replays a trace against a keep-warm policy on a simulated serverless target, with the daemon's own
-/// policy code: `KeepWarmPlanner.plan` decides every ping, from the same `IdleTimeHistogram` the daemon
+/// policy code: `KeepWarmPlanner.decide` (what the daemon's `plan` puts into words) decides every ping, from the same `IdleTimeHistogram` the daemon
 /// learns (10-second busy buckets over the last 4 hours) and the same last-invocation and last-ping inputs.
 ///
 /// The target: one request per instance at a time (Lambda); a request takes the most recently idle warm
@@ -125,7 +125,7 @@ private struct EndpointReplay {
     /// End of the latest busy bucket: what the daemon takes as the last invocation.
     var lastInvocation: Int64?
     var lastPing: Int64?
-    var plan: KeepWarmPlan?
+    var plan: KeepWarmDecision?
     /// The daemon's time: it starts with the trace.
     var clock: Int64
 
@@ -170,8 +170,9 @@ private struct EndpointReplay {
         while true {
             if plan == nil { plan = replan(at: clock) }
             let due = plan!.nextPing.map(tick)
-            let next = [due, window.nextEviction.map { $0 * 1_000 }].compactMap { $0 }.min()
-            guard let next, next < time else { return }
+            let eviction = window.nextEviction.map { $0 * 1_000 }
+            let next = min(due ?? .max, eviction ?? .max)
+            guard next < time else { return }
             let now = max(next, clock)
             clock = now
             if window.advance(toSecond: now / 1_000) {
@@ -189,9 +190,9 @@ private struct EndpointReplay {
     /// The daemon's first 1-second tick at or after `date`, in milliseconds.
     func tick(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000).rounded()).roundedUp(to: 1_000) }
 
-    func replan(at now: Int64) -> KeepWarmPlan {
+    func replan(at now: Int64) -> KeepWarmDecision {
         func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(ms) / 1_000) }
-        return KeepWarmPlanner.plan(policy: policy, now: date(now), lastInvocation: lastInvocation.map(date),
+        return KeepWarmPlanner.decide(policy: policy, now: date(now), lastInvocation: lastInvocation.map(date),
                                     lastPing: lastPing.map(date), idleTimeoutSeconds: target.idleTimeoutSeconds,
                                     coldStartSeconds: coldStartSeconds, histogram: window.histogram)
     }
