@@ -34,8 +34,9 @@ struct SimulateBenchmark: ParsableCommand {
             let outcome = KeepWarmSimulator.run(replay, policy: policy, target: target)
             let ms = watch.milliseconds
             total += ms
-            print(String(format: "%-9@ %8.0f ms  %6.2f M invocations/s   (cold starts %@, pings %@)", policy.summary as NSString, ms,
-                         Double(replay.count) / ms / 1_000, Format.grouped(outcome.coldStarts) as NSString, Format.grouped(outcome.pings) as NSString))
+            let name = policy.summary.padding(toLength: 10, withPad: " ", startingAt: 0)
+            print(name + String(format: "%8.0f ms  %6.2f M invocations/s", ms, Double(replay.count) / ms / 1_000)
+                  + "   (cold starts \(Format.grouped(outcome.coldStarts)), pings \(Format.grouped(outcome.pings)))")
         }
         print(String(format: "end to end (parse once, three policies): %.2f M invocations/s per policy",
                      Double(replay.count) * 3 / (parseMs * 3 + total) / 1_000))
