@@ -112,6 +112,8 @@ struct TraceTests {
         #expect(trace.times == [1_700_000_000_250, 1_700_000_000_250, 1_700_000_001_000])
         #expect(trace.endpointIndices == [0, 1, 0])
         #expect(trace.durations == [200, 1_000, 250])
+        // A spreadsheet's byte-order mark before the header is skipped.
+        #expect(try Trace.parse(Data([0xEF, 0xBB, 0xBF] + Array("timestamp,endpoint,duration_ms\n1,a,5\n".utf8)), name: "t.csv").count == 1)
     }
 
     @Test func aMalformedLineIsRefusedNamingIt() {

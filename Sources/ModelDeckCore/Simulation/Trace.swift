@@ -56,7 +56,8 @@ public struct Trace: Sendable {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             let bytes = raw.bindMemory(to: UInt8.self)
             var lineNumber = 0
-            var position = 0
+            // A UTF-8 byte-order mark, as spreadsheet exports write one, is not part of the first line.
+            var position = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
             var lastEndpoint: (start: Int, end: Int, index: Int32)? = nil
             var indexByName: [String: Int32] = [:]
             let end = bytes.count
