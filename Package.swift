@@ -73,7 +73,11 @@ let package = Package(
         ),
         .target(
             name: "ModelDeckTUI",
-            dependencies: ["ModelDeckCore", "CNcurses"]
+            dependencies: [
+                "ModelDeckCore", "CNcurses",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .executableTarget(
             name: "modeldeck",

@@ -25,10 +25,13 @@ public struct Demo: Sendable {
     let registry: Registry
     let timing: Timing
     let say: @Sendable (String) -> Void
+    /// Print a status line every 3 s (when nothing else shows the figures; the dashboard does).
+    let narrateStatus: Bool
 
-    public init(registry: Registry, timing: Timing, say: @escaping @Sendable (String) -> Void) {
+    public init(registry: Registry, timing: Timing, narrateStatus: Bool = true, say: @escaping @Sendable (String) -> Void) {
         self.registry = registry
         self.timing = timing
+        self.narrateStatus = narrateStatus
         self.say = say
     }
 
@@ -49,11 +52,25 @@ public struct Demo: Sendable {
         say("daemon running; gateway on http://127.0.0.1:\(port) — try: curl -X POST -d '{\"text\":\"great\"}' http://127.0.0.1:\(port)/endpoints/sentiment/invoke")
 
         let traffic = Task { await Self.traffic(port: port) }
-        let status = Task { await statusLines() }
+        let status = narrateStatus ? Task { await statusLines() } : nil
         defer {
             traffic.cancel()
-            status.cancel()
+            status?.cancel()
         }
+        do {
+            let succeeded = try await story()
+            await stopper.stop()
+            try await daemon.value
+            return succeeded
+        } catch {
+            // Cancelled (the user quit the dashboard) or failed: the daemon still stops cleanly.
+            await stopper.stop()
+            _ = try? await daemon.value
+            throw error
+        }
+    }
+
+    private func story() async throws -> Bool {
         try await Task.sleep(for: timing.warmUp)
 
         let strategy = DeploymentStrategy.canary(percent: timing.canaryPercent, intervalSeconds: timing.canaryInterval)
@@ -76,8 +93,6 @@ public struct Demo: Sendable {
         for event in events where event.kind.hasPrefix("deploy.") || event.kind.hasPrefix("rollback.") {
             say("  \(event.actor.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.kind.padding(toLength: 20, withPad: " ", startingAt: 0)) \(event.message)")
         }
-        await stopper.stop()
-        try await daemon.value
         return rolledBack && promoted
     }
 

@@ -3,12 +3,11 @@ import GRDB
 import ModelDeckCore
 
 /// The daemon's row in the registry: alive while `heartbeat_at` is recent, stopped when `stopped_at` is set.
+/// Readers (the TUI, `get`) judge it with `DaemonStatus`.
 public enum Heartbeat {
     public static let version = "0.1.0"
     /// How often the daemon writes its heartbeat.
     public static let interval: Duration = .seconds(2)
-    /// A heartbeat older than this means the daemon is gone (crashed or killed).
-    public static let staleAfter: TimeInterval = 10
 
     public static func beat(_ registry: Registry, startedAt: Date, now: Date = Date()) throws {
         try registry.write { db in

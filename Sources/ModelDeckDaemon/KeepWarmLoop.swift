@@ -29,6 +29,8 @@ struct KeepWarmLoop: Service {
         var coldStartSeconds: Int64
         var storedPlan: String?
         var storedNext: Date?
+        /// A "ping now" someone asked for (TUI `p`, `modeldeck ping`), whatever the policy.
+        var pingRequested: Date?
     }
 
     func tick(now: Date) async throws {
@@ -41,18 +43,30 @@ struct KeepWarmLoop: Service {
             if plan.reason != state.storedPlan || plan.nextPing != state.storedNext {
                 try save(state.endpoint.name, plan: plan, now: now)
             }
-            guard let due = plan.nextPing, due <= now, !state.weights.isEmpty else { continue }
+            let scheduled = state.endpoint.keepWarm != .off && plan.nextPing.map { $0 <= now } == true
+            guard scheduled || state.pingRequested != nil, !state.weights.isEmpty else { continue }
             var results: [PingResult] = []
-            for (version, count) in KeepWarmPlanner.pings(concurrency: plan.concurrency, weights: state.weights).sorted(by: { $0.key < $1.key }) {
-                results += (try? await driver.ping(endpoint: state.endpoint.name, version: version, count: count)) ?? []
+            var failures: [String] = []
+            for (version, count) in KeepWarmPlanner.pings(concurrency: max(1, plan.concurrency), weights: state.weights).sorted(by: { $0.key < $1.key }) {
+                do {
+                    results += try await driver.ping(endpoint: state.endpoint.name, version: version, count: count)
+                } catch {
+                    failures.append("\(version): \((error as? ModelDeckError)?.message ?? "\(error)")")
+                }
             }
-            try record(state.endpoint.name, results: results, now: now)
+            guard !results.isEmpty else {
+                // Nothing reached the target (e.g. its gateway is still starting): not a ping, so it stays due.
+                try noteFailure(state.endpoint.name, failures.joined(separator: "; "), now: now)
+                continue
+            }
+            try record(state.endpoint.name, results: results, now: now, requested: state.pingRequested)
         }
     }
 
     private func load(_ db: Database, now: Date) throws -> [EndpointState] {
         let since = Int64(now.timeIntervalSince1970) - Int64(IdleTimeHistogram.binCount) * 60
-        return try Endpoint.fetchAll(db).filter { $0.keepWarm != .off }.map { endpoint in
+        let requested = try String.fetchSet(db, sql: "SELECT endpoint FROM keep_warm_state WHERE ping_requested_at IS NOT NULL")
+        return try Endpoint.fetchAll(db).filter { $0.keepWarm != .off || requested.contains($0.name) }.map { endpoint in
             let starts = try Int64.fetchAll(db, sql: """
                 SELECT DISTINCT start FROM metric_buckets WHERE endpoint = ? AND requests > 0 AND start >= ? ORDER BY start
                 """, arguments: [endpoint.name, since])
@@ -65,7 +79,8 @@ struct KeepWarmLoop: Service {
                 // A bucket's end is the latest a request in it can have come.
                 lastInvocation: starts.last.map { Date(timeIntervalSince1970: TimeInterval($0 + 10)) },
                 lastPing: state?["last_ping_at"], histogram: IdleTimeHistogram.from(busyBucketStarts: starts, bucketSeconds: 10),
-                coldStartSeconds: max(1, (coldStartMs + 999) / 1_000), storedPlan: state?["plan"], storedNext: state?["next_ping_at"])
+                coldStartSeconds: max(1, (coldStartMs + 999) / 1_000), storedPlan: state?["plan"], storedNext: state?["next_ping_at"],
+                pingRequested: state?["ping_requested_at"])
         }
     }
 
@@ -78,7 +93,17 @@ struct KeepWarmLoop: Service {
         }
     }
 
-    private func record(_ endpoint: String, results: [PingResult], now: Date) throws {
+    private func noteFailure(_ endpoint: String, _ reason: String, now: Date) throws {
+        try registry.write { db in
+            try db.execute(sql: """
+                INSERT INTO keep_warm_state (endpoint, last_result, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (endpoint) DO UPDATE SET last_result = excluded.last_result, updated_at = excluded.updated_at
+                """, arguments: [endpoint, "ping failed: \(reason)", now])
+        }
+        logger.warning("keep-warm ping failed", metadata: ["endpoint": "\(endpoint)", "reason": "\(reason)"])
+    }
+
+    private func record(_ endpoint: String, results: [PingResult], now: Date, requested: Date?) throws {
         let cold = results.filter(\.coldStart)
         let failed = results.filter { !(200..<300).contains($0.status) }
         var summary = "\(results.count) ping\(results.count == 1 ? "" : "s"): \(cold.count) cold"
@@ -91,6 +116,13 @@ struct KeepWarmLoop: Service {
                 ON CONFLICT (endpoint) DO UPDATE SET last_ping_at = excluded.last_ping_at, last_result = excluded.last_result,
                     pings_sent = pings_sent + excluded.pings_sent, updated_at = excluded.updated_at
                 """, arguments: [endpoint, now, summary, results.count, now])
+            guard let requested else { return }
+            // Only the request this tick answered: one made meanwhile waits for the next tick.
+            try db.execute(sql: """
+                UPDATE keep_warm_state SET ping_requested_at = NULL, ping_requested_by = NULL
+                WHERE endpoint = ? AND ping_requested_at = ?
+                """, arguments: [endpoint, requested])
+            try db.record(AuditEvent(at: now, actor: "daemon", endpoint: endpoint, kind: "ping.sent", message: "ping \(endpoint): \(summary)"))
         }
         logger.info("keep-warm", metadata: ["endpoint": "\(endpoint)", "result": "\(summary)"])
     }

@@ -18,7 +18,7 @@ public struct Cell: Equatable, Sendable {
 /// The dashboard draws into this grid; the terminal copies it to ncurses, and tests read it back as text
 /// without a terminal. Every string put on it is stripped of terminal escape sequences first, so names,
 /// reasons and error messages from outside cannot drive the terminal.
-public struct Screen: Sendable {
+public struct Screen: Sendable, CustomStringConvertible {
     public let width: Int
     public let height: Int
     public private(set) var cells: [[Cell]]
@@ -67,6 +67,9 @@ public struct Screen: Sendable {
 
     /// The whole screen as text, one line per row.
     public var text: String { (0..<height).map(line).joined(separator: "\n") }
+
+    /// The text, so a failing test prints what a person would see rather than every cell.
+    public var description: String { text }
 
     /// The role of the cell at (`row`, `column`).
     public func role(row: Int, column: Int) -> Role { cells[row][column].role }

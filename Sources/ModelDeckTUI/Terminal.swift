@@ -10,49 +10,77 @@ public final class Terminal {
     }
 
     private var pairs: [Role: Int32] = [:]
-    private var attributes: [Role: UInt32] = [:]
+    private var attributes: [Role: Int32] = [:]
+    /// What the theme became on this terminal (for the header and tests of degradation).
+    public private(set) var resolved: Theme.Resolved
 
-    /// Takes over the terminal (alternate screen, no echo, keypad keys, hidden cursor).
-    public init(colors: [Role: (foreground: Int16, background: Int16)]?) {
+    /// Takes over the terminal (alternate screen, raw keys so ctrl-c is ours to handle, keypad keys,
+    /// hidden cursor) and sets up `theme` for as many colours as the terminal has.
+    public init(theme: Theme, noColor: Bool) {
         _ = md_set_locale()
         initscr()
-        cbreak()
+        raw()
         noecho()
         keypad(md_stdscr(), true)
         curs_set(0)
         set_escdelay(25)
-        if let colors, has_colors() {
+        var colorCount = 0
+        if !noColor && !theme.monochrome && has_colors() {
             start_color()
             use_default_colors()
+            colorCount = Int(md_colors())
+        }
+        resolved = theme.resolve(colorCount: colorCount, noColor: noColor)
+        if let colors = resolved.colors {
             for (index, role) in Role.allCases.enumerated() {
                 guard let pair = colors[role] else { continue }
-                let number = Int16(index + 1)
-                init_pair(number, pair.foreground, pair.background)
-                pairs[role] = Int32(number)
+                init_pair(Int16(index + 1), pair.foreground, pair.background)
+                pairs[role] = Int32(index + 1)
             }
+        }
+        for role in Role.allCases {
+            let flags = (resolved.attributes[role] ?? []).reduce(UInt32(0)) { $0 | Self.flag($1) }
+            attributes[role] = Int32(bitPattern: UInt32(pairs[role].map { md_color_pair($0) } ?? 0) | flags)
+        }
+    }
+
+    private static func flag(_ attribute: Theme.Attribute) -> UInt32 {
+        switch attribute {
+        case .bold: UInt32(md_attr_bold())
+        case .reverse: UInt32(md_attr_reverse())
+        case .dim: UInt32(md_attr_dim())
+        case .underline: UInt32(md_attr_underline())
         }
     }
 
     public var size: (width: Int, height: Int) { (Int(md_cols()), Int(md_lines())) }
 
-    /// Number of colours the terminal has (8, 256, …); 0 before colours are started.
-    public var colorCount: Int { Int(md_colors()) }
-
-    /// Attributes added to a role on top of its colour (bold headers, reverse selection on monochrome).
-    public func setAttributes(_ map: [Role: UInt32]) { attributes = map }
-
+    /// Copies `screen` to the terminal; runs of cells with one role go out as one string.
     public func draw(_ screen: Screen) {
         erase()
         for row in 0..<screen.height {
             var column = 0
+            var runStart = 0
+            var run = ""
+            var role = screen.cells[row].first?.role ?? .normal
+            func flush() {
+                guard !run.isEmpty else { return }
+                let attribute = attributes[role] ?? 0
+                attron(attribute)
+                mvaddstr(Int32(row), Int32(runStart), run)
+                attroff(attribute)
+                run = ""
+            }
             for cell in screen.cells[row] {
                 defer { column += 1 }
-                guard !cell.text.isEmpty else { continue }
-                let attribute = UInt32(pairs[cell.role].map { md_color_pair($0) } ?? 0) | (attributes[cell.role] ?? 0)
-                attron(Int32(bitPattern: attribute))
-                mvaddstr(Int32(row), Int32(column), cell.text)
-                attroff(Int32(bitPattern: attribute))
+                if cell.role != role || run.isEmpty {
+                    flush()
+                    role = cell.role
+                    runStart = column
+                }
+                run += cell.text
             }
+            flush()
         }
         refresh()
     }
@@ -92,8 +120,4 @@ public final class Terminal {
 
     /// Gives the terminal back.
     public func close() { endwin() }
-
-    public static var boldAttribute: UInt32 { UInt32(md_attr_bold()) }
-    public static var reverseAttribute: UInt32 { UInt32(md_attr_reverse()) }
-    public static var dimAttribute: UInt32 { UInt32(md_attr_dim()) }
 }

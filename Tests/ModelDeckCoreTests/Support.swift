@@ -13,7 +13,7 @@ struct Scratch {
 
     func file(_ name: String, _ contents: String) -> String {
         let full = path + "/" + name
-        FileManager.default.createFile(atPath: full, contents: Data(contents.utf8))
+        _ = FileManager.default.createFile(atPath: full, contents: Data(contents.utf8))
         return full
     }
 

@@ -67,6 +67,30 @@ public enum KeepWarmPolicy: Equatable, Sendable {
         }
     }
 
+    /// Parses what `text` prints: `off`, `adaptive`, `every 5m` or `every 5m x2` (× works too).
+    public init(parsing text: String) throws {
+        let words = text.lowercased().replacingOccurrences(of: "×", with: " x").split(separator: " ").map(String.init)
+        let usage = "use off, adaptive, 'every DURATION' or 'every DURATION xN' (e.g. every 5m x2)"
+        switch words.first {
+        case "off" where words.count == 1: self = .off
+        case "adaptive" where words.count == 1: self = .adaptive
+        case "every" where words.count == 2 || words.count == 3:
+            let seconds = try Quantity.seconds(words[1], what: "keep-warm interval")
+            guard seconds >= 1 else { throw ModelDeckError("keep-warm interval '\(words[1])' must be at least 1s") }
+            var concurrency = 1
+            if words.count == 3 {
+                guard words[2].hasPrefix("x"), let count = Int(words[2].dropFirst()) else {
+                    throw ModelDeckError("keep-warm policy '\(text)': '\(words[2])' is not a count like x2; \(usage)")
+                }
+                guard (1...1_000).contains(count) else { throw ModelDeckError("keep-warm concurrency \(count) is outside 1–1,000") }
+                concurrency = count
+            }
+            self = .fixed(everySeconds: seconds, concurrency: concurrency)
+        default:
+            throw ModelDeckError("keep-warm policy '\(text)' is not known; \(usage)")
+        }
+    }
+
     /// `off`, `every 5m ×2`, `adaptive` — how tables show it.
     public var summary: String {
         switch self {

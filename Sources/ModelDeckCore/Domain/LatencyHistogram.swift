@@ -38,6 +38,11 @@ public struct LatencyHistogram: Sendable, Equatable {
         return result
     }
 
+    /// Requests whose latency fell in `range` (microseconds), e.g. for a histogram's bands.
+    public func count(microseconds range: ClosedRange<UInt64>) -> UInt64 {
+        count == 0 ? 0 : histogram.count(within: range)
+    }
+
     /// The latency at `percentile` (0–100) in milliseconds; nil when nothing was recorded.
     public func milliseconds(atPercentile percentile: Double) -> Double? {
         count == 0 ? nil : Double(histogram.valueAtPercentile(percentile)) / 1_000

@@ -32,6 +32,22 @@ public enum Listings {
         public var artifact: String?
         public var createdBy: String?
         public var createdAt: Date
+
+        public init(id: String, model: String, version: String, digest: String, sizeBytes: Int64, memoryMB: Int, gpus: Int,
+                    command: [String]?, image: String?, artifact: String?, createdBy: String?, createdAt: Date) {
+            self.id = id
+            self.model = model
+            self.version = version
+            self.digest = digest
+            self.sizeBytes = sizeBytes
+            self.memoryMB = memoryMB
+            self.gpus = gpus
+            self.command = command
+            self.image = image
+            self.artifact = artifact
+            self.createdBy = createdBy
+            self.createdAt = createdAt
+        }
     }
 
     public struct KeepWarmRow: Codable, Sendable {
@@ -87,6 +103,16 @@ public enum Listings {
         public var deploymentId: Int64?
         public var kind: String
         public var message: String
+
+        public init(id: Int64, at: Date, actor: String, endpoint: String?, deploymentId: Int64?, kind: String, message: String) {
+            self.id = id
+            self.at = at
+            self.actor = actor
+            self.endpoint = endpoint
+            self.deploymentId = deploymentId
+            self.kind = kind
+            self.message = message
+        }
     }
 
     public static func targets(_ db: Database) throws -> [TargetRow] {

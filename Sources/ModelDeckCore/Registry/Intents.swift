@@ -94,6 +94,24 @@ public enum Intents {
         }
     }
 
+    /// Asks the daemon to ping every version of `endpoint` that takes traffic now, whatever its keep-warm
+    /// policy; the daemon clears the request once the pings are sent.
+    public static func pingNow(_ registry: Registry, endpoint name: String, actor: String = Actor.current, now: Date = Date()) throws {
+        try registry.write { db in
+            let endpoint = try requireEndpoint(db, name)
+            guard let split = try TrafficSplit.desired(db, endpoint: name), !split.weights.isEmpty else {
+                throw ModelDeckError("endpoint '\(name)' takes no traffic yet; there is no version to ping")
+            }
+            try db.execute(sql: """
+                INSERT INTO keep_warm_state (endpoint, ping_requested_at, ping_requested_by, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (endpoint) DO UPDATE SET ping_requested_at = excluded.ping_requested_at,
+                    ping_requested_by = excluded.ping_requested_by, updated_at = excluded.updated_at
+                """, arguments: [endpoint.name, now, actor, now])
+            try db.record(AuditEvent(at: now, actor: actor, endpoint: name, kind: "ping.requested",
+                                     message: "ping \(name) now (\(split.summary))"))
+        }
+    }
+
     /// The most recent version that finished a deploy (or was its starting point), is not taking traffic now,
     /// and was never rolled back from.
     static func lastGoodVersion(_ db: Database, endpoint: String, live: Set<String>) throws -> String? {

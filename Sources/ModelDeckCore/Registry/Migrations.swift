@@ -6,6 +6,7 @@ public enum Migrations {
     public static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("2026-11-23 registry v1", migrate: createRegistryV1)
+        migrator.registerMigration("2026-11-24 ping requests", migrate: addPingRequests)
         return migrator
     }
 
@@ -178,6 +179,15 @@ public enum Migrations {
                 heartbeat_at DATETIME NOT NULL,
                 stopped_at DATETIME
             );
+            """)
+    }
+
+    /// "Ping now" from the TUI or `modeldeck ping`: the request waits in the registry until the daemon has
+    /// sent it, so a daemon that is down sends it when it comes back.
+    private static func addPingRequests(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE keep_warm_state ADD COLUMN ping_requested_at DATETIME;
+            ALTER TABLE keep_warm_state ADD COLUMN ping_requested_by TEXT;
             """)
     }
 }

@@ -75,6 +75,7 @@ public final class Registry: Sendable {
     }
 
     /// Runs `body` in one IMMEDIATE transaction; a `ModelDeckError` thrown inside rolls everything back.
+    @discardableResult
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try writer.write(body)
