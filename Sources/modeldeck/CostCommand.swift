@@ -52,6 +52,9 @@ struct CostEstimateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Always-on instance type to compare with.", valueName: "type"))
     var instance: String = "ml.t2.medium"
 
+    @Flag(name: .customLong("free-tier"), help: "Subtract Lambda's monthly free tier (it is per account: right only for a lone workload).")
+    var freeTier = false
+
     @OptionGroup var prices: PriceOptions
 
     @Option(name: [.customShort("o"), .long], help: "Output format: table, json or yaml.")
@@ -66,8 +69,10 @@ struct CostEstimateCommand: ParsableCommand {
         guard mb > 0 else { throw ModelDeckError("--memory \(memory) must be above zero") }
         let bytesIn = try Quantity.bytes(payload, what: "--payload")
         let bytesOut = try response.map { try Quantity.bytes($0, what: "--response") } ?? bytesIn
-        return TrafficProfile(requestsPerDay: perDay, durationMilliseconds: ms, memoryMB: mb, requestBytes: bytesIn,
-                              responseBytes: bytesOut, architecture: try Architecture.normalized(arch), region: region, instance: instance)
+        var profile = TrafficProfile(requestsPerDay: perDay, durationMilliseconds: ms, memoryMB: mb, requestBytes: bytesIn,
+                                     responseBytes: bytesOut, architecture: try Architecture.normalized(arch), region: region, instance: instance)
+        profile.freeTier = freeTier
+        return profile
     }
 
     func run() throws {

@@ -75,6 +75,20 @@ struct CostEstimateTests {
         #expect(report.rows.first { $0.platform == "aws-lambda" && $0.option == "on demand" }?.breakEvenRequestsPerDay == 182_506)
     }
 
+    @Test func theFreeTierIsAnOptionNeverTheDefault() throws {
+        // 3,000,000 requests a month (100,000 a day), 512 MB, 120 ms, x86: 180,000 GB-s, all inside the free
+        // 400,000; requests 3,000,000 − 1,000,000 free = 2,000,000 × $0.20 per million = $0.40 a month.
+        var profile = TrafficProfile(requestsPerDay: 100_000, durationMilliseconds: 120, memoryMB: 512)
+        let plain = try CostEstimate.report(profile, table: .standard)
+        #expect(plain.rows.first { $0.platform == "aws-lambda" && $0.option == "on demand" }?.perMonthMicros == 3_600_006)
+        profile.freeTier = true
+        let free = try #require(try CostEstimate.report(profile, table: .standard).rows.first { $0.option == "on demand, free tier" })
+        #expect(free.perMonthMicros == 400_000)
+        #expect(free.note?.contains("after 1,000,000 requests and 400,000 GB-s free a month") == true)
+        // SageMaker serverless has no free tier in the table: unchanged.
+        #expect(try CostEstimate.report(profile, table: .standard).rows.contains { $0.platform == "sagemaker-serverless" && $0.option == "on demand" })
+    }
+
     @Test func fargateSizesAreTheSmallestThatFit() {
         #expect(FargateSize.smallest(fitting: 512)! == (decimal("0.25"), 512))
         #expect(FargateSize.smallest(fitting: 3_000)! == (decimal("0.5"), 3_072))

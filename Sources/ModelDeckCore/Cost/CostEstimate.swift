@@ -13,6 +13,8 @@ public struct TrafficProfile: Equatable, Sendable {
     public var region: String
     /// The always-on instance type to compare with (`ml.t2.medium`).
     public var instance: String
+    /// Subtract the platforms' monthly free tiers (the whole account's: only right for a lone workload).
+    public var freeTier = false
 
     public init(requestsPerDay: Decimal, durationMilliseconds: Int64, memoryMB: Int, requestBytes: Int64 = 0,
                 responseBytes: Int64 = 0, architecture: String = "x86_64", region: String = "us-east-1", instance: String = "ml.t2.medium") {
@@ -113,7 +115,15 @@ public enum CostEstimate {
                                             bytesIn: profile.requestBytes, bytesOut: profile.responseBytes)
                     let one = rates.cost(usage)
                     perRequestCost[rows.count] = one
-                    rows.append(row(name, "on demand", memory: memory, perDay: one * profile.requestsPerDay, note: note))
+                    if profile.freeTier, billing.freeRequestsPerMonth != nil || billing.freeGBSecondsPerMonth != nil {
+                        rows.append(row(name, "on demand, free tier", memory: memory,
+                                        perDay: afterFreeTier(usage, profile.requestsPerDay, rates, billing) / monthDays,
+                                        note: [note, "after \(Format.grouped(billing.freeRequestsPerMonth ?? 0)) requests and "
+                                            + "\(Format.grouped(billing.freeGBSecondsPerMonth ?? 0)) GB-s free a month; break-even without it"]
+                                            .compactMap { $0 }.joined(separator: "; ")))
+                    } else {
+                        rows.append(row(name, "on demand", memory: memory, perDay: one * profile.requestsPerDay, note: note))
+                    }
                     if let provisioned = try table.provisionedRates(platform: name, region: profile.region, architecture: arch) {
                         // One environment provisioned all day serves the requests at the lower duration price.
                         let enabled = Decimal(memory) * 86_400 * provisioned.perGBSecondEnabled / 1_024
@@ -184,6 +194,16 @@ public enum CostEstimate {
         var source = value, result = Decimal()
         NSDecimalRound(&result, &source, 2, .plain)
         return "\(result)"
+    }
+
+    /// A month of `one`-sized requests at `perDay`, less the free requests and GB-seconds: exact.
+    static func afterFreeTier(_ one: InvocationUsage, _ perDay: Decimal, _ rates: InvocationRates, _ billing: PlatformBilling) -> Decimal {
+        let requests = perDay * monthDays
+        let gbSeconds = requests * Decimal(one.billedMBMilliseconds) / 1_024_000
+        let paidRequests = max(0, requests - Decimal(billing.freeRequestsPerMonth ?? 0))
+        let paidGBSeconds = max(0, gbSeconds - Decimal(billing.freeGBSecondsPerMonth ?? 0))
+        return paidRequests * rates.perRequest + paidGBSeconds * rates.perGBSecond
+            + requests * (Decimal(one.bytesIn) * rates.perGBIn + Decimal(one.bytesOut) * rates.perGBOut) / 1_000_000_000
     }
 
     private static func row(_ platform: String, _ option: String, memory: Int? = nil, perDay: Decimal? = nil, note: String? = nil) -> CostEstimateRow {

@@ -45,6 +45,9 @@ public struct PlatformBilling: Codable, Equatable, Sendable {
     public var billing: BillingModel
     public var granularityMilliseconds: Int64
     public var minimumMilliseconds: Int64
+    /// Free requests and GB-seconds a month (Lambda: 1M and 400,000), if the platform has a free tier.
+    public var freeRequestsPerMonth: Int64?
+    public var freeGBSecondsPerMonth: Int64?
     public var source: String
 }
 
@@ -89,9 +92,16 @@ public struct PriceTable: Equatable, Sendable {
                 guard let text = fields[key]?.string else { return value }
                 return try Quantity.milliseconds(text, what: "platform '\(name)' \(key)")
             }
+            let free = fields["free_tier"]?.mapping
+            func amount(_ key: String) throws -> Int64? {
+                guard let text = free?[key]?.string else { return nil }
+                guard let value = Int64(text), value >= 0 else { throw fail("platform '\(name)': free_tier \(key) '\(text)' is not a whole number") }
+                return value
+            }
             platforms[name] = PlatformBilling(name: name, billing: billing,
                                               granularityMilliseconds: max(1, try milliseconds("granularity", default: 1)),
                                               minimumMilliseconds: try milliseconds("minimum", default: 0),
+                                              freeRequestsPerMonth: try amount("requests"), freeGBSecondsPerMonth: try amount("gb_seconds"),
                                               source: fields["source"]?.string ?? "")
         }
         self.platforms = platforms

@@ -19,6 +19,8 @@ platforms:
     billing: invocation
     granularity: 1ms
     minimum: 1ms
+    # Per account and month, across all functions; applied only when asked (`cost estimate --free-tier`).
+    free_tier: {requests: 1000000, gb_seconds: 400000}
     source: https://aws.amazon.com/lambda/pricing/
   sagemaker-serverless:
     billing: invocation
