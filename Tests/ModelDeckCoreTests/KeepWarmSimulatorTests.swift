@@ -149,8 +149,10 @@ struct IdleTimeWindowTests {
             #expect(window.histogram == expected)
         }
         // And it empties once four hours pass without traffic.
-        window.advance(toSecond: now + IdleTimeWindow.spanSeconds + 1)
+        let changed = window.advance(toSecond: now + IdleTimeWindow.spanSeconds + 1)
+        #expect(changed)
         #expect(window.histogram.count == 0)
+        #expect(window.lastStart == nil)  // the daemon then has no last invocation either
     }
 }
 

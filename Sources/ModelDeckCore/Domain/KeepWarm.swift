@@ -100,11 +100,13 @@ public struct IdleTimeWindow: Sendable {
     /// The whole second at which the oldest start leaves the window, if any.
     public var nextEviction: Int64? { head < starts.count ? starts[head] + Self.spanSeconds + 1 : nil }
 
-    /// Drops the starts before `now − 4 h`; returns whether the histogram changed.
+    /// Drops the starts before `now − 4 h`; returns whether what the planner sees changed: the histogram,
+    /// or the last busy bucket (gone when the window empties).
     @discardableResult
     public mutating func advance(toSecond now: Int64) -> Bool {
         var changed = false
         while head < starts.count, starts[head] < now - Self.spanSeconds {
+            if head + 1 == starts.count { changed = true }
             if head + 1 < starts.count, starts[head + 1] - starts[head] > bucketSeconds {
                 histogram.forget(idleSeconds: starts[head + 1] - starts[head] - bucketSeconds)
                 changed = true

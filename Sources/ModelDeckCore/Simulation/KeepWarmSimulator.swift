@@ -122,8 +122,6 @@ private struct EndpointReplay {
     var idleHead = 0
 
     var window = IdleTimeWindow(bucketSeconds: 10)
-    /// End of the latest busy bucket: what the daemon takes as the last invocation.
-    var lastInvocation: Int64?
     var lastPing: Int64?
     var plan: KeepWarmDecision?
     /// The daemon's time: it starts with the trace.
@@ -152,7 +150,6 @@ private struct EndpointReplay {
         let bucket = time / 10_000 * 10
         if window.lastStart != bucket {
             window.add(busyBucketStart: bucket)
-            lastInvocation = (bucket + 10) * 1_000
             plan = nil
         }
     }
@@ -192,7 +189,9 @@ private struct EndpointReplay {
 
     func replan(at now: Int64) -> KeepWarmDecision {
         func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(ms) / 1_000) }
-        return KeepWarmPlanner.decide(policy: policy, now: date(now), lastInvocation: lastInvocation.map(date),
+        // As the daemon reads it: the end of the latest busy bucket of the last 4 hours, the latest a request in it can have come.
+        let lastInvocation = window.lastStart.map { date(($0 + window.bucketSeconds) * 1_000) }
+        return KeepWarmPlanner.decide(policy: policy, now: date(now), lastInvocation: lastInvocation,
                                     lastPing: lastPing.map(date), idleTimeoutSeconds: target.idleTimeoutSeconds,
                                     coldStartSeconds: coldStartSeconds, histogram: window.histogram)
     }
