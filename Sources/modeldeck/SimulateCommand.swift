@@ -16,6 +16,7 @@ struct SimulateCommand: ParsableCommand {
             after --idle-timeout idle. Pings are billed like requests, cold starts included.
               modeldeck simulate fixtures/traces/periodic.csv --idle-timeout 60s
               modeldeck simulate trace.csv --policy off --policy fixed:5m:2 --policy adaptive -o json
+              modeldeck simulate trace.csv --endpoint sentiment     memory, idle timeout, prices and cold start of an endpoint
             """)
 
     @Argument(help: ArgumentHelp("Trace file (CSV).", valueName: "trace"), completion: .file(extensions: ["csv"]))
@@ -24,28 +25,34 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A policy to compare: off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2). Repeatable; default: off, fixed:5m, adaptive.", valueName: "policy"))
     var policy: [String] = []
 
-    @Option(name: .customLong("cold-start"), help: ArgumentHelp("How long an instance takes to start.", valueName: "duration"))
-    var coldStart: String = "2s"
+    @Option(help: ArgumentHelp("Take memory, idle timeout, prices and the measured cold start from this registry endpoint; flags still override.", valueName: "name"),
+            completion: endpointCompletion)
+    var endpoint: String?
 
-    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("How long the target keeps an idle instance.", valueName: "duration"))
-    var idleTimeout: String = "10m"
+    @Option(name: .customLong("cold-start"), help: ArgumentHelp("How long an instance takes to start (default 2s).", valueName: "duration"))
+    var coldStart: String?
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("How long the target keeps an idle instance (default 10m).", valueName: "duration"))
+    var idleTimeout: String?
 
     @Option(help: ArgumentHelp("How long a ping runs on a warm instance.", valueName: "duration"))
     var ping: String = "10ms"
 
-    @Option(help: ArgumentHelp("Memory per instance, for cost: 512 (MB), 1GB.", valueName: "size"))
-    var memory: String = "512"
+    @Option(help: ArgumentHelp("Memory per instance, for cost: 512 (MB), 1GB (default 512).", valueName: "size"))
+    var memory: String?
 
-    @Option(help: ArgumentHelp("Platform whose prices apply (billed per invocation).", valueName: "platform"))
-    var platform: String = "aws-lambda"
+    @Option(help: ArgumentHelp("Platform whose prices apply, billed per invocation (default aws-lambda).", valueName: "platform"))
+    var platform: String?
 
-    @Option(help: ArgumentHelp("Region of the prices.", valueName: "region"))
-    var region: String = "us-east-1"
+    @Option(help: ArgumentHelp("Region of the prices (default us-east-1).", valueName: "region"))
+    var region: String?
 
-    @Option(help: ArgumentHelp("CPU architecture: x86_64 or arm64.", valueName: "arch"))
-    var arch: String = "x86_64"
+    @Option(help: ArgumentHelp("CPU architecture: x86_64 or arm64 (default x86_64).", valueName: "arch"))
+    var arch: String?
 
     @OptionGroup var prices: PriceOptions
+
+    @OptionGroup var registry: RegistryOptions
 
     @Option(name: [.customShort("o"), .long], help: "Output format: table, json or yaml.")
     var output: OutputFormat = .table
@@ -77,15 +84,37 @@ struct SimulateCommand: ParsableCommand {
             guard ms > 0 else { throw ModelDeckError("\(flag) \(text) must be above zero") }
             return ms
         }
-        let cold = try positive(coldStart, "--cold-start")
-        guard cold <= 900_000 else { throw ModelDeckError("--cold-start \(coldStart) is over the limit of 15m") }
-        let idle = try Quantity.seconds(idleTimeout, what: "--idle-timeout")
-        guard idle > 0 else { throw ModelDeckError("--idle-timeout \(idleTimeout) must be above zero") }
-        guard idle <= 86_400 else { throw ModelDeckError("--idle-timeout \(idleTimeout) is over the limit of 1d") }
+        let table = try prices.load()
+        // An endpoint of the registry gives the defaults (read only); explicit flags win.
+        let like = try endpoint.map { name in try registry.open().read { db in try SimulatedTarget.settings(db, endpoint: name, table: table) } }
+        var cold = like?.coldStartMilliseconds ?? 2_000
+        if let coldStart {
+            cold = try positive(coldStart, "--cold-start")
+            guard cold <= 900_000 else { throw ModelDeckError("--cold-start \(coldStart) is over the limit of 15m") }
+        }
+        var idle = like?.idleTimeoutSeconds ?? 600
+        if let idleTimeout {
+            idle = try Quantity.seconds(idleTimeout, what: "--idle-timeout")
+            guard idle > 0 else { throw ModelDeckError("--idle-timeout \(idleTimeout) must be above zero") }
+            guard idle <= 86_400 else { throw ModelDeckError("--idle-timeout \(idleTimeout) is over the limit of 1d") }
+        }
+        guard idle > 0 else { throw ModelDeckError("endpoint '\(endpoint ?? "")' has no idle timeout (0s) to simulate; pass --idle-timeout") }
         let pingMs = try positive(ping, "--ping")
-        let mb = try Quantity.megabytes(memory, what: "--memory")
-        guard mb > 0 else { throw ModelDeckError("--memory \(memory) must be above zero") }
-        let rates = try prices.load().invocationRates(platform: platform, region: region, architecture: arch)
+        var mb = like?.memoryMB ?? 512
+        if let memory {
+            mb = try Quantity.megabytes(memory, what: "--memory")
+            guard mb > 0 else { throw ModelDeckError("--memory \(memory) must be above zero") }
+        }
+        let rates: InvocationRates
+        if let endpointRates = like?.rates, platform == nil, region == nil, arch == nil {
+            rates = endpointRates
+        } else if let like, like.rates == nil, platform == nil {
+            throw ModelDeckError("endpoint '\(endpoint ?? "")' runs on target \(like.target.label), which is not priced; give the target price_as or pass --platform")
+        } else {
+            rates = try table.invocationRates(platform: platform ?? like?.rates?.platform ?? "aws-lambda",
+                                              region: region ?? like?.rates?.region ?? TargetPricing.defaultRegion,
+                                              architecture: arch ?? like?.rates?.architecture ?? "x86_64")
+        }
         return SimulatedTarget(coldStartMilliseconds: cold, idleTimeoutSeconds: idle, pingMilliseconds: pingMs, memoryMB: mb, rates: rates)
     }
 

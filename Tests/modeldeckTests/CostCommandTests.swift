@@ -65,6 +65,32 @@ struct CostCommandTests {
         #expect(adaptive.pingCostMicros < fixed.pingCostMicros)
     }
 
+    @Test func simulateTakesAnEndpointsSettingsFromTheRegistry() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let deck = scratch.file("deck.yaml", remoteDeck(endpoints: ["on-lambda", "on-local"], replacements: [
+            ("  - name: on-lambda\n    model: sentiment\n    target: local\n", "  - name: on-lambda\n    model: sentiment\n    target: lambda-eu\n"),
+        ]))
+        let applied = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let before = try dump(registryAt: scratch.registry)
+        let result = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--registry", scratch.registry])
+        #expect(result.status == 0, "\(result.stderr)")
+        // The endpoint's 512 MB and default 5-minute idle timeout, its target's Lambda prices in eu-central-1.
+        #expect(result.stdout.contains("cold start 2s, idle timeout 5m, 512 MB priced as aws-lambda x86_64 eu-central-1"))
+        let overridden = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--arch", "arm64",
+                                      "--idle-timeout", "1m", "--registry", scratch.registry])
+        #expect(overridden.stdout.contains("idle timeout 1m, 512 MB priced as aws-lambda arm64 eu-central-1"))
+        // A free local target cannot be priced without saying how.
+        let free = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-local", "--registry", scratch.registry])
+        #expect(free.status != 0)
+        #expect(free.stderr.contains("endpoint 'on-local' runs on target 'local' (local), which is not priced; give the target price_as or pass --platform"))
+        let unknown = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "nope", "--registry", scratch.registry])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("unknown endpoint 'nope'"))
+        #expect(try dump(registryAt: scratch.registry) == before)
+    }
+
     @Test func burnReadsTheRegistry() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
