@@ -147,6 +147,12 @@ struct SimulateCommand: ParsableCommand {
                   + "cold start \(Format.duration(milliseconds: target.coldStartMilliseconds)), idle timeout \(Format.duration(seconds: target.idleTimeoutSeconds)), "
                   + "\(Format.megabytes(target.memoryMB)) priced as \(report.pricedAs)")
             print(Self.table(outcomes).render(), terminator: "")
+            // Adaptive against each fixed warmer, said plainly whichever way it went.
+            for (index, policy) in policies.enumerated() where policy == .adaptive {
+                for (other, otherPolicy) in zip(outcomes, policies) where otherPolicy.mode == "fixed" {
+                    print(outcomes[index].compared(with: other))
+                }
+            }
         case .json, .yaml:
             try Output.printDocument(report, as: output)
         }

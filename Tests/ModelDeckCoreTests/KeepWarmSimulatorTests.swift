@@ -68,6 +68,17 @@ struct KeepWarmSimulatorTests {
         #expect(three.coldStarts == 1)
     }
 
+    @Test func aComparisonSaysWhichWayItWent() {
+        var adaptive = SimulationOutcome(policy: "adaptive"), fixed = SimulationOutcome(policy: "every 5m")
+        (adaptive.coldStarts, adaptive.pingCostMicros, adaptive.pings) = (1, 4_872, 902)
+        (fixed.coldStarts, fixed.pingCostMicros, fixed.pings) = (265, 5_813, 574)
+        #expect(adaptive.compared(with: fixed)
+                == "adaptive vs every 5m: fewer cold starts (1 vs 265) at lower ping cost ($0.004872 vs $0.005813; 902 vs 574 pings)")
+        adaptive.coldStarts = 300
+        adaptive.pingCostMicros = 5_813
+        #expect(adaptive.compared(with: fixed).hasPrefix("adaptive vs every 5m: more cold starts (300 vs 265) at the same ping cost"))
+    }
+
     @Test func endpointsNeverShareInstances() throws {
         let outcome = KeepWarmSimulator.run(trace([(0, "a", 100), (10, "b", 100), (20, "a", 100), (30, "b", 100)]), policy: .off, target: try target())
         #expect(outcome.coldStarts == 2)

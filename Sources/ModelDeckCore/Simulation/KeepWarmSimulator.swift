@@ -76,6 +76,21 @@ public struct SimulationOutcome: Codable, Equatable, Sendable {
     }
 }
 
+extension SimulationOutcome {
+    /// One plain line on how `self` did against `other`, for cold starts and ping cost, whichever way it went:
+    /// `adaptive vs every 5m: fewer cold starts (1 vs 265) at lower ping cost ($0.004872 vs $0.005813)`.
+    public func compared(with other: SimulationOutcome) -> String {
+        func word(_ mine: Int64, _ theirs: Int64, less: String, more: String) -> String {
+            mine < theirs ? less : mine > theirs ? more : "the same"
+        }
+        let starts = word(coldStarts, other.coldStarts, less: "fewer", more: "more")
+        let cost = word(pingCostMicros, other.pingCostMicros, less: "lower", more: "higher")
+        return "\(policy) vs \(other.policy): \(starts) cold starts (\(Format.grouped(coldStarts)) vs \(Format.grouped(other.coldStarts))) "
+            + "at \(cost) ping cost (\(Format.dollars(micros: pingCostMicros)) vs \(Format.dollars(micros: other.pingCostMicros)); "
+            + "\(Format.grouped(pings)) vs \(Format.grouped(other.pings)) pings)"
+    }
+}
+
 /// Replays a trace against a keep-warm policy on a simulated serverless target, with the daemon's own
 /// policy code: `KeepWarmPlanner.decide` (what the daemon's `plan` puts into words) decides every ping, from the same `IdleTimeHistogram` the daemon
 /// learns (10-second busy buckets over the last 4 hours) and the same last-invocation and last-ping inputs.
