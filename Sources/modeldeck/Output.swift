@@ -32,6 +32,16 @@ enum Output {
         }
     }
 
+    /// Prints one document (an object, not a list) as JSON or YAML.
+    static func printDocument<Value: Encodable>(_ value: Value, as format: OutputFormat) throws {
+        let text = String(decoding: try json.encode(value), as: UTF8.self)
+        if format == .yaml, let node = try Yams.compose(yaml: text) {
+            Swift.print(try Yams.serialize(node: blockStyle(node), allowUnicode: true), terminator: "")
+        } else {
+            Swift.print(text)
+        }
+    }
+
     private static func blockStyle(_ node: Node) -> Node {
         switch node {
         case .mapping(let mapping):

@@ -96,7 +96,17 @@ public struct DeckReader {
         if kind == .http, config["url"] == nil {
             throw error(at: node, "target '\(name)' (http) needs a url")
         }
-        return Target(name: name, kind: kind, region: region, config: config)
+        let target = Target(name: name, kind: kind, region: region, config: config)
+        // A local target priced as a platform must name one, with a region and architecture, the price table has.
+        // (An AWS target in a region the table lacks is fine: its burn just shows as not priced.)
+        if let priceAs = fields["price_as"] {
+            _ = try at(priceAs) {
+                do { return try TargetPricing.rates(for: target, table: try PriceTable.load()) } catch let error as ModelDeckError {
+                    throw ModelDeckError("target '\(name)': \(error.message)")
+                }
+            }
+        }
+        return target
     }
 
     private func model(_ node: Node) throws -> (Model, [Declared<ModelVersion>]) {

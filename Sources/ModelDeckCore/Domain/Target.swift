@@ -2,9 +2,10 @@
 public struct Target: Codable, Equatable, Sendable {
     public var name: String
     public var kind: TargetKind
-    /// AWS region for the AWS kinds; nil elsewhere.
+    /// AWS region for the AWS kinds; for a local target priced `price_as` a platform, the region of its prices.
     public var region: String?
-    /// Kind-specific settings: `url` (http), `port` and `host` (local gateway), `max_memory`, `gpus` (local).
+    /// Kind-specific settings: `url` (http), `port` and `host` (local gateway), `max_memory`, `gpus` (local),
+    /// `price_as` and `architecture` (local: price invocations as if on that platform, see `TargetPricing`).
     /// Never credentials: those come from the environment at run time.
     public var config: [String: String]
 
@@ -33,7 +34,7 @@ public struct Target: Codable, Equatable, Sendable {
     /// Settings each kind understands; anything else in a deck is refused as a typo.
     public static func allowedConfigKeys(for kind: TargetKind) -> [String] {
         switch kind {
-        case .local: ["host", "port", "max_memory", "gpus"]
+        case .local: ["host", "port", "max_memory", "gpus", "price_as", "architecture"]
         case .awsLambda: ["role_arn", "function_prefix", "architecture"]
         case .sagemakerServerless: ["role_arn", "execution_role_arn"]
         case .ecsFargate: ["cluster", "architecture"]

@@ -11,6 +11,8 @@ public struct LocalEndpoint: Sendable {
     public var versions: [String: ModelVersion]
     /// Version id → weight in percent (the registry's traffic table).
     public var weights: [String: Int]
+    /// What one invocation costs, when the target is priced (`TargetPricing`); nil when free.
+    public var rates: InvocationRates? = nil
 }
 
 /// The endpoints of the local target(s) a gateway serves, re-read from the registry whenever another
@@ -47,7 +49,10 @@ public final class EndpointCatalog: Sendable {
     private func load(_ db: Database) throws -> [String: LocalEndpoint] {
         var result: [String: LocalEndpoint] = [:]
         let targets = try Target.fetchAll(db).filter { targetNames.contains($0.name) && $0.kind == .local }
+        // A broken $MODELDECK_PRICES file is refused by the CLI; the gateway keeps serving on the built-in table.
+        let prices = (try? PriceTable.load()) ?? .standard
         for target in targets {
+            let rates = try? TargetPricing.rates(for: target, table: prices)
             for endpoint in try Endpoint.filter(Column("target") == target.name).fetchAll(db) {
                 var weights: [String: Int] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT version_id, weight FROM traffic WHERE endpoint = ? AND weight > 0",
@@ -58,7 +63,7 @@ public final class EndpointCatalog: Sendable {
                 for id in weights.keys {
                     if let version = try ModelVersion.fetchOne(db, key: id) { versions[id] = version }
                 }
-                result[endpoint.name] = LocalEndpoint(endpoint: endpoint, target: target, versions: versions, weights: weights)
+                result[endpoint.name] = LocalEndpoint(endpoint: endpoint, target: target, versions: versions, weights: weights, rates: rates)
             }
         }
         return result

@@ -16,9 +16,11 @@ public struct Invocation: Sendable {
     public var warmup: Bool
     public var inFlight: Int
     public var memoryMB: Int
+    /// Prices of the endpoint's target; nil when its invocations cost nothing.
+    public var rates: InvocationRates?
 
     public init(endpoint: String, version: String, at: Date, latencyMicroseconds: UInt64, status: Int, coldStart: Bool,
-                warmup: Bool, inFlight: Int, memoryMB: Int) {
+                warmup: Bool, inFlight: Int, memoryMB: Int, rates: InvocationRates? = nil) {
         self.endpoint = endpoint
         self.version = version
         self.at = at
@@ -28,6 +30,14 @@ public struct Invocation: Sendable {
         self.warmup = warmup
         self.inFlight = inFlight
         self.memoryMB = memoryMB
+        self.rates = rates
+    }
+
+    /// Exact cost of this invocation: what the caller waited (a cold start included, as Lambda bills the
+    /// init phase), rounded up to the platform's billing granularity, on the endpoint's memory.
+    public var cost: Decimal {
+        guard let rates else { return 0 }
+        return rates.cost(rates.usage(ofOneRunning: Int64(clamping: latencyMicroseconds), memoryMB: memoryMB))
     }
 
     /// Server-side failures count as errors (5xx, including the gateway's own 502 and 503); 4xx are the caller's.
@@ -37,10 +47,18 @@ public struct Invocation: Sendable {
 /// Aggregates invocations into 10-second metric buckets per endpoint and version, and writes them to the
 /// registry in one batched transaction per flush, merged with what is already there (so a restart or a
 /// second writer adds to a bucket instead of overwriting it).
+///
+/// Costs are summed exactly (`Decimal`) and stored as whole micro-dollars per flush; the fraction left
+/// over is carried to the next flush of the same endpoint and version. One Lambda request costs about
+/// 0.2 µ$, so rounding each invocation (or each flush) would lose most of the bill; carried, the stored
+/// total never trails the exact one by a micro-dollar or more.
 public actor InvocationRecorder {
     public static let bucketSeconds: Int64 = 10
 
     private var pending: [MetricBucket.Key: MetricBucket] = [:]
+    private var pendingCost: [MetricBucket.Key: (traffic: Decimal, warmup: Decimal)] = [:]
+    private struct Series: Hashable { var endpoint: String; var version: String }
+    private var carried: [Series: (traffic: Decimal, warmup: Decimal)] = [:]
 
     public init() {}
 
@@ -63,12 +81,40 @@ public actor InvocationRecorder {
         delta.maxInFlight = max(delta.maxInFlight, Int64(invocation.inFlight))
         delta.mbMs += Int64(invocation.memoryMB) * Int64(invocation.latencyMicroseconds / 1_000)
         pending[key] = delta
+        if invocation.rates != nil {
+            var cost = pendingCost[key] ?? (0, 0)
+            if invocation.warmup { cost.warmup += invocation.cost } else { cost.traffic += invocation.cost }
+            pendingCost[key] = cost
+        }
+    }
+
+    /// Moves the exact costs into whole micro-dollars on the batch, carrying each series' remainder.
+    private func priced(_ batch: [MetricBucket.Key: MetricBucket]) -> [MetricBucket.Key: MetricBucket] {
+        var batch = batch
+        for (key, cost) in pendingCost.sorted(by: { $0.key.start < $1.key.start }) {
+            let series = Series(endpoint: key.endpoint, version: key.version)
+            let carry = carried[series] ?? (0, 0)
+            let traffic = Self.wholeMicros(cost.traffic + carry.traffic), warmup = Self.wholeMicros(cost.warmup + carry.warmup)
+            batch[key, default: MetricBucket()].costMicros += traffic.micros
+            batch[key, default: MetricBucket()].warmupCostMicros += warmup.micros
+            carried[series] = (traffic.rest, warmup.rest)
+        }
+        pendingCost = [:]
+        return batch
+    }
+
+    /// Whole micro-dollars (rounded down) of `dollars`, and the dollars left over.
+    private static func wholeMicros(_ dollars: Decimal) -> (micros: Int64, rest: Decimal) {
+        var scaled = dollars * 1_000_000
+        var whole = Decimal()
+        NSDecimalRound(&whole, &scaled, 0, .down)
+        return (NSDecimalNumber(decimal: whole).int64Value, (scaled - whole) / 1_000_000)
     }
 
     /// Writes everything recorded since the last flush, plus the live instance table of `endpoints`,
     /// in one transaction.
     public func flush(to registry: Registry, instances: [LocalRuntime.InstanceSnapshot], endpoints: Set<String>) throws {
-        let batch = pending
+        let batch = priced(pending)
         pending = [:]
         do {
             try registry.write { db in

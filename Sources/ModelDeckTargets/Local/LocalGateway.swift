@@ -185,7 +185,7 @@ private struct InvocationHandler: Sendable {
             await recorder.record(Invocation(endpoint: endpointName, version: versionID, at: at,
                                              latencyMicroseconds: (ContinuousClock.now - arrival).wholeMicroseconds,
                                              status: status.code, coldStart: cold, warmup: warmup, inFlight: inFlight,
-                                             memoryMB: local.endpoint.memoryMB))
+                                             memoryMB: local.endpoint.memoryMB, rates: local.rates))
         }
 
         let lease: Lease

@@ -1,0 +1,168 @@
+import Foundation
+import GRDB
+
+/// A cost, user traffic and keep-warm pings apart, in micro-dollars.
+public struct CostSplit: Codable, Equatable, Sendable {
+    public var trafficMicros: Int64 = 0
+    public var keepWarmMicros: Int64 = 0
+    public var totalMicros: Int64 { trafficMicros + keepWarmMicros }
+
+    public init(trafficMicros: Int64 = 0, keepWarmMicros: Int64 = 0) {
+        self.trafficMicros = trafficMicros
+        self.keepWarmMicros = keepWarmMicros
+    }
+
+    mutating func add(_ other: CostSplit) {
+        trafficMicros += other.trafficMicros
+        keepWarmMicros += other.keepWarmMicros
+    }
+
+    private enum CodingKeys: String, CodingKey { case trafficMicros, keepWarmMicros, totalMicros }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        trafficMicros = try container.decode(Int64.self, forKey: .trafficMicros)
+        keepWarmMicros = try container.decode(Int64.self, forKey: .keepWarmMicros)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(trafficMicros, forKey: .trafficMicros)
+        try container.encode(keepWarmMicros, forKey: .keepWarmMicros)
+        try container.encode(totalMicros, forKey: .totalMicros)
+    }
+}
+
+/// Burn figures of one scope: a version, an endpoint, or all endpoints.
+public struct BurnFigures: Codable, Equatable, Sendable {
+    /// Per hour at the rate of the last 5 minutes (their cost × 12).
+    public var perHourNow = CostSplit()
+    /// Since midnight UTC.
+    public var today = CostSplit()
+    /// A 30-day month (720 h) at the rate of the last 24 hours — or of the time since the endpoint's first
+    /// measurement, when that is later (at least 5 minutes).
+    public var projectedMonth = CostSplit()
+
+    public init() {}
+
+    mutating func add(_ other: BurnFigures) {
+        perHourNow.add(other.perHourNow)
+        today.add(other.today)
+        projectedMonth.add(other.projectedMonth)
+    }
+}
+
+/// What an endpoint costs, in total and per version.
+public struct EndpointBurn: Codable, Equatable, Sendable {
+    public struct Version: Codable, Equatable, Sendable {
+        public var version: String
+        public var burn: BurnFigures
+    }
+
+    public var endpoint: String
+    public var target: String
+    /// How its invocations are priced (`aws-lambda x86_64 us-east-1`), nil when they cost nothing (a local
+    /// target without `price_as`, an http target).
+    public var pricedAs: String?
+    public var burn: BurnFigures
+    public var dailyBudgetMicros: Int64?
+    /// Today's cost (traffic and keep-warm) as parts per million of the daily budget; nil without a budget.
+    public var budgetUsedPPM: Int64?
+    /// Versions with measurements in the last 24 hours or today, by version id.
+    public var versions: [Version]
+}
+
+/// Cost burn per endpoint, per version and in total, read from the costs the gateway (or a target driver)
+/// stored with the metric buckets. Read-only: the TUI and `modeldeck cost burn` call `CostBurn.load`.
+public struct CostBurn: Codable, Equatable, Sendable {
+    public var at: Date
+    public var endpoints: [EndpointBurn]
+    public var total: BurnFigures
+    public var totalBudgetMicros: Int64?
+
+    public static let nowWindowSeconds: Int64 = 300
+    public static let projectionWindowSeconds: Int64 = 86_400
+    public static let monthSeconds: Int64 = 30 * 86_400
+
+    /// Reads every endpoint's burn as of `now` (buckets that start after `now` are ignored). `table` only
+    /// labels how each endpoint is priced (default: `PriceTable.load()`); the amounts are those stored.
+    public static func load(_ db: Database, now: Date, table: PriceTable? = nil) throws -> CostBurn {
+        let table = table ?? (try? PriceTable.load()) ?? .standard
+        let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
+        let dayStart = nowSeconds / 86_400 * 86_400
+        let windowStart = nowSeconds - nowWindowSeconds
+        let projectionStart = nowSeconds - projectionWindowSeconds
+        let earliest = min(dayStart, projectionStart)
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT endpoint, version_id,
+                   SUM(CASE WHEN start >= :window THEN cost_micros ELSE 0 END) AS now_traffic,
+                   SUM(CASE WHEN start >= :window THEN warmup_cost_micros ELSE 0 END) AS now_warm,
+                   SUM(CASE WHEN start >= :day THEN cost_micros ELSE 0 END) AS day_traffic,
+                   SUM(CASE WHEN start >= :day THEN warmup_cost_micros ELSE 0 END) AS day_warm,
+                   SUM(CASE WHEN start >= :projection THEN cost_micros ELSE 0 END) AS last_traffic,
+                   SUM(CASE WHEN start >= :projection THEN warmup_cost_micros ELSE 0 END) AS last_warm,
+                   MIN(CASE WHEN start >= :projection THEN start END) AS first_start
+            FROM metric_buckets WHERE start >= :earliest AND start <= :now
+            GROUP BY endpoint, version_id ORDER BY endpoint, version_id
+            """, arguments: ["window": windowStart, "day": dayStart, "projection": projectionStart, "earliest": earliest, "now": nowSeconds])
+        var byEndpoint: [String: [Row]] = [:]
+        for row in rows { byEndpoint[row["endpoint"], default: []].append(row) }
+
+        let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var report = CostBurn(at: now, endpoints: [], total: BurnFigures(), totalBudgetMicros: nil)
+        for endpoint in try Endpoint.order(Column("name")).fetchAll(db) {
+            let versionRows = byEndpoint[endpoint.name] ?? []
+            // One observed span per endpoint, so its versions' projections add up to its own.
+            let firstStart = versionRows.compactMap { $0["first_start"] as Int64? }.min() ?? projectionStart
+            let observed = max(nowWindowSeconds, nowSeconds - max(projectionStart, firstStart))
+            var burn = BurnFigures()
+            var versions: [EndpointBurn.Version] = []
+            for row in versionRows {
+                var figures = BurnFigures()
+                figures.perHourNow = CostSplit(trafficMicros: row["now_traffic"] * 3_600 / nowWindowSeconds,
+                                               keepWarmMicros: row["now_warm"] * 3_600 / nowWindowSeconds)
+                figures.today = CostSplit(trafficMicros: row["day_traffic"], keepWarmMicros: row["day_warm"])
+                figures.projectedMonth = CostSplit(trafficMicros: project(row["last_traffic"], over: observed),
+                                                   keepWarmMicros: project(row["last_warm"], over: observed))
+                versions.append(.init(version: row["version_id"], burn: figures))
+                burn.add(figures)
+            }
+            let target = targets[endpoint.target]
+            let used = endpoint.dailyBudgetMicros.flatMap { budget in budget > 0 ? burn.today.totalMicros * 1_000_000 / budget : nil }
+            report.endpoints.append(EndpointBurn(endpoint: endpoint.name, target: endpoint.target,
+                                                 pricedAs: target.flatMap { TargetPricing.label(of: $0, table: table) }, burn: burn,
+                                                 dailyBudgetMicros: endpoint.dailyBudgetMicros, budgetUsedPPM: used, versions: versions))
+            report.total.add(burn)
+            if let budget = endpoint.dailyBudgetMicros { report.totalBudgetMicros = (report.totalBudgetMicros ?? 0) + budget }
+        }
+        return report
+    }
+
+    /// `micros` spent over `seconds`, as a 30-day month. Integer arithmetic: no rounding until the last division.
+    static func project(_ micros: Int64, over seconds: Int64) -> Int64 {
+        seconds.dividingFullWidth(micros.multipliedFullWidth(by: monthSeconds)).quotient
+    }
+
+    /// Laid out for `modeldeck cost burn`: one line per endpoint, then its versions indented, then the total.
+    public static func table(_ report: CostBurn) -> Table {
+        func money(_ split: CostSplit) -> String {
+            split.keepWarmMicros == 0 ? Format.dollars(micros: split.totalMicros)
+                : "\(Format.dollars(micros: split.totalMicros)) (warm \(Format.dollars(micros: split.keepWarmMicros)))"
+        }
+        var rows: [[String]] = []
+        for endpoint in report.endpoints {
+            let budget = endpoint.dailyBudgetMicros.map { budget in
+                "\(endpoint.budgetUsedPPM.map { Format.percent(ppm: $0) } ?? "-") of \(Format.dollars(micros: budget))"
+            } ?? "-"
+            rows.append([endpoint.endpoint, endpoint.pricedAs ?? "free (\(endpoint.target))", money(endpoint.burn.perHourNow),
+                         money(endpoint.burn.today), money(endpoint.burn.projectedMonth), budget])
+            for version in endpoint.versions where endpoint.versions.count > 1 {
+                rows.append(["  " + version.version, "", money(version.burn.perHourNow), money(version.burn.today),
+                             money(version.burn.projectedMonth), ""])
+            }
+        }
+        rows.append(["total", "", money(report.total.perHourNow), money(report.total.today), money(report.total.projectedMonth),
+                     report.totalBudgetMicros.map { "of \(Format.dollars(micros: $0))" } ?? "-"])
+        return Table(headers: ["endpoint", "priced as", "per hour now", "today (UTC)", "month projected", "daily budget"], rows: rows)
+    }
+}

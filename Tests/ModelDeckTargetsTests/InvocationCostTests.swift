@@ -1,0 +1,40 @@
+import Foundation
+import GRDB
+import ModelDeckCore
+import Testing
+@testable import ModelDeckTargets
+
+struct InvocationCostTests {
+    @Test func costsAreStoredWithTheBucketsWithoutLosingFractionsOfAMicroDollar() async throws {
+        let folder = NSTemporaryDirectory() + "modeldeck-cost-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let registry = try Registry(path: folder + "/registry.sqlite")
+        let rates = try PriceTable.standard.invocationRates(platform: "aws-lambda", region: "us-east-1", architecture: "x86_64")
+        let recorder = InvocationRecorder()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        // 1,000 invocations of 0.8 ms (billed 1 ms) at 128 MB, one in ten a keep-warm ping, flushed every 100.
+        // One costs 128 / 1,024,000 GB-s × $0.0000166667 + $0.0000002 = $0.0000002020833375 (0.2020833375 µ$):
+        // 900 user requests = 181.875 µ$ → 181 stored; 100 pings = 20.208 µ$ → 20. Rounding each one would store 0.
+        for index in 0..<1_000 {
+            await recorder.record(Invocation(endpoint: "e", version: "m@v1", at: t0.addingTimeInterval(Double(index) / 1_000),
+                                             latencyMicroseconds: 800, status: 200, coldStart: false, warmup: index % 10 == 0,
+                                             inFlight: 1, memoryMB: 128, rates: rates))
+            if index % 100 == 99 { try await recorder.flush(to: registry, instances: [], endpoints: []) }
+        }
+        // An endpoint whose target is free stores no cost.
+        await recorder.record(Invocation(endpoint: "free", version: "m@v1", at: t0, latencyMicroseconds: 800, status: 200,
+                                         coldStart: false, warmup: false, inFlight: 1, memoryMB: 128))
+        try await recorder.flush(to: registry, instances: [], endpoints: [])
+        let rows = try registry.read { db in
+            try Row.fetchAll(db, sql: "SELECT endpoint, requests, warmups, cost_micros, warmup_cost_micros FROM metric_buckets ORDER BY endpoint")
+        }
+        #expect(rows.count == 2)
+        #expect(rows[0]["endpoint"] == "e")
+        #expect(rows[0]["requests"] == 900)
+        #expect(rows[0]["warmups"] == 100)
+        #expect(rows[0]["cost_micros"] == 181)
+        #expect(rows[0]["warmup_cost_micros"] == 20)
+        #expect(rows[1]["cost_micros"] == 0)
+    }
+}

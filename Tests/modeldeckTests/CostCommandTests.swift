@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+
+/// `modeldeck cost estimate`, `cost burn` and `simulate` through the real binary.
+@Suite(.serialized)
+struct CostCommandTests {
+    struct Outcome: Decodable {
+        var policy: String
+        var coldStarts: Int
+        var pings: Int
+        var pingCostMicros: Int
+        var totalCostMicros: Int
+    }
+
+    struct Simulation: Decodable {
+        var invocations: Int
+        var outcomes: [Outcome]
+    }
+
+    func simulate(_ trace: String, _ extra: [String]) throws -> [String: Outcome] {
+        let result = try CLI.run(["simulate", "fixtures/traces/\(trace).csv", "-o", "json"] + extra)
+        #expect(result.status == 0, "\(result.stderr)")
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let simulation = try decoder.decode(Simulation.self, from: Data(result.stdout.utf8))
+        #expect(simulation.invocations > 200)
+        return Dictionary(uniqueKeysWithValues: simulation.outcomes.map { ($0.policy, $0) })
+    }
+
+    @Test func estimatePrintsEveryPlatformPerDayAndMonth() throws {
+        let result = try CLI.run(["cost", "estimate", "--requests", "10000/day", "--duration", "200ms", "--memory", "512"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines[0].contains("break-even against sagemaker-realtime ml.t2.medium"))
+        let lambda = try #require(lines.first { $0.hasPrefix("aws-lambda") && $0.contains("on demand") })
+        #expect(lambda.contains("$0.018667") && lambda.contains("$0.560001") && lambda.contains("719,998/day (8.3/s)"))
+        #expect(lines.contains { $0.hasPrefix("ecs-fargate") && $0.contains("each task billed 1m (the minimum)") })
+        #expect(lines.contains { $0.hasPrefix("sagemaker-realtime") && $0.contains("$40.32") })
+
+        let json = try CLI.run(["cost", "estimate", "--requests", "5/s", "--duration", "1s", "--memory", "2GB", "--arch", "arm64", "-o", "json"])
+        #expect(json.status == 0)
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let rows = try #require(report?["rows"] as? [[String: Any]])
+        // 432,000 requests a day × (1 s × 2 GB × $0.0000133334 + $0.0000002) = $11.6064576 → 11,606,458 µ$.
+        #expect(rows.first { $0["platform"] as? String == "aws-lambda" }?["per_day_micros"] as? Int == 11_606_458)
+    }
+
+    @Test func adaptiveBeatsAFixedFiveMinuteWarmerWhereTheIdleTimeoutIsShorterThanItsInterval() throws {
+        // A target that stops idle instances after a minute: a ping every 5 minutes mostly finds the instance
+        // gone (cold pings, billed with their init), while adaptive keeps it warm just around the expected request.
+        for trace in ["periodic", "diurnal", "rare", "bursty"] {
+            let outcomes = try simulate(trace, ["--idle-timeout", "60s"])
+            let fixed = try #require(outcomes["every 5m"]), adaptive = try #require(outcomes["adaptive"])
+            #expect(adaptive.coldStarts < fixed.coldStarts, "\(trace)")
+            #expect(adaptive.pingCostMicros <= fixed.pingCostMicros, "\(trace)")
+            #expect(try #require(outcomes["off"]).coldStarts > adaptive.coldStarts, "\(trace)")
+        }
+    }
+
+    @Test func withALongIdleTimeoutAdaptiveMatchesTheFixedWarmerOnPeriodicTrafficForLessPingCost() throws {
+        let outcomes = try simulate("periodic", ["--idle-timeout", "10m", "--policy", "fixed:5m", "--policy", "adaptive"])
+        let fixed = try #require(outcomes["every 5m"]), adaptive = try #require(outcomes["adaptive"])
+        #expect(adaptive.coldStarts <= fixed.coldStarts)
+        #expect(adaptive.pings < fixed.pings)
+        #expect(adaptive.pingCostMicros < fixed.pingCostMicros)
+    }
+
+    @Test func simulateTakesAnEndpointsSettingsFromTheRegistry() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let deck = scratch.file("deck.yaml", remoteDeck(endpoints: ["on-lambda", "on-local"], replacements: [
+            ("  - name: on-lambda\n    model: sentiment\n    target: local\n", "  - name: on-lambda\n    model: sentiment\n    target: lambda-eu\n"),
+        ]))
+        let applied = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let before = try dump(registryAt: scratch.registry)
+        let result = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--registry", scratch.registry])
+        #expect(result.status == 0, "\(result.stderr)")
+        // The endpoint's 512 MB and default 5-minute idle timeout, its target's Lambda prices in eu-central-1.
+        #expect(result.stdout.contains("cold start 2s, idle timeout 5m, 512 MB priced as aws-lambda x86_64 eu-central-1"))
+        let overridden = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--arch", "arm64",
+                                      "--idle-timeout", "1m", "--registry", scratch.registry])
+        #expect(overridden.stdout.contains("idle timeout 1m, 512 MB priced as aws-lambda arm64 eu-central-1"))
+        // A free local target cannot be priced without saying how.
+        let free = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-local", "--registry", scratch.registry])
+        #expect(free.status != 0)
+        #expect(free.stderr.contains("endpoint 'on-local' runs on target 'local' (local), which is not priced; give the target price_as or pass --platform"))
+        let unknown = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "nope", "--registry", scratch.registry])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("unknown endpoint 'nope'"))
+        #expect(try dump(registryAt: scratch.registry) == before)
+    }
+
+    @Test func burnReadsTheRegistry() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let deck = scratch.file("deck.yaml", remoteDeck(replacements: [("    kind: local\n", "    kind: local\n    price_as: aws-lambda\n    region: eu-central-1\n")]))
+        #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
+        let result = try CLI.run(["cost", "burn", "--registry", scratch.registry])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("sentiment   aws-lambda x86_64 eu-central-1   $0.00"))
+    }
+
+    /// Bad input: one line on stderr naming the problem, nothing on stdout, a non-zero exit, and no registry
+    /// created or changed.
+    func expectRefused(_ arguments: [String], _ message: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let result = try CLI.run(arguments, environment: ["MODELDECK_REGISTRY": scratch.registry])
+        #expect(result.status != 0, "exit 0 for \(arguments)", sourceLocation: sourceLocation)
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        #expect(lines.count == 1, "stderr was: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.contains(message), "stderr was: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stdout.isEmpty, "stdout was: \(result.stdout)", sourceLocation: sourceLocation)
+        #expect(!FileManager.default.fileExists(atPath: scratch.registry), sourceLocation: sourceLocation)
+    }
+
+    @Test func badEstimateInput() throws {
+        let good = ["cost", "estimate", "--requests", "10000/day", "--duration", "200ms", "--memory", "512"]
+        func with(_ flag: String, _ value: String) -> [String] {
+            var arguments = good
+            if let index = arguments.firstIndex(of: flag) { arguments[index + 1] = value } else { arguments += [flag, value] }
+            return arguments
+        }
+        try expectRefused(with("--region", "mars-1"), "unknown region 'mars-1'; the price table (version 2026-11-23) has us-east-1, eu-central-1")
+        try expectRefused(with("--arch", "sparc"), "architecture 'sparc' is not known; use x86_64 or arm64")
+        try expectRefused(with("--requests", "0/day"), "--requests '0/day' is zero; a request rate must be above zero")
+        try expectRefused(good.map { $0 == "10000/day" ? "--requests=-5/day" : $0 }.filter { $0 != "--requests" },
+                          "--requests '-5/day' is negative")
+        try expectRefused(with("--requests", "10000/fortnight"), "has an unknown period 'fortnight'")
+        try expectRefused(with("--duration", "soon"), "--duration 'soon' is not a duration")
+        try expectRefused(with("--duration", "0ms"), "--duration 0ms must be above zero")
+        try expectRefused(with("--memory", "0"), "--memory 0 must be above zero")
+        try expectRefused(with("--memory", "lots"), "--memory 'lots' is not a size")
+        try expectRefused(with("--payload", "1XB"), "--payload '1XB' is not a size")
+        try expectRefused(with("--prices", "/nonexistent/prices.yaml"), "cannot read price table /nonexistent/prices.yaml")
+    }
+
+    @Test func badSimulateInput() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let trace = "fixtures/traces/periodic.csv"
+        let malformed = scratch.file("bad.csv", "timestamp,endpoint,duration_ms\n1800000000.000,a,200\n1800000001.000,a\n")
+        try expectRefused(["simulate", malformed], "bad.csv:3: no duration; expected timestamp,endpoint,duration_ms")
+        let backwards = scratch.file("back.csv", "1800000001,a,200\n1800000000,a,200\n")
+        try expectRefused(["simulate", backwards], "back.csv:2: timestamp 1800000000 is earlier than the line before; the trace must be in time order")
+        try expectRefused(["simulate", scratch.path + "/none.csv"], "cannot read trace \(scratch.path)/none.csv")
+        try expectRefused(["simulate", trace, "--platform", "gcp-run"], "unknown platform 'gcp-run'")
+        try expectRefused(["simulate", trace, "--platform", "ecs-fargate"], "platform 'ecs-fargate' is billed per task, not per invocation")
+        try expectRefused(["simulate", trace, "--region", "mars-1"], "unknown region 'mars-1'")
+        try expectRefused(["simulate", trace, "--idle-timeout", "0s"], "--idle-timeout 0s must be above zero")
+        try expectRefused(["simulate", trace, "--cold-start", "later"], "--cold-start 'later' is not a duration")
+        try expectRefused(["simulate", trace, "--memory", "0"], "--memory 0 must be above zero")
+        try expectRefused(["simulate", trace, "--policy", "sometimes"], "--policy 'sometimes' is not a policy; use off, adaptive or fixed:INTERVAL[:CONCURRENCY]")
+        try expectRefused(["simulate", trace, "--policy", "fixed:5m:0"], "--policy fixed:5m:0: concurrency '0' must be a whole number from 1 to 1,000")
+    }
+
+    @Test func aDeckPricingALocalTargetAsAnUnknownPlatformIsRefusedAndTheRegistryIsUnchanged() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        #expect(try CLI.run(["apply", "-f", scratch.file("good.yaml", remoteDeck()), "--registry", scratch.registry]).status == 0)
+        let before = try dump(registryAt: scratch.registry)
+        let bad = scratch.file("bad.yaml", remoteDeck(replacements: [("    kind: local\n", "    kind: local\n    price_as: gcp-run\n")]))
+        let result = try CLI.run(["apply", "-f", bad, "--registry", scratch.registry])
+        #expect(result.status != 0)
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(result.stderr.contains("bad.yaml:5:15: target 'local': unknown platform 'gcp-run'"))
+        #expect(try dump(registryAt: scratch.registry) == before)
+    }
+}
