@@ -102,6 +102,8 @@ public struct EndpointSummary: Equatable, Sendable {
     /// Cost since midnight UTC, keep-warm pings included (and also given apart).
     public var todayMicros: Int64 = 0
     public var todayWarmupMicros: Int64 = 0
+    /// This month's cost at the recent rate.
+    public var projectedMonthMicros: Int64 = 0
     /// The worst p99 of each of the last `sparklineMinutes` minutes, oldest first; nil where idle.
     public var sparkline: [Double?] = []
 
@@ -155,7 +157,7 @@ public struct EndpointSummary: Equatable, Sendable {
     }
 
     /// Every endpoint with its figures, in name order. Reads only recent metric buckets: the last hour for
-    /// cold starts and the sparkline, the last five minutes' histograms for p50/p99, today's costs summed in SQL.
+    /// cold starts and the sparkline, the last five minutes' histograms for p50/p99; costs come from `CostBurn`.
     static func loadAll(_ db: Database, now: Date) throws -> [EndpointSummary] {
         let nowSeconds = Int64(now.timeIntervalSince1970)
         let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind.rawValue) }, uniquingKeysWith: { a, _ in a })
@@ -213,9 +215,6 @@ public struct EndpointSummary: Equatable, Sendable {
             if start + width > recentFrom {
                 summary.recentRequests += requests
                 summary.recentErrors += row["errors"]
-                let warmup: Int64 = row["warmup_cost_micros"]
-                summary.burnMicrosPerHour += (row["cost_micros"] as Int64) + warmup
-                summary.warmupBurnMicrosPerHour += warmup
                 if let blob: Data = row["recent_hist"] {
                     try recentLatency[name, default: LatencyPairs()].add(encoded: blob)
                 }
@@ -227,27 +226,17 @@ public struct EndpointSummary: Equatable, Sendable {
             }
             summaries[name] = summary
         }
-        let window = Int64(recentSeconds)
-        for (name, histogram) in recentLatency {
-            summaries[name]?.p50Milliseconds = histogram.milliseconds(atPercentile: 50)
-            summaries[name]?.p99Milliseconds = histogram.milliseconds(atPercentile: 99)
+        for (name, latency) in recentLatency {
+            summaries[name]?.p50Milliseconds = latency.milliseconds(atPercentile: 50)
+            summaries[name]?.p99Milliseconds = latency.milliseconds(atPercentile: 99)
         }
-        for name in order {
-            guard var summary = summaries[name] else { continue }
-            summary.burnMicrosPerHour = summary.burnMicrosPerHour * 3_600 / window
-            summary.warmupBurnMicrosPerHour = summary.warmupBurnMicrosPerHour * 3_600 / window
-            summaries[name] = summary
-        }
-
-        let midnight = nowSeconds / 86_400 * 86_400
-        for row in try Row.fetchAll(db, sql: """
-            SELECT endpoint, SUM(cost_micros) AS cost, SUM(warmup_cost_micros) AS warmup
-            FROM metric_buckets WHERE start >= ? GROUP BY endpoint
-            """, arguments: [midnight]) {
-            let name: String = row["endpoint"]
-            let warmup: Int64 = row["warmup"] ?? 0
-            summaries[name]?.todayMicros = (row["cost"] ?? 0) + warmup
-            summaries[name]?.todayWarmupMicros = warmup
+        // Money comes from the cost engine's burn, the same figures `modeldeck cost burn` prints.
+        for burn in try CostBurn.load(db, now: now).endpoints {
+            summaries[burn.endpoint]?.burnMicrosPerHour = burn.burn.perHourNow.totalMicros
+            summaries[burn.endpoint]?.warmupBurnMicrosPerHour = burn.burn.perHourNow.keepWarmMicros
+            summaries[burn.endpoint]?.todayMicros = burn.burn.today.totalMicros
+            summaries[burn.endpoint]?.todayWarmupMicros = burn.burn.today.keepWarmMicros
+            summaries[burn.endpoint]?.projectedMonthMicros = burn.burn.projectedMonth.totalMicros
         }
         return order.compactMap { summaries[$0] }
     }

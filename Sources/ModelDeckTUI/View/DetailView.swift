@@ -64,7 +64,8 @@ extension Dashboard {
         lines.append([label("Capacity"), ("\(Cells.rate(s.requestsPerSecond)) req/s · in flight \(s.inFlight)/\(s.maxConcurrency) · warm instances \(s.warmInstances) of at most \(s.maxInstances)", .normal)])
 
         var cost: [Segment] = [label("Cost"), ("\(Cells.dollars(s.burnMicrosPerHour))/h now (keep-warm \(Cells.dollars(s.warmupBurnMicrosPerHour))/h)", .normal),
-                               (" · today \(Cells.dollars(s.todayMicros)) (keep-warm \(Cells.dollars(s.todayWarmupMicros)))", .normal)]
+                               (" · today \(Cells.dollars(s.todayMicros)) (keep-warm \(Cells.dollars(s.todayWarmupMicros)))", .normal),
+                               (" · month ≈ \(Cells.dollars(s.projectedMonthMicros))", .normal)]
         if let budget = s.dailyBudgetMicros, let percent = s.budgetPercent {
             cost.append((" · budget \(Format.dollars(micros: budget))/day: \(percent)%", breaches.contains(.budget) ? .error : percent >= 80 ? .warning : .ok))
         }
