@@ -51,6 +51,7 @@ let package = Package(
             name: "ModelDeckTargets",
             dependencies: [
                 "ModelDeckCore", "CProcessSpawn",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -100,7 +100,7 @@ struct KeepWarmLoop: Service {
                 ON CONFLICT (endpoint) DO UPDATE SET last_result = excluded.last_result, updated_at = excluded.updated_at
                 """, arguments: [endpoint, "ping failed: \(reason)", now])
         }
-        logger.warning("keep-warm ping failed", metadata: ["endpoint": "\(endpoint)", "reason": "\(reason)"])
+        logger.notice("keep-warm ping failed", metadata: ["endpoint": "\(endpoint)", "reason": "\(reason)"])
     }
 
     private func record(_ endpoint: String, results: [PingResult], now: Date, requested: Date?) throws {

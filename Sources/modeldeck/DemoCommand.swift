@@ -42,6 +42,14 @@ struct DemoCommand: AsyncParsableCommand {
         let timing: Demo.Timing = quick ? .quick : .normal
         let succeeded: Bool
         if DashboardOptions.onTerminal && !plain {
+            // Anything written to stderr (daemon warnings) would scroll the dashboard away: it goes to a log.
+            let log = open(folder + "/demo.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            let savedStderr = dup(STDERR_FILENO)
+            if log >= 0 { dup2(log, STDERR_FILENO) }
+            defer {
+                if savedStderr >= 0 { dup2(savedStderr, STDERR_FILENO); close(savedStderr) }
+                if log >= 0 { close(log) }
+            }
             succeeded = try await withDashboard(registry, theme: theme, declarations: plan.changes.count, timing: timing)
         } else {
             say("registry \(path): \(plan.changes.count) declarations from \(deck)")
