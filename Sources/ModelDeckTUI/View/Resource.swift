@@ -88,20 +88,24 @@ enum Cells {
         return "\(seconds / 86_400)d ago"
     }
 
+    /// `08:05:09` UTC.
     static func clock(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "HH:mm:ss"
-        return formatter.string(from: date)
+        let t = utc(date)
+        return String(format: "%02d:%02d:%02d", t.tm_hour, t.tm_min, t.tm_sec)
     }
 
+    /// `11-23 08:05:09` UTC.
     static func stamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "MM-dd HH:mm:ss"
-        return formatter.string(from: date)
+        let t = utc(date)
+        return String(format: "%02d-%02d %02d:%02d:%02d", t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+    }
+
+    /// Calendar fields in UTC; gmtime_r rather than a DateFormatter per cell (tables format thousands of dates).
+    private static func utc(_ date: Date) -> tm {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var fields = tm()
+        gmtime_r(&seconds, &fields)
+        return fields
     }
 
     /// `sentiment@v2` → `v2` when the model is the endpoint's own.
