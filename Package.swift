@@ -94,6 +94,8 @@ let package = Package(
                 "ModelDeckCore", "ModelDeckTargets", "ModelDeckDaemon", "ModelDeckTUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "ModelDeckCoreTests", dependencies: ["ModelDeckCore"]),

@@ -12,6 +12,12 @@ public enum LocalTargetHost {
         public var target: String
         public var host: String
         public var port: Int
+
+        public init(target: String, host: String, port: Int) {
+            self.target = target
+            self.host = host
+            self.port = port
+        }
     }
 
     public static let defaultPort = 8765

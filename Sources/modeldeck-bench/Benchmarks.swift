@@ -4,4 +4,5 @@ import ArgumentParser
 let benchmarks: [any ParsableCommand.Type] = [
     TUIFrameBenchmark.self,
     SimulateBenchmark.self,
+    RollbackLatencyBenchmark.self,
 ]

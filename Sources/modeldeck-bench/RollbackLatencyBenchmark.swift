@@ -1,0 +1,112 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import Logging
+import ModelDeckCore
+import ModelDeckDaemon
+import ModelDeckTargets
+import NIOCore
+
+/// `modeldeck-bench rollback-latency`: a real daemon with the local target and the fixture model; each
+/// round deploys v3 all at once, waits until v3 answers, then runs the real `modeldeck rollback` command and
+/// times from the command starting to the first request the old version (v1) answers. Baseline in the same
+/// run: one request's round trip.
+struct RollbackLatencyBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rollback-latency",
+                                                    abstract: "From `modeldeck rollback` starting to the first request served by the old version.")
+
+    @Option(help: "Rollbacks measured.")
+    var rollbacks = 50
+
+    @Option(help: "The modeldeck binary (default: beside this one).")
+    var cli: String?
+
+    @Option(help: "Deck with the endpoint `sentiment` and versions v1 and v3.")
+    var deck = "fixtures/decks/example.yaml"
+
+    func run() async throws {
+        let binary = cli ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modeldeck").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw ValidationError("no modeldeck binary at \(binary); build it (swift build -c release --product modeldeck) or pass --cli PATH")
+        }
+        let folder = NSTemporaryDirectory() + "modeldeck-bench-rollback-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let registry = try Registry(path: folder + "/registry.sqlite")
+        try DeckApplier.apply(try DeckReader.read(path: deck), to: registry, source: deck, actor: "bench")
+        try registry.write { db in try db.execute(sql: "UPDATE endpoints SET keep_warm_mode = 'off', idle_timeout_s = 3600") }
+
+        var logger = Logger(label: "modeldeck.bench")
+        logger.logLevel = .critical
+        var settings = Daemon.Settings()
+        let targets = try registry.read { db in try Target.fetchAll(db) }
+        guard let local = LocalTargetHost.firstLocal(in: targets) else { throw ValidationError("the deck has no local target") }
+        settings.listen = LocalTargetHost.Listen(target: local.target, host: "127.0.0.1", port: 0)
+        settings.api = nil
+        let stopper = GatewayStopper()
+        let (ports, portReady) = AsyncStream<Int>.makeStream()
+        let daemon = Task { [settings] in
+            try await Daemon(registry: registry, settings: settings, logger: logger).run(stopper: stopper) { portReady.yield($0) }
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw ValidationError("the daemon did not start") }
+        defer { Task { await stopper.stop() } }
+
+        var roundTrips: [Double] = []
+        var latencies: [Double] = []
+        for round in 0..<rollbacks {
+            _ = try Intents.deploy(registry, endpoint: "sentiment", version: "v3", strategy: .allAtOnce, bakeSeconds: 0,
+                                   reason: "bench round \(round)", actor: "bench")
+            try await waitUntilServed(by: "sentiment@v3", port: port, timeout: .seconds(60))
+            try await waitUntilSettled(registry)
+            for _ in 0..<3 {
+                let watch = Stopwatch()
+                _ = try await invoke(port: port)
+                roundTrips.append(watch.milliseconds)
+            }
+            let watch = Stopwatch()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["rollback", "sentiment", "--to", "v1", "--reason", "bench", "--registry", registry.path]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            try await waitUntilServed(by: "sentiment@v1", port: port, timeout: .seconds(60))
+            latencies.append(watch.milliseconds)
+            process.waitUntilExit()
+            try await waitUntilSettled(registry)
+        }
+        await stopper.stop()
+        _ = try? await daemon.value
+        latencies.sort()
+        roundTrips.sort()
+        print(String(format: "rollbacks %d: p50 %.0f ms, p99 %.0f ms, max %.0f ms (goal p99 ≤ 250 ms)", latencies.count,
+                     percentile(latencies, 50), percentile(latencies, 99), latencies.last ?? .nan))
+        print(String(format: "baseline, one warm request: p50 %.1f ms; rollback p50 is %.0f× that (includes starting the modeldeck process)",
+                     percentile(roundTrips, 50), percentile(latencies, 50) / percentile(roundTrips, 50)))
+    }
+
+    private func invoke(port: Int) async throws -> String? {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/endpoints/sentiment/invoke")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: "{\"text\": \"fast and reliable\"}"))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return response.headers.first(name: "X-ModelDeck-Version")
+    }
+
+    private func waitUntilServed(by version: String, port: Int, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await invoke(port: port)) == version { return }
+        }
+        throw ValidationError("\(version) never answered within \(timeout)")
+    }
+
+    /// No deployment in flight, so the next intent is accepted.
+    private func waitUntilSettled(_ registry: Registry) async throws {
+        while try registry.read({ db in try !Deployment.activeDeploys(db, endpoint: "sentiment").isEmpty }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
