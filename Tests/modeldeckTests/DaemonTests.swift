@@ -112,7 +112,10 @@ struct DaemonTests {
 extension DaemonTests {
     func instances(_ registry: String) throws -> [String] {
         let queue = try GRDB.DatabaseQueue(path: registry)
-        return try queue.read { db in try String.fetchAll(db, sql: "SELECT version_id FROM instances WHERE state != 'starting' ORDER BY version_id") }
+        return try queue.read { db in
+            // The endpoint's own: sentiment-batch serves sentiment@v1 too, and its adaptive policy pings it warm.
+            try String.fetchAll(db, sql: "SELECT version_id FROM instances WHERE endpoint = 'sentiment' AND state != 'starting' ORDER BY version_id")
+        }
     }
 
     @Test func keepWarmPingsKeepInstancesWarmWithoutUserTrafficAndCoverACanary() async throws {
