@@ -110,3 +110,24 @@ struct ControlLoops: Service {
         }
     }
 }
+
+extension Daemon {
+    /// Runs a daemon inside this process with the registry's local target on a free loopback port and no
+    /// export API (the demo, benchmarks). Returns once the gateway listens; `stopper` stops it, `task` ends then.
+    public static func startInProcess(registry: Registry, logger: Logger) async throws
+        -> (port: Int, stopper: GatewayStopper, task: Task<Void, any Error>) {
+        var settings = Settings()
+        let targets = try registry.read { db in try Target.fetchAll(db) }
+        guard let local = LocalTargetHost.firstLocal(in: targets) else { throw ModelDeckError("the deck has no local target") }
+        settings.listen = LocalTargetHost.Listen(target: local.target, host: "127.0.0.1", port: 0)
+        settings.api = nil
+        let stopper = GatewayStopper()
+        let (ports, portReady) = AsyncStream<Int>.makeStream()
+        let task = Task { [settings] in
+            try await Daemon(registry: registry, settings: settings, logger: logger).run(stopper: stopper) { portReady.yield($0) }
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw ModelDeckError("the daemon did not start") }
+        return (port, stopper, task)
+    }
+}

@@ -39,16 +39,7 @@ public struct Demo: Sendable {
     public func run() async throws -> Bool {
         var logger = Logger(label: "modeldeck.demo")
         logger.logLevel = .warning
-        var settings = Daemon.Settings()
-        let targets = try registry.read { db in try Target.fetchAll(db) }
-        guard let local = LocalTargetHost.firstLocal(in: targets) else { throw ModelDeckError("the demo deck has no local target") }
-        settings.listen = LocalTargetHost.Listen(target: local.target, host: "127.0.0.1", port: 0)
-        settings.api = nil
-        let stopper = GatewayStopper()
-        let (ports, portReady) = AsyncStream<Int>.makeStream()
-        let daemon = Task { try await Daemon(registry: registry, settings: settings, logger: logger).run(stopper: stopper) { portReady.yield($0) } }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw ModelDeckError("the daemon did not start") }
+        let (port, stopper, daemon) = try await Daemon.startInProcess(registry: registry, logger: logger)
         say("daemon running; gateway on http://127.0.0.1:\(port) — try: curl -X POST -d '{\"text\":\"great\"}' http://127.0.0.1:\(port)/endpoints/sentiment/invoke")
 
         let traffic = Task { await Self.traffic(port: port) }

@@ -38,18 +38,7 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
 
         var logger = Logger(label: "modeldeck.bench")
         logger.logLevel = .critical
-        var settings = Daemon.Settings()
-        let targets = try registry.read { db in try Target.fetchAll(db) }
-        guard let local = LocalTargetHost.firstLocal(in: targets) else { throw ValidationError("the deck has no local target") }
-        settings.listen = LocalTargetHost.Listen(target: local.target, host: "127.0.0.1", port: 0)
-        settings.api = nil
-        let stopper = GatewayStopper()
-        let (ports, portReady) = AsyncStream<Int>.makeStream()
-        let daemon = Task { [settings] in
-            try await Daemon(registry: registry, settings: settings, logger: logger).run(stopper: stopper) { portReady.yield($0) }
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw ValidationError("the daemon did not start") }
+        let (port, stopper, daemon) = try await Daemon.startInProcess(registry: registry, logger: logger)
         defer { Task { await stopper.stop() } }
 
         var roundTrips: [Double] = []
