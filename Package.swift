@@ -102,6 +102,8 @@ let package = Package(
         .testTarget(name: "ModelDeckTargetsTests", dependencies: [
             "ModelDeckTargets",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "ModelDeckDaemonTests", dependencies: ["ModelDeckDaemon"]),
         .testTarget(name: "ModelDeckTUITests", dependencies: ["ModelDeckTUI"]),

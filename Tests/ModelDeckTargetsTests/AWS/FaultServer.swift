@@ -1,0 +1,60 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// An AWS stand-in that misbehaves on purpose, on a loopback port: it answers each request with the next
+/// scripted fault, then with the last one. moto cannot throttle or hang, so the retry and timeout tests use
+/// this at the HTTP boundary instead.
+final class FaultServer: Sendable {
+    enum Answer: Sendable {
+        /// Status, `x-amzn-ErrorType` header (nil for none) and JSON body.
+        case error(status: Int, type: String?, body: String)
+        case ok(String)
+        /// Holds the request open for a minute without answering.
+        case hang
+    }
+
+    private let script: [Answer]
+    private let seen = Mutex<[HTTPRequest]>([])
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+
+    init(_ script: [Answer]) { self.script = script }
+
+    /// Requests answered so far.
+    var requests: [HTTPRequest] { seen.withLock { $0 } }
+
+    /// Starts listening; returns the base URL.
+    func start() async throws -> String {
+        let router = Router()
+        let answer: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
+            let index = seen.withLock { seen in seen.append(request.head); return seen.count - 1 }
+            switch script[min(index, script.count - 1)] {
+            case .ok(let body):
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: body)))
+            case .error(let status, let type, let body):
+                var headers = HTTPFields()
+                if let type { headers[HTTPField.Name("x-amzn-ErrorType")!] = type }
+                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+            case .hang:
+                try await Task.sleep(for: .seconds(60))
+                return Response(status: .ok)
+            }
+        }
+        router.post("/", use: answer)
+        router.post("/**", use: answer)
+        var logger = Logger(label: "fault-server")
+        logger.logLevel = .critical
+        let (ports, portReady) = AsyncStream<Int>.makeStream()
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { portReady.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("the fault server did not start") }
+        return "http://127.0.0.1:\(port)"
+    }
+
+    func stop() { task.withLock { $0?.cancel() } }
+}

@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+@testable import ModelDeckTargets
+
+/// moto's server on loopback: the AWS the driver tests talk to (real HTTP, real SigV4 headers, AWS's own
+/// answer shapes). `scripts/test` starts one and sets `MODELDECK_MOTO_URL`; run alone (`swift test --filter`)
+/// the tests start their own, killed with the test process.
+actor Moto {
+    static let shared = Moto()
+
+    private var url: String?
+    private var process: ChildProcess?
+
+    /// The server's URL, once it answers and runs Lambda functions without Docker.
+    func baseURL() async throws -> String {
+        if let url { return url }
+        let found: String
+        if let given = ProcessInfo.processInfo.environment["MODELDECK_MOTO_URL"], !given.isEmpty {
+            found = given
+        } else {
+            found = try await start()
+        }
+        try await Self.waitUntilUp(found)
+        // Without Docker, moto's Lambda still creates, publishes, aliases and invokes functions.
+        var config = HTTPClientRequest(url: found + "/moto-api/config")
+        config.method = .POST
+        config.headers.add(name: "Content-Type", value: "application/json")
+        config.body = .bytes(ByteBuffer(string: #"{"lambda": {"use_docker": false}}"#))
+        let answer = try await HTTPClient.shared.execute(config, timeout: .seconds(10))
+        guard answer.status == .ok || answer.status == .created else {
+            throw TestFailure("moto at \(found) refused its Lambda configuration: HTTP \(answer.status.code)")
+        }
+        url = found
+        return found
+    }
+
+    /// A configuration for moto: fixed test credentials (moto checks none), us-east-1.
+    func configuration(region: String = "us-east-1") async throws -> AWSConfiguration {
+        AWSConfiguration(credentials: AWSCredentials(accessKeyID: "AKIDMODELDECKTEST", secretAccessKey: "modeldeck-test-secret"),
+                         region: region, endpointURL: try await baseURL(), profile: "test")
+    }
+
+    private func start() async throws -> String {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        guard path.contains(where: { FileManager.default.isExecutableFile(atPath: "\($0)/moto_server") }) else {
+            throw TestFailure("moto_server is not installed: pip install 'moto[server]' (scripts/test does it)")
+        }
+        let port = Int.random(in: 20_000..<40_000)
+        let log = NSTemporaryDirectory() + "modeldeck-moto-\(getpid()).log"
+        process = try await ChildProcess.start(["moto_server", "-H", "127.0.0.1", "-p", "\(port)"],
+                                               environment: ProcessInfo.processInfo.environment, directory: nil, logPath: log)
+        return "http://127.0.0.1:\(port)"
+    }
+
+    private static func waitUntilUp(_ url: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let answer = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url + "/moto-api/"), timeout: .seconds(2)),
+               answer.status == .ok { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw TestFailure("moto at \(url) did not answer within 30 s")
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
