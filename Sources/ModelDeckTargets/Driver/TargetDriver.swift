@@ -1,3 +1,4 @@
+import Foundation
 import ModelDeckCore
 
 /// What the daemon needs from a platform, and nothing platform-specific: the daemon and the TUI never
@@ -17,6 +18,15 @@ public protocol TargetDriver: Sendable {
 
     /// Sends `count` keep-warm pings at once to `version` of `endpoint`, so that `count` instances are warm.
     func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult]
+
+    /// Brings what the platform measured for `endpoint` between `from` and `to` into the registry's metric
+    /// buckets (AWS: CloudWatch), replacing what an earlier call wrote for the same buckets, since platforms
+    /// revise recent figures. A target measured at its own gateway (local) has nothing to collect.
+    func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws
+}
+
+extension TargetDriver {
+    public func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws {}
 }
 
 /// One keep-warm ping as the target answered it.
