@@ -47,6 +47,25 @@ struct IntentTests {
         #expect(event?.message == "deploy sentiment@v2 to sentiment (now sentiment@v1 100%) with canary:10%:5m, bake 1m: better accuracy")
     }
 
+    @Test func aCanaryOnATargetThatServesOneVersionIsRefusedAndWritesNothing() throws {
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        try DeckApplier.apply(parseDeck(sampleDeck([
+            ("  - name: lambda-eu\n    kind: aws-lambda", "  - name: sm\n    kind: sagemaker-serverless"),
+            ("        command: [python3, server.py]\n        memory: 256MB\n      - version: v2", "        image: 1.dkr.ecr/s:v1\n        memory: 256MB\n      - version: v2"),
+            ("        command: [python3, server.py]\n        memory: 256MB\nendpoints", "        image: 1.dkr.ecr/s:v2\n        memory: 256MB\nendpoints"),
+            ("    target: local\n    memory: 512MB", "    target: sm\n    memory: 1GB"),
+        ])), to: registry, source: "deck.yaml", actor: "test")
+        let before = try dump(registry)
+        #expect(throws: ModelDeckError("target 'sm' (sagemaker-serverless) serves one version of an endpoint at a time, so canary:10%:5m cannot split traffic there; deploy with strategy all-at-once (a bake still watches the SLO and rolls back)")) {
+            try Intents.deploy(registry, endpoint: "sentiment", version: "v2", strategy: .canary(percent: 10, intervalSeconds: 300),
+                               bakeSeconds: 0, reason: nil)
+        }
+        #expect(try dump(registry) == before)
+        let allAtOnce = try Intents.deploy(registry, endpoint: "sentiment", version: "v2", strategy: .allAtOnce, bakeSeconds: 60, reason: nil)
+        #expect(allAtOnce.state == .pending)
+    }
+
     @Test func aSecondDeployWhileOneIsInFlightIsRefusedAndWritesNothing() throws {
         defer { scratch.cleanUp() }
         let registry = try registry()

@@ -36,7 +36,7 @@ public struct Target: Codable, Equatable, Sendable {
         switch kind {
         case .local: ["host", "port", "max_memory", "gpus", "price_as", "architecture"]
         case .awsLambda: ["role_arn", "function_prefix", "architecture"]
-        case .sagemakerServerless: ["role_arn", "execution_role_arn"]
+        case .sagemakerServerless: ["role_arn", "execution_role_arn", "endpoint_prefix"]
         case .ecsFargate: ["cluster", "architecture"]
         case .http: ["url"]
         }

@@ -22,6 +22,17 @@ public enum TargetKind: String, Codable, CaseIterable, Sendable {
         case .http: .none
         }
     }
+
+    /// Whether the kind can send a share of an endpoint's traffic to a second version (canary, linear).
+    /// SageMaker serverless endpoints take a single production variant
+    /// (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, feature exclusions), so a
+    /// new version replaces the old one all at once there.
+    public var splitsTraffic: Bool {
+        switch self {
+        case .local, .awsLambda, .ecsFargate: true
+        case .sagemakerServerless, .http: false
+        }
+    }
 }
 
 /// The limits of one target, from the platform's documentation (see ../shared/DOMAIN.md for sources).

@@ -15,6 +15,9 @@ public enum Intents {
                 throw ModelDeckError("endpoint '\(name)' uses target '\(endpoint.target)', which is not in the registry")
             }
             try FitCheck.require(version: version, endpoint: endpoint, target: target)
+            if strategy != .allAtOnce, !target.kind.splitsTraffic {
+                throw ModelDeckError("target \(target.label) serves one version of an endpoint at a time, so \(strategy) cannot split traffic there; deploy with strategy all-at-once (a bake still watches the SLO and rolls back)")
+            }
             if let active = try Deployment.activeDeploys(db, endpoint: name).first {
                 throw ModelDeckError("endpoint '\(name)' already has deployment #\(active.id ?? 0) (\(active.toVersion), \(active.state.rawValue)); wait for it or roll back first")
             }

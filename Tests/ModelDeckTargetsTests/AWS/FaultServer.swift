@@ -17,21 +17,29 @@ final class FaultServer: Sendable {
         case hang
     }
 
-    private let script: [Answer]
-    private let seen = Mutex<[HTTPRequest]>([])
+    private let respond: @Sendable (_ index: Int, _ head: HTTPRequest, _ body: Data) -> Answer
+    private let seen = Mutex<[(head: HTTPRequest, body: Data)]>([])
     private let task = Mutex<Task<Void, any Error>?>(nil)
 
-    init(_ script: [Answer]) { self.script = script }
+    /// Answers request n with `script[n]`, and every later one with the last.
+    init(_ script: [Answer]) { respond = { index, _, _ in script[min(index, script.count - 1)] } }
+
+    /// Answers each request as `respond` says, from its position, head and body.
+    init(respond: @escaping @Sendable (_ index: Int, _ head: HTTPRequest, _ body: Data) -> Answer) { self.respond = respond }
 
     /// Requests answered so far.
-    var requests: [HTTPRequest] { seen.withLock { $0 } }
+    var requests: [HTTPRequest] { seen.withLock { $0.map(\.head) } }
+
+    /// Bodies of the requests answered so far, in order.
+    var bodies: [Data] { seen.withLock { $0.map(\.body) } }
 
     /// Starts listening; returns the base URL.
     func start() async throws -> String {
         let router = Router()
         let answer: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
-            let index = seen.withLock { seen in seen.append(request.head); return seen.count - 1 }
-            switch script[min(index, script.count - 1)] {
+            let body = Data((try await request.body.collect(upTo: 1 << 20)).readableBytesView)
+            let index = seen.withLock { seen in seen.append((request.head, body)); return seen.count - 1 }
+            switch respond(index, request.head, body) {
             case .ok(let body):
                 return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: body)))
             case .error(let status, let type, let body):

@@ -1,0 +1,272 @@
+import Crypto
+import Foundation
+import GRDB
+import ModelDeckCore
+
+/// The sagemaker-serverless driver: one SageMaker model per ModelDeck version, one endpoint config per
+/// (version, memory, max concurrency), one serverless endpoint per ModelDeck endpoint.
+///
+/// A serverless endpoint takes a single production variant (AWS's feature exclusions), so it serves one
+/// version at a time: a new version replaces the old with `UpdateEndpoint` (SageMaker's blue/green, all at
+/// once), and a rollback is the same call back to the old config. `Intents.deploy` refuses canary and linear
+/// here before anything is written (`TargetKind.splitsTraffic`).
+///
+/// Every name is derived from the registry (the version's id and digest, the endpoint's settings), so the
+/// driver keeps no state of its own: a daemon killed with -9 finds the same names again.
+public struct SageMakerServerlessDriver: TargetDriver {
+    public let target: Target
+    private let registry: Registry
+    private let client: AWSClient
+    private let recorder = InvocationRecorder()
+    private let rates: InvocationRates?
+    /// How often `DescribeEndpoint` is polled while the endpoint is created or updated, and for how long.
+    public var pollInterval: Duration = .seconds(5)
+    public var inServiceTimeout: Duration = .seconds(30 * 60)
+
+    static let apiPrefix = "SageMaker"
+
+    public init(target: Target, registry: Registry, client: AWSClient, prices: PriceTable = .standard) {
+        self.target = target
+        self.registry = registry
+        self.client = client
+        rates = try? TargetPricing.rates(for: target, table: prices)
+    }
+
+    // MARK: Names
+
+    /// SageMaker names: letters, digits and hyphens, at most 63. A longer name keeps its start and ends with
+    /// a hash of the whole, so two long names never meet.
+    static func name(_ parts: [String]) -> String {
+        let raw = parts.joined(separator: "-")
+        var cleaned = ""
+        for character in raw.unicodeScalars {
+            let keep = ("a"..."z").contains(character) || ("A"..."Z").contains(character) || ("0"..."9").contains(character)
+            if keep { cleaned.unicodeScalars.append(character) } else if !cleaned.hasSuffix("-") { cleaned += "-" }
+        }
+        cleaned = String(cleaned.drop { $0 == "-" })
+        while cleaned.hasSuffix("-") { cleaned.removeLast() }
+        guard cleaned.count > 63 else { return cleaned }
+        let hash = SHA256.hash(data: Data(raw.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        var head = String(cleaned.prefix(54))
+        while head.hasSuffix("-") { head.removeLast() }
+        return head + "-" + hash
+    }
+
+    public func endpointName(_ endpoint: String) -> String { Self.name([target.config["endpoint_prefix"] ?? "modeldeck", endpoint]) }
+
+    func modelName(endpoint: String, version: ModelVersion) -> String {
+        Self.name(["md", endpoint, version.version, String(version.digest.dropFirst("sha256:".count).prefix(8))])
+    }
+
+    /// The variant is named after the version, so CloudWatch's per-variant figures are per-version figures.
+    func variantName(_ version: ModelVersion) -> String { Self.name([version.version]) }
+
+    func configName(endpoint: Endpoint, version: ModelVersion) -> String {
+        let settings = "\(modelName(endpoint: endpoint.name, version: version)) \(endpoint.memoryMB) \(maxConcurrency(endpoint))"
+        let hash = SHA256.hash(data: Data(settings.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        return Self.name(["md", endpoint.name, version.version, hash])
+    }
+
+    /// Serverless MaxConcurrency counts concurrent invocations across the endpoint (1–200); each instance
+    /// takes one at a time, so it is the endpoint's instance ceiling.
+    func maxConcurrency(_ endpoint: Endpoint) -> Int { min(max(endpoint.maxInstances * endpoint.concurrency, 1), 200) }
+
+    // MARK: TargetDriver
+
+    public func provision(_ version: ModelVersion, on endpoint: Endpoint) async throws {
+        try FitCheck.require(version: version, endpoint: endpoint, target: target)
+        guard let role = target.config["execution_role_arn"] ?? target.config["role_arn"] else {
+            throw ModelDeckError("target \(target.label) has no execution_role_arn: SageMaker needs a role it can assume to pull the image and the model data")
+        }
+        guard let image = version.image else { throw ModelDeckError("version '\(version.id)' has no container image") }
+        let name = modelName(endpoint: endpoint.name, version: version)
+        if try await exists(operation: "DescribeModel", ["ModelName": name]) { return }
+        var container: [String: AnyEncodable] = [
+            "Image": AnyEncodable(image),
+            "Environment": AnyEncodable(["MODELDECK_VERSION": version.id, "MODELDECK_ENDPOINT": endpoint.name]),
+        ]
+        if let artifact = version.artifact, artifact.hasPrefix("s3://") { container["ModelDataUrl"] = AnyEncodable(artifact) }
+        _ = try await call("CreateModel", [
+            "ModelName": AnyEncodable(name),
+            "ExecutionRoleArn": AnyEncodable(role),
+            "PrimaryContainer": AnyEncodable(container),
+            "Tags": AnyEncodable([["Key": "modeldeck:version", "Value": version.id], ["Key": "modeldeck:digest", "Value": version.digest]]),
+        ])
+    }
+
+    public func setWeights(_ weights: [String: Int], endpoint name: String) async throws {
+        let taking = weights.filter { $0.value > 0 }
+        guard taking.count == 1, let versionID = taking.first?.key else {
+            throw ModelDeckError("target \(target.label) serves one version of an endpoint at a time; asked to split \(name)'s traffic \(weights.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)%" }.joined(separator: ", "))")
+        }
+        let (endpoint, version) = try registry.read { db -> (Endpoint, ModelVersion) in
+            guard let endpoint = try Endpoint.fetchOne(db, key: name) else { throw ModelDeckError("no endpoint '\(name)' in the registry") }
+            guard let version = try ModelVersion.fetchOne(db, key: versionID) else { throw ModelDeckError("no version '\(versionID)' in the registry") }
+            return (endpoint, version)
+        }
+        try await provision(version, on: endpoint)
+        let config = configName(endpoint: endpoint, version: version)
+        if try await !exists(operation: "DescribeEndpointConfig", ["EndpointConfigName": config]) {
+            _ = try await call("CreateEndpointConfig", [
+                "EndpointConfigName": AnyEncodable(config),
+                "ProductionVariants": AnyEncodable([[
+                    "VariantName": AnyEncodable(variantName(version)),
+                    "ModelName": AnyEncodable(modelName(endpoint: name, version: version)),
+                    "ServerlessConfig": AnyEncodable(["MemorySizeInMB": endpoint.memoryMB, "MaxConcurrency": maxConcurrency(endpoint)]),
+                ]]),
+            ])
+        }
+        let sagemakerName = endpointName(name)
+        if let current = try await describeEndpoint(sagemakerName) {
+            let heading = current.PendingDeploymentSummary?.EndpointConfigName ?? current.EndpointConfigName
+            if heading != config {
+                guard !["Creating", "Updating", "SystemUpdating", "RollingBack"].contains(current.EndpointStatus) else {
+                    throw ModelDeckError("SageMaker endpoint \(sagemakerName) is \(current.EndpointStatus) towards \(heading); \(versionID) follows once it is InService")
+                }
+                _ = try await call("UpdateEndpoint", ["EndpointName": AnyEncodable(sagemakerName), "EndpointConfigName": AnyEncodable(config)])
+            }
+        } else {
+            _ = try await call("CreateEndpoint", [
+                "EndpointName": AnyEncodable(sagemakerName), "EndpointConfigName": AnyEncodable(config),
+                "Tags": AnyEncodable([["Key": "modeldeck:endpoint", "Value": name]]),
+            ])
+        }
+        try await waitInService(sagemakerName, config: config)
+    }
+
+    public func liveWeights(endpoint name: String) async throws -> [String: Int] {
+        guard let current = try await describeEndpoint(endpointName(name)) else { return [:] }
+        let configName = current.PendingDeploymentSummary?.EndpointConfigName ?? current.EndpointConfigName
+        let config = try await call("DescribeEndpointConfig", ["EndpointConfigName": AnyEncodable(configName)])
+            .decode(EndpointConfigDescription.self, operation: "sagemaker:DescribeEndpointConfig")
+        let versions = try registry.read { db -> [ModelVersion] in
+            guard let endpoint = try Endpoint.fetchOne(db, key: name) else { return [] }
+            return try ModelVersion.filter(Column("model") == endpoint.model).fetchAll(db)
+        }
+        let byModelName = Dictionary(versions.map { (modelName(endpoint: name, version: $0), $0.id) }, uniquingKeysWith: { a, _ in a })
+        let total = config.ProductionVariants.reduce(0) { $0 + ($1.InitialVariantWeight ?? 1) }
+        var weights: [String: Int] = [:]
+        for variant in config.ProductionVariants {
+            // A model made outside ModelDeck shows under its SageMaker name, so the registry's weights are enforced.
+            let id = byModelName[variant.ModelName] ?? "sagemaker:\(variant.ModelName)"
+            weights[id, default: 0] += total > 0 ? Int(((variant.InitialVariantWeight ?? 1) / total * 100).rounded()) : 0
+        }
+        return weights
+    }
+
+    /// `count` concurrent `InvokeEndpoint` calls on the version's variant. The body and a custom attribute
+    /// mark them as warmups for the model server; SageMaker does not say whether an invocation waited for
+    /// a cold start, so cold starts come from CloudWatch's `ModelSetupTime` instead.
+    public func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult] {
+        let (label, memoryMB) = try registry.read { db -> (String, Int) in
+            guard let found = try ModelVersion.fetchOne(db, key: version) else { throw ModelDeckError("no version '\(version)' in the registry") }
+            return (found.version, try Endpoint.fetchOne(db, key: endpoint)?.memoryMB ?? found.memoryMB)
+        }
+        let path = "/endpoints/\(SigV4Signer.encode(endpointName(endpoint)))/invocations"
+        let results = try await withThrowingTaskGroup(of: PingResult.self) { group in
+            for _ in 0..<max(1, count) {
+                group.addTask { [client] in
+                    let started = ContinuousClock.now
+                    let status: Int
+                    do {
+                        status = try await client.send(.sagemakerRuntime, operation: "InvokeEndpoint", method: .POST, path: path, headers: [
+                            (name: "Content-Type", value: "application/json"),
+                            (name: "Accept", value: "application/json"),
+                            (name: "X-Amzn-SageMaker-Target-Variant", value: Self.name([label])),
+                            (name: "X-Amzn-SageMaker-Custom-Attributes", value: "modeldeck-warmup=1"),
+                        ], body: Data(#"{"modeldeck-warmup": true}"#.utf8)).status
+                    } catch let error as AWSError where error.status > 0 {
+                        status = error.status // the model answered with an error: a ping that failed, not a lost one
+                    }
+                    return PingResult(status: status, coldStart: false, milliseconds: (ContinuousClock.now - started).wholeMilliseconds)
+                }
+            }
+            return try await group.reduce(into: [PingResult]()) { $0.append($1) }
+        }
+        for result in results {
+            await recorder.record(Invocation(endpoint: endpoint, version: version, at: Date(),
+                                             latencyMicroseconds: UInt64(result.milliseconds) * 1_000, status: result.status,
+                                             coldStart: result.coldStart, warmup: true, inFlight: 1, memoryMB: memoryMB, rates: rates))
+        }
+        try await recorder.flush(to: registry, instances: [], endpoints: [])
+        return results
+    }
+
+    // MARK: Calls
+
+    private func call(_ operation: String, _ body: [String: AnyEncodable]) async throws -> AWSResponse {
+        try await client.json(.sagemaker, targetPrefix: Self.apiPrefix, operation: operation, body)
+    }
+
+    /// SageMaker answers a Describe of something missing with `ValidationException: Could not find …`.
+    private func exists(operation: String, _ body: [String: String]) async throws -> Bool {
+        do {
+            _ = try await client.json(.sagemaker, targetPrefix: Self.apiPrefix, operation: operation, body)
+            return true
+        } catch let error as AWSError where Self.isMissing(error) {
+            return false
+        }
+    }
+
+    static func isMissing(_ error: AWSError) -> Bool {
+        error.kind == .notFound || (error.code == "ValidationException" && error.message.contains("Could not find"))
+    }
+
+    struct EndpointDescription: Decodable {
+        struct Pending: Decodable { var EndpointConfigName: String? }
+        var EndpointName: String
+        var EndpointConfigName: String
+        var EndpointStatus: String
+        var FailureReason: String?
+        var PendingDeploymentSummary: Pending?
+    }
+
+    struct EndpointConfigDescription: Decodable {
+        struct Variant: Decodable {
+            var VariantName: String
+            var ModelName: String
+            var InitialVariantWeight: Double?
+        }
+        var ProductionVariants: [Variant]
+    }
+
+    private func describeEndpoint(_ name: String) async throws -> EndpointDescription? {
+        do {
+            return try await call("DescribeEndpoint", ["EndpointName": AnyEncodable(name)])
+                .decode(EndpointDescription.self, operation: "sagemaker:DescribeEndpoint")
+        } catch let error as AWSError where Self.isMissing(error) {
+            return nil
+        }
+    }
+
+    private func waitInService(_ name: String, config: String) async throws {
+        let deadline = ContinuousClock.now + inServiceTimeout
+        while true {
+            guard let endpoint = try await describeEndpoint(name) else {
+                throw ModelDeckError("SageMaker endpoint \(name) disappeared while it was being created")
+            }
+            switch endpoint.EndpointStatus {
+            case "InService" where endpoint.EndpointConfigName == config && endpoint.PendingDeploymentSummary == nil:
+                return
+            case "Failed":
+                throw ModelDeckError("SageMaker endpoint \(name) failed: \(endpoint.FailureReason ?? "no reason given")")
+            default:
+                guard ContinuousClock.now < deadline else {
+                    throw ModelDeckError("SageMaker endpoint \(name) is still \(endpoint.EndpointStatus) after \(inServiceTimeout); it continues on AWS's side")
+                }
+                try await Task.sleep(for: pollInterval)
+            }
+        }
+    }
+}
+
+/// An encodable value of any type, for the few JSON request bodies built as dictionaries.
+struct AnyEncodable: Encodable, Sendable {
+    private let encodeValue: @Sendable (any Encoder) throws -> Void
+
+    init<Value: Encodable & Sendable>(_ value: Value) {
+        encodeValue = { try value.encode(to: $0) }
+    }
+
+    func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}
