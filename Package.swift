@@ -99,17 +99,23 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ModelDeckCoreTests", dependencies: ["ModelDeckCore"]),
-        .testTarget(name: "ModelDeckTargetsTests", dependencies: [
+        // What the AWS tests share: moto's server on loopback, and a fault server for what moto cannot do.
+        .target(name: "ModelDeckTestSupport", dependencies: [
             "ModelDeckTargets",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ], path: "Tests/ModelDeckTestSupport"),
+        .testTarget(name: "ModelDeckTargetsTests", dependencies: [
+            "ModelDeckTargets", "ModelDeckTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "ModelDeckDaemonTests", dependencies: ["ModelDeckDaemon"]),
         .testTarget(name: "ModelDeckTUITests", dependencies: ["ModelDeckTUI"]),
         // Runs the real `modeldeck` binary as separate processes; depending on it makes `swift test` build it.
         .testTarget(name: "modeldeckTests", dependencies: [
-            "modeldeck", "ModelDeckCore",
+            "modeldeck", "ModelDeckCore", "ModelDeckTargets", "ModelDeckTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ],

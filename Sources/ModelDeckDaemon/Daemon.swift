@@ -46,16 +46,21 @@ public struct Daemon: Sendable {
         let listen = settings.listen ?? LocalTargetHost.firstLocal(in: targets)
         let gatewayAddress = GatewayAddress()
         var drivers: [String: any TargetDriver] = [:]
-        for target in targets where target.kind == .local {
-            drivers[target.name] = LocalDriver(target: target, registry: registry,
-                                               gateway: target.name == listen?.target ? gatewayAddress : GatewayAddress())
+        for target in targets {
+            let driver = TargetDrivers.make(for: target, registry: registry,
+                                            gateway: target.name == listen?.target ? gatewayAddress : GatewayAddress())
+            if let unavailable = driver as? UnavailableDriver {
+                logger.warning("target cannot be driven", metadata: ["target": "\(target.name)", "reason": "\(unavailable.reason)"])
+            }
+            drivers[target.name] = driver
         }
         let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger)
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
                                  tickInterval: settings.tickInterval, retentionDays: settings.retentionDays, logger: logger)
 
         let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger)
-        var services: [any Service] = [loops, keepWarm]
+        let collector = MetricsCollector(registry: registry, drivers: drivers, logger: logger)
+        var services: [any Service] = [loops, keepWarm, collector]
         if let api = settings.api {
             services.append(api.application(registry: registry, logger: logger, onListening: onAPIListening))
         }

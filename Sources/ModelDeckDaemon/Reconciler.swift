@@ -93,7 +93,7 @@ public actor Reconciler {
                 return true
             }
             if persisted, let weights = DeploymentMachine.weights(for: next) {
-                try await driver.setWeights(weights, endpoint: next.endpoint)
+                try await route(weights, endpoint: next.endpoint, driver: driver)
             }
         } catch {
             logger.error("deployment step failed", metadata: ["deployment": "\(deployment.id ?? 0)", "error": "\(error)"])
@@ -110,13 +110,38 @@ public actor Reconciler {
                 JOIN endpoints e ON e.name = d.endpoint
                 """).map { deployment in (deployment, try Endpoint.fetchOne(db, key: deployment.endpoint)?.target) }
         }
+        let now = ContinuousClock.now
         for (deployment, target) in latest {
             guard let target, let driver = drivers[target], let weights = DeploymentMachine.weights(for: deployment) else { continue }
-            let live = try await driver.liveWeights(endpoint: deployment.endpoint)
-            if live != weights {
-                logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
-                try await driver.setWeights(weights, endpoint: deployment.endpoint)
+            // A local target answers from the registry; a cloud one is an API call, so it is asked once a minute.
+            if driver.target.kind != .local, let last = lastDriftCheck[deployment.endpoint], now - last < Self.remoteDriftCheckInterval {
+                continue
+            }
+            lastDriftCheck[deployment.endpoint] = now
+            do {
+                let live = try await driver.liveWeights(endpoint: deployment.endpoint)
+                if live != weights {
+                    logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
+                    try await route(weights, endpoint: deployment.endpoint, driver: driver)
+                }
+            } catch {
+                logger.error("cannot make target match the registry",
+                             metadata: ["endpoint": "\(deployment.endpoint)", "error": "\((error as? ModelDeckError)?.message ?? "\(error)")"])
             }
         }
     }
+
+    /// Makes the target route by `weights`, then records them as the endpoint's traffic (what the TUI, pings
+    /// and the gateway read), whichever platform it is on.
+    private func route(_ weights: [String: Int], endpoint: String, driver: any TargetDriver) async throws {
+        try await driver.setWeights(weights, endpoint: endpoint)
+        let split = try TrafficSplit(weights, endpoint: endpoint)
+        try registry.write { db in
+            try split.save(db, endpoint: endpoint)
+            try db.execute(sql: "UPDATE traffic SET live_weight = weight WHERE endpoint = ?", arguments: [endpoint])
+        }
+    }
+
+    static let remoteDriftCheckInterval: Duration = .seconds(60)
+    private var lastDriftCheck: [String: ContinuousClock.Instant] = [:]
 }

@@ -13,11 +13,16 @@ final class BackgroundCommand: @unchecked Sendable {
     /// The export API's port, for `daemon`.
     let apiPort: Int
 
-    init(_ command: String, registry: String, environment: [String: String] = [:]) throws {
+    /// `environment` is added to this process's own, or used alone when `replacing`.
+    init(_ command: String, registry: String, environment: [String: String] = [:], replacing: Bool = false) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = [command, "--registry", registry, "--port", "0"] + (command == "daemon" ? ["--api-port", "0"] : [])
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        if replacing {
+            process.environment = environment
+        } else if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: CLI.repository)
         let out = Pipe()
         process.standardOutput = out

@@ -1,4 +1,5 @@
 import Foundation
+import ModelDeckTestSupport
 import Testing
 @testable import ModelDeckTargets
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import Synchronization
 import GRDB
 import ModelDeckCore
+import ModelDeckTestSupport
 import Testing
 @testable import ModelDeckTargets
 

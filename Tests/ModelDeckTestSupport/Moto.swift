@@ -1,19 +1,19 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-@testable import ModelDeckTargets
+import ModelDeckTargets
 
 /// moto's server on loopback: the AWS the driver tests talk to (real HTTP, real SigV4 headers, AWS's own
 /// answer shapes). `scripts/test` starts one and sets `MODELDECK_MOTO_URL`; run alone (`swift test --filter`)
 /// the tests start their own, killed with the test process.
-actor Moto {
-    static let shared = Moto()
+public actor Moto {
+    public static let shared = Moto()
 
     private var url: String?
     private var process: ChildProcess?
 
     /// The server's URL, once it answers and runs Lambda functions without Docker.
-    func baseURL() async throws -> String {
+    public func baseURL() async throws -> String {
         if let url { return url }
         let found: String
         if let given = ProcessInfo.processInfo.environment["MODELDECK_MOTO_URL"], !given.isEmpty {
@@ -36,7 +36,7 @@ actor Moto {
     }
 
     /// A configuration for moto: fixed test credentials (moto checks none), us-east-1.
-    func configuration(region: String = "us-east-1") async throws -> AWSConfiguration {
+    public func configuration(region: String = "us-east-1") async throws -> AWSConfiguration {
         AWSConfiguration(credentials: AWSCredentials(accessKeyID: "AKIDMODELDECKTEST", secretAccessKey: "modeldeck-test-secret"),
                          region: region, endpointURL: try await baseURL(), profile: "test")
     }
@@ -64,7 +64,7 @@ actor Moto {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -8,8 +8,8 @@ import Synchronization
 /// An AWS stand-in that misbehaves on purpose, on a loopback port: it answers each request with the next
 /// scripted fault, then with the last one. moto cannot throttle or hang, so the retry and timeout tests use
 /// this at the HTTP boundary instead.
-final class FaultServer: Sendable {
-    enum Answer: Sendable {
+public final class FaultServer: Sendable {
+    public enum Answer: Sendable {
         /// Status, `x-amzn-ErrorType` header (nil for none) and JSON body.
         case error(status: Int, type: String?, body: String)
         case ok(String)
@@ -22,19 +22,19 @@ final class FaultServer: Sendable {
     private let task = Mutex<Task<Void, any Error>?>(nil)
 
     /// Answers request n with `script[n]`, and every later one with the last.
-    init(_ script: [Answer]) { respond = { index, _, _ in script[min(index, script.count - 1)] } }
+    public init(_ script: [Answer]) { respond = { index, _, _ in script[min(index, script.count - 1)] } }
 
     /// Answers each request as `respond` says, from its position, head and body.
-    init(respond: @escaping @Sendable (_ index: Int, _ head: HTTPRequest, _ body: Data) -> Answer) { self.respond = respond }
+    public init(respond: @escaping @Sendable (_ index: Int, _ head: HTTPRequest, _ body: Data) -> Answer) { self.respond = respond }
 
     /// Requests answered so far.
-    var requests: [HTTPRequest] { seen.withLock { $0.map(\.head) } }
+    public var requests: [HTTPRequest] { seen.withLock { $0.map(\.head) } }
 
     /// Bodies of the requests answered so far, in order.
-    var bodies: [Data] { seen.withLock { $0.map(\.body) } }
+    public var bodies: [Data] { seen.withLock { $0.map(\.body) } }
 
     /// Starts listening; returns the base URL.
-    func start() async throws -> String {
+    public func start() async throws -> String {
         let router = Router()
         let answer: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
             let body = Data((try await request.body.collect(upTo: 1 << 20)).readableBytesView)
@@ -64,5 +64,5 @@ final class FaultServer: Sendable {
         return "http://127.0.0.1:\(port)"
     }
 
-    func stop() { task.withLock { $0?.cancel() } }
+    public func stop() { task.withLock { $0?.cancel() } }
 }

@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+import ModelDeckCore
+import ModelDeckTargets
+import ServiceLifecycle
+
+/// Brings the figures that cloud platforms measure (CloudWatch) into the registry's metric buckets, once a
+/// minute, for every endpoint on a target that is not measured at a local gateway. The first pass reaches
+/// back an hour; later ones re-read the last 15 minutes, since CloudWatch revises recent periods.
+struct MetricsCollector: Service {
+    let registry: Registry
+    let drivers: [String: any TargetDriver]
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    static let firstLookBack: TimeInterval = 3_600
+    static let lookBack: TimeInterval = 900
+
+    func run() async throws {
+        var lookBack = Self.firstLookBack
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await collect(now: Date(), lookBack: lookBack)
+            lookBack = Self.lookBack
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    func collect(now: Date, lookBack: TimeInterval) async {
+        let endpoints: [Endpoint]
+        do {
+            endpoints = try registry.read { db in try Endpoint.fetchAll(db) }
+        } catch {
+            logger.error("metrics collection failed", metadata: ["error": "\(error)"])
+            return
+        }
+        for endpoint in endpoints {
+            guard let driver = drivers[endpoint.target], driver.target.kind != .local, !(driver is UnavailableDriver) else { continue }
+            do {
+                try await driver.collectMetrics(endpoint: endpoint, from: now.addingTimeInterval(-lookBack), to: now)
+            } catch {
+                logger.warning("metrics collection failed", metadata: [
+                    "endpoint": "\(endpoint.name)", "error": "\((error as? ModelDeckError)?.message ?? "\(error)")",
+                ])
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import GRDB
+import ModelDeckTargets
+import ModelDeckTestSupport
+import Testing
+
+/// The real daemon driving an AWS target (moto's server on loopback) through the same intents and the same
+/// target protocol as the local target: no driver-specific code in the daemon or the CLI.
+@Suite(.serialized) struct AWSDaemonTests {
+    static let role = "arn:aws:iam::123456789012:role/modeldeck-sagemaker"
+
+    /// A local target (the daemon always runs one gateway) and a SageMaker serverless endpoint `name`.
+    private func setUp(_ scratch: Scratch, endpoint name: String) throws {
+        let deck = scratch.file("deck.yaml", """
+        targets:
+          - {name: local, kind: local}
+          - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: '\(Self.role)', endpoint_prefix: \(name)}
+        models:
+          - name: scorer
+            versions:
+              - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v1, digest: 'sha256:\(String(repeating: "1", count: 64))', size: 300MB, memory: 1GB}
+              - {version: v2, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v2, digest: 'sha256:\(String(repeating: "2", count: 64))', size: 300MB, memory: 1GB}
+        endpoints:
+          - {name: scoring, model: scorer, target: sm, memory: 2GB, max_instances: 4}
+        """)
+        let apply = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
+        #expect(apply.status == 0, "\(apply.stderr)")
+    }
+
+    private func awsEnvironment(_ scratch: Scratch) async throws -> [String: String] {
+        [
+            "AWS_ENDPOINT_URL": try await Moto.shared.baseURL(), "AWS_ACCESS_KEY_ID": "AKIDMODELDECKTEST",
+            "AWS_SECRET_ACCESS_KEY": "modeldeck-test-secret", "AWS_REGION": "us-east-1", "HOME": scratch.path,
+        ]
+    }
+
+    @Test func aDeployThroughTheCLIBecomesAServerlessEndpointOnSageMaker() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let prefix = "md\(UUID().uuidString.prefix(6).lowercased())"
+        try setUp(scratch, endpoint: prefix)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: try await awsEnvironment(scratch))
+        defer { daemon.stop() }
+
+        let deploy = try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--reason", "first", "--registry", scratch.registry])
+        #expect(deploy.status == 0, "\(deploy.stderr)")
+        let settled = try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" }
+        #expect(settled, "\(String(describing: try? deploymentState(scratch.registry, id: 1)))")
+
+        // Asked of SageMaker itself: the endpoint serves v1's model on the endpoint's memory and concurrency.
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        func describe(_ operation: String, _ body: [String: String]) async throws -> [String: Any] {
+            let answer = try await client.json(.sagemaker, targetPrefix: "SageMaker", operation: operation, body)
+            return try JSONSerialization.jsonObject(with: answer.body) as? [String: Any] ?? [:]
+        }
+        let endpoint = try await describe("DescribeEndpoint", ["EndpointName": "\(prefix)-scoring"])
+        #expect(endpoint["EndpointStatus"] as? String == "InService")
+        let config = try await describe("DescribeEndpointConfig", ["EndpointConfigName": endpoint["EndpointConfigName"] as? String ?? ""])
+        let variant = (config["ProductionVariants"] as? [[String: Any]])?.first
+        #expect(variant?["VariantName"] as? String == "v1")
+        #expect((variant?["ServerlessConfig"] as? [String: Any])?["MemorySizeInMB"] as? Int == 2048)
+        let model = try await describe("DescribeModel", ["ModelName": variant?["ModelName"] as? String ?? ""])
+        #expect((model["PrimaryContainer"] as? [String: Any])?["Image"] as? String == "123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v1")
+
+        // A canary cannot split a serverless endpoint's traffic: refused before anything is written.
+        let before = try dump(registryAt: scratch.registry)
+        let canary = try CLI.run(["deploy", "scoring", "v2", "--strategy", "canary:10%:1m", "--registry", scratch.registry])
+        #expect(canary.status != 0)
+        #expect(canary.stderr.contains("serves one version of an endpoint at a time"))
+        #expect(try dump(registryAt: scratch.registry) == before)
+
+        // Ping now: InvokeEndpoint through the daemon's keep-warm loop, counted as a warmup, not as traffic.
+        let ping = try CLI.run(["ping", "scoring", "--registry", scratch.registry])
+        #expect(ping.status == 0, "\(ping.stderr)\(ping.stdout)")
+        #expect(try await waitUntil(30) { try !events(scratch.registry, kinds: "ping.sent").isEmpty })
+        let counts = try DatabaseQueue(path: scratch.registry).read { db in
+            try Row.fetchOne(db, sql: "SELECT SUM(warmups) AS warmups, SUM(requests) AS requests FROM metric_buckets WHERE endpoint = 'scoring'")
+        }
+        #expect(counts?["warmups"] as Int64? == 1)
+        #expect(counts?["requests"] as Int64? == 0)
+    }
+
+    @Test func withoutCredentialsADeployFailsAndSaysWhyWhileTheLocalTargetRuns() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        try setUp(scratch, endpoint: "nocreds")
+        // An empty home and no AWS variables: the credentials chain finds nothing.
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
+        environment["HOME"] = scratch.path
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: environment, replacing: true)
+        defer { daemon.stop() }
+        #expect(daemon.port > 0) // the local gateway listens regardless
+
+        let deploy = try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--registry", scratch.registry])
+        #expect(deploy.status == 0, "\(deploy.stderr)")
+        #expect(try await waitUntil(30) { try deploymentState(scratch.registry, id: 1)?.state == "failed" })
+        let alarm = try deploymentState(scratch.registry, id: 1)?.alarm ?? ""
+        #expect(alarm.contains("target 'sm' (sagemaker-serverless): no AWS credentials"), "\(alarm)")
+        #expect(!alarm.contains("modeldeck-test-secret"))
+    }
+}
