@@ -51,6 +51,21 @@ struct KeepWarmTests {
         #expect(plan.reason == "adaptive, learning (3 idle times): every 1m20s")
     }
 
+    @Test func adaptiveStopsPingingAnEndpointNobodyCalls() {
+        func plan(lastInvocation: Date?, lastPing: Date?) -> KeepWarmPlan {
+            KeepWarmPlanner.plan(policy: .adaptive, now: t0, lastInvocation: lastInvocation, lastPing: lastPing,
+                                 idleTimeoutSeconds: 100, coldStartSeconds: 1, histogram: IdleTimeHistogram())
+        }
+        // A new endpoint gets its first ping, so its first caller finds it warm…
+        #expect(plan(lastInvocation: nil, lastPing: nil).nextPing == t0)
+        // …but pinging on without a request would keep it warm forever.
+        let dormant = plan(lastInvocation: nil, lastPing: t0.addingTimeInterval(-80))
+        #expect(dormant == KeepWarmPlan(nextPing: nil, concurrency: 0, reason: "adaptive: no request for 4h; scaled to zero until one comes"))
+        #expect(plan(lastInvocation: t0.addingTimeInterval(-4 * 3_600), lastPing: t0.addingTimeInterval(-80)).nextPing == nil)
+        // A request brings the pings back.
+        #expect(plan(lastInvocation: t0.addingTimeInterval(-30), lastPing: t0.addingTimeInterval(-80)).nextPing == t0)
+    }
+
     @Test func adaptiveLetsTheInstanceGoColdAndPrewarmsBeforeTheNextLikelyRequest() throws {
         // Requests come every ~10 minutes; instances idle out after 1 minute.
         let learned = histogram([(10, 50)])

@@ -141,6 +141,9 @@ public struct KeepWarmDecision: Equatable, Sendable {
         case learning(idleTimes: Int, refreshSeconds: Int64)
         /// Adaptive, warm from `prewarmSeconds` to `keepAliveSeconds` after a request.
         case window(prewarmSeconds: Int64, keepAliveSeconds: Int64, Outcome)
+        /// Adaptive, no request for longer than the histogram spans: nothing to learn from, nobody to keep
+        /// warm for, so it scales to zero until a request comes.
+        case dormant(spanSeconds: Int64)
     }
 
     public enum Outcome: Equatable, Sendable { case ping, coveredByIdleTimeout, pastWindow }
@@ -156,6 +159,8 @@ public struct KeepWarmDecision: Equatable, Sendable {
         case .fixed(let every): return "every \(Format.duration(seconds: every))"
         case .learning(let idleTimes, let refresh):
             return "adaptive, learning (\(idleTimes) idle times): every \(Format.duration(seconds: refresh))"
+        case .dormant(let span):
+            return "adaptive: no request for \(Format.duration(seconds: span)); scaled to zero until one comes"
         case .window(let prewarm, let keepAlive, let outcome):
             let window = "warm \(Format.duration(seconds: prewarm))–\(Format.duration(seconds: keepAlive)) after a request"
             switch outcome {
@@ -190,6 +195,12 @@ public enum KeepWarmPlanner {
                                     concurrency: concurrency, rule: .fixed(everySeconds: every))
         case .adaptive:
             let refresh = max(1, idleTimeoutSeconds * 8 / 10)
+            let span = IdleTimeWindow.spanSeconds
+            if lastInvocation.map({ now.timeIntervalSince($0) >= TimeInterval(span) }) ?? (lastPing != nil) {
+                // Pinging on without requests would keep an unused endpoint warm forever. A new endpoint (no
+                // request and no ping yet) still gets its first ping, so its first caller finds it warm.
+                return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: .dormant(spanSeconds: span))
+            }
             guard let windows = histogram.windows, let last = lastInvocation else {
                 // Not representative yet: keep one instance warm on the target's own idle clock.
                 return KeepWarmDecision(nextPing: (lastPing ?? lastInvocation).map { $0.addingTimeInterval(TimeInterval(refresh)) } ?? now,
