@@ -28,7 +28,7 @@ enum Output {
             // JSON is YAML: go through it for the same keys, then emit block style.
             let text = String(decoding: try json.encode(rows), as: UTF8.self)
             guard let node = try Yams.compose(yaml: text) else { return }
-            Swift.print(try Yams.serialize(node: blockStyle(node)), terminator: "")
+            Swift.print(try Yams.serialize(node: blockStyle(node), allowUnicode: true), terminator: "")
         }
     }
 

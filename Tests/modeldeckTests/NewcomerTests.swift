@@ -41,7 +41,9 @@ struct NewcomerTests {
     @Test func everyListingAndFormatWorks() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
-        let deck = scratch.file("deck.yaml", remoteDeck())
+        let deck = scratch.file("deck.yaml", remoteDeck(replacements: [
+            ("  - name: sentiment\n    versions:", "  - name: sentiment\n    description: Stimmung — café ×\n    versions:"),
+        ]))
         #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
         for resource in ["targets", "models", "versions", "endpoints", "deployments", "events"] {
             for format in ["table", "json", "yaml"] {
@@ -56,6 +58,9 @@ struct NewcomerTests {
         let yaml = try CLI.run(["get", "versions", "-o", "yaml", "--registry", scratch.registry]).stdout
         #expect(yaml.contains("  id: \"sentiment@v1\"\n"))
         #expect(yaml.contains("  memory_mb: 256\n"))
+        // Non-ASCII text stays as it is, not escaped.
+        let models = try CLI.run(["get", "models", "-o", "yaml", "--registry", scratch.registry]).stdout
+        #expect(models.contains("Stimmung — café ×"), "\(models)")
     }
 
     @Test func dryRunShowsThePlanAndWritesNothing() throws {
