@@ -59,14 +59,19 @@ public struct LatencyHistogram: Sendable, Equatable {
 
     public init(encoded data: Data) throws {
         self.init()
+        try Self.forEachPair(in: data) { value, count in record(microseconds: value, count: count) }
+    }
+
+    /// Calls `body` with each (microseconds, count) pair of an encoded histogram: little-endian UInt64s.
+    static func forEachPair(in data: Data, _ body: (_ value: UInt64, _ count: UInt64) -> Void) throws {
         guard data.count % 16 == 0 else { throw ModelDeckError("latency histogram blob has \(data.count) bytes, not a multiple of 16") }
-        var offset = data.startIndex
-        while offset < data.endIndex {
-            var value: UInt64 = 0, count: UInt64 = 0
-            withUnsafeMutableBytes(of: &value) { $0.copyBytes(from: data[offset..<offset + 8]) }
-            withUnsafeMutableBytes(of: &count) { $0.copyBytes(from: data[offset + 8..<offset + 16]) }
-            record(microseconds: UInt64(littleEndian: value), count: UInt64(littleEndian: count))
-            offset += 16
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                body(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+                     UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)))
+                offset += 16
+            }
         }
     }
 }
@@ -85,16 +90,9 @@ public struct LatencyPairs: Sendable {
 
     /// Adds the requests of one encoded histogram (`LatencyHistogram.encoded()`).
     public mutating func add(encoded data: Data) throws {
-        guard data.count % 16 == 0 else { throw ModelDeckError("latency histogram blob has \(data.count) bytes, not a multiple of 16") }
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let value = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                let n = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
-                counts[value, default: 0] += n
-                count += n
-                offset += 16
-            }
+        try LatencyHistogram.forEachPair(in: data) { value, n in
+            counts[value, default: 0] += n
+            count += n
         }
     }
 
