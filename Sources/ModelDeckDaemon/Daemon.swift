@@ -84,7 +84,10 @@ public struct Daemon: Sendable {
     }
 }
 
-/// The reconciler, the heartbeat and the metrics rollup, each on its own clock.
+/// The reconciler, the heartbeat and the metrics rollup, each on its own clock. The reconciler ticks as
+/// soon as the registry changes (an intent written by another process, within `RegistryWatcher.pollInterval`)
+/// and at least every `tickInterval`. The daemon's own writes (heartbeat, gateway flushes, keep-warm state)
+/// wake it too; that costs a few reads, because a tick that finds nothing to do writes nothing.
 struct ControlLoops: Service {
     let registry: Registry
     let reconciler: Reconciler
@@ -96,9 +99,12 @@ struct ControlLoops: Service {
     static let rollupInterval: Duration = .seconds(60)
 
     func run() async throws {
+        let watcher = try RegistryWatcher(path: registry.path)
         var lastBeat = ContinuousClock.now
         var lastRollup = ContinuousClock.now - Self.rollupInterval
+        var seen = watcher.version()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let started = ContinuousClock.now
             await reconciler.tick()
             if ContinuousClock.now - lastBeat >= Heartbeat.interval {
                 lastBeat = .now
@@ -111,7 +117,8 @@ struct ControlLoops: Service {
                     try registry.write { db in _ = try MetricRollup.run(db, now: Date(), retentionDays: days) }
                 } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
             }
-            try? await Task.sleep(for: tickInterval)
+            // A change during this tick (its own writes included) wakes the next one at once.
+            seen = await watcher.waitForChange(from: seen, until: started + tickInterval)
         }
     }
 }

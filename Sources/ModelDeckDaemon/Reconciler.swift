@@ -40,7 +40,9 @@ public actor Reconciler {
     }
 
     /// A rollback asked for while a deploy is in flight ends that deploy: its traffic goes back with it.
+    /// Looked for in a read first: a tick that finds nothing to do writes nothing.
     private func supersedeDeploysByRollbacks(now: Date) throws {
+        guard try registry.read({ db in try Self.hasSupersededDeploys(db) }) else { return }
         try registry.write { db in
             let rollbacks = try Deployment.fetchAll(db, sql: "SELECT * FROM deployments WHERE kind = 'rollback' AND state = 'pending' ORDER BY id")
             for rollback in rollbacks {
@@ -54,6 +56,16 @@ public actor Reconciler {
                 }
             }
         }
+    }
+
+    /// Whether a pending rollback has an older deploy of its endpoint still in flight.
+    private static func hasSupersededDeploys(_ db: Database) throws -> Bool {
+        let active = DeploymentState.activeStates.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (
+                SELECT 1 FROM deployments r JOIN deployments d ON d.endpoint = r.endpoint AND d.id < r.id
+                WHERE r.kind = 'rollback' AND r.state = 'pending' AND d.kind = 'deploy' AND d.state IN (\(active)))
+            """) ?? false
     }
 
     private func advance(_ deployment: Deployment, now: Date) async {

@@ -7,6 +7,7 @@ import ModelDeckCore
 import ModelDeckDaemon
 import ModelDeckTargets
 import NIOCore
+import Synchronization
 
 /// `modeldeck-bench rollback-latency`: a real daemon with the local target and the fixture model; each
 /// round deploys v3 all at once, waits until v3 answers, then runs the real `modeldeck rollback` command and
@@ -43,6 +44,8 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
 
         var roundTrips: [Double] = []
         var latencies: [Double] = []
+        var commandTimes: [Double] = []
+        var coldRounds = 0
         for round in 0..<rollbacks {
             _ = try Intents.deploy(registry, endpoint: "sentiment", version: "v3", strategy: .allAtOnce, bakeSeconds: 0,
                                    reason: "bench round \(round)", actor: "bench")
@@ -54,40 +57,51 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
                 roundTrips.append(watch.milliseconds)
             }
             let watch = Stopwatch()
+            let exited = ExitTime()
             let process = Process()
+            process.terminationHandler = { _ in exited.milliseconds.withLock { $0 = watch.milliseconds } }
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["rollback", "sentiment", "--to", "v1", "--reason", "bench", "--registry", registry.path]
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            try await waitUntilServed(by: "sentiment@v1", port: port, timeout: .seconds(60))
+            let cold = try await waitUntilServed(by: "sentiment@v1", port: port, timeout: .seconds(60))
             latencies.append(watch.milliseconds)
+            if cold { coldRounds += 1 }
             process.waitUntilExit()
+            while exited.milliseconds.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(1)) }
+            commandTimes.append(exited.milliseconds.withLock { $0 } ?? .nan)
             try await waitUntilSettled(registry)
         }
         await stopper.stop()
         _ = try? await daemon.value
         latencies.sort()
         roundTrips.sort()
+        commandTimes.sort()
         print(String(format: "rollbacks %d: p50 %.0f ms, p99 %.0f ms, max %.0f ms (goal p99 ≤ 250 ms)", latencies.count,
                      percentile(latencies, 50), percentile(latencies, 99), latencies.last ?? .nan))
+        print(String(format: "of which the `modeldeck rollback` process (start to exit): p50 %.0f ms, p99 %.0f ms; first answers of v1 that were cold starts: %d",
+                     percentile(commandTimes, 50), percentile(commandTimes, 99), coldRounds))
         print(String(format: "baseline, one warm request: p50 %.1f ms; rollback p50 is %.0f× that (includes starting the modeldeck process)",
                      percentile(roundTrips, 50), percentile(latencies, 50) / percentile(roundTrips, 50)))
     }
 
-    private func invoke(port: Int) async throws -> String? {
+    /// The version that answered, and whether the answer was a cold start.
+    private func invoke(port: Int) async throws -> (version: String?, cold: Bool) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/endpoints/sentiment/invoke")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: "{\"text\": \"fast and reliable\"}"))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         _ = try await response.body.collect(upTo: 1 << 20)
-        return response.headers.first(name: "X-ModelDeck-Version")
+        return (response.headers.first(name: "X-ModelDeck-Version"), response.headers.first(name: "X-ModelDeck-Cold-Start") == "true")
     }
 
-    private func waitUntilServed(by version: String, port: Int, timeout: Duration) async throws {
+    /// Returns whether the first answer by `version` was a cold start.
+    @discardableResult
+    private func waitUntilServed(by version: String, port: Int, timeout: Duration) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if (try? await invoke(port: port)) == version { return }
+            if let answer = try? await invoke(port: port), answer.version == version { return answer.cold }
         }
         throw ValidationError("\(version) never answered within \(timeout)")
     }
@@ -98,4 +112,9 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(20))
         }
     }
+}
+
+/// When a child process ended, set from its termination handler.
+private final class ExitTime: Sendable {
+    let milliseconds = Mutex<Double?>(nil)
 }

@@ -201,6 +201,31 @@ struct LocalGatewayTests {
         }
     }
 
+    @Test func aVersionThatLostItsTrafficStaysWarmUntilIdleSoARollbackFindsItReady() async throws {
+        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, max_instances: 2, idle_timeout: 2s, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        @Sendable func route(to version: String) throws {
+            try harness.registry.write { db in try TrafficSplit.all(on: version).save(db, endpoint: "sentiment") }
+        }
+        try await harness.withGateway { client in
+            let v1 = try await client.invoke()
+            #expect(v1.version == "sentiment@v1")
+            try route(to: "sentiment@v2")
+            #expect(try await client.invoke().coldStart == true)
+            try await Task.sleep(for: .milliseconds(300)) // several maintenance passes
+
+            try route(to: "sentiment@v1")
+            let back = try await client.invoke()
+            #expect(back.version == "sentiment@v1")
+            #expect(back.coldStart == false)
+            #expect(back.instance == v1.instance)
+            // Idle past its timeout, the version without traffic is stopped like any other instance.
+            #expect(try await eventually { try !harness.instanceRows().contains { $0["version_id"] == "sentiment@v2" } })
+        }
+    }
+
     @Test func unknownEndpointsGet404AndEndpointsWithoutTraffic503() async throws {
         let harness = try GatewayHarness(versions: ["v1": []], endpoint: """
           - {name: sentiment, model: sentiment, target: local, memory: 256MB}

@@ -108,8 +108,7 @@ public final class DashboardApp: Sendable {
 /// Reads the registry off the drawing thread; at most one load runs at a time and the newest result wins.
 final class Loader: Sendable {
     private let path: String
-    /// A connection of its own: data_version only means something on the connection that asks.
-    private let watcher: DatabaseQueue
+    private let watcher: RegistryWatcher
     private let reader: DatabaseQueue
     private let queue = DispatchQueue(label: "modeldeck.tui.loader")
     private let state = Mutex<(busy: Bool, result: (DashboardData, EndpointDetail?)?)>((false, nil))
@@ -119,13 +118,11 @@ final class Loader: Sendable {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(Registry.busyTimeout)
-        watcher = try DatabaseQueue(path: path, configuration: configuration)
+        watcher = try RegistryWatcher(path: path)
         reader = try DatabaseQueue(path: path, configuration: configuration)
     }
 
-    func dataVersion() -> Int64 {
-        (try? watcher.read { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") }) ?? -1
-    }
+    func dataVersion() -> Int64 { watcher.version() }
 
     func loadNow(detail: String?) throws -> (data: DashboardData, detail: EndpointDetail?) {
         try reader.read { db in

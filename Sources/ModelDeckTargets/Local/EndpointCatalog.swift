@@ -19,24 +19,19 @@ public struct LocalEndpoint: Sendable {
 /// connection has committed (`PRAGMA data_version`), so a weight changed in the registry routes the very
 /// next request without a restart.
 public final class EndpointCatalog: Sendable {
-    private let watcher: DatabaseQueue
+    private let watcher: RegistryWatcher
     private let targetNames: Set<String>
     private let cache = Mutex<(version: Int64, endpoints: [String: LocalEndpoint])>((-1, [:]))
 
     /// Serves the endpoints of the local targets named in `targets`.
     public init(registryPath: String, targets: Set<String>) throws {
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(Registry.busyTimeout)
-        // One connection: data_version is only meaningful on the connection that reads it.
-        watcher = try DatabaseQueue(path: registryPath, configuration: configuration)
+        watcher = try RegistryWatcher(path: registryPath)
         targetNames = targets
     }
 
     /// The current endpoints, reloaded only if the registry changed since the last call.
     public func endpoints() throws -> [String: LocalEndpoint] {
-        try watcher.read { db in
-            let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+        try watcher.read { db, version in
             if let cached = cache.withLock({ $0.version == version ? $0.endpoints : nil }) { return cached }
             let loaded = try load(db)
             cache.withLock { $0 = (version, loaded) }

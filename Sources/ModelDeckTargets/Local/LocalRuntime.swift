@@ -201,8 +201,11 @@ public actor LocalRuntime {
 
     // MARK: - Housekeeping
 
-    /// Stops instances idle past their endpoint's idle timeout (keeping `min_instances`), removes dead ones,
-    /// starts instances up to `min_instances`, and stops instances of endpoints or versions no longer served.
+    /// Stops instances idle past their endpoint's idle timeout (keeping `min_instances` of the versions that
+    /// take traffic), removes dead ones, starts instances up to `min_instances`, and stops instances of
+    /// endpoints no longer served. A version that no longer takes traffic keeps its idle instances until the
+    /// idle timeout, as Lambda keeps an old version's environments: a rollback to it finds them warm, and a
+    /// version short of room takes theirs (`acquire`).
     public func maintain(_ endpoints: [String: LocalEndpoint]) async {
         for instance in Array(instances.values) where instance.ready {
             if let process = instance.process, process.exitIfEnded() != nil { await removeDead(instance, process: process) }
@@ -213,20 +216,28 @@ public actor LocalRuntime {
                 retire(instance, reason: "endpoint no longer served")
                 continue
             }
+            let idle = now - instance.lastUsed >= .seconds(local.endpoint.idleTimeoutSeconds)
             if local.weights[instance.version] == nil {
-                retire(instance, reason: "\(instance.version) no longer takes traffic")
+                if idle { retire(instance, reason: "\(instance.version) no longer takes traffic, idle for \(local.endpoint.idleTimeoutSeconds)s") }
                 continue
             }
-            let idleLimit = Duration.seconds(local.endpoint.idleTimeoutSeconds)
-            let warm = instances.values.filter { $0.endpoint == instance.endpoint && $0.ready }.count
-            if now - instance.lastUsed >= idleLimit, warm > local.endpoint.minInstances {
+            let warm = instances.values.filter { $0.endpoint == instance.endpoint && $0.ready && local.weights[$0.version] != nil }.count
+            if idle, warm > local.endpoint.minInstances {
                 retire(instance, reason: "idle for \(local.endpoint.idleTimeoutSeconds)s")
             }
         }
         for local in endpoints.values where local.endpoint.minInstances > 0 && !stopping {
-            let count = instances.values.filter { $0.endpoint == local.endpoint.name }.count
+            let pool = instances.values.filter { $0.endpoint == local.endpoint.name }
+            let count = pool.filter { local.weights[$0.version] != nil }.count
             guard count < local.endpoint.minInstances,
                   let primary = TrafficSplit.primary(of: local.weights), let version = local.versions[primary] else { continue }
+            // Idle instances of versions without traffic give way to the ones min_instances asks for.
+            var room = local.endpoint.maxInstances - pool.count
+            for old in pool where room < local.endpoint.minInstances - count
+                && local.weights[old.version] == nil && old.ready && old.inFlight == 0 {
+                retire(old, reason: "making room for \(version.id)")
+                room += 1
+            }
             for _ in count..<local.endpoint.minInstances {
                 Task { _ = try? await self.coldStart(local, version: version, reserveSlot: false) }
             }
