@@ -30,9 +30,12 @@ public actor Reconciler {
             let active = try registry.read { db in
                 try Deployment.fetchAll(db, sql: """
                     SELECT * FROM deployments WHERE state IN ('pending','provisioning','shifting','baking','rolling_back') ORDER BY id
-                    """)
+                    """).map { deployment in (deployment, try Endpoint.fetchOne(db, key: deployment.endpoint)?.target) }
             }
-            for deployment in active { await advance(deployment, now: now) }
+            for (deployment, target) in active {
+                guard let target, let driver = drivers[target] else { continue } // another daemon's target kind
+                await work(on: deployment.endpoint, driver: driver) { await $0.advance(deployment, now: now) }
+            }
             try await enforceLatestWeights()
         } catch {
             logger.error("reconcile failed", metadata: ["error": "\(error)"])
@@ -68,6 +71,30 @@ public actor Reconciler {
             """) ?? false
     }
 
+    /// Runs `step` for `endpoint`: at once on a local target (registry writes, milliseconds), in the background
+    /// on a cloud one, where a call may wait minutes (a SageMaker endpoint going InService) and must not hold
+    /// up other endpoints' deploys and rollbacks. One step per endpoint at a time; the next tick skips an
+    /// endpoint whose step is still running, and each step is idempotent, so nothing is done twice.
+    private func work(on endpoint: String, driver: any TargetDriver, _ step: @escaping @Sendable (isolated Reconciler) async -> Void) async {
+        guard !busy.contains(endpoint) else { return }
+        if driver.target.kind == .local {
+            await step(self)
+            return
+        }
+        busy.insert(endpoint)
+        Task {
+            await step(self)
+            self.busy.remove(endpoint)
+        }
+    }
+
+    private var busy: Set<String> = []
+
+    /// Waits until no background step runs (tests, shutdown).
+    public func settle() async {
+        while !busy.isEmpty { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
     private func advance(_ deployment: Deployment, now: Date) async {
         do {
             guard let (endpoint, version) = try registry.read({ db -> (Endpoint, ModelVersion)? in
@@ -75,7 +102,7 @@ public actor Reconciler {
                       let version = try ModelVersion.fetchOne(db, key: deployment.toVersion) else { return nil }
                 return (endpoint, version)
             }) else { return }
-            guard let driver = drivers[endpoint.target] else { return } // another daemon's target kind
+            guard let driver = drivers[endpoint.target] else { return }
 
             var observation = DeploymentObservation(now: now, provisioned: false)
             if deployment.state == .provisioning {
@@ -105,7 +132,7 @@ public actor Reconciler {
                 return true
             }
             if persisted, let weights = DeploymentMachine.weights(for: next) {
-                try await route(weights, endpoint: next.endpoint, driver: driver)
+                try await route(weights, endpoint: next.endpoint, driver: driver, for: next)
             }
         } catch {
             logger.error("deployment step failed", metadata: ["deployment": "\(deployment.id ?? 0)", "error": "\(error)"])
@@ -129,28 +156,43 @@ public actor Reconciler {
             if driver.target.kind != .local, let last = lastDriftCheck[deployment.endpoint], now - last < Self.remoteDriftCheckInterval {
                 continue
             }
+            guard !busy.contains(deployment.endpoint) else { continue }
             lastDriftCheck[deployment.endpoint] = now
-            do {
-                let live = try await driver.liveWeights(endpoint: deployment.endpoint)
-                if live != weights {
-                    logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
-                    try await route(weights, endpoint: deployment.endpoint, driver: driver)
-                }
-            } catch {
-                logger.error("cannot make target match the registry",
-                             metadata: ["endpoint": "\(deployment.endpoint)", "error": "\((error as? ModelDeckError)?.message ?? "\(error)")"])
+            await work(on: deployment.endpoint, driver: driver) { await $0.match(deployment, weights: weights, driver: driver) }
+        }
+    }
+
+    private func match(_ deployment: Deployment, weights: [String: Int], driver: any TargetDriver) async {
+        do {
+            let live = try await driver.liveWeights(endpoint: deployment.endpoint)
+            if live != weights {
+                logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
+                try await route(weights, endpoint: deployment.endpoint, driver: driver, for: deployment)
             }
+        } catch {
+            logger.error("cannot make target match the registry",
+                         metadata: ["endpoint": "\(deployment.endpoint)", "error": "\((error as? ModelDeckError)?.message ?? "\(error)")"])
         }
     }
 
     /// Makes the target route by `weights`, then records them as the endpoint's traffic (what the TUI, pings
-    /// and the gateway read), whichever platform it is on.
-    private func route(_ weights: [String: Int], endpoint: String, driver: any TargetDriver) async throws {
+    /// and the gateway read), whichever platform it is on — unless a newer deployment of the endpoint came
+    /// meanwhile (a rollback during a slow cloud update): its weights are the ones to record.
+    private func route(_ weights: [String: Int], endpoint: String, driver: any TargetDriver, for deployment: Deployment) async throws {
         try await driver.setWeights(weights, endpoint: endpoint)
         let split = try TrafficSplit(weights, endpoint: endpoint)
         try registry.write { db in
+            let latest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deployments WHERE endpoint = ?", arguments: [endpoint])
+            guard latest == deployment.id else { return }
             try split.save(db, endpoint: endpoint)
             try db.execute(sql: "UPDATE traffic SET live_weight = weight WHERE endpoint = ?", arguments: [endpoint])
+            // A step's clock (canary interval, bake) starts when its traffic moved, not when it was decided:
+            // a cloud update can take minutes, and they must not count as minutes of watching the new version.
+            if deployment.state.isActive, Date().timeIntervalSince(deployment.stepStartedAt) >= 1 {
+                try db.execute(sql: """
+                    UPDATE deployments SET step_started_at = ? WHERE id = ? AND state = ? AND step = ? AND step_started_at = ?
+                    """, arguments: [Date(), deployment.id, deployment.state.rawValue, deployment.step, deployment.stepStartedAt])
+            }
         }
     }
 

@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
+import HTTPTypes
 import ModelDeckTargets
 import ModelDeckTestSupport
+import Synchronization
 import Testing
 
 /// The real daemon driving an AWS target (moto's server on loopback) through the same intents and the same
@@ -97,5 +99,57 @@ import Testing
         let alarm = try deploymentState(scratch.registry, id: 1)?.alarm ?? ""
         #expect(alarm.contains("target 'sm' (sagemaker-serverless): no AWS credentials"), "\(alarm)")
         #expect(!alarm.contains("modeldeck-test-secret"))
+    }
+
+    @Test func aSlowCloudUpdateDoesNotHoldUpAnotherEndpointsDeploy() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        // SageMaker as a stand-in whose endpoint never leaves Creating (real ones take minutes).
+        let created = Mutex(false)
+        let sagemaker = FaultServer { _, head, _ in
+            switch head.headerFields[HTTPField.Name("X-Amz-Target")!] ?? "" {
+            case "SageMaker.DescribeModel": return .ok("{}")
+            case "SageMaker.DescribeEndpointConfig":
+                return .error(status: 400, type: nil, body: #"{"__type": "ValidationException", "message": "Could not find it"}"#)
+            case "SageMaker.DescribeEndpoint":
+                guard created.withLock({ $0 }) else {
+                    return .error(status: 400, type: nil, body: #"{"__type": "ValidationException", "message": "Could not find it"}"#)
+                }
+                return .ok(#"{"EndpointName": "x", "EndpointConfigName": "x", "EndpointStatus": "Creating"}"#)
+            case "SageMaker.CreateEndpoint":
+                created.withLock { $0 = true }
+                return .ok("{}")
+            default: return .ok("{}")
+            }
+        }
+        defer { sagemaker.stop() }
+        let deck = scratch.file("deck.yaml", remoteDeck(replacements: [
+            ("  - name: lambda-eu\n    kind: aws-lambda\n    region: eu-central-1",
+             "  - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: 'arn:aws:iam::1:role/r'}"),
+        ]) + """
+          - {name: slow, model: scorer, target: sm, memory: 1GB}
+        """.replacingOccurrences(of: "scorer", with: "images"))
+        let images = scratch.file("images.yaml", """
+        models:
+          - name: images
+            versions:
+              - {version: v1, image: 1.dkr.ecr.us-east-1.amazonaws.com/images:v1, digest: 'sha256:\(String(repeating: "9", count: 64))', size: 100MB, memory: 1GB}
+        """)
+        #expect(try CLI.run(["apply", "-f", images, "--registry", scratch.registry]).status == 0)
+        let apply = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
+        #expect(apply.status == 0, "\(apply.stderr)")
+
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: [
+            "AWS_ENDPOINT_URL": try await sagemaker.start(), "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b",
+            "AWS_REGION": "us-east-1", "HOME": scratch.path,
+        ])
+        defer { daemon.stop() }
+        #expect(try CLI.run(["deploy", "slow", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(await waitUntil(20) { created.withLock { $0 } }) // the slow update is under way
+        #expect(try CLI.run(["deploy", "sentiment", "v2", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(30) { try deploymentState(scratch.registry, id: 2)?.state == "succeeded" })
+        let slow = try deploymentState(scratch.registry, id: 1)
+        // Still waiting for InService: a zero bake does not end before the traffic has moved.
+        #expect(slow?.state == "baking", "\(String(describing: slow))")
     }
 }
