@@ -124,8 +124,13 @@ public struct LambdaDriver: TargetDriver {
         try FitCheck.require(version: version, endpoint: endpoint, target: target)
         let spec = try spec(for: version, on: endpoint)
         if let published = try await publishedVersions(spec.name) {
-            if published.contains(where: { $0.Description == spec.description }) { return }
-            let current = try await functionConfiguration(spec.name)
+            // Published already, with the endpoint's memory and the version's timeout: nothing to do. When the
+            // endpoint's memory changed, the version is published again (Lambda versions are immutable) and the
+            // newest number carries the ModelDeck version from then on.
+            let newest = published.filter { $0.Description == spec.description }.max { Self.number($0.Version) < Self.number($1.Version) }
+            if let newest, newest.MemorySize == spec.memoryMB, newest.Timeout == spec.timeoutSeconds { return }
+            // Waits out an update someone else started: Lambda refuses a second one meanwhile.
+            let current = try await waitUntilApplied(spec.name)
             guard current.PackageType ?? "Zip" == spec.packageType else {
                 throw ModelDeckError("Lambda function '\(spec.name)' runs a \(current.PackageType ?? "Zip") package; version '\(version.id)' is a \(spec.packageType) package, and Lambda cannot change a function's package type (delete the function or use another endpoint)")
             }
@@ -224,7 +229,7 @@ public struct LambdaDriver: TargetDriver {
             error.message = "Lambda function '\(name)' has no alias '\(Self.alias)': endpoint '\(endpoint)' was never deployed to target \(target.label) (\(error.message))"
             throw error
         }
-        let ids = try await versionNumbers(name, endpoint: endpoint).reduce(into: [String: String]()) { $0[$1.value] = $1.key }
+        let ids = try await modelDeckVersions(name, endpoint: endpoint).reduce(into: [String: String]()) { $0[$1.number] = $1.id }
         return Self.weights(current, ids: ids, function: name)
     }
 
@@ -300,8 +305,9 @@ public struct LambdaDriver: TargetDriver {
     /// the pings' warmup figures.
     public func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws {
         let name = functionName(endpoint.name)
-        let versions = try await publishedVersions(name) ?? []
-        let ours = versions.compactMap { version in Self.versionID(inDescription: version.Description).map { (number: version.Version, id: $0, memoryMB: version.MemorySize ?? endpoint.memoryMB) } }
+        // Every number that carries a ModelDeck version: after a memory change, the old one may still have served part of the interval.
+        guard let versions = try await publishedVersions(name) else { return }
+        let ours = Self.modelDeckVersions(versions).map { (number: $0.number, id: $0.id, memoryMB: $0.memoryMB ?? endpoint.memoryMB) }
         guard !ours.isEmpty else { return }
         let period = Self.metricPeriod
         let start = Date(timeIntervalSince1970: Double(Int64(from.timeIntervalSince1970.rounded(.down)) / period * period))
@@ -340,7 +346,7 @@ public struct LambdaDriver: TargetDriver {
             }
             for (periodStart, figures) in periods {
                 let key = MetricBucket.Key(endpoint: endpoint.name, version: version.id, start: periodStart / period * period, width: period)
-                buckets[key] = figures.bucket(memoryMB: version.memoryMB, rates: rates)
+                buckets[key, default: MetricBucket()].add(figures.bucket(memoryMB: version.memoryMB, rates: rates))
             }
         }
         try registry.write { db in
@@ -381,20 +387,33 @@ public struct LambdaDriver: TargetDriver {
         return versions.isEmpty ? nil : versions
     }
 
-    /// ModelDeck version id → Lambda version number, from the published versions' descriptions.
-    private func versionNumbers(_ name: String, endpoint: String) async throws -> [String: String] {
+    /// The versions ModelDeck published (number, version id, memory), from their descriptions.
+    private func modelDeckVersions(_ name: String, endpoint: String) async throws -> [(number: String, id: String, memoryMB: Int?)] {
         guard let versions = try await publishedVersions(name) else {
             throw ModelDeckError("Lambda function '\(name)' does not exist: endpoint '\(endpoint)' has nothing provisioned on target \(target.label)")
         }
+        return Self.modelDeckVersions(versions)
+    }
+
+    static func modelDeckVersions(_ versions: [LambdaAPI.FunctionConfiguration]) -> [(number: String, id: String, memoryMB: Int?)] {
+        versions.compactMap { version in
+            versionID(inDescription: version.Description).map { (number: version.Version, id: $0, memoryMB: version.MemorySize) }
+        }
+    }
+
+    /// ModelDeck version id → the Lambda version number that serves it now: the newest one carrying it
+    /// (an older one was published for an earlier memory size, or by a second daemon at the same moment).
+    private func versionNumbers(_ name: String, endpoint: String) async throws -> [String: String] {
         var numbers: [String: String] = [:]
-        for version in versions {
-            guard let id = Self.versionID(inDescription: version.Description) else { continue }
-            // Published twice (e.g. by two daemons at once): the first number is as good as the second.
-            if let seen = numbers[id], (Int(seen) ?? 0) <= (Int(version.Version) ?? 0) { continue }
-            numbers[id] = version.Version
+        for version in try await modelDeckVersions(name, endpoint: endpoint) {
+            if let seen = numbers[version.id], Self.number(seen) >= Self.number(version.number) { continue }
+            numbers[version.id] = version.number
         }
         return numbers
     }
+
+    /// A published version's number as a number (`$LATEST` sorts first).
+    static func number(_ version: String) -> Int { Int(version) ?? -1 }
 
     private func alias(_ name: String) async throws -> LambdaAPI.Alias? {
         do {

@@ -90,6 +90,7 @@ public struct LambdaPeriodFigures: Equatable, Sendable {
     /// ⌈90%⌉ at p90, up to ⌈99%⌉ at p99, the rest at the maximum. The histogram's own p50, p90, p99 and maximum
     /// then equal CloudWatch's (HdrHistogram ranks a percentile the same way, to its 0.1% precision), while
     /// values between those points are overstated — a pessimistic approximation, never an optimistic one.
+    /// With very few requests a percentile's rank is the maximum's, and the histogram shows the maximum there.
     /// Without percentiles (CloudWatch had none for the period, or `percentiles` is off) one request is
     /// recorded at the maximum and the others at the mean of the rest, which keeps the mean and the maximum.
     func latency(count: UInt64) -> LatencyHistogram {
@@ -98,20 +99,28 @@ public struct LambdaPeriodFigures: Equatable, Sendable {
         func micros(_ ms: Double) -> UInt64 { UInt64(max(0, ms * 1_000).rounded()) }
         let points = [(50.0, p50), (90.0, p90), (99.0, p99), (100.0, maximum)].compactMap { p, v in v.map { (p, $0) } }
         if points.contains(where: { $0.0 < 100 }) {
-            // Sample rank → value. With few requests two percentiles can fall on one rank (of 3 requests, the
-            // p90 and p99 are both the 3rd): the higher value takes it, as the largest of them is that sample.
-            var top: [UInt64: Double] = [:]
+            // Bands of sample ranks (through, value). With few requests two percentiles fall on one rank (of 10
+            // requests, p99 and the maximum are both the 10th): that sample takes the higher value and the band
+            // below keeps the rest, so no figure is lowered and the lower samples are not raised.
+            var bands: [(through: UInt64, value: Double)] = []
             var floor = 0.0
             for (index, (percentile, value)) in points.enumerated() {
                 floor = max(floor, value)  // percentiles never decrease; a revised figure might
                 let rank = index == points.count - 1
                     ? count : min(count, max(1, UInt64((percentile.nextDown * Double(count) / 100).rounded(.up))))  // HdrHistogram's rank
-                top[rank] = max(top[rank] ?? 0, floor)
+                guard let last = bands.last, rank <= last.through else { bands.append((rank, floor)); continue }
+                let below = bands.count > 1 ? bands[bands.count - 2].through : 0
+                if last.through - below > 1 {
+                    bands[bands.count - 1].through -= 1
+                    bands.append((last.through, floor))
+                } else {
+                    bands[bands.count - 1].value = floor
+                }
             }
             var recorded: UInt64 = 0
-            for rank in top.keys.sorted() {
-                histogram.record(microseconds: micros(top[rank]!), count: rank - recorded)
-                recorded = rank
+            for band in bands {
+                histogram.record(microseconds: micros(band.value), count: band.through - recorded)
+                recorded = band.through
             }
         } else if let maximum {
             histogram.record(microseconds: micros(maximum))
