@@ -10,9 +10,11 @@ import Testing
 /// Each test uses its own function prefix, since moto is shared.
 @Suite(.serialized) struct LambdaDriverTests {
     static let role = "arn:aws:iam::123456789012:role/modeldeck-lambda"
+    static let bucket = "modeldeck-lambda-artifacts"
 
     /// A registry with an aws-lambda target and an endpoint `name` on model `sentiment`: v1, v2 and v3 are zip
-    /// packages (real zips, written by Python's zipfile), v4 an 11 GB image.
+    /// packages (real zips, written by Python's zipfile), v4 an 11 GB image, v5 a zip on S3, v6 a 2 GB image;
+    /// endpoints `name` (512 MB) and `images` (1 GB).
     private func registry(prefix: String, endpoint name: String = "sentiment", role: Bool = true) throws -> (Registry, Target) {
         let folder = NSTemporaryDirectory() + "modeldeck-lambda-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -32,8 +34,11 @@ import Testing
               - {version: v2, artifact: v2.zip, command: [./bootstrap], memory: 256MB, timeout: 45s}
               - {version: v3, artifact: v3.zip, command: [./bootstrap], memory: 256MB}
               - {version: v4, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:v4, digest: 'sha256:\(String(repeating: "d", count: 64))', size: 11GB, memory: 256MB}
+              - {version: v5, artifact: 's3://\(Self.bucket)/sentiment/v5.zip', command: [./bootstrap], digest: 'sha256:\(String(repeating: "e", count: 64))', size: 1KB, memory: 256MB}
+              - {version: v6, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:v6, digest: 'sha256:\(String(repeating: "f", count: 64))', size: 2GB, memory: 256MB}
         endpoints:
           - {name: \(name), model: sentiment, target: lambda, memory: 512MB}
+          - {name: images, model: sentiment, target: lambda, memory: 1GB}
         """
         try deck.write(toFile: folder + "/deck.yaml", atomically: true, encoding: .utf8)
         let registry = try Registry(path: folder + "/registry.sqlite")
@@ -241,6 +246,55 @@ import Testing
         #expect(abs((v2.latency.milliseconds(atPercentile: 50) ?? 0) - 50) <= 0.05)
         let rows = try registry.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metric_buckets WHERE endpoint = 'sentiment'") }
         #expect(rows == 2)
+    }
+
+    @Test func s3PackagesAndImagesReachLambdaAndAMemoryChangePublishesAgain() async throws {
+        let prefix = Self.prefix()
+        let (registry, target) = try registry(prefix: prefix)
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        try await createRole(client)
+        let driver = driver(registry, target, client: client)
+
+        // The zip on S3 (moto's S3: Lambda reads the object when the function is created).
+        let v1Zip = try #require(try version(registry, "sentiment@v1").artifact)
+        let zip = try #require(FileManager.default.contents(atPath: v1Zip))
+        let s3 = AWSService(signingName: "s3", endpointPrefix: "s3")
+        do { _ = try await client.send(s3, operation: "CreateBucket", method: .PUT, path: "/\(Self.bucket)") } catch let error as AWSError where error.kind == .conflict || error.code?.hasPrefix("BucketAlready") == true {}
+        _ = try await client.send(s3, operation: "PutObject", method: .PUT, path: "/\(Self.bucket)/sentiment/v5.zip", body: zip)
+        try await driver.provision(try version(registry, "sentiment@v5"), on: try endpoint(registry))
+        let zipped = try await lambda(client, "GetFunctionConfiguration", "/2015-03-31/functions/\(prefix)sentiment/configuration")
+        #expect(zipped["PackageType"] as? String == "Zip")
+        #expect(zipped["CodeSize"] as? Int == zip.count)
+
+        // An image: PackageType Image, no runtime.
+        let images = try endpoint(registry, "images")
+        let v6 = try version(registry, "sentiment@v6")
+        try await driver.provision(v6, on: images)
+        let function = try await lambda(client, "GetFunction", "/2015-03-31/functions/\(prefix)images")
+        #expect((function["Code"] as? [String: Any])?["ImageUri"] as? String == v6.image)
+        #expect((function["Configuration"] as? [String: Any])?["PackageType"] as? String == "Image")
+        #expect((function["Configuration"] as? [String: Any])?["MemorySize"] as? Int == 1024)
+
+        // Lambda cannot turn an image function into a zip one: said before any change.
+        let packageType = await #expect(throws: ModelDeckError.self) { try await driver.provision(try version(registry, "sentiment@v1"), on: images) }
+        #expect(packageType?.message.contains("cannot change a function's package type") == true)
+
+        // The endpoint now gets 2 GB: v6 is published again with it, and the alias follows the new number.
+        try await driver.setWeights(["sentiment@v6": 100], endpoint: "images")
+        var bigger = images
+        bigger.memoryMB = 2_048
+        try await driver.provision(v6, on: bigger)
+        let numbers = try await published(client, "\(prefix)images").filter { $0.value == LambdaDriver.description(of: v6) }.keys.sorted { Int($0)! < Int($1)! }
+        #expect(numbers.count == 2)
+        let newest = try #require(numbers.last)
+        let republished = try await lambda(client, "GetFunctionConfiguration", "/2015-03-31/functions/\(prefix)images/configuration?Qualifier=\(newest)")
+        #expect(republished["MemorySize"] as? Int == 2_048)
+        try await driver.setWeights(["sentiment@v6": 100], endpoint: "images")
+        let alias = try await lambda(client, "GetAlias", "/2015-03-31/functions/\(prefix)images/aliases/live")
+        #expect(alias["FunctionVersion"] as? String == newest)
+        #expect(try await driver.liveWeights(endpoint: "images") == ["sentiment@v6": 100])
+        try await driver.provision(v6, on: bigger)
+        #expect(try await published(client, "\(prefix)images").count == 2)  // and again: nothing new
     }
 
     // MARK: Faults
