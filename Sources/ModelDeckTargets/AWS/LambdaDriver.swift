@@ -129,8 +129,9 @@ public struct LambdaDriver: TargetDriver {
             // newest number carries the ModelDeck version from then on.
             let newest = published.filter { $0.Description == spec.description }.max { Self.number($0.Version) < Self.number($1.Version) }
             if let newest, newest.MemorySize == spec.memoryMB, newest.Timeout == spec.timeoutSeconds { return }
-            // Waits out an update someone else started: Lambda refuses a second one meanwhile.
-            let current = try await waitUntilApplied(spec.name)
+            // Waits out an update someone else started (Lambda refuses a second one meanwhile); an earlier
+            // update that failed is no reason not to try this one.
+            let current = try await waitUntilApplied(spec.name, failedIsFinal: false)
             guard current.PackageType ?? "Zip" == spec.packageType else {
                 throw ModelDeckError("Lambda function '\(spec.name)' runs a \(current.PackageType ?? "Zip") package; version '\(version.id)' is a \(spec.packageType) package, and Lambda cannot change a function's package type (delete the function or use another endpoint)")
             }
@@ -161,15 +162,15 @@ public struct LambdaDriver: TargetDriver {
     }
 
     /// Polls `GetFunctionConfiguration` until the function is no longer `Pending` and its last update is not
-    /// `InProgress`; a `Failed` state or update is an error with Lambda's reason.
-    private func waitUntilApplied(_ name: String) async throws -> LambdaAPI.FunctionConfiguration {
+    /// `InProgress`; unless `failedIsFinal` is false, a `Failed` state or update is an error with Lambda's reason.
+    private func waitUntilApplied(_ name: String, failedIsFinal: Bool = true) async throws -> LambdaAPI.FunctionConfiguration {
         let deadline = ContinuousClock.now + updateTimeout
         while true {
             let current = try await functionConfiguration(name)
-            if current.State == "Failed" {
+            if current.State == "Failed" && failedIsFinal {
                 throw ModelDeckError("Lambda function '\(name)' failed: \(current.StateReason ?? "no reason given")")
             }
-            if current.LastUpdateStatus == "Failed" {
+            if current.LastUpdateStatus == "Failed" && failedIsFinal {
                 throw ModelDeckError("Lambda could not update function '\(name)': \(current.LastUpdateStatusReason ?? "no reason given")")
             }
             if current.State != "Pending" && current.LastUpdateStatus != "InProgress" { return current }

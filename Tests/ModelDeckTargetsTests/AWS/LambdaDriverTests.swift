@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HTTPTypes
 import ModelDeckCore
+import Synchronization
 import Testing
 @testable import ModelDeckTargets
 
@@ -409,6 +410,37 @@ import Testing
         // 2 × $0.20/M + 1,203 ms × 0.5 GB × $0.0000133334 (arm64) = 0.4 µ$ + 8.02 µ$, stored in whole micro-dollars.
         #expect(counted?["cost"] as Int64? == 8)
         #expect(counted?["requests"] as Int64? == 0 && counted?["errors"] as Int64? == 0)  // pings are never traffic
+    }
+
+    @Test func provisionWaitsWhileLambdaUpdatesAndStopsAtAFailedUpdate() async throws {
+        let (registry, target) = try registry(prefix: "md-fault-")
+        let v1 = try version(registry, "sentiment@v1")
+        let configurationReads = Mutex(0)
+        let reason = "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit."
+        let server = FaultServer { _, head, _ in
+            let path = head.path ?? ""
+            if head.method == .get && path.contains("/versions") {
+                return .ok(Self.versionsJSON([("$LATEST", ""), ("1", LambdaDriver.description(of: v1))], next: nil))
+            }
+            if head.method == .get {
+                // Before the code update: a failed update of someone else's (no reason to stop); then two polls
+                // in progress, then done; after the configuration update: failed.
+                let read = configurationReads.withLock { $0 += 1; return $0 }
+                let status = [1: "Failed", 2: "InProgress", 3: "InProgress", 4: "Successful"][read] ?? "Failed"
+                return .ok(#"{"FunctionName": "f", "Version": "$LATEST", "PackageType": "Zip", "State": "Active", "MemorySize": 512, "Timeout": 30, "LastUpdateStatus": "\#(status)", "LastUpdateStatusReason": "\#(reason)"}"#)
+            }
+            return .ok("{}")
+        }
+        defer { server.stop() }
+        let driver = driver(registry, target, client: try await faultClient(server))
+        let error = await #expect(throws: ModelDeckError.self) {
+            try await driver.provision(try version(registry, "sentiment@v2"), on: try endpoint(registry))
+        }
+        #expect(error?.message == "Lambda could not update function 'md-fault-sentiment': \(reason)")
+        #expect(configurationReads.withLock { $0 } == 5)
+        #expect(server.requests.filter { $0.method == .put }.map(\.path) == [
+            "/2015-03-31/functions/md-fault-sentiment/code", "/2015-03-31/functions/md-fault-sentiment/configuration"])
+        #expect(!server.requests.contains { $0.method == .post })  // nothing published
     }
 
     @Test func percentilesAndPagedListsFromAWSBecomeBuckets() async throws {
