@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HTTPTypes
 import ModelDeckCore
+import ModelDeckTestSupport
 import Synchronization
 import Testing
 @testable import ModelDeckTargets
