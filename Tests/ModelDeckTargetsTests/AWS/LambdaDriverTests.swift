@@ -64,13 +64,7 @@ import Testing
 
     /// moto checks that a function's role exists in IAM.
     private func createRole(_ client: AWSClient) async throws {
-        let iam = AWSService(signingName: "iam", endpointPrefix: "iam")
-        do {
-            _ = try await client.query(iam, action: "CreateRole", version: "2010-05-08", parameters: [
-                (name: "RoleName", value: "modeldeck-lambda"),
-                (name: "AssumeRolePolicyDocument", value: #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#),
-            ])
-        } catch let error as AWSError where error.code == "EntityAlreadyExists" {}
+        #expect(try await Moto.shared.lambdaRole() == Self.role)
     }
 
     private func driver(_ registry: Registry, _ target: Target, client: AWSClient) -> LambdaDriver {
