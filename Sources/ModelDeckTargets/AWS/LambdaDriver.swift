@@ -219,7 +219,8 @@ public struct LambdaDriver: TargetDriver {
     }
 
     /// The alias `live` as version id → percent. A version ModelDeck did not publish shows as `lambda:<function>:<number>`.
-    /// A function or alias that does not exist is an `AWSError` of kind `notFound` that says which.
+    /// A function without the alias routes nothing (`[:]`, so the daemon's drift check makes the alias again);
+    /// a function that does not exist is an `AWSError` of kind `notFound` that names it and the endpoint.
     public func liveWeights(endpoint: String) async throws -> [String: Int] {
         let name = functionName(endpoint)
         let current: LambdaAPI.Alias
@@ -227,7 +228,8 @@ public struct LambdaDriver: TargetDriver {
             current = try await client.send(.lambda, operation: "GetAlias", method: .GET, path: "\(Self.path(name))/aliases/\(Self.alias)")
                 .decode(LambdaAPI.Alias.self, operation: "lambda:GetAlias")
         } catch var error as AWSError where error.kind == .notFound {
-            error.message = "Lambda function '\(name)' has no alias '\(Self.alias)': endpoint '\(endpoint)' was never deployed to target \(target.label) (\(error.message))"
+            if try await publishedVersions(name) != nil { return [:] }
+            error.message = "Lambda function '\(name)' does not exist: endpoint '\(endpoint)' was never deployed to target \(target.label) (\(error.message))"
             throw error
         }
         let ids = try await modelDeckVersions(name, endpoint: endpoint).reduce(into: [String: String]()) { $0[$1.number] = $1.id }

@@ -307,7 +307,7 @@ import Testing
         let driver = driver(registry, target, client: AWSClient(configuration: try await Moto.shared.configuration()))
         let error = await #expect(throws: AWSError.self) { try await driver.liveWeights(endpoint: "sentiment") }
         #expect(error?.kind == .notFound)
-        #expect(error?.description.contains("Lambda function '\(prefix)sentiment' has no alias 'live': endpoint 'sentiment' was never deployed") == true)
+        #expect(error?.description.contains("Lambda function '\(prefix)sentiment' does not exist: endpoint 'sentiment' was never deployed to target 'lambda' (aws-lambda)") == true)
         let unknown = await #expect(throws: ModelDeckError.self) { try await driver.setWeights(["sentiment@v1": 100], endpoint: "sentiment") }
         #expect(unknown?.message.contains("does not exist") == true)
     }
@@ -319,6 +319,7 @@ import Testing
         try await createRole(client)
         let driver = driver(registry, target, client: client)
         try await driver.provision(try version(registry, "sentiment@v1"), on: try endpoint(registry))
+        #expect(try await driver.liveWeights(endpoint: "sentiment") == [:])  // a function without its alias routes nothing yet
         let error = await #expect(throws: ModelDeckError.self) {
             try await driver.setWeights(["sentiment@v1": 90, "sentiment@v3": 10], endpoint: "sentiment")
         }
