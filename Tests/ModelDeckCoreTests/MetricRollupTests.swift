@@ -55,6 +55,37 @@ struct MetricRollupTests {
         #expect(try dump(registry) == before)
     }
 
+    @Test func platformFiguresReplaceEarlierOnesAndKeepWarmupsThroughTheRollup() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        let now = Date(timeIntervalSince1970: 1_800_003_600 + 30)
+        let minute: Int64 = 1_800_000_000 - 7_200
+        let key = MetricBucket.Key(endpoint: "e", version: "m@v1", start: minute, width: 60)
+        var observed = bucket(requests: 40, errors: 2, latencies: Array(repeating: 20_000, count: 40), inFlight: 3)
+        observed.costMicros = 19
+        var revised = observed
+        revised.requests = 41
+        var warmup = MetricBucket()
+        warmup.warmups = 2
+        warmup.warmupColdStarts = 1
+        warmup.warmupCostMicros = 7
+        warmup.mbMs = 1_000
+        warmup.maxInFlight = 2
+        try registry.write { db in
+            try observed.replaceObserved(at: key, db)  // CloudWatch's minute
+            try warmup.merge(into: .init(endpoint: "e", version: "m@v1", start: minute + 20, width: 10), db)  // a ping in it
+            _ = try MetricRollup.run(db, now: now)
+            try revised.replaceObserved(at: key, db)  // collected again, revised
+            try revised.replaceObserved(at: key, db)  // and again
+        }
+        let stored = try #require(try registry.read { db in try MetricBucket.fetch(key, db) })
+        #expect(stored.requests == 41 && stored.errors == 2 && stored.latency.count == 40 && stored.costMicros == 19)
+        #expect(stored.warmups == 2 && stored.warmupColdStarts == 1 && stored.warmupCostMicros == 7 && stored.mbMs == 1_000)
+        #expect(stored.maxInFlight == 3)
+        #expect(try registry.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metric_buckets") } == 1)
+    }
+
     @Test func bucketsOlderThanTheRetentionAreDropped() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }

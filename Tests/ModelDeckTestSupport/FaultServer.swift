@@ -13,6 +13,8 @@ public final class FaultServer: Sendable {
         /// Status, `x-amzn-ErrorType` header (nil for none) and JSON body.
         case error(status: Int, type: String?, body: String)
         case ok(String)
+        /// Any status, with these headers and body (e.g. Lambda's `X-Amz-Log-Result` on an Invoke).
+        case answer(status: Int, headers: [String: String], body: String)
         /// Holds the request open for a minute without answering.
         case hang
     }
@@ -46,6 +48,10 @@ public final class FaultServer: Sendable {
                 var headers = HTTPFields()
                 if let type { headers[HTTPField.Name("x-amzn-ErrorType")!] = type }
                 return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+            case .answer(let status, let fields, let body):
+                var headers = HTTPFields()
+                for (name, value) in fields { headers[HTTPField.Name(name)!] = value }
+                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
             case .hang:
                 try await Task.sleep(for: .seconds(60))
                 return Response(status: .ok)
@@ -53,6 +59,8 @@ public final class FaultServer: Sendable {
         }
         router.post("/", use: answer)
         router.post("/**", use: answer)
+        router.get("/**", use: answer)
+        router.put("/**", use: answer)
         var logger = Logger(label: "fault-server")
         logger.logLevel = .critical
         let (ports, portReady) = AsyncStream<Int>.makeStream()

@@ -41,6 +41,18 @@ public actor Moto {
                          region: region, endpointURL: try await baseURL(), profile: "test")
     }
 
+    /// An IAM role Lambda functions can be created with (moto checks that a function's role exists); its ARN.
+    public func lambdaRole(named name: String = "modeldeck-lambda") async throws -> String {
+        let client = AWSClient(configuration: try await configuration())
+        do {
+            _ = try await client.query(AWSService(signingName: "iam", endpointPrefix: "iam"), action: "CreateRole", version: "2010-05-08", parameters: [
+                (name: "RoleName", value: name),
+                (name: "AssumeRolePolicyDocument", value: #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#),
+            ])
+        } catch let error as AWSError where error.code == "EntityAlreadyExists" {}
+        return "arn:aws:iam::123456789012:role/\(name)"
+    }
+
     private func start() async throws -> String {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
         guard path.contains(where: { FileManager.default.isExecutableFile(atPath: "\($0)/moto_server") }) else {

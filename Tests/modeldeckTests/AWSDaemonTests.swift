@@ -152,4 +152,70 @@ import Testing
         // Still waiting for InService: a zero bake does not end before the traffic has moved.
         #expect(slow?.state == "baking", "\(String(describing: slow))")
     }
+
+    /// The same daemon and CLI on an aws-lambda target: a deploy publishes a version behind the alias `live`,
+    /// a canary routes its share through the alias, and a rollback flips the alias back — asked of Lambda itself.
+    @Test func aCanaryAndARollbackThroughTheCLIMoveTheLambdaAlias() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let role = try await Moto.shared.lambdaRole()
+        let prefix = "md\(UUID().uuidString.prefix(6).lowercased())-"
+        let deck = scratch.file("deck.yaml", """
+        targets:
+          - {name: local, kind: local}
+          - {name: aws, kind: aws-lambda, region: us-east-1, role_arn: '\(role)', function_prefix: \(prefix)}
+        models:
+          - name: scorer
+            versions:
+              - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v1, digest: 'sha256:\(String(repeating: "1", count: 64))', size: 300MB, memory: 512MB}
+              - {version: v2, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v2, digest: 'sha256:\(String(repeating: "2", count: 64))', size: 300MB, memory: 512MB}
+        endpoints:
+          - {name: scoring, model: scorer, target: aws, memory: 1GB}
+        """)
+        let apply = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
+        #expect(apply.status == 0, "\(apply.stderr)")
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: try await awsEnvironment(scratch))
+        defer { daemon.stop() }
+
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        func lambda(_ path: String) async throws -> [String: Any] {
+            let answer = try await client.send(.lambda, operation: "Get", method: .GET, path: "/2015-03-31/functions/\(prefix)scoring\(path)")
+            return try JSONSerialization.jsonObject(with: answer.body) as? [String: Any] ?? [:]
+        }
+        func numbers() async throws -> [String: String] {
+            (try await lambda("/versions")["Versions"] as? [[String: Any]] ?? []).reduce(into: [:]) { result, version in
+                if let description = version["Description"] as? String, description.hasPrefix("modeldeck ") {
+                    result[String(description.split(separator: " ")[1])] = version["Version"] as? String
+                }
+            }
+        }
+        func routed() async throws -> (version: String?, additional: [String: Double]) {
+            let alias = try await lambda("/aliases/live")
+            return (alias["FunctionVersion"] as? String,
+                    (alias["RoutingConfig"] as? [String: Any])?["AdditionalVersionWeights"] as? [String: Double] ?? [:])
+        }
+
+        #expect(try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" })
+        let v1 = try #require(try await numbers()["scorer@v1"])
+        #expect(try await routed().version == v1)
+
+        #expect(try CLI.run(["deploy", "scoring", "v2", "--strategy", "canary:10%:5m", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 2)?.weight == 10 })
+        var alias = (version: String?.none, additional: [String: Double]())
+        for _ in 0..<100 where alias.additional.isEmpty {  // the registry's weight comes first, then the driver's call
+            alias = try await routed()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let v2 = try #require(try await numbers()["scorer@v2"])
+        #expect(alias.version == v1 && alias.additional == [v2: 0.1])
+
+        #expect(try CLI.run(["rollback", "scoring", "--reason", "canary looks wrong", "--registry", scratch.registry]).status == 0)
+        for _ in 0..<100 where !alias.additional.isEmpty {
+            alias = try await routed()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(alias.version == v1 && alias.additional.isEmpty)
+        #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+    }
 }

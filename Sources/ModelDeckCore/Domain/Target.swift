@@ -5,7 +5,8 @@ public struct Target: Codable, Equatable, Sendable {
     /// AWS region for the AWS kinds; for a local target priced `price_as` a platform, the region of its prices.
     public var region: String?
     /// Kind-specific settings: `url` (http), `port` and `host` (local gateway), `max_memory`, `gpus` (local),
-    /// `price_as` and `architecture` (local: price invocations as if on that platform, see `TargetPricing`).
+    /// `price_as` and `architecture` (local: price invocations as if on that platform, see `TargetPricing`);
+    /// aws-lambda: `role_arn`, `function_prefix`, `architecture`, and `runtime`/`handler` for zip packages.
     /// Never credentials: those come from the environment at run time.
     public var config: [String: String]
 
@@ -35,7 +36,7 @@ public struct Target: Codable, Equatable, Sendable {
     public static func allowedConfigKeys(for kind: TargetKind) -> [String] {
         switch kind {
         case .local: ["host", "port", "max_memory", "gpus", "price_as", "architecture"]
-        case .awsLambda: ["role_arn", "function_prefix", "architecture"]
+        case .awsLambda: ["role_arn", "function_prefix", "architecture", "runtime", "handler"]
         case .sagemakerServerless: ["role_arn", "execution_role_arn", "endpoint_prefix"]
         case .ecsFargate: ["cluster", "architecture"]
         case .http: ["url"]

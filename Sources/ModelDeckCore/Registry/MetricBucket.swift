@@ -70,12 +70,37 @@ public struct MetricBucket: Equatable, Sendable {
     /// Adds `self` to the stored bucket at `key` (creating it), in the caller's transaction.
     public func merge(into key: Key, _ db: Database) throws {
         var total = self
-        if let row = try Row.fetchOne(db, sql: """
-            SELECT * FROM metric_buckets WHERE endpoint = ? AND version_id = ? AND start = ? AND width_s = ?
-            """, arguments: [key.endpoint, key.version, key.start, key.width]) {
-            total = try MetricBucket(row: row)
+        if let stored = try Self.fetch(key, db) {
+            total = stored
             total.add(self)
         }
+        try total.store(at: key, db)
+    }
+
+    /// Writes what a platform measured (CloudWatch: `requests`, `errors`, `latency`, `costMicros`) over the
+    /// stored bucket at `key`, in the caller's transaction: those fields are replaced, not added, because a
+    /// platform revises recent figures and the same interval is collected again. What ModelDeck recorded
+    /// itself in that bucket stays: warmups and their cold starts and cost, cold starts, instances, MB·ms.
+    /// `maxInFlight` keeps the larger of the two (a maximum, so writing it twice changes nothing).
+    public func replaceObserved(at key: Key, _ db: Database) throws {
+        var total = try Self.fetch(key, db) ?? MetricBucket()
+        total.requests = requests
+        total.errors = errors
+        total.latency = latency
+        total.costMicros = costMicros
+        total.maxInFlight = max(total.maxInFlight, maxInFlight)
+        try total.store(at: key, db)
+    }
+
+    /// The stored bucket at `key`, if any.
+    public static func fetch(_ key: Key, _ db: Database) throws -> MetricBucket? {
+        try Row.fetchOne(db, sql: """
+            SELECT * FROM metric_buckets WHERE endpoint = ? AND version_id = ? AND start = ? AND width_s = ?
+            """, arguments: [key.endpoint, key.version, key.start, key.width]).map(MetricBucket.init(row:))
+    }
+
+    private func store(at key: Key, _ db: Database) throws {
+        let total = self
         try db.execute(sql: """
             INSERT OR REPLACE INTO metric_buckets
                 (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,

@@ -24,13 +24,16 @@ public enum TargetDrivers {
         switch target.kind {
         case .local:
             return LocalDriver(target: target, registry: registry, gateway: gateway)
-        case .sagemakerServerless:
+        case .sagemakerServerless, .awsLambda:
             do {
-                return SageMakerServerlessDriver(target: target, registry: registry, client: try client(for: target, aws))
+                let client = try client(for: target, aws)
+                return target.kind == .awsLambda
+                    ? LambdaDriver(target: target, registry: registry, client: client)
+                    : SageMakerServerlessDriver(target: target, registry: registry, client: client)
             } catch {
                 return UnavailableDriver(target: target, reason: "\((error as? ModelDeckError)?.message ?? "\(error)")")
             }
-        case .awsLambda, .ecsFargate, .http:
+        case .ecsFargate, .http:
             return UnavailableDriver(target: target, reason: "ModelDeck cannot deploy to \(target.kind.rawValue) targets yet")
         }
     }
