@@ -82,10 +82,13 @@ public struct MetricBucket: Equatable, Sendable {
     /// platform revises recent figures and the same interval is collected again. What ModelDeck recorded
     /// itself in that bucket stays: warmups and their cold starts and cost, cold starts, instances, MB·ms.
     /// `maxInFlight` keeps the larger of the two (a maximum, so writing it twice changes nothing).
-    public func replaceObserved(at key: Key, _ db: Database) throws {
+    /// `coldStarts` is the platform's too when it counts them (`platformCountsColdStarts`: SageMaker does,
+    /// Lambda's metrics do not).
+    public func replaceObserved(at key: Key, platformCountsColdStarts: Bool = false, _ db: Database) throws {
         var total = try Self.fetch(key, db) ?? MetricBucket()
         total.requests = requests
         total.errors = errors
+        if platformCountsColdStarts { total.coldStarts = coldStarts }
         total.latency = latency
         total.costMicros = costMicros
         total.maxInFlight = max(total.maxInFlight, maxInFlight)

@@ -164,3 +164,25 @@ struct XMLElementTree {
         }
     }
 }
+
+extension CloudWatch {
+    /// Every point of `queries` from `from` to `to`: at most `maxQueries` per call, each answer read page by page.
+    public static func points(_ queries: [Query], from: Date, to: Date, client: AWSClient) async throws -> [String: [(start: Date, value: Double)]] {
+        var points: [String: [(start: Date, value: Double)]] = [:]
+        for chunk in stride(from: 0, to: queries.count, by: CloudWatch.maxQueries).map({ Array(queries[$0..<min($0 + CloudWatch.maxQueries, queries.count)]) }) {
+            var token: String?
+            repeat {
+                let answer = try await client.query(.cloudWatch, action: "GetMetricData", version: CloudWatch.apiVersion,
+                                                    parameters: CloudWatch.parameters(chunk, from: from, to: to, nextToken: token))
+                let page: CloudWatch.Page
+                do { page = try CloudWatch.parsePage(answer.body) } catch {
+                    throw AWSError(kind: .badResponse, operation: "monitoring:GetMetricData", status: answer.status, code: nil,
+                                   message: "\(error)", attempts: 1)
+                }
+                for (id, series) in page.points { points[id, default: []] += series }
+                token = page.nextToken
+            } while token != nil
+        }
+        return points
+    }
+}

@@ -312,49 +312,15 @@ public struct LambdaDriver: TargetDriver {
         guard let versions = try await publishedVersions(name) else { return }
         let ours = Self.modelDeckVersions(versions).map { (number: $0.number, id: $0.id, memoryMB: $0.memoryMB ?? endpoint.memoryMB) }
         guard !ours.isEmpty else { return }
-        let period = Self.metricPeriod
-        let start = Date(timeIntervalSince1970: Double(Int64(from.timeIntervalSince1970.rounded(.down)) / period * period))
-        let end = Date(timeIntervalSince1970: Double((Int64(to.timeIntervalSince1970.rounded(.up)) + period - 1) / period * period))
         let dimensions = [(name: "FunctionName", value: name), (name: "Resource", value: "\(name):\(Self.alias)")]
-        let statistics = LambdaStatistic.allCases.filter { percentiles || !$0.isPercentile }
-        let queries = ours.flatMap { version in
-            statistics.map { statistic in
-                CloudWatch.Query(id: statistic.queryID(version: version.number), namespace: "AWS/Lambda", metric: statistic.metric,
-                                 dimensions: dimensions + [(name: "ExecutedVersion", value: version.number)],
-                                 periodSeconds: Int(period), stat: statistic.stat)
-            }
-        }
-        var points: [String: [(start: Date, value: Double)]] = [:]
-        for chunk in stride(from: 0, to: queries.count, by: CloudWatch.maxQueries).map({ Array(queries[$0..<min($0 + CloudWatch.maxQueries, queries.count)]) }) {
-            var token: String?
-            repeat {
-                let answer = try await client.query(.cloudWatch, action: "GetMetricData", version: CloudWatch.apiVersion,
-                                                    parameters: CloudWatch.parameters(chunk, from: start, to: end, nextToken: token))
-                let page: CloudWatch.Page
-                do { page = try CloudWatch.parsePage(answer.body) } catch {
-                    throw AWSError(kind: .badResponse, operation: "monitoring:GetMetricData", status: answer.status, code: nil,
-                                   message: "\(error)", attempts: 1)
-                }
-                for (id, series) in page.points { points[id, default: []] += series }
-                token = page.nextToken
-            } while token != nil
-        }
-        var buckets: [MetricBucket.Key: MetricBucket] = [:]
-        for version in ours {
-            var periods: [Int64: LambdaPeriodFigures] = [:]
-            for statistic in statistics {
-                for point in points[statistic.queryID(version: version.number)] ?? [] {
-                    periods[Int64(point.start.timeIntervalSince1970), default: LambdaPeriodFigures()].set(statistic, point.value)
-                }
-            }
-            for (periodStart, figures) in periods {
-                let key = MetricBucket.Key(endpoint: endpoint.name, version: version.id, start: periodStart / period * period, width: period)
-                buckets[key, default: MetricBucket()].add(figures.bucket(memoryMB: version.memoryMB, rates: rates))
-            }
-        }
-        try registry.write { db in
-            for (key, bucket) in buckets { try bucket.replaceObserved(at: key, db) }
-        }
+        try await CloudWatch.collect(LambdaStatistic.allCases.filter { percentiles || !$0.isPercentile }, namespace: "AWS/Lambda",
+                                     series: ours.map { version in
+                                         PlatformSeries(key: "v\(version.number)", version: version.id,
+                                                        dimensions: dimensions + [(name: "ExecutedVersion", value: version.number)],
+                                                        memoryMB: version.memoryMB)
+                                     },
+                                     endpoint: endpoint.name, from: from, to: to, period: Self.metricPeriod, rates: rates,
+                                     client: client, registry: registry)
     }
 
     // MARK: Calls

@@ -192,6 +192,39 @@ public struct SageMakerServerlessDriver: TargetDriver {
         return results
     }
 
+    // MARK: Metrics
+
+    /// Whether `collectMetrics` asks for `ModelLatency` percentiles (moto 5.2 answers a percentile with HTTP 500).
+    public var percentiles = true
+    /// SageMaker's endpoint metrics come once a minute; the buckets are as wide.
+    public static let metricPeriod: Int64 = 60
+
+    /// CloudWatch's per-variant figures (namespace `AWS/SageMaker`, dimensions `EndpointName` and
+    /// `VariantName`; the variant is named after the version) for every version the endpoint was deployed
+    /// with. Latency is `ModelLatency`, the model's own time: SageMaker's overhead and a cold start's setup
+    /// are not in it, so the p99 here is the model's. Cold starts are `ModelSetupTime`'s sample count.
+    /// https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
+    public func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws {
+        let versions = try registry.read { db in
+            try ModelVersion.fetchAll(db, sql: """
+                SELECT * FROM model_versions WHERE id IN (
+                    SELECT to_version FROM deployments WHERE endpoint = ? UNION SELECT from_version FROM deployments WHERE endpoint = ?
+                    UNION SELECT version_id FROM traffic WHERE endpoint = ?)
+                ORDER BY id
+                """, arguments: [endpoint.name, endpoint.name, endpoint.name])
+        }
+        let name = endpointName(endpoint.name)
+        try await CloudWatch.collect(SageMakerStatistic.allCases.filter { percentiles || !$0.isPercentile }, namespace: "AWS/SageMaker",
+                                     series: versions.enumerated().map { index, version in
+                                         PlatformSeries(key: "v\(index)", version: version.id,
+                                                        dimensions: [(name: "EndpointName", value: name),
+                                                                     (name: "VariantName", value: variantName(version))],
+                                                        memoryMB: endpoint.memoryMB)
+                                     },
+                                     endpoint: endpoint.name, from: from, to: to, period: Self.metricPeriod, rates: rates,
+                                     client: client, registry: registry)
+    }
+
     // MARK: Calls
 
     private func call(_ operation: String, _ body: [String: AnyEncodable]) async throws -> AWSResponse {
@@ -269,4 +302,47 @@ struct AnyEncodable: Encodable, Sendable {
     }
 
     func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}
+
+/// The CloudWatch statistics of a SageMaker endpoint variant the driver reads, per period.
+enum SageMakerStatistic: String, PlatformStatistic {
+    case invocations, errors, p50, p90, p99, maximum, sum, setups
+
+    var name: String { rawValue }
+    static let countsColdStarts = true
+
+    var metric: String {
+        switch self {
+        case .invocations: "Invocations"
+        // 4xx are the caller's; ModelDeck counts server-side failures, as the local gateway does.
+        case .errors: "Invocation5XXErrors"
+        case .p50, .p90, .p99, .maximum, .sum: "ModelLatency"
+        case .setups: "ModelSetupTime"
+        }
+    }
+
+    var stat: String {
+        switch self {
+        case .invocations, .errors, .sum: "Sum"
+        case .p50, .p90, .p99: rawValue
+        case .maximum: "Maximum"
+        case .setups: "SampleCount"
+        }
+    }
+
+    var isPercentile: Bool { [.p50, .p90, .p99].contains(self) }
+
+    /// `ModelLatency` is in microseconds; `PeriodFigures` keeps milliseconds.
+    func set(_ value: Double, in figures: inout PeriodFigures) {
+        switch self {
+        case .invocations: figures.invocations = value
+        case .errors: figures.errors = value
+        case .p50: figures.p50 = value / 1_000
+        case .p90: figures.p90 = value / 1_000
+        case .p99: figures.p99 = value / 1_000
+        case .maximum: figures.maximum = value / 1_000
+        case .sum: figures.sum = value / 1_000
+        case .setups: figures.coldStarts = value
+        }
+    }
 }

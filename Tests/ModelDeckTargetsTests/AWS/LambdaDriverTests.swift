@@ -191,22 +191,12 @@ import Testing
 
         // What Lambda would report for the alias, per executed version, two minutes ago.
         let minute = (Int64(Date().timeIntervalSince1970) / 60 - 2) * 60
-        let at = CloudWatch.timestamp(Date(timeIntervalSince1970: Double(minute + 5)))
         func put(_ number: String, invocations: Int, errors: Int, throttles: Int, durations: [(Double, Int)]) async throws {
-            var form: [(name: String, value: String)] = [(name: "Namespace", value: "AWS/Lambda")]
-            let metrics: [(String, [(Double, Int)])] = [("Invocations", [(Double(invocations), 1)]), ("Errors", [(Double(errors), 1)]),
-                                                         ("Throttles", [(Double(throttles), 1)]), ("Duration", durations)]
-            for (m, (name, values)) in metrics.enumerated() {
-                let p = "MetricData.member.\(m + 1)"
-                form += [(name: "\(p).MetricName", value: name), (name: "\(p).Timestamp", value: at)]
-                for (d, (dimension, value)) in [("FunctionName", function), ("Resource", "\(function):live"), ("ExecutedVersion", number)].enumerated() {
-                    form += [(name: "\(p).Dimensions.member.\(d + 1).Name", value: dimension), (name: "\(p).Dimensions.member.\(d + 1).Value", value: value)]
-                }
-                for (v, (value, count)) in values.enumerated() {
-                    form += [(name: "\(p).Values.member.\(v + 1)", value: String(value)), (name: "\(p).Counts.member.\(v + 1)", value: String(count))]
-                }
-            }
-            _ = try await client.query(.cloudWatch, action: "PutMetricData", version: CloudWatch.apiVersion, parameters: form)
+            try await CloudWatchFixture.put(client, namespace: "AWS/Lambda",
+                                            dimensions: [("FunctionName", function), ("Resource", "\(function):live"), ("ExecutedVersion", number)],
+                                            at: Date(timeIntervalSince1970: Double(minute + 5)),
+                                            metrics: [("Invocations", [(Double(invocations), 1)]), ("Errors", [(Double(errors), 1)]),
+                                                      ("Throttles", [(Double(throttles), 1)]), ("Duration", durations)])
         }
         try await put(numbers["sentiment@v1"]!, invocations: 40, errors: 2, throttles: 1, durations: [(10, 10), (20, 10), (30, 10), (100, 10)])
         try await put(numbers["sentiment@v2"]!, invocations: 5, errors: 0, throttles: 0, durations: [(50, 4), (250, 1)])
@@ -526,7 +516,7 @@ import Testing
     }
 
     @Test func percentilesBecomeAHistogramWithTheSamePercentiles() {
-        var figures = LambdaPeriodFigures()
+        var figures = PeriodFigures()
         figures.invocations = 1_000
         (figures.p50, figures.p90, figures.p99, figures.maximum) = (20, 80, 400, 1_500)
         let histogram = figures.latency(count: 1_000)
@@ -540,7 +530,7 @@ import Testing
         #expect(small.count == 3)
         #expect(abs((small.milliseconds(atPercentile: 50) ?? 0) - 20) <= 0.02)
         #expect(abs((small.milliseconds(atPercentile: 99) ?? 0) - 1_500) <= 1.5)
-        #expect(LambdaPeriodFigures().latency(count: 0).count == 0)
+        #expect(PeriodFigures().latency(count: 0).count == 0)
     }
 
     @Test func getMetricDataAnswerIsReadInAWSsShape() throws {

@@ -98,6 +98,42 @@ import Testing
         #expect(counted?["requests"] as Int64? == 0)
     }
 
+    @Test func cloudWatchFiguresOfEachVariantBecomeTheVersionsBuckets() async throws {
+        let name = "sm-\(UUID().uuidString.prefix(8).lowercased())"
+        let (registry, target) = try registry(endpoint: name)
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        var driver = driver(registry, target, client: client)
+        driver.percentiles = false // moto 5.2 answers percentile statistics with HTTP 500
+        // v1 took the traffic (as the daemon records it after routing), then a deploy of v2 began.
+        try await driver.setWeights(["sentiment@v1": 100], endpoint: name)
+        try registry.write { db in try TrafficSplit.all(on: "sentiment@v1").save(db, endpoint: name) }
+        _ = try Intents.deploy(registry, endpoint: name, version: "v2", strategy: .allAtOnce, bakeSeconds: 0, reason: nil)
+
+        // What SageMaker would report for each variant two minutes ago: latencies in microseconds.
+        let minute = (Int64(Date().timeIntervalSince1970) / 60 - 2) * 60
+        for (variant, invocations, errors, setups, latencies) in [
+            ("v1", 30.0, 2.0, 1, [(20_000.0, 29), (900_000.0, 1)]), ("v2", 4.0, 0.0, 0, [(50_000.0, 4)]),
+        ] {
+            try await CloudWatchFixture.put(client, namespace: "AWS/SageMaker",
+                                            dimensions: [("EndpointName", driver.endpointName(name)), ("VariantName", variant)],
+                                            at: Date(timeIntervalSince1970: Double(minute + 5)),
+                                            metrics: [("Invocations", [(invocations, 1)]), ("Invocation5XXErrors", [(errors, 1)]),
+                                                      ("ModelLatency", latencies), ("ModelSetupTime", setups > 0 ? [(3_000_000, setups)] : [])]
+                                                .filter { !$0.samples.isEmpty })
+        }
+        let endpoint = try registry.read { db in try Endpoint.fetchOne(db, key: name)! }
+        for _ in 0..<2 { // again: replaced, not doubled
+            try await driver.collectMetrics(endpoint: endpoint, from: Date(timeIntervalSince1970: Double(minute - 60)), to: Date())
+        }
+        let v1 = try #require(try registry.read { db in try MetricBucket.fetch(.init(endpoint: name, version: "sentiment@v1", start: minute, width: 60), db) })
+        #expect(v1.requests == 30 && v1.errors == 2 && v1.coldStarts == 1)
+        #expect(abs((v1.latency.milliseconds(atPercentile: 99) ?? 0) - 900) <= 1) // the slowest, in milliseconds
+        #expect(v1.costMicros > 0)
+        let v2 = try #require(try registry.read { db in try MetricBucket.fetch(.init(endpoint: name, version: "sentiment@v2", start: minute, width: 60), db) })
+        #expect(v2.requests == 4 && v2.errors == 0 && v2.coldStarts == 0)
+        #expect(abs((v2.latency.milliseconds(atPercentile: 50) ?? 0) - 50) <= 0.1)
+    }
+
     @Test func anEndpointMissingOnSageMakerHasNoLiveWeights() async throws {
         let name = "sm-\(UUID().uuidString.prefix(8).lowercased())"
         let (registry, target) = try registry(endpoint: name)
