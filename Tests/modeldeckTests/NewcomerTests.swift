@@ -63,6 +63,15 @@ struct NewcomerTests {
         #expect(models.contains("Stimmung — café ×"), "\(models)")
     }
 
+    @Test func theAWSExampleDeckApplies() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let applied = try CLI.run(["apply", "-f", "fixtures/decks/aws.yaml", "--registry", scratch.registry])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let targets = try CLI.run(["get", "targets", "--registry", scratch.registry]).stdout
+        #expect(targets.contains("lambda-eu") && targets.contains("sagemaker-serverless"))
+    }
+
     @Test func dryRunShowsThePlanAndWritesNothing() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
