@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -15,8 +18,6 @@ public final class FaultServer: Sendable {
         case ok(String)
         /// Any status, with these headers and body (e.g. Lambda's `X-Amz-Log-Result` on an Invoke).
         case answer(status: Int, headers: [String: String], body: String)
-        /// Holds the request open for a minute without answering.
-        case hang
     }
 
     private let respond: @Sendable (_ index: Int, _ head: HTTPRequest, _ body: Data) -> Answer
@@ -52,9 +53,6 @@ public final class FaultServer: Sendable {
                 var headers = HTTPFields()
                 for (name, value) in fields { headers[HTTPField.Name(name)!] = value }
                 return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-            case .hang:
-                try await Task.sleep(for: .seconds(60))
-                return Response(status: .ok)
             }
         }
         router.post("/", use: answer)
@@ -73,4 +71,32 @@ public final class FaultServer: Sendable {
     }
 
     public func stop() { task.withLock { $0?.cancel() } }
+}
+
+/// A server that never answers: a loopback socket that listens and never accepts, so connections complete in
+/// the kernel's backlog and requests wait for an answer that never comes. (A handler that sleeps instead
+/// leaves a response writer unfinished when the server is cancelled, which NIO treats as a fatal error.)
+public final class SilentServer: Sendable {
+    private let socket: Int32
+    public let url: String
+
+    public init() throws {
+        let listener = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 16) == 0 else { throw TestFailure("cannot listen on loopback: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        socket = listener
+        url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+    }
+
+    public func stop() { close(socket) }
 }

@@ -75,15 +75,14 @@ import Testing
     }
 
     @Test func aServerThatNeverAnswersTimesOut() async throws {
-        let server = FaultServer([.hang])
+        let server = try SilentServer()
         defer { server.stop() }
         let error = await #expect(throws: AWSError.self) {
-            try await client(try await server.start(), timeout: .milliseconds(300), attempts: 2)
+            try await client(server.url, timeout: .milliseconds(300), attempts: 2)
                 .send(.lambda, operation: "Invoke", method: .POST, path: "/")
         }
         #expect(error?.kind == .timeout)
         #expect(error?.attempts == 2)
-        #expect(server.requests.count == 2)
         #expect(error?.description.contains("no answer from http://127.0.0.1:") == true)
         #expect(error?.description.contains("(after 2 attempts)") == true)
     }
