@@ -51,6 +51,10 @@ public struct Daemon: Sendable {
                                             gateway: target.name == listen?.target ? gatewayAddress : GatewayAddress())
             if let unavailable = driver as? UnavailableDriver {
                 logger.warning("target cannot be driven", metadata: ["target": "\(target.name)", "reason": "\(unavailable.reason)"])
+                try registry.write { db in
+                    try db.record(AuditEvent(at: startedAt, actor: "daemon", kind: "target.unavailable",
+                                             message: "target \(target.label) cannot be driven: \(unavailable.reason)"))
+                }
             }
             drivers[target.name] = driver
         }

@@ -98,6 +98,9 @@ import Testing
         #expect(try await waitUntil(30) { try deploymentState(scratch.registry, id: 1)?.state == "failed" })
         let alarm = try deploymentState(scratch.registry, id: 1)?.alarm ?? ""
         #expect(alarm.contains("target 'sm' (sagemaker-serverless): no AWS credentials"), "\(alarm)")
+        // Said once when the daemon started, where the dashboard's :events shows it.
+        let said = try events(scratch.registry, kinds: "target.unavailable").map(\.message)
+        #expect(said.count == 1 && said.first?.hasPrefix("target 'sm' (sagemaker-serverless) cannot be driven: no AWS credentials") == true, "\(said)")
         #expect(!alarm.contains("modeldeck-test-secret"))
     }
 
