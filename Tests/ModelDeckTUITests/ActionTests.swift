@@ -116,6 +116,15 @@ struct ActionTests {
         #expect(Fixtures.render(&dashboard).text.contains("✗ registry is locked"))
     }
 
+    @Test func aFailedRefreshKeepsTheFiguresAndSaysHowOldTheyAre() {
+        var dashboard = dashboard()
+        let before = Fixtures.render(&dashboard).text
+        dashboard.refreshFailed("database is locked")
+        let screen = Fixtures.render(&dashboard)
+        #expect(screen.text.contains("cannot refresh (database is locked); figures as of \(Cells.clock(dashboard.data.loadedAt)) UTC"))
+        #expect(screen.text.contains("sentiment") && before.contains("sentiment"))
+    }
+
     @Test func readOnlyHidesEveryAction() {
         var dashboard = dashboard(readOnly: true)
         for key in ["r", "d", "w", "p"] {

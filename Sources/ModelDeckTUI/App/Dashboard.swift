@@ -109,6 +109,12 @@ public struct Dashboard: Sendable {
         show(message, role: .ok)
     }
 
+    /// A background refresh failed (the registry locked for too long, a file gone): the figures on screen
+    /// stay, and the status line says how old they are and why they are not newer.
+    public mutating func refreshFailed(_ message: String) {
+        show("cannot refresh (\(message)); figures as of \(Cells.clock(data.loadedAt)) UTC", role: .error)
+    }
+
     /// The runner could not do what was asked: say why, in the dialog if one is open.
     public mutating func fail(_ message: String) {
         if dialog != nil { dialog?.error = message } else { show(message, role: .error) }

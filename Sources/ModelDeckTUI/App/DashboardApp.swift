@@ -37,9 +37,14 @@ public final class DashboardApp: Sendable {
         var lastLoad = ContinuousClock.now
         var lastVersion = loader.dataVersion()
         while !stopRequested.load(ordering: .relaxed) {
-            if let (data, detail) = loader.take() {
+            switch loader.take() {
+            case .loaded(let data, let detail)?:
                 dashboard.update(data)
                 if let detail { dashboard.update(detail) }
+            case .failed(let message)?:
+                dashboard.refreshFailed(message)
+            case nil:
+                break
             }
             let version = loader.dataVersion()
             if version != lastVersion || ContinuousClock.now - lastLoad >= .seconds(1) {
@@ -111,7 +116,13 @@ final class Loader: Sendable {
     private let watcher: RegistryWatcher
     private let reader: DatabaseQueue
     private let queue = DispatchQueue(label: "modeldeck.tui.loader")
-    private let state = Mutex<(busy: Bool, result: (DashboardData, EndpointDetail?)?)>((false, nil))
+    private let state = Mutex<(busy: Bool, result: Outcome?)>((false, nil))
+
+    /// What one background load gave: the figures, or why there are none (the screen keeps the last ones).
+    enum Outcome: Sendable {
+        case loaded(DashboardData, EndpointDetail?)
+        case failed(String)
+    }
 
     init(path: String) throws {
         self.path = path
@@ -141,17 +152,23 @@ final class Loader: Sendable {
         }
         guard start else { return false }
         queue.async { [self] in
-            let loaded = try? loadNow(detail: detail)
+            let outcome: Outcome
+            do {
+                let (data, loadedDetail) = try loadNow(detail: detail)
+                outcome = .loaded(data, loadedDetail)
+            } catch {
+                outcome = .failed(DashboardApp.message(error))
+            }
             state.withLock { current in
                 current.busy = false
-                if let loaded { current.result = loaded }
+                current.result = outcome
             }
         }
         return true
     }
 
     /// The newest finished load, once.
-    func take() -> (DashboardData, EndpointDetail?)? {
+    func take() -> Outcome? {
         state.withLock { current in
             defer { current.result = nil }
             return current.result
