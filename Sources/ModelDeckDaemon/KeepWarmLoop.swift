@@ -58,13 +58,15 @@ struct KeepWarmLoop: Service {
                 }
                 var deadline = ContinuousClock.now + maxSleep
                 if reloadPending, let lastLoad { deadline = min(deadline, lastLoad + reloadInterval) }
+                var starved = false
                 do {
-                    let due = try plan(&states, pings: pings, now: Date(), deadline: &deadline)
+                    let due = try plan(&states, pings: pings, now: Date(), deadline: &deadline, starved: &starved)
                     for ping in due {
                         group.addTask { await send(ping, pings: pings) }
                     }
                 } catch { logger.error("keep-warm failed", metadata: ["error": "\(error)"]) }
-                let version = await watcher.waitForChange(from: seen, until: deadline, orWhen: { pings.takeFinished() })
+                // A finishing ping matters at once only to pings waiting for its slot.
+                let version = await watcher.waitForChange(from: seen, until: deadline, orWhen: { starved && pings.takeFinished() })
                 if version != seen {
                     seen = version
                     reloadPending = true
@@ -84,9 +86,10 @@ struct KeepWarmLoop: Service {
     }
 
     /// Plans every endpoint, stores the plans that changed (in one transaction), and returns the pings due
-    /// now that may start; `deadline` comes down to the next planned ping.
+    /// now that may start; `deadline` comes down to the next planned ping, and `starved` says whether a due
+    /// ping waits for a free slot.
     func plan(_ states: inout [String: EndpointState], pings: PingBook, now: Date,
-              deadline: inout ContinuousClock.Instant) throws -> [DuePing] {
+              deadline: inout ContinuousClock.Instant, starved: inout Bool) throws -> [DuePing] {
         let book = pings.snapshot()
         var free = maxConcurrentPings - book.inFlight.count
         var changed: [(String, KeepWarmPlan)] = []
@@ -115,7 +118,11 @@ struct KeepWarmLoop: Service {
                 state.plannedRule = decision.rule
                 states[name] = state
             }
-            guard !book.inFlight.contains(name) else { continue }
+            guard !book.inFlight.contains(name) else {
+                // Its next ping is planned once it is back: an interval (a second at least) after this one went.
+                wake(at: now.addingTimeInterval(1))
+                continue
+            }
             if let retryAt = outcome?.retryAt, retryAt > now {
                 wake(at: retryAt)
                 continue
@@ -127,7 +134,10 @@ struct KeepWarmLoop: Service {
                 wake(at: dueAt)
                 continue
             }
-            guard free > 0 else { continue } // a finishing ping wakes the loop
+            guard free > 0 else {
+                starved = true // a finishing ping wakes the loop
+                continue
+            }
             free -= 1
             pings.start(name)
             due.append(DuePing(endpoint: name, driver: driver,

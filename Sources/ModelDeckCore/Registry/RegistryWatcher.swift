@@ -24,7 +24,8 @@ public final class RegistryWatcher: Sendable {
 
     /// The data version now; -1 when the registry cannot be read (so the next good read counts as a change).
     public func version() -> Int64 {
-        (try? connection.read { db in try Self.version(db) }) ?? -1
+        // Outside a transaction: the pragma alone, without a BEGIN and COMMIT around it at every poll.
+        (try? connection.inDatabase { db in try Self.version(db) }) ?? -1
     }
 
     /// Runs `body` in one read transaction on the watcher's connection with the data version of that same
