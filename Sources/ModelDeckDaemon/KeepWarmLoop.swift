@@ -59,14 +59,14 @@ struct KeepWarmLoop: Service {
                 var deadline = ContinuousClock.now + maxSleep
                 if reloadPending, let lastLoad { deadline = min(deadline, lastLoad + reloadInterval) }
                 var starved = false
-                do {
-                    let due = try plan(&states, pings: pings, now: Date(), deadline: &deadline, starved: &starved)
-                    for ping in due {
-                        group.addTask { await send(ping, pings: pings) }
-                    }
-                } catch { logger.error("keep-warm failed", metadata: ["error": "\(error)"]) }
-                // A finishing ping matters at once only to pings waiting for its slot.
-                let version = await watcher.waitForChange(from: seen, until: deadline, orWhen: { starved && pings.takeFinished() })
+                for ping in plan(&states, pings: pings, now: Date(), deadline: &deadline, starved: &starved) {
+                    group.addTask { await send(ping, pings: pings) }
+                }
+                // Pings leave on time whatever the polling (the sleep ends at the deadline); registry changes are
+                // re-read at most every `reloadInterval`, so a slower poll does, unless due pings wait for a slot.
+                let version = await watcher.waitForChange(from: seen, until: deadline,
+                                                          polling: starved ? RegistryWatcher.pollInterval : reloadInterval / 4,
+                                                          orWhen: { starved && pings.takeFinished() })
                 if version != seen {
                     seen = version
                     reloadPending = true
@@ -86,10 +86,10 @@ struct KeepWarmLoop: Service {
     }
 
     /// Plans every endpoint, stores the plans that changed (in one transaction), and returns the pings due
-    /// now that may start; `deadline` comes down to the next planned ping, and `starved` says whether a due
-    /// ping waits for a free slot.
+    /// now that may start, marked in flight; `deadline` comes down to the next planned ping, and `starved`
+    /// says whether a due ping waits for a free slot.
     func plan(_ states: inout [String: EndpointState], pings: PingBook, now: Date,
-              deadline: inout ContinuousClock.Instant, starved: inout Bool) throws -> [DuePing] {
+              deadline: inout ContinuousClock.Instant, starved: inout Bool) -> [DuePing] {
         let book = pings.snapshot()
         var free = maxConcurrentPings - book.inFlight.count
         var changed: [(String, KeepWarmPlan)] = []
@@ -139,12 +139,18 @@ struct KeepWarmLoop: Service {
                 continue
             }
             free -= 1
-            pings.start(name)
             due.append(DuePing(endpoint: name, driver: driver,
                                pings: KeepWarmPlanner.pings(concurrency: max(1, decision.concurrency), weights: state.weights),
                                dueAt: dueAt, requested: requested))
         }
-        if !changed.isEmpty { try save(changed, now: now) }
+        if !changed.isEmpty {
+            do { try save(changed, now: now) } catch {
+                logger.error("keep-warm failed", metadata: ["error": "\(error)"])
+                // Not stored: put into words and saved again at the next pass.
+                for (name, _) in changed { states[name]?.plannedRule = nil; states[name]?.storedPlan = nil }
+            }
+        }
+        for ping in due { pings.start(ping.endpoint) }
         return due
     }
 

@@ -34,16 +34,16 @@ public final class RegistryWatcher: Sendable {
         try connection.read { db in try body(db, try Self.version(db)) }
     }
 
-    /// Returns the new version as soon as it differs from `version`, or the same one at `deadline`, when
-    /// `condition` (asked at each poll) holds, or when the task is cancelled.
-    public func waitForChange(from version: Int64, until deadline: ContinuousClock.Instant,
+    /// Returns the new version as soon as it differs from `version` (asked every `interval`), or the same
+    /// one at `deadline`, when `condition` (asked at each poll) holds, or when the task is cancelled.
+    public func waitForChange(from version: Int64, until deadline: ContinuousClock.Instant, polling interval: Duration = pollInterval,
                               orWhen condition: () -> Bool = { false }) async -> Int64 {
         while true {
             let now = self.version()
             if now != version || condition() { return now }
             let left = deadline - .now
             guard left > .zero else { return now }
-            do { try await Task.sleep(for: min(left, Self.pollInterval)) } catch { return now }
+            do { try await Task.sleep(for: min(left, interval)) } catch { return now }
         }
     }
 
