@@ -107,9 +107,13 @@ struct ControlLoops: Service {
         var lastBeat = ContinuousClock.now
         var lastRollup = ContinuousClock.now - Self.rollupInterval
         var seen = watcher.version()
+        var lastDriftCheck = ContinuousClock.now - tickInterval
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
-            await reconciler.tick()
+            // Intents are acted on at every wake; drift between target and registry is looked for on the tick's clock.
+            let checkDrift = started - lastDriftCheck >= tickInterval
+            if checkDrift { lastDriftCheck = started }
+            await reconciler.tick(checkDrift: checkDrift)
             if ContinuousClock.now - lastBeat >= Heartbeat.interval {
                 lastBeat = .now
                 do { try Heartbeat.beat(registry, startedAt: startedAt) } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }

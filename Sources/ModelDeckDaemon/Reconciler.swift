@@ -23,8 +23,9 @@ public actor Reconciler {
         self.logger = logger
     }
 
-    /// One pass over every active deployment and rollback.
-    public func tick(now: Date = Date()) async {
+    /// One pass over every active deployment and rollback; with `checkDrift`, the targets' live weights are
+    /// compared with the registry too (a read per endpoint with a deployment, so not at every wake).
+    public func tick(now: Date = Date(), checkDrift: Bool = true) async {
         do {
             try supersedeDeploysByRollbacks(now: now)
             let active = try registry.read { db in
@@ -36,7 +37,7 @@ public actor Reconciler {
                 guard let target, let driver = drivers[target] else { continue } // another daemon's target kind
                 await work(on: deployment.endpoint, driver: driver) { await $0.advance(deployment, now: now) }
             }
-            try await enforceLatestWeights()
+            if checkDrift { try await enforceLatestWeights() }
         } catch {
             logger.error("reconcile failed", metadata: ["error": "\(error)"])
         }

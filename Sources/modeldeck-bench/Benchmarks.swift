@@ -5,4 +5,5 @@ let benchmarks: [any ParsableCommand.Type] = [
     TUIFrameBenchmark.self,
     SimulateBenchmark.self,
     RollbackLatencyBenchmark.self,
+    PingJitterBenchmark.self,
 ]

@@ -133,14 +133,16 @@ extension DaemonTests {
         #expect(try await waitUntil(30) { try instances(scratch.registry).contains("sentiment@v3") })
 
         let queue = try GRDB.DatabaseQueue(path: scratch.registry)
-        let (requests, warmups, plan) = try await queue.read { db in
+        let (requests, warmups, plan, sentAfterDue) = try await queue.read { db in
             (try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(requests), 0) FROM metric_buckets WHERE endpoint = 'sentiment'") ?? -1,
              try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(warmups), 0) FROM metric_buckets WHERE endpoint = 'sentiment'") ?? -1,
-             try String.fetchOne(db, sql: "SELECT plan FROM keep_warm_state WHERE endpoint = 'sentiment'"))
+             try String.fetchOne(db, sql: "SELECT plan FROM keep_warm_state WHERE endpoint = 'sentiment'"),
+             try Bool.fetchOne(db, sql: "SELECT last_ping_at >= last_ping_due_at FROM keep_warm_state WHERE endpoint = 'sentiment'"))
         }
         #expect(requests == 0) // pings are never user traffic
         #expect(warmups >= 3)
         #expect(plan == "every 2s")
+        #expect(sentAfterDue == true) // when the last ping was due is recorded next to when it went
     }
 }
 

@@ -7,6 +7,7 @@ public enum Migrations {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("2026-11-23 registry v1", migrate: createRegistryV1)
         migrator.registerMigration("2026-11-24 ping requests", migrate: addPingRequests)
+        migrator.registerMigration("2026-11-25 ping due time", migrate: addPingDueTime)
         return migrator
     }
 
@@ -189,5 +190,11 @@ public enum Migrations {
             ALTER TABLE keep_warm_state ADD COLUMN ping_requested_at DATETIME;
             ALTER TABLE keep_warm_state ADD COLUMN ping_requested_by TEXT;
             """)
+    }
+
+    /// When the last ping was due (its plan's next ping, or the "ping now" request), next to when it was
+    /// sent (`last_ping_at`): how late the scheduler is, per endpoint.
+    private static func addPingDueTime(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE keep_warm_state ADD COLUMN last_ping_due_at DATETIME")
     }
 }

@@ -24,7 +24,8 @@ public final class RegistryWatcher: Sendable {
 
     /// The data version now; -1 when the registry cannot be read (so the next good read counts as a change).
     public func version() -> Int64 {
-        (try? connection.read { db in try Self.version(db) }) ?? -1
+        // Outside a transaction: the pragma alone, without a BEGIN and COMMIT around it at every poll.
+        (try? connection.inDatabase { db in try Self.version(db) }) ?? -1
     }
 
     /// Runs `body` in one read transaction on the watcher's connection with the data version of that same
@@ -33,16 +34,16 @@ public final class RegistryWatcher: Sendable {
         try connection.read { db in try body(db, try Self.version(db)) }
     }
 
-    /// Returns the new version as soon as it differs from `version`, or the same one at `deadline`, when
-    /// `condition` (asked at each poll) holds, or when the task is cancelled.
-    public func waitForChange(from version: Int64, until deadline: ContinuousClock.Instant,
+    /// Returns the new version as soon as it differs from `version` (asked every `interval`), or the same
+    /// one at `deadline`, when `condition` (asked at each poll) holds, or when the task is cancelled.
+    public func waitForChange(from version: Int64, until deadline: ContinuousClock.Instant, polling interval: Duration = pollInterval,
                               orWhen condition: () -> Bool = { false }) async -> Int64 {
         while true {
             let now = self.version()
             if now != version || condition() { return now }
             let left = deadline - .now
             guard left > .zero else { return now }
-            do { try await Task.sleep(for: min(left, Self.pollInterval)) } catch { return now }
+            do { try await Task.sleep(for: min(left, interval)) } catch { return now }
         }
     }
 

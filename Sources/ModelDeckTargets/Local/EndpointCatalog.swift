@@ -41,24 +41,28 @@ public final class EndpointCatalog: Sendable {
 
     public func endpoint(named name: String) throws -> LocalEndpoint? { try endpoints()[name] }
 
+    /// A handful of set queries, whatever the number of endpoints: the gateway reloads at every registry
+    /// change, and a fleet has thousands of endpoints.
     private func load(_ db: Database) throws -> [String: LocalEndpoint] {
-        var result: [String: LocalEndpoint] = [:]
         let targets = try Target.fetchAll(db).filter { targetNames.contains($0.name) && $0.kind == .local }
+        guard !targets.isEmpty else { return [:] }
+        var weights: [String: [String: Int]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT endpoint, version_id, weight FROM traffic WHERE weight > 0") {
+            weights[row["endpoint"], default: [:]][row["version_id"]] = row["weight"]
+        }
+        let taking = Set(weights.values.flatMap(\.keys))
+        var versions: [String: ModelVersion] = [:]
+        for version in try ModelVersion.fetchAll(db, keys: taking) { versions[version.id] = version }
         // A broken $MODELDECK_PRICES file is refused by the CLI; the gateway keeps serving on the built-in table.
         let prices = (try? PriceTable.load()) ?? .standard
+        var result: [String: LocalEndpoint] = [:]
         for target in targets {
             let rates = try? TargetPricing.rates(for: target, table: prices)
             for endpoint in try Endpoint.filter(Column("target") == target.name).fetchAll(db) {
-                var weights: [String: Int] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT version_id, weight FROM traffic WHERE endpoint = ? AND weight > 0",
-                                            arguments: [endpoint.name]) {
-                    weights[row["version_id"]] = row["weight"]
-                }
-                var versions: [String: ModelVersion] = [:]
-                for id in weights.keys {
-                    if let version = try ModelVersion.fetchOne(db, key: id) { versions[id] = version }
-                }
-                result[endpoint.name] = LocalEndpoint(endpoint: endpoint, target: target, versions: versions, weights: weights, rates: rates)
+                let split = weights[endpoint.name] ?? [:]
+                var own: [String: ModelVersion] = [:]
+                for id in split.keys { own[id] = versions[id] }
+                result[endpoint.name] = LocalEndpoint(endpoint: endpoint, target: target, versions: own, weights: split, rates: rates)
             }
         }
         return result

@@ -111,16 +111,37 @@ public actor InvocationRecorder {
         return (NSDecimalNumber(decimal: whole).int64Value, (scaled - whole) / 1_000_000)
     }
 
-    /// Writes everything recorded since the last flush, plus the live instance table of `endpoints`,
-    /// in one transaction.
+    /// The instance rows as this recorder last wrote them, by id; nil before the first flush (and after a
+    /// failed one), when every row of the served endpoints is replaced.
+    private var written: [String: LocalRuntime.InstanceSnapshot]?
+
+    /// Writes everything recorded since the last flush, plus the live instance table of `endpoints`, in one
+    /// transaction. Only instance rows that changed are written (`updated_at` is when a row last changed):
+    /// a thousand idle instances cost nothing, and a flush with nothing new writes nothing.
     public func flush(to registry: Registry, instances: [LocalRuntime.InstanceSnapshot], endpoints: Set<String>) throws {
         let batch = priced(pending)
         pending = [:]
+        var current: [String: LocalRuntime.InstanceSnapshot] = [:]
+        for instance in instances where endpoints.contains(instance.endpoint) { current[instance.id] = instance }
+        let previous = written
+        let changed = current.values.filter { previous?[$0.id] != $0 }
+        let gone = previous.map { $0.keys.filter { current[$0] == nil } } ?? []
+        guard !batch.isEmpty || previous == nil || !changed.isEmpty || !gone.isEmpty else { return }
+        written = nil
         do {
             try registry.write { db in
                 for (key, delta) in batch { try delta.merge(into: key, db) }
-                try Self.replaceInstances(instances, of: endpoints, db)
+                let now = Date()
+                if previous == nil {
+                    // Rows a previous gateway left behind (killed with -9, say) go too.
+                    for endpoint in endpoints {
+                        try db.execute(sql: "DELETE FROM instances WHERE endpoint = ?", arguments: [endpoint])
+                    }
+                }
+                for id in gone { try db.execute(sql: "DELETE FROM instances WHERE id = ?", arguments: [id]) }
+                for instance in changed { try Self.save(instance, now: now, db) }
             }
+            written = current
         } catch {
             // Keep the counts for the next flush rather than lose them.
             for (key, delta) in batch { pending[key, default: MetricBucket()].add(delta) }
@@ -128,19 +149,15 @@ public actor InvocationRecorder {
         }
     }
 
-    private static func replaceInstances(_ instances: [LocalRuntime.InstanceSnapshot], of endpoints: Set<String>, _ db: Database) throws {
-        let now = Date()
-        for endpoint in endpoints {
-            try db.execute(sql: "DELETE FROM instances WHERE endpoint = ?", arguments: [endpoint])
-        }
-        for instance in instances where endpoints.contains(instance.endpoint) {
-            try db.execute(sql: """
-                INSERT INTO instances (id, endpoint, version_id, state, in_flight, max_concurrency, pid, address,
-                                       cold_start_ms, started_at, last_used_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [instance.id, instance.endpoint, instance.version, instance.state.rawValue, instance.inFlight,
-                                 instance.maxConcurrency, instance.pid, "127.0.0.1:\(instance.port)",
-                                 instance.coldStartMilliseconds, instance.startedAt, instance.lastUsedAt, now])
-        }
+    private static func save(_ instance: LocalRuntime.InstanceSnapshot, now: Date, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO instances (id, endpoint, version_id, state, in_flight, max_concurrency, pid, address,
+                                   cold_start_ms, started_at, last_used_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET state = excluded.state, in_flight = excluded.in_flight, pid = excluded.pid,
+                cold_start_ms = excluded.cold_start_ms, last_used_at = excluded.last_used_at, updated_at = excluded.updated_at
+            """, arguments: [instance.id, instance.endpoint, instance.version, instance.state.rawValue, instance.inFlight,
+                             instance.maxConcurrency, instance.pid, "127.0.0.1:\(instance.port)",
+                             instance.coldStartMilliseconds, instance.startedAt, instance.lastUsedAt, now])
     }
 }

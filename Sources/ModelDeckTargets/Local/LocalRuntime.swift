@@ -211,6 +211,11 @@ public actor LocalRuntime {
             if let process = instance.process, process.exitIfEnded() != nil { await removeDead(instance, process: process) }
         }
         let now = ContinuousClock.now
+        // Ready instances of versions that take traffic, per endpoint: counted once, not per instance (a fleet has thousands).
+        var warm: [String: Int] = [:]
+        for instance in instances.values where instance.ready && endpoints[instance.endpoint]?.weights[instance.version] != nil {
+            warm[instance.endpoint, default: 0] += 1
+        }
         for instance in Array(instances.values) where instance.ready && instance.inFlight == 0 {
             guard let local = endpoints[instance.endpoint] else {
                 retire(instance, reason: "endpoint no longer served")
@@ -221,9 +226,9 @@ public actor LocalRuntime {
                 if idle { retire(instance, reason: "\(instance.version) no longer takes traffic, idle for \(local.endpoint.idleTimeoutSeconds)s") }
                 continue
             }
-            let warm = instances.values.filter { $0.endpoint == instance.endpoint && $0.ready && local.weights[$0.version] != nil }.count
-            if idle, warm > local.endpoint.minInstances {
+            if idle, warm[instance.endpoint, default: 0] > local.endpoint.minInstances {
                 retire(instance, reason: "idle for \(local.endpoint.idleTimeoutSeconds)s")
+                warm[instance.endpoint, default: 0] -= 1
             }
         }
         for local in endpoints.values where local.endpoint.minInstances > 0 && !stopping {

@@ -1,0 +1,219 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import ModelDeckCore
+
+/// `modeldeck-bench ping-jitter`: the real `modeldeck daemon` binary, as a child process, with its local
+/// target and N endpoints on `fixed` keep-warm. Each endpoint's instance is a tiny Perl HTTP server (the
+/// Python fixture model is too heavy to run a thousand times on two cores); pings go through the real
+/// gateway to it. Lateness of a ping = when the daemon sent it (`keep_warm_state.last_ping_at`) − when it
+/// was due (`last_ping_due_at`), both written by the daemon. Baseline in the same run: how late this
+/// process's own timer fires meanwhile. Then the daemon's CPU with keep-warm off, at 1 and at N endpoints.
+struct PingJitterBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ping-jitter",
+                                                    abstract: "How late the daemon sends keep-warm pings at 1,000 endpoints, and its idle CPU.")
+
+    @Option(help: "Endpoints.")
+    var endpoints = 1_000
+
+    @Option(help: "Seconds between two pings of an endpoint (fixed keep-warm).")
+    var every = 60
+
+    @Option(help: "Seconds of pinging measured.")
+    var duration = 120
+
+    @Option(help: "Seconds the idle daemon is measured, at each size.")
+    var idle = 20
+
+    @Flag(help: "All endpoints due at the same moment (the worst case); by default their last pings are spread over the interval, as in a daemon that has run a while.")
+    var burst = false
+
+    @Option(help: "The modeldeck binary (default: beside this one).")
+    var cli: String?
+
+    func run() async throws {
+        let binary = cli ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modeldeck").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw ValidationError("no modeldeck binary at \(binary); build it (swift build -c release --product modeldeck) or pass --cli PATH")
+        }
+        let folder = NSTemporaryDirectory() + "modeldeck-bench-jitter-\(getpid())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let server = folder + "/echo.pl"
+        try Self.echoServer.write(toFile: server, atomically: true, encoding: .utf8)
+
+        // Pinging first: the machine is quiet then.
+        let pinged = try Self.registry(at: folder + "/pinged.sqlite", endpoints: endpoints, server: server, keepWarm: "{mode: fixed, every: \(every)s}")
+        let lead: TimeInterval = 5 // the daemon starts meanwhile
+        let first = Date().addingTimeInterval(lead)
+        try pinged.write { db in
+            for index in 0..<endpoints {
+                let spread = burst ? 0 : TimeInterval(every) * Double(index) / Double(endpoints)
+                try db.execute(sql: "INSERT INTO keep_warm_state (endpoint, last_ping_at, updated_at) VALUES (?, ?, ?)",
+                               arguments: [Self.name(index), first.addingTimeInterval(spread - TimeInterval(every)), Date()])
+            }
+        }
+        let daemon = try DaemonProcess(binary: binary, registry: pinged, log: folder + "/pinged.log")
+        defer { daemon.stop() }
+        try await daemon.waitUntilRunning(registry: pinged)
+        let ready = Date()
+        let timer = Task { await Self.timerLateness(for: .seconds(duration)) }
+        let cpuBefore = try daemon.cpuSeconds()
+        var seen: [String: Date] = [:]
+        var lateness: [Double] = []
+        var early = 0
+        let end = ContinuousClock.now + .seconds(duration)
+        while ContinuousClock.now < end {
+            try await Task.sleep(for: .seconds(1))
+            for row in try pinged.read({ db in
+                try Row.fetchAll(db, sql: "SELECT endpoint, last_ping_at, last_ping_due_at FROM keep_warm_state WHERE last_ping_due_at IS NOT NULL")
+            }) {
+                let endpoint: String = row["endpoint"]
+                let sent: Date = row["last_ping_at"]
+                let due: Date = row["last_ping_due_at"]
+                guard seen[endpoint] != sent else { continue }
+                seen[endpoint] = sent
+                // Due before the daemon was up: late by its start, not by its scheduling.
+                if due < ready { early += 1; continue }
+                lateness.append(sent.timeIntervalSince(due) * 1_000)
+            }
+        }
+        let busyCPU = try daemon.cpuSeconds() - cpuBefore
+        daemon.stop()
+        let baseline = await timer.value.sorted()
+        lateness.sort()
+
+        // Idle: keep-warm off, no traffic, at one endpoint and at N.
+        var idleCPU: [(Int, Double)] = []
+        for size in [1, endpoints] {
+            let registry = try Self.registry(at: folder + "/idle-\(size).sqlite", endpoints: size, server: server, keepWarm: "{mode: off}")
+            let idler = try DaemonProcess(binary: binary, registry: registry, log: folder + "/idle-\(size).log")
+            defer { idler.stop() }
+            try await idler.waitUntilRunning(registry: registry)
+            try await Task.sleep(for: .seconds(3)) // past its start
+            let before = try idler.cpuSeconds()
+            try await Task.sleep(for: .seconds(idle))
+            idleCPU.append((size, (try idler.cpuSeconds() - before) / Double(idle) * 100))
+            idler.stop()
+        }
+
+        let mode = burst ? "all due at once" : "spread over the interval"
+        print("ping lateness: \(endpoints) endpoints, fixed every \(every)s (\(mode)), \(duration)s measured, \(lateness.count) pings (\(early) due before the daemon was up, left out)")
+        print("                                      p50 ms    p99 ms    max ms")
+        print(String(format: "daemon: sent − due                  %7.1f   %7.1f   %7.1f   (goal p99 ≤ 50 ms)",
+                     percentile(lateness, 50), percentile(lateness, 99), lateness.last ?? .nan))
+        print(String(format: "baseline: this process's timer       %7.1f   %7.1f   %7.1f   (p99 ratio %.1f×)",
+                     percentile(baseline, 50), percentile(baseline, 99), baseline.last ?? .nan,
+                     percentile(lateness, 99) / percentile(baseline, 99)))
+        print(String(format: "daemon CPU while pinging: %.1f%% of one core", busyCPU / Double(duration) * 100))
+        print("daemon CPU at idle (keep-warm off, no traffic, \(idle)s):")
+        for (size, percent) in idleCPU {
+            let ratio = size == 1 ? "" : String(format: "   (%.1f× one endpoint)", percent / (idleCPU.first?.1 ?? .nan))
+            print(String(format: "  %5d endpoint%@  %5.2f%% of one core%@", size, size == 1 ? " " : "s", percent, ratio))
+        }
+    }
+
+    static func name(_ index: Int) -> String { String(format: "e%04d", index) }
+
+    /// A registry with a local target and `count` endpoints of one tiny model.
+    static func registry(at path: String, endpoints count: Int, server: String, keepWarm: String) throws -> Registry {
+        var deck = """
+        apiVersion: modeldeck/v1
+        targets:
+          - {name: local, kind: local}
+        models:
+          - name: echo
+            versions:
+              - {version: v1, digest: "sha256:\(String(repeating: "0", count: 64))", size: 1KB, command: [perl, \(server)], memory: 128MB}
+        endpoints:
+
+        """
+        for index in 0..<count {
+            deck += "  - {name: \(name(index)), model: echo, target: local, memory: 128MB, idle_timeout: 1h, keep_warm: \(keepWarm), traffic: {v1: 100}}\n"
+        }
+        let registry = try Registry(path: path)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try DeckApplier.apply(try DeckReader(sourceName: "bench.yaml", baseDirectory: folder).parse(deck), to: registry,
+                              source: "bench.yaml", actor: "bench")
+        return registry
+    }
+
+    /// How late `Task.sleep(until:)` wakes in this process, every 100 ms for `duration`: the floor under any
+    /// scheduler on this machine at this moment.
+    static func timerLateness(for duration: Duration) async -> [Double] {
+        var samples: [Double] = []
+        let end = ContinuousClock.now + duration
+        var next = ContinuousClock.now
+        while next < end {
+            next += .milliseconds(100)
+            try? await Task.sleep(until: next, clock: .continuous)
+            let late = (ContinuousClock.now - next).components
+            samples.append(Double(late.seconds) * 1_000 + Double(late.attoseconds) / 1e15)
+        }
+        return samples
+    }
+
+    /// Answers every request (`/healthz`, `/invoke`) with 200 and a small JSON body, one connection at a time.
+    static let echoServer = #"""
+        use strict; use IO::Socket::INET;
+        my $server = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ENV{PORT}, Listen => 64, ReuseAddr => 1)
+            or die "cannot listen on $ENV{PORT}: $!";
+        while (my $client = $server->accept) {
+            local $/ = "\r\n";
+            my $length = 0;
+            <$client>;
+            while (my $header = <$client>) { last if $header eq "\r\n"; $length = $1 if $header =~ /^content-length:\s*(\d+)/i; }
+            read($client, my $body, $length) if $length;
+            my $answer = '{"ok": true}';
+            print $client "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " . length($answer)
+                . "\r\nConnection: close\r\n\r\n$answer";
+            close $client;
+        }
+        """#
+}
+
+/// `modeldeck daemon` as a child process, with its CPU time read from /proc.
+private final class DaemonProcess {
+    let process = Process()
+
+    init(binary: String, registry: Registry, log: String) throws {
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["daemon", "--registry", registry.path, "--port", "0", "--no-api"]
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    /// Until the daemon's heartbeat row names it.
+    func waitUntilRunning(registry: Registry) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw ValidationError("the daemon exited with status \(process.terminationStatus)") }
+            let pid = try registry.read { db in try Int32.fetchOne(db, sql: "SELECT pid FROM daemon WHERE id = 1 AND stopped_at IS NULL") }
+            if pid == process.processIdentifier { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("the daemon did not start within 60 s")
+    }
+
+    /// User + system CPU seconds so far (/proc/PID/stat fields 14 and 15).
+    func cpuSeconds() throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)
+        guard let close = stat.lastIndex(of: ")") else { throw ValidationError("unreadable /proc stat") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state).
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw ValidationError("unreadable /proc stat")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// SIGTERM (the daemon stops its instances), then waits.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
