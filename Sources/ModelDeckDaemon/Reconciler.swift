@@ -91,11 +91,6 @@ public actor Reconciler {
 
     private var busy: Set<String> = []
 
-    /// Waits until no background step runs (tests, shutdown).
-    public func settle() async {
-        while !busy.isEmpty { try? await Task.sleep(for: .milliseconds(10)) }
-    }
-
     private func advance(_ deployment: Deployment, now: Date) async {
         do {
             guard let (endpoint, version) = try registry.read({ db -> (Endpoint, ModelVersion)? in
