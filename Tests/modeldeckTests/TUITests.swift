@@ -39,7 +39,12 @@ struct Tmux {
     func type(_ text: String) throws { try run(["send-keys", "-t", session, "-l", text]) }
     func screen() throws -> String { try run(["capture-pane", "-p", "-t", session]) }
     func paneDead() throws -> Bool { try run(["display-message", "-p", "-t", session, "#{pane_dead}"]).hasPrefix("1") }
-    func kill() { _ = try? run(["kill-server"]) }
+    /// Ends the session, then the server. (`kill-server` alone left servers whose pane had exited running,
+    /// with `remain-on-exit` on.)
+    func kill() {
+        _ = try? run(["kill-session", "-t", session])
+        _ = try? run(["kill-server"])
+    }
 
     /// Waits until the screen shows `text`; returns the last screen either way.
     func waitFor(_ text: String, seconds: Double = 15) async throws -> String {
