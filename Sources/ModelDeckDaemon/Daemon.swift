@@ -45,19 +45,7 @@ public struct Daemon: Sendable {
         let targets = try registry.read { db in try Target.fetchAll(db) }
         let listen = settings.listen ?? LocalTargetHost.firstLocal(in: targets)
         let gatewayAddress = GatewayAddress()
-        var drivers: [String: any TargetDriver] = [:]
-        for target in targets {
-            let driver = TargetDrivers.make(for: target, registry: registry,
-                                            gateway: target.name == listen?.target ? gatewayAddress : GatewayAddress())
-            if let unavailable = driver as? UnavailableDriver {
-                logger.warning("target cannot be driven", metadata: ["target": "\(target.name)", "reason": "\(unavailable.reason)"])
-                try registry.write { db in
-                    try db.record(AuditEvent(at: startedAt, actor: "daemon", kind: "target.unavailable",
-                                             message: "target \(target.label) cannot be driven: \(unavailable.reason)"))
-                }
-            }
-            drivers[target.name] = driver
-        }
+        let drivers = try Drivers(registry: registry, gateway: listen.map { (target: $0.target, address: gatewayAddress) }, logger: logger)
         let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger)
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
                                  tickInterval: settings.tickInterval, retentionDays: settings.retentionDays, logger: logger)

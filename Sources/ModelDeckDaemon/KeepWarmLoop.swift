@@ -13,7 +13,7 @@ import Synchronization
 /// They are marked, so they never count as user traffic.
 struct KeepWarmLoop: Service {
     let registry: Registry
-    let drivers: [String: any TargetDriver]
+    let drivers: Drivers
     let logger: Logger
     /// Endpoints pinged at the same time; more due at once wait for a free slot.
     var maxConcurrentPings = 32

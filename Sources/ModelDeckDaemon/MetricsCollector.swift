@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// back an hour; later ones re-read the last 15 minutes, since CloudWatch revises recent periods.
 struct MetricsCollector: Service {
     let registry: Registry
-    let drivers: [String: any TargetDriver]
+    let drivers: Drivers
     let logger: Logger
     var interval: Duration = .seconds(60)
 

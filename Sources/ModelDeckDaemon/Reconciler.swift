@@ -12,11 +12,11 @@ import ModelDeckTargets
 /// not persisted is taken then — never twice.
 public actor Reconciler {
     private let registry: Registry
-    private let drivers: [String: any TargetDriver]
+    private let drivers: Drivers
     private let gate: RollbackGate
     private let logger: Logger
 
-    public init(registry: Registry, drivers: [String: any TargetDriver], gate: RollbackGate = RollbackGate(), logger: Logger) {
+    public init(registry: Registry, drivers: Drivers, gate: RollbackGate = RollbackGate(), logger: Logger) {
         self.registry = registry
         self.drivers = drivers
         self.gate = gate
@@ -27,6 +27,7 @@ public actor Reconciler {
     /// compared with the registry too (a read per endpoint with a deployment, so not at every wake).
     public func tick(now: Date = Date(), checkDrift: Bool = true) async {
         do {
+            try drivers.refresh() // targets applied since the daemon started (at most once a second)
             try supersedeDeploysByRollbacks(now: now)
             let active = try registry.read { db in
                 try Deployment.fetchAll(db, sql: """

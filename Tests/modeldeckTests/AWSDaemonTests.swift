@@ -82,6 +82,28 @@ import Testing
         #expect(counts?["requests"] as Int64? == 0)
     }
 
+    @Test func aTargetAppliedWhileTheDaemonRunsIsDrivenWithoutARestart() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let local = try CLI.run(["apply", "-f", scratch.file("local.yaml", "targets:\n  - {name: local, kind: local}\n"),
+                                 "--registry", scratch.registry])
+        #expect(local.status == 0, "\(local.stderr)")
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: try await awsEnvironment(scratch))
+        defer { daemon.stop() }
+
+        // Now the SageMaker target, its model and endpoint arrive, and a deploy right after.
+        let prefix = "md\(UUID().uuidString.prefix(6).lowercased())"
+        try setUp(scratch, endpoint: prefix)
+        let deploy = try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--registry", scratch.registry])
+        #expect(deploy.status == 0, "\(deploy.stderr)")
+        let settled = try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" }
+        #expect(settled, "\(String(describing: try? deploymentState(scratch.registry, id: 1)))")
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        let answer = try await client.json(.sagemaker, targetPrefix: "SageMaker", operation: "DescribeEndpoint",
+                                           ["EndpointName": "\(prefix)-scoring"])
+        #expect(String(decoding: answer.body, as: UTF8.self).contains("InService"))
+    }
+
     @Test func withoutCredentialsADeployFailsAndSaysWhyWhileTheLocalTargetRuns() async throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
