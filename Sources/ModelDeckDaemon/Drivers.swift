@@ -28,8 +28,6 @@ public final class Drivers: Sendable {
 
     public subscript(target: String) -> (any TargetDriver)? { state.withLock { $0.drivers[target] } }
 
-    public var all: [any TargetDriver] { state.withLock { Array($0.drivers.values) } }
-
     /// Re-reads the targets (a few rows) unless that was done within the last second, and makes a driver
     /// for each new or changed one. A target that cannot be driven is said once in the audit log.
     public func refresh(force: Bool = false) throws {
