@@ -5,7 +5,7 @@ import ModelDeckTargets
 
 /// moto's server on loopback: the AWS the driver tests talk to (real HTTP, real SigV4 headers, AWS's own
 /// answer shapes). `scripts/test` starts one and sets `MODELDECK_MOTO_URL`; run alone (`swift test --filter`)
-/// the tests start their own, killed with the test process.
+/// the tests start their own (`python3 -m moto.server`), killed with the test process.
 public actor Moto {
     public static let shared = Moto()
 
@@ -54,15 +54,23 @@ public actor Moto {
     }
 
     private func start() async throws -> String {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-        guard path.contains(where: { FileManager.default.isExecutableFile(atPath: "\($0)/moto_server") }) else {
-            throw TestFailure("moto_server is not installed: pip install 'moto[server]' (scripts/test does it)")
-        }
         let port = Int.random(in: 20_000..<40_000)
         let log = NSTemporaryDirectory() + "modeldeck-moto-\(getpid()).log"
-        process = try await ChildProcess.start(["moto_server", "-H", "127.0.0.1", "-p", "\(port)"],
+        process = try await ChildProcess.start(["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"],
                                                environment: ProcessInfo.processInfo.environment, directory: nil, logPath: log)
+        if let exit = try await Self.exitSoon(process) {
+            throw TestFailure("moto's server \(exit) (log: \(log)); install it with pip install 'moto[server]' (scripts/test does)")
+        }
         return "http://127.0.0.1:\(port)"
+    }
+
+    /// How the server ended, if it ended within a second (not installed, port taken).
+    private static func exitSoon(_ process: ChildProcess?) async throws -> ChildProcess.Exit? {
+        for _ in 0..<10 {
+            if let exit = process?.exitIfEnded() { return exit }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
     }
 
     private static func waitUntilUp(_ url: String) async throws {
