@@ -98,7 +98,8 @@ struct KeepWarmLoop: Service {
             deadline = min(deadline, ContinuousClock.now + .seconds(max(0, date.timeIntervalSince(now))))
         }
         for name in states.keys {
-            guard var state = states[name], let driver = drivers[state.endpoint.target] else { continue }
+            // A target that cannot be driven (no credentials) is not pinged: its deploys already say why.
+            guard var state = states[name], let driver = drivers[state.endpoint.target], !(driver is UnavailableDriver) else { continue }
             let outcome = book.outcomes[name]
             // What a finished ping did is known here before the registry is re-read.
             let lastPing = [state.lastPing, outcome?.sentAt].compactMap { $0 }.max()
@@ -202,15 +203,16 @@ struct KeepWarmLoop: Service {
         var states: [String: EndpointState] = [:]
         for endpoint in endpoints {
             // Only the adaptive policy learns from traffic.
-            let starts = endpoint.keepWarm == .adaptive ? try Int64.fetchAll(db, sql: """
-                SELECT DISTINCT start FROM metric_buckets WHERE endpoint = ? AND requests > 0 AND start >= ? ORDER BY start
-                """, arguments: [endpoint.name, since]) : []
+            // Buckets are 10 s wide, 1 min once rolled up after an hour, and 1 min from CloudWatch.
+            let busy = endpoint.keepWarm == .adaptive ? try Row.fetchAll(db, sql: """
+                SELECT DISTINCT start, width_s FROM metric_buckets WHERE endpoint = ? AND requests > 0 AND start >= ? ORDER BY start
+                """, arguments: [endpoint.name, since]).map { (start: $0["start"] as Int64, width: $0["width_s"] as Int64) } : []
             let state = kept[endpoint.name]
             states[endpoint.name] = EndpointState(
                 endpoint: endpoint, weights: weights[endpoint.name] ?? [:],
                 // A bucket's end is the latest a request in it can have come.
-                lastInvocation: starts.last.map { Date(timeIntervalSince1970: TimeInterval($0 + 10)) },
-                lastPing: state?["last_ping_at"], histogram: IdleTimeHistogram.from(busyBucketStarts: starts, bucketSeconds: 10),
+                lastInvocation: busy.map { $0.start + $0.width }.max().map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                lastPing: state?["last_ping_at"], histogram: IdleTimeHistogram.from(busyBuckets: busy),
                 coldStartSeconds: max(1, ((coldStartMs[endpoint.name] ?? 1_000) + 999) / 1_000),
                 storedPlan: state?["plan"], storedNext: state?["next_ping_at"], pingRequested: state?["ping_requested_at"])
         }

@@ -48,7 +48,8 @@ public actor Reconciler {
     /// Looked for in a read first: a tick that finds nothing to do writes nothing.
     private func supersedeDeploysByRollbacks(now: Date) throws {
         guard try registry.read({ db in try Self.hasSupersededDeploys(db) }) else { return }
-        try registry.write { db in
+        let superseded = try registry.write { db -> Set<String> in
+            var endpoints: Set<String> = []
             let rollbacks = try Deployment.fetchAll(db, sql: "SELECT * FROM deployments WHERE kind = 'rollback' AND state = 'pending' ORDER BY id")
             for rollback in rollbacks {
                 for var deploy in try Deployment.activeDeploys(db, endpoint: rollback.endpoint) where (deploy.id ?? 0) < (rollback.id ?? 0) {
@@ -58,9 +59,12 @@ public actor Reconciler {
                     try deploy.update(db)
                     try db.record(AuditEvent(at: now, actor: "daemon", endpoint: deploy.endpoint, deploymentId: deploy.id,
                                              kind: "deploy.superseded", message: "deploy of \(deploy.toVersion) stopped: \(deploy.alarm ?? "")"))
+                    endpoints.insert(deploy.endpoint)
                 }
             }
+            return endpoints
         }
+        cancelSteps(of: superseded)
     }
 
     /// Whether a pending rollback has an older deploy of its endpoint still in flight.
@@ -78,19 +82,29 @@ public actor Reconciler {
     /// up other endpoints' deploys and rollbacks. One step per endpoint at a time; the next tick skips an
     /// endpoint whose step is still running, and each step is idempotent, so nothing is done twice.
     private func work(on endpoint: String, driver: any TargetDriver, _ step: @escaping @Sendable (isolated Reconciler) async -> Void) async {
-        guard !busy.contains(endpoint) else { return }
+        guard running[endpoint] == nil else { return }
         if driver.target.kind == .local {
             await step(self)
             return
         }
-        busy.insert(endpoint)
-        Task {
+        let token = UUID()
+        running[endpoint] = (token, Task {
             await step(self)
-            self.busy.remove(endpoint)
-        }
+            if self.running[endpoint]?.token == token { self.running[endpoint] = nil }
+        })
     }
 
-    private var busy: Set<String> = []
+    /// The background step of each cloud endpoint, if one runs.
+    private var running: [String: (token: UUID, task: Task<Void, Never>)] = [:]
+
+    /// A rollback does not wait behind a deploy step it supersedes (a SageMaker update can take minutes):
+    /// that step is cancelled, and the rollback's own step runs at once.
+    private func cancelSteps(of endpoints: Set<String>) {
+        for endpoint in endpoints {
+            running[endpoint]?.task.cancel()
+            running[endpoint] = nil
+        }
+    }
 
     private func advance(_ deployment: Deployment, now: Date) async {
         do {
@@ -100,6 +114,20 @@ public actor Reconciler {
                 return (endpoint, version)
             }) else { return }
             guard let driver = drivers[endpoint.target] else { return }
+
+            // A step's traffic must have moved before its clock counts. When routing failed (a SageMaker
+            // update that failed, a throttled alias update, a daemon killed in between), route again instead
+            // of stepping on: a bake with no traffic must not end as "succeeded".
+            if [.shifting, .baking, .rollingBack].contains(deployment.state), let expected = DeploymentMachine.weights(for: deployment),
+               try registry.read({ db in try Self.routedWeights(db, endpoint: deployment.endpoint) }) != expected.filter({ $0.value > 0 }) {
+                // A cloud platform is asked again at most every 15 s, not at every tick.
+                if driver.target.kind != .local, let last = lastRouteRetry[deployment.endpoint], ContinuousClock.now - last < Self.routeRetryInterval {
+                    return
+                }
+                lastRouteRetry[deployment.endpoint] = .now
+                try await route(expected, endpoint: deployment.endpoint, driver: driver, for: deployment)
+                return
+            }
 
             var observation = DeploymentObservation(now: now, provisioned: false)
             if deployment.state == .provisioning {
@@ -153,7 +181,7 @@ public actor Reconciler {
             if driver.target.kind != .local, let last = lastDriftCheck[deployment.endpoint], now - last < Self.remoteDriftCheckInterval {
                 continue
             }
-            guard !busy.contains(deployment.endpoint) else { continue }
+            guard running[deployment.endpoint] == nil else { continue }
             lastDriftCheck[deployment.endpoint] = now
             await work(on: deployment.endpoint, driver: driver) { await $0.match(deployment, weights: weights, driver: driver) }
         }
@@ -161,6 +189,8 @@ public actor Reconciler {
 
     private func match(_ deployment: Deployment, weights: [String: Int], driver: any TargetDriver) async {
         do {
+            // The deployment may have moved on while this waited its turn: then its weights are stale.
+            guard try registry.read({ db in try Deployment.fetchOne(db, key: deployment.id) }) == deployment else { return }
             let live = try await driver.liveWeights(endpoint: deployment.endpoint)
             if live != weights {
                 logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
@@ -175,14 +205,29 @@ public actor Reconciler {
     /// Makes the target route by `weights`, then records them as the endpoint's traffic (what the TUI, pings
     /// and the gateway read), whichever platform it is on — unless a newer deployment of the endpoint came
     /// meanwhile (a rollback during a slow cloud update): its weights are the ones to record.
+    ///
+    /// A failure is noted on the deployment (`alarm`, "cannot route …") so the dashboard says why it waits;
+    /// the next tick tries again, and a success clears the note.
     private func route(_ weights: [String: Int], endpoint: String, driver: any TargetDriver, for deployment: Deployment) async throws {
-        try await driver.setWeights(weights, endpoint: endpoint)
+        do {
+            try await driver.setWeights(weights, endpoint: endpoint)
+        } catch {
+            let note = "cannot route \((try? TrafficSplit(weights, endpoint: endpoint).summary) ?? "\(weights)") yet, trying again: \((error as? ModelDeckError)?.message ?? "\(error)")"
+            _ = try? registry.write { db in
+                try db.execute(sql: "UPDATE deployments SET alarm = ? WHERE id = ? AND state = ? AND (alarm IS NULL OR alarm LIKE 'cannot route %')",
+                               arguments: [note, deployment.id, deployment.state.rawValue])
+            }
+            throw error
+        }
         let split = try TrafficSplit(weights, endpoint: endpoint)
         try registry.write { db in
             let latest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deployments WHERE endpoint = ?", arguments: [endpoint])
-            guard latest == deployment.id else { return }
+            let current = try Deployment.fetchOne(db, key: deployment.id)
+            // Only for the deployment as it was routed: a newer one (a rollback) or a later step records its own.
+            guard latest == deployment.id, current?.state == deployment.state, current?.currentWeight == deployment.currentWeight else { return }
             try split.save(db, endpoint: endpoint)
             try db.execute(sql: "UPDATE traffic SET live_weight = weight WHERE endpoint = ?", arguments: [endpoint])
+            try db.execute(sql: "UPDATE deployments SET alarm = NULL WHERE id = ? AND alarm LIKE 'cannot route %'", arguments: [deployment.id])
             // A step's clock (canary interval, bake) starts when its traffic moved, not when it was decided:
             // a cloud update can take minutes, and they must not count as minutes of watching the new version.
             if deployment.state.isActive, Date().timeIntervalSince(deployment.stepStartedAt) >= 1 {
@@ -193,6 +238,18 @@ public actor Reconciler {
         }
     }
 
+    /// What the target was last made to route for `endpoint` (version → percent, shares above zero).
+    static func routedWeights(_ db: Database, endpoint: String) throws -> [String: Int] {
+        var weights: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT version_id, live_weight FROM traffic WHERE endpoint = ? AND live_weight > 0",
+                                    arguments: [endpoint]) {
+            weights[row["version_id"]] = row["live_weight"]
+        }
+        return weights
+    }
+
     static let remoteDriftCheckInterval: Duration = .seconds(60)
+    static let routeRetryInterval: Duration = .seconds(15)
+    private var lastRouteRetry: [String: ContinuousClock.Instant] = [:]
     private var lastDriftCheck: [String: ContinuousClock.Instant] = [:]
 }

@@ -51,6 +51,16 @@ struct KeepWarmTests {
         #expect(plan.reason == "adaptive, learning (3 idle times): every 1m20s")
     }
 
+    @Test func idleTimesRunFromABucketsEndWhateverItsWidth() {
+        // Two busy minutes in a row (rolled up, or from CloudWatch) are not a 50-second idle time; the gap
+        // after a minute bucket is measured from that minute's end.
+        let histogram = IdleTimeHistogram.from(busyBuckets: [(start: 0, width: 60), (start: 60, width: 60), (start: 420, width: 10)])
+        #expect(histogram.count == 1)
+        let tenSecond = IdleTimeHistogram.from(busyBucketStarts: [0, 10, 130], bucketSeconds: 10)
+        #expect(tenSecond.count == 1)
+        #expect(tenSecond == IdleTimeHistogram.from(busyBuckets: [(start: 0, width: 10), (start: 10, width: 10), (start: 130, width: 10)]))
+    }
+
     @Test func adaptiveStopsPingingAnEndpointNobodyCalls() {
         func plan(lastInvocation: Date?, lastPing: Date?) -> KeepWarmPlan {
             KeepWarmPlanner.plan(policy: .adaptive, now: t0, lastInvocation: lastInvocation, lastPing: lastPing,

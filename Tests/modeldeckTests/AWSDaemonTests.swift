@@ -126,34 +126,38 @@ import Testing
         #expect(!alarm.contains("modeldeck-test-secret"))
     }
 
-    @Test func aSlowCloudUpdateDoesNotHoldUpAnotherEndpointsDeploy() async throws {
-        let scratch = Scratch()
-        defer { scratch.cleanUp() }
-        // SageMaker as a stand-in whose endpoint never leaves Creating (real ones take minutes).
-        let created = Mutex(false)
-        let sagemaker = FaultServer { _, head, _ in
+    /// SageMaker as a stand-in at the HTTP boundary (moto has no `UpdateEndpoint` and never fails an
+    /// endpoint): once created, the endpoint stays in `status`, with `reason`.
+    static func sageMakerStandIn(status: String, reason: String? = nil) -> (FaultServer, Flag) {
+        let created = Flag()
+        let server = FaultServer { _, head, _ in
             switch head.headerFields[HTTPField.Name("X-Amz-Target")!] ?? "" {
             case "SageMaker.DescribeModel": return .ok("{}")
             case "SageMaker.DescribeEndpointConfig":
                 return .error(status: 400, type: nil, body: #"{"__type": "ValidationException", "message": "Could not find it"}"#)
             case "SageMaker.DescribeEndpoint":
-                guard created.withLock({ $0 }) else {
+                guard created.isSet else {
                     return .error(status: 400, type: nil, body: #"{"__type": "ValidationException", "message": "Could not find it"}"#)
                 }
-                return .ok(#"{"EndpointName": "x", "EndpointConfigName": "x", "EndpointStatus": "Creating"}"#)
+                let failure = reason.map { #", "FailureReason": "\#($0)""# } ?? ""
+                return .ok(#"{"EndpointName": "x", "EndpointConfigName": "x", "EndpointStatus": "\#(status)"\#(failure)}"#)
             case "SageMaker.CreateEndpoint":
-                created.withLock { $0 = true }
+                created.set()
                 return .ok("{}")
             default: return .ok("{}")
             }
         }
-        defer { sagemaker.stop() }
-        let deck = scratch.file("deck.yaml", remoteDeck(replacements: [
-            ("  - name: lambda-eu\n    kind: aws-lambda\n    region: eu-central-1",
-             "  - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: 'arn:aws:iam::1:role/r'}"),
-        ]) + """
-          - {name: slow, model: scorer, target: sm, memory: 1GB}
-        """.replacingOccurrences(of: "scorer", with: "images"))
+        return (server, created)
+    }
+
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        var isSet: Bool { value.withLock { $0 } }
+        func set() { value.withLock { $0 = true } }
+    }
+
+    /// A registry with the local endpoint `sentiment` and a SageMaker endpoint `slow` on `images@v1`.
+    private func standInDeck(_ scratch: Scratch) throws {
         let images = scratch.file("images.yaml", """
         models:
           - name: images
@@ -161,16 +165,50 @@ import Testing
               - {version: v1, image: 1.dkr.ecr.us-east-1.amazonaws.com/images:v1, digest: 'sha256:\(String(repeating: "9", count: 64))', size: 100MB, memory: 1GB}
         """)
         #expect(try CLI.run(["apply", "-f", images, "--registry", scratch.registry]).status == 0)
+        let deck = scratch.file("deck.yaml", remoteDeck(replacements: [
+            ("  - name: lambda-eu\n    kind: aws-lambda\n    region: eu-central-1",
+             "  - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: 'arn:aws:iam::1:role/r'}"),
+        ]) + "  - {name: slow, model: images, target: sm, memory: 1GB}\n")
         let apply = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
         #expect(apply.status == 0, "\(apply.stderr)")
+    }
 
+    @Test func aDeployWhoseTrafficCannotMoveDoesNotSucceedAndSaysWhy() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let (sagemaker, _) = Self.sageMakerStandIn(status: "Failed", reason: "Image pull failed: images:v1 not found")
+        defer { sagemaker.stop() }
+        try standInDeck(scratch)
         let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: [
             "AWS_ENDPOINT_URL": try await sagemaker.start(), "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b",
             "AWS_REGION": "us-east-1", "HOME": scratch.path,
         ])
         defer { daemon.stop() }
         #expect(try CLI.run(["deploy", "slow", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
-        #expect(await waitUntil(20) { created.withLock { $0 } }) // the slow update is under way
+        // A zero bake would end at the next tick; with the traffic never moved it must not.
+        let noted = try await waitUntil(20) { try deploymentState(scratch.registry, id: 1)?.alarm?.contains("cannot route") == true }
+        let state = try deploymentState(scratch.registry, id: 1)
+        #expect(noted, "\(String(describing: state))")
+        try await Task.sleep(for: .seconds(2))
+        let later = try deploymentState(scratch.registry, id: 1)
+        #expect(later?.state == "baking", "\(String(describing: later))")
+        #expect(later?.alarm?.contains("Image pull failed: images:v1 not found") == true, "\(String(describing: later))")
+    }
+
+    @Test func aSlowCloudUpdateDoesNotHoldUpAnotherEndpointsDeploy() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        // SageMaker as a stand-in whose endpoint never leaves Creating (real ones take minutes).
+        let (sagemaker, created) = Self.sageMakerStandIn(status: "Creating")
+        defer { sagemaker.stop() }
+        try standInDeck(scratch)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: [
+            "AWS_ENDPOINT_URL": try await sagemaker.start(), "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b",
+            "AWS_REGION": "us-east-1", "HOME": scratch.path,
+        ])
+        defer { daemon.stop() }
+        #expect(try CLI.run(["deploy", "slow", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(await waitUntil(20) { created.isSet }) // the slow update is under way
         #expect(try CLI.run(["deploy", "sentiment", "v2", "--bake", "0s", "--registry", scratch.registry]).status == 0)
         #expect(try await waitUntil(30) { try deploymentState(scratch.registry, id: 2)?.state == "succeeded" })
         let slow = try deploymentState(scratch.registry, id: 1)

@@ -38,10 +38,17 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     /// Idle times from the starts of the metric buckets (of `bucketSeconds`) that saw user requests: the gap
     /// between two busy buckets, less one bucket. Coarse (10 s) but far finer than the 1-minute bins.
     public static func from(busyBucketStarts starts: [Int64], bucketSeconds: Int64) -> IdleTimeHistogram {
+        from(busyBuckets: starts.map { (start: $0, width: bucketSeconds) })
+    }
+
+    /// The same from buckets of several widths: 10-second buckets, the 1-minute buckets they are rolled up
+    /// into after an hour, and the 1-minute buckets of CloudWatch. An idle time runs from a busy bucket's
+    /// end to the next one's start.
+    public static func from(busyBuckets: [(start: Int64, width: Int64)]) -> IdleTimeHistogram {
         var histogram = IdleTimeHistogram()
-        let sorted = starts.sorted()
-        for (previous, next) in zip(sorted, sorted.dropFirst()) where next - previous > bucketSeconds {
-            histogram.record(idleSeconds: next - previous - bucketSeconds)
+        let sorted = busyBuckets.sorted { $0.start < $1.start }
+        for (previous, next) in zip(sorted, sorted.dropFirst()) where next.start > previous.start + previous.width {
+            histogram.record(idleSeconds: next.start - previous.start - previous.width)
         }
         return histogram
     }

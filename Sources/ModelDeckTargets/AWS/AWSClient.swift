@@ -132,6 +132,9 @@ public struct AWSRetryPolicy: Sendable, Equatable {
     public var maxAttempts: Int
     public var base: Duration
     public var cap: Duration
+    /// Off for calls that may have run although no answer came (an `Invoke` that timed out was billed,
+    /// and sending it again runs the model again).
+    public var retriesTimeouts = true
 
     public init(maxAttempts: Int = 4, base: Duration = .milliseconds(100), cap: Duration = .seconds(5)) {
         self.maxAttempts = max(1, maxAttempts)
@@ -146,8 +149,17 @@ public struct AWSRetryPolicy: Sendable, Equatable {
     }
 
     /// Whether another attempt may help: throttling, a server error, no answer in time, or no connection.
-    public static func isRetryable(_ error: AWSError) -> Bool {
-        [.throttled, .serverError, .timeout, .unreachable].contains(error.kind)
+    public func isRetryable(_ error: AWSError) -> Bool {
+        [.throttled, .serverError, .unreachable].contains(error.kind) || (error.kind == .timeout && retriesTimeouts)
+    }
+
+    /// A client for calls that run a model: this one's deadline raised to `seconds` plus a margin, and no
+    /// retry after a timeout.
+    static func invoking(_ client: AWSClient, upToSeconds seconds: Int64) -> AWSClient {
+        var invoking = client
+        invoking.timeout = max(client.timeout, .seconds(seconds + 15))
+        invoking.retry.retriesTimeouts = false
+        return invoking
     }
 }
 
@@ -190,7 +202,7 @@ public struct AWSClient: Sendable {
                 return try await sendOnce(service, operation: name, method: method, path: path, query: query, headers: headers, body: body)
             } catch var error as AWSError {
                 error.attempts = attempt
-                guard attempt < retry.maxAttempts, AWSRetryPolicy.isRetryable(error) else { throw error }
+                guard attempt < retry.maxAttempts, retry.isRetryable(error) else { throw error }
                 try await Task.sleep(for: retry.delay(afterAttempt: attempt, unit: Double.random(in: 0..<1)))
                 attempt += 1
             }

@@ -254,18 +254,21 @@ public struct LambdaDriver: TargetDriver {
     /// alias's traffic in CloudWatch), with `warmupPayload` and `X-Amz-Log-Type: Tail`. A ping is cold when
     /// its REPORT line has an `Init Duration`; it is priced from its billed duration and recorded as a warmup.
     public func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult] {
-        let memoryMB = try registry.read { db -> Int in
+        let (memoryMB, timeoutSeconds) = try registry.read { db -> (Int, Int64) in
             guard let found = try ModelVersion.fetchOne(db, key: version) else { throw ModelDeckError("no version '\(version)' in the registry") }
-            return try Endpoint.fetchOne(db, key: endpoint)?.memoryMB ?? found.memoryMB
+            return (try Endpoint.fetchOne(db, key: endpoint)?.memoryMB ?? found.memoryMB, found.timeoutSeconds ?? Self.defaultTimeoutSeconds)
         }
         let name = functionName(endpoint)
         guard let number = try await versionNumbers(name, endpoint: endpoint)[version] else {
             throw ModelDeckError("version '\(version)' was never provisioned on Lambda function '\(name)'; nothing to keep warm")
         }
         let path = "\(Self.path(name))/invocations"
+        // A cold start may take up to the function's timeout; an Invoke that timed out ran anyway.
+        let invoking = AWSRetryPolicy.invoking(client, upToSeconds: timeoutSeconds)
         let pings = try await withThrowingTaskGroup(of: (PingResult, LambdaReport?).self) { group in
             for _ in 0..<max(1, count) {
-                group.addTask { [client] in
+                group.addTask { [invoking] in
+                    let client = invoking
                     let started = ContinuousClock.now
                     var status: Int
                     var report: LambdaReport?

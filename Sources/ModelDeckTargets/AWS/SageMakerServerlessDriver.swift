@@ -163,9 +163,12 @@ public struct SageMakerServerlessDriver: TargetDriver {
             return (found.version, try Endpoint.fetchOne(db, key: endpoint)?.memoryMB ?? found.memoryMB)
         }
         let path = "/endpoints/\(SigV4Signer.encode(endpointName(endpoint)))/invocations"
+        // An invocation may take SageMaker's 60 s (a cold start more); one that timed out ran anyway.
+        let invoking = AWSRetryPolicy.invoking(client, upToSeconds: target.limits.maxTimeoutSeconds ?? 60)
         let results = try await withThrowingTaskGroup(of: PingResult.self) { group in
             for _ in 0..<max(1, count) {
-                group.addTask { [client] in
+                group.addTask { [invoking] in
+                    let client = invoking
                     let started = ContinuousClock.now
                     let status: Int
                     do {

@@ -87,6 +87,18 @@ import Testing
         #expect(error?.description.contains("(after 2 attempts)") == true)
     }
 
+    @Test func aModelInvocationThatTimedOutIsNotSentAgain() async throws {
+        let server = try SilentServer()
+        defer { server.stop() }
+        let invoking = AWSRetryPolicy.invoking(client(server.url, timeout: .milliseconds(100), attempts: 4), upToSeconds: -14)
+        #expect(invoking.timeout == .seconds(1)) // the function's timeout plus 15 s, here 1 s
+        let error = await #expect(throws: AWSError.self) {
+            try await invoking.send(.lambda, operation: "Invoke", method: .POST, path: "/")
+        }
+        #expect(error?.kind == .timeout)
+        #expect(error?.attempts == 1) // billed once, not four times
+    }
+
     @Test func nothingListeningIsUnreachable() async throws {
         let error = await #expect(throws: AWSError.self) {
             try await client("http://127.0.0.1:1", timeout: .seconds(2), attempts: 1).send(.lambda, operation: "ListFunctions", method: .GET, path: "/")
