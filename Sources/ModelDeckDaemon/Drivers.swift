@@ -51,15 +51,19 @@ public final class Drivers: Sendable {
             if let refused = driver as? UnavailableDriver { unavailable.append((target, refused.reason)) }
             next[target.name] = driver
         }
-        state.withLock { $0.drivers = next }
-        guard !unavailable.isEmpty else { return }
-        let now = Date()
-        try registry.write { db in
+        if !unavailable.isEmpty {
+            // Said before the new drivers are kept: if the write fails, the next look says it again.
+            let now = Date()
+            try registry.write { db in
+                for (target, reason) in unavailable {
+                    try db.record(AuditEvent(at: now, actor: "daemon", kind: "target.unavailable",
+                                             message: "target \(target.label) cannot be driven: \(reason)"))
+                }
+            }
             for (target, reason) in unavailable {
                 logger.warning("target cannot be driven", metadata: ["target": "\(target.name)", "reason": "\(reason)"])
-                try db.record(AuditEvent(at: now, actor: "daemon", kind: "target.unavailable",
-                                         message: "target \(target.label) cannot be driven: \(reason)"))
             }
         }
+        state.withLock { $0.drivers = next }
     }
 }

@@ -108,9 +108,10 @@ import Testing
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         try setUp(scratch, endpoint: "nocreds")
-        // An empty home and no AWS variables: the credentials chain finds nothing.
+        // An empty home, and a secret without its key id: the credentials chain finds nothing usable.
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
         environment["HOME"] = scratch.path
+        environment["AWS_SECRET_ACCESS_KEY"] = "modeldeck-test-secret"
         let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: environment, replacing: true)
         defer { daemon.stop() }
         #expect(daemon.port > 0) // the local gateway listens regardless
@@ -119,11 +120,13 @@ import Testing
         #expect(deploy.status == 0, "\(deploy.stderr)")
         #expect(try await waitUntil(30) { try deploymentState(scratch.registry, id: 1)?.state == "failed" })
         let alarm = try deploymentState(scratch.registry, id: 1)?.alarm ?? ""
-        #expect(alarm.contains("target 'sm' (sagemaker-serverless): no AWS credentials"), "\(alarm)")
+        #expect(alarm.contains("target 'sm' (sagemaker-serverless): AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"), "\(alarm)")
         // Said once when the daemon started, where the dashboard's :events shows it.
         let said = try events(scratch.registry, kinds: "target.unavailable").map(\.message)
-        #expect(said.count == 1 && said.first?.hasPrefix("target 'sm' (sagemaker-serverless) cannot be driven: no AWS credentials") == true, "\(said)")
+        #expect(said.count == 1 && said.first?.hasPrefix("target 'sm' (sagemaker-serverless) cannot be driven: AWS_SECRET_ACCESS_KEY is set") == true, "\(said)")
+        // The secret itself is nowhere: not in the deployment, not in any event.
         #expect(!alarm.contains("modeldeck-test-secret"))
+        #expect(try !events(scratch.registry).contains { $0.message.contains("modeldeck-test-secret") })
     }
 
     /// SageMaker as a stand-in at the HTTP boundary (moto has no `UpdateEndpoint` and never fails an

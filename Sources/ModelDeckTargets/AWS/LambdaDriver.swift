@@ -148,10 +148,16 @@ public struct LambdaDriver: TargetDriver {
                 _ = try await waitUntilApplied(spec.name)
             }
         } else {
-            _ = try await call("CreateFunction", .POST, LambdaAPI.basePath, LambdaAPI.CreateFunction(
-                FunctionName: spec.name, Role: spec.role, PackageType: spec.packageType, Code: spec.code, Runtime: spec.runtime,
-                Handler: spec.handler, MemorySize: spec.memoryMB, Timeout: spec.timeoutSeconds, Architectures: [spec.architecture],
-                Environment: .init(Variables: spec.environment), Description: "ModelDeck endpoint \(endpoint.name)"))
+            do {
+                _ = try await call("CreateFunction", .POST, LambdaAPI.basePath, LambdaAPI.CreateFunction(
+                    FunctionName: spec.name, Role: spec.role, PackageType: spec.packageType, Code: spec.code, Runtime: spec.runtime,
+                    Handler: spec.handler, MemorySize: spec.memoryMB, Timeout: spec.timeoutSeconds, Architectures: [spec.architecture],
+                    Environment: .init(Variables: spec.environment), Description: "ModelDeck endpoint \(endpoint.name)"))
+            } catch let error as AWSError where error.kind == .conflict {
+                // It exists after all (a create retried after a timeout Lambda had carried out, or one made
+                // meanwhile): provision it as an existing function.
+                return try await provision(version, on: endpoint)
+            }
             _ = try await waitUntilApplied(spec.name)
         }
         let published = try await call("PublishVersion", .POST, "\(Self.path(spec.name))/versions", LambdaAPI.PublishVersion(Description: spec.description))
@@ -212,9 +218,13 @@ public struct LambdaDriver: TargetDriver {
             _ = try await call("UpdateAlias", .PUT, path, LambdaAPI.UpdateAlias(
                 FunctionVersion: functionVersion, RoutingConfig: .init(AdditionalVersionWeights: additional)))
         } else {
-            _ = try await call("CreateAlias", .POST, "\(Self.path(name))/aliases", LambdaAPI.CreateAlias(
-                Name: Self.alias, FunctionVersion: functionVersion, Description: "ModelDeck traffic of endpoint \(endpoint)",
-                RoutingConfig: additional.isEmpty ? nil : .init(AdditionalVersionWeights: additional)))
+            do {
+                _ = try await call("CreateAlias", .POST, "\(Self.path(name))/aliases", LambdaAPI.CreateAlias(
+                    Name: Self.alias, FunctionVersion: functionVersion, Description: "ModelDeck traffic of endpoint \(endpoint)",
+                    RoutingConfig: additional.isEmpty ? nil : .init(AdditionalVersionWeights: additional)))
+            } catch let error as AWSError where error.kind == .conflict {
+                return try await setWeights(weights, endpoint: endpoint) // made meanwhile: update it instead
+            }
         }
     }
 

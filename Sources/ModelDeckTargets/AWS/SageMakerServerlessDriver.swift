@@ -231,7 +231,13 @@ public struct SageMakerServerlessDriver: TargetDriver {
     // MARK: Calls
 
     private func call(_ operation: String, _ body: [String: AnyEncodable]) async throws -> AWSResponse {
-        try await client.json(.sagemaker, targetPrefix: Self.apiPrefix, operation: operation, body)
+        do {
+            return try await client.json(.sagemaker, targetPrefix: Self.apiPrefix, operation: operation, body)
+        } catch let error as AWSError where operation.hasPrefix("Create") && error.message.contains("already existing") {
+            // A create retried after a timeout or a 5xx that SageMaker had carried out: it is there, as asked
+            // (every name is derived from what it holds, so the one found is the one wanted).
+            return AWSResponse(status: 200, headers: [:], body: Data("{}".utf8))
+        }
     }
 
     /// SageMaker answers a Describe of something missing with `ValidationException: Could not find …`.

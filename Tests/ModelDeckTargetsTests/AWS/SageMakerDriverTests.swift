@@ -275,6 +275,30 @@ import Testing
         #expect((variant?["ServerlessConfig"] as? [String: Any])?["MaxConcurrency"] as? Int == 3)
     }
 
+    @Test func aCreateThatSageMakerHadAlreadyCarriedOutIsNotAFailure() async throws {
+        let (_, server, _, endpoint, v1, _) = try await setUp(fail: false)
+        server.stop()
+        // A CreateModel that timed out but was carried out: the retry hears "already existing".
+        let retried = FaultServer { _, head, _ in
+            switch head.headerFields[HTTPField.Name("X-Amz-Target")!] ?? "" {
+            case "SageMaker.DescribeModel":
+                return .error(status: 400, type: nil, body: #"{"__type": "ValidationException", "message": "Could not find model"}"#)
+            case "SageMaker.CreateModel":
+                return .error(status: 400, type: nil, body: #"{"__type": "ValidationException", "message": "Cannot create already existing model \"m\"."}"#)
+            default:
+                return .error(status: 400, type: nil, body: #"{"__type": "UnknownOperationException", "message": "no"}"#)
+            }
+        }
+        defer { retried.stop() }
+        let registry = try Registry(path: NSTemporaryDirectory() + "modeldeck-smr-\(UUID().uuidString).sqlite")
+        let target = Target(name: "sm", kind: .sagemakerServerless, region: "us-east-1", config: ["execution_role_arn": "arn:aws:iam::1:role/r"])
+        let configuration = AWSConfiguration(credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"), region: "us-east-1",
+                                             endpointURL: try await retried.start(), profile: "test")
+        let driver = SageMakerServerlessDriver(target: target, registry: registry, client: AWSClient(configuration: configuration))
+        try await driver.provision(v1, on: endpoint)
+        #expect(retried.requests.count == 2)
+    }
+
     @Test func aFailedUpdateSaysWhy() async throws {
         let (driver, server, _, _, _, _) = try await setUp(fail: true)
         defer { server.stop() }
