@@ -24,3 +24,16 @@ extension VersionHealth {
                              p99Milliseconds: latency.subtracting(cold).milliseconds(atPercentile: 99), coldStarts: coldStarts)
     }
 }
+
+/// Which versions of an endpoint may have served traffic in a window: the ones that take traffic now, and
+/// those of any deployment that was active since `since`. Platform metrics are asked for these only, since
+/// CloudWatch bills every metric asked for, and an endpoint's old versions serve nothing.
+public enum ServingVersions {
+    public static func load(_ db: Database, endpoint: String, since: Date) throws -> Set<String> {
+        try Set(String.fetchAll(db, sql: """
+            SELECT version_id FROM traffic WHERE endpoint = ? AND (weight > 0 OR live_weight > 0)
+            UNION SELECT to_version FROM deployments WHERE endpoint = ? AND updated_at >= ?
+            UNION SELECT from_version FROM deployments WHERE endpoint = ? AND updated_at >= ? AND from_version IS NOT NULL
+            """, arguments: [endpoint, endpoint, since, endpoint, since]))
+    }
+}

@@ -323,7 +323,10 @@ public struct LambdaDriver: TargetDriver {
         let name = functionName(endpoint.name)
         // Every number that carries a ModelDeck version: after a memory change, the old one may still have served part of the interval.
         guard let versions = try await publishedVersions(name) else { return }
-        let ours = Self.modelDeckVersions(versions).map { (number: $0.number, id: $0.id, memoryMB: $0.memoryMB ?? endpoint.memoryMB) }
+        // Only versions that may have served in the window: CloudWatch bills every metric asked for.
+        let serving = try registry.read { db in try ServingVersions.load(db, endpoint: endpoint.name, since: from) }
+        let ours = Self.modelDeckVersions(versions).filter { serving.contains($0.id) }
+            .map { (number: $0.number, id: $0.id, memoryMB: $0.memoryMB ?? endpoint.memoryMB) }
         guard !ours.isEmpty else { return }
         let dimensions = [(name: "FunctionName", value: name), (name: "Resource", value: "\(name):\(Self.alias)")]
         try await CloudWatch.collect(LambdaStatistic.allCases.filter { percentiles || !$0.isPercentile }, namespace: "AWS/Lambda",

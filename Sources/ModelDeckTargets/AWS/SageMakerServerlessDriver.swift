@@ -203,18 +203,13 @@ public struct SageMakerServerlessDriver: TargetDriver {
     public static let metricPeriod: Int64 = 60
 
     /// CloudWatch's per-variant figures (namespace `AWS/SageMaker`, dimensions `EndpointName` and
-    /// `VariantName`; the variant is named after the version) for every version the endpoint was deployed
-    /// with. Latency is `ModelLatency`, the model's own time: SageMaker's overhead and a cold start's setup
+    /// `VariantName`; the variant is named after the version) for the versions that may have served in the
+    /// window (`ServingVersions`). Latency is `ModelLatency`, the model's own time: SageMaker's overhead and a cold start's setup
     /// are not in it, so the p99 here is the model's. Cold starts are `ModelSetupTime`'s sample count.
     /// https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
     public func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws {
         let versions = try registry.read { db in
-            try ModelVersion.fetchAll(db, sql: """
-                SELECT * FROM model_versions WHERE id IN (
-                    SELECT to_version FROM deployments WHERE endpoint = ? UNION SELECT from_version FROM deployments WHERE endpoint = ?
-                    UNION SELECT version_id FROM traffic WHERE endpoint = ?)
-                ORDER BY id
-                """, arguments: [endpoint.name, endpoint.name, endpoint.name])
+            try ModelVersion.fetchAll(db, keys: ServingVersions.load(db, endpoint: endpoint.name, since: from)).sorted { $0.id < $1.id }
         }
         let name = endpointName(endpoint.name)
         try await CloudWatch.collect(SageMakerStatistic.allCases.filter { percentiles || !$0.isPercentile }, namespace: "AWS/SageMaker",

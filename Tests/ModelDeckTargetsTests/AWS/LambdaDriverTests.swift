@@ -187,6 +187,8 @@ import Testing
         try await driver.provision(try version(registry, "sentiment@v1"), on: endpoint)
         try await driver.provision(try version(registry, "sentiment@v2"), on: endpoint)
         try await driver.setWeights(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: "sentiment")
+        // The traffic as the daemon records it once routed: metrics are read for the versions serving.
+        try registry.write { db in try TrafficSplit(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: "sentiment").save(db, endpoint: "sentiment") }
         let numbers = try await published(client, function).reduce(into: [String: String]()) { $0[LambdaDriver.versionID(inDescription: $1.value)!] = $1.key }
 
         // What Lambda would report for the alias, per executed version, two minutes ago.
@@ -454,6 +456,7 @@ import Testing
                             series("v1_concurrency", 7)], next: "t2"))
         }
         defer { server.stop() }
+        try registry.write { db in try TrafficSplit(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: "sentiment").save(db, endpoint: "sentiment") }
         let driver = LambdaDriver(target: target, registry: registry, client: try await faultClient(server))  // percentiles on
         let start = Date(timeIntervalSince1970: 1_795_424_760)
         try await driver.collectMetrics(endpoint: try endpoint(registry), from: start, to: start.addingTimeInterval(60))
