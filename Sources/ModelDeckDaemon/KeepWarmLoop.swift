@@ -25,6 +25,11 @@ struct KeepWarmLoop: Service {
     /// How long an endpoint whose pings reached nothing (its gateway is still starting, say) waits before the next try.
     var retryDelay: TimeInterval = 1
 
+    /// The pause before trying an endpoint again after `failures` rounds in a row reached nothing.
+    static func pause(afterFailures failures: Int, first: TimeInterval) -> TimeInterval {
+        min(300, first * pow(2, Double(min(max(failures, 1), 20) - 1)))
+    }
+
     struct EndpointState {
         var endpoint: Endpoint
         var weights: [String: Int]
@@ -172,7 +177,12 @@ struct KeepWarmLoop: Service {
             do { try noteFailure(ping.endpoint, failures.joined(separator: "; "), now: Date()) } catch {
                 logger.error("keep-warm failed", metadata: ["error": "\(error)"])
             }
-            pings.finish(ping.endpoint) { $0.retryAt = Date().addingTimeInterval(retryDelay) }
+            // 1 s, 2 s, 4 s … up to 5 minutes: a target that keeps refusing (a deleted function, denied
+            // access) is not asked every second, and a gateway still starting is asked again soon.
+            pings.finish(ping.endpoint) { outcome in
+                outcome.failures += 1
+                outcome.retryAt = Date().addingTimeInterval(Self.pause(afterFailures: outcome.failures, first: retryDelay))
+            }
             return
         }
         do { try record(ping, results: results, sentAt: sentAt) } catch {
@@ -181,6 +191,7 @@ struct KeepWarmLoop: Service {
         pings.finish(ping.endpoint) { outcome in
             outcome.sentAt = sentAt
             outcome.retryAt = nil
+            outcome.failures = 0
             if let requested = ping.requested { outcome.answeredRequest = requested }
         }
     }
@@ -278,6 +289,8 @@ final class PingBook: Sendable {
         var answeredRequest: Date?
         /// Nothing reached the target: not before this.
         var retryAt: Date?
+        /// Rounds in a row in which nothing reached the target; each doubles the pause before the next.
+        var failures = 0
     }
 
     private struct State {
