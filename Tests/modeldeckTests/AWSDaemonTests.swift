@@ -13,17 +13,23 @@ import Testing
 
     /// A local target (the daemon always runs one gateway) and a SageMaker serverless endpoint `name`.
     private func setUp(_ scratch: Scratch, endpoint name: String) throws {
+        try applyDeck(scratch, target: "{name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: '\(Self.role)', endpoint_prefix: \(name)}",
+                      versionMemory: "1GB", endpoint: "{name: scoring, model: scorer, target: sm, memory: 2GB, max_instances: 4}")
+    }
+
+    /// A local target, `target`, the model `scorer` in v1 and v2 as images, and the endpoint `scoring`.
+    private func applyDeck(_ scratch: Scratch, target: String, versionMemory: String, endpoint: String) throws {
         let deck = scratch.file("deck.yaml", """
         targets:
           - {name: local, kind: local}
-          - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: '\(Self.role)', endpoint_prefix: \(name)}
+          - \(target)
         models:
           - name: scorer
             versions:
-              - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v1, digest: 'sha256:\(String(repeating: "1", count: 64))', size: 300MB, memory: 1GB}
-              - {version: v2, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v2, digest: 'sha256:\(String(repeating: "2", count: 64))', size: 300MB, memory: 1GB}
+              - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v1, digest: 'sha256:\(String(repeating: "1", count: 64))', size: 300MB, memory: \(versionMemory)}
+              - {version: v2, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v2, digest: 'sha256:\(String(repeating: "2", count: 64))', size: 300MB, memory: \(versionMemory)}
         endpoints:
-          - {name: scoring, model: scorer, target: sm, memory: 2GB, max_instances: 4}
+          - \(endpoint)
         """)
         let apply = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
         #expect(apply.status == 0, "\(apply.stderr)")
@@ -226,20 +232,8 @@ import Testing
         defer { scratch.cleanUp() }
         let role = try await Moto.shared.lambdaRole()
         let prefix = "md\(UUID().uuidString.prefix(6).lowercased())-"
-        let deck = scratch.file("deck.yaml", """
-        targets:
-          - {name: local, kind: local}
-          - {name: aws, kind: aws-lambda, region: us-east-1, role_arn: '\(role)', function_prefix: \(prefix)}
-        models:
-          - name: scorer
-            versions:
-              - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v1, digest: 'sha256:\(String(repeating: "1", count: 64))', size: 300MB, memory: 512MB}
-              - {version: v2, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v2, digest: 'sha256:\(String(repeating: "2", count: 64))', size: 300MB, memory: 512MB}
-        endpoints:
-          - {name: scoring, model: scorer, target: aws, memory: 1GB}
-        """)
-        let apply = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
-        #expect(apply.status == 0, "\(apply.stderr)")
+        try applyDeck(scratch, target: "{name: aws, kind: aws-lambda, region: us-east-1, role_arn: '\(role)', function_prefix: \(prefix)}",
+                      versionMemory: "512MB", endpoint: "{name: scoring, model: scorer, target: aws, memory: 1GB}")
         let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: try await awsEnvironment(scratch))
         defer { daemon.stop() }
 

@@ -255,7 +255,7 @@ public struct AWSClient: Sendable {
         let response: HTTPClientResponse
         let collected: ByteBuffer
         do {
-            response = try await http.execute(request, deadline: .now() + .nanoseconds(Int64(timeout.nanoseconds)))
+            response = try await http.execute(request, deadline: .now() + TimeAmount(timeout))
             collected = try await response.body.collect(upTo: maxResponseBytes)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw AWSError(kind: .timeout, operation: operation, status: 0, code: nil,
@@ -273,12 +273,5 @@ public struct AWSClient: Sendable {
         let (code, message) = AWSError.parse(body: data, headers: response.headers)
         throw AWSError(kind: AWSError.kind(code: code, status: status), operation: operation, status: status, code: code,
                        message: message ?? "HTTP \(status)", attempts: 1)
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

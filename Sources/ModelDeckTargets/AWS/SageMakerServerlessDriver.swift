@@ -46,7 +46,7 @@ public struct SageMakerServerlessDriver: TargetDriver {
         cleaned = String(cleaned.drop { $0 == "-" })
         while cleaned.hasSuffix("-") { cleaned.removeLast() }
         guard cleaned.count > 63 else { return cleaned }
-        let hash = SHA256.hash(data: Data(raw.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        let hash = shortHash(raw)
         var head = String(cleaned.prefix(54))
         while head.hasSuffix("-") { head.removeLast() }
         return head + "-" + hash
@@ -63,9 +63,11 @@ public struct SageMakerServerlessDriver: TargetDriver {
 
     func configName(endpoint: Endpoint, version: ModelVersion) -> String {
         let settings = "\(modelName(endpoint: endpoint.name, version: version)) \(endpoint.memoryMB) \(maxConcurrency(endpoint))"
-        let hash = SHA256.hash(data: Data(settings.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
-        return Self.name(["md", endpoint.name, version.version, hash])
+        return Self.name(["md", endpoint.name, version.version, Self.shortHash(settings)])
     }
+
+    /// The first 8 hex digits of `text`'s SHA-256.
+    static func shortHash(_ text: String) -> String { SigV4Signer.hex(SHA256.hash(data: Data(text.utf8)).prefix(4)) }
 
     /// Serverless MaxConcurrency counts concurrent invocations across the endpoint (1–200); each instance
     /// takes one at a time, so it is the endpoint's instance ceiling.

@@ -97,16 +97,21 @@ import Testing
         try registry.read { db in try Endpoint.fetchOne(db, key: name)! }
     }
 
+    /// A registry with its own function prefix, a client for moto with the execution role in place, and the driver.
+    private func onMoto() async throws -> (prefix: String, registry: Registry, client: AWSClient, driver: LambdaDriver) {
+        let prefix = Self.prefix()
+        let (registry, target) = try registry(prefix: prefix)
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        try await createRole(client)
+        return (prefix, registry, client, driver(registry, target, client: client))
+    }
+
     private static func prefix() -> String { "md-\(UUID().uuidString.prefix(8).lowercased())-" }
 
     // MARK: The scenario
 
     @Test func deployCanaryRollbackPingAndMetricsAsLambdaAndCloudWatchSeeThem() async throws {
-        let prefix = Self.prefix()
-        let (registry, target) = try registry(prefix: prefix)
-        let client = AWSClient(configuration: try await Moto.shared.configuration())
-        try await createRole(client)
-        let driver = driver(registry, target, client: client)
+        let (prefix, registry, client, driver) = try await onMoto()
         let function = prefix + "sentiment"
         let endpoint = try endpoint(registry)
         let v1 = try version(registry, "sentiment@v1"), v2 = try version(registry, "sentiment@v2")
@@ -156,7 +161,7 @@ import Testing
         // Provisioning v1 again publishes nothing; a new driver (a restarted daemon) finds the same numbers.
         try await driver.provision(v1, on: endpoint)
         #expect(try await published(client, function) == afterV2)
-        let restarted = self.driver(registry, target, client: client)
+        let restarted = self.driver(registry, driver.target, client: client)
         #expect(try await restarted.liveWeights(endpoint: "sentiment") == ["sentiment@v1": 100])
 
         // Keep-warm: moto invokes without a log tail, so no REPORT line: no cold start is claimed, and each ping
@@ -177,11 +182,7 @@ import Testing
     }
 
     @Test func metricsFromCloudWatchReplaceEarlierCollectionsAndKeepWarmups() async throws {
-        let prefix = Self.prefix()
-        let (registry, target) = try registry(prefix: prefix)
-        let client = AWSClient(configuration: try await Moto.shared.configuration())
-        try await createRole(client)
-        let driver = driver(registry, target, client: client)
+        let (prefix, registry, client, driver) = try await onMoto()
         let function = prefix + "sentiment"
         let endpoint = try endpoint(registry)
         try await driver.provision(try version(registry, "sentiment@v1"), on: endpoint)
@@ -237,11 +238,7 @@ import Testing
     }
 
     @Test func s3PackagesAndImagesReachLambdaAndAMemoryChangePublishesAgain() async throws {
-        let prefix = Self.prefix()
-        let (registry, target) = try registry(prefix: prefix)
-        let client = AWSClient(configuration: try await Moto.shared.configuration())
-        try await createRole(client)
-        let driver = driver(registry, target, client: client)
+        let (prefix, registry, client, driver) = try await onMoto()
 
         // The zip on S3 (moto's S3: Lambda reads the object when the function is created).
         let v1Zip = try #require(try version(registry, "sentiment@v1").artifact)
@@ -305,11 +302,7 @@ import Testing
     }
 
     @Test func aVersionNeverProvisionedCannotTakeTraffic() async throws {
-        let prefix = Self.prefix()
-        let (registry, target) = try registry(prefix: prefix)
-        let client = AWSClient(configuration: try await Moto.shared.configuration())
-        try await createRole(client)
-        let driver = driver(registry, target, client: client)
+        let (prefix, registry, client, driver) = try await onMoto()
         try await driver.provision(try version(registry, "sentiment@v1"), on: try endpoint(registry))
         #expect(try await driver.liveWeights(endpoint: "sentiment") == [:])  // a function without its alias routes nothing yet
         let error = await #expect(throws: ModelDeckError.self) {
