@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Test clocks for the daemon's loops (their pacing without waiting for it).
+        .package(url: "https://github.com/pointfreeco/swift-clocks", from: "1.1.1"),
     ],
     targets: [
         .systemLibrary(
@@ -76,7 +78,6 @@ let package = Package(
             name: "ModelDeckTUI",
             dependencies: [
                 "ModelDeckCore", "CNcurses",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -93,7 +94,6 @@ let package = Package(
             dependencies: [
                 "ModelDeckCore", "ModelDeckTargets", "ModelDeckDaemon", "ModelDeckTUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -111,11 +111,15 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
-        .testTarget(name: "ModelDeckDaemonTests", dependencies: ["ModelDeckDaemon"]),
+        .testTarget(name: "ModelDeckDaemonTests", dependencies: [
+            "ModelDeckDaemon", "ModelDeckCore", "ModelDeckTargets",
+            .product(name: "Clocks", package: "swift-clocks"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ModelDeckTUITests", dependencies: ["ModelDeckTUI"]),
         // Runs the real `modeldeck` binary as separate processes; depending on it makes `swift test` build it.
         .testTarget(name: "modeldeckTests", dependencies: [
-            "modeldeck", "ModelDeckCore", "ModelDeckTargets", "ModelDeckTestSupport",
+            "modeldeck", "ModelDeckCore", "ModelDeckTargets", "ModelDeckTUI", "ModelDeckTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ],

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import ModelDeckCore
 import ModelDeckTargets
@@ -39,14 +38,12 @@ public struct Daemon: Sendable {
         let lock = try DaemonLock(registry: registry)
         let startedAt = Date()
         try Heartbeat.beat(registry, startedAt: startedAt)
-        try registry.write { db in
-            try db.record(AuditEvent(at: startedAt, actor: "daemon", kind: "daemon.started", message: "daemon started (pid \(getpid()))"))
-        }
-        let targets = try registry.read { db in try Target.fetchAll(db) }
+        try registry.record(AuditEvent(at: startedAt, actor: "daemon", kind: "daemon.started", message: "daemon started (pid \(getpid()))"))
+        let targets = try registry.targets()
         let listen = settings.listen ?? LocalTargetHost.firstLocal(in: targets)
         let gatewayAddress = GatewayAddress()
         let drivers = try Drivers(registry: registry, gateway: listen.map { (target: $0.target, address: gatewayAddress) }, logger: logger)
-        let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger)
+        let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger, clock: ContinuousClock())
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
                                  tickInterval: settings.tickInterval, retentionDays: settings.retentionDays, logger: logger)
 
@@ -69,9 +66,7 @@ public struct Daemon: Sendable {
             try await group.run()
         }
         try? Heartbeat.stopped(registry)
-        _ = try? registry.write { db in
-            try db.record(AuditEvent(at: Date(), actor: "daemon", kind: "daemon.stopped", message: "daemon stopped (pid \(getpid()))"))
-        }
+        try? registry.record(AuditEvent(at: Date(), actor: "daemon", kind: "daemon.stopped", message: "daemon stopped (pid \(getpid()))"))
         withExtendedLifetime(lock) {}
     }
 }
@@ -82,7 +77,7 @@ public struct Daemon: Sendable {
 /// wake it too; that costs a few reads, because a tick that finds nothing to do writes nothing.
 struct ControlLoops: Service {
     let registry: Registry
-    let reconciler: Reconciler
+    let reconciler: Reconciler<ContinuousClock>
     let startedAt: Date
     let tickInterval: Duration
     let retentionDays: Int
@@ -104,13 +99,13 @@ struct ControlLoops: Service {
             await reconciler.tick(checkDrift: checkDrift)
             if ContinuousClock.now - lastBeat >= Heartbeat.interval {
                 lastBeat = .now
-                do { try Heartbeat.beat(registry, startedAt: startedAt) } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
+                do { try await registry.perform { [startedAt] in try Heartbeat.beat($0, startedAt: startedAt) } } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
             }
             if ContinuousClock.now - lastRollup >= Self.rollupInterval {
                 lastRollup = .now
                 do {
                     let days = retentionDays
-                    try registry.write { db in _ = try MetricRollup.run(db, now: Date(), retentionDays: days) }
+                    _ = try await registry.perform { try $0.rollUpMetrics(now: Date(), retentionDays: days) }
                 } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
             }
             // A change during this tick (its own writes included) wakes the next one at once.
@@ -125,7 +120,7 @@ extension Daemon {
     public static func startInProcess(registry: Registry, logger: Logger) async throws
         -> (port: Int, stopper: GatewayStopper, task: Task<Void, any Error>) {
         var settings = Settings()
-        let targets = try registry.read { db in try Target.fetchAll(db) }
+        let targets = try registry.targets()
         guard let local = LocalTargetHost.firstLocal(in: targets) else { throw ModelDeckError("the deck has no local target") }
         settings.listen = LocalTargetHost.Listen(target: local.target, host: "127.0.0.1", port: 0)
         settings.api = nil

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import ModelDeckCore
 
 /// One daemon per registry: an exclusive `flock` on `REGISTRY.daemon.lock`, held for the life of the
@@ -17,8 +16,8 @@ public final class DaemonLock: Sendable {
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
-            let holder = try? registry.read { db in try Row.fetchOne(db, sql: "SELECT pid, host FROM daemon WHERE id = 1") }
-            let who = holder.flatMap { $0 }.map { " (pid \($0["pid"] as Int), host \($0["host"] as String))" } ?? ""
+            let holder = try? registry.daemonStatus()
+            let who = holder.flatMap { status in status.pid.map { " (pid \($0), host \(status.host ?? "?"))" } } ?? ""
             throw ModelDeckError("another modeldeck daemon\(who) is already running on \(registry.path); stop it first")
         }
         descriptor = fd

@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Logging
 import ModelDeckCore
 import ModelDeckTargets
@@ -80,7 +79,7 @@ public struct Demo: Sendable {
         say(promoted ? "✔ v3 was promoted: it takes all traffic of sentiment" : "✘ v3 ended \(goodEnd.state.rawValue): \(goodEnd.alarm ?? "")")
 
         say("the audit log of this run:")
-        let events = try registry.read { db in try Listings.events(db, endpoint: "sentiment", limit: 30) }
+        let events = try registry.listEvents(endpoint: "sentiment", limit: 30)
         for event in events where event.kind.hasPrefix("deploy.") || event.kind.hasPrefix("rollback.") {
             say("  \(event.actor.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.kind.padding(toLength: 20, withPad: " ", startingAt: 0)) \(event.message)")
         }
@@ -92,7 +91,7 @@ public struct Demo: Sendable {
         var lastWeight = -1
         while true {
             try await Task.sleep(for: .milliseconds(250))
-            guard let current = try registry.read({ db in try Deployment.fetchOne(db, key: deployment.id) }) else {
+            guard let current = try registry.deployment(id: deployment.id) else {
                 throw ModelDeckError("deployment #\(deployment.id ?? 0) disappeared")
             }
             if current.state != lastState || current.currentWeight != lastWeight {
@@ -110,26 +109,21 @@ public struct Demo: Sendable {
     private func statusLines() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(3))
-            guard let line = try? registry.read({ db in try Self.status(db, endpoint: "sentiment") }) else { continue }
+            guard let line = try? Self.status(registry, endpoint: "sentiment") else { continue }
             say("  │ \(line)")
         }
     }
 
-    static func status(_ db: Database, endpoint: String) throws -> String {
-        let since = Int64(Date().timeIntervalSince1970) - 10
-        let traffic = try TrafficSplit.desired(db, endpoint: endpoint)?.summary ?? "no traffic"
+    /// The last 10 seconds of `endpoint`, per version, read as every view reads a window (`LiveFigures`).
+    static func status(_ registry: Registry, endpoint: String) throws -> String {
+        let traffic = (try? TrafficSplit(registry.desiredWeights(endpoint: endpoint), endpoint: endpoint).summary) ?? "no traffic"
+        let figures = try registry.liveFigures(window: LiveWindow(last: 10, now: Date()), endpoint: endpoint)[endpoint]
         var parts: [String] = []
-        for row in try Row.fetchAll(db, sql: """
-            SELECT version_id, SUM(requests) AS requests, SUM(errors) AS errors, SUM(cold_starts) AS cold, MAX(p99_ms) AS p99
-            FROM metric_buckets WHERE endpoint = ? AND start >= ? GROUP BY version_id ORDER BY version_id
-            """, arguments: [endpoint, since]) {
-            let requests: Int = row["requests"]
-            guard requests > 0 else { continue }
-            let errors: Int = row["errors"]
-            let p99 = (row["p99"] as Double?).map { "\(Int($0.rounded())) ms" } ?? "-"
-            parts.append("\(row["version_id"] as String): \(requests) req, \(errors * 100 / requests)% errors, p99 \(p99), \(row["cold"] as Int) cold")
+        for (version, live) in (figures?.versions ?? [:]).sorted(by: { $0.key < $1.key }) where live.requests > 0 {
+            let p99 = live.p99Milliseconds.map { "\(Int($0.rounded())) ms" } ?? "-"
+            parts.append("\(version): \(live.requests) req, \(live.errors * 100 / live.requests)% errors, p99 \(p99), \(live.coldStarts) cold")
         }
-        let instances = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM instances WHERE endpoint = ?", arguments: [endpoint]) ?? 0
+        let instances = try registry.instanceCount(endpoint: endpoint)
         return "sentiment [\(traffic)] last 10 s — \(parts.isEmpty ? "idle" : parts.joined(separator: "; ")) — \(instances) instance(s)"
     }
 

@@ -4,10 +4,17 @@ import ModelDeckCore
 import ModelDeckTargets
 import Synchronization
 
+/// Where the daemon's loops find each target's driver: `Drivers` in the daemon, a fake in tests.
+public protocol DriverSource: Sendable {
+    subscript(target: String) -> (any TargetDriver)? { get }
+    /// Follows the targets table (added or changed targets get their driver).
+    func refresh() async throws
+}
+
 /// The daemon's target drivers, one per target in the registry, kept in step with the `targets` table: a
 /// target that `apply` adds or changes while the daemon runs gets its driver at the next look (at most once
 /// a second), without a restart. Before, a deploy to a target added after the daemon started waited forever.
-public final class Drivers: Sendable {
+public final class Drivers: DriverSource {
     private let registry: Registry
     private let gateway: (target: String, address: GatewayAddress)?
     private let aws: TargetDrivers.AWSEnvironment
@@ -23,21 +30,25 @@ public final class Drivers: Sendable {
         self.gateway = gateway
         self.aws = aws
         self.logger = logger
-        try refresh(force: true)
+        try reload(force: true)
     }
 
     public subscript(target: String) -> (any TargetDriver)? { state.withLock { $0.drivers[target] } }
 
     /// Re-reads the targets (a few rows) unless that was done within the last second, and makes a driver
     /// for each new or changed one. A target that cannot be driven is said once in the audit log.
-    public func refresh(force: Bool = false) throws {
+    public func refresh() async throws {
+        try await registry.perform { [self] _ in try reload(force: false) }
+    }
+
+    func reload(force: Bool) throws {
         let due = state.withLock { state in
             guard force || state.lastLook.map({ ContinuousClock.now - $0 >= Self.lookInterval }) ?? true else { return false }
             state.lastLook = .now
             return true
         }
         guard due else { return }
-        let targets = try registry.read { db in try Target.fetchAll(db) }
+        let targets = try registry.targets()
         let current = state.withLock { $0.drivers }
         var next: [String: any TargetDriver] = [:]
         var unavailable: [(Target, String)] = []
@@ -47,19 +58,19 @@ public final class Drivers: Sendable {
                 continue
             }
             let address = gateway?.target == target.name ? gateway!.address : GatewayAddress()
-            let driver = TargetDrivers.make(for: target, registry: registry, gateway: address, aws: aws)
-            if let refused = driver as? UnavailableDriver { unavailable.append((target, refused.reason)) }
+            let registry = self.registry
+            let driver = TargetDrivers.make(for: target, gateway: address, routes: { endpoint in
+                try await registry.perform { try $0.desiredWeights(endpoint: endpoint) }
+            }, aws: aws)
+            if let reason = driver.unavailableReason { unavailable.append((target, reason)) }
             next[target.name] = driver
         }
         if !unavailable.isEmpty {
             // Said before the new drivers are kept: if the write fails, the next look says it again.
             let now = Date()
-            try registry.write { db in
-                for (target, reason) in unavailable {
-                    try db.record(AuditEvent(at: now, actor: "daemon", kind: "target.unavailable",
-                                             message: "target \(target.label) cannot be driven: \(reason)"))
-                }
-            }
+            try registry.record(unavailable.map { target, reason in
+                AuditEvent(at: now, actor: "daemon", kind: "target.unavailable", message: "target \(target.label) cannot be driven: \(reason)")
+            })
             for (target, reason) in unavailable {
                 logger.warning("target cannot be driven", metadata: ["target": "\(target.name)", "reason": "\(reason)"])
             }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -36,27 +35,43 @@ public struct ExportAPI: Sendable {
     func application(registry: Registry, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         if let token, !token.isEmpty { router.add(middleware: BearerToken(token: token)) }
-        router.get("/metrics") { _, _ in
-            let text = try registry.read { db in try PrometheusExport.render(db, now: Date()) }
+        router.get("/metrics") { request, _ in
+            let window = try Self.window(request, default: PrometheusExport.windowSeconds)
+            let text = try await registry.perform { try PrometheusExport.render($0, window: window) }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        router.get("/api/v1/endpoints") { _, _ in try json(registry.read(Listings.endpoints)) }
-        router.get("/api/v1/targets") { _, _ in try json(registry.read(Listings.targets)) }
-        router.get("/api/v1/models") { _, _ in try json(registry.read(Listings.models)) }
-        router.get("/api/v1/versions") { _, _ in try json(registry.read { db in try Listings.versions(db) }) }
+        router.get("/api/v1/endpoints") { request, _ in
+            let window = try Self.window(request, default: LiveWindow.defaultSeconds)
+            return try json(await registry.perform { try $0.listEndpoints(window: window) })
+        }
+        router.get("/api/v1/targets") { _, _ in try json(await registry.perform { try $0.listTargets() }) }
+        router.get("/api/v1/models") { _, _ in try json(await registry.perform { try $0.listModels() }) }
+        router.get("/api/v1/versions") { _, _ in try json(await registry.perform { try $0.listVersions() }) }
         router.get("/api/v1/deployments") { request, _ in
             let endpoint = request.uri.queryParameters.get("endpoint")
-            return try json(registry.read { db in try Listings.deployments(db, endpoint: endpoint) })
+            return try json(await registry.perform { try $0.listDeployments(endpoint: endpoint) })
         }
         router.get("/api/v1/events") { request, _ in
             let endpoint = request.uri.queryParameters.get("endpoint")
             let limit = request.uri.queryParameters.get("limit").flatMap(Int.init).map { min(max($0, 1), 1_000) } ?? 100
-            return try json(registry.read { db in try Listings.events(db, endpoint: endpoint, limit: limit) })
+            return try json(await registry.perform { try $0.listEvents(endpoint: endpoint, limit: limit) })
         }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck-api"),
                            onServerRunning: { await onListening($0.localAddress?.port ?? 0) }, logger: logger)
+    }
+}
+
+extension ExportAPI {
+    /// The window a request names (`?window=5m`, 1 s to a day) ending now, or the last `seconds`.
+    static func window(_ request: Request, default seconds: Int64) throws -> LiveWindow {
+        guard let text = request.uri.queryParameters.get("window") else { return LiveWindow(last: seconds, now: Date()) }
+        let asked = (try? Quantity.milliseconds(text, what: "window")).map { $0 / 1_000 } ?? 0
+        guard (1...LiveWindow.maxSeconds).contains(asked) else {
+            throw HTTPError(.badRequest, message: "window '\(TerminalText.sanitize(text))' must be a duration between 1s and 1d")
+        }
+        return LiveWindow(last: asked, now: Date())
     }
 }
 
@@ -93,43 +108,47 @@ private struct BearerToken<Context: RequestContext>: RouterMiddleware {
 /// The Prometheus exposition, built fresh from the registry at each scrape (so an endpoint or version
 /// that is gone leaves no stale series).
 public enum PrometheusExport {
-    /// Live figures over the last minute, per endpoint and version, plus instances, weights and the daemon.
-    public static func render(_ db: Database, now: Date) throws -> String {
+    /// The window the gauges are read over, unless the scrape names one (`/metrics?window=5m`).
+    public static let windowSeconds: Int64 = 60
+
+    /// Live figures over `window`, per endpoint and version (`LiveFigures`, as every view reads them), plus
+    /// instances, weights and the daemon.
+    public static func render(_ registry: Registry, window: LiveWindow) throws -> String {
         let prometheus = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
             // The unit is part of each name already (`_seconds`, `_percent`); empty parts are left out.
             prometheus.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
         }
-        let since = Int64(now.timeIntervalSince1970) - 60
-        var windows: [MetricBucket.Key: MetricBucket] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM metric_buckets WHERE start + width_s > ?", arguments: [since]) {
-            let key = MetricBucket.Key(endpoint: row["endpoint"], version: row["version_id"], start: since, width: 60)
-            windows[key, default: MetricBucket()].add(try MetricBucket(row: row))
-        }
-        for (key, bucket) in windows {
-            let labels = [("endpoint", key.endpoint), ("version", key.version)]
-            gauge("modeldeck_requests_per_second", "User requests per second over the last minute", labels).set(Double(bucket.requests) / 60)
-            gauge("modeldeck_error_ratio", "Share of user requests that failed (5xx) over the last minute", labels)
-                .set(bucket.requests == 0 ? 0 : Double(bucket.errors) / Double(bucket.requests))
-            gauge("modeldeck_cold_starts", "User requests that started an instance in the last minute", labels).set(Double(bucket.coldStarts))
-            gauge("modeldeck_warmup_pings", "Keep-warm pings in the last minute", labels).set(Double(bucket.warmups))
-            for (quantile, name) in [(50.0, "p50"), (95.0, "p95"), (99.0, "p99")] {
-                if let ms = bucket.latency.milliseconds(atPercentile: quantile) {
-                    gauge("modeldeck_latency_\(name)_seconds", "User request latency \(name), cold starts included, over the last minute", labels).set(ms / 1_000)
+        let span = Format.duration(seconds: window.seconds)
+        for (endpoint, figures) in try registry.liveFigures(window: window) {
+            for (version, live) in figures.versions {
+                let labels = [("endpoint", endpoint), ("version", version)]
+                gauge("modeldeck_requests_per_second", "User requests per second over the last \(span)", labels).set(live.requestsPerSecond)
+                gauge("modeldeck_error_ratio", "Share of user requests that failed (5xx) over the last \(span)", labels).set(live.errorRate ?? 0)
+                gauge("modeldeck_cold_starts", "User requests that started an instance in the last \(span)", labels).set(Double(live.coldStarts))
+                gauge("modeldeck_warmup_pings", "Keep-warm pings in the last \(span)", labels).set(Double(live.pings))
+                for (value, name) in [(live.p50Milliseconds, "p50"), (live.p95Milliseconds, "p95"), (live.p99Milliseconds, "p99")] {
+                    if let ms = value {
+                        gauge("modeldeck_latency_\(name)_seconds", "User request latency \(name), cold starts included, over the last \(span)", labels).set(ms / 1_000)
+                    }
                 }
+                gauge("modeldeck_burn_dollars_per_hour", "Cost per hour at the rate of the last \(span), keep-warm pings included", labels)
+                    .set(Double(live.burnMicrosPerHour) / 1_000_000)
             }
         }
-        for row in try Row.fetchAll(db, sql: """
-            SELECT endpoint, version_id, COUNT(*) AS instances, SUM(in_flight) AS in_flight FROM instances GROUP BY endpoint, version_id
-            """) {
-            let labels = [("endpoint", row["endpoint"] as String), ("version", row["version_id"] as String)]
-            gauge("modeldeck_instances", "Instances running", labels).set(Double(row["instances"] as Int))
-            gauge("modeldeck_in_flight", "Requests in flight", labels).set(Double(row["in_flight"] as Int))
+        for (endpoint, instances) in try registry.instanceFigures() {
+            for (version, figures) in instances.versions {
+                let labels = [("endpoint", endpoint), ("version", version)]
+                gauge("modeldeck_instances", "Instances running", labels).set(Double(figures.instances))
+                gauge("modeldeck_in_flight", "Requests in flight", labels).set(Double(figures.inFlight))
+            }
         }
-        for row in try Row.fetchAll(db, sql: "SELECT endpoint, version_id, weight FROM traffic WHERE weight > 0") {
-            gauge("modeldeck_traffic_weight_percent", "Share of traffic the registry routes to a version", [("endpoint", row["endpoint"] as String), ("version", row["version_id"] as String)]).set(Double(row["weight"] as Int))
+        for (endpoint, weights) in try registry.desiredWeights() {
+            for (version, weight) in weights {
+                gauge("modeldeck_traffic_weight_percent", "Share of traffic the registry routes to a version", [("endpoint", endpoint), ("version", version)]).set(Double(weight))
+            }
         }
-        if let beat = try Date.fetchOne(db, sql: "SELECT heartbeat_at FROM daemon WHERE id = 1") {
+        if let beat = try registry.daemonStatus().heartbeatAt {
             gauge("modeldeck_daemon_heartbeat_timestamp_seconds", "When the daemon last wrote its heartbeat")
                 .set(beat.timeIntervalSince1970)
         }

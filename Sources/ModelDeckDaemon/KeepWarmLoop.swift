@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import ModelDeckCore
 import ModelDeckTargets
@@ -13,7 +12,7 @@ import Synchronization
 /// They are marked, so they never count as user traffic.
 struct KeepWarmLoop: Service {
     let registry: Registry
-    let drivers: Drivers
+    let drivers: any DriverSource
     let logger: Logger
     /// Endpoints pinged at the same time; more due at once wait for a free slot.
     var maxConcurrentPings = 32
@@ -24,6 +23,11 @@ struct KeepWarmLoop: Service {
     var maxSleep: Duration = .seconds(5)
     /// How long an endpoint whose pings reached nothing (its gateway is still starting, say) waits before the next try.
     var retryDelay: TimeInterval = 1
+    /// Records the pings the target does not record itself; one for the loop's life, so the fractions of a
+    /// micro-dollar each ping costs are carried, not lost at each flush.
+    let pingRecorder = InvocationRecorder()
+    /// What pings the target does not record itself are priced with (`TargetPricing`).
+    var prices: PriceTable = (try? PriceTable.load()) ?? .standard
 
     /// The pause before trying an endpoint again after `failures` rounds in a row reached nothing.
     static func pause(afterFailures failures: Int, first: TimeInterval) -> TimeInterval {
@@ -33,6 +37,8 @@ struct KeepWarmLoop: Service {
     struct EndpointState {
         var endpoint: Endpoint
         var weights: [String: Int]
+        /// The versions that take traffic, by id.
+        var versions: [String: ModelVersion] = [:]
         var lastInvocation: Date?
         var lastPing: Date?
         var histogram: IdleTimeHistogram
@@ -57,7 +63,7 @@ struct KeepWarmLoop: Service {
                 if reloadPending, lastLoad.map({ .now - $0 >= reloadInterval }) ?? true {
                     lastLoad = .now
                     do {
-                        states = try registry.read { db in try load(db, now: Date()) }
+                        states = try await load(now: Date())
                         reloadPending = false
                     } catch { logger.error("keep-warm failed", metadata: ["error": "\(error)"]) }
                 }
@@ -83,6 +89,8 @@ struct KeepWarmLoop: Service {
     /// A ping to send now.
     struct DuePing: Sendable {
         var endpoint: String
+        var settings: Endpoint
+        var versions: [String: ModelVersion]
         var driver: any TargetDriver
         var pings: [String: Int]
         /// When it was due: the plan's next ping, or the request's time.
@@ -104,7 +112,7 @@ struct KeepWarmLoop: Service {
         }
         for name in states.keys {
             // A target that cannot be driven (no credentials) is not pinged: its deploys already say why.
-            guard var state = states[name], let driver = drivers[state.endpoint.target], !(driver is UnavailableDriver) else { continue }
+            guard var state = states[name], let driver = drivers[state.endpoint.target], driver.unavailableReason == nil else { continue }
             let outcome = book.outcomes[name]
             // What a finished ping did is known here before the registry is re-read.
             let lastPing = [state.lastPing, outcome?.sentAt].compactMap { $0 }.max()
@@ -145,7 +153,7 @@ struct KeepWarmLoop: Service {
                 continue
             }
             free -= 1
-            due.append(DuePing(endpoint: name, driver: driver,
+            due.append(DuePing(endpoint: name, settings: state.endpoint, versions: state.versions, driver: driver,
                                pings: KeepWarmPlanner.pings(concurrency: max(1, decision.concurrency), weights: state.weights),
                                dueAt: dueAt, requested: requested))
         }
@@ -165,16 +173,24 @@ struct KeepWarmLoop: Service {
         let sentAt = Date()
         var results: [PingResult] = []
         var failures: [String] = []
+        var unrecorded: [Invocation] = []
         for (version, count) in ping.pings.sorted(by: { $0.key < $1.key }) {
             do {
-                results += try await ping.driver.ping(endpoint: ping.endpoint, version: version, count: count)
+                guard let found = ping.versions[version] else { throw ModelDeckError("no version '\(version)' in the registry") }
+                let answered = try await ping.driver.ping(found, of: ping.settings, count: count)
+                results += answered
+                // What the target did not record itself (a cloud platform's pings), the daemon prices and records.
+                let rates = try? TargetPricing.rates(for: ping.driver.target, table: prices)
+                for result in answered where !result.recordedByTarget {
+                    unrecorded.append(result.invocation(endpoint: ping.settings, version: version, at: sentAt, concurrent: answered.count, rates: rates))
+                }
             } catch {
                 failures.append("\(version): \((error as? ModelDeckError)?.message ?? "\(error)")")
             }
         }
         guard !results.isEmpty else {
             // Nothing reached the target: not a ping, so it stays due, and is tried again after a pause.
-            do { try noteFailure(ping.endpoint, failures.joined(separator: "; "), now: Date()) } catch {
+            do { try await noteFailure(ping.endpoint, failures.joined(separator: "; "), now: Date()) } catch {
                 logger.error("keep-warm failed", metadata: ["error": "\(error)"])
             }
             // 1 s, 2 s, 4 s … up to 5 minutes: a target that keeps refusing (a deleted function, denied
@@ -185,7 +201,14 @@ struct KeepWarmLoop: Service {
             }
             return
         }
-        do { try record(ping, results: results, sentAt: sentAt) } catch {
+        if !unrecorded.isEmpty {
+            let recorder = pingRecorder
+            for invocation in unrecorded { recorder.record(invocation) }
+            do { try await registry.perform { try recorder.flush(to: $0, instances: [], endpoints: []) } } catch {
+                logger.error("keep-warm failed", metadata: ["error": "\(error)"])
+            }
+        }
+        do { try await record(ping, results: results, sentAt: sentAt) } catch {
             logger.error("keep-warm failed", metadata: ["error": "\(error)"])
         }
         pings.finish(ping.endpoint) { outcome in
@@ -197,61 +220,39 @@ struct KeepWarmLoop: Service {
     }
 
     /// Every endpoint with keep-warm on or a ping asked for, in a few set queries (a fleet has thousands).
-    private func load(_ db: Database, now: Date) throws -> [String: EndpointState] {
-        var kept: [String: Row] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM keep_warm_state") { kept[row["endpoint"]] = row }
-        let endpoints = try Endpoint.fetchAll(db).filter { $0.keepWarm != .off || kept[$0.name]?["ping_requested_at"] as Date? != nil }
-        guard !endpoints.isEmpty else { return [:] }
-        var weights: [String: [String: Int]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT endpoint, version_id, weight FROM traffic WHERE weight > 0") {
-            weights[row["endpoint"], default: [:]][row["version_id"]] = row["weight"]
-        }
-        var coldStartMs: [String: Int64] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT endpoint, MAX(cold_start_ms) AS ms FROM instances GROUP BY endpoint") {
-            coldStartMs[row["endpoint"]] = row["ms"]
-        }
-        let since = Int64(now.timeIntervalSince1970) - Int64(IdleTimeHistogram.binCount) * 60
-        var states: [String: EndpointState] = [:]
-        for endpoint in endpoints {
+    private func load(now: Date) async throws -> [String: EndpointState] {
+        let since = now.addingTimeInterval(-Double(IdleTimeHistogram.binCount) * 60)
+        let (inputs, busy) = try await registry.perform { registry in
+            let inputs = try registry.keepWarmInputs()
             // Only the adaptive policy learns from traffic.
+            let adaptive = inputs.filter { $0.endpoint.keepWarm == .adaptive }.map(\.endpoint.name)
+            return (inputs, try registry.busyIntervals(endpoints: adaptive, since: since))
+        }
+        var states: [String: EndpointState] = [:]
+        for input in inputs {
             // Buckets are 10 s wide, 1 min once rolled up after an hour, and 1 min from CloudWatch.
-            let busy = endpoint.keepWarm == .adaptive ? try Row.fetchAll(db, sql: """
-                SELECT DISTINCT start, width_s FROM metric_buckets WHERE endpoint = ? AND requests > 0 AND start >= ? ORDER BY start
-                """, arguments: [endpoint.name, since]).map { (start: $0["start"] as Int64, width: $0["width_s"] as Int64) } : []
-            let state = kept[endpoint.name]
-            states[endpoint.name] = EndpointState(
-                endpoint: endpoint, weights: weights[endpoint.name] ?? [:],
+            let intervals = busy[input.endpoint.name] ?? []
+            states[input.endpoint.name] = EndpointState(
+                endpoint: input.endpoint, weights: input.weights, versions: input.versions,
                 // A bucket's end is the latest a request in it can have come.
-                lastInvocation: busy.map { $0.start + $0.width }.max().map { Date(timeIntervalSince1970: TimeInterval($0)) },
-                lastPing: state?["last_ping_at"], histogram: IdleTimeHistogram.from(busyBuckets: busy),
-                coldStartSeconds: max(1, ((coldStartMs[endpoint.name] ?? 1_000) + 999) / 1_000),
-                storedPlan: state?["plan"], storedNext: state?["next_ping_at"], pingRequested: state?["ping_requested_at"])
+                lastInvocation: intervals.map { $0.start + $0.width }.max().map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                lastPing: input.state?.lastPingAt, histogram: IdleTimeHistogram.from(busyBuckets: intervals),
+                coldStartSeconds: max(1, ((input.slowestColdStartMs ?? 1_000) + 999) / 1_000),
+                storedPlan: input.state?.plan, storedNext: input.state?.nextPingAt, pingRequested: input.state?.pingRequestedAt)
         }
         return states
     }
 
     private func save(_ plans: [(endpoint: String, plan: KeepWarmPlan)], now: Date) throws {
-        try registry.write { db in
-            for (endpoint, plan) in plans {
-                try db.execute(sql: """
-                    INSERT INTO keep_warm_state (endpoint, next_ping_at, plan, updated_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (endpoint) DO UPDATE SET next_ping_at = excluded.next_ping_at, plan = excluded.plan, updated_at = excluded.updated_at
-                    """, arguments: [endpoint, plan.nextPing, plan.reason, now])
-            }
-        }
+        try registry.saveKeepWarmPlans(plans, now: now)
     }
 
-    private func noteFailure(_ endpoint: String, _ reason: String, now: Date) throws {
-        try registry.write { db in
-            try db.execute(sql: """
-                INSERT INTO keep_warm_state (endpoint, last_result, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT (endpoint) DO UPDATE SET last_result = excluded.last_result, updated_at = excluded.updated_at
-                """, arguments: [endpoint, "ping failed: \(reason)", now])
-        }
+    private func noteFailure(_ endpoint: String, _ reason: String, now: Date) async throws {
+        try await registry.perform { try $0.noteKeepWarmFailure(endpoint: endpoint, reason: reason, now: now) }
         logger.notice("keep-warm ping failed", metadata: ["endpoint": "\(endpoint)", "reason": "\(reason)"])
     }
 
-    private func record(_ ping: DuePing, results: [PingResult], sentAt: Date) throws {
+    private func record(_ ping: DuePing, results: [PingResult], sentAt: Date) async throws {
         let endpoint = ping.endpoint
         let cold = results.filter(\.coldStart)
         let failed = results.filter { !(200..<300).contains($0.status) }
@@ -259,21 +260,9 @@ struct KeepWarmLoop: Service {
         if let slowest = cold.map(\.milliseconds).max() { summary += " (up to \(slowest) ms)" }
         summary += ", \(results.count - cold.count) warm"
         if !failed.isEmpty { summary += ", \(failed.count) failed" }
-        let now = Date()
-        try registry.write { db in
-            try db.execute(sql: """
-                INSERT INTO keep_warm_state (endpoint, last_ping_at, last_ping_due_at, last_result, pings_sent, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (endpoint) DO UPDATE SET last_ping_at = excluded.last_ping_at, last_ping_due_at = excluded.last_ping_due_at,
-                    last_result = excluded.last_result, pings_sent = pings_sent + excluded.pings_sent, updated_at = excluded.updated_at
-                """, arguments: [endpoint, sentAt, ping.dueAt, summary, results.count, now])
-            guard let requested = ping.requested else { return }
-            // Only the request these pings answered: one made meanwhile gets pings of its own.
-            try db.execute(sql: """
-                UPDATE keep_warm_state SET ping_requested_at = NULL, ping_requested_by = NULL
-                WHERE endpoint = ? AND ping_requested_at = ?
-                """, arguments: [endpoint, requested])
-            try db.record(AuditEvent(at: now, actor: "daemon", endpoint: endpoint, kind: "ping.sent", message: "ping \(endpoint): \(summary)"))
+        let (dueAt, requested, count, result) = (ping.dueAt, ping.requested, results.count, summary)
+        try await registry.perform {
+            try $0.recordPings(endpoint: endpoint, sentAt: sentAt, dueAt: dueAt, count: count, summary: result, answering: requested, now: Date())
         }
         logger.info("keep-warm", metadata: ["endpoint": "\(endpoint)", "result": "\(summary)"])
     }

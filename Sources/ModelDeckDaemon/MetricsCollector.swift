@@ -9,9 +9,11 @@ import ServiceLifecycle
 /// back an hour; later ones re-read the last 15 minutes, since CloudWatch revises recent periods.
 struct MetricsCollector: Service {
     let registry: Registry
-    let drivers: Drivers
+    let drivers: any DriverSource
     let logger: Logger
     var interval: Duration = .seconds(60)
+    /// What the platforms' figures are priced with (`TargetPricing`).
+    var prices: PriceTable = (try? PriceTable.load()) ?? .standard
 
     static let firstLookBack: TimeInterval = 3_600
     static let lookBack: TimeInterval = 900
@@ -28,15 +30,22 @@ struct MetricsCollector: Service {
     func collect(now: Date, lookBack: TimeInterval) async {
         let endpoints: [Endpoint]
         do {
-            endpoints = try registry.read { db in try Endpoint.fetchAll(db) }
+            endpoints = try await registry.perform { try $0.endpoints() }
         } catch {
             logger.error("metrics collection failed", metadata: ["error": "\(error)"])
             return
         }
         for endpoint in endpoints {
-            guard let driver = drivers[endpoint.target], driver.target.kind != .local, !(driver is UnavailableDriver) else { continue }
+            guard let driver = drivers[endpoint.target], driver.isRemote, driver.unavailableReason == nil else { continue }
             do {
-                try await driver.collectMetrics(endpoint: endpoint, from: now.addingTimeInterval(-lookBack), to: now)
+                let from = now.addingTimeInterval(-lookBack)
+                // Only the versions that may have served in the window: CloudWatch bills every metric asked for.
+                let versions = try await registry.perform { registry in
+                    try registry.versions(ids: Array(registry.servingVersions(endpoint: endpoint.name, since: from)))
+                }
+                let measured = try await driver.collectMetrics(of: endpoint, versions: versions, from: from, to: now)
+                let buckets = measured.buckets(rates: try? TargetPricing.rates(for: driver.target, table: prices))
+                try await registry.perform { try $0.replaceObserved(buckets, platformCountsColdStarts: measured.countsColdStarts) }
             } catch {
                 logger.warning("metrics collection failed", metadata: [
                     "endpoint": "\(endpoint.name)", "error": "\((error as? ModelDeckError)?.message ?? "\(error)")",

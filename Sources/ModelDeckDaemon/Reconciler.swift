@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import ModelDeckCore
 import ModelDeckTargets
@@ -10,30 +9,36 @@ import ModelDeckTargets
 /// Acting is idempotent and derived from state (`DeploymentMachine.weights(for:)`), so a daemon killed
 /// with -9 at any point resumes: the transition it persisted is acted on at the next tick, and one it had
 /// not persisted is taken then — never twice.
-public actor Reconciler {
+///
+/// Its pacing (a cloud platform asked again at most every 15 s, drift checked once a minute) runs on `clock`,
+/// and its dates come from `date`, so tests drive it with a test clock and fake drivers.
+public actor Reconciler<C: Clock> where C.Duration == Duration {
     private let registry: Registry
-    private let drivers: Drivers
+    private let drivers: any DriverSource
     private let gate: RollbackGate
     private let logger: Logger
+    private let clock: C
+    private let date: @Sendable () -> Date
 
-    public init(registry: Registry, drivers: Drivers, gate: RollbackGate = RollbackGate(), logger: Logger) {
+    public init(registry: Registry, drivers: any DriverSource, gate: RollbackGate = RollbackGate(), logger: Logger,
+                clock: C, date: @escaping @Sendable () -> Date = { Date() }) {
         self.registry = registry
         self.drivers = drivers
         self.gate = gate
         self.logger = logger
+        self.clock = clock
+        self.date = date
     }
 
     /// One pass over every active deployment and rollback; with `checkDrift`, the targets' live weights are
     /// compared with the registry too (a read per endpoint with a deployment, so not at every wake).
-    public func tick(now: Date = Date(), checkDrift: Bool = true) async {
+    public func tick(now: Date? = nil, checkDrift: Bool = true) async {
+        let now = now ?? date()
         do {
-            try drivers.refresh() // targets applied since the daemon started (at most once a second)
-            try supersedeDeploysByRollbacks(now: now)
-            let active = try registry.read { db in
-                try Deployment.fetchAll(db, sql: """
-                    SELECT * FROM deployments WHERE state IN ('pending','provisioning','shifting','baking','rolling_back') ORDER BY id
-                    """).map { deployment in (deployment, try Endpoint.fetchOne(db, key: deployment.endpoint)?.target) }
-            }
+            try await drivers.refresh() // targets applied since the daemon started (at most once a second)
+            let superseded = try await registry.perform { try $0.supersedeDeploysByRollbacks(now: now) }
+            cancelSteps(of: superseded)
+            let active = try await registry.perform { try $0.deploymentsInFlight() }
             for (deployment, target) in active {
                 guard let target, let driver = drivers[target] else { continue } // another daemon's target kind
                 await work(on: deployment.endpoint, driver: driver) { await $0.advance(deployment, now: now) }
@@ -44,46 +49,13 @@ public actor Reconciler {
         }
     }
 
-    /// A rollback asked for while a deploy is in flight ends that deploy: its traffic goes back with it.
-    /// Looked for in a read first: a tick that finds nothing to do writes nothing.
-    private func supersedeDeploysByRollbacks(now: Date) throws {
-        guard try registry.read({ db in try Self.hasSupersededDeploys(db) }) else { return }
-        let superseded = try registry.write { db -> Set<String> in
-            var endpoints: Set<String> = []
-            let rollbacks = try Deployment.fetchAll(db, sql: "SELECT * FROM deployments WHERE kind = 'rollback' AND state = 'pending' ORDER BY id")
-            for rollback in rollbacks {
-                for var deploy in try Deployment.activeDeploys(db, endpoint: rollback.endpoint) where (deploy.id ?? 0) < (rollback.id ?? 0) {
-                    deploy.state = .rolledBack
-                    deploy.alarm = "superseded by rollback #\(rollback.id ?? 0) (\(rollback.actor): \(rollback.reason ?? "no reason"))"
-                    deploy.updatedAt = now
-                    try deploy.update(db)
-                    try db.record(AuditEvent(at: now, actor: "daemon", endpoint: deploy.endpoint, deploymentId: deploy.id,
-                                             kind: "deploy.superseded", message: "deploy of \(deploy.toVersion) stopped: \(deploy.alarm ?? "")"))
-                    endpoints.insert(deploy.endpoint)
-                }
-            }
-            return endpoints
-        }
-        cancelSteps(of: superseded)
-    }
-
-    /// Whether a pending rollback has an older deploy of its endpoint still in flight.
-    private static func hasSupersededDeploys(_ db: Database) throws -> Bool {
-        let active = DeploymentState.activeStates.map { "'\($0.rawValue)'" }.joined(separator: ",")
-        return try Bool.fetchOne(db, sql: """
-            SELECT EXISTS (
-                SELECT 1 FROM deployments r JOIN deployments d ON d.endpoint = r.endpoint AND d.id < r.id
-                WHERE r.kind = 'rollback' AND r.state = 'pending' AND d.kind = 'deploy' AND d.state IN (\(active)))
-            """) ?? false
-    }
-
     /// Runs `step` for `endpoint`: at once on a local target (registry writes, milliseconds), in the background
     /// on a cloud one, where a call may wait minutes (a SageMaker endpoint going InService) and must not hold
     /// up other endpoints' deploys and rollbacks. One step per endpoint at a time; the next tick skips an
     /// endpoint whose step is still running, and each step is idempotent, so nothing is done twice.
     private func work(on endpoint: String, driver: any TargetDriver, _ step: @escaping @Sendable (isolated Reconciler) async -> Void) async {
         guard running[endpoint] == nil else { return }
-        if driver.target.kind == .local {
+        if !driver.isRemote {
             await step(self)
             return
         }
@@ -93,6 +65,15 @@ public actor Reconciler {
             if self.running[endpoint]?.token == token { self.running[endpoint] = nil }
         })
     }
+
+    /// An endpoint and its model's versions: what a driver routes by.
+    struct Routing: Sendable {
+        var endpoint: Endpoint
+        var versions: [String: ModelVersion]
+    }
+
+    /// Whether no background step runs (tests wait for it).
+    var isIdle: Bool { running.isEmpty }
 
     /// The background step of each cloud endpoint, if one runs.
     private var running: [String: (token: UUID, task: Task<Void, Never>)] = [:]
@@ -108,24 +89,22 @@ public actor Reconciler {
 
     private func advance(_ deployment: Deployment, now: Date) async {
         do {
-            guard let (endpoint, version) = try registry.read({ db -> (Endpoint, ModelVersion)? in
-                guard let endpoint = try Endpoint.fetchOne(db, key: deployment.endpoint),
-                      let version = try ModelVersion.fetchOne(db, key: deployment.toVersion) else { return nil }
-                return (endpoint, version)
-            }) else { return }
+            guard let context = try await registry.perform({ try $0.context(of: deployment) }) else { return }
+            let (endpoint, version) = (context.endpoint, context.version)
+            let routing = Routing(endpoint: endpoint, versions: context.versions)
             guard let driver = drivers[endpoint.target] else { return }
 
             // A step's traffic must have moved before its clock counts. When routing failed (a SageMaker
             // update that failed, a throttled alias update, a daemon killed in between), route again instead
             // of stepping on: a bake with no traffic must not end as "succeeded".
             if [.shifting, .baking, .rollingBack].contains(deployment.state), let expected = DeploymentMachine.weights(for: deployment),
-               try registry.read({ db in try Self.routedWeights(db, endpoint: deployment.endpoint) }) != expected.filter({ $0.value > 0 }) {
+               try await registry.perform({ try $0.routedWeights(endpoint: deployment.endpoint) }) != expected.filter({ $0.value > 0 }) {
                 // A cloud platform is asked again at most every 15 s, not at every tick.
-                if driver.target.kind != .local, let last = lastRouteRetry[deployment.endpoint], ContinuousClock.now - last < Self.routeRetryInterval {
+                if driver.isRemote, let last = lastRouteRetry[deployment.endpoint], last.duration(to: clock.now) < routeRetryInterval {
                     return
                 }
-                lastRouteRetry[deployment.endpoint] = .now
-                try await route(expected, endpoint: deployment.endpoint, driver: driver, for: deployment)
+                lastRouteRetry[deployment.endpoint] = clock.now
+                try await route(expected, on: routing, driver: driver, for: deployment)
                 return
             }
 
@@ -139,25 +118,17 @@ public actor Reconciler {
                 }
             }
             if deployment.state == .shifting || deployment.state == .baking {
-                observation.health = try registry.read { db in
-                    try VersionHealth.load(db, endpoint: deployment.endpoint, version: deployment.toVersion, since: deployment.stepStartedAt)
+                observation.health = try await registry.perform {
+                    try $0.versionHealth(endpoint: deployment.endpoint, version: deployment.toVersion, since: deployment.stepStartedAt, now: now)
                 }
             }
             let (next, events) = DeploymentMachine.step(deployment, slo: endpoint.slo, gate: gate, observation: observation)
             guard next != deployment else { return }
-            let persisted = try registry.write { db -> Bool in
-                // Only from the state we read: a concurrent writer (a rollback, another tick) wins.
-                let current = try Deployment.fetchOne(db, key: deployment.id)
-                guard current == deployment else { return false }
-                try next.update(db)
-                for event in events {
-                    try db.record(AuditEvent(at: now, actor: "daemon", endpoint: next.endpoint, deploymentId: next.id,
-                                             kind: event.kind, message: event.message))
-                }
-                return true
-            }
+            // Only from the state we read: a concurrent writer (a rollback, another tick) wins.
+            let steps = events.map { (kind: $0.kind, message: $0.message) }
+            let persisted = try await registry.perform { try $0.advance(deployment, to: next, events: steps, now: now) }
             if persisted, let weights = DeploymentMachine.weights(for: next) {
-                try await route(weights, endpoint: next.endpoint, driver: driver, for: next)
+                try await route(weights, on: routing, driver: driver, for: next)
             }
         } catch {
             logger.error("deployment step failed", metadata: ["deployment": "\(deployment.id ?? 0)", "error": "\(error)"])
@@ -167,18 +138,12 @@ public actor Reconciler {
     /// Each endpoint's latest deployment decides its weights; the target is made to match when it does not
     /// (after a restart between persisting and acting, or a change made outside ModelDeck).
     private func enforceLatestWeights() async throws {
-        let latest = try registry.read { db in
-            try Deployment.fetchAll(db, sql: """
-                SELECT d.* FROM deployments d
-                JOIN (SELECT endpoint, MAX(id) AS id FROM deployments GROUP BY endpoint) last ON last.id = d.id
-                JOIN endpoints e ON e.name = d.endpoint
-                """).map { deployment in (deployment, try Endpoint.fetchOne(db, key: deployment.endpoint)?.target) }
-        }
-        let now = ContinuousClock.now
+        let latest = try await registry.perform { try $0.latestDeployments() }
+        let now = clock.now
         for (deployment, target) in latest {
-            guard let target, let driver = drivers[target], let weights = DeploymentMachine.weights(for: deployment) else { continue }
+            guard let driver = drivers[target], let weights = DeploymentMachine.weights(for: deployment) else { continue }
             // A local target answers from the registry; a cloud one is an API call, so it is asked once a minute.
-            if driver.target.kind != .local, let last = lastDriftCheck[deployment.endpoint], now - last < Self.remoteDriftCheckInterval {
+            if driver.isRemote, let last = lastDriftCheck[deployment.endpoint], last.duration(to: now) < remoteDriftCheckInterval {
                 continue
             }
             guard running[deployment.endpoint] == nil else { continue }
@@ -190,11 +155,13 @@ public actor Reconciler {
     private func match(_ deployment: Deployment, weights: [String: Int], driver: any TargetDriver) async {
         do {
             // The deployment may have moved on while this waited its turn: then its weights are stale.
-            guard try registry.read({ db in try Deployment.fetchOne(db, key: deployment.id) }) == deployment else { return }
-            let live = try await driver.liveWeights(endpoint: deployment.endpoint)
+            guard try await registry.perform({ try $0.deployment(id: deployment.id) }) == deployment,
+                  let context = try await registry.perform({ try $0.context(of: deployment) }) else { return }
+            let routing = Routing(endpoint: context.endpoint, versions: context.versions)
+            let live = try await driver.liveWeights(of: routing.endpoint, versions: routing.versions)
             if live != weights {
                 logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
-                try await route(weights, endpoint: deployment.endpoint, driver: driver, for: deployment)
+                try await route(weights, on: routing, driver: driver, for: deployment)
             }
         } catch {
             logger.error("cannot make target match the registry",
@@ -208,48 +175,23 @@ public actor Reconciler {
     ///
     /// A failure is noted on the deployment (`alarm`, "cannot route …") so the dashboard says why it waits;
     /// the next tick tries again, and a success clears the note.
-    private func route(_ weights: [String: Int], endpoint: String, driver: any TargetDriver, for deployment: Deployment) async throws {
+    private func route(_ weights: [String: Int], on routing: Routing, driver: any TargetDriver, for deployment: Deployment) async throws {
+        let endpoint = routing.endpoint.name
         do {
-            try await driver.setWeights(weights, endpoint: endpoint)
+            try await driver.setWeights(weights, on: routing.endpoint, versions: routing.versions)
         } catch {
             let note = "cannot route \((try? TrafficSplit(weights, endpoint: endpoint).summary) ?? "\(weights)") yet, trying again: \((error as? ModelDeckError)?.message ?? "\(error)")"
-            _ = try? registry.write { db in
-                try db.execute(sql: "UPDATE deployments SET alarm = ? WHERE id = ? AND state = ? AND (alarm IS NULL OR alarm LIKE 'cannot route %')",
-                               arguments: [note, deployment.id, deployment.state.rawValue])
-            }
+            _ = try? await registry.perform { try $0.noteRoutingFailure(deployment, note: note) }
             throw error
         }
         let split = try TrafficSplit(weights, endpoint: endpoint)
-        try registry.write { db in
-            let latest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deployments WHERE endpoint = ?", arguments: [endpoint])
-            let current = try Deployment.fetchOne(db, key: deployment.id)
-            // Only for the deployment as it was routed: a newer one (a rollback) or a later step records its own.
-            guard latest == deployment.id, current?.state == deployment.state, current?.currentWeight == deployment.currentWeight else { return }
-            try split.save(db, endpoint: endpoint)
-            try db.execute(sql: "UPDATE traffic SET live_weight = weight WHERE endpoint = ?", arguments: [endpoint])
-            try db.execute(sql: "UPDATE deployments SET alarm = NULL WHERE id = ? AND alarm LIKE 'cannot route %'", arguments: [deployment.id])
-            // A step's clock (canary interval, bake) starts when its traffic moved, not when it was decided:
-            // a cloud update can take minutes, and they must not count as minutes of watching the new version.
-            if deployment.state.isActive, Date().timeIntervalSince(deployment.stepStartedAt) >= 1 {
-                try db.execute(sql: """
-                    UPDATE deployments SET step_started_at = ? WHERE id = ? AND state = ? AND step = ? AND step_started_at = ?
-                    """, arguments: [Date(), deployment.id, deployment.state.rawValue, deployment.step, deployment.stepStartedAt])
-            }
-        }
+        let now = date()
+        try await registry.perform { try $0.recordRouted(split, endpoint: endpoint, for: deployment, now: now) }
     }
 
-    /// What the target was last made to route for `endpoint` (version → percent, shares above zero).
-    static func routedWeights(_ db: Database, endpoint: String) throws -> [String: Int] {
-        var weights: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT version_id, live_weight FROM traffic WHERE endpoint = ? AND live_weight > 0",
-                                    arguments: [endpoint]) {
-            weights[row["version_id"]] = row["live_weight"]
-        }
-        return weights
-    }
-
-    static let remoteDriftCheckInterval: Duration = .seconds(60)
-    static let routeRetryInterval: Duration = .seconds(15)
-    private var lastRouteRetry: [String: ContinuousClock.Instant] = [:]
-    private var lastDriftCheck: [String: ContinuousClock.Instant] = [:]
+    /// How often a cloud target is asked what it routes, and asked again to route after a failure.
+    public var remoteDriftCheckInterval: Duration = .seconds(60)
+    public var routeRetryInterval: Duration = .seconds(15)
+    private var lastRouteRetry: [String: C.Instant] = [:]
+    private var lastDriftCheck: [String: C.Instant] = [:]
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import ModelDeckCore
 
 /// `modeldeck-bench ping-jitter`: the real `modeldeck daemon` binary, as a child process, with its local
@@ -46,13 +45,12 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         let pinged = try Self.registry(at: folder + "/pinged.sqlite", endpoints: endpoints, server: server, keepWarm: "{mode: fixed, every: \(every)s}")
         let lead: TimeInterval = 5 // the daemon starts meanwhile
         let first = Date().addingTimeInterval(lead)
-        try pinged.write { db in
-            for index in 0..<endpoints {
-                let spread = burst ? 0 : TimeInterval(every) * Double(index) / Double(endpoints)
-                try db.execute(sql: "INSERT INTO keep_warm_state (endpoint, last_ping_at, updated_at) VALUES (?, ?, ?)",
-                               arguments: [Self.name(index), first.addingTimeInterval(spread - TimeInterval(every)), Date()])
-            }
+        var lastPings: [String: Date] = [:]
+        for index in 0..<endpoints {
+            let spread = burst ? 0 : TimeInterval(every) * Double(index) / Double(endpoints)
+            lastPings[Self.name(index)] = first.addingTimeInterval(spread - TimeInterval(every))
         }
+        try pinged.noteLastPings(lastPings, now: Date())
         let daemon = try DaemonProcess(binary: binary, registry: pinged, log: folder + "/pinged.log")
         defer { daemon.stop() }
         try await daemon.waitUntilRunning(registry: pinged)
@@ -65,12 +63,9 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         let end = ContinuousClock.now + .seconds(duration)
         while ContinuousClock.now < end {
             try await Task.sleep(for: .seconds(1))
-            for row in try pinged.read({ db in
-                try Row.fetchAll(db, sql: "SELECT endpoint, last_ping_at, last_ping_due_at FROM keep_warm_state WHERE last_ping_due_at IS NOT NULL")
-            }) {
-                let endpoint: String = row["endpoint"]
-                let sent: Date = row["last_ping_at"]
-                let due: Date = row["last_ping_due_at"]
+            for state in try pinged.keepWarmStates().values {
+                guard let due = state.lastPingDueAt, let sent = state.lastPingAt else { continue }
+                let endpoint = state.endpoint
                 guard seen[endpoint] != sent else { continue }
                 seen[endpoint] = sent
                 // Due before the daemon was up: late by its start, not by its scheduling.
@@ -191,8 +186,8 @@ private final class DaemonProcess {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw ValidationError("the daemon exited with status \(process.terminationStatus)") }
-            let pid = try registry.read { db in try Int32.fetchOne(db, sql: "SELECT pid FROM daemon WHERE id = 1 AND stopped_at IS NULL") }
-            if pid == process.processIdentifier { return }
+            let status = try registry.daemonStatus()
+            if status.pid == Int(process.processIdentifier), status.isAlive { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw ValidationError("the daemon did not start within 60 s")

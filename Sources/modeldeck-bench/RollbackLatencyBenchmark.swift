@@ -1,7 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Logging
 import ModelDeckCore
 import ModelDeckDaemon
@@ -34,8 +33,13 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
         let folder = NSTemporaryDirectory() + "modeldeck-bench-rollback-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let registry = try Registry(path: folder + "/registry.sqlite")
-        try DeckApplier.apply(try DeckReader.read(path: deck), to: registry, source: deck, actor: "bench")
-        try registry.write { db in try db.execute(sql: "UPDATE endpoints SET keep_warm_mode = 'off', idle_timeout_s = 3600") }
+        var declared = try DeckReader.read(path: deck)
+        for index in declared.endpoints.indices {
+            declared.endpoints[index].value.endpoint.keepWarm = .off
+            declared.endpoints[index].value.endpoint.idleTimeoutSeconds = 3_600
+            declared.endpoints[index].value.declared.formUnion([.keepWarm, .idleTimeout])
+        }
+        try DeckApplier.apply(declared, to: registry, source: deck, actor: "bench")
 
         var logger = Logger(label: "modeldeck.bench")
         logger.logLevel = .critical
@@ -108,7 +112,7 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
 
     /// No deployment in flight, so the next intent is accepted.
     private func waitUntilSettled(_ registry: Registry) async throws {
-        while try registry.read({ db in try !Deployment.activeDeploys(db, endpoint: "sentiment").isEmpty }) {
+        while try !registry.activeDeploys(endpoint: "sentiment").isEmpty {
             try await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import ModelDeckCore
 import ModelDeckTUI
 
@@ -35,7 +34,7 @@ struct TUIFrameBenchmark: ParsableCommand {
             var data: DashboardData?
             for _ in 0..<5 {
                 let watch = Stopwatch()
-                data = try registry.read { db in try DashboardData.load(db, registryPath: registry.path, now: now) }
+                data = try DashboardData.load(registry, now: now)
                 loads.append(watch.milliseconds)
             }
             guard let data else { continue }
@@ -76,34 +75,34 @@ struct TUIFrameBenchmark: ParsableCommand {
     }
 
     /// `count` endpoints on one local target, each with 30 ten-second buckets (the last five minutes) of
-    /// traffic, written straight to the registry.
+    /// traffic, written through the registry's own operations (a deck applied, then measured buckets merged).
     private func seed(_ registry: Registry, endpoints count: Int, now: Date) throws {
         let nowSeconds = Int64(now.timeIntervalSince1970) / 10 * 10
-        try registry.write { db in
-            try Target(name: "local", kind: .local).insert(db)
-            try db.execute(sql: "INSERT INTO models (name) VALUES ('m')")
-            for version in ["v1", "v2"] {
-                try db.execute(sql: """
-                    INSERT INTO model_versions (id, model, version, digest, size_bytes, memory_mb, created_by)
-                    VALUES (?, 'm', ?, 'sha256:00', 1, 256, 'bench')
-                    """, arguments: ["m@\(version)", version])
-            }
-            var random = SystemRandomNumberGenerator()
-            for index in 0..<count {
-                let name = String(format: "endpoint-%05d", index)
-                try Endpoint(name: name, model: "m", target: "local", memoryMB: 256, production: index % 10 == 0).insert(db)
-                let canary = index % 7 == 0
-                try db.execute(sql: "INSERT INTO traffic (endpoint, version_id, weight) VALUES (?, 'm@v1', ?)", arguments: [name, canary ? 90 : 100])
-                if canary { try db.execute(sql: "INSERT INTO traffic (endpoint, version_id, weight) VALUES (?, 'm@v2', 10)", arguments: [name]) }
-                for step in 0..<30 {
-                    var bucket = MetricBucket()
-                    bucket.requests = Int64.random(in: 5...50, using: &random)
-                    bucket.errors = Int64.random(in: 0...1, using: &random)
-                    for _ in 0..<bucket.requests { bucket.latency.record(microseconds: UInt64.random(in: 2_000...400_000, using: &random)) }
-                    bucket.costMicros = bucket.requests * 3
-                    try bucket.merge(into: MetricBucket.Key(endpoint: name, version: "m@v1", start: nowSeconds - Int64(step) * 10, width: 10), db)
-                }
+        var deck = Deck()
+        deck.targets.append(Declared(Target(name: "local", kind: .local), at: "bench"))
+        deck.models.append(Declared(Model(name: "m"), at: "bench"))
+        for version in ["v1", "v2"] {
+            deck.versions.append(Declared(ModelVersion(model: "m", version: version, digest: "sha256:00", sizeBytes: 1, command: ["true"],
+                                                       memoryMB: 256), at: "bench"))
+        }
+        var random = SystemRandomNumberGenerator()
+        var batch: [MetricBucket.Key: MetricBucket] = [:]
+        for index in 0..<count {
+            let name = String(format: "endpoint-%05d", index)
+            let canary = index % 7 == 0
+            deck.endpoints.append(Declared(EndpointDeclaration(
+                endpoint: Endpoint(name: name, model: "m", target: "local", memoryMB: 256, production: index % 10 == 0),
+                traffic: canary ? ["v1": 90, "v2": 10] : ["v1": 100]), at: "bench"))
+            for step in 0..<30 {
+                var bucket = MetricBucket()
+                bucket.requests = Int64.random(in: 5...50, using: &random)
+                bucket.errors = Int64.random(in: 0...1, using: &random)
+                for _ in 0..<bucket.requests { bucket.latency.record(microseconds: UInt64.random(in: 2_000...400_000, using: &random)) }
+                bucket.costMicros = bucket.requests * 3
+                batch[MetricBucket.Key(endpoint: name, version: "m@v1", start: nowSeconds - Int64(step) * 10, width: 10)] = bucket
             }
         }
+        try DeckApplier.apply(deck, to: registry, source: "bench", actor: "bench")
+        try registry.merge(batch)
     }
 }

@@ -102,7 +102,7 @@ struct CostBurnCommand: ParsableCommand {
     @OptionGroup var registry: RegistryOptions
 
     func run() throws {
-        let report = try registry.open().read { db in try CostBurn.load(db, now: Date()) }
+        let report = try registry.open().costBurn(now: Date())
         switch output {
         case .table: print(CostBurn.table(report).render(), terminator: "")
         case .json, .yaml: try Output.printDocument(report, as: output)

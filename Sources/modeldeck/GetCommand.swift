@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ModelDeckCore
 
 struct GetCommand: ParsableCommand {
@@ -13,8 +14,15 @@ struct GetCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("What to list: \(Resource.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "resource"))
     var resource: Resource
 
-    @Option(name: [.customShort("o"), .long], help: "Output format: table, json or yaml.")
-    var output: OutputFormat = .table
+    /// `get`'s formats: kubectl's, `wide` adding the live figures of endpoints.
+    enum ListFormat: String, ExpressibleByArgument, CaseIterable {
+        case table, wide, json, yaml
+
+        var output: OutputFormat { self == .json ? .json : self == .yaml ? .yaml : .table }
+    }
+
+    @Option(name: [.customShort("o"), .long], help: "Output format: table, wide (endpoints with live figures), json or yaml.")
+    var format: ListFormat = .table
 
     @Option(help: ArgumentHelp("Only this endpoint (deployments, events).", valueName: "name"), completion: endpointCompletion)
     var endpoint: String?
@@ -22,22 +30,31 @@ struct GetCommand: ParsableCommand {
     @Option(help: "Most recent rows to show (deployments, events).")
     var limit: Int = 50
 
+    @Option(help: ArgumentHelp("Endpoints: the window the live figures are read over (-o wide, json, yaml), e.g. 1m, 5m, 1h; at most 1d.",
+                               valueName: "duration"))
+    var window: String = "5m"
+
     @OptionGroup var registry: RegistryOptions
 
     func run() throws {
         guard limit > 0 else { throw ModelDeckError("--limit \(limit) must be at least 1") }
+        let seconds = try Quantity.milliseconds(window, what: "--window") / 1_000
+        guard (1...LiveWindow.maxSeconds).contains(seconds) else {
+            throw ModelDeckError("--window \(window) must be between 1s and \(Format.duration(seconds: LiveWindow.maxSeconds))")
+        }
         let opened = try registry.open()
-        try opened.read { db in
-            switch resource {
-            case .targets: try Output.print(Listings.targets(db), as: output, table: Listings.table)
-            case .models: try Output.print(Listings.models(db), as: output, table: Listings.table)
-            case .versions: try Output.print(Listings.versions(db), as: output, table: Listings.table)
-            case .endpoints: try Output.print(Listings.endpoints(db), as: output, table: Listings.table)
-            case .deployments:
-                try Output.print(Listings.deployments(db, endpoint: endpoint, limit: limit), as: output, table: Listings.table)
-            case .events:
-                try Output.print(Listings.events(db, endpoint: endpoint, limit: limit), as: output, table: Listings.table)
-            }
+        let output = format.output
+        switch resource {
+        case .targets: try Output.print(opened.listTargets(), as: output, table: Listings.table)
+        case .models: try Output.print(opened.listModels(), as: output, table: Listings.table)
+        case .versions: try Output.print(opened.listVersions(), as: output, table: Listings.table)
+        case .endpoints:
+            let live = format == .table ? nil : LiveWindow(last: seconds, now: Date())
+            try Output.print(opened.listEndpoints(window: live), as: output, table: format == .wide ? Listings.wideTable : Listings.table)
+        case .deployments:
+            try Output.print(opened.listDeployments(endpoint: endpoint, limit: limit), as: output, table: Listings.table)
+        case .events:
+            try Output.print(opened.listEvents(endpoint: endpoint, limit: limit), as: output, table: Listings.table)
         }
     }
 }

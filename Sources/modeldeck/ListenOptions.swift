@@ -16,7 +16,7 @@ struct ListenOptions: ParsableArguments {
     var isSet: Bool { target != nil || host != nil || port != nil }
 
     func resolve(_ registry: Registry) throws -> LocalTargetHost.Listen {
-        let targets = try registry.read { db in try Target.fetchAll(db) }
+        let targets = try registry.targets()
         return try LocalTargetHost.choose(from: targets, named: target, host: host, port: port)
     }
 }

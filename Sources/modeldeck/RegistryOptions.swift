@@ -1,5 +1,4 @@
 import ArgumentParser
-import GRDB
 import ModelDeckCore
 
 /// `--registry PATH`, shared by every command that touches the registry.
@@ -20,7 +19,7 @@ struct RegistryOptions: ParsableArguments {
 /// Shell completion for endpoint names, read from the default registry (never fails loudly).
 let endpointCompletion = CompletionKind.custom { _, _, _ in
     guard let registry = try? Registry(path: RegistryLocation.resolve(explicit: nil), create: false),
-          let names = try? registry.read({ db in try String.fetchAll(db, sql: "SELECT name FROM endpoints ORDER BY name") })
+          let names = try? registry.endpointNames()
     else { return [] }
     return names
 }

@@ -86,7 +86,7 @@ struct SimulateCommand: ParsableCommand {
         }
         let table = try prices.load()
         // An endpoint of the registry gives the defaults (read only); explicit flags win.
-        let like = try endpoint.map { name in try registry.open().read { db in try SimulatedTarget.settings(db, endpoint: name, table: table) } }
+        let like = try endpoint.map { name in try registry.open().simulationSettings(endpoint: name, table: table) }
         var cold = like?.coldStartMilliseconds ?? 2_000
         if let coldStart {
             cold = try positive(coldStart, "--cold-start")

@@ -75,8 +75,9 @@ struct DashboardDataTests {
                 """, arguments: [now.addingTimeInterval(-100), now.addingTimeInterval(-1)])
         }
 
-        let data = try registry.read { db in try DashboardData.load(db, registryPath: registry.path, now: now) }
-        #expect(data.daemon == DaemonStatus(state: .alive, pid: 99, startedAt: now.addingTimeInterval(-100)))
+        let data = try DashboardData.load(registry, now: now)
+        #expect(data.daemon == DaemonStatus(state: .alive, pid: 99, host: "h", startedAt: now.addingTimeInterval(-100),
+                                            heartbeatAt: now.addingTimeInterval(-1)))
         let sentiment = try #require(data.endpoints.first { $0.name == "sentiment" })
         #expect(sentiment.recentRequests == 60)
         #expect(sentiment.errorRatePPM == 100_000)
@@ -98,7 +99,7 @@ struct DashboardDataTests {
         #expect(data.endpointsInTrouble == 1)
         #expect(data.versions.count == 2)
 
-        let detail = try registry.read { db in try EndpointDetail.load(db, endpoint: "sentiment", now: now) }
+        let detail = try EndpointDetail.load(registry, endpoint: "sentiment", now: now)
         #expect(detail.points.count == 2)
         #expect(detail.warmP99.map { abs($0 - 20) < 0.1 } == true)
         #expect(detail.coldP99.map { abs($0 - 1_200) < 2 } == true)
@@ -111,17 +112,17 @@ struct DashboardDataTests {
     @Test func aSilentOrStoppedDaemonIsToldApart() throws {
         let registry = try registry()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var data = try registry.read { db in try DashboardData.load(db, registryPath: registry.path, now: now) }
+        var data = try DashboardData.load(registry, now: now)
         #expect(data.daemon.state == .never)
         let beat = now.addingTimeInterval(-30)
         try registry.write { db in
             try db.execute(sql: "INSERT INTO daemon (id, pid, host, version, started_at, heartbeat_at) VALUES (1, 7, 'h', 't', ?, ?)",
                            arguments: [beat, beat])
         }
-        data = try registry.read { db in try DashboardData.load(db, registryPath: registry.path, now: now) }
+        data = try DashboardData.load(registry, now: now)
         #expect(data.daemon.state == .silent(since: beat))
         try registry.write { db in try db.execute(sql: "UPDATE daemon SET stopped_at = ?", arguments: [beat]) }
-        data = try registry.read { db in try DashboardData.load(db, registryPath: registry.path, now: now) }
+        data = try DashboardData.load(registry, now: now)
         #expect(data.daemon.state == .stopped(beat))
     }
 
@@ -129,7 +130,7 @@ struct DashboardDataTests {
         let registry = try registry()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try Intents.pingNow(registry, endpoint: "sentiment", actor: "alice (tui)", now: now)
-        let data = try registry.read { db in try DashboardData.load(db, registryPath: registry.path, now: now) }
+        let data = try DashboardData.load(registry, now: now)
         #expect(data.endpoints.first { $0.name == "sentiment" }?.pingRequested == true)
         #expect(data.endpoints.first { $0.name == "quiet" }?.pingRequested == false)
         let event = try #require(data.events.last)

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A cost, user traffic and keep-warm pings apart, in micro-dollars.
 public struct CostSplit: Codable, Equatable, Sendable {
@@ -83,60 +82,6 @@ public struct CostBurn: Codable, Equatable, Sendable {
     public static let nowWindowSeconds: Int64 = 300
     public static let projectionWindowSeconds: Int64 = 86_400
     public static let monthSeconds: Int64 = 30 * 86_400
-
-    /// Reads every endpoint's burn as of `now` (buckets that start after `now` are ignored). `table` only
-    /// labels how each endpoint is priced (default: `PriceTable.load()`); the amounts are those stored.
-    public static func load(_ db: Database, now: Date, table: PriceTable? = nil) throws -> CostBurn {
-        let table = table ?? (try? PriceTable.load()) ?? .standard
-        let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
-        let dayStart = nowSeconds / 86_400 * 86_400
-        let windowStart = nowSeconds - nowWindowSeconds
-        let projectionStart = nowSeconds - projectionWindowSeconds
-        let earliest = min(dayStart, projectionStart)
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT endpoint, version_id,
-                   SUM(CASE WHEN start >= :window THEN cost_micros ELSE 0 END) AS now_traffic,
-                   SUM(CASE WHEN start >= :window THEN warmup_cost_micros ELSE 0 END) AS now_warm,
-                   SUM(CASE WHEN start >= :day THEN cost_micros ELSE 0 END) AS day_traffic,
-                   SUM(CASE WHEN start >= :day THEN warmup_cost_micros ELSE 0 END) AS day_warm,
-                   SUM(CASE WHEN start >= :projection THEN cost_micros ELSE 0 END) AS last_traffic,
-                   SUM(CASE WHEN start >= :projection THEN warmup_cost_micros ELSE 0 END) AS last_warm,
-                   MIN(CASE WHEN start >= :projection THEN start END) AS first_start
-            FROM metric_buckets WHERE start >= :earliest AND start <= :now
-            GROUP BY endpoint, version_id ORDER BY endpoint, version_id
-            """, arguments: ["window": windowStart, "day": dayStart, "projection": projectionStart, "earliest": earliest, "now": nowSeconds])
-        var byEndpoint: [String: [Row]] = [:]
-        for row in rows { byEndpoint[row["endpoint"], default: []].append(row) }
-
-        let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var report = CostBurn(at: now, endpoints: [], total: BurnFigures(), totalBudgetMicros: nil)
-        for endpoint in try Endpoint.order(Column("name")).fetchAll(db) {
-            let versionRows = byEndpoint[endpoint.name] ?? []
-            // One observed span per endpoint, so its versions' projections add up to its own.
-            let firstStart = versionRows.compactMap { $0["first_start"] as Int64? }.min() ?? projectionStart
-            let observed = max(nowWindowSeconds, nowSeconds - max(projectionStart, firstStart))
-            var burn = BurnFigures()
-            var versions: [EndpointBurn.Version] = []
-            for row in versionRows {
-                var figures = BurnFigures()
-                figures.perHourNow = CostSplit(trafficMicros: row["now_traffic"] * 3_600 / nowWindowSeconds,
-                                               keepWarmMicros: row["now_warm"] * 3_600 / nowWindowSeconds)
-                figures.today = CostSplit(trafficMicros: row["day_traffic"], keepWarmMicros: row["day_warm"])
-                figures.projectedMonth = CostSplit(trafficMicros: project(row["last_traffic"], over: observed),
-                                                   keepWarmMicros: project(row["last_warm"], over: observed))
-                versions.append(.init(version: row["version_id"], burn: figures))
-                burn.add(figures)
-            }
-            let target = targets[endpoint.target]
-            let used = endpoint.dailyBudgetMicros.flatMap { budget in budget > 0 ? burn.today.totalMicros * 1_000_000 / budget : nil }
-            report.endpoints.append(EndpointBurn(endpoint: endpoint.name, target: endpoint.target,
-                                                 pricedAs: target.flatMap { TargetPricing.label(of: $0, table: table) }, burn: burn,
-                                                 dailyBudgetMicros: endpoint.dailyBudgetMicros, budgetUsedPPM: used, versions: versions))
-            report.total.add(burn)
-            if let budget = endpoint.dailyBudgetMicros { report.totalBudgetMicros = (report.totalBudgetMicros ?? 0) + budget }
-        }
-        return report
-    }
 
     /// `micros` spent over `seconds`, as a 30-day month. Integer arithmetic: no rounding until the last division.
     static func project(_ micros: Int64, over seconds: Int64) -> Int64 {

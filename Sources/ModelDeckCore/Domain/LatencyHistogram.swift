@@ -96,6 +96,12 @@ public struct LatencyPairs: Sendable {
         }
     }
 
+    /// Adds the requests of `other`.
+    public mutating func add(_ other: LatencyPairs) {
+        for (value, n) in other.counts { counts[value, default: 0] += n }
+        count += other.count
+    }
+
     /// These requests less `part` (a subset of them, e.g. the cold starts of all requests).
     public func subtracting(_ part: LatencyPairs) -> LatencyPairs {
         var result = LatencyPairs()

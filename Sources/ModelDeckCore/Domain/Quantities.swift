@@ -186,6 +186,21 @@ public enum Format {
         return "\(sign)$\(grouped(Int64(dollars))).\(fraction)"
     }
 
+    /// A latency in milliseconds for a table cell: `0.42ms`, `6.4ms`, `918ms`, `2.35s`.
+    public static func milliseconds(_ ms: Double) -> String {
+        if ms >= 1_000 { return String(format: "%.2fs", ms / 1_000) }
+        if ms >= 100 { return String(format: "%.0fms", ms) }
+        if ms >= 10 { return String(format: "%.1fms", ms) }
+        return String(format: "%.2fms", ms)
+    }
+
+    /// Requests per second for a table cell: `0`, `0.2`, `12.5`, `1,204`.
+    public static func rate(_ perSecond: Double) -> String {
+        if perSecond == 0 { return "0" }
+        if perSecond >= 100 { return grouped(Int64(perSecond.rounded())) }
+        return String(format: "%.1f", perSecond)
+    }
+
     /// `10240` → `10,240`.
     public static func grouped(_ value: Int64) -> String {
         let digits = String(value.magnitude)

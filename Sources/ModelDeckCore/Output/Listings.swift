@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What `modeldeck get RESOURCE` shows, one typed row per item: encoded as JSON or YAML, or laid out as
 /// a table. Built from the registry only.
@@ -76,6 +75,21 @@ public enum Listings {
         public var dailyBudget: String?
         public var keepWarm: KeepWarmRow
         public var production: Bool
+        /// The live figures over the window asked for (`get --window`, `-o wide`); nil when none was.
+        public var live: LiveRow? = nil
+    }
+
+    /// An endpoint's live figures over a window, as `get endpoints -o wide|json|yaml` and `/api/v1` give them.
+    public struct LiveRow: Codable, Equatable, Sendable {
+        public var window: String
+        /// The endpoint in total, then per version.
+        public var figures: LiveFigures
+        public var versions: [String: LiveFigures]
+        /// Instances now: how many are warm, and the requests in flight.
+        public var instances: InstanceFigures
+        public var maxConcurrency: Int
+        /// Cost since midnight UTC, pings included, in micro-dollars.
+        public var todayMicros: Int64
     }
 
     public struct DeploymentRow: Codable, Sendable {
@@ -112,76 +126,6 @@ public enum Listings {
             self.deploymentId = deploymentId
             self.kind = kind
             self.message = message
-        }
-    }
-
-    public static func targets(_ db: Database) throws -> [TargetRow] {
-        try Target.fetchAll(db, sql: "SELECT * FROM targets ORDER BY name").map { target in
-            let limits = target.limits
-            return TargetRow(name: target.name, kind: target.kind.rawValue, region: target.region, config: target.config,
-                             memoryMB: [limits.memoryMB.lowerBound, limits.memoryMB.upperBound], gpus: limits.gpus)
-        }
-    }
-
-    public static func models(_ db: Database) throws -> [ModelRow] {
-        try Model.fetchAll(db, sql: "SELECT * FROM models ORDER BY name").map { model in
-            ModelRow(name: model.name, description: model.description,
-                     versions: try String.fetchAll(db, sql: "SELECT version FROM model_versions WHERE model = ? ORDER BY created_at, version",
-                                                   arguments: [model.name]))
-        }
-    }
-
-    public static func versions(_ db: Database, model: String? = nil) throws -> [VersionRow] {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM model_versions WHERE ?1 IS NULL OR model = ?1 ORDER BY model, created_at, version",
-                                    arguments: [model])
-        return try rows.map { row in
-            let version = try ModelVersion(row: row)
-            return VersionRow(id: version.id, model: version.model, version: version.version, digest: version.digest,
-                              sizeBytes: version.sizeBytes, memoryMB: version.memoryMB, gpus: version.gpus,
-                              command: version.command, image: version.image, artifact: version.artifact,
-                              createdBy: version.createdBy, createdAt: row["created_at"])
-        }
-    }
-
-    public static func endpoints(_ db: Database) throws -> [EndpointRow] {
-        let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
-        return try Endpoint.fetchAll(db, sql: "SELECT * FROM endpoints ORDER BY name").map { endpoint in
-            let traffic = try TrafficSplit.desired(db, endpoint: endpoint.name)?.weights ?? [:]
-            let deployment = active[endpoint.name].map { "#\($0.id ?? 0) \($0.toVersion) \($0.state.rawValue) \($0.currentWeight)%" }
-            var keepWarm = KeepWarmRow(mode: endpoint.keepWarm.mode)
-            if case .fixed(let every, let concurrency) = endpoint.keepWarm {
-                keepWarm.everySeconds = every
-                keepWarm.concurrency = concurrency
-            }
-            return EndpointRow(name: endpoint.name, model: endpoint.model, target: endpoint.target, traffic: traffic,
-                               deployment: deployment, memoryMB: endpoint.memoryMB, concurrency: endpoint.concurrency,
-                               minInstances: endpoint.minInstances, maxInstances: endpoint.maxInstances,
-                               idleTimeoutSeconds: endpoint.idleTimeoutSeconds,
-                               slo: SLORow(p99Ms: endpoint.slo.p99Milliseconds, errorRate: Format.percent(ppm: endpoint.slo.errorRatePPM)),
-                               dailyBudget: endpoint.dailyBudgetMicros.map { Format.dollars(micros: $0) },
-                               keepWarm: keepWarm, production: endpoint.production)
-        }
-    }
-
-    public static func deployments(_ db: Database, endpoint: String? = nil, limit: Int = 100) throws -> [DeploymentRow] {
-        let recent = try Deployment.fetchAll(db, sql: """
-            SELECT * FROM deployments WHERE ?1 IS NULL OR endpoint = ?1 ORDER BY id DESC LIMIT ?2
-            """, arguments: [endpoint, limit])
-        return recent.reversed().map { d in
-            DeploymentRow(id: d.id ?? 0, endpoint: d.endpoint, kind: d.kind.rawValue, fromVersion: d.fromVersion,
-                          toVersion: d.toVersion, strategy: d.strategy, state: d.state.rawValue, weight: d.currentWeight,
-                          bakeSeconds: d.bakeSeconds, actor: d.actor, reason: d.reason, alarm: d.alarm,
-                          createdAt: d.createdAt, updatedAt: d.updatedAt)
-        }
-    }
-
-    public static func events(_ db: Database, endpoint: String? = nil, limit: Int = 50) throws -> [EventRow] {
-        let recent = try AuditEvent.fetchAll(db, sql: """
-            SELECT * FROM events WHERE ?1 IS NULL OR endpoint = ?1 ORDER BY id DESC LIMIT ?2
-            """, arguments: [endpoint, limit])
-        return recent.reversed().map { e in
-            EventRow(id: e.id ?? 0, at: e.at, actor: e.actor, endpoint: e.endpoint, deploymentId: e.deploymentId,
-                     kind: e.kind, message: e.message)
         }
     }
 
@@ -228,6 +172,23 @@ public enum Listings {
             return [$0.name + ($0.production ? " [prod]" : ""), $0.target, traffic, $0.deployment ?? "-",
                     Format.megabytes($0.memoryMB), "\($0.minInstances)–\($0.maxInstances) ×\($0.concurrency)",
                     Format.duration(milliseconds: $0.slo.p99Ms), keepWarm.summary]
+        })
+    }
+
+    /// `-o wide`: the endpoints with the live figures the dashboard shows.
+    public static func wideTable(_ rows: [EndpointRow]) -> Table {
+        Table(headers: ["name", "target", "traffic", "deployment", "req/s", "p50", "p99", "err%", "cold", "in-flight", "warm", "$/h", "today"],
+              rows: rows.map { row in
+            let base = table([row]).rows[0]
+            guard let live = row.live else { return Array(base.prefix(4)) + Array(repeating: "-", count: 9) }
+            let f = live.figures
+            func ms(_ value: Double?) -> String { value.map { Format.milliseconds($0) } ?? "-" }
+            return Array(base.prefix(4)) + [
+                Format.rate(f.requestsPerSecond), ms(f.p50Milliseconds), ms(f.p99Milliseconds),
+                f.errorRate.map { Format.percent(ppm: Int64(($0 * 1_000_000).rounded())) } ?? "-", "\(f.coldStarts)",
+                "\(live.instances.inFlight)/\(live.maxConcurrency)", "\(live.instances.warm)",
+                Format.dollars(micros: f.burnMicrosPerHour), Format.dollars(micros: live.todayMicros),
+            ]
         })
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Whether a daemon is acting on this registry, read from its heartbeat row: what the TUI's header and
 /// `modeldeck get` show. The daemon writes the row (ModelDeckDaemon's `Heartbeat`).
@@ -19,29 +18,18 @@ public struct DaemonStatus: Equatable, Sendable {
 
     public var state: State
     public var pid: Int?
+    public var host: String?
     public var startedAt: Date?
+    /// When it last wrote its heartbeat.
+    public var heartbeatAt: Date?
 
     public var isAlive: Bool { state == .alive }
 
-    public init(state: State, pid: Int? = nil, startedAt: Date? = nil) {
+    public init(state: State, pid: Int? = nil, host: String? = nil, startedAt: Date? = nil, heartbeatAt: Date? = nil) {
         self.state = state
         self.pid = pid
+        self.host = host
         self.startedAt = startedAt
-    }
-
-    public static func load(_ db: Database, now: Date) throws -> DaemonStatus {
-        guard let row = try Row.fetchOne(db, sql: "SELECT pid, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1") else {
-            return DaemonStatus(state: .never)
-        }
-        let heartbeat: Date = row["heartbeat_at"]
-        let state: State
-        if let stopped: Date = row["stopped_at"] {
-            state = .stopped(stopped)
-        } else if now.timeIntervalSince(heartbeat) > staleAfter {
-            state = .silent(since: heartbeat)
-        } else {
-            state = .alive
-        }
-        return DaemonStatus(state: state, pid: row["pid"], startedAt: row["started_at"])
+        self.heartbeatAt = heartbeatAt
     }
 }

@@ -105,11 +105,7 @@ public enum Intents {
             guard let split = try TrafficSplit.desired(db, endpoint: name), !split.weights.isEmpty else {
                 throw ModelDeckError("endpoint '\(name)' takes no traffic yet; there is no version to ping")
             }
-            try db.execute(sql: """
-                INSERT INTO keep_warm_state (endpoint, ping_requested_at, ping_requested_by, updated_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (endpoint) DO UPDATE SET ping_requested_at = excluded.ping_requested_at,
-                    ping_requested_by = excluded.ping_requested_by, updated_at = excluded.updated_at
-                """, arguments: [endpoint.name, now, actor, now])
+            try Registry.requestPing(db, endpoint: endpoint.name, by: actor, now: now)
             try db.record(AuditEvent(at: now, actor: actor, endpoint: name, kind: "ping.requested",
                                      message: "ping \(name) now (\(split.summary))"))
         }
@@ -118,8 +114,7 @@ public enum Intents {
     /// The most recent version that finished a deploy (or was its starting point), is not taking traffic now,
     /// and was never rolled back from.
     static func lastGoodVersion(_ db: Database, endpoint: String, live: Set<String>) throws -> String? {
-        let history = try Deployment.fetchAll(db, sql: "SELECT * FROM deployments WHERE endpoint = ? ORDER BY id DESC",
-                                              arguments: [endpoint])
+        let history = try Deployment.filter(Column("endpoint") == endpoint).order(Column("id").desc).fetchAll(db)
         var bad = Set<String>()
         for deployment in history {
             if deployment.kind == .rollback, let from = deployment.fromVersion { bad.insert(from) }
@@ -136,7 +131,7 @@ public enum Intents {
 
     static func requireEndpoint(_ db: Database, _ name: String) throws -> Endpoint {
         guard let endpoint = try Endpoint.fetchOne(db, key: name) else {
-            let names = try String.fetchAll(db, sql: "SELECT name FROM endpoints ORDER BY name LIMIT 20")
+            let names = try Endpoint.select(Column("name"), as: String.self).order(Column("name")).limit(20).fetchAll(db)
             throw ModelDeckError("unknown endpoint '\(name)'\(names.isEmpty ? "; the registry has none (apply a deck first)" : " (known: \(names.joined(separator: ", ")))")")
         }
         return endpoint
@@ -148,9 +143,31 @@ public enum Intents {
             throw ModelDeckError("endpoint '\(endpoint.name)' serves model '\(endpoint.model)'; '\(text)' is a version of '\(model)'")
         }
         guard let version = try ModelVersion.fetchOne(db, key: ModelVersion.id(model: model, version: label)) else {
-            let labels = try String.fetchAll(db, sql: "SELECT version FROM model_versions WHERE model = ? ORDER BY created_at", arguments: [model])
+            let labels = try ModelVersion.filter(Column("model") == model).order(Column("created_at"))
+                .select(Column("version"), as: String.self).fetchAll(db)
             throw ModelDeckError("unknown version '\(model)@\(label)'\(labels.isEmpty ? "" : " (known: \(labels.joined(separator: ", ")))")")
         }
         return version
+    }
+}
+
+extension Registry {
+    /// What a rollback of `endpoint` would do (`Intents.planRollback`), for a confirm dialog.
+    public func planRollback(endpoint: String, to version: String?) throws -> (from: String, to: String) {
+        try read { db in try Intents.planRollback(db, endpoint: endpoint, to: version) }
+    }
+
+    /// The endpoints' names, in order (for completions and "known:" lists).
+    public func endpointNames() throws -> [String] {
+        try read { db in try Endpoint.select(Column("name"), as: String.self).order(Column("name")).fetchAll(db) }
+    }
+
+    public func targets() throws -> [Target] { try read { db in try Target.fetchAll(db) } }
+    public func endpoints() throws -> [Endpoint] { try read { db in try Endpoint.order(Column("name")).fetchAll(db) } }
+    public func endpoint(named name: String) throws -> Endpoint? { try read { db in try Endpoint.fetchOne(db, key: name) } }
+    public func version(id: String) throws -> ModelVersion? { try read { db in try ModelVersion.fetchOne(db, key: id) } }
+    public func versions(ids: [String]) throws -> [ModelVersion] { try read { db in try ModelVersion.fetchAll(db, keys: ids) } }
+    public func versions(model: String) throws -> [ModelVersion] {
+        try read { db in try ModelVersion.filter(Column("model") == model).fetchAll(db) }
     }
 }

@@ -2,26 +2,18 @@ import Foundation
 import GRDB
 
 extension VersionHealth {
-    /// User traffic of `version` on `endpoint` in the metric buckets that overlap `since…now`
-    /// (pings are stored apart and never counted here). The p99 is of warm requests: a new version's
-    /// first requests are all cold starts, and judging them against the SLO would roll back every canary.
-    public static func load(_ db: Database, endpoint: String, version: String, since: Date) throws -> VersionHealth {
-        let start = Int64(since.timeIntervalSince1970)
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT requests, errors, cold_starts, latency_hist, cold_latency_hist FROM metric_buckets
-            WHERE endpoint = ? AND version_id = ? AND start + width_s > ?
-            """, arguments: [endpoint, version, start])
-        var requests: Int64 = 0, errors: Int64 = 0, coldStarts: Int64 = 0
-        var latency = LatencyHistogram(), cold = LatencyHistogram()
-        for row in rows {
-            requests += row["requests"]
-            errors += row["errors"]
-            coldStarts += row["cold_starts"]
-            if let blob: Data = row["latency_hist"] { latency.add(try LatencyHistogram(encoded: blob)) }
-            if let blob: Data = row["cold_latency_hist"] { cold.add(try LatencyHistogram(encoded: blob)) }
-        }
-        return VersionHealth(requests: requests, errors: errors,
-                             p99Milliseconds: latency.subtracting(cold).milliseconds(atPercentile: 99), coldStarts: coldStarts)
+    /// User traffic of `version` on `endpoint` in the metric buckets that overlap `since…now`, read as every
+    /// view reads a window (`LiveFigures`); pings are stored apart and never counted here. The p99 is of warm
+    /// requests: a new version's first requests are all cold starts, and judging them against the SLO would
+    /// roll back every canary.
+    public static func load(_ db: Database, endpoint: String, version: String, since: Date, now: Date = Date()) throws -> VersionHealth {
+        let start = Int64(since.timeIntervalSince1970.rounded(.down))
+        let window = LiveWindow(start: start, end: max(start + 1, Int64(now.timeIntervalSince1970.rounded(.up)) + 1))
+        var builder = LiveFigures.Builder(window: window)
+        for bucket in try StoredBucket.fetchAll(db, overlapping: window, endpoint: endpoint, version: version) { try builder.add(bucket) }
+        let figures = builder.figuresNow()
+        return VersionHealth(requests: figures.requests, errors: figures.errors, p99Milliseconds: figures.warmP99Milliseconds,
+                             coldStarts: figures.coldStarts)
     }
 }
 

@@ -9,17 +9,19 @@ import GRDB
 /// default), so concurrent writers never lose a write. A new registry file is created with mode 0600.
 public final class Registry: Sendable {
     public let path: String
+    /// The pool; only the registry's own files (and tests) touch it: everything else calls named operations.
     public let writer: DatabasePool
 
     /// How long a writer waits for another process's transaction before giving up.
     public static let busyTimeout: TimeInterval = 10
 
-    /// Opens the registry at `path`, creating it (and its folder, mode 0700) when `create` is true.
-    public init(path: String, create: Bool = true) throws {
+    /// Opens the registry at `path`, creating it (and its folder, mode 0700) when `create` is true. A
+    /// `readOnly` registry (the dashboard's loader) neither creates nor migrates anything.
+    public init(path: String, create: Bool = true, readOnly: Bool = false) throws {
         self.path = path
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: path) {
-            guard create else {
+            guard create, !readOnly else {
                 throw ModelDeckError("no registry at \(path); create one with `modeldeck init` or `modeldeck apply -f DECK`")
             }
             try Registry.createFile(at: path)
@@ -28,9 +30,10 @@ public final class Registry: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(Registry.busyTimeout)
         configuration.label = "modeldeck.registry"
+        configuration.readonly = readOnly
         do {
             writer = try DatabasePool(path: path, configuration: configuration)
-            try Migrations.migrator.migrate(writer)
+            if !readOnly { try Migrations.migrator.migrate(writer) }
         } catch let error as DatabaseError {
             throw ModelDeckError("cannot open registry \(path): \(error.message ?? "\(error.resultCode)")")
         }
@@ -75,6 +78,7 @@ public final class Registry: Sendable {
     }
 
     /// Runs `body` in one IMMEDIATE transaction; a `ModelDeckError` thrown inside rolls everything back.
+    /// For the registry's own operations (the files of this folder) and tests: other code calls those operations.
     @discardableResult
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
@@ -83,6 +87,18 @@ public final class Registry: Sendable {
             throw ModelDeckError("registry \(path): \(error.message ?? "\(error.resultCode)")")
         }
     }
+
+    /// Runs registry operations (blocking SQLite work) on the registry's own threads and awaits them, so the
+    /// daemon's actors and services never block the cooperative pool's few threads with a write lock wait.
+    public func perform<T: Sendable>(_ operation: @escaping @Sendable (Registry) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Registry.io.async { continuation.resume(with: Result { try operation(self) }) }
+        }
+    }
+
+    /// Where `perform` runs: GRDB serializes writes and pools reads itself, so this only keeps the waiting
+    /// off the cooperative pool.
+    private static let io = DispatchQueue(label: "modeldeck.registry.io", attributes: .concurrent)
 
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {

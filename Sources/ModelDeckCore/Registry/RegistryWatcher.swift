@@ -30,7 +30,7 @@ public final class RegistryWatcher: Sendable {
 
     /// Runs `body` in one read transaction on the watcher's connection with the data version of that same
     /// snapshot: for a cache that reloads only when the version moved.
-    public func read<T>(_ body: (Database, _ version: Int64) throws -> T) throws -> T {
+    func read<T>(_ body: (Database, _ version: Int64) throws -> T) throws -> T {
         try connection.read { db in try body(db, try Self.version(db)) }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The platform a trace is replayed against: how long a start takes, how long an idle instance lives, and
 /// what an invocation costs there.
@@ -305,16 +304,5 @@ extension SimulatedTarget {
         public var rates: InvocationRates?
         public var target: Target
         public var coldStartMilliseconds: Int64?
-    }
-
-    public static func settings(_ db: Database, endpoint name: String, table: PriceTable) throws -> EndpointSettings {
-        let endpoint = try Intents.requireEndpoint(db, name)
-        guard let target = try Target.fetchOne(db, key: endpoint.target) else {
-            throw ModelDeckError("endpoint '\(name)' names target '\(endpoint.target)', which the registry lacks")
-        }
-        let measured = try Int64.fetchOne(db, sql: "SELECT MAX(cold_start_ms) FROM instances WHERE endpoint = ?", arguments: [name])
-        return EndpointSettings(memoryMB: endpoint.memoryMB, idleTimeoutSeconds: endpoint.idleTimeoutSeconds,
-                                rates: try TargetPricing.rates(for: target, table: table), target: target,
-                                coldStartMilliseconds: measured.flatMap { $0 > 0 ? $0 : nil })
     }
 }

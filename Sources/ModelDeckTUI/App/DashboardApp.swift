@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import ModelDeckCore
 import Synchronization
 
@@ -66,7 +65,7 @@ public final class DashboardApp: Sendable {
                 case .loadDetail: _ = loader.request(detail: detailName(dashboard), force: true)
                 case .planRollback(let endpoint):
                     do {
-                        let plan = try registry.read { db in try Intents.planRollback(db, endpoint: endpoint, to: nil) }
+                        let plan = try registry.planRollback(endpoint: endpoint, to: nil)
                         dashboard.openRollback(endpoint: endpoint, from: plan.from, to: plan.to)
                     } catch { dashboard.fail(Self.message(error)) }
                 case .submit(let action):
@@ -114,7 +113,7 @@ public final class DashboardApp: Sendable {
 final class Loader: Sendable {
     private let path: String
     private let watcher: RegistryWatcher
-    private let reader: DatabaseQueue
+    private let registry: Registry
     private let queue = DispatchQueue(label: "modeldeck.tui.loader")
     private let state = Mutex<(busy: Bool, result: Outcome?)>((false, nil))
 
@@ -126,21 +125,15 @@ final class Loader: Sendable {
 
     init(path: String) throws {
         self.path = path
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(Registry.busyTimeout)
         watcher = try RegistryWatcher(path: path)
-        reader = try DatabaseQueue(path: path, configuration: configuration)
+        registry = try Registry(path: path, create: false, readOnly: true)
     }
 
     func dataVersion() -> Int64 { watcher.version() }
 
     func loadNow(detail: String?) throws -> (data: DashboardData, detail: EndpointDetail?) {
-        try reader.read { db in
-            let now = Date()
-            return (try DashboardData.load(db, registryPath: path, now: now),
-                    try detail.map { try EndpointDetail.load(db, endpoint: $0, now: now) })
-        }
+        let now = Date()
+        return (try DashboardData.load(registry, now: now), try detail.map { try EndpointDetail.load(registry, endpoint: $0, now: now) })
     }
 
     /// Starts a load unless one is running (then returns false, unless `force`, which queues one more).

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import ModelDeckCore
 
 /// Everything the dashboard shows, read from the registry in one read transaction (a consistent view),
@@ -42,11 +41,12 @@ public struct DashboardData: Sendable {
     /// How many events and deployments the views keep: the newest.
     public static let historyLimit = 500
 
-    public static func load(_ db: Database, registryPath: String, now: Date) throws -> DashboardData {
-        DashboardData(registryPath: registryPath, loadedAt: now, daemon: try DaemonStatus.load(db, now: now),
-                      endpoints: try EndpointSummary.loadAll(db, now: now), versions: try Listings.versions(db),
-                      deployments: try Listings.deployments(db, limit: historyLimit), targets: try Listings.targets(db),
-                      events: try Listings.events(db, limit: historyLimit))
+    /// One snapshot of the registry (one read transaction), laid out for the views.
+    public static func load(_ registry: Registry, now: Date) throws -> DashboardData {
+        let fleet = try registry.fleet(now: now, historyLimit: historyLimit)
+        return DashboardData(registryPath: registry.path, loadedAt: now, daemon: fleet.daemon,
+                             endpoints: fleet.endpoints.map(EndpointSummary.init(status:)), versions: fleet.versions,
+                             deployments: fleet.deployments, targets: fleet.targets, events: fleet.events)
     }
 }
 
@@ -107,9 +107,12 @@ public struct EndpointSummary: Equatable, Sendable {
     /// The worst p99 of each of the last `sparklineMinutes` minutes, oldest first; nil where idle.
     public var sparkline: [Double?] = []
 
-    public static let sparklineMinutes = 30
+    public static let sparklineMinutes = Fleet.sparklineMinutes
     /// Latency and errors are judged over this window.
-    public static let recentSeconds: Int64 = 300
+    public static let recentSeconds: Int64 = Fleet.recentSeconds
+    /// The registry's status this row was made from (its live figures per window and version); nil in tests
+    /// that build rows by hand.
+    public var live: EndpointStatus?
 
     public init(name: String, model: String, target: String, targetKind: String = "local", production: Bool = false,
                 traffic: [VersionWeight] = [], deployment: Deployment? = nil, slo: SLO = SLO(), dailyBudgetMicros: Int64? = nil,
@@ -156,88 +159,34 @@ public struct EndpointSummary: Equatable, Sendable {
         return Int(todayMicros * 100 / budget)
     }
 
-    /// Every endpoint with its figures, in name order. Reads only recent metric buckets: the last hour for
-    /// cold starts and the sparkline, the last five minutes' histograms for p50/p99; costs come from `CostBurn`.
-    static func loadAll(_ db: Database, now: Date) throws -> [EndpointSummary] {
-        let nowSeconds = Int64(now.timeIntervalSince1970)
-        let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind.rawValue) }, uniquingKeysWith: { a, _ in a })
-        var traffic: [String: [VersionWeight]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT endpoint, version_id, weight FROM traffic WHERE weight > 0") {
-            traffic[row["endpoint"], default: []].append(VersionWeight(version: row["version_id"], weight: row["weight"]))
-        }
-        let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
-        var keepWarm: [String: Row] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM keep_warm_state") { keepWarm[row["endpoint"]] = row }
-
-        var summaries: [String: EndpointSummary] = [:]
-        var order: [String] = []
-        for endpoint in try Endpoint.fetchAll(db, sql: "SELECT * FROM endpoints ORDER BY name") {
-            let state = keepWarm[endpoint.name]
-            summaries[endpoint.name] = EndpointSummary(
-                name: endpoint.name, model: endpoint.model, target: endpoint.target,
-                targetKind: targets[endpoint.target] ?? "?", production: endpoint.production,
-                traffic: (traffic[endpoint.name] ?? []).sorted { ($0.weight, $1.version) > ($1.weight, $0.version) },
-                deployment: active[endpoint.name], slo: endpoint.slo, dailyBudgetMicros: endpoint.dailyBudgetMicros,
-                keepWarm: endpoint.keepWarm, nextPing: state?["next_ping_at"], lastPingResult: state?["last_result"],
-                pingRequested: (state?["ping_requested_at"] as Date?) != nil,
-                concurrency: endpoint.concurrency, maxInstances: endpoint.maxInstances)
-            order.append(endpoint.name)
-        }
-
-        for row in try Row.fetchAll(db, sql: "SELECT endpoint, state, in_flight FROM instances") {
-            let name: String = row["endpoint"]
-            guard summaries[name] != nil else { continue }
-            summaries[name]?.inFlight += row["in_flight"]
-            if ["idle", "busy"].contains(row["state"] as String) { summaries[name]?.warmInstances += 1 }
-        }
-
-        let hourAgo = nowSeconds - 3_600
-        let recentFrom = nowSeconds - recentSeconds
-        let minuteAgo = nowSeconds - 60
-        let sparkFrom = (nowSeconds / 60 - Int64(sparklineMinutes) + 1) * 60
-        var recentLatency: [String: LatencyPairs] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT endpoint, start, width_s, requests, errors, cold_starts, p99_ms, cost_micros, warmup_cost_micros,
-                   CASE WHEN start + width_s > ?1 AND requests > 0 THEN latency_hist END AS recent_hist
-            FROM metric_buckets WHERE start + width_s > ?2
-            """, arguments: [recentFrom, hourAgo]) {
-            let name: String = row["endpoint"]
-            guard var summary = summaries[name] else { continue }
-            let start: Int64 = row["start"]
-            let width: Int64 = row["width_s"]
-            let requests: Int64 = row["requests"]
-            summary.coldStartsLastHour += row["cold_starts"]
-            if start + width > minuteAgo {
-                // Part of a bucket that straddles the minute counts pro rata.
-                let covered = min(width, start + width - minuteAgo)
-                summary.requestsPerSecond += Double(requests) * Double(covered) / Double(width) / 60
-            }
-            if start + width > recentFrom {
-                summary.recentRequests += requests
-                summary.recentErrors += row["errors"]
-                if let blob: Data = row["recent_hist"] {
-                    try recentLatency[name, default: LatencyPairs()].add(encoded: blob)
-                }
-            }
-            if requests > 0, start >= sparkFrom, let p99: Double = row["p99_ms"] {
-                if summary.sparkline.isEmpty { summary.sparkline = Array(repeating: nil, count: sparklineMinutes) }
-                let index = Int((start - sparkFrom) / 60)
-                if index < sparklineMinutes { summary.sparkline[index] = max(summary.sparkline[index] ?? 0, p99) }
-            }
-            summaries[name] = summary
-        }
-        for (name, latency) in recentLatency {
-            summaries[name]?.p50Milliseconds = latency.milliseconds(atPercentile: 50)
-            summaries[name]?.p99Milliseconds = latency.milliseconds(atPercentile: 99)
-        }
-        // Money comes from the cost engine's burn, the same figures `modeldeck cost burn` prints.
-        for burn in try CostBurn.load(db, now: now).endpoints {
-            summaries[burn.endpoint]?.burnMicrosPerHour = burn.burn.perHourNow.totalMicros
-            summaries[burn.endpoint]?.warmupBurnMicrosPerHour = burn.burn.perHourNow.keepWarmMicros
-            summaries[burn.endpoint]?.todayMicros = burn.burn.today.totalMicros
-            summaries[burn.endpoint]?.todayWarmupMicros = burn.burn.today.keepWarmMicros
-            summaries[burn.endpoint]?.projectedMonthMicros = burn.burn.projectedMonth.totalMicros
-        }
-        return order.compactMap { summaries[$0] }
+    /// A row of the endpoints view from the registry's status of the endpoint: request rate over the last
+    /// minute, latency, errors and burn over the last five, cold starts over the last hour — the live figures
+    /// every other view reads the same way (`LiveFigures`).
+    init(status: EndpointStatus) {
+        let endpoint = status.endpoint
+        self.init(name: endpoint.name, model: endpoint.model, target: endpoint.target,
+                  targetKind: status.targetKind?.rawValue ?? "?", production: endpoint.production,
+                  traffic: status.weights.map { VersionWeight(version: $0.key, weight: $0.value) }
+                      .sorted { ($0.weight, $1.version) > ($1.weight, $0.version) },
+                  deployment: status.deployment, slo: endpoint.slo, dailyBudgetMicros: endpoint.dailyBudgetMicros,
+                  keepWarm: endpoint.keepWarm, nextPing: status.keepWarm?.nextPingAt, lastPingResult: status.keepWarm?.lastResult,
+                  pingRequested: status.keepWarm?.pingRequestedAt != nil,
+                  concurrency: endpoint.concurrency, maxInstances: endpoint.maxInstances)
+        let recent = status.recent.total
+        requestsPerSecond = status.lastMinute.total.requestsPerSecond
+        recentRequests = recent.requests
+        recentErrors = recent.errors
+        p50Milliseconds = recent.p50Milliseconds
+        p99Milliseconds = recent.p99Milliseconds
+        coldStartsLastHour = status.coldStartsLastHour
+        inFlight = status.instances.inFlight
+        warmInstances = status.instances.warm
+        burnMicrosPerHour = recent.burnMicrosPerHour
+        warmupBurnMicrosPerHour = recent.pingBurnMicrosPerHour
+        todayMicros = status.today.totalMicros
+        todayWarmupMicros = status.today.keepWarmMicros
+        projectedMonthMicros = status.projectedMonth.totalMicros
+        sparkline = status.sparkline
+        live = status
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import ModelDeckCore
 
 /// What the detail view of one endpoint shows beyond its summary row: latency over the last hour, the
@@ -41,49 +40,41 @@ public struct EndpointDetail: Sendable {
     /// Upper bounds of the histogram bands, in milliseconds; the last band is open.
     public static let bandLimits: [Double] = [10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000]
 
-    public static func load(_ db: Database, endpoint name: String, now: Date) throws -> EndpointDetail {
+    /// The last hour of `name`'s metric buckets, and its recent events.
+    public static func load(_ registry: Registry, endpoint name: String, now: Date) throws -> EndpointDetail {
+        try build(endpoint: name, buckets: registry.buckets(endpoint: name, window: LiveWindow(last: 3_600, now: now)),
+                  window: LiveWindow(last: 3_600, now: now), events: registry.listEvents(endpoint: name, limit: 20))
+    }
+
+    /// The detail of `name` from its buckets over `window` (oldest first): per-version and whole-hour figures
+    /// are `LiveFigures` of that window, the chart is one point per bucket start.
+    static func build(endpoint name: String, buckets: [StoredBucket], window: LiveWindow, events: [Listings.EventRow]) throws -> EndpointDetail {
         var detail = EndpointDetail(name: name)
-        let since = Int64(now.timeIntervalSince1970) - 3_600
         var byStart: [Int64: (requests: Int64, latency: LatencyPairs)] = [:]
-        var all = LatencyPairs()
-        var cold = LatencyPairs()
-        var versions: [String: (figures: VersionFigures, latency: LatencyPairs)] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT start, version_id, requests, errors, cold_starts, warmups, latency_hist, cold_latency_hist
-            FROM metric_buckets WHERE endpoint = ? AND start + width_s > ? ORDER BY start
-            """, arguments: [name, since]) {
-            let start: Int64 = row["start"]
-            let version: String = row["version_id"]
-            let requests: Int64 = row["requests"]
-            var entry = versions[version] ?? (VersionFigures(version: version, requests: 0, errors: 0, coldStarts: 0, warmups: 0), LatencyPairs())
-            entry.figures.requests += requests
-            entry.figures.errors += row["errors"]
-            entry.figures.coldStarts += row["cold_starts"]
-            entry.figures.warmups += row["warmups"]
-            byStart[start, default: (0, LatencyPairs())].requests += requests
-            if let blob: Data = row["latency_hist"] {
-                try byStart[start]?.latency.add(encoded: blob)
-                try all.add(encoded: blob)
-                try entry.latency.add(encoded: blob)
-            }
-            if let blob: Data = row["cold_latency_hist"] { try cold.add(encoded: blob) }
-            versions[version] = entry
+        var versions: [String: LiveFigures.Builder] = [:]
+        var all = LiveFigures.Builder(window: window)
+        for bucket in buckets {
+            try versions[bucket.version, default: LiveFigures.Builder(window: window)].add(bucket)
+            try all.add(bucket)
+            byStart[bucket.start, default: (0, LatencyPairs())].requests += bucket.requests
+            if let blob = bucket.latency { try byStart[bucket.start]?.latency.add(encoded: blob) }
         }
         detail.points = byStart.keys.sorted().map { start in
             let entry = byStart[start]!
             return Point(start: start, requests: entry.requests, p50: entry.latency.milliseconds(atPercentile: 50),
                          p99: entry.latency.milliseconds(atPercentile: 99))
         }
-        let warm = all.subtracting(cold)
-        detail.warmP99 = warm.milliseconds(atPercentile: 99)
-        detail.coldP99 = cold.milliseconds(atPercentile: 99)
-        detail.bands = bands(warm: warm, cold: cold)
-        detail.versions = versions.values.map { entry in
-            var figures = entry.figures
-            figures.p99 = entry.latency.milliseconds(atPercentile: 99)
-            return figures
+        let total = all.figuresNow()
+        detail.warmP99 = total.warmP99Milliseconds
+        detail.coldP99 = total.coldP99Milliseconds
+        let merged = all.merged
+        detail.bands = bands(warm: merged.all.subtracting(merged.cold), cold: merged.cold)
+        detail.versions = versions.map { version, builder in
+            let figures = builder.figuresNow()
+            return VersionFigures(version: version, requests: figures.requests, errors: figures.errors, coldStarts: figures.coldStarts,
+                                  warmups: figures.pings, p99: figures.p99Milliseconds)
         }.sorted { $0.version < $1.version }
-        detail.events = try Listings.events(db, endpoint: name, limit: 20)
+        detail.events = events
         return detail
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import ModelDeckCore
 import NIOHTTP1
 
@@ -10,10 +9,7 @@ import NIOHTTP1
 /// description, and `ListVersionsByFunction` maps the two again — after a restart or a `kill -9` too.
 public struct LambdaDriver: TargetDriver {
     public let target: Target
-    private let registry: Registry
     private let client: AWSClient
-    private let recorder = InvocationRecorder()
-    private let rates: InvocationRates?
     /// How often `GetFunctionConfiguration` is polled while Lambda applies a change, and for how long.
     public var pollInterval: Duration = .seconds(1)
     public var updateTimeout: Duration = .seconds(5 * 60)
@@ -35,11 +31,9 @@ public struct LambdaDriver: TargetDriver {
     /// only place to mark a warmup: a handler should answer it at once, without running the model.
     public static let warmupPayload = #"{"modeldeck-warmup": true}"#
 
-    public init(target: Target, registry: Registry, client: AWSClient, prices: PriceTable = .standard) {
+    public init(target: Target, client: AWSClient) {
         self.target = target
-        self.registry = registry
         self.client = client
-        rates = try? TargetPricing.rates(for: target, table: prices)
     }
 
     // MARK: Names
@@ -191,7 +185,11 @@ public struct LambdaDriver: TargetDriver {
 
     /// Points the alias `live` at the version with the highest weight and sends the other's share through
     /// `RoutingConfig.AdditionalVersionWeights` (Lambda takes at most one additional version).
-    public func setWeights(_ weights: [String: Int], endpoint: String) async throws {
+    public func setWeights(_ weights: [String: Int], on endpoint: Endpoint, versions: [String: ModelVersion]) async throws {
+        try await setWeights(weights, endpoint: endpoint.name)
+    }
+
+    private func setWeights(_ weights: [String: Int], endpoint: String) async throws {
         let taking = weights.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
         let name = functionName(endpoint)
         guard let primary = taking.first else {
@@ -231,7 +229,11 @@ public struct LambdaDriver: TargetDriver {
     /// The alias `live` as version id → percent. A version ModelDeck did not publish shows as `lambda:<function>:<number>`.
     /// A function without the alias routes nothing (`[:]`, so the daemon's drift check makes the alias again);
     /// a function that does not exist is an `AWSError` of kind `notFound` that names it and the endpoint.
-    public func liveWeights(endpoint: String) async throws -> [String: Int] {
+    public func liveWeights(of endpoint: Endpoint, versions: [String: ModelVersion]) async throws -> [String: Int] {
+        try await liveWeights(endpoint: endpoint.name)
+    }
+
+    private func liveWeights(endpoint: String) async throws -> [String: Int] {
         let name = functionName(endpoint)
         let current: LambdaAPI.Alias
         do {
@@ -262,55 +264,38 @@ public struct LambdaDriver: TargetDriver {
 
     /// `count` concurrent `Invoke` calls on the version's number (not the alias, so pings never count as the
     /// alias's traffic in CloudWatch), with `warmupPayload` and `X-Amz-Log-Type: Tail`. A ping is cold when
-    /// its REPORT line has an `Init Duration`; it is priced from its billed duration and recorded as a warmup.
-    public func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult] {
-        let (memoryMB, timeoutSeconds) = try registry.read { db -> (Int, Int64) in
-            guard let found = try ModelVersion.fetchOne(db, key: version) else { throw ModelDeckError("no version '\(version)' in the registry") }
-            return (try Endpoint.fetchOne(db, key: endpoint)?.memoryMB ?? found.memoryMB, found.timeoutSeconds ?? Self.defaultTimeoutSeconds)
-        }
-        let name = functionName(endpoint)
-        guard let number = try await versionNumbers(name, endpoint: endpoint)[version] else {
-            throw ModelDeckError("version '\(version)' was never provisioned on Lambda function '\(name)'; nothing to keep warm")
+    /// its REPORT line has an `Init Duration`; its billed duration and memory come from the same line.
+    public func ping(_ version: ModelVersion, of endpoint: Endpoint, count: Int) async throws -> [PingResult] {
+        let name = functionName(endpoint.name)
+        guard let number = try await versionNumbers(name, endpoint: endpoint.name)[version.id] else {
+            throw ModelDeckError("version '\(version.id)' was never provisioned on Lambda function '\(name)'; nothing to keep warm")
         }
         let path = "\(Self.path(name))/invocations"
         // A cold start may take up to the function's timeout; an Invoke that timed out ran anyway.
-        let invoking = AWSRetryPolicy.invoking(client, upToSeconds: timeoutSeconds)
-        let pings = try await withThrowingTaskGroup(of: (PingResult, LambdaReport?).self) { group in
-            for _ in 0..<max(1, count) {
-                group.addTask { [invoking] in
-                    let client = invoking
-                    let started = ContinuousClock.now
-                    var status: Int
-                    var report: LambdaReport?
-                    do {
-                        let answer = try await client.send(.lambda, operation: "Invoke", method: .POST, path: path,
-                                                           query: [(name: "Qualifier", value: number)],
-                                                           headers: [(name: "X-Amz-Invocation-Type", value: "RequestResponse"),
-                                                                     (name: "X-Amz-Log-Type", value: "Tail"),
-                                                                     (name: "Content-Type", value: "application/json")],
-                                                           body: Data(Self.warmupPayload.utf8))
-                        status = answer.status
-                        report = answer.header("X-Amz-Log-Result").flatMap(LambdaReport.parse(logResult:))
-                        // The function threw or crashed: Lambda still answers 200, and says so in this header.
-                        if answer.header("X-Amz-Function-Error") != nil { status = 500 }
-                    } catch let error as AWSError where error.status > 0 {
-                        status = error.status
-                    }
-                    let milliseconds = (ContinuousClock.now - started).wholeMilliseconds
-                    return (PingResult(status: status, coldStart: report?.coldStart ?? false, milliseconds: milliseconds), report)
-                }
+        let client = AWSRetryPolicy.invoking(client, upToSeconds: version.timeoutSeconds ?? Self.defaultTimeoutSeconds)
+        return try await sendConcurrently(count) {
+            let started = ContinuousClock.now
+            var status: Int
+            var report: LambdaReport?
+            do {
+                let answer = try await client.send(.lambda, operation: "Invoke", method: .POST, path: path,
+                                                   query: [(name: "Qualifier", value: number)],
+                                                   headers: [(name: "X-Amz-Invocation-Type", value: "RequestResponse"),
+                                                             (name: "X-Amz-Log-Type", value: "Tail"),
+                                                             (name: "Content-Type", value: "application/json")],
+                                                   body: Data(Self.warmupPayload.utf8))
+                status = answer.status
+                report = answer.header("X-Amz-Log-Result").flatMap(LambdaReport.parse(logResult:))
+                // The function threw or crashed: Lambda still answers 200, and says so in this header.
+                if answer.header("X-Amz-Function-Error") != nil { status = 500 }
+            } catch let error as AWSError where error.status > 0 {
+                status = error.status
             }
-            return try await group.reduce(into: [(PingResult, LambdaReport?)]()) { $0.append($1) }
-        }
-        for (result, report) in pings {
             // Billed as Lambda reports it; without a REPORT line, the round trip (an upper bound).
-            let billed = report?.billedMilliseconds ?? Int64(result.milliseconds)
-            await recorder.record(Invocation(endpoint: endpoint, version: version, at: Date(), latencyMicroseconds: UInt64(max(0, billed)) * 1_000,
-                                             status: result.status, coldStart: result.coldStart, warmup: true, inFlight: pings.count,
-                                             memoryMB: report?.memoryMB ?? memoryMB, rates: rates))
+            return PingResult(status: status, coldStart: report?.coldStart ?? false,
+                              milliseconds: (ContinuousClock.now - started).wholeMilliseconds,
+                              billedMilliseconds: report?.billedMilliseconds, memoryMB: report?.memoryMB)
         }
-        try await recorder.flush(to: registry, instances: [], endpoints: [])
-        return pings.map(\.0)
     }
 
     // MARK: Metrics
@@ -319,24 +304,23 @@ public struct LambdaDriver: TargetDriver {
     /// 60-second periods, written as 60-second buckets of each ModelDeck version with
     /// `MetricBucket.replaceObserved`: collecting an interval again replaces CloudWatch's figures and keeps
     /// the pings' warmup figures.
-    public func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws {
+    public func collectMetrics(of endpoint: Endpoint, versions serving: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics {
         let name = functionName(endpoint.name)
         // Every number that carries a ModelDeck version: after a memory change, the old one may still have served part of the interval.
-        guard let versions = try await publishedVersions(name) else { return }
+        guard let versions = try await publishedVersions(name) else { return PlatformMetrics() }
         // Only versions that may have served in the window: CloudWatch bills every metric asked for.
-        let serving = try registry.read { db in try ServingVersions.load(db, endpoint: endpoint.name, since: from) }
-        let ours = Self.modelDeckVersions(versions).filter { serving.contains($0.id) }
+        let asked = Set(serving.map(\.id))
+        let ours = Self.modelDeckVersions(versions).filter { asked.contains($0.id) }
             .map { (number: $0.number, id: $0.id, memoryMB: $0.memoryMB ?? endpoint.memoryMB) }
-        guard !ours.isEmpty else { return }
+        guard !ours.isEmpty else { return PlatformMetrics() }
         let dimensions = [(name: "FunctionName", value: name), (name: "Resource", value: "\(name):\(Self.alias)")]
-        try await CloudWatch.collect(LambdaStatistic.allCases.filter { percentiles || !$0.isPercentile }, namespace: "AWS/Lambda",
+        return try await CloudWatch.collect(LambdaStatistic.allCases.filter { percentiles || !$0.isPercentile }, namespace: "AWS/Lambda",
                                      series: ours.map { version in
                                          PlatformSeries(key: "v\(version.number)", version: version.id,
                                                         dimensions: dimensions + [(name: "ExecutedVersion", value: version.number)],
                                                         memoryMB: version.memoryMB)
                                      },
-                                     endpoint: endpoint.name, from: from, to: to, period: Self.metricPeriod, rates: rates,
-                                     client: client, registry: registry)
+                                            endpoint: endpoint.name, from: from, to: to, period: Self.metricPeriod, client: client)
     }
 
     // MARK: Calls

@@ -114,13 +114,13 @@ struct PlatformSeries: Sendable {
 }
 
 extension CloudWatch {
-    /// Reads `statistics` of every series from `from` to `to` in `period`-second periods, and writes them as
-    /// buckets of that width with `MetricBucket.replaceObserved`: collecting an interval again replaces the
-    /// platform's figures, and keeps the warmups the driver's own pings recorded.
+    /// Reads `statistics` of every series from `from` to `to` in `period`-second periods: one figure per
+    /// version and period, which the daemon prices and stores as buckets of that width (collecting an
+    /// interval again replaces the platform's figures, and keeps the warmups the pings recorded).
     static func collect<Statistic: PlatformStatistic>(_ statistics: [Statistic], namespace: String, series: [PlatformSeries],
                                                       endpoint: String, from: Date, to: Date, period: Int64,
-                                                      rates: InvocationRates?, client: AWSClient, registry: Registry) async throws {
-        guard !series.isEmpty, !statistics.isEmpty else { return }
+                                                      client: AWSClient) async throws -> PlatformMetrics {
+        guard !series.isEmpty, !statistics.isEmpty else { return PlatformMetrics(countsColdStarts: Statistic.countsColdStarts) }
         let start = Date(timeIntervalSince1970: Double(Int64(from.timeIntervalSince1970.rounded(.down)) / period * period))
         let end = Date(timeIntervalSince1970: Double((Int64(to.timeIntervalSince1970.rounded(.up)) + period - 1) / period * period))
         func id(_ one: PlatformSeries, _ statistic: Statistic) -> String { "\(one.key)_\(statistic.name)" }
@@ -131,7 +131,7 @@ extension CloudWatch {
             }
         }
         let points = try await points(queries, from: start, to: end, client: client)
-        var buckets: [MetricBucket.Key: MetricBucket] = [:]
+        var metrics = PlatformMetrics(countsColdStarts: Statistic.countsColdStarts)
         for one in series {
             var periods: [Int64: PeriodFigures] = [:]
             for statistic in statistics {
@@ -141,11 +141,9 @@ extension CloudWatch {
             }
             for (periodStart, figures) in periods {
                 let key = MetricBucket.Key(endpoint: endpoint, version: one.version, start: periodStart / period * period, width: period)
-                buckets[key, default: MetricBucket()].add(figures.bucket(memoryMB: one.memoryMB, rates: rates))
+                metrics.periods.append(PlatformMetrics.Period(key: key, figures: figures, memoryMB: one.memoryMB))
             }
         }
-        try registry.write { db in
-            for (key, bucket) in buckets { try bucket.replaceObserved(at: key, platformCountsColdStarts: Statistic.countsColdStarts, db) }
-        }
+        return metrics
     }
 }

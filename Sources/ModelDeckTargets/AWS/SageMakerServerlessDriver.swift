@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import ModelDeckCore
 
 /// The sagemaker-serverless driver: one SageMaker model per ModelDeck version, one endpoint config per
@@ -15,21 +14,16 @@ import ModelDeckCore
 /// driver keeps no state of its own: a daemon killed with -9 finds the same names again.
 public struct SageMakerServerlessDriver: TargetDriver {
     public let target: Target
-    private let registry: Registry
     private let client: AWSClient
-    private let recorder = InvocationRecorder()
-    private let rates: InvocationRates?
     /// How often `DescribeEndpoint` is polled while the endpoint is created or updated, and for how long.
     public var pollInterval: Duration = .seconds(5)
     public var inServiceTimeout: Duration = .seconds(30 * 60)
 
     static let apiPrefix = "SageMaker"
 
-    public init(target: Target, registry: Registry, client: AWSClient, prices: PriceTable = .standard) {
+    public init(target: Target, client: AWSClient) {
         self.target = target
-        self.registry = registry
         self.client = client
-        rates = try? TargetPricing.rates(for: target, table: prices)
     }
 
     // MARK: Names
@@ -96,16 +90,13 @@ public struct SageMakerServerlessDriver: TargetDriver {
         ])
     }
 
-    public func setWeights(_ weights: [String: Int], endpoint name: String) async throws {
+    public func setWeights(_ weights: [String: Int], on endpoint: Endpoint, versions: [String: ModelVersion]) async throws {
+        let name = endpoint.name
         let taking = weights.filter { $0.value > 0 }
         guard taking.count == 1, let versionID = taking.first?.key else {
             throw ModelDeckError("target \(target.label) serves one version of an endpoint at a time; asked to split \(name)'s traffic \(weights.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)%" }.joined(separator: ", "))")
         }
-        let (endpoint, version) = try registry.read { db -> (Endpoint, ModelVersion) in
-            guard let endpoint = try Endpoint.fetchOne(db, key: name) else { throw ModelDeckError("no endpoint '\(name)' in the registry") }
-            guard let version = try ModelVersion.fetchOne(db, key: versionID) else { throw ModelDeckError("no version '\(versionID)' in the registry") }
-            return (endpoint, version)
-        }
+        guard let version = versions[versionID] else { throw ModelDeckError("no version '\(versionID)' of endpoint '\(name)' in the registry") }
         try await provision(version, on: endpoint)
         let config = configName(endpoint: endpoint, version: version)
         if try await !exists(operation: "DescribeEndpointConfig", ["EndpointConfigName": config]) {
@@ -136,16 +127,13 @@ public struct SageMakerServerlessDriver: TargetDriver {
         try await waitInService(sagemakerName, config: config)
     }
 
-    public func liveWeights(endpoint name: String) async throws -> [String: Int] {
+    public func liveWeights(of endpoint: Endpoint, versions known: [String: ModelVersion]) async throws -> [String: Int] {
+        let name = endpoint.name
         guard let current = try await describeEndpoint(endpointName(name)) else { return [:] }
         let configName = current.PendingDeploymentSummary?.EndpointConfigName ?? current.EndpointConfigName
         let config = try await call("DescribeEndpointConfig", ["EndpointConfigName": AnyEncodable(configName)])
             .decode(EndpointConfigDescription.self, operation: "sagemaker:DescribeEndpointConfig")
-        let versions = try registry.read { db -> [ModelVersion] in
-            guard let endpoint = try Endpoint.fetchOne(db, key: name) else { return [] }
-            return try ModelVersion.filter(Column("model") == endpoint.model).fetchAll(db)
-        }
-        let byModelName = Dictionary(versions.map { (modelName(endpoint: name, version: $0), $0.id) }, uniquingKeysWith: { a, _ in a })
+        let byModelName = Dictionary(known.values.map { (modelName(endpoint: name, version: $0), $0.id) }, uniquingKeysWith: { a, _ in a })
         let total = config.ProductionVariants.reduce(0) { $0 + ($1.InitialVariantWeight ?? 1) }
         var weights: [String: Int] = [:]
         for variant in config.ProductionVariants {
@@ -159,42 +147,27 @@ public struct SageMakerServerlessDriver: TargetDriver {
     /// `count` concurrent `InvokeEndpoint` calls on the version's variant. The body and a custom attribute
     /// mark them as warmups for the model server; SageMaker does not say whether an invocation waited for
     /// a cold start, so cold starts come from CloudWatch's `ModelSetupTime` instead.
-    public func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult] {
-        let (label, memoryMB) = try registry.read { db -> (String, Int) in
-            guard let found = try ModelVersion.fetchOne(db, key: version) else { throw ModelDeckError("no version '\(version)' in the registry") }
-            return (found.version, try Endpoint.fetchOne(db, key: endpoint)?.memoryMB ?? found.memoryMB)
-        }
-        let path = "/endpoints/\(SigV4Signer.encode(endpointName(endpoint)))/invocations"
+    public func ping(_ version: ModelVersion, of endpoint: Endpoint, count: Int) async throws -> [PingResult] {
+        let path = "/endpoints/\(SigV4Signer.encode(endpointName(endpoint.name)))/invocations"
+        let variant = Self.name([version.version])
         // An invocation may take SageMaker's 60 s (a cold start more); one that timed out ran anyway.
-        let invoking = AWSRetryPolicy.invoking(client, upToSeconds: target.limits.maxTimeoutSeconds ?? 60)
-        let results = try await withThrowingTaskGroup(of: PingResult.self) { group in
-            for _ in 0..<max(1, count) {
-                group.addTask { [invoking] in
-                    let client = invoking
-                    let started = ContinuousClock.now
-                    let status: Int
-                    do {
-                        status = try await client.send(.sagemakerRuntime, operation: "InvokeEndpoint", method: .POST, path: path, headers: [
-                            (name: "Content-Type", value: "application/json"),
-                            (name: "Accept", value: "application/json"),
-                            (name: "X-Amzn-SageMaker-Target-Variant", value: Self.name([label])),
-                            (name: "X-Amzn-SageMaker-Custom-Attributes", value: "modeldeck-warmup=1"),
-                        ], body: Data(#"{"modeldeck-warmup": true}"#.utf8)).status
-                    } catch let error as AWSError where error.status > 0 {
-                        status = error.status // the model answered with an error: a ping that failed, not a lost one
-                    }
-                    return PingResult(status: status, coldStart: false, milliseconds: (ContinuousClock.now - started).wholeMilliseconds)
-                }
+        let client = AWSRetryPolicy.invoking(client, upToSeconds: target.limits.maxTimeoutSeconds ?? 60)
+        return try await sendConcurrently(count) {
+            let started = ContinuousClock.now
+            let status: Int
+            do {
+                status = try await client.send(.sagemakerRuntime, operation: "InvokeEndpoint", method: .POST, path: path, headers: [
+                    (name: "Content-Type", value: "application/json"),
+                    (name: "Accept", value: "application/json"),
+                    (name: "X-Amzn-SageMaker-Target-Variant", value: variant),
+                    (name: "X-Amzn-SageMaker-Custom-Attributes", value: "modeldeck-warmup=1"),
+                ], body: Data(#"{"modeldeck-warmup": true}"#.utf8)).status
+            } catch let error as AWSError where error.status > 0 {
+                status = error.status // the model answered with an error: a ping that failed, not a lost one
             }
-            return try await group.reduce(into: [PingResult]()) { $0.append($1) }
+            // SageMaker bills the inference time, which only the round trip bounds here.
+            return PingResult(status: status, coldStart: false, milliseconds: (ContinuousClock.now - started).wholeMilliseconds)
         }
-        for result in results {
-            await recorder.record(Invocation(endpoint: endpoint, version: version, at: Date(),
-                                             latencyMicroseconds: UInt64(result.milliseconds) * 1_000, status: result.status,
-                                             coldStart: result.coldStart, warmup: true, inFlight: 1, memoryMB: memoryMB, rates: rates))
-        }
-        try await recorder.flush(to: registry, instances: [], endpoints: [])
-        return results
     }
 
     // MARK: Metrics
@@ -209,20 +182,17 @@ public struct SageMakerServerlessDriver: TargetDriver {
     /// window (`ServingVersions`). Latency is `ModelLatency`, the model's own time: SageMaker's overhead and a cold start's setup
     /// are not in it, so the p99 here is the model's. Cold starts are `ModelSetupTime`'s sample count.
     /// https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
-    public func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws {
-        let versions = try registry.read { db in
-            try ModelVersion.fetchAll(db, keys: ServingVersions.load(db, endpoint: endpoint.name, since: from)).sorted { $0.id < $1.id }
-        }
+    public func collectMetrics(of endpoint: Endpoint, versions serving: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics {
+        let versions = serving.sorted { $0.id < $1.id }
         let name = endpointName(endpoint.name)
-        try await CloudWatch.collect(SageMakerStatistic.allCases.filter { percentiles || !$0.isPercentile }, namespace: "AWS/SageMaker",
+        return try await CloudWatch.collect(SageMakerStatistic.allCases.filter { percentiles || !$0.isPercentile }, namespace: "AWS/SageMaker",
                                      series: versions.enumerated().map { index, version in
                                          PlatformSeries(key: "v\(index)", version: version.id,
                                                         dimensions: [(name: "EndpointName", value: name),
                                                                      (name: "VariantName", value: variantName(version))],
                                                         memoryMB: endpoint.memoryMB)
                                      },
-                                     endpoint: endpoint.name, from: from, to: to, period: Self.metricPeriod, rates: rates,
-                                     client: client, registry: registry)
+                                            endpoint: endpoint.name, from: from, to: to, period: Self.metricPeriod, client: client)
     }
 
     // MARK: Calls

@@ -3,6 +3,9 @@ import ModelDeckCore
 
 /// What the daemon needs from a platform, and nothing platform-specific: the daemon and the TUI never
 /// know which driver they talk to.
+///
+/// Drivers deal in values: they are given the endpoint and its versions, and return what the platform
+/// did or measured. They never read or write the registry; the daemon prices and stores what they return.
 public protocol TargetDriver: Sendable {
     var target: Target { get }
 
@@ -11,33 +14,103 @@ public protocol TargetDriver: Sendable {
     func provision(_ version: ModelVersion, on endpoint: Endpoint) async throws
 
     /// Makes the target route `endpoint`'s traffic by `weights` (version id → percent; idempotent).
-    func setWeights(_ weights: [String: Int], endpoint: String) async throws
+    /// `versions` holds the endpoint's model's versions by id, those named in `weights` among them.
+    func setWeights(_ weights: [String: Int], on endpoint: Endpoint, versions: [String: ModelVersion]) async throws
 
-    /// What the target routes now (version id → percent), for drift checks.
-    func liveWeights(endpoint: String) async throws -> [String: Int]
+    /// What the target routes now (version id → percent), for drift checks. `versions` as for `setWeights`:
+    /// what the platform names are mapped back to.
+    func liveWeights(of endpoint: Endpoint, versions: [String: ModelVersion]) async throws -> [String: Int]
 
-    /// Sends `count` keep-warm pings at once to `version` of `endpoint`, so that `count` instances are warm.
-    func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult]
+    /// Sends `count` keep-warm pings at once to `version` of `endpoint`, so that `count` instances are warm,
+    /// and says what each did.
+    func ping(_ version: ModelVersion, of endpoint: Endpoint, count: Int) async throws -> [PingResult]
 
-    /// Brings what the platform measured for `endpoint` between `from` and `to` into the registry's metric
-    /// buckets (AWS: CloudWatch), replacing what an earlier call wrote for the same buckets, since platforms
-    /// revise recent figures. A target measured at its own gateway (local) has nothing to collect.
-    func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws
+    /// What the platform measured for `versions` of `endpoint` between `from` and `to` (AWS: CloudWatch),
+    /// per version and period. A target measured at ModelDeck's own gateway (local) has nothing to give.
+    func collectMetrics(of endpoint: Endpoint, versions: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics
+
+    /// Whether its calls cross the network to a platform (seconds to minutes each): the daemon then runs
+    /// them in the background, checks drift once a minute, and collects the platform's metrics.
+    var isRemote: Bool { get }
+
+    /// Why the target cannot be driven from here, or nil when it can.
+    var unavailableReason: String? { get }
 }
 
 extension TargetDriver {
-    public func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws {}
+    public func collectMetrics(of endpoint: Endpoint, versions: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics {
+        PlatformMetrics()
+    }
+
+    public var isRemote: Bool { target.kind != .local }
+
+    public var unavailableReason: String? { nil }
 }
 
 /// One keep-warm ping as the target answered it.
 public struct PingResult: Equatable, Sendable {
     public var status: Int
     public var coldStart: Bool
+    /// The round trip as ModelDeck timed it.
     public var milliseconds: Int
+    /// What the platform billed for it (Lambda's REPORT line); nil when it does not say, and the round trip
+    /// is then the price's upper bound.
+    public var billedMilliseconds: Int64?
+    /// The memory it ran with, when the platform says (else the endpoint's).
+    public var memoryMB: Int?
+    /// Whether the target recorded it itself, as a warmup in the metric buckets (the local gateway does):
+    /// the daemon records only the others.
+    public var recordedByTarget: Bool
 
-    public init(status: Int, coldStart: Bool, milliseconds: Int) {
+    public init(status: Int, coldStart: Bool, milliseconds: Int, billedMilliseconds: Int64? = nil, memoryMB: Int? = nil,
+                recordedByTarget: Bool = false) {
         self.status = status
         self.coldStart = coldStart
         self.milliseconds = milliseconds
+        self.billedMilliseconds = billedMilliseconds
+        self.memoryMB = memoryMB
+        self.recordedByTarget = recordedByTarget
+    }
+
+    /// As a warmup invocation of `version` on `endpoint`, priced by `rates`: what the daemon records.
+    public func invocation(endpoint: Endpoint, version: String, at: Date, concurrent: Int, rates: InvocationRates?) -> Invocation {
+        let billed = billedMilliseconds ?? Int64(milliseconds)
+        return Invocation(endpoint: endpoint.name, version: version, at: at, latencyMicroseconds: UInt64(max(0, billed)) * 1_000,
+                          status: status, coldStart: coldStart, warmup: true, inFlight: concurrent,
+                          memoryMB: memoryMB ?? endpoint.memoryMB, rates: rates)
+    }
+}
+
+/// What a platform measured, per version and period, before ModelDeck prices and stores it.
+public struct PlatformMetrics: Sendable {
+    /// One version's figures in one period, and the memory it ran with.
+    public struct Period: Sendable {
+        public var key: MetricBucket.Key
+        public var figures: PeriodFigures
+        public var memoryMB: Int
+    }
+
+    public var periods: [Period]
+    /// Whether the platform counts cold starts (SageMaker's `ModelSetupTime`); Lambda's metrics do not.
+    public var countsColdStarts: Bool
+
+    public init(periods: [Period] = [], countsColdStarts: Bool = false) {
+        self.periods = periods
+        self.countsColdStarts = countsColdStarts
+    }
+
+    /// The periods as metric buckets priced by `rates` (`PeriodFigures.bucket`), periods of one key added.
+    public func buckets(rates: InvocationRates?) -> [MetricBucket.Key: MetricBucket] {
+        var buckets: [MetricBucket.Key: MetricBucket] = [:]
+        for period in periods { buckets[period.key, default: MetricBucket()].add(period.figures.bucket(memoryMB: period.memoryMB, rates: rates)) }
+        return buckets
+    }
+}
+
+/// `count` pings sent at once, each by `send`: the fan-out every driver shares.
+public func sendConcurrently(_ count: Int, _ send: @escaping @Sendable () async throws -> PingResult) async throws -> [PingResult] {
+    try await withThrowingTaskGroup(of: PingResult.self) { group in
+        for _ in 0..<max(1, count) { group.addTask { try await send() } }
+        return try await group.reduce(into: []) { $0.append($1) }
     }
 }

@@ -19,17 +19,19 @@ public enum TargetDrivers {
     /// The driver of `target`. A target that cannot be driven from here (no credentials, a kind without a
     /// driver) still gets one: it refuses every call with the reason, so a deploy to it fails and says why
     /// while every other target runs.
-    public static func make(for target: Target, registry: Registry, gateway: GatewayAddress,
-                            aws: AWSEnvironment = AWSEnvironment()) -> any TargetDriver {
+    ///
+    /// `routes` tells what a local target's gateway routes for an endpoint (it follows the registry).
+    public static func make(for target: Target, gateway: GatewayAddress, routes: @escaping LocalDriver.Routes,
+                            aws: AWSEnvironment = AWSEnvironment(), prices: PriceTable = .standard) -> any TargetDriver {
         switch target.kind {
         case .local:
-            return LocalDriver(target: target, registry: registry, gateway: gateway)
+            return LocalDriver(target: target, gateway: gateway, routes: routes)
         case .sagemakerServerless, .awsLambda:
             do {
                 let client = try client(for: target, aws)
                 return target.kind == .awsLambda
-                    ? LambdaDriver(target: target, registry: registry, client: client)
-                    : SageMakerServerlessDriver(target: target, registry: registry, client: client)
+                    ? LambdaDriver(target: target, client: client)
+                    : SageMakerServerlessDriver(target: target, client: client)
             } catch {
                 return UnavailableDriver(target: target, reason: "\((error as? ModelDeckError)?.message ?? "\(error)")")
             }
@@ -56,10 +58,12 @@ public struct UnavailableDriver: TargetDriver {
         self.reason = reason
     }
 
+    public var unavailableReason: String? { reason }
+
     private var error: ModelDeckError { ModelDeckError("target \(target.label): \(reason)") }
 
     public func provision(_ version: ModelVersion, on endpoint: Endpoint) async throws { throw error }
-    public func setWeights(_ weights: [String: Int], endpoint: String) async throws { throw error }
-    public func liveWeights(endpoint: String) async throws -> [String: Int] { throw error }
-    public func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult] { throw error }
+    public func setWeights(_ weights: [String: Int], on endpoint: Endpoint, versions: [String: ModelVersion]) async throws { throw error }
+    public func liveWeights(of endpoint: Endpoint, versions: [String: ModelVersion]) async throws -> [String: Int] { throw error }
+    public func ping(_ version: ModelVersion, of endpoint: Endpoint, count: Int) async throws -> [PingResult] { throw error }
 }

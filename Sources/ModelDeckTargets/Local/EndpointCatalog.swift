@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import ModelDeckCore
 import Synchronization
 
@@ -31,40 +30,21 @@ public final class EndpointCatalog: Sendable {
 
     /// The current endpoints, reloaded only if the registry changed since the last call.
     public func endpoints() throws -> [String: LocalEndpoint] {
-        try watcher.read { db, version in
-            if let cached = cache.withLock({ $0.version == version ? $0.endpoints : nil }) { return cached }
-            let loaded = try load(db)
-            cache.withLock { $0 = (version, loaded) }
-            return loaded
+        let known = cache.withLock { $0.version }
+        let (version, loaded) = try watcher.servedEndpoints(targets: targetNames, unlessVersion: known)
+        guard let loaded else { return cache.withLock { $0.endpoints } }
+        // A broken $MODELDECK_PRICES file is refused by the CLI; the gateway keeps serving on the built-in table.
+        let prices = (try? PriceTable.load()) ?? .standard
+        var rates: [String: InvocationRates?] = [:]
+        var result: [String: LocalEndpoint] = [:]
+        for (name, served) in loaded {
+            if rates[served.target.name] == nil { rates[served.target.name] = .some(try? TargetPricing.rates(for: served.target, table: prices)) }
+            result[name] = LocalEndpoint(endpoint: served.endpoint, target: served.target, versions: served.versions,
+                                         weights: served.weights, rates: rates[served.target.name] ?? nil)
         }
+        cache.withLock { $0 = (version, result) }
+        return result
     }
 
     public func endpoint(named name: String) throws -> LocalEndpoint? { try endpoints()[name] }
-
-    /// A handful of set queries, whatever the number of endpoints: the gateway reloads at every registry
-    /// change, and a fleet has thousands of endpoints.
-    private func load(_ db: Database) throws -> [String: LocalEndpoint] {
-        let targets = try Target.fetchAll(db).filter { targetNames.contains($0.name) && $0.kind == .local }
-        guard !targets.isEmpty else { return [:] }
-        var weights: [String: [String: Int]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT endpoint, version_id, weight FROM traffic WHERE weight > 0") {
-            weights[row["endpoint"], default: [:]][row["version_id"]] = row["weight"]
-        }
-        let taking = Set(weights.values.flatMap(\.keys))
-        var versions: [String: ModelVersion] = [:]
-        for version in try ModelVersion.fetchAll(db, keys: taking) { versions[version.id] = version }
-        // A broken $MODELDECK_PRICES file is refused by the CLI; the gateway keeps serving on the built-in table.
-        let prices = (try? PriceTable.load()) ?? .standard
-        var result: [String: LocalEndpoint] = [:]
-        for target in targets {
-            let rates = try? TargetPricing.rates(for: target, table: prices)
-            for endpoint in try Endpoint.filter(Column("target") == target.name).fetchAll(db) {
-                let split = weights[endpoint.name] ?? [:]
-                var own: [String: ModelVersion] = [:]
-                for id in split.keys { own[id] = versions[id] }
-                result[endpoint.name] = LocalEndpoint(endpoint: endpoint, target: target, versions: own, weights: split, rates: rates)
-            }
-        }
-        return result
-    }
 }

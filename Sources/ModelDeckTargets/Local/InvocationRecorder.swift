@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import ModelDeckCore
+import Synchronization
 
 /// One invocation as the gateway saw it.
 public struct Invocation: Sendable {
@@ -52,19 +52,64 @@ public struct Invocation: Sendable {
 /// over is carried to the next flush of the same endpoint and version. One Lambda request costs about
 /// 0.2 µ$, so rounding each invocation (or each flush) would lose most of the bill; carried, the stored
 /// total never trails the exact one by a micro-dollar or more.
-public actor InvocationRecorder {
+///
+/// Recording takes a lock for a few dictionary updates and never waits on SQLite: a request's answer does not
+/// wait for the registry. Flushing takes the batch out under the lock and writes it outside.
+public final class InvocationRecorder: Sendable {
     public static let bucketSeconds: Int64 = 10
 
-    private var pending: [MetricBucket.Key: MetricBucket] = [:]
-    private var pendingCost: [MetricBucket.Key: (traffic: Decimal, warmup: Decimal)] = [:]
-    private struct Series: Hashable { var endpoint: String; var version: String }
-    private var carried: [Series: (traffic: Decimal, warmup: Decimal)] = [:]
+    private let state = Mutex(Pending())
 
     public init() {}
 
     public func record(_ invocation: Invocation) {
-        let start = Int64(invocation.at.timeIntervalSince1970) / Self.bucketSeconds * Self.bucketSeconds
-        let key = MetricBucket.Key(endpoint: invocation.endpoint, version: invocation.version, start: start, width: Self.bucketSeconds)
+        state.withLock { $0.record(invocation) }
+    }
+
+    /// Writes everything recorded since the last flush, plus the live instance table of `endpoints`, in one
+    /// transaction. Only instance rows that changed are written (`updated_at` is when a row last changed):
+    /// a thousand idle instances cost nothing, and a flush with nothing new writes nothing. A failed write
+    /// keeps the counts for the next flush rather than lose them.
+    public func flush(to registry: Registry, instances: [LocalRuntime.InstanceSnapshot], endpoints: Set<String>) throws {
+        let (batch, previous) = state.withLock { state in (state.takePriced(), state.written) }
+        var current: [String: LocalRuntime.InstanceSnapshot] = [:]
+        for instance in instances where endpoints.contains(instance.endpoint) { current[instance.id] = instance }
+        let changed = current.values.filter { previous?[$0.id] != $0 }
+        let gone = previous.map { $0.keys.filter { current[$0] == nil } } ?? []
+        guard !batch.isEmpty || previous == nil || !changed.isEmpty || !gone.isEmpty else { return }
+        state.withLock { $0.written = nil }
+        let now = Date()
+        do {
+            try registry.recordGatewayFlush(buckets: batch, changed: changed.map { $0.record(now: now) }, gone: Array(gone),
+                                            replacing: previous == nil ? endpoints : [])
+            state.withLock { $0.written = current }
+        } catch {
+            state.withLock { state in
+                for (key, delta) in batch { state.pending[key, default: MetricBucket()].add(delta) }
+            }
+            throw error
+        }
+    }
+}
+
+extension LocalRuntime.InstanceSnapshot {
+    func record(now: Date) -> InstanceRecord {
+        InstanceRecord(id: id, endpoint: endpoint, versionId: version, state: state, inFlight: inFlight, maxConcurrency: maxConcurrency,
+                       pid: pid, address: "127.0.0.1:\(port)", coldStartMs: coldStartMilliseconds, startedAt: startedAt,
+                       lastUsedAt: lastUsedAt, updatedAt: now)
+    }
+}
+
+/// What a recorder holds between flushes.
+private struct Pending: Sendable {
+    var pending: [MetricBucket.Key: MetricBucket] = [:]
+    var pendingCost: [MetricBucket.Key: (traffic: Decimal, warmup: Decimal)] = [:]
+    private struct Series: Hashable { var endpoint: String; var version: String }
+    private var carried: [Series: (traffic: Decimal, warmup: Decimal)] = [:]
+
+    mutating func record(_ invocation: Invocation) {
+        let start = Int64(invocation.at.timeIntervalSince1970) / InvocationRecorder.bucketSeconds * InvocationRecorder.bucketSeconds
+        let key = MetricBucket.Key(endpoint: invocation.endpoint, version: invocation.version, start: start, width: InvocationRecorder.bucketSeconds)
         var delta = pending[key] ?? MetricBucket()
         if invocation.warmup {
             delta.warmups += 1
@@ -89,8 +134,9 @@ public actor InvocationRecorder {
     }
 
     /// Moves the exact costs into whole micro-dollars on the batch, carrying each series' remainder.
-    private func priced(_ batch: [MetricBucket.Key: MetricBucket]) -> [MetricBucket.Key: MetricBucket] {
-        var batch = batch
+    mutating func takePriced() -> [MetricBucket.Key: MetricBucket] {
+        var batch = pending
+        pending = [:]
         for (key, cost) in pendingCost.sorted(by: { $0.key.start < $1.key.start }) {
             let series = Series(endpoint: key.endpoint, version: key.version)
             let carry = carried[series] ?? (0, 0)
@@ -104,7 +150,7 @@ public actor InvocationRecorder {
     }
 
     /// Whole micro-dollars (rounded down) of `dollars`, and the dollars left over.
-    private static func wholeMicros(_ dollars: Decimal) -> (micros: Int64, rest: Decimal) {
+    static func wholeMicros(_ dollars: Decimal) -> (micros: Int64, rest: Decimal) {
         var scaled = dollars * 1_000_000
         var whole = Decimal()
         NSDecimalRound(&whole, &scaled, 0, .down)
@@ -113,51 +159,5 @@ public actor InvocationRecorder {
 
     /// The instance rows as this recorder last wrote them, by id; nil before the first flush (and after a
     /// failed one), when every row of the served endpoints is replaced.
-    private var written: [String: LocalRuntime.InstanceSnapshot]?
-
-    /// Writes everything recorded since the last flush, plus the live instance table of `endpoints`, in one
-    /// transaction. Only instance rows that changed are written (`updated_at` is when a row last changed):
-    /// a thousand idle instances cost nothing, and a flush with nothing new writes nothing.
-    public func flush(to registry: Registry, instances: [LocalRuntime.InstanceSnapshot], endpoints: Set<String>) throws {
-        let batch = priced(pending)
-        pending = [:]
-        var current: [String: LocalRuntime.InstanceSnapshot] = [:]
-        for instance in instances where endpoints.contains(instance.endpoint) { current[instance.id] = instance }
-        let previous = written
-        let changed = current.values.filter { previous?[$0.id] != $0 }
-        let gone = previous.map { $0.keys.filter { current[$0] == nil } } ?? []
-        guard !batch.isEmpty || previous == nil || !changed.isEmpty || !gone.isEmpty else { return }
-        written = nil
-        do {
-            try registry.write { db in
-                for (key, delta) in batch { try delta.merge(into: key, db) }
-                let now = Date()
-                if previous == nil {
-                    // Rows a previous gateway left behind (killed with -9, say) go too.
-                    for endpoint in endpoints {
-                        try db.execute(sql: "DELETE FROM instances WHERE endpoint = ?", arguments: [endpoint])
-                    }
-                }
-                for id in gone { try db.execute(sql: "DELETE FROM instances WHERE id = ?", arguments: [id]) }
-                for instance in changed { try Self.save(instance, now: now, db) }
-            }
-            written = current
-        } catch {
-            // Keep the counts for the next flush rather than lose them.
-            for (key, delta) in batch { pending[key, default: MetricBucket()].add(delta) }
-            throw error
-        }
-    }
-
-    private static func save(_ instance: LocalRuntime.InstanceSnapshot, now: Date, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO instances (id, endpoint, version_id, state, in_flight, max_concurrency, pid, address,
-                                   cold_start_ms, started_at, last_used_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET state = excluded.state, in_flight = excluded.in_flight, pid = excluded.pid,
-                cold_start_ms = excluded.cold_start_ms, last_used_at = excluded.last_used_at, updated_at = excluded.updated_at
-            """, arguments: [instance.id, instance.endpoint, instance.version, instance.state.rawValue, instance.inFlight,
-                             instance.maxConcurrency, instance.pid, "127.0.0.1:\(instance.port)",
-                             instance.coldStartMilliseconds, instance.startedAt, instance.lastUsedAt, now])
-    }
+    var written: [String: LocalRuntime.InstanceSnapshot]?
 }

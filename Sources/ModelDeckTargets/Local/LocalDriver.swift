@@ -1,22 +1,25 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import ModelDeckCore
 import NIOCore
 import Synchronization
 
-/// The local target's driver. Its gateway routes by the registry's traffic table, so setting weights is
-/// one registry transaction, and the gateway follows on its next request.
+/// The local target's driver. Its gateway routes by the registry's traffic table, which the daemon writes
+/// once the driver has returned: setting weights has nothing to do here, and the gateway follows at its
+/// next request.
 public struct LocalDriver: TargetDriver {
+    /// What the gateway routes for an endpoint now: the registry's weights, read by the daemon.
+    public typealias Routes = @Sendable (_ endpoint: String) async throws -> [String: Int]
+
     public let target: Target
-    private let registry: Registry
     private let gateway: GatewayAddress
+    private let routes: Routes
 
     /// `gateway` learns its port once the gateway listens; pings go through it like user requests.
-    public init(target: Target, registry: Registry, gateway: GatewayAddress = GatewayAddress()) {
+    public init(target: Target, gateway: GatewayAddress = GatewayAddress(), routes: @escaping Routes) {
         self.target = target
-        self.registry = registry
         self.gateway = gateway
+        self.routes = routes
     }
 
     /// Checks what a cold start will need: the command's program, its folder and the artifact.
@@ -34,41 +37,35 @@ public struct LocalDriver: TargetDriver {
         }
     }
 
-    public func setWeights(_ weights: [String: Int], endpoint: String) async throws {
-        let split = try TrafficSplit(weights, endpoint: endpoint)
-        try registry.write { db in
-            try split.save(db, endpoint: endpoint)
-            try db.execute(sql: "UPDATE traffic SET live_weight = weight WHERE endpoint = ?", arguments: [endpoint])
-        }
+    /// Nothing to do: the daemon records the weights in the registry once this returns, and the gateway
+    /// routes by them.
+    public func setWeights(_ weights: [String: Int], on endpoint: Endpoint, versions: [String: ModelVersion]) async throws {
+        _ = try TrafficSplit(weights, endpoint: endpoint.name)
     }
 
-    public func liveWeights(endpoint: String) async throws -> [String: Int] {
-        try registry.read { db in try TrafficSplit.desired(db, endpoint: endpoint)?.weights ?? [:] }
+    public func liveWeights(of endpoint: Endpoint, versions: [String: ModelVersion]) async throws -> [String: Int] {
+        try await routes(endpoint.name)
     }
 
-    public func ping(endpoint: String, version: String, count: Int) async throws -> [PingResult] {
+    /// Pings through the gateway like user requests, marked as warmups: the gateway records them itself.
+    public func ping(_ version: ModelVersion, of endpoint: Endpoint, count: Int) async throws -> [PingResult] {
         guard let port = gateway.port else { throw ModelDeckError("the local gateway of target '\(target.name)' is not running") }
-        return await withTaskGroup(of: PingResult.self) { group in
-            for _ in 0..<count {
-                group.addTask {
-                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/endpoints/\(endpoint)/invoke")
-                    request.method = .POST
-                    request.headers.add(name: "X-ModelDeck-Warmup", value: "1")
-                    request.headers.add(name: "X-ModelDeck-Version", value: version)
-                    // Concurrent pings must overlap to land on `count` different instances.
-                    if count > 1 { request.headers.add(name: "X-ModelDeck-Warmup-Hold-Ms", value: "200") }
-                    let started = ContinuousClock.now
-                    guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(120)) else {
-                        return PingResult(status: 0, coldStart: false, milliseconds: 0)
-                    }
-                    _ = try? await response.body.collect(upTo: 1 << 20)
-                    let elapsed = ContinuousClock.now - started
-                    return PingResult(status: Int(response.status.code),
-                                      coldStart: response.headers.first(name: "X-ModelDeck-Cold-Start") == "true",
-                                      milliseconds: elapsed.wholeMilliseconds)
-                }
+        let (name, id) = (endpoint.name, version.id)
+        return try await sendConcurrently(count) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/endpoints/\(name)/invoke")
+            request.method = .POST
+            request.headers.add(name: "X-ModelDeck-Warmup", value: "1")
+            request.headers.add(name: "X-ModelDeck-Version", value: id)
+            // Concurrent pings must overlap to land on `count` different instances.
+            if count > 1 { request.headers.add(name: "X-ModelDeck-Warmup-Hold-Ms", value: "200") }
+            let started = ContinuousClock.now
+            guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(120)) else {
+                return PingResult(status: 0, coldStart: false, milliseconds: 0, recordedByTarget: true)
             }
-            return await group.reduce(into: []) { $0.append($1) }
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            return PingResult(status: Int(response.status.code),
+                              coldStart: response.headers.first(name: "X-ModelDeck-Cold-Start") == "true",
+                              milliseconds: (ContinuousClock.now - started).wholeMilliseconds, recordedByTarget: true)
         }
     }
 

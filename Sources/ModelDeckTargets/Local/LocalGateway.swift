@@ -45,9 +45,7 @@ public struct LocalGateway: Sendable {
         let registry = self.registry
         let recorder = InvocationRecorder()
         let runtime = LocalRuntime(settings: settings, http: http, logger: logger) { endpoint, message in
-            _ = try? registry.write { db in
-                try db.record(AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.exited", message: message))
-            }
+            try? registry.record(AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.exited", message: message))
         }
         let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets)
         let handler = InvocationHandler(catalog: catalog, runtime: runtime, recorder: recorder, http: http,
@@ -81,7 +79,7 @@ public struct LocalGateway: Sendable {
         // However the gateway stops, no instance outlives it and no measurement is lost.
         await runtime.shutdown()
         let served = (try? catalog.endpoints().keys).map(Set.init) ?? []
-        try? await recorder.flush(to: registry, instances: [], endpoints: served)
+        _ = try? await registry.perform { try recorder.flush(to: $0, instances: [], endpoints: served) }
         try? await http.shutdown()
         try? FileManager.default.removeItem(atPath: settings.runDirectory)
         if let failure, !(failure is CancellationError) { throw failure }
@@ -129,7 +127,8 @@ private struct Housekeeping: Service {
                 await runtime.maintain(endpoints)
                 if ContinuousClock.now - lastFlush >= flushInterval {
                     lastFlush = .now
-                    try await recorder.flush(to: registry, instances: runtime.snapshot(), endpoints: Set(endpoints.keys))
+                    let instances = await runtime.snapshot(), served = Set(endpoints.keys)
+                    try await registry.perform { try recorder.flush(to: $0, instances: instances, endpoints: served) }
                 }
             } catch {
                 logger.error("housekeeping failed", metadata: ["error": "\(error)"])
@@ -182,7 +181,7 @@ private struct InvocationHandler: Sendable {
         }
 
         func finish(_ status: HTTPResponse.Status, cold: Bool, inFlight: Int) async {
-            await recorder.record(Invocation(endpoint: endpointName, version: versionID, at: at,
+            recorder.record(Invocation(endpoint: endpointName, version: versionID, at: at,
                                              latencyMicroseconds: (ContinuousClock.now - arrival).wholeMicroseconds,
                                              status: status.code, coldStart: cold, warmup: warmup, inFlight: inFlight,
                                              memoryMB: local.endpoint.memoryMB, rates: local.rates))

@@ -61,7 +61,7 @@ public enum RuntimeFailure: Error, Sendable, Equatable {
 /// demand (cold start), serve `concurrency` requests each, queue at `max_instances`, and stop when idle past
 /// `idle_timeout` (scale to zero; `min_instances` stay).
 public actor LocalRuntime {
-    public enum InstanceState: String, Sendable { case starting, idle, busy, draining }
+    public typealias InstanceState = ModelDeckCore.InstanceState
 
     /// A live instance as the `instances` table shows it.
     public struct InstanceSnapshot: Sendable, Equatable {

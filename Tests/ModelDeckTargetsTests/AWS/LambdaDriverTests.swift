@@ -68,7 +68,7 @@ import Testing
     }
 
     private func driver(_ registry: Registry, _ target: Target, client: AWSClient) -> LambdaDriver {
-        var driver = LambdaDriver(target: target, registry: registry, client: client)
+        var driver = LambdaDriver(target: target, client: client)
         driver.pollInterval = .milliseconds(50)
         driver.updateTimeout = .seconds(20)
         driver.percentiles = false  // moto 5.2 answers a percentile statistic with HTTP 500
@@ -95,6 +95,28 @@ import Testing
 
     private func endpoint(_ registry: Registry, _ name: String = "sentiment") throws -> Endpoint {
         try registry.read { db in try Endpoint.fetchOne(db, key: name)! }
+    }
+
+    /// The endpoint's model's versions by id, as the daemon hands them to the driver.
+    private func versions(_ registry: Registry, _ name: String = "sentiment") throws -> [String: ModelVersion] {
+        Dictionary(try registry.versions(model: try endpoint(registry, name).model).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    private func setWeights(_ driver: LambdaDriver, _ weights: [String: Int], _ registry: Registry, _ name: String = "sentiment") async throws {
+        try await driver.setWeights(weights, on: try endpoint(registry, name), versions: try versions(registry, name))
+    }
+
+    private func liveWeights(_ driver: LambdaDriver, _ registry: Registry, _ name: String = "sentiment") async throws -> [String: Int] {
+        try await driver.liveWeights(of: try endpoint(registry, name), versions: try versions(registry, name))
+    }
+
+    /// What the daemon does once a minute: the serving versions' figures collected, priced and stored.
+    private func collect(_ driver: LambdaDriver, _ registry: Registry, from: Date, to: Date) async throws {
+        let endpoint = try endpoint(registry)
+        let serving = try registry.versions(ids: Array(registry.servingVersions(endpoint: endpoint.name, since: from)))
+        let measured = try await driver.collectMetrics(of: endpoint, versions: serving, from: from, to: to)
+        try registry.replaceObserved(measured.buckets(rates: try TargetPricing.rates(for: driver.target, table: .standard)),
+                                     platformCountsColdStarts: measured.countsColdStarts)
     }
 
     /// A registry with its own function prefix, a client for moto with the execution role in place, and the driver.
@@ -130,7 +152,7 @@ import Testing
         #expect(config["Role"] as? String == Self.role)
         #expect(config["LastUpdateStatus"] as? String == "Successful")
 
-        try await driver.setWeights(["sentiment@v1": 100], endpoint: "sentiment")
+        try await setWeights(driver, ["sentiment@v1": 100], registry, "sentiment")
         var alias = try await lambda(client, "GetAlias", "/2015-03-31/functions/\(function)/aliases/live")
         #expect(alias["FunctionVersion"] as? String == n1)
         #expect(((alias["RoutingConfig"] as? [String: Any])?["AdditionalVersionWeights"] as? [String: Any] ?? [:]).isEmpty)
@@ -145,30 +167,35 @@ import Testing
         #expect((v2Config["Environment"] as? [String: Any])?["Variables"] as? [String: String] == [
             "MODELDECK_VERSION": "sentiment@v2", "MODELDECK_DIGEST": v2.digest, "MODELDECK_ENDPOINT": "sentiment"])
 
-        try await driver.setWeights(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: "sentiment")
+        try await setWeights(driver, ["sentiment@v1": 90, "sentiment@v2": 10], registry, "sentiment")
         alias = try await lambda(client, "GetAlias", "/2015-03-31/functions/\(function)/aliases/live")
         #expect(alias["FunctionVersion"] as? String == n1)
         #expect((alias["RoutingConfig"] as? [String: Any])?["AdditionalVersionWeights"] as? [String: Double] == [n2: 0.1])
-        #expect(try await driver.liveWeights(endpoint: "sentiment") == ["sentiment@v1": 90, "sentiment@v2": 10])
+        #expect(try await liveWeights(driver, registry, "sentiment") == ["sentiment@v1": 90, "sentiment@v2": 10])
 
         // Roll back: v1 alone, no additional version.
-        try await driver.setWeights(["sentiment@v1": 100, "sentiment@v2": 0], endpoint: "sentiment")
+        try await setWeights(driver, ["sentiment@v1": 100, "sentiment@v2": 0], registry, "sentiment")
         alias = try await lambda(client, "GetAlias", "/2015-03-31/functions/\(function)/aliases/live")
         #expect(alias["FunctionVersion"] as? String == n1)
         #expect(((alias["RoutingConfig"] as? [String: Any])?["AdditionalVersionWeights"] as? [String: Any] ?? [:]).isEmpty)
-        #expect(try await driver.liveWeights(endpoint: "sentiment") == ["sentiment@v1": 100])
+        #expect(try await liveWeights(driver, registry, "sentiment") == ["sentiment@v1": 100])
 
         // Provisioning v1 again publishes nothing; a new driver (a restarted daemon) finds the same numbers.
         try await driver.provision(v1, on: endpoint)
         #expect(try await published(client, function) == afterV2)
         let restarted = self.driver(registry, driver.target, client: client)
-        #expect(try await restarted.liveWeights(endpoint: "sentiment") == ["sentiment@v1": 100])
+        #expect(try await liveWeights(restarted, registry, "sentiment") == ["sentiment@v1": 100])
 
         // Keep-warm: moto invokes without a log tail, so no REPORT line: no cold start is claimed, and each ping
         // is priced from its round trip (an upper bound) on the endpoint's 512 MB, as a warmup.
-        let pings = try await driver.ping(endpoint: "sentiment", version: "sentiment@v2", count: 3)
+        let pings = try await driver.ping(v2, of: endpoint, count: 3)
         #expect(pings.map(\.status) == [200, 200, 200])
-        #expect(pings.allSatisfy { !$0.coldStart })
+        #expect(pings.allSatisfy { !$0.coldStart && !$0.recordedByTarget && $0.billedMilliseconds == nil })
+        // The daemon records what the driver returned, as warmups.
+        let recorder = InvocationRecorder()
+        let rates = try TargetPricing.rates(for: driver.target, table: .standard)
+        for ping in pings { recorder.record(ping.invocation(endpoint: endpoint, version: v2.id, at: Date(), concurrent: 3, rates: rates)) }
+        try recorder.flush(to: registry, instances: [], endpoints: [])
         let counted = try registry.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT SUM(warmups) AS warmups, SUM(warmup_cold_starts) AS cold, SUM(requests) AS requests, SUM(mb_ms) AS mbMs
@@ -187,7 +214,7 @@ import Testing
         let endpoint = try endpoint(registry)
         try await driver.provision(try version(registry, "sentiment@v1"), on: endpoint)
         try await driver.provision(try version(registry, "sentiment@v2"), on: endpoint)
-        try await driver.setWeights(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: "sentiment")
+        try await setWeights(driver, ["sentiment@v1": 90, "sentiment@v2": 10], registry, "sentiment")
         // The traffic as the daemon records it once routed: metrics are read for the versions serving.
         try registry.write { db in try TrafficSplit(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: "sentiment").save(db, endpoint: "sentiment") }
         let numbers = try await published(client, function).reduce(into: [String: String]()) { $0[LambdaDriver.versionID(inDescription: $1.value)!] = $1.key }
@@ -212,8 +239,8 @@ import Testing
         try registry.write { db in try warm.merge(into: v1Key, db) }
 
         let from = Date(timeIntervalSince1970: Double(minute - 300)), to = Date(timeIntervalSince1970: Double(minute + 300))
-        try await driver.collectMetrics(endpoint: endpoint, from: from, to: to)
-        try await driver.collectMetrics(endpoint: endpoint, from: from, to: to)
+        try await collect(driver, registry, from: from, to: to)
+        try await collect(driver, registry, from: from, to: to)
 
         let v1 = try #require(try registry.read { db in try MetricBucket.fetch(v1Key, db) })
         #expect(v1.requests == 41)  // 40 invocations + 1 throttled
@@ -265,7 +292,7 @@ import Testing
         #expect(packageType?.message.contains("cannot change a function's package type") == true)
 
         // The endpoint now gets 2 GB: v6 is published again with it, and the alias follows the new number.
-        try await driver.setWeights(["sentiment@v6": 100], endpoint: "images")
+        try await setWeights(driver, ["sentiment@v6": 100], registry, "images")
         var bigger = images
         bigger.memoryMB = 2_048
         try await driver.provision(v6, on: bigger)
@@ -274,10 +301,10 @@ import Testing
         let newest = try #require(numbers.last)
         let republished = try await lambda(client, "GetFunctionConfiguration", "/2015-03-31/functions/\(prefix)images/configuration?Qualifier=\(newest)")
         #expect(republished["MemorySize"] as? Int == 2_048)
-        try await driver.setWeights(["sentiment@v6": 100], endpoint: "images")
+        try await setWeights(driver, ["sentiment@v6": 100], registry, "images")
         let alias = try await lambda(client, "GetAlias", "/2015-03-31/functions/\(prefix)images/aliases/live")
         #expect(alias["FunctionVersion"] as? String == newest)
-        #expect(try await driver.liveWeights(endpoint: "images") == ["sentiment@v6": 100])
+        #expect(try await liveWeights(driver, registry, "images") == ["sentiment@v6": 100])
         try await driver.provision(v6, on: bigger)
         #expect(try await published(client, "\(prefix)images").count == 2)  // and again: nothing new
     }
@@ -294,19 +321,19 @@ import Testing
         let prefix = Self.prefix()
         let (registry, target) = try registry(prefix: prefix)
         let driver = driver(registry, target, client: AWSClient(configuration: try await Moto.shared.configuration()))
-        let error = await #expect(throws: AWSError.self) { try await driver.liveWeights(endpoint: "sentiment") }
+        let error = await #expect(throws: AWSError.self) { try await liveWeights(driver, registry, "sentiment") }
         #expect(error?.kind == .notFound)
         #expect(error?.description.contains("Lambda function '\(prefix)sentiment' does not exist: endpoint 'sentiment' was never deployed to target 'lambda' (aws-lambda)") == true)
-        let unknown = await #expect(throws: ModelDeckError.self) { try await driver.setWeights(["sentiment@v1": 100], endpoint: "sentiment") }
+        let unknown = await #expect(throws: ModelDeckError.self) { try await setWeights(driver, ["sentiment@v1": 100], registry, "sentiment") }
         #expect(unknown?.message.contains("does not exist") == true)
     }
 
     @Test func aVersionNeverProvisionedCannotTakeTraffic() async throws {
         let (prefix, registry, client, driver) = try await onMoto()
         try await driver.provision(try version(registry, "sentiment@v1"), on: try endpoint(registry))
-        #expect(try await driver.liveWeights(endpoint: "sentiment") == [:])  // a function without its alias routes nothing yet
+        #expect(try await liveWeights(driver, registry, "sentiment") == [:])  // a function without its alias routes nothing yet
         let error = await #expect(throws: ModelDeckError.self) {
-            try await driver.setWeights(["sentiment@v1": 90, "sentiment@v3": 10], endpoint: "sentiment")
+            try await setWeights(driver, ["sentiment@v1": 90, "sentiment@v3": 10], registry, "sentiment")
         }
         #expect(error?.message.contains("version 'sentiment@v3' was never provisioned on Lambda function '\(prefix)sentiment'") == true)
         let missing = await #expect(throws: AWSError.self) {
@@ -330,7 +357,7 @@ import Testing
         #expect(image?.message.contains("image is 11") == true)
 
         let three = await #expect(throws: ModelDeckError.self) {
-            try await driver(registry, target, client: client).setWeights(["sentiment@v1": 80, "sentiment@v2": 10, "sentiment@v3": 10], endpoint: "sentiment")
+            try await setWeights(driver(registry, target, client: client), ["sentiment@v1": 80, "sentiment@v2": 10, "sentiment@v3": 10], registry)
         }
         #expect(three?.message.contains("a Lambda alias routes to at most two versions") == true)
 
@@ -370,8 +397,14 @@ import Testing
         defer { server.stop() }
         let driver = driver(registry, target, client: try await faultClient(server))
 
-        let pings = try await driver.ping(endpoint: "sentiment", version: "sentiment@v1", count: 2)
+        let pings = try await driver.ping(v1, of: try endpoint(registry), count: 2)
         #expect(pings.filter(\.coldStart).map(\.status) == [200])
+        #expect(pings.compactMap(\.billedMilliseconds).sorted() == [3, 1_200] && pings.allSatisfy { $0.memoryMB == 512 })
+        // The daemon records what the driver returned, as warmups.
+        let recorder = InvocationRecorder()
+        let rates = try TargetPricing.rates(for: driver.target, table: .standard)
+        for ping in pings { recorder.record(ping.invocation(endpoint: try endpoint(registry), version: v1.id, at: Date(), concurrent: 2, rates: rates)) }
+        try recorder.flush(to: registry, instances: [], endpoints: [])
         #expect(pings.filter { !$0.coldStart }.map(\.status) == [500])
         let invokes = server.requests.filter { $0.method == .post }
         #expect(invokes.count == 2)
@@ -450,9 +483,9 @@ import Testing
         }
         defer { server.stop() }
         try registry.write { db in try TrafficSplit(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: "sentiment").save(db, endpoint: "sentiment") }
-        let driver = LambdaDriver(target: target, registry: registry, client: try await faultClient(server))  // percentiles on
+        let driver = LambdaDriver(target: target, client: try await faultClient(server))  // percentiles on
         let start = Date(timeIntervalSince1970: 1_795_424_760)
-        try await driver.collectMetrics(endpoint: try endpoint(registry), from: start, to: start.addingTimeInterval(60))
+        try await collect(driver, registry, from: start, to: start.addingTimeInterval(60))
 
         let form = String(decoding: try #require(server.bodies.first { !$0.isEmpty }), as: UTF8.self)
         #expect(form.contains("Action=GetMetricData") && form.contains("MetricStat.Stat=p99") && form.contains("Value=md-fault-sentiment%3Alive"))

@@ -37,7 +37,7 @@ import Testing
     }
 
     private func driver(_ registry: Registry, _ target: Target, client: AWSClient) -> SageMakerServerlessDriver {
-        var driver = SageMakerServerlessDriver(target: target, registry: registry, client: client)
+        var driver = SageMakerServerlessDriver(target: target, client: client)
         driver.pollInterval = .milliseconds(50)
         driver.inServiceTimeout = .seconds(20)
         return driver
@@ -46,6 +46,22 @@ import Testing
     private func describe(_ client: AWSClient, _ operation: String, _ body: [String: String]) async throws -> [String: Any] {
         let answer = try await client.json(.sagemaker, targetPrefix: "SageMaker", operation: operation, body)
         return try JSONSerialization.jsonObject(with: answer.body) as? [String: Any] ?? [:]
+    }
+
+    /// The endpoint and its model's versions, as the daemon hands them to the driver.
+    private func routing(_ registry: Registry, _ name: String) throws -> (Endpoint, [String: ModelVersion]) {
+        let endpoint = try #require(try registry.endpoint(named: name))
+        return (endpoint, Dictionary(try registry.versions(model: endpoint.model).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
+    }
+
+    private func setWeights(_ driver: SageMakerServerlessDriver, _ weights: [String: Int], _ registry: Registry, _ name: String) async throws {
+        let (endpoint, versions) = try routing(registry, name)
+        try await driver.setWeights(weights, on: endpoint, versions: versions)
+    }
+
+    private func liveWeights(_ driver: SageMakerServerlessDriver, _ registry: Registry, _ name: String) async throws -> [String: Int] {
+        let (endpoint, versions) = try routing(registry, name)
+        return try await driver.liveWeights(of: endpoint, versions: versions)
     }
 
     private func version(_ registry: Registry, _ id: String) throws -> ModelVersion {
@@ -67,7 +83,7 @@ import Testing
         #expect(container?["ModelDataUrl"] as? String == "s3://models/sentiment/v1.tar.gz")
         #expect(model["ExecutionRoleArn"] as? String == "arn:aws:iam::123456789012:role/modeldeck-sagemaker")
 
-        try await driver.setWeights(["sentiment@v1": 100], endpoint: name)
+        try await setWeights(driver, ["sentiment@v1": 100], registry, name)
         let live = try await describe(client, "DescribeEndpoint", ["EndpointName": driver.endpointName(name)])
         #expect(live["EndpointStatus"] as? String == "InService")
         let configName = try #require(live["EndpointConfigName"] as? String)
@@ -79,18 +95,24 @@ import Testing
         let serverless = variants.first?["ServerlessConfig"] as? [String: Any]
         #expect(serverless?["MemorySizeInMB"] as? Int == 2048)
         #expect(serverless?["MaxConcurrency"] as? Int == 5)
-        #expect(try await driver.liveWeights(endpoint: name) == ["sentiment@v1": 100])
+        #expect(try await liveWeights(driver, registry, name) == ["sentiment@v1": 100])
 
         // Again: nothing new is created, the endpoint keeps its config.
         let modelsBefore = try await describe(client, "ListModels", ["NameContains": name])["Models"] as? [Any]
-        try await driver.setWeights(["sentiment@v1": 100], endpoint: name)
+        try await setWeights(driver, ["sentiment@v1": 100], registry, name)
         let modelsAfter = try await describe(client, "ListModels", ["NameContains": name])["Models"] as? [Any]
         #expect(modelsBefore?.count == 1 && modelsAfter?.count == 1)
         #expect(try await describe(client, "DescribeEndpoint", ["EndpointName": driver.endpointName(name)])["EndpointConfigName"] as? String == configName)
 
         // Keep-warm: InvokeEndpoint on the version's variant; the ping is counted apart from traffic.
-        let pings = try await driver.ping(endpoint: name, version: "sentiment@v1", count: 2)
+        let pings = try await driver.ping(v1, of: endpoint, count: 2)
         #expect(pings.map(\.status) == [200, 200])
+        #expect(pings.allSatisfy { !$0.recordedByTarget })
+        // The daemon records what the driver returned, as warmups.
+        let recorder = InvocationRecorder()
+        let rates = try TargetPricing.rates(for: driver.target, table: .standard)
+        for ping in pings { recorder.record(ping.invocation(endpoint: endpoint, version: v1.id, at: Date(), concurrent: 2, rates: rates)) }
+        try recorder.flush(to: registry, instances: [], endpoints: [])
         let counted = try registry.read { db in
             try Row.fetchOne(db, sql: "SELECT SUM(warmups) AS warmups, SUM(requests) AS requests, SUM(warmup_cost_micros) AS cost FROM metric_buckets WHERE endpoint = ?", arguments: [name])
         }
@@ -105,7 +127,7 @@ import Testing
         var driver = driver(registry, target, client: client)
         driver.percentiles = false // moto 5.2 answers percentile statistics with HTTP 500
         // v1 took the traffic (as the daemon records it after routing), then a deploy of v2 began.
-        try await driver.setWeights(["sentiment@v1": 100], endpoint: name)
+        try await setWeights(driver, ["sentiment@v1": 100], registry, name)
         try registry.write { db in try TrafficSplit.all(on: "sentiment@v1").save(db, endpoint: name) }
         _ = try Intents.deploy(registry, endpoint: name, version: "v2", strategy: .allAtOnce, bakeSeconds: 0, reason: nil)
 
@@ -123,7 +145,11 @@ import Testing
         }
         let endpoint = try registry.read { db in try Endpoint.fetchOne(db, key: name)! }
         for _ in 0..<2 { // again: replaced, not doubled
-            try await driver.collectMetrics(endpoint: endpoint, from: Date(timeIntervalSince1970: Double(minute - 60)), to: Date())
+            let from = Date(timeIntervalSince1970: Double(minute - 60))
+            let serving = try registry.versions(ids: Array(registry.servingVersions(endpoint: name, since: from)))
+            let measured = try await driver.collectMetrics(of: endpoint, versions: serving, from: from, to: Date())
+            try registry.replaceObserved(measured.buckets(rates: try TargetPricing.rates(for: driver.target, table: .standard)),
+                                         platformCountsColdStarts: measured.countsColdStarts)
         }
         let v1 = try #require(try registry.read { db in try MetricBucket.fetch(.init(endpoint: name, version: "sentiment@v1", start: minute, width: 60), db) })
         #expect(v1.requests == 30 && v1.errors == 2 && v1.coldStarts == 1)
@@ -138,7 +164,7 @@ import Testing
         let name = "sm-\(UUID().uuidString.prefix(8).lowercased())"
         let (registry, target) = try registry(endpoint: name)
         let driver = driver(registry, target, client: AWSClient(configuration: try await Moto.shared.configuration()))
-        #expect(try await driver.liveWeights(endpoint: name) == [:])
+        #expect(try await liveWeights(driver, registry, name) == [:])
     }
 
     @Test func whatSageMakerServerlessCannotDoIsRefusedBeforeAnyCall() async throws {
@@ -151,7 +177,7 @@ import Testing
         let name = "sm-refused"
         let (registry, target) = try registry(endpoint: name)
         let split = await #expect(throws: ModelDeckError.self) {
-            try await driver(registry, target, client: client).setWeights(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: name)
+            try await setWeights(driver(registry, target, client: client), ["sentiment@v1": 90, "sentiment@v2": 10], registry, name)
         }
         #expect(split?.message.contains("serves one version of an endpoint at a time") == true)
 
@@ -247,21 +273,21 @@ import Testing
             (try Target.fetchOne(db, key: "sm")!, try Endpoint.fetchOne(db, key: "scoring")!,
              try ModelVersion.fetchOne(db, key: "sentiment@v1")!, try ModelVersion.fetchOne(db, key: "sentiment@v2")!)
         }
-        let probe = SageMakerServerlessDriver(target: target, registry: registry,
+        let probe = SageMakerServerlessDriver(target: target,
                                               client: AWSClient(configuration: AWSConfiguration(credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"), region: "us-east-1", endpointURL: "http://127.0.0.1:1", profile: "t")))
         let standIn = StandIn(oldConfig: probe.configName(endpoint: endpoint, version: v1), fail: fail)
         let server = FaultServer { _, head, body in standIn.answer(head, body) }
         let configuration = AWSConfiguration(credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"), region: "us-east-1",
                                              endpointURL: try await server.start(), profile: "test")
-        var driver = SageMakerServerlessDriver(target: target, registry: registry, client: AWSClient(configuration: configuration))
+        var driver = SageMakerServerlessDriver(target: target, client: AWSClient(configuration: configuration))
         driver.pollInterval = .milliseconds(10)
         return (driver, server, standIn, endpoint, v1, v2)
     }
 
     @Test func aNewVersionReplacesTheOldWithUpdateEndpointAndWaitsForInService() async throws {
-        let (driver, server, standIn, endpoint, _, v2) = try await setUp(fail: false)
+        let (driver, server, standIn, endpoint, v1, v2) = try await setUp(fail: false)
         defer { server.stop() }
-        try await driver.setWeights(["sentiment@v2": 100], endpoint: "scoring")
+        try await driver.setWeights(["sentiment@v2": 100], on: endpoint, versions: [v1.id: v1, v2.id: v2])
 
         let operations = server.requests.compactMap { $0.headerFields[HTTPField.Name("X-Amz-Target")!] }
         #expect(operations.filter { $0 == "SageMaker.UpdateEndpoint" }.count == 1)
@@ -294,16 +320,16 @@ import Testing
         let target = Target(name: "sm", kind: .sagemakerServerless, region: "us-east-1", config: ["execution_role_arn": "arn:aws:iam::1:role/r"])
         let configuration = AWSConfiguration(credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"), region: "us-east-1",
                                              endpointURL: try await retried.start(), profile: "test")
-        let driver = SageMakerServerlessDriver(target: target, registry: registry, client: AWSClient(configuration: configuration))
+        let driver = SageMakerServerlessDriver(target: target, client: AWSClient(configuration: configuration))
         try await driver.provision(v1, on: endpoint)
         #expect(retried.requests.count == 2)
     }
 
     @Test func aFailedUpdateSaysWhy() async throws {
-        let (driver, server, _, _, _, _) = try await setUp(fail: true)
+        let (driver, server, _, endpoint, v1, v2) = try await setUp(fail: true)
         defer { server.stop() }
         let error = await #expect(throws: ModelDeckError.self) {
-            try await driver.setWeights(["sentiment@v2": 100], endpoint: "scoring")
+            try await driver.setWeights(["sentiment@v2": 100], on: endpoint, versions: [v1.id: v1, v2.id: v2])
         }
         #expect(error?.message.contains("failed: Image pull failed") == true)
     }

@@ -1,0 +1,225 @@
+import Foundation
+
+/// A span of time the live figures are read over: `seconds` up to `end` (Unix seconds).
+public struct LiveWindow: Equatable, Hashable, Sendable {
+    public var start: Int64
+    public var end: Int64
+
+    public var seconds: Int64 { end - start }
+
+    public init(start: Int64, end: Int64) {
+        precondition(end > start, "a window ends after it starts")
+        self.start = start
+        self.end = end
+    }
+
+    /// The last `seconds` before `now`.
+    public init(last seconds: Int64, now: Date) {
+        let end = Int64(now.timeIntervalSince1970.rounded(.down))
+        self.init(start: end - max(1, seconds), end: end)
+    }
+
+    /// The window `modeldeck get --window`, `/metrics` and `/api/v1` read when none is named.
+    public static let defaultSeconds: Int64 = 60
+    /// The longest window a caller may ask for: a day (older buckets are rolled up and may be gone).
+    public static let maxSeconds: Int64 = 86_400
+
+    /// How much of a bucket `[start, start + width)` lies inside the window, as a share of it (0…1).
+    ///
+    /// A window ends now, so a bucket that is still filling has all its requests in its elapsed part:
+    /// its span is cut at the window's end before it is shared out.
+    public func share(ofBucketAt start: Int64, width: Int64) -> Double {
+        let spanEnd = min(start + width, end)
+        guard width > 0, spanEnd > start else { return 0 }
+        let overlap = spanEnd - max(self.start, start)
+        return overlap <= 0 ? 0 : Double(overlap) / Double(spanEnd - start)
+    }
+}
+
+/// What one endpoint (or one of its versions) did over a window: the live figures every view shows — the
+/// dashboard, `modeldeck get -o wide|json`, `/metrics`, `/api/v1/endpoints`, the deploy gate and the demo.
+/// They are computed here and nowhere else, so two views of the same window never disagree.
+///
+/// How a window reads the metric buckets (10 s recent, wider once rolled up or collected from a platform):
+/// - counts (`requests`, `errors`, `coldStarts`, `pings`) and costs are the sums of the buckets that overlap
+///   the window, whole;
+/// - the percentiles are those of the same buckets' merged histograms (a histogram cannot be cut in two);
+/// - the rates (`requestsPerSecond`, `burnMicrosPerHour`) count each bucket pro rata of the part of it
+///   inside the window, so a bucket that straddles the window's start does not inflate them.
+/// Keep-warm pings are never user traffic: they are counted apart and left out of latency and errors.
+public struct LiveFigures: Equatable, Sendable, Codable {
+    public var windowSeconds: Int64
+    public var requests: Int64 = 0
+    public var errors: Int64 = 0
+    /// User requests that started an instance.
+    public var coldStarts: Int64 = 0
+    /// Keep-warm pings, and those of them that started an instance.
+    public var pings: Int64 = 0
+    public var pingColdStarts: Int64 = 0
+    public var requestsPerSecond: Double = 0
+    /// Share of user requests that failed (5xx); nil without requests.
+    public var errorRate: Double?
+    /// Latency of user requests, cold starts included (what callers waited), in milliseconds.
+    public var p50Milliseconds: Double?
+    public var p95Milliseconds: Double?
+    public var p99Milliseconds: Double?
+    /// The p99 of warm requests and of cold starts, apart.
+    public var warmP99Milliseconds: Double?
+    public var coldP99Milliseconds: Double?
+    /// The most requests in flight at once in any bucket of the window.
+    public var maxInFlight: Int64 = 0
+    /// Cost of the window's buckets, user traffic and keep-warm pings apart, in micro-dollars.
+    public var costMicros: Int64 = 0
+    public var pingCostMicros: Int64 = 0
+    /// Cost per hour at the window's rate (pings included), in micro-dollars, and the pings' part of it.
+    public var burnMicrosPerHour: Int64 = 0
+    public var pingBurnMicrosPerHour: Int64 = 0
+
+    public init(windowSeconds: Int64) {
+        self.windowSeconds = windowSeconds
+    }
+
+    /// Adds buckets one by one, then gives the figures: the one computation behind every view.
+    public struct Builder: Sendable {
+        public let window: LiveWindow
+        private var figures: LiveFigures
+        private var proRatedRequests = 0.0
+        private var proRatedCost = 0.0
+        private var proRatedPingCost = 0.0
+        private var latency = LatencyPairs()
+        private var cold = LatencyPairs()
+
+        /// Whether latency histograms are merged; without them only counts, rates and costs are given
+        /// (cold starts over an hour, say, where merging hundreds of histograms would buy nothing).
+        public let histograms: Bool
+
+        public init(window: LiveWindow, histograms: Bool = true) {
+            self.window = window
+            self.histograms = histograms
+            figures = LiveFigures(windowSeconds: window.seconds)
+        }
+
+        public var isEmpty: Bool { figures.requests == 0 && figures.pings == 0 && figures.costMicros == 0 && figures.pingCostMicros == 0 }
+
+        /// Adds one stored bucket (its histograms as stored); a bucket outside the window adds nothing.
+        public mutating func add(_ bucket: StoredBucket) throws {
+            let share = window.share(ofBucketAt: bucket.start, width: bucket.width)
+            guard share > 0 else { return }
+            figures.requests += bucket.requests
+            figures.errors += bucket.errors
+            figures.coldStarts += bucket.coldStarts
+            figures.pings += bucket.warmups
+            figures.pingColdStarts += bucket.warmupColdStarts
+            figures.maxInFlight = max(figures.maxInFlight, bucket.maxInFlight)
+            figures.costMicros += bucket.costMicros
+            figures.pingCostMicros += bucket.warmupCostMicros
+            proRatedRequests += Double(bucket.requests) * share
+            proRatedCost += Double(bucket.costMicros + bucket.warmupCostMicros) * share
+            proRatedPingCost += Double(bucket.warmupCostMicros) * share
+            guard histograms else { return }
+            if let blob = bucket.latency, bucket.requests > 0 { try latency.add(encoded: blob) }
+            if let blob = bucket.coldLatency, bucket.coldStarts > 0 { try cold.add(encoded: blob) }
+        }
+
+        /// Adds another builder's buckets over the same window (an endpoint's versions into its total).
+        public mutating func add(_ other: Builder) {
+            precondition(other.window == window, "figures of different windows do not add")
+            figures.requests += other.figures.requests
+            figures.errors += other.figures.errors
+            figures.coldStarts += other.figures.coldStarts
+            figures.pings += other.figures.pings
+            figures.pingColdStarts += other.figures.pingColdStarts
+            figures.maxInFlight = max(figures.maxInFlight, other.figures.maxInFlight)
+            figures.costMicros += other.figures.costMicros
+            figures.pingCostMicros += other.figures.pingCostMicros
+            proRatedRequests += other.proRatedRequests
+            proRatedCost += other.proRatedCost
+            proRatedPingCost += other.proRatedPingCost
+            latency.add(other.latency)
+            cold.add(other.cold)
+        }
+
+        public func figuresNow() -> LiveFigures {
+            var result = figures
+            let seconds = Double(window.seconds)
+            result.requestsPerSecond = proRatedRequests / seconds
+            result.burnMicrosPerHour = Int64((proRatedCost * 3_600 / seconds).rounded())
+            result.pingBurnMicrosPerHour = Int64((proRatedPingCost * 3_600 / seconds).rounded())
+            result.errorRate = result.requests == 0 ? nil : Double(result.errors) / Double(result.requests)
+            result.p50Milliseconds = latency.milliseconds(atPercentile: 50)
+            result.p95Milliseconds = latency.milliseconds(atPercentile: 95)
+            result.p99Milliseconds = latency.milliseconds(atPercentile: 99)
+            result.warmP99Milliseconds = latency.subtracting(cold).milliseconds(atPercentile: 99)
+            result.coldP99Milliseconds = cold.milliseconds(atPercentile: 99)
+            return result
+        }
+
+        /// The merged histograms, for views that draw the distribution (the endpoint detail).
+        public var merged: (all: LatencyPairs, cold: LatencyPairs) { (latency, cold) }
+    }
+}
+
+/// One metric bucket as stored: its place in time and its counts, with the histograms still encoded (they
+/// are decoded only when merged).
+public struct StoredBucket: Sendable {
+    public var endpoint: String
+    public var version: String
+    public var start: Int64
+    public var width: Int64
+    public var requests: Int64
+    public var errors: Int64
+    public var coldStarts: Int64
+    public var warmups: Int64
+    public var warmupColdStarts: Int64
+    public var maxInFlight: Int64
+    public var costMicros: Int64
+    public var warmupCostMicros: Int64
+    public var latency: Data?
+    public var coldLatency: Data?
+
+    public init(endpoint: String, version: String, start: Int64, width: Int64, requests: Int64 = 0, errors: Int64 = 0,
+                coldStarts: Int64 = 0, warmups: Int64 = 0, warmupColdStarts: Int64 = 0, maxInFlight: Int64 = 0,
+                costMicros: Int64 = 0, warmupCostMicros: Int64 = 0, latency: Data? = nil, coldLatency: Data? = nil) {
+        self.endpoint = endpoint
+        self.version = version
+        self.start = start
+        self.width = width
+        self.requests = requests
+        self.errors = errors
+        self.coldStarts = coldStarts
+        self.warmups = warmups
+        self.warmupColdStarts = warmupColdStarts
+        self.maxInFlight = maxInFlight
+        self.costMicros = costMicros
+        self.warmupCostMicros = warmupCostMicros
+        self.latency = latency
+        self.coldLatency = coldLatency
+    }
+}
+
+/// An endpoint's live figures over one window: in total and per version.
+public struct EndpointFigures: Equatable, Sendable, Codable {
+    public var total: LiveFigures
+    /// By version id, for the versions with buckets in the window.
+    public var versions: [String: LiveFigures]
+
+    public init(total: LiveFigures, versions: [String: LiveFigures] = [:]) {
+        self.total = total
+        self.versions = versions
+    }
+
+    /// Adds buckets of any endpoints and versions into figures per endpoint.
+    public static func build(_ buckets: some Sequence<StoredBucket>, window: LiveWindow) throws -> [String: EndpointFigures] {
+        var builders: [String: [String: LiveFigures.Builder]] = [:]
+        for bucket in buckets {
+            try builders[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: window)].add(bucket)
+        }
+        var result: [String: EndpointFigures] = [:]
+        for (endpoint, versions) in builders {
+            var total = LiveFigures.Builder(window: window)
+            for builder in versions.values { total.add(builder) }
+            result[endpoint] = EndpointFigures(total: total.figuresNow(), versions: versions.mapValues { $0.figuresNow() })
+        }
+        return result
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import GRDB
+
+extension CostBurn {
+    /// Reads every endpoint's burn as of `now` (buckets that start after `now` are ignored). `table` only
+    /// labels how each endpoint is priced (default: `PriceTable.load()`); the amounts are those stored.
+    public static func load(_ db: Database, now: Date, table: PriceTable? = nil) throws -> CostBurn {
+        let table = table ?? (try? PriceTable.load()) ?? .standard
+        let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
+        let dayStart = nowSeconds / 86_400 * 86_400
+        // The rate now is the live figures' burn over the last 5 minutes: the same figure every view shows.
+        let live = try EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: LiveWindow(start: nowSeconds - nowWindowSeconds, end: nowSeconds)),
+                                             window: LiveWindow(start: nowSeconds - nowWindowSeconds, end: nowSeconds))
+        let projectionStart = nowSeconds - projectionWindowSeconds
+        let earliest = min(dayStart, projectionStart)
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT endpoint, version_id,
+                   SUM(CASE WHEN start >= :day THEN cost_micros ELSE 0 END) AS day_traffic,
+                   SUM(CASE WHEN start >= :day THEN warmup_cost_micros ELSE 0 END) AS day_warm,
+                   SUM(CASE WHEN start >= :projection THEN cost_micros ELSE 0 END) AS last_traffic,
+                   SUM(CASE WHEN start >= :projection THEN warmup_cost_micros ELSE 0 END) AS last_warm,
+                   MIN(CASE WHEN start >= :projection THEN start END) AS first_start
+            FROM metric_buckets WHERE start >= :earliest AND start <= :now
+            GROUP BY endpoint, version_id ORDER BY endpoint, version_id
+            """, arguments: ["day": dayStart, "projection": projectionStart, "earliest": earliest, "now": nowSeconds])
+        var byEndpoint: [String: [Row]] = [:]
+        for row in rows { byEndpoint[row["endpoint"], default: []].append(row) }
+
+        let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var report = CostBurn(at: now, endpoints: [], total: BurnFigures(), totalBudgetMicros: nil)
+        for endpoint in try Endpoint.order(Column("name")).fetchAll(db) {
+            let versionRows = byEndpoint[endpoint.name] ?? []
+            // One observed span per endpoint, so its versions' projections add up to its own.
+            let firstStart = versionRows.compactMap { $0["first_start"] as Int64? }.min() ?? projectionStart
+            let observed = max(nowWindowSeconds, nowSeconds - max(projectionStart, firstStart))
+            var burn = BurnFigures()
+            var versions: [EndpointBurn.Version] = []
+            for row in versionRows {
+                var figures = BurnFigures()
+                let rate = live[endpoint.name]?.versions[row["version_id"]]
+                figures.perHourNow = CostSplit(trafficMicros: (rate?.burnMicrosPerHour ?? 0) - (rate?.pingBurnMicrosPerHour ?? 0),
+                                               keepWarmMicros: rate?.pingBurnMicrosPerHour ?? 0)
+                figures.today = CostSplit(trafficMicros: row["day_traffic"], keepWarmMicros: row["day_warm"])
+                figures.projectedMonth = CostSplit(trafficMicros: project(row["last_traffic"], over: observed),
+                                                   keepWarmMicros: project(row["last_warm"], over: observed))
+                versions.append(.init(version: row["version_id"], burn: figures))
+                burn.add(figures)
+            }
+            let target = targets[endpoint.target]
+            let used = endpoint.dailyBudgetMicros.flatMap { budget in budget > 0 ? burn.today.totalMicros * 1_000_000 / budget : nil }
+            report.endpoints.append(EndpointBurn(endpoint: endpoint.name, target: endpoint.target,
+                                                 pricedAs: target.flatMap { TargetPricing.label(of: $0, table: table) }, burn: burn,
+                                                 dailyBudgetMicros: endpoint.dailyBudgetMicros, budgetUsedPPM: used, versions: versions))
+            report.total.add(burn)
+            if let budget = endpoint.dailyBudgetMicros { report.totalBudgetMicros = (report.totalBudgetMicros ?? 0) + budget }
+        }
+        return report
+    }
+
+}
+
+extension Registry {
+    /// Every endpoint's cost burn as of `now` (`CostBurn`).
+    public func costBurn(now: Date, table: PriceTable? = nil) throws -> CostBurn {
+        try read { db in try CostBurn.load(db, now: now, table: table) }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import GRDB
+
+/// One row of `keep_warm_state`: what the keep-warm scheduler planned and last did for an endpoint, and a
+/// "ping now" someone asked for.
+public struct KeepWarmState: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "keep_warm_state"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var endpoint: String
+    public var nextPingAt: Date?
+    public var lastPingAt: Date?
+    /// When the last ping was due (its plan's next ping, or the request's time): how late the scheduler is.
+    public var lastPingDueAt: Date?
+    public var plan: String = ""
+    public var lastResult: String?
+    public var pingsSent: Int64 = 0
+    public var pingRequestedAt: Date?
+    public var pingRequestedBy: String?
+    public var updatedAt: Date
+
+    public init(endpoint: String, updatedAt: Date) {
+        self.endpoint = endpoint
+        self.updatedAt = updatedAt
+    }
+}
+
+/// What keep-warm plans one endpoint from.
+public struct KeepWarmInput: Sendable {
+    public var endpoint: Endpoint
+    /// Version → percent, the versions that take traffic.
+    public var weights: [String: Int]
+    public var state: KeepWarmState?
+    /// The slowest cold start among its instances now, in milliseconds.
+    public var slowestColdStartMs: Int64?
+    /// The versions that take traffic, by id.
+    public var versions: [String: ModelVersion]
+}
+
+extension Registry {
+    /// Every endpoint with keep-warm on or a ping asked for, with what its plan needs, in a few set queries
+    /// (a fleet has thousands).
+    public func keepWarmInputs() throws -> [KeepWarmInput] {
+        try read { db in
+            let states = Dictionary(try KeepWarmState.fetchAll(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+            let endpoints = try Endpoint.fetchAll(db).filter { $0.keepWarm != .off || states[$0.name]?.pingRequestedAt != nil }
+            guard !endpoints.isEmpty else { return [] }
+            let weights = try TrafficSplit.allDesired(db)
+            let taking = try ModelVersion.fetchAll(db, keys: Set(endpoints.flatMap { weights[$0.name]?.keys ?? [:].keys }))
+            let versions = Dictionary(taking.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            var coldStartMs: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT endpoint, MAX(cold_start_ms) AS ms FROM instances GROUP BY endpoint") {
+                coldStartMs[row["endpoint"]] = row["ms"]
+            }
+            return endpoints.map { endpoint in
+                KeepWarmInput(endpoint: endpoint, weights: weights[endpoint.name] ?? [:], state: states[endpoint.name],
+                              slowestColdStartMs: coldStartMs[endpoint.name],
+                              versions: versions.filter { weights[endpoint.name]?[$0.key] != nil })
+            }
+        }
+    }
+
+    /// Every endpoint's keep-warm state, by endpoint.
+    public func keepWarmStates() throws -> [String: KeepWarmState] {
+        try read { db in try Self.keepWarmStates(db) }
+    }
+
+    static func keepWarmStates(_ db: Database) throws -> [String: KeepWarmState] {
+        Dictionary(try KeepWarmState.fetchAll(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Stores the plans that changed (next ping and its reason), in one transaction.
+    public func saveKeepWarmPlans(_ plans: [(endpoint: String, plan: KeepWarmPlan)], now: Date) throws {
+        guard !plans.isEmpty else { return }
+        try write { db in
+            for (endpoint, plan) in plans {
+                try Self.updateKeepWarmState(db, endpoint: endpoint, now: now) { state in
+                    state.nextPingAt = plan.nextPing
+                    state.plan = plan.reason
+                }
+            }
+        }
+    }
+
+    /// Notes that the pings of `endpoint` reached nothing.
+    public func noteKeepWarmFailure(endpoint: String, reason: String, now: Date) throws {
+        try write { db in
+            try Self.updateKeepWarmState(db, endpoint: endpoint, now: now) { $0.lastResult = "ping failed: \(reason)" }
+        }
+    }
+
+    /// Records pings sent to `endpoint`: when they went and were due, what they did, and — when they answered a
+    /// "ping now" request — that request cleared (only that one: a request made meanwhile gets pings of its own)
+    /// with its audit event.
+    public func recordPings(endpoint: String, sentAt: Date, dueAt: Date, count: Int, summary: String, answering requested: Date?,
+                            now: Date) throws {
+        try write { db in
+            try Self.updateKeepWarmState(db, endpoint: endpoint, now: now) { state in
+                state.lastPingAt = sentAt
+                state.lastPingDueAt = dueAt
+                state.lastResult = summary
+                state.pingsSent += Int64(count)
+                if let requested, state.pingRequestedAt == requested {
+                    state.pingRequestedAt = nil
+                    state.pingRequestedBy = nil
+                }
+            }
+            if requested != nil {
+                try db.record(AuditEvent(at: now, actor: "daemon", endpoint: endpoint, kind: "ping.sent", message: "ping \(endpoint): \(summary)"))
+            }
+        }
+    }
+
+    /// Asks for `endpoint` to be pinged now (the intent; the caller records its audit event).
+    static func requestPing(_ db: Database, endpoint: String, by actor: String, now: Date) throws {
+        try updateKeepWarmState(db, endpoint: endpoint, now: now) { state in
+            state.pingRequestedAt = now
+            state.pingRequestedBy = actor
+        }
+    }
+
+    /// The one place a keep-warm row is written: read (or start) it, change it, save it.
+    static func updateKeepWarmState(_ db: Database, endpoint: String, now: Date, _ change: (inout KeepWarmState) -> Void) throws {
+        let stored = try KeepWarmState.fetchOne(db, key: endpoint)
+        var state = stored ?? KeepWarmState(endpoint: endpoint, updatedAt: now)
+        change(&state)
+        guard state != stored else { return }
+        state.updatedAt = now
+        try state.save(db)
+    }
+}
+
+extension Registry {
+    /// Records when endpoints were last pinged, without a ping being sent (a benchmark spreading a fleet's
+    /// pings over the interval, or a keep-warm history brought from another scheduler).
+    public func noteLastPings(_ pings: [String: Date], now: Date) throws {
+        try write { db in
+            for (endpoint, at) in pings {
+                try Self.updateKeepWarmState(db, endpoint: endpoint, now: now) { $0.lastPingAt = at }
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+
+// The metric buckets: what the gateway and the drivers measured, and the live figures read from them.
+
+extension StoredBucket {
+    init(row: Row) {
+        self.init(endpoint: row["endpoint"], version: row["version_id"], start: row["start"], width: row["width_s"],
+                  requests: row["requests"], errors: row["errors"], coldStarts: row["cold_starts"], warmups: row["warmups"],
+                  warmupColdStarts: row["warmup_cold_starts"], maxInFlight: row["max_in_flight"], costMicros: row["cost_micros"],
+                  warmupCostMicros: row["warmup_cost_micros"], latency: row["latency_hist"], coldLatency: row["cold_latency_hist"])
+    }
+
+    /// The buckets that overlap `window`, of one endpoint (and version) or of all.
+    static func fetchAll(_ db: Database, overlapping window: LiveWindow, endpoint: String? = nil, version: String? = nil) throws -> [StoredBucket] {
+        // `start` is indexed; no bucket is wider than a day, so the index bounds the scan.
+        try Row.fetchAll(db, sql: """
+            SELECT endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
+                   cost_micros, warmup_cost_micros, latency_hist, cold_latency_hist
+            FROM metric_buckets
+            WHERE start > :from - 86400 AND start < :to AND start + width_s > :from
+              AND (:endpoint IS NULL OR endpoint = :endpoint) AND (:version IS NULL OR version_id = :version)
+            ORDER BY start
+            """, arguments: ["from": window.start, "to": window.end, "endpoint": endpoint, "version": version]).map(StoredBucket.init(row:))
+    }
+}
+
+extension Registry {
+    /// Every endpoint's live figures over `window` (or one endpoint's): the one computation behind every view.
+    public func liveFigures(window: LiveWindow, endpoint: String? = nil) throws -> [String: EndpointFigures] {
+        try read { db in try EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: window, endpoint: endpoint), window: window) }
+    }
+
+    /// The stored buckets of `endpoint` that overlap `window`, oldest first (the endpoint detail draws them).
+    public func buckets(endpoint: String, window: LiveWindow) throws -> [StoredBucket] {
+        try read { db in try StoredBucket.fetchAll(db, overlapping: window, endpoint: endpoint) }
+    }
+
+    /// Adds a batch of measured buckets to the stored ones (creating them), in one transaction: counts add
+    /// and histograms merge, so a second writer or a restart adds to a bucket instead of overwriting it.
+    public func merge(_ batch: [MetricBucket.Key: MetricBucket]) throws {
+        guard !batch.isEmpty else { return }
+        try write { db in
+            for (key, delta) in batch { try delta.merge(into: key, db) }
+        }
+    }
+
+    /// Writes what a platform measured over the stored buckets (`MetricBucket.replaceObserved`), in one transaction.
+    public func replaceObserved(_ batch: [MetricBucket.Key: MetricBucket], platformCountsColdStarts: Bool) throws {
+        guard !batch.isEmpty else { return }
+        try write { db in
+            for (key, bucket) in batch.sorted(by: { $0.key.start < $1.key.start }) {
+                try bucket.replaceObserved(at: key, platformCountsColdStarts: platformCountsColdStarts, db)
+            }
+        }
+    }
+
+    /// The stored bucket at `key`, if any.
+    public func bucket(at key: MetricBucket.Key) throws -> MetricBucket? {
+        try read { db in try MetricBucket.fetch(key, db) }
+    }
+
+    /// Rolls old 10-second buckets up and drops those past retention (`MetricRollup`).
+    @discardableResult
+    public func rollUpMetrics(now: Date, retentionDays: Int) throws -> (rolledUp: Int, dropped: Int) {
+        try write { db in try MetricRollup.run(db, now: now, retentionDays: retentionDays) }
+    }
+
+    /// Which versions of `endpoint` may have served since `since` (`ServingVersions`).
+    public func servingVersions(endpoint: String, since: Date) throws -> Set<String> {
+        try read { db in try ServingVersions.load(db, endpoint: endpoint, since: since) }
+    }
+
+    /// The user traffic of `version` on `endpoint` since `since`, as the deploy gate judges it.
+    public func versionHealth(endpoint: String, version: String, since: Date, now: Date = Date()) throws -> VersionHealth {
+        try read { db in try VersionHealth.load(db, endpoint: endpoint, version: version, since: since, now: now) }
+    }
+
+    /// The intervals in which each of `endpoints` had user requests since `since` (`start`, `width` in
+    /// seconds, oldest first): what adaptive keep-warm learns idle times from.
+    public func busyIntervals(endpoints: [String], since: Date) throws -> [String: [(start: Int64, width: Int64)]] {
+        guard !endpoints.isEmpty else { return [:] }
+        return try read { db in
+            var result: [String: [(start: Int64, width: Int64)]] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT DISTINCT endpoint, start, width_s FROM metric_buckets
+                WHERE requests > 0 AND start >= ? AND endpoint IN (SELECT value FROM json_each(?)) ORDER BY start
+                """, arguments: [Int64(since.timeIntervalSince1970), jsonArray(endpoints)]) {
+                result[row["endpoint"], default: []].append((row["start"], row["width_s"]))
+            }
+            return result
+        }
+    }
+
+    /// Per endpoint, the worst p99 of each minute since `since` (a bucket's stored p99), for sparklines.
+    static func minuteP99s(_ db: Database, since: Int64) throws -> [String: [(minuteStart: Int64, p99: Double)]] {
+        var result: [String: [(minuteStart: Int64, p99: Double)]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT endpoint, start / 60 * 60 AS minute, MAX(p99_ms) AS p99 FROM metric_buckets
+            WHERE start >= ? AND requests > 0 AND p99_ms IS NOT NULL GROUP BY endpoint, minute
+            """, arguments: [since]) {
+            result[row["endpoint"], default: []].append((row["minute"], row["p99"]))
+        }
+        return result
+    }
+}
+
+/// Plain strings as a JSON array, for `json_each` (one bound argument however many values).
+func jsonArray(_ values: [String]) -> String {
+    String(decoding: (try? JSONEncoder().encode(values)) ?? Data("[]".utf8), as: UTF8.self)
+}
