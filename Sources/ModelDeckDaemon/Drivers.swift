@@ -48,7 +48,7 @@ public final class Drivers: Sendable {
             }
             let address = gateway?.target == target.name ? gateway!.address : GatewayAddress()
             let driver = TargetDrivers.make(for: target, registry: registry, gateway: address, aws: aws)
-            if let refused = driver as? UnavailableDriver { unavailable.append((target, refused.reason)) }
+            if let reason = driver.unavailableReason { unavailable.append((target, reason)) }
             next[target.name] = driver
         }
         if !unavailable.isEmpty {

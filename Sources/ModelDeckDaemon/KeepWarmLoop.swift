@@ -104,7 +104,7 @@ struct KeepWarmLoop: Service {
         }
         for name in states.keys {
             // A target that cannot be driven (no credentials) is not pinged: its deploys already say why.
-            guard var state = states[name], let driver = drivers[state.endpoint.target], !(driver is UnavailableDriver) else { continue }
+            guard var state = states[name], let driver = drivers[state.endpoint.target], driver.unavailableReason == nil else { continue }
             let outcome = book.outcomes[name]
             // What a finished ping did is known here before the registry is re-read.
             let lastPing = [state.lastPing, outcome?.sentAt].compactMap { $0 }.max()

@@ -34,7 +34,7 @@ struct MetricsCollector: Service {
             return
         }
         for endpoint in endpoints {
-            guard let driver = drivers[endpoint.target], driver.target.kind != .local, !(driver is UnavailableDriver) else { continue }
+            guard let driver = drivers[endpoint.target], driver.target.descriptor.metrics == .platform, driver.unavailableReason == nil else { continue }
             do {
                 try await driver.collectMetrics(endpoint: endpoint, from: now.addingTimeInterval(-lookBack), to: now)
             } catch {

@@ -83,7 +83,7 @@ public actor Reconciler {
     /// endpoint whose step is still running, and each step is idempotent, so nothing is done twice.
     private func work(on endpoint: String, driver: any TargetDriver, _ step: @escaping @Sendable (isolated Reconciler) async -> Void) async {
         guard running[endpoint] == nil else { return }
-        if driver.target.kind == .local {
+        if !driver.target.descriptor.isRemote {
             await step(self)
             return
         }
@@ -121,7 +121,7 @@ public actor Reconciler {
             if [.shifting, .baking, .rollingBack].contains(deployment.state), let expected = DeploymentMachine.weights(for: deployment),
                try registry.read({ db in try Self.routedWeights(db, endpoint: deployment.endpoint) }) != expected.filter({ $0.value > 0 }) {
                 // A cloud platform is asked again at most every 15 s, not at every tick.
-                if driver.target.kind != .local, let last = lastRouteRetry[deployment.endpoint], ContinuousClock.now - last < Self.routeRetryInterval {
+                if driver.target.descriptor.isRemote, let last = lastRouteRetry[deployment.endpoint], ContinuousClock.now - last < Self.routeRetryInterval {
                     return
                 }
                 lastRouteRetry[deployment.endpoint] = .now
@@ -178,7 +178,7 @@ public actor Reconciler {
         for (deployment, target) in latest {
             guard let target, let driver = drivers[target], let weights = DeploymentMachine.weights(for: deployment) else { continue }
             // A local target answers from the registry; a cloud one is an API call, so it is asked once a minute.
-            if driver.target.kind != .local, let last = lastDriftCheck[deployment.endpoint], now - last < Self.remoteDriftCheckInterval {
+            if driver.target.descriptor.isRemote, let last = lastDriftCheck[deployment.endpoint], now - last < Self.remoteDriftCheckInterval {
                 continue
             }
             guard running[deployment.endpoint] == nil else { continue }

@@ -45,7 +45,7 @@ public struct LambdaDriver: TargetDriver {
     // MARK: Names
 
     /// `function_prefix` (default `modeldeck-`) + the endpoint's name.
-    public func functionName(_ endpoint: String) -> String { (target.config["function_prefix"] ?? "modeldeck-") + endpoint }
+    public func functionName(_ endpoint: String) -> String { (target.setting("function_prefix") ?? "") + endpoint }
 
     /// The description a published version carries: how the driver finds it again.
     static func description(of version: ModelVersion) -> String { "modeldeck \(version.id) \(version.digest)" }
@@ -81,7 +81,7 @@ public struct LambdaDriver: TargetDriver {
         guard let role = target.config["role_arn"], !role.isEmpty else {
             throw ModelDeckError("target \(target.label) has no role_arn: Lambda needs an execution role for function '\(name)' (an IAM role Lambda can assume)")
         }
-        let architecture = try Architecture.normalized(target.config["architecture"] ?? "x86_64")
+        let architecture = try Architecture.normalized(target.setting("architecture") ?? "x86_64")
         // The version's identity goes into the configuration too, so two versions with the same code still
         // publish two Lambda versions (Lambda publishes nothing when code and configuration are unchanged).
         let environment = ["MODELDECK_VERSION": version.id, "MODELDECK_DIGEST": version.digest, "MODELDECK_ENDPOINT": endpoint.name]
@@ -112,8 +112,8 @@ public struct LambdaDriver: TargetDriver {
             }
         }
         return FunctionSpec(name: name, role: role, description: Self.description(of: version), packageType: packageType, code: code,
-                            runtime: packageType == "Zip" ? target.config["runtime"] ?? Self.defaultRuntime : nil,
-                            handler: packageType == "Zip" ? target.config["handler"] ?? "bootstrap" : nil,
+                            runtime: packageType == "Zip" ? target.setting("runtime") ?? Self.defaultRuntime : nil,
+                            handler: packageType == "Zip" ? target.setting("handler") ?? "bootstrap" : nil,
                             memoryMB: endpoint.memoryMB, timeoutSeconds: Int(version.timeoutSeconds ?? Self.defaultTimeoutSeconds),
                             architecture: architecture, environment: environment)
     }

@@ -6,6 +6,10 @@ import ModelDeckCore
 public protocol TargetDriver: Sendable {
     var target: Target { get }
 
+    /// Why this target cannot be driven from here (no credentials, a kind without a driver), or nil when it can.
+    /// Every call of a driver with a reason fails with it; the daemon skips such a target's pings and metrics.
+    var unavailableReason: String? { get }
+
     /// Makes `version` ready to take traffic on `endpoint` (idempotent). Throws a `ModelDeckError` that
     /// says why when the target cannot run it.
     func provision(_ version: ModelVersion, on endpoint: Endpoint) async throws
@@ -26,6 +30,8 @@ public protocol TargetDriver: Sendable {
 }
 
 extension TargetDriver {
+    public var unavailableReason: String? { nil }
+
     public func collectMetrics(endpoint: Endpoint, from: Date, to: Date) async throws {}
 }
 

@@ -16,25 +16,44 @@ public enum TargetDrivers {
         }
     }
 
+    /// What a driver may need to be made: the registry, where the local gateway listens, and where AWS
+    /// credentials are found.
+    public struct Context: Sendable {
+        public var registry: Registry
+        public var gateway: GatewayAddress
+        public var aws: AWSEnvironment
+    }
+
+    /// How the driver of one kind is made; each driver declares its own next to itself (`LocalDriver.maker`,
+    /// `LambdaDriver.maker`, …). Throwing means the target cannot be driven from here (no credentials), and why.
+    public struct Maker: Sendable {
+        public let kind: TargetKind
+        public let make: @Sendable (Target, Context) throws -> any TargetDriver
+
+        public init(kind: TargetKind, make: @escaping @Sendable (Target, Context) throws -> any TargetDriver) {
+            self.kind = kind
+            self.make = make
+        }
+    }
+
+    /// The driver of each kind that has one. A new kind adds its driver's maker here; a kind without one is
+    /// declared, fit-checked and priced, but a deploy to it fails saying that ModelDeck cannot drive it yet.
+    static let makers: [TargetKind: Maker] = Dictionary(uniqueKeysWithValues: [
+        LocalDriver.maker, LambdaDriver.maker, SageMakerServerlessDriver.maker,
+    ].map { ($0.kind, $0) })
+
     /// The driver of `target`. A target that cannot be driven from here (no credentials, a kind without a
-    /// driver) still gets one: it refuses every call with the reason, so a deploy to it fails and says why
-    /// while every other target runs.
+    /// driver) still gets one: it refuses every call with the reason (`unavailableReason`), so a deploy to it
+    /// fails and says why while every other target runs.
     public static func make(for target: Target, registry: Registry, gateway: GatewayAddress,
                             aws: AWSEnvironment = AWSEnvironment()) -> any TargetDriver {
-        switch target.kind {
-        case .local:
-            return LocalDriver(target: target, registry: registry, gateway: gateway)
-        case .sagemakerServerless, .awsLambda:
-            do {
-                let client = try client(for: target, aws)
-                return target.kind == .awsLambda
-                    ? LambdaDriver(target: target, registry: registry, client: client)
-                    : SageMakerServerlessDriver(target: target, registry: registry, client: client)
-            } catch {
-                return UnavailableDriver(target: target, reason: "\((error as? ModelDeckError)?.message ?? "\(error)")")
-            }
-        case .ecsFargate, .http:
+        guard let maker = makers[target.kind] else {
             return UnavailableDriver(target: target, reason: "ModelDeck cannot deploy to \(target.kind.rawValue) targets yet")
+        }
+        do {
+            return try maker.make(target, Context(registry: registry, gateway: gateway, aws: aws))
+        } catch {
+            return UnavailableDriver(target: target, reason: "\((error as? ModelDeckError)?.message ?? "\(error)")")
         }
     }
 
@@ -50,6 +69,7 @@ public enum TargetDrivers {
 public struct UnavailableDriver: TargetDriver {
     public let target: Target
     public let reason: String
+    public var unavailableReason: String? { reason }
 
     public init(target: Target, reason: String) {
         self.target = target

@@ -44,7 +44,7 @@ public final class EndpointCatalog: Sendable {
     /// A handful of set queries, whatever the number of endpoints: the gateway reloads at every registry
     /// change, and a fleet has thousands of endpoints.
     private func load(_ db: Database) throws -> [String: LocalEndpoint] {
-        let targets = try Target.fetchAll(db).filter { targetNames.contains($0.name) && $0.kind == .local }
+        let targets = try Target.fetchAll(db).filter { targetNames.contains($0.name) && $0.descriptor.servedByGateway }
         guard !targets.isEmpty else { return [:] }
         var weights: [String: [String: Int]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT endpoint, version_id, weight FROM traffic WHERE weight > 0") {
