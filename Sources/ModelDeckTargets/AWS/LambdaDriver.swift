@@ -26,9 +26,6 @@ public struct LambdaDriver: TargetDriver {
     /// CloudWatch period of `collectMetrics`, and the width of the buckets it writes: Lambda's metrics are
     /// standard resolution (one point a minute), so a finer period would not be finer data.
     public static let metricPeriod: Int64 = 60
-    /// Lambda runs a zip package with this runtime unless the target's `runtime` says otherwise; an OS-only
-    /// runtime, since a ModelDeck version brings its own server (the zip's `bootstrap`).
-    public static let defaultRuntime = "provided.al2023"
     /// Applies when a version states no timeout; Lambda's own default (3 s) is too short for a model.
     public static let defaultTimeoutSeconds: Int64 = 60
     /// The body of a keep-warm `Invoke`. Lambda passes no HTTP headers to the function, so the payload is the
@@ -112,8 +109,9 @@ public struct LambdaDriver: TargetDriver {
             }
         }
         return FunctionSpec(name: name, role: role, description: Self.description(of: version), packageType: packageType, code: code,
-                            runtime: packageType == "Zip" ? target.setting("runtime") ?? Self.defaultRuntime : nil,
-                            handler: packageType == "Zip" ? target.setting("handler") ?? "bootstrap" : nil,
+                            // For zips: the target's runtime and handler, else LambdaTarget's defaults (provided.al2023, bootstrap).
+                            runtime: packageType == "Zip" ? target.setting("runtime") : nil,
+                            handler: packageType == "Zip" ? target.setting("handler") : nil,
                             memoryMB: endpoint.memoryMB, timeoutSeconds: Int(version.timeoutSeconds ?? Self.defaultTimeoutSeconds),
                             architecture: architecture, environment: environment)
     }
