@@ -2,8 +2,8 @@
 /// in the registry. Everything ModelDeck knows about a kind is in its `TargetDescriptor`; a kind exists only
 /// when a descriptor declares it, so reading a kind that no descriptor knows fails (`init?(rawValue:)`).
 ///
-/// A struct rather than an enum so that nothing outside the descriptors can `switch` over the kinds: a new
-/// kind is a descriptor (plus its driver in ModelDeckTargets), never a case to add to switches elsewhere.
+/// A struct rather than an enum, so there is no exhaustive `switch` over the kinds to extend: a new kind is a
+/// descriptor (plus its driver in ModelDeckTargets), never a case to add to switches elsewhere.
 public struct TargetKind: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
