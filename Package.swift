@@ -1,7 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Modules follow the architecture in DESIGN.md:
+// Linux only: CProcessSpawn sets a parent-death signal with prctl(PR_SET_PDEATHSIG) from <sys/prctl.h>, which
+// only Linux has, so no other platform is declared.
+//
+// Modules follow the architecture (README.md, "Layout"):
 //   ModelDeckCore    – domain types, the SQLite registry, pure decision code (fit check, routing, …)
 //   ModelDeckTargets – target drivers (local runtime, AWS); only the daemon imports them
 //   ModelDeckDaemon  – the control loop that acts on intents
@@ -10,7 +13,6 @@ import PackageDescription
 //   modeldeck        – the executable: CLI commands, daemon, TUI
 let package = Package(
     name: "ModelDeck",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "modeldeck", targets: ["modeldeck"]),
         .executable(name: "modeldeck-bench", targets: ["modeldeck-bench"]),
@@ -27,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Test clocks for the daemon's loops (their pacing without waiting for it).
         .package(url: "https://github.com/pointfreeco/swift-clocks", from: "1.1.1"),
     ],
@@ -60,6 +63,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(
@@ -72,6 +77,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
@@ -96,6 +102,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "ModelDeckCoreTests", dependencies: ["ModelDeckCore"]),
@@ -105,11 +112,13 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ], path: "Tests/ModelDeckTestSupport"),
         .testTarget(name: "ModelDeckTargetsTests", dependencies: [
             "ModelDeckTargets", "ModelDeckTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "ModelDeckDaemonTests", dependencies: [
             "ModelDeckDaemon", "ModelDeckCore", "ModelDeckTargets",
@@ -121,6 +130,7 @@ let package = Package(
         .testTarget(name: "modeldeckTests", dependencies: [
             "modeldeck", "ModelDeckCore", "ModelDeckTargets", "ModelDeckTUI", "ModelDeckTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
     ],
     swiftLanguageModes: [.v6]

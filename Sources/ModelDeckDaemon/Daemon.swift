@@ -47,7 +47,7 @@ public struct Daemon: Sendable {
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
                                  tickInterval: settings.tickInterval, retentionDays: settings.retentionDays, logger: logger)
 
-        let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger)
+        let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger, clock: ContinuousClock())
         let collector = MetricsCollector(registry: registry, drivers: drivers, logger: logger)
         var services: [any Service] = [loops, keepWarm, collector]
         if let api = settings.api {
@@ -111,6 +111,7 @@ struct ControlLoops: Service {
             // A change during this tick (its own writes included) wakes the next one at once.
             seen = await watcher.waitForChange(from: seen, until: started + tickInterval)
         }
+        await reconciler.shutdown()
     }
 }
 
@@ -127,10 +128,15 @@ extension Daemon {
         let stopper = GatewayStopper()
         let (ports, portReady) = AsyncStream<Int>.makeStream()
         let task = Task { [settings] in
+            // However it ends, the stream ends with it: a daemon that fails to start is said, not waited for.
+            defer { portReady.finish() }
             try await Daemon(registry: registry, settings: settings, logger: logger).run(stopper: stopper) { portReady.yield($0) }
         }
         var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw ModelDeckError("the daemon did not start") }
+        guard let port = await iterator.next() else {
+            if case .failure(let error) = await task.result { throw error }
+            throw ModelDeckError("the daemon stopped before its gateway listened")
+        }
         return (port, stopper, task)
     }
 }

@@ -4,7 +4,7 @@ import ModelDeckCore
 /// The daemon's row in the registry: alive while `heartbeat_at` is recent, stopped when `stopped_at` is set.
 /// Readers (the TUI, `get`) judge it with `DaemonStatus`.
 public enum Heartbeat {
-    public static let version = "0.1.0"
+    public static let version = ModelDeckRelease.version
     /// How often the daemon writes its heartbeat.
     public static let interval: Duration = .seconds(2)
 

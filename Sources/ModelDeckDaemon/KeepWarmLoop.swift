@@ -10,10 +10,12 @@ import Synchronization
 /// finishes — and then starts every due ping at once, to every version that takes traffic. Pings run
 /// concurrently, at most `maxConcurrentPings` endpoints at a time and never two at once for one endpoint.
 /// They are marked, so they never count as user traffic.
-struct KeepWarmLoop: Service {
+struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     let registry: Registry
     let drivers: any DriverSource
     let logger: Logger
+    /// When pings are due, and how long the loop may sleep, are reckoned on this clock (a test clock in tests).
+    let clock: C
     /// Endpoints pinged at the same time; more due at once wait for a free slot.
     var maxConcurrentPings = 32
     /// The registry is re-read when it changes, at most this often: while pings go out, each one's record
@@ -28,11 +30,6 @@ struct KeepWarmLoop: Service {
     let pingRecorder = InvocationRecorder()
     /// What pings the target does not record itself are priced with (`TargetPricing`).
     var prices: PriceTable = (try? PriceTable.load()) ?? .standard
-
-    /// The pause before trying an endpoint again after `failures` rounds in a row reached nothing.
-    static func pause(afterFailures failures: Int, first: TimeInterval) -> TimeInterval {
-        min(300, first * pow(2, Double(min(max(failures, 1), 20) - 1)))
-    }
 
     struct EndpointState {
         var endpoint: Endpoint
@@ -51,41 +48,6 @@ struct KeepWarmLoop: Service {
         var plannedRule: KeepWarmDecision.Rule?
     }
 
-    func run() async throws {
-        let watcher = try RegistryWatcher(path: registry.path)
-        let pings = PingBook()
-        var states: [String: EndpointState] = [:]
-        var seen = watcher.version()
-        var reloadPending = true
-        var lastLoad: ContinuousClock.Instant?
-        await withDiscardingTaskGroup { group in
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                if reloadPending, lastLoad.map({ .now - $0 >= reloadInterval }) ?? true {
-                    lastLoad = .now
-                    do {
-                        states = try await load(now: Date())
-                        reloadPending = false
-                    } catch { logger.error("keep-warm failed", metadata: ["error": "\(error)"]) }
-                }
-                var deadline = ContinuousClock.now + maxSleep
-                if reloadPending, let lastLoad { deadline = min(deadline, lastLoad + reloadInterval) }
-                var starved = false
-                for ping in plan(&states, pings: pings, now: Date(), deadline: &deadline, starved: &starved) {
-                    group.addTask { await send(ping, pings: pings) }
-                }
-                // Pings leave on time whatever the polling (the sleep ends at the deadline); registry changes are
-                // re-read at most every `reloadInterval`, so a slower poll does, unless due pings wait for a slot.
-                let version = await watcher.waitForChange(from: seen, until: deadline,
-                                                          polling: starved ? RegistryWatcher.pollInterval : reloadInterval / 4,
-                                                          orWhen: { starved && pings.takeFinished() })
-                if version != seen {
-                    seen = version
-                    reloadPending = true
-                }
-            }
-        }
-    }
-
     /// A ping to send now.
     struct DuePing: Sendable {
         var endpoint: String
@@ -102,13 +64,13 @@ struct KeepWarmLoop: Service {
     /// now that may start, marked in flight; `deadline` comes down to the next planned ping, and `starved`
     /// says whether a due ping waits for a free slot.
     func plan(_ states: inout [String: EndpointState], pings: PingBook, now: Date,
-              deadline: inout ContinuousClock.Instant, starved: inout Bool) -> [DuePing] {
+              deadline: inout C.Instant, starved: inout Bool) async -> [DuePing] {
         let book = pings.snapshot()
         var free = maxConcurrentPings - book.inFlight.count
         var changed: [(String, KeepWarmPlan)] = []
         var due: [DuePing] = []
         func wake(at date: Date) {
-            deadline = min(deadline, ContinuousClock.now + .seconds(max(0, date.timeIntervalSince(now))))
+            deadline = min(deadline, clock.now.advanced(by: .seconds(max(0, date.timeIntervalSince(now)))))
         }
         for name in states.keys {
             // A target that cannot be driven (no credentials) is not pinged: its deploys already say why.
@@ -158,7 +120,7 @@ struct KeepWarmLoop: Service {
                                dueAt: dueAt, requested: requested))
         }
         if !changed.isEmpty {
-            do { try save(changed, now: now) } catch {
+            do { try await registry.perform { [changed] in try $0.saveKeepWarmPlans(changed, now: now) } } catch {
                 logger.error("keep-warm failed", metadata: ["error": "\(error)"])
                 // Not stored: put into words and saved again at the next pass.
                 for (name, _) in changed { states[name]?.plannedRule = nil; states[name]?.storedPlan = nil }
@@ -197,7 +159,7 @@ struct KeepWarmLoop: Service {
             // access) is not asked every second, and a gateway still starting is asked again soon.
             pings.finish(ping.endpoint) { outcome in
                 outcome.failures += 1
-                outcome.retryAt = Date().addingTimeInterval(Self.pause(afterFailures: outcome.failures, first: retryDelay))
+                outcome.retryAt = Date().addingTimeInterval(KeepWarmBackoff.pause(afterFailures: outcome.failures, first: retryDelay))
             }
             return
         }
@@ -243,10 +205,6 @@ struct KeepWarmLoop: Service {
         return states
     }
 
-    private func save(_ plans: [(endpoint: String, plan: KeepWarmPlan)], now: Date) throws {
-        try registry.saveKeepWarmPlans(plans, now: now)
-    }
-
     private func noteFailure(_ endpoint: String, _ reason: String, now: Date) async throws {
         try await registry.perform { try $0.noteKeepWarmFailure(endpoint: endpoint, reason: reason, now: now) }
         logger.notice("keep-warm ping failed", metadata: ["endpoint": "\(endpoint)", "reason": "\(reason)"])
@@ -265,6 +223,51 @@ struct KeepWarmLoop: Service {
             try $0.recordPings(endpoint: endpoint, sentAt: sentAt, dueAt: dueAt, count: count, summary: result, answering: requested, now: Date())
         }
         logger.info("keep-warm", metadata: ["endpoint": "\(endpoint)", "result": "\(summary)"])
+    }
+}
+
+extension KeepWarmLoop: Service where C == ContinuousClock {
+    func run() async throws {
+        let watcher = try RegistryWatcher(path: registry.path)
+        let pings = PingBook()
+        var states: [String: EndpointState] = [:]
+        var seen = watcher.version()
+        var reloadPending = true
+        var lastLoad: ContinuousClock.Instant?
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if reloadPending, lastLoad.map({ .now - $0 >= reloadInterval }) ?? true {
+                    lastLoad = .now
+                    do {
+                        states = try await load(now: Date())
+                        reloadPending = false
+                    } catch { logger.error("keep-warm failed", metadata: ["error": "\(error)"]) }
+                }
+                var deadline = clock.now + maxSleep
+                if reloadPending, let lastLoad { deadline = min(deadline, lastLoad + reloadInterval) }
+                var starved = false
+                for ping in await plan(&states, pings: pings, now: Date(), deadline: &deadline, starved: &starved) {
+                    group.addTask { await send(ping, pings: pings) }
+                }
+                // Pings leave on time whatever the polling (the sleep ends at the deadline); registry changes are
+                // re-read at most every `reloadInterval`, so a slower poll does, unless due pings wait for a slot.
+                let version = await watcher.waitForChange(from: seen, until: deadline,
+                                                          polling: starved ? RegistryWatcher.pollInterval : reloadInterval / 4,
+                                                          orWhen: { starved && pings.takeFinished() })
+                if version != seen {
+                    seen = version
+                    reloadPending = true
+                }
+            }
+        }
+    }
+}
+
+/// How long keep-warm leaves an endpoint whose pings reached nothing before trying again.
+enum KeepWarmBackoff {
+    /// The pause before trying an endpoint again after `failures` rounds in a row reached nothing.
+    static func pause(afterFailures failures: Int, first: TimeInterval) -> TimeInterval {
+        min(300, first * pow(2, Double(min(max(failures, 1), 20) - 1)))
     }
 }
 

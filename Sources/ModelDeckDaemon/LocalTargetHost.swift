@@ -24,13 +24,13 @@ public enum LocalTargetHost {
 
     /// Chooses the local target to serve: the one named, else the only one.
     public static func choose(from targets: [Target], named: String?, host: String?, port: Int?) throws -> Listen {
-        let local = targets.filter { $0.kind == .local }.sorted { $0.name < $1.name }
+        let local = targets.filter { $0.descriptor.servedByGateway }.sorted { $0.name < $1.name }
         let target: Target
         if let named {
             guard let found = targets.first(where: { $0.name == named }) else {
                 throw ModelDeckError("unknown target '\(named)'\(local.isEmpty ? "" : " (local targets: \(local.map(\.name).joined(separator: ", ")))")")
             }
-            guard found.kind == .local else {
+            guard found.descriptor.servedByGateway else {
                 throw ModelDeckError("target '\(named)' is \(found.kind.rawValue); only local targets run a gateway on this machine")
             }
             target = found
@@ -50,7 +50,7 @@ public enum LocalTargetHost {
 
     /// The first local target by name, where its deck says it listens; nil when there is none.
     public static func firstLocal(in targets: [Target]) -> Listen? {
-        guard let target = targets.filter({ $0.kind == .local }).min(by: { $0.name < $1.name }) else { return nil }
+        guard let target = targets.filter({ $0.descriptor.servedByGateway }).min(by: { $0.name < $1.name }) else { return nil }
         return try? choose(from: targets, named: target.name, host: nil, port: nil)
     }
 

@@ -72,6 +72,15 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
         var versions: [String: ModelVersion]
     }
 
+    /// Cancels the background steps and waits for them to end (the daemon is stopping). Each step is
+    /// idempotent and persisted before it acts, so the next daemon takes up what a cancelled one left.
+    public func shutdown() async {
+        let steps = running.values.map(\.task)
+        running = [:]
+        for task in steps { task.cancel() }
+        for task in steps { await task.value }
+    }
+
     /// Whether no background step runs (tests wait for it).
     var isIdle: Bool { running.isEmpty }
 

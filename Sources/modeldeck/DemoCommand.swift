@@ -52,6 +52,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             succeeded = try await withDashboard(registry, theme: theme, declarations: plan.changes.count, timing: timing)
         } else {
+            say("demo folder: \(folder)") // the registry and instance logs; removed at the end unless --keep
             say("registry \(path): \(plan.changes.count) declarations from \(deck)")
             succeeded = try await Demo(registry: registry, timing: timing, say: say).run()
         }

@@ -17,6 +17,7 @@ struct ModelDeckCommand: AsyncParsableCommand {
               modeldeck rollback ENDPOINT --reason "..."    all traffic back on the last good version, at once
               modeldeck get events                          who did what, and why
             """,
+        version: ModelDeckRelease.versionLine,
         subcommands: [
             TUICommand.self, InitCommand.self, ApplyCommand.self, GetCommand.self,
             DeployCommand.self, RollbackCommand.self, WarmCommand.self, PingCommand.self, ServeCommand.self, DaemonCommand.self, DemoCommand.self,

@@ -16,20 +16,20 @@ struct ApplyPlanTests {
     }
 
     @Test func unknownReferencesAreRefused() {
-        #expect(throws: ModelDeckError("deck.yaml:24:5: endpoint 'sentiment' uses unknown model 'sentinel' (known: sentiment)")) {
+        #expect(throws: ModelDeckError("deck.yaml:25:5: endpoint 'sentiment' uses unknown model 'sentinel' (known: sentiment)")) {
             try ApplyPlan.make(deck: parseDeck(sampleDeck([("model: sentiment", "model: sentinel")])), registry: RegistrySnapshot())
         }
-        #expect(throws: ModelDeckError("deck.yaml:24:5: endpoint 'sentiment' uses unknown target 'gpu-box' (known: lambda-eu, local)")) {
+        #expect(throws: ModelDeckError("deck.yaml:25:5: endpoint 'sentiment' uses unknown target 'gpu-box' (known: lambda-eu, local)")) {
             try ApplyPlan.make(deck: parseDeck(sampleDeck([("target: local", "target: gpu-box")])), registry: RegistrySnapshot())
         }
-        #expect(throws: ModelDeckError("deck.yaml:24:5: endpoint 'sentiment' sends traffic to unknown version 'sentiment@v9' (known: v1, v2)")) {
+        #expect(throws: ModelDeckError("deck.yaml:25:5: endpoint 'sentiment' sends traffic to unknown version 'sentiment@v9' (known: v1, v2)")) {
             try ApplyPlan.make(deck: parseDeck(sampleDeck([("traffic: {v1: 100}", "traffic: {v9: 100}")])), registry: RegistrySnapshot())
         }
     }
 
     @Test func memoryOutsideTheTargetsRangeIsRefused() {
         let deck = sampleDeck([("target: local", "target: lambda-eu"), ("memory: 512MB", "memory: 12GB")])
-        #expect(throws: ModelDeckError("deck.yaml:24:5: endpoint 'sentiment' memory 12,288 MB is outside target 'lambda-eu' (aws-lambda) range 128 MB–10,240 MB")) {
+        #expect(throws: ModelDeckError("deck.yaml:25:5: endpoint 'sentiment' memory 12,288 MB is outside target 'lambda-eu' (aws-lambda) range 128 MB–10,240 MB")) {
             try ApplyPlan.make(deck: parseDeck(deck), registry: RegistrySnapshot())
         }
     }
@@ -37,7 +37,7 @@ struct ApplyPlanTests {
     @Test func aGPUModelOnATargetWithoutGPUIsRefused() {
         let deck = sampleDeck([("target: local", "target: lambda-eu"),
                                ("command: [python3, server.py]\n        memory: 256MB\n      - version: v2", "command: [python3, server.py]\n        memory: 256MB\n        gpu: true\n      - version: v2")])
-        #expect(throws: ModelDeckError("deck.yaml:25:5: version 'sentiment@v1' needs a GPU; target 'lambda-eu' (aws-lambda) has none")) {
+        #expect(throws: ModelDeckError("deck.yaml:26:5: version 'sentiment@v1' needs a GPU; target 'lambda-eu' (aws-lambda) has none")) {
             try ApplyPlan.make(deck: parseDeck(deck), registry: RegistrySnapshot())
         }
     }
@@ -51,7 +51,7 @@ struct ApplyPlanTests {
     @Test func aVersionRedeclaredWithAnotherDigestIsRefused() throws {
         let registry = try snapshot(after: parseDeck(sampleDeck()))
         let changed = try parseDeck(sampleDeck([("digest: sha256:\(String(repeating: "b", count: 64))", "digest: sha256:\(String(repeating: "c", count: 64))")]))
-        #expect(throws: ModelDeckError("deck.yaml:17:9: version 'sentiment@v2' is immutable: the registry has digest sha256:\(String(repeating: "b", count: 64)), the deck says sha256:\(String(repeating: "c", count: 64)); declare a new version instead")) {
+        #expect(throws: ModelDeckError("deck.yaml:18:9: version 'sentiment@v2' is immutable: the registry has digest sha256:\(String(repeating: "b", count: 64)), the deck says sha256:\(String(repeating: "c", count: 64)); declare a new version instead")) {
             try ApplyPlan.make(deck: changed, registry: registry)
         }
         let otherMemory = try parseDeck(sampleDeck([("size: 21MB\n        command: [python3, server.py]\n        memory: 256MB", "size: 21MB\n        command: [python3, server.py]\n        memory: 300MB")]))

@@ -2,7 +2,9 @@ import Foundation
 import Testing
 @testable import ModelDeckCore
 
-/// Hand-worked examples from the AWS pricing pages' formulas and the list prices in ../shared/DOMAIN.md.
+/// Hand-worked examples from the AWS pricing pages' formulas (https://aws.amazon.com/lambda/pricing/,
+/// https://aws.amazon.com/sagemaker/pricing/, https://aws.amazon.com/fargate/pricing/) and the list prices in
+/// the built-in price table (`PriceTableData.swift`, each row with its source).
 /// Each test writes the calculation out, then checks the engine agrees to the micro-dollar and the cent.
 struct CostEngineTests {
     let table = PriceTable.standard

@@ -52,6 +52,7 @@ struct IntentTests {
         let registry = try Registry(path: scratch.registryPath)
         try DeckApplier.apply(parseDeck(sampleDeck([
             ("  - name: lambda-eu\n    kind: aws-lambda", "  - name: sm\n    kind: sagemaker-serverless"),
+            ("    role_arn: arn:aws:iam::123456789012:role/modeldeck-lambda", "    execution_role_arn: arn:aws:iam::123456789012:role/modeldeck-sagemaker"),
             ("        command: [python3, server.py]\n        memory: 256MB\n      - version: v2", "        image: 1.dkr.ecr/s:v1\n        memory: 256MB\n      - version: v2"),
             ("        command: [python3, server.py]\n        memory: 256MB\nendpoints", "        image: 1.dkr.ecr/s:v2\n        memory: 256MB\nendpoints"),
             ("    target: local\n    memory: 512MB", "    target: sm\n    memory: 1GB"),

@@ -33,6 +33,7 @@ func sampleDeck(_ replacements: [(String, String)] = [], extra: String = "") -> 
       - name: lambda-eu
         kind: aws-lambda
         region: eu-central-1
+        role_arn: arn:aws:iam::123456789012:role/modeldeck-lambda
     models:
       - name: sentiment
         versions:

@@ -23,6 +23,8 @@ final class FakeDriver: TargetDriver {
         var cancelled = 0
         var pings: [(endpoint: String, version: String, count: Int)] = []
         var pingFailures = 0
+        /// Set: the target cannot be driven, and says why.
+        var unavailable: String?
     }
 
     let target: Target
@@ -33,6 +35,8 @@ final class FakeDriver: TargetDriver {
         self.target = Target(name: target, kind: .local)
         isRemote = remote
     }
+
+    var unavailableReason: String? { state.withLock { $0.unavailable } }
 
     func provision(_ version: ModelVersion, on endpoint: Endpoint) async throws {}
 

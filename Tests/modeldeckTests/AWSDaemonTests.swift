@@ -175,8 +175,8 @@ import Testing
         """)
         #expect(try CLI.run(["apply", "-f", images, "--registry", scratch.registry]).status == 0)
         let deck = scratch.file("deck.yaml", remoteDeck(replacements: [
-            ("  - name: lambda-eu\n    kind: aws-lambda\n    region: eu-central-1",
-             "  - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: 'arn:aws:iam::1:role/r'}"),
+            ("  - name: lambda-eu\n    kind: aws-lambda\n    region: eu-central-1\n    role_arn: arn:aws:iam::123456789012:role/modeldeck-lambda",
+             "  - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: 'arn:aws:iam::123456789012:role/r'}"),
         ]) + "  - {name: slow, model: images, target: sm, memory: 1GB}\n")
         let apply = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
         #expect(apply.status == 0, "\(apply.stderr)")

@@ -6,7 +6,7 @@ import Testing
 struct BadInputTests {
     /// Applies a good deck, runs `arguments` (with `{deck}` replaced by a file holding `deck`), and checks
     /// the contract. Returns stderr for message checks.
-    func expectRefused(_ arguments: [String], deck: String? = nil, registryPath: String? = nil,
+    func expectRefused(_ arguments: [String], deck: String? = nil, registryPath: String? = nil, environment: [String: String] = [:],
                        sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
@@ -17,7 +17,7 @@ struct BadInputTests {
 
         let bad = deck.map { scratch.file("bad.yaml", $0) }
         let resolved = arguments.map { $0 == "{deck}" ? bad ?? $0 : $0 }
-        let result = try CLI.run(resolved + ["--registry", registryPath ?? scratch.registry])
+        let result = try CLI.run(resolved + ["--registry", registryPath ?? scratch.registry], environment: environment)
         #expect(result.status != 0, "exit 0 for \(arguments)", sourceLocation: sourceLocation)
         let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
         #expect(lines.count == 1, "stderr was: \(result.stderr)", sourceLocation: sourceLocation)
@@ -100,5 +100,41 @@ struct BadInputTests {
         #expect(try expectRefused(["warm", "sentiment", "--every", "0s"]).contains("must be at least 1s"))
         #expect(try expectRefused(["rollback", "sentiment", "--reason", "x"]).contains("no earlier good version"))
         #expect(try expectRefused(["get", "events", "--limit", "0"]).contains("--limit 0"))
+    }
+
+    /// A target's settings are checked against its kind's descriptor at apply: before, a Lambda target without
+    /// role_arn was applied, `deploy` said pending, and the daemon failed later.
+    @Test func aLambdaTargetWithoutItsRoleIsRefusedAtApplyNamingTheKey() throws {
+        let role = "    role_arn: arn:aws:iam::123456789012:role/modeldeck-lambda\n"
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [(role, "")]))
+        #expect(error.contains("bad.yaml:"))
+        #expect(error.contains("target 'lambda-eu' (aws-lambda) needs role_arn: the IAM role Lambda assumes"))
+    }
+
+    @Test func targetSettingsThatAreMalformedAreRefusedWhereTheyAre() throws {
+        let role = "role_arn: arn:aws:iam::123456789012:role/modeldeck-lambda"
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [(role, "role_arn: modeldeck-lambda")]))
+            .contains("role_arn 'modeldeck-lambda' must be an IAM role ARN"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [(role, role + "\n    architecture: sparc")]))
+            .contains("architecture 'sparc' must be x86_64 or arm64"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [(role, role + "\n    function_prefix: 'my prefix/'")]))
+            .contains("function_prefix 'my prefix/' must be 1–63 letters, digits, hyphens or underscores"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("    region: eu-central-1\n", "")]))
+            .contains("target 'lambda-eu' (aws-lambda) needs a region"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("    kind: local\n", "    kind: local\n    port: 70000\n")]))
+            .contains("port '70000' must be a whole number from 0 to 65535"))
+    }
+
+    /// `$MODELDECK_PRICES` replaces the built-in price table (here read by `apply`, to check a local target's
+    /// `price_as`); a broken or missing one is refused with one line naming the file.
+    @Test func aBrokenPriceTableFileIsRefusedNamingIt() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let broken = scratch.file("prices.yaml", "version: \"x\"\ncurrency: USD\nplatforms:\n  aws-lambda: {billing: sometimes}\nprices: []\n")
+        let priced = remoteDeck(replacements: [("    kind: local\n", "    kind: local\n    price_as: aws-lambda\n")])
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: priced, environment: ["MODELDECK_PRICES": broken])
+        #expect(error.contains("\(broken): platform 'aws-lambda': billing must be invocation, task or instance"))
+        let missing = try expectRefused(["apply", "-f", "{deck}"], deck: priced, environment: ["MODELDECK_PRICES": scratch.path + "/none.yaml"])
+        #expect(missing.contains("cannot read price table \(scratch.path)/none.yaml"))
     }
 }

@@ -91,6 +91,7 @@ func remoteDeck(endpoints: [String] = ["sentiment"], replacements: [(String, Str
       - name: lambda-eu
         kind: aws-lambda
         region: eu-central-1
+        role_arn: arn:aws:iam::123456789012:role/modeldeck-lambda
     models:
       - name: sentiment
         versions:

@@ -214,7 +214,7 @@ public enum CostEstimate {
     /// Memory a platform bills for `memoryMB`: raised to its minimum or step where it has one, nil above its maximum.
     static func billedMemory(_ memoryMB: Int, on platform: String) -> (Int?, String?) {
         guard let kind = TargetKind(rawValue: platform) else { return (memoryMB, nil) }
-        let limits = TargetLimits.defaults(for: kind)
+        let limits = kind.descriptor.limits
         if memoryMB > limits.memoryMB.upperBound {
             return (nil, "memory \(Format.megabytes(memoryMB)) is over \(platform)'s \(Format.megabytes(limits.memoryMB.upperBound))")
         }

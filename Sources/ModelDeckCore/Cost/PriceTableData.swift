@@ -5,8 +5,9 @@
 /// Adding a region, an instance type or a platform with one of the known billing models is a data change:
 /// add its `platforms` entry (if new) and its `prices` rows here; no code changes.
 ///
-/// Facts and figures: ../shared/DOMAIN.md ("Prices checked"); list prices, first tier, USD.
-/// Each row says which unit it prices, when it was checked and where the figure comes from.
+/// List prices, first tier, USD, as AWS's pricing pages published them when checked: each row says which unit
+/// it prices, when it was checked and where the figure comes from (its `source`). A month is 30 days (720 h), as
+/// AWS's own worked examples count it. `PriceTableTests` pins the rows the cost engine relies on.
 let standardPriceTableYAML = """
 version: "2026-11-23"
 currency: USD

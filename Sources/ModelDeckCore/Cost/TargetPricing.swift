@@ -1,21 +1,20 @@
-/// How a target's invocations are priced.
+/// How a target's invocations are priced, as its descriptor says (`TargetDescriptor.pricing`):
 ///
-/// - `aws-lambda`, `sagemaker-serverless`: by the price table for the target's kind, `region` and
-///   `architecture` config (default x86_64).
-/// - `local`: free, unless it sets `price_as: aws-lambda` (or another invocation-billed platform of the
-///   price table): then every invocation is priced as if it ran there, in the target's `region` (default
+/// - `.platform(name)` (aws-lambda, sagemaker-serverless): by the price table for that platform, the target's
+///   `region` and `architecture` config (default x86_64).
+/// - `.configured(key)` (local, `price_as`): free, unless the setting names an invocation-billed platform of the
+///   price table: then every invocation is priced as if it ran there, in the target's `region` (default
 ///   us-east-1) and `architecture` — so the demo and a capacity plan show real burn.
-/// - `ecs-fargate` bills running tasks, not invocations; `http` is someone else's bill: neither is priced
-///   from invocations.
+/// - `.none`: ecs-fargate bills running tasks, not invocations; http is someone else's bill.
 public enum TargetPricing {
     public static let defaultRegion = "us-east-1"
 
     /// The platform a target's invocations are priced as, or nil when they cost nothing here.
     public static func platform(of target: Target) -> String? {
-        switch target.kind {
-        case .local: target.config["price_as"]
-        case .awsLambda, .sagemakerServerless: target.kind.rawValue
-        case .ecsFargate, .http: nil
+        switch target.descriptor.pricing {
+        case .none: nil
+        case .platform(let platform): platform
+        case .configured(let key): target.config[key]
         }
     }
 

@@ -76,30 +76,22 @@ public struct DeckReader {
         guard let kind = TargetKind(rawValue: kindText) else {
             throw error(at: kindNode, "target '\(name)': unknown kind '\(kindText)'; use one of \(TargetKind.names)")
         }
-        let allowed = ["name", "kind", "region"] + Target.allowedConfigKeys(for: kind)
-        try checkFields(node, allowed: allowed, what: "target '\(name)' (\(kind.rawValue))")
+        let descriptor = kind.descriptor
+        try checkFields(node, allowed: ["name", "kind", "region"] + descriptor.configKeyNames, what: "target '\(name)' (\(kind.rawValue))")
         var config: [String: String] = [:]
-        for key in Target.allowedConfigKeys(for: kind) {
+        for key in descriptor.configKeyNames {
             if let value = fields[key] { config[key] = try string(value, what: key) }
         }
-        if let text = config["max_memory"] { _ = try at(fields["max_memory"]!) { try Quantity.megabytes(text, what: "max_memory") } }
-        if let text = config["gpus"], Int(text).map({ $0 >= 0 }) != true {
-            throw error(at: fields["gpus"]!, "target '\(name)': gpus '\(text)' must be a whole number, 0 or more")
-        }
-        if let text = config["port"], Int(text).map({ (0...65_535).contains($0) }) != true {
-            throw error(at: fields["port"]!, "target '\(name)': port '\(text)' must be a number from 0 to 65535")
-        }
         let region = try fields["region"].map { try string($0, what: "region") }
-        if kind == .awsLambda || kind == .sagemakerServerless || kind == .ecsFargate, region == nil {
-            throw error(at: node, "target '\(name)' (\(kind.rawValue)) needs a region, e.g. region: eu-central-1")
-        }
-        if kind == .http, config["url"] == nil {
-            throw error(at: node, "target '\(name)' (http) needs a url")
-        }
         let target = Target(name: name, kind: kind, region: region, config: config)
-        // A local target priced as a platform must name one, with a region and architecture, the price table has.
-        // (An AWS target in a region the table lacks is fine: its burn just shows as not priced.)
-        if let priceAs = fields["price_as"] {
+        // The kind's descriptor checks every setting (required ones present, each value well formed): the first
+        // problem is refused where it is, so a Lambda target without role_arn never reaches the daemon.
+        if let problem = descriptor.problems(in: target).first {
+            throw error(at: problem.key.flatMap { fields[$0] } ?? node, problem.message)
+        }
+        // A target priced as a platform it names must name one, with a region and architecture, the price table
+        // has. (An AWS target in a region the table lacks is fine: its burn just shows as not priced.)
+        if case .configured(let key) = descriptor.pricing, let priceAs = fields[key] {
             _ = try at(priceAs) {
                 do { return try TargetPricing.rates(for: target, table: try PriceTable.load()) } catch let error as ModelDeckError {
                     throw ModelDeckError("target '\(name)': \(error.message)")

@@ -50,7 +50,7 @@ public enum DeploymentStrategy: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The deployment state machine's states (DESIGN.md):
+/// The deployment state machine's states (README.md, "The daemon"; `DeploymentMachine` moves between them):
 /// pending → provisioning → shifting → baking → succeeded | rolling_back → rolled_back | failed | cancelled.
 public enum DeploymentState: String, Codable, CaseIterable, Sendable {
     case pending, provisioning, shifting, baking, succeeded

@@ -28,7 +28,7 @@ public enum FitCheck {
         let id = "version '\(version.id)'"
         var problems: [String] = []
 
-        switch target.kind.packaging {
+        switch target.descriptor.packaging {
         case .none:
             problems.append("\(id) cannot be deployed to target \(target.label): ModelDeck only observes and pings an http target")
         case .command where version.command == nil:
@@ -53,7 +53,7 @@ public enum FitCheck {
                 : "\(id) needs \(version.gpus) GPUs; target \(target.label) has \(limits.gpus)")
         }
 
-        let isImage = version.image != nil && (version.command == nil || target.kind.packaging == .image)
+        let isImage = version.image != nil && (version.command == nil || target.descriptor.packaging == .image)
         if isImage {
             if let max = limits.maxImageBytes, version.sizeBytes > max {
                 problems.append("\(id) image is \(Format.bytes(version.sizeBytes)); target \(target.label) allows at most \(Format.bytes(max))")

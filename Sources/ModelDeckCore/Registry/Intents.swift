@@ -15,7 +15,7 @@ public enum Intents {
                 throw ModelDeckError("endpoint '\(name)' uses target '\(endpoint.target)', which is not in the registry")
             }
             try FitCheck.require(version: version, endpoint: endpoint, target: target)
-            if strategy != .allAtOnce, !target.kind.splitsTraffic {
+            if strategy != .allAtOnce, !target.descriptor.splitsTraffic {
                 throw ModelDeckError("target \(target.label) serves one version of an endpoint at a time, so \(strategy) cannot split traffic there; deploy with strategy all-at-once (a bake still watches the SLO and rolls back)")
             }
             if let active = try Deployment.activeDeploys(db, endpoint: name).first {

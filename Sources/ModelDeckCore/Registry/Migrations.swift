@@ -8,6 +8,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-23 registry v1", migrate: createRegistryV1)
         migrator.registerMigration("2026-11-24 ping requests", migrate: addPingRequests)
         migrator.registerMigration("2026-11-25 ping due time", migrate: addPingDueTime)
+        migrator.registerMigration("2026-11-30 target kinds checked in Swift", migrate: dropTargetKindCheck)
         return migrator
     }
 
@@ -196,5 +197,29 @@ public enum Migrations {
     /// sent (`last_ping_at`): how late the scheduler is, per endpoint.
     private static func addPingDueTime(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE keep_warm_state ADD COLUMN last_ping_due_at DATETIME")
+    }
+
+    /// The first migration listed the target kinds in a CHECK constraint, so every new kind would have needed a
+    /// migration. Kinds are now checked in Swift, against the descriptors (`TargetKind(rawValue:)` refuses a
+    /// kind no descriptor declares, when a deck is read and when a row is). SQLite cannot drop a constraint, so
+    /// the table is rebuilt by its documented procedure (https://www.sqlite.org/lang_altertable.html#otheralter):
+    /// create the new table, copy the rows, drop the old one, rename the new one. GRDB runs a migration with
+    /// foreign keys off and checks them all before it commits (`foreignKeyChecks: .deferred`, its default), so
+    /// `endpoints.target`, which refers to `targets(name)`, still refers to the rebuilt table.
+    private static func dropTargetKindCheck(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE targets_new (
+                name TEXT PRIMARY KEY NOT NULL,
+                kind TEXT NOT NULL,
+                region TEXT,
+                config TEXT NOT NULL DEFAULT '{}',
+                created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+                updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
+            );
+            INSERT INTO targets_new (name, kind, region, config, created_at, updated_at)
+                SELECT name, kind, region, config, created_at, updated_at FROM targets;
+            DROP TABLE targets;
+            ALTER TABLE targets_new RENAME TO targets;
+            """)
     }
 }

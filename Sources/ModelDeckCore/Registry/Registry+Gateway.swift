@@ -19,7 +19,7 @@ extension RegistryWatcher {
     public func servedEndpoints(targets: Set<String>, unlessVersion known: Int64?) throws -> (version: Int64, endpoints: [String: ServedEndpoint]?) {
         try read { db, version in
             if version == known { return (version, nil) }
-            let served = try Target.fetchAll(db).filter { targets.contains($0.name) && $0.kind == .local }
+            let served = try Target.fetchAll(db).filter { targets.contains($0.name) && $0.descriptor.servedByGateway }
             guard !served.isEmpty else { return (version, [:]) }
             let weights = try TrafficSplit.allDesired(db)
             let taking = Set(weights.values.flatMap(\.keys))

@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 
 /// The SQLite registry every process shares: the single source of truth and the only channel between the
-/// CLI, the TUI and the daemon (DESIGN.md).
+/// CLI, the TUI and the daemon: they write intents and read observations here, the daemon acts on the intents
+/// and writes back what it sees, so no process talks to another directly (README.md, "The registry").
 ///
 /// Opened in WAL mode (readers never block the writer), with a busy timeout (writers from several processes
 /// wait for each other instead of failing), foreign keys on, and IMMEDIATE write transactions (GRDB 7's

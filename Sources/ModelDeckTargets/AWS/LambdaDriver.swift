@@ -22,9 +22,6 @@ public struct LambdaDriver: TargetDriver {
     /// CloudWatch period of `collectMetrics`, and the width of the buckets it writes: Lambda's metrics are
     /// standard resolution (one point a minute), so a finer period would not be finer data.
     public static let metricPeriod: Int64 = 60
-    /// Lambda runs a zip package with this runtime unless the target's `runtime` says otherwise; an OS-only
-    /// runtime, since a ModelDeck version brings its own server (the zip's `bootstrap`).
-    public static let defaultRuntime = "provided.al2023"
     /// Applies when a version states no timeout; Lambda's own default (3 s) is too short for a model.
     public static let defaultTimeoutSeconds: Int64 = 60
     /// The body of a keep-warm `Invoke`. Lambda passes no HTTP headers to the function, so the payload is the
@@ -39,7 +36,7 @@ public struct LambdaDriver: TargetDriver {
     // MARK: Names
 
     /// `function_prefix` (default `modeldeck-`) + the endpoint's name.
-    public func functionName(_ endpoint: String) -> String { (target.config["function_prefix"] ?? "modeldeck-") + endpoint }
+    public func functionName(_ endpoint: String) -> String { (target.setting("function_prefix") ?? "") + endpoint }
 
     /// The description a published version carries: how the driver finds it again.
     static func description(of version: ModelVersion) -> String { "modeldeck \(version.id) \(version.digest)" }
@@ -75,7 +72,7 @@ public struct LambdaDriver: TargetDriver {
         guard let role = target.config["role_arn"], !role.isEmpty else {
             throw ModelDeckError("target \(target.label) has no role_arn: Lambda needs an execution role for function '\(name)' (an IAM role Lambda can assume)")
         }
-        let architecture = try Architecture.normalized(target.config["architecture"] ?? "x86_64")
+        let architecture = try Architecture.normalized(target.setting("architecture") ?? "x86_64")
         // The version's identity goes into the configuration too, so two versions with the same code still
         // publish two Lambda versions (Lambda publishes nothing when code and configuration are unchanged).
         let environment = ["MODELDECK_VERSION": version.id, "MODELDECK_DIGEST": version.digest, "MODELDECK_ENDPOINT": endpoint.name]
@@ -106,8 +103,9 @@ public struct LambdaDriver: TargetDriver {
             }
         }
         return FunctionSpec(name: name, role: role, description: Self.description(of: version), packageType: packageType, code: code,
-                            runtime: packageType == "Zip" ? target.config["runtime"] ?? Self.defaultRuntime : nil,
-                            handler: packageType == "Zip" ? target.config["handler"] ?? "bootstrap" : nil,
+                            // For zips: the target's runtime and handler, else LambdaTarget's defaults (provided.al2023, bootstrap).
+                            runtime: packageType == "Zip" ? target.setting("runtime") : nil,
+                            handler: packageType == "Zip" ? target.setting("handler") : nil,
                             memoryMB: endpoint.memoryMB, timeoutSeconds: Int(version.timeoutSeconds ?? Self.defaultTimeoutSeconds),
                             architecture: architecture, environment: environment)
     }

@@ -8,7 +8,7 @@ import ModelDeckCore
 /// A serverless endpoint takes a single production variant (AWS's feature exclusions), so it serves one
 /// version at a time: a new version replaces the old with `UpdateEndpoint` (SageMaker's blue/green, all at
 /// once), and a rollback is the same call back to the old config. `Intents.deploy` refuses canary and linear
-/// here before anything is written (`TargetKind.splitsTraffic`).
+/// here before anything is written (`TargetDescriptor.splitsTraffic`).
 ///
 /// Every name is derived from the registry (the version's id and digest, the endpoint's settings), so the
 /// driver keeps no state of its own: a daemon killed with -9 finds the same names again.
@@ -46,7 +46,7 @@ public struct SageMakerServerlessDriver: TargetDriver {
         return head + "-" + hash
     }
 
-    public func endpointName(_ endpoint: String) -> String { Self.name([target.config["endpoint_prefix"] ?? "modeldeck", endpoint]) }
+    public func endpointName(_ endpoint: String) -> String { Self.name([target.setting("endpoint_prefix") ?? "modeldeck", endpoint]) }
 
     func modelName(endpoint: String, version: ModelVersion) -> String {
         Self.name(["md", endpoint, version.version, String(version.digest.dropFirst("sha256:".count).prefix(8))])

@@ -9,6 +9,10 @@ import ModelDeckCore
 public protocol TargetDriver: Sendable {
     var target: Target { get }
 
+    /// Why this target cannot be driven from here (no credentials, a kind without a driver), or nil when it can.
+    /// Every call of a driver with a reason fails with it; the daemon skips such a target's pings and metrics.
+    var unavailableReason: String? { get }
+
     /// Makes `version` ready to take traffic on `endpoint` (idempotent). Throws a `ModelDeckError` that
     /// says why when the target cannot run it.
     func provision(_ version: ModelVersion, on endpoint: Endpoint) async throws
@@ -32,9 +36,6 @@ public protocol TargetDriver: Sendable {
     /// Whether its calls cross the network to a platform (seconds to minutes each): the daemon then runs
     /// them in the background, checks drift once a minute, and collects the platform's metrics.
     var isRemote: Bool { get }
-
-    /// Why the target cannot be driven from here, or nil when it can.
-    var unavailableReason: String? { get }
 }
 
 extension TargetDriver {
@@ -42,7 +43,7 @@ extension TargetDriver {
         PlatformMetrics()
     }
 
-    public var isRemote: Bool { target.kind != .local }
+    public var isRemote: Bool { target.descriptor.isRemote }
 
     public var unavailableReason: String? { nil }
 }

@@ -16,27 +16,46 @@ public enum TargetDrivers {
         }
     }
 
+    /// What a driver may need to be made: where the local gateway listens, what it routes, and where AWS
+    /// credentials are found. Never the registry: drivers deal in values.
+    public struct Context: Sendable {
+        public var gateway: GatewayAddress
+        public var routes: LocalDriver.Routes
+        public var aws: AWSEnvironment
+    }
+
+    /// How the driver of one kind is made; each driver declares its own next to itself (`LocalDriver.maker`,
+    /// `LambdaDriver.maker`, …). Throwing means the target cannot be driven from here (no credentials), and why.
+    public struct Maker: Sendable {
+        public let kind: TargetKind
+        public let make: @Sendable (Target, Context) throws -> any TargetDriver
+
+        public init(kind: TargetKind, make: @escaping @Sendable (Target, Context) throws -> any TargetDriver) {
+            self.kind = kind
+            self.make = make
+        }
+    }
+
+    /// The driver of each kind that has one. A new kind adds its driver's maker here; a kind without one is
+    /// declared, fit-checked and priced, but a deploy to it fails saying that ModelDeck cannot drive it yet.
+    static let makers: [TargetKind: Maker] = Dictionary(uniqueKeysWithValues: [
+        LocalDriver.maker, LambdaDriver.maker, SageMakerServerlessDriver.maker,
+    ].map { ($0.kind, $0) })
+
     /// The driver of `target`. A target that cannot be driven from here (no credentials, a kind without a
-    /// driver) still gets one: it refuses every call with the reason, so a deploy to it fails and says why
-    /// while every other target runs.
+    /// driver) still gets one: it refuses every call with the reason (`unavailableReason`), so a deploy to it
+    /// fails and says why while every other target runs.
     ///
     /// `routes` tells what a local target's gateway routes for an endpoint (it follows the registry).
     public static func make(for target: Target, gateway: GatewayAddress, routes: @escaping LocalDriver.Routes,
-                            aws: AWSEnvironment = AWSEnvironment(), prices: PriceTable = .standard) -> any TargetDriver {
-        switch target.kind {
-        case .local:
-            return LocalDriver(target: target, gateway: gateway, routes: routes)
-        case .sagemakerServerless, .awsLambda:
-            do {
-                let client = try client(for: target, aws)
-                return target.kind == .awsLambda
-                    ? LambdaDriver(target: target, client: client)
-                    : SageMakerServerlessDriver(target: target, client: client)
-            } catch {
-                return UnavailableDriver(target: target, reason: "\((error as? ModelDeckError)?.message ?? "\(error)")")
-            }
-        case .ecsFargate, .http:
+                            aws: AWSEnvironment = AWSEnvironment()) -> any TargetDriver {
+        guard let maker = makers[target.kind] else {
             return UnavailableDriver(target: target, reason: "ModelDeck cannot deploy to \(target.kind.rawValue) targets yet")
+        }
+        do {
+            return try maker.make(target, Context(gateway: gateway, routes: routes, aws: aws))
+        } catch {
+            return UnavailableDriver(target: target, reason: "\((error as? ModelDeckError)?.message ?? "\(error)")")
         }
     }
 
@@ -52,13 +71,12 @@ public enum TargetDrivers {
 public struct UnavailableDriver: TargetDriver {
     public let target: Target
     public let reason: String
+    public var unavailableReason: String? { reason }
 
     public init(target: Target, reason: String) {
         self.target = target
         self.reason = reason
     }
-
-    public var unavailableReason: String? { reason }
 
     private var error: ModelDeckError { ModelDeckError("target \(target.label): \(reason)") }
 

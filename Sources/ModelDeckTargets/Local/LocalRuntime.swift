@@ -243,11 +243,23 @@ public actor LocalRuntime {
                 retire(old, reason: "making room for \(version.id)")
                 room += 1
             }
-            for _ in count..<local.endpoint.minInstances {
-                Task { _ = try? await self.coldStart(local, version: version, reserveSlot: false) }
+            // One warm-up per endpoint at a time: a pass that comes while instances are still starting does not
+            // start them again. Kept, so that a shutdown cancels and awaits it.
+            guard warmUps[local.endpoint.name] == nil else { continue }
+            let name = local.endpoint.name, needed = local.endpoint.minInstances - count
+            warmUps[name] = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<needed { group.addTask { _ = try? await self.coldStart(local, version: version, reserveSlot: false) } }
+                }
+                self.warmUpFinished(name)
             }
         }
     }
+
+    /// The `min_instances` warm-up of each endpoint, while it runs.
+    private var warmUps: [String: Task<Void, Never>] = [:]
+
+    private func warmUpFinished(_ endpoint: String) { warmUps[endpoint] = nil }
 
     public func snapshot() -> [InstanceSnapshot] {
         instances.values.map { instance in
@@ -265,6 +277,10 @@ public actor LocalRuntime {
         stopping = true
         for (_, queue) in waiters { queue.forEach { $0.continuation.resume(throwing: RuntimeFailure.stopping) } }
         waiters = [:]
+        // Warm-ups first, so that no instance starts after the others were stopped.
+        let starting = Array(warmUps.values)
+        for task in starting { task.cancel() }
+        for task in starting { await task.value }
         for instance in Array(instances.values) { retire(instance, reason: "gateway stopping") }
         for task in stopTasks.values { await task.value }
     }

@@ -28,7 +28,7 @@ import Testing
             region: us-east-1
             function_prefix: \(prefix)
             architecture: arm64
-        \(role ? "    role_arn: '\(Self.role)'" : "")
+            role_arn: '\(Self.role)'
         models:
           - name: sentiment
             versions:
@@ -45,7 +45,10 @@ import Testing
         try deck.write(toFile: folder + "/deck.yaml", atomically: true, encoding: .utf8)
         let registry = try Registry(path: folder + "/registry.sqlite")
         try DeckApplier.apply(try DeckReader.read(path: folder + "/deck.yaml"), to: registry, source: "test")
-        let target = try registry.read { db in try Target.fetchOne(db, key: "lambda")! }
+        var target = try registry.read { db in try Target.fetchOne(db, key: "lambda")! }
+        // `apply` refuses a Lambda target without role_arn; the driver still says so itself, for a target
+        // written to the registry before that check existed.
+        if !role { target.config["role_arn"] = nil }
         return (registry, target)
     }
 

@@ -19,7 +19,7 @@ import Testing
           - name: sm
             kind: sagemaker-serverless
             region: us-east-1
-        \(role ? "    execution_role_arn: 'arn:aws:iam::123456789012:role/modeldeck-sagemaker'" : "")
+            execution_role_arn: 'arn:aws:iam::123456789012:role/modeldeck-sagemaker'
         models:
           - name: sentiment
             versions:
@@ -32,7 +32,10 @@ import Testing
         try deck.write(toFile: folder + "/deck.yaml", atomically: true, encoding: .utf8)
         let registry = try Registry(path: folder + "/registry.sqlite")
         try DeckApplier.apply(try DeckReader.read(path: folder + "/deck.yaml"), to: registry, source: "test")
-        let target = try registry.read { db in try Target.fetchOne(db, key: "sm")! }
+        var target = try registry.read { db in try Target.fetchOne(db, key: "sm")! }
+        // `apply` refuses a SageMaker target without an execution role; the driver still says so itself, for a
+        // target written to the registry before that check existed.
+        if !role { target.config["execution_role_arn"] = nil }
         return (registry, target)
     }
 

@@ -1,0 +1,47 @@
+import Foundation
+import ModelDeckCore
+import Testing
+@testable import ModelDeckTargets
+
+/// `TargetDrivers.make` picks each target's driver from the table the drivers declare (`LocalDriver.maker`, …):
+/// no switch over kinds. A target that cannot be driven still gets a driver, which says why.
+struct TargetDriversTests {
+    let folder = NSTemporaryDirectory() + "modeldeck-drivers-" + UUID().uuidString
+    let role = "arn:aws:iam::123456789012:role/modeldeck-lambda"
+
+    func make(_ target: Target, environment: [String: String]) -> any TargetDriver {
+        TargetDrivers.make(for: target, gateway: GatewayAddress(), routes: { _ in [:] },
+                           aws: TargetDrivers.AWSEnvironment(variables: environment, home: folder + "/home"))
+    }
+
+    @Test func eachKindGetsTheDriverDeclaredForItOrOneThatSaysWhyNot() async throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let credentials = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"]
+        let local = make(Target(name: "box", kind: .local), environment: [:])
+        #expect(local is LocalDriver && local.unavailableReason == nil)
+        let lambda = make(Target(name: "l", kind: .awsLambda, region: "eu-central-1", config: ["role_arn": role]), environment: credentials)
+        #expect(lambda is LambdaDriver && lambda.unavailableReason == nil)
+        let sagemaker = make(Target(name: "s", kind: .sagemakerServerless, region: "eu-central-1"), environment: credentials)
+        #expect(sagemaker is SageMakerServerlessDriver && sagemaker.unavailableReason == nil)
+
+        // No credentials: the AWS kinds' drivers cannot be made, and the one in their place says why.
+        let noCredentials = make(Target(name: "l", kind: .awsLambda, region: "eu-central-1", config: ["role_arn": role]), environment: [:])
+        #expect(noCredentials.unavailableReason?.hasPrefix("no AWS credentials") == true)
+        // Kinds without a driver.
+        for target in [Target(name: "f", kind: .ecsFargate, region: "us-east-1"), Target(name: "h", kind: .http, config: ["url": "http://a"])] {
+            let driver = make(target, environment: credentials)
+            #expect(driver.unavailableReason == "ModelDeck cannot deploy to \(target.kind.rawValue) targets yet")
+            let endpoint = Endpoint(name: "e", model: "m", target: target.name, memoryMB: 512)
+            let refused = await #expect(throws: ModelDeckError.self) { try await driver.setWeights([:], on: endpoint, versions: [:]) }
+            #expect(refused?.message == "target \(target.label): ModelDeck cannot deploy to \(target.kind.rawValue) targets yet")
+        }
+    }
+
+    @Test func theTableHasOneDriverPerKindAndOnlyDeclaredKinds() {
+        #expect(Set(TargetDrivers.makers.keys) == [.local, .awsLambda, .sagemakerServerless])
+        for (kind, maker) in TargetDrivers.makers {
+            #expect(maker.kind == kind)
+            #expect(TargetKind.allKinds.contains(kind))
+        }
+    }
+}
