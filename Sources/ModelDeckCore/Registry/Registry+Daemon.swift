@@ -3,21 +3,34 @@ import GRDB
 
 // The daemon's row: its heartbeat, so the dashboard and `get` can tell alive from offline.
 
+/// The one row of `daemon`.
+struct DaemonRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "daemon"
+    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    var id = 1
+    var pid: Int
+    var host: String
+    var version: String
+    var startedAt: Date
+    var heartbeatAt: Date
+    var stoppedAt: Date?
+}
+
 extension DaemonStatus {
     public static func load(_ db: Database, now: Date) throws -> DaemonStatus {
-        guard let row = try Row.fetchOne(db, sql: "SELECT pid, host, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1") else {
-            return DaemonStatus(state: .never)
-        }
-        let heartbeat: Date = row["heartbeat_at"]
+        guard let row = try DaemonRecord.fetchOne(db, key: 1) else { return DaemonStatus(state: .never) }
+        let heartbeat = row.heartbeatAt
         let state: State
-        if let stopped: Date = row["stopped_at"] {
+        if let stopped = row.stoppedAt {
             state = .stopped(stopped)
         } else if now.timeIntervalSince(heartbeat) > staleAfter {
             state = .silent(since: heartbeat)
         } else {
             state = .alive
         }
-        return DaemonStatus(state: state, pid: row["pid"], host: row["host"], startedAt: row["started_at"], heartbeatAt: heartbeat)
+        return DaemonStatus(state: state, pid: row.pid, host: row.host, startedAt: row.startedAt, heartbeatAt: heartbeat)
     }
 }
 
@@ -30,18 +43,16 @@ extension Registry {
     /// Writes the heartbeat of the daemon that is this process (`version`, started at `startedAt`).
     public func beat(pid: Int32, host: String, version: String, startedAt: Date, now: Date = Date()) throws {
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO daemon (id, pid, host, version, started_at, heartbeat_at, stopped_at) VALUES (1, ?, ?, ?, ?, ?, NULL)
-                ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host, version = excluded.version,
-                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
-                """, arguments: [pid, host, version, startedAt, now])
+            try DaemonRecord(pid: Int(pid), host: host, version: version, startedAt: startedAt, heartbeatAt: now, stoppedAt: nil).upsert(db)
         }
     }
 
     /// Marks the daemon `pid` as stopped cleanly.
     public func daemonStopped(pid: Int32, now: Date = Date()) throws {
         try write { db in
-            try db.execute(sql: "UPDATE daemon SET stopped_at = ? WHERE id = 1 AND pid = ?", arguments: [now, pid])
+            guard var row = try DaemonRecord.fetchOne(db, key: 1), row.pid == Int(pid) else { return }
+            row.stoppedAt = now
+            try row.update(db)
         }
     }
 }

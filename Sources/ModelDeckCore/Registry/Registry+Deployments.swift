@@ -132,7 +132,7 @@ extension Registry {
                 return false
             }
             try split.save(db, endpoint: endpoint)
-            try db.execute(sql: "UPDATE traffic SET live_weight = weight WHERE endpoint = ?", arguments: [endpoint])
+            try TrafficSplit.markRouted(db, endpoint: endpoint)
             try db.execute(sql: "UPDATE deployments SET alarm = NULL WHERE id = ? AND alarm LIKE 'cannot route %'", arguments: [deployment.id])
             if deployment.state.isActive, now.timeIntervalSince(deployment.stepStartedAt) >= 1 {
                 try db.execute(sql: """

@@ -3,8 +3,8 @@ import GRDB
 
 // The metric buckets: what the gateway and the drivers measured, and the live figures read from them.
 
-extension StoredBucket {
-    init(row: Row) {
+extension StoredBucket: FetchableRecord {
+    public init(row: Row) {
         self.init(endpoint: row["endpoint"], version: row["version_id"], start: row["start"], width: row["width_s"],
                   requests: row["requests"], errors: row["errors"], coldStarts: row["cold_starts"], warmups: row["warmups"],
                   warmupColdStarts: row["warmup_cold_starts"], maxInFlight: row["max_in_flight"], costMicros: row["cost_micros"],
@@ -14,14 +14,14 @@ extension StoredBucket {
     /// The buckets that overlap `window`, of one endpoint (and version) or of all.
     static func fetchAll(_ db: Database, overlapping window: LiveWindow, endpoint: String? = nil, version: String? = nil) throws -> [StoredBucket] {
         // `start` is indexed; no bucket is wider than a day, so the index bounds the scan.
-        try Row.fetchAll(db, sql: """
+        try StoredBucket.fetchAll(db, sql: """
             SELECT endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
                    cost_micros, warmup_cost_micros, latency_hist, cold_latency_hist
             FROM metric_buckets
             WHERE start > :from - 86400 AND start < :to AND start + width_s > :from
               AND (:endpoint IS NULL OR endpoint = :endpoint) AND (:version IS NULL OR version_id = :version)
             ORDER BY start
-            """, arguments: ["from": window.start, "to": window.end, "endpoint": endpoint, "version": version]).map(StoredBucket.init(row:))
+            """, arguments: ["from": window.start, "to": window.end, "endpoint": endpoint, "version": version])
     }
 }
 

@@ -4,13 +4,31 @@ import GRDB
 // The traffic table: desired weights per endpoint and version (apply, deploy, rollback), and the weights the
 // daemon last made the target route (`live_weight`).
 
+/// One row of `traffic`: an endpoint's desired share for a version, and what the target was last made to route.
+public struct TrafficRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "traffic"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var endpoint: String
+    public var versionId: String
+    public var weight: Int
+    public var liveWeight: Int?
+    public var updatedAt: Date
+
+    public enum Columns {
+        static let endpoint = Column("endpoint")
+        static let weight = Column("weight")
+        static let liveWeight = Column("live_weight")
+    }
+}
+
 extension TrafficSplit {
     /// The desired weights of `endpoint`, or nil when no version takes traffic yet.
     public static func desired(_ db: Database, endpoint: String) throws -> TrafficSplit? {
         var weights: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT version_id, weight FROM traffic WHERE endpoint = ? AND weight > 0",
-                                    arguments: [endpoint]) {
-            weights[row["version_id"]] = row["weight"]
+        for row in try TrafficRecord.filter(TrafficRecord.Columns.endpoint == endpoint && TrafficRecord.Columns.weight > 0).fetchAll(db) {
+            weights[row.versionId] = row.weight
         }
         return weights.isEmpty ? nil : try TrafficSplit(weights, endpoint: endpoint)
     }
@@ -19,29 +37,36 @@ extension TrafficSplit {
     /// the gateway, keep-warm, the dashboard, the exports and `get` all read them this way.
     static func allDesired(_ db: Database) throws -> [String: [String: Int]] {
         var weights: [String: [String: Int]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT endpoint, version_id, weight FROM traffic WHERE weight > 0") {
-            weights[row["endpoint"], default: [:]][row["version_id"]] = row["weight"]
+        for row in try TrafficRecord.filter(TrafficRecord.Columns.weight > 0).fetchAll(db) {
+            weights[row.endpoint, default: [:]][row.versionId] = row.weight
         }
         return weights
     }
 
     /// Replaces the desired weights of `endpoint` (versions not named drop to 0).
     public func save(_ db: Database, endpoint: String) throws {
-        try db.execute(sql: "UPDATE traffic SET weight = 0, updated_at = ? WHERE endpoint = ?", arguments: [Date(), endpoint])
+        let now = Date()
+        try TrafficRecord.filter(TrafficRecord.Columns.endpoint == endpoint)
+            .updateAll(db, TrafficRecord.Columns.weight.set(to: 0), Column("updated_at").set(to: now))
         for (version, weight) in weights {
-            try db.execute(sql: """
-                INSERT INTO traffic (endpoint, version_id, weight, updated_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (endpoint, version_id) DO UPDATE SET weight = excluded.weight, updated_at = excluded.updated_at
-                """, arguments: [endpoint, version, weight, Date()])
+            var row = try TrafficRecord.fetchOne(db, key: ["endpoint": endpoint, "version_id": version])
+                ?? TrafficRecord(endpoint: endpoint, versionId: version, weight: weight, liveWeight: nil, updatedAt: now)
+            row.weight = weight
+            row.updatedAt = now
+            try row.save(db)
         }
+    }
+
+    /// Records that the target now routes `endpoint` as desired.
+    static func markRouted(_ db: Database, endpoint: String) throws {
+        try TrafficRecord.filter(TrafficRecord.Columns.endpoint == endpoint).updateAll(db, TrafficRecord.Columns.liveWeight.set(to: TrafficRecord.Columns.weight))
     }
 
     /// What the target was last made to route for `endpoint` (version → percent, shares above zero).
     static func routed(_ db: Database, endpoint: String) throws -> [String: Int] {
         var weights: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT version_id, live_weight FROM traffic WHERE endpoint = ? AND live_weight > 0",
-                                    arguments: [endpoint]) {
-            weights[row["version_id"]] = row["live_weight"]
+        for row in try TrafficRecord.filter(TrafficRecord.Columns.endpoint == endpoint && TrafficRecord.Columns.liveWeight > 0).fetchAll(db) {
+            weights[row.versionId] = row.liveWeight
         }
         return weights
     }
@@ -63,7 +88,7 @@ extension Registry {
     public func routeThroughRegistry(_ split: TrafficSplit, endpoint: String) throws {
         try write { db in
             try split.save(db, endpoint: endpoint)
-            try db.execute(sql: "UPDATE traffic SET live_weight = weight WHERE endpoint = ?", arguments: [endpoint])
+            try TrafficSplit.markRouted(db, endpoint: endpoint)
         }
     }
 
