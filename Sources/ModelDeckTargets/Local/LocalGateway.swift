@@ -45,7 +45,8 @@ public struct LocalGateway: Sendable {
         let registry = self.registry
         let recorder = InvocationRecorder()
         let runtime = LocalRuntime(settings: settings, http: http, logger: logger) { endpoint, message in
-            try? registry.record(AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.exited", message: message))
+            let event = AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.exited", message: message)
+            _ = try? await registry.perform { try $0.record(event) }
         }
         let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets)
         let handler = InvocationHandler(catalog: catalog, runtime: runtime, recorder: recorder, http: http,
