@@ -36,7 +36,7 @@ struct MetricsCollector: Service {
             return
         }
         for endpoint in endpoints {
-            guard let driver = drivers[endpoint.target], driver.target.descriptor.metrics == .platform, driver.unavailableReason == nil else { continue }
+            guard let driver = drivers[endpoint.target], driver.collectsPlatformMetrics, driver.unavailableReason == nil else { continue }
             do {
                 let from = now.addingTimeInterval(-lookBack)
                 // Only the versions that may have served in the window: CloudWatch bills every metric asked for.

@@ -25,6 +25,9 @@ final class FakeDriver: TargetDriver {
         var pingFailures = 0
         /// Set: the target cannot be driven, and says why.
         var unavailable: String?
+        /// What `collectMetrics` answers, and the versions it was asked about.
+        var measured = PlatformMetrics()
+        var collectedFor: [[String]] = []
     }
 
     let target: Target
@@ -37,6 +40,7 @@ final class FakeDriver: TargetDriver {
     }
 
     var unavailableReason: String? { state.withLock { $0.unavailable } }
+    var collectsPlatformMetrics: Bool { isRemote }
 
     func provision(_ version: ModelVersion, on endpoint: Endpoint) async throws {}
 
@@ -69,6 +73,13 @@ final class FakeDriver: TargetDriver {
         return state.withLock { state in
             state.liveWeightsCalls += 1
             return state.changedByHand[endpoint] ?? state.routed[endpoint] ?? [:]
+        }
+    }
+
+    func collectMetrics(of endpoint: Endpoint, versions: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics {
+        state.withLock { state in
+            state.collectedFor.append(versions.map(\.id).sorted())
+            return state.measured
         }
     }
 

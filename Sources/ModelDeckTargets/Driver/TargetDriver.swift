@@ -36,6 +36,9 @@ public protocol TargetDriver: Sendable {
     /// Whether its calls cross the network to a platform (seconds to minutes each): the daemon then runs
     /// them in the background, checks drift once a minute, and collects the platform's metrics.
     var isRemote: Bool { get }
+
+    /// Whether the platform measures what the endpoint did (CloudWatch), so the daemon collects it once a minute.
+    var collectsPlatformMetrics: Bool { get }
 }
 
 extension TargetDriver {
@@ -44,6 +47,8 @@ extension TargetDriver {
     }
 
     public var isRemote: Bool { target.descriptor.isRemote }
+
+    public var collectsPlatformMetrics: Bool { target.descriptor.metrics == .platform }
 
     public var unavailableReason: String? { nil }
 }
@@ -89,6 +94,12 @@ public struct PlatformMetrics: Sendable {
         public var key: MetricBucket.Key
         public var figures: PeriodFigures
         public var memoryMB: Int
+
+        public init(key: MetricBucket.Key, figures: PeriodFigures, memoryMB: Int) {
+            self.key = key
+            self.figures = figures
+            self.memoryMB = memoryMB
+        }
     }
 
     public var periods: [Period]
