@@ -20,6 +20,10 @@ public struct DeckReader {
 
     /// Reads the deck at `path`.
     public static func read(path: String) throws -> Deck {
+        // Refuse a huge file (or a device such as /dev/zero, which never ends) before reading it.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64, size > YAMLBudget.maxBytes {
+            throw ModelDeckError("deck \(path) is \(Format.bytes(size)), over the limit of \(Format.bytes(Int64(YAMLBudget.maxBytes))) for a YAML file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -36,6 +40,7 @@ public struct DeckReader {
 
     public func parse(_ text: String) throws -> Deck {
         let root: Node
+        try YAMLBudget.check(text, name: sourceName)
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 throw ModelDeckError("\(sourceName): the deck is empty")

@@ -17,6 +17,7 @@ public final class Registry: Sendable {
     /// Opens the registry at `path`, creating it (and its folder, mode 0700) when `create` is true.
     public init(path: String, create: Bool = true) throws {
         self.path = path
+        try RegistryOwnership.check(path)
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: path) {
             guard create else {

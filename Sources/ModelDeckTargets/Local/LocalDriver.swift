@@ -54,6 +54,7 @@ public struct LocalDriver: TargetDriver {
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/endpoints/\(endpoint)/invoke")
                     request.method = .POST
                     request.headers.add(name: "X-ModelDeck-Warmup", value: "1")
+                    request.headers.add(name: "X-ModelDeck-Warmup-Secret", value: gateway.warmupSecret)
                     request.headers.add(name: "X-ModelDeck-Version", value: version)
                     // Concurrent pings must overlap to land on `count` different instances.
                     if count > 1 { request.headers.add(name: "X-ModelDeck-Warmup-Hold-Ms", value: "200") }
@@ -82,11 +83,14 @@ public struct LocalDriver: TargetDriver {
     }
 }
 
-/// Where a local gateway listens, known once it has started.
+/// Where a local gateway listens, known once it has started, and the secret that makes its pings pings.
 public final class GatewayAddress: Sendable {
     private let value = Mutex<Int?>(nil)
+    /// Proves a keep-warm ping comes from this daemon (`X-ModelDeck-Warmup-Secret`); made at random for each
+    /// daemon, kept in memory only, and handed to the gateway it runs.
+    public let warmupSecret: String
 
-    public init() {}
+    public init() { warmupSecret = WarmupSecret.make() }
 
     public var port: Int? { value.withLock { $0 } }
 
