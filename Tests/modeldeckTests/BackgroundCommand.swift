@@ -14,10 +14,16 @@ final class BackgroundCommand: @unchecked Sendable {
     let apiPort: Int
 
     /// `environment` is added to this process's own, or used alone when `replacing`.
-    init(_ command: String, registry: String, environment: [String: String] = [:], replacing: Bool = false) throws {
+    /// `fileLimit` runs it under `ulimit -n` (through sh, which then execs it: same pid); `arguments` are added.
+    init(_ command: String, registry: String, environment: [String: String] = [:], replacing: Bool = false,
+         fileLimit: Int? = nil, arguments: [String] = []) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = [command, "--registry", registry, "--port", "0"] + (command == "daemon" ? ["--api-port", "0"] : [])
+        process.arguments = [command, "--registry", registry, "--port", "0"] + (command == "daemon" ? ["--api-port", "0"] : []) + arguments
+        if let fileLimit {
+            process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\"", CLI.binary] + process.arguments!
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        }
         if replacing {
             process.environment = environment
         } else if !environment.isEmpty {
