@@ -137,4 +137,11 @@ extension BadInputTests {
             try refused(["get", "endpoints"], "it is writable by others (mode 666)")
         }
     }
+
+    // MARK: Item 10 — a region is a region
+
+    @Test func aRegionThatWouldSendSignedCallsElsewhereIsRefused() throws {
+        let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("region: eu-central-1", "region: \"attacker.invalid#\"")]))
+        #expect(error.contains("target 'lambda-eu': region 'attacker.invalid#' is not an AWS region name"), "\(error)")
+    }
 }

@@ -95,6 +95,11 @@ public struct DeckReader {
             throw error(at: fields["port"]!, "target '\(name)': port '\(text)' must be a number from 0 to 65535")
         }
         let region = try fields["region"].map { try string($0, what: "region") }
+        // An AWS target's region becomes the host its signed calls go to. (A local target's region only picks
+        // prices, and the price table refuses one it lacks.)
+        if let region, let node = fields["region"], kind == .awsLambda || kind == .sagemakerServerless || kind == .ecsFargate {
+            _ = try at(node) { try AWSRegion.check(region, what: "target '\(name)': region") }
+        }
         if kind == .awsLambda || kind == .sagemakerServerless || kind == .ecsFargate, region == nil {
             throw error(at: node, "target '\(name)' (\(kind.rawValue)) needs a region, e.g. region: eu-central-1")
         }

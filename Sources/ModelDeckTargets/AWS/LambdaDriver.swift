@@ -252,7 +252,7 @@ public struct LambdaDriver: TargetDriver {
         func id(_ number: String) -> String { ids[number] ?? "lambda:\(function):\(number)" }
         var weights: [String: Int] = [:]
         for (number, share) in alias.RoutingConfig?.AdditionalVersionWeights ?? [:] {
-            weights[id(number), default: 0] += Int((share * 100).rounded())
+            weights[id(number), default: 0] += Int(AWSNumber.whole(share * 100, limit: 100) ?? 0)
         }
         weights[id(alias.FunctionVersion), default: 0] += 100 - weights.values.reduce(0, +)
         return weights
