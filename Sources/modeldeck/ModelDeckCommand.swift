@@ -48,9 +48,17 @@ struct ModelDeckCommand: AsyncParsableCommand {
             let code = exitCode(for: error)
             // Help, --version and completion scripts are not errors: ArgumentParser prints them to stdout.
             if code == .success { exit(withError: error) }
-            let message = fullMessage(for: error)
-            if !message.isEmpty {
-                printError(message.trimmingCharacters(in: .newlines))
+            // One line, as every refusal is: ArgumentParser's usage errors come with Help/Usage lines, which
+            // become a pointer to --help.
+            let full = fullMessage(for: error).trimmingCharacters(in: .newlines)
+            let short = message(for: error).trimmingCharacters(in: .newlines)
+            if full.contains("\n") && !short.isEmpty && !short.contains("\n") {
+                let known = CommandWord.names(of: configuration.subcommands)
+                let words = arguments.prefix { !$0.hasPrefix("-") }
+                let command = words.first.map { known.contains($0) ? ($0 == "cost" && words.count > 1 ? "cost \(words[words.startIndex + 1])" : $0) : "" } ?? ""
+                printError("Error: \(short) (see modeldeck \(command.isEmpty ? "" : command + " ")--help)")
+            } else if !full.isEmpty {
+                printError(full)
             }
             Foundation.exit(code.rawValue)
         }
