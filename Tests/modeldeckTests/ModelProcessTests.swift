@@ -142,9 +142,12 @@ struct ModelProcessTests {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         let attempts = scratch.path + "/attempts"
-        let deck = shellDeck(scratch, script: "echo start >> \(attempts); echo boom; exit 3")
+        // Its output carries a title-setting OSC, a clear-screen CSI and a bidi override, which the
+        // gateway's log quotes ("last output: …"): none of them may reach the terminal the log is on.
+        let deck = shellDeck(scratch, script: "echo start >> \(attempts); printf \"\\\\033]0;pwned\\\\007\\\\033[2Jboom\\\\342\\\\200\\\\256\\\\n\"; exit 3")
         #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
-        let serve = try BackgroundCommand("serve", registry: scratch.registry)
+        let log = scratch.path + "/serve.log"
+        let serve = try BackgroundCommand("serve", registry: scratch.registry, stderrPath: log)
         defer { serve.stop() }
         #expect(try waitFor(20) { try CLI.run(["get", "events", "--registry", scratch.registry]).stdout.contains("is crash-looping") })
         // Two quick retries, then 1 s, 2 s, 4 s …: over the next 3 seconds at most two more starts, where
@@ -160,6 +163,9 @@ struct ModelProcessTests {
         let invoke = try invoke(port: serve.port, endpoint: "shell")
         #expect(invoke.status >= 500)
         #expect(invoke.body.contains("crash-looping"), "\(invoke.body)")
+        let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(logged.contains("boom"), "the log never quoted the model's output: \(logged)")
+        #expect(!logged.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E }, "\(logged.debugDescription)")
     }
 
     @Test func aChattyModelsLogIsCappedAndRotated() throws {

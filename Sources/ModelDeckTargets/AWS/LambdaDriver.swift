@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import ModelDeckCore
@@ -107,6 +108,12 @@ public struct LambdaDriver: TargetDriver {
             } else {
                 guard let zip = FileManager.default.contents(atPath: artifact) else {
                     throw ModelDeckError("version '\(version.id)': cannot read its zip package \(artifact)")
+                }
+                // Versions are immutable: what is uploaded must be what `apply` hashed.
+                let digest = "sha256:" + SHA256.hash(data: zip).map { String(format: "%02x", $0) }.joined()
+                guard digest == version.digest else {
+                    throw ModelDeckError("artifact \(artifact) of version '\(version.id)' has changed: it now has digest \(digest), "
+                                         + "the registry has \(version.digest); versions are immutable: restore it or apply it as a new version")
                 }
                 code.ZipFile = zip.base64EncodedString()
             }
