@@ -144,4 +144,13 @@ extension BadInputTests {
         let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("region: eu-central-1", "region: \"attacker.invalid#\"")]))
         #expect(error.contains("target 'lambda-eu': region 'attacker.invalid#' is not an AWS region name"), "\(error)")
     }
+
+    // MARK: Item 6 — a version's env: is checked
+
+    @Test func aVersionsEnvCannotTakeTheContractsNames() throws {
+        let port = remoteDeck(replacements: [("memory: 256MB\n      - version: v2", "memory: 256MB\n        env: {PORT: \"80\"}\n      - version: v2")])
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: port).contains("env name 'PORT' is set by ModelDeck"))
+        let changed = remoteDeck(replacements: [("memory: 256MB\n      - version: v2", "memory: 256MB\n        env: {LOG_LEVEL: debug}\n      - version: v2")])
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: changed).contains("version 'sentiment@v1' is immutable: its env is - in the registry, the deck says LOG_LEVEL=debug"))
+    }
 }

@@ -7,11 +7,13 @@ import Testing
 @Suite(.serialized)
 struct ModelProcessTests {
     /// The example deck and the sentiment model, copied so the test may change the weights.
-    func copiedExample(_ scratch: Scratch) throws -> String {
+    func copiedExample(_ scratch: Scratch, env: String? = nil) throws -> String {
         try FileManager.default.createDirectory(atPath: scratch.path + "/decks", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: scratch.path + "/models", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: CLI.repository + "/fixtures/models/sentiment", toPath: scratch.path + "/models/sentiment")
-        try FileManager.default.copyItem(atPath: CLI.repository + "/fixtures/decks/example.yaml", toPath: scratch.path + "/decks/example.yaml")
+        var deck = try String(contentsOfFile: CLI.repository + "/fixtures/decks/example.yaml", encoding: .utf8)
+        if let env { deck = deck.replacingOccurrences(of: "        notes: good\n", with: "        notes: good\n        env: \(env)\n") }
+        try deck.write(toFile: scratch.path + "/decks/example.yaml", atomically: true, encoding: .utf8)
         let applied = try CLI.run(["apply", "-f", scratch.path + "/decks/example.yaml", "--registry", scratch.registry])
         #expect(applied.status == 0, "\(applied.stderr)")
         return scratch.path + "/models/sentiment"
@@ -38,7 +40,7 @@ struct ModelProcessTests {
     @Test func aModelSeesOnlyTheAllowlistedEnvironment() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
-        _ = try copiedExample(scratch)
+        _ = try copiedExample(scratch, env: "{GREETING: hello, LOG_LEVEL: debug}")
         let serve = try BackgroundCommand("serve", registry: scratch.registry, environment: [
             "MODELDECK_API_TOKEN": "api-secret", "OPERATOR_SECRET": "hunter2", "GITHUB_TOKEN": "ghp_x",
             "AWS_SECRET_ACCESS_KEY": "aws-secret", "LC_ALL": "C.UTF-8", "TZ": "Europe/Berlin",
@@ -53,7 +55,7 @@ struct ModelProcessTests {
         for secret in ["MODELDECK_API_TOKEN", "OPERATOR_SECRET", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "MODELDECK_REGISTRY", "HOME"] {
             #expect(!names.contains(secret), "\(secret) reached the model")
         }
-        for needed in ["PORT", "MODEL_ARTIFACT", "MODEL_VERSION", "PATH", "LC_ALL", "TZ", "TMPDIR"] {
+        for needed in ["PORT", "MODEL_ARTIFACT", "MODEL_VERSION", "PATH", "LC_ALL", "TZ", "TMPDIR", "GREETING", "LOG_LEVEL"] {
             #expect(names.contains(needed), "\(needed) is missing: \(names.sorted())")
         }
         let variables = Dictionary(environ.split(separator: 0).compactMap { entry -> (String, String)? in
@@ -61,6 +63,7 @@ struct ModelProcessTests {
             guard let equals = text.firstIndex(of: "=") else { return nil }
             return (String(text[..<equals]), String(text[text.index(after: equals)...]))
         }, uniquingKeysWith: { first, _ in first })
+        #expect(variables["GREETING"] == "hello")
         let temporary = try #require(variables["TMPDIR"])
         var info = stat()
         #expect(stat(temporary, &info) == 0, "TMPDIR \(temporary) does not exist")

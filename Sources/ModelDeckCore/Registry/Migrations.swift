@@ -8,6 +8,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-23 registry v1", migrate: createRegistryV1)
         migrator.registerMigration("2026-11-24 ping requests", migrate: addPingRequests)
         migrator.registerMigration("2026-11-25 ping due time", migrate: addPingDueTime)
+        migrator.registerMigration("2026-11-30 version environment", migrate: addVersionEnvironment)
         return migrator
     }
 
@@ -196,5 +197,10 @@ public enum Migrations {
     /// sent (`last_ping_at`): how late the scheduler is, per endpoint.
     private static func addPingDueTime(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE keep_warm_state ADD COLUMN last_ping_due_at DATETIME")
+    }
+
+    /// The environment a version declares for its model processes (`env:` in the deck), as JSON.
+    private static func addVersionEnvironment(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE model_versions ADD COLUMN environment TEXT")
     }
 }

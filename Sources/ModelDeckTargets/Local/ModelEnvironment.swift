@@ -9,10 +9,12 @@ public enum ModelEnvironment {
 
     /// `PORT` (the Cloud Run / Knative contract), `HOST`, `MODEL_ARTIFACT`, `MODEL_VERSION`,
     /// `MODELDECK_ENDPOINT`, `MODELDECK_INSTANCE`, a private `TMPDIR` (also `TMP`, `TEMP`), and from
-    /// `inherited` only `PATH`, the locale (`LANG`, `LANGUAGE`, `LC_*`) and `TZ`.
+    /// `inherited` only `PATH`, the locale (`LANG`, `LANGUAGE`, `LC_*`) and `TZ`; plus the version's own `env:`.
     public static func make(inherited: [String: String], port: Int, version: ModelVersion, endpoint: String,
                             instance: String, temporaryDirectory: String) -> [String: String] {
         var environment = inherited.filter { inheritedNames.contains($0.key) || $0.key.hasPrefix("LC_") }
+        // What the version declares in its deck; the contract's names below always win.
+        environment.merge(version.environment ?? [:]) { _, declared in declared }
         if environment["PATH"] == nil { environment["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
         environment["PORT"] = "\(port)"
         environment["HOST"] = "127.0.0.1"
