@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ModelDeckCore
 import NIOCore
@@ -36,6 +37,7 @@ public struct ExportAPI: Sendable {
     func application(registry: Registry, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         if let token, !token.isEmpty { router.add(middleware: BearerToken(token: token)) }
+        if Self.isLoopback(host) { router.add(middleware: LoopbackHost()) }
         router.get("/metrics") { _, _ in
             let text = try registry.read { db in try PrometheusExport.render(db, now: Date()) }
             var headers = HTTPFields()
@@ -55,7 +57,10 @@ public struct ExportAPI: Sendable {
             let limit = request.uri.queryParameters.get("limit").flatMap(Int.init).map { min(max($0, 1), 1_000) } ?? 100
             return try json(registry.read { db in try Listings.events(db, endpoint: endpoint, limit: limit) })
         }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck-api"),
+        // As the gateway: connections capped and idle ones closed, so scrapers or a flood cannot take every descriptor.
+        return Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(15))),
+                           configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck-api",
+                                                availableConnectionsDelegate: MaximumAvailableConnections(128)),
                            onServerRunning: { await onListening($0.localAddress?.port ?? 0) }, logger: logger)
     }
 }

@@ -160,4 +160,27 @@ struct GatewayHardeningTests {
         let read = recv(fd, &byte, 1, 0)
         #expect(read == 0, "the idle connection was not closed (recv returned \(read), errno \(errno))")
     }
+
+    @Test func theExportAPIAnswersOnlyLoopbackHosts() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        #expect(try CLI.run(["apply", "-f", "fixtures/decks/example.yaml", "--registry", scratch.registry]).status == 0)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
+        defer { daemon.stop() }
+        func get(_ host: String?) throws -> Int {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["curl", "-s", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"]
+                + (host.map { ["-H", "Host: \($0)"] } ?? []) + ["http://127.0.0.1:\(daemon.apiPort)/api/v1/endpoints"]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return Int(code) ?? 0
+        }
+        #expect(try get(nil) == 200)
+        #expect(try get("localhost:\(daemon.apiPort)") == 200)
+        #expect(try get("attacker.example:\(daemon.apiPort)") == 421)
+    }
 }

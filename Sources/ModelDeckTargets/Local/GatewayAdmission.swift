@@ -36,7 +36,7 @@ public struct GatewayAdmission: Sendable {
     }
 
     /// `Host` without its port: `127.0.0.1:8765` → `127.0.0.1`, `[::1]:8765` → `[::1]`.
-    static func hostName(_ header: String) -> String {
+    public static func hostName(_ header: String) -> String {
         let value = header.lowercased()
         if value.hasPrefix("[") { return value.split(separator: "]").first.map { $0 + "]" } ?? value }
         return value.split(separator: ":").first.map(String.init) ?? value
