@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import ModelDeckCore
+import ModelDeckTargets
 import NIOCore
 import Prometheus
 
@@ -23,9 +24,8 @@ public struct ExportAPI: Sendable {
         self.token = token
     }
 
-    public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
+    /// The gateway's rule: `127.0.0.1.example.com` is a name, not loopback, and gets no pass on the token.
+    public static func isLoopback(_ host: String) -> Bool { GatewayAdmission.isLoopback(host) }
 
     /// Refuses an address off loopback without a token, in one line.
     public func validate() throws {

@@ -182,5 +182,6 @@ struct GatewayHardeningTests {
         #expect(try get(nil) == 200)
         #expect(try get("localhost:\(daemon.apiPort)") == 200)
         #expect(try get("attacker.example:\(daemon.apiPort)") == 421)
+        #expect(try get("127.0.0.1.attacker.example:\(daemon.apiPort)") == 421)
     }
 }

@@ -31,8 +31,13 @@ public struct GatewayAdmission: Sendable {
         public var reason: String
     }
 
+    /// `localhost`, `::1`, or a dotted IPv4 address in 127.0.0.0/8 — four numbers, so `127.0.0.1.evil.example`
+    /// (a name an attacker can point anywhere) is not loopback.
     public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127"
+            && parts.allSatisfy { part in (1...3).contains(part.count) && part.allSatisfy(\.isASCII) && UInt8(part) != nil }
     }
 
     /// `Host` without its port: `127.0.0.1:8765` → `127.0.0.1`, `[::1]:8765` → `[::1]`.
