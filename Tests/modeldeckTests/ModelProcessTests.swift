@@ -152,7 +152,10 @@ struct ModelProcessTests {
         let log = scratch.path + "/serve.log"
         let serve = try BackgroundCommand("serve", registry: scratch.registry, stderrPath: log)
         defer { serve.stop() }
-        #expect(try waitFor(20) { try CLI.run(["get", "events", "--registry", scratch.registry]).stdout.contains("is crash-looping") })
+        #expect(try waitFor(20) {
+            let events = try CLI.run(["get", "events", "--registry", scratch.registry]).stdout
+            return events.contains("instance.crash-looping") && events.contains("is crash-looping")
+        })
         // Two quick retries, then 1 s, 2 s, 4 s …: over the next 3 seconds at most two more starts, where
         // housekeeping's 200 ms tick alone used to make about fifteen.
         let before = (try? String(contentsOfFile: attempts, encoding: .utf8))?.split(separator: "\n").count ?? 0

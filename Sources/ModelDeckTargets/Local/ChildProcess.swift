@@ -101,7 +101,7 @@ public final class ChildProcess: Sendable {
         var info = stat()
         guard stat(logPath, &info) == 0, Int64(info.st_size) > maxBytes else { return false }
         let kept = Self.tail(of: logPath, bytes: Int(maxBytes / 2))
-        FileManager.default.createFile(atPath: logPath + ".1", contents: kept, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: logPath + ".1", contents: kept, attributes: [.posixPermissions: 0o600])
         return truncate(logPath, 0) == 0
     }
 }

@@ -65,7 +65,12 @@ public struct LocalGateway: Sendable {
         if !stale.isEmpty { logger.notice("stopped processes a previous gateway left behind", metadata: ["pids": "\(stale)"]) }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let recorder = InvocationRecorder()
-        let runtime = LocalRuntime(settings: settings, http: http, logger: logger) { endpoint, message in
+        // The dashboard's endpoint detail lists these under recent events; `modeldeck get events` too.
+        let runtime = LocalRuntime(settings: settings, http: http, logger: logger, onCrashLoop: { endpoint, message in
+            _ = try? registry.write { db in
+                try db.record(AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.crash-looping", message: message))
+            }
+        }) { endpoint, message in
             _ = try? registry.write { db in
                 try db.record(AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.exited", message: message))
             }

@@ -127,12 +127,16 @@ public actor LocalRuntime {
     private var stopTasks: [String: Task<Void, Never>] = [:]
     /// Called with a line for the audit log when an instance dies on its own.
     private let onInstanceExit: @Sendable (_ endpoint: String, _ message: String) async -> Void
+    /// Called with a line for the audit log when a version becomes crash-looping.
+    private let onCrashLoop: @Sendable (_ endpoint: String, _ message: String) async -> Void
 
     public init(settings: LocalRuntimeSettings, http: HTTPClient, logger: Logger,
+                onCrashLoop: @escaping @Sendable (String, String) async -> Void = { _, _ in },
                 onInstanceExit: @escaping @Sendable (String, String) async -> Void = { _, _ in }) {
         self.settings = settings
         self.http = http
         self.logger = logger
+        self.onCrashLoop = onCrashLoop
         self.onInstanceExit = onInstanceExit
     }
 
@@ -465,7 +469,7 @@ public actor LocalRuntime {
         backoff[key] = (state, ContinuousClock.now + state.delay)
         guard entered else { return }
         logger.warning("crash-looping", metadata: ["endpoint": "\(endpoint)", "version": "\(version)", "reason": "\(reason)"])
-        await onInstanceExit(endpoint, "\(version) is crash-looping: \(state.failures) starts failed in a row; starting it again "
+        await onCrashLoop(endpoint, "\(version) is crash-looping: \(state.failures) starts failed in a row; starting it again "
                              + "after \(StartBackoff.firstDelay), doubling up to \(StartBackoff.maxDelay); last: \(reason)")
     }
 
