@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "ModelDeckCore", "ModelDeckDaemon", "ModelDeckTUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Benchmarks that print figures (tests never assert wall-clock times): `swift run -c release modeldeck-bench …`.

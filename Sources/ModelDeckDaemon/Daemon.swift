@@ -55,7 +55,7 @@ public struct Daemon: Sendable {
         }
         if let listen {
             try await LocalTargetHost.serve(registry: registry, listen: listen, logger: logger, alongside: services,
-                                            stopper: stopper) { port in
+                                            stopper: stopper, warmupSecret: gatewayAddress.warmupSecret) { port in
                 gatewayAddress.set(port: port)
                 await onListening(port)
             }

@@ -39,7 +39,7 @@ public struct Demo: Sendable {
         var logger = Logger(label: "modeldeck.demo")
         logger.logLevel = .warning
         let (port, stopper, daemon) = try await Daemon.startInProcess(registry: registry, logger: logger)
-        say("daemon running; gateway on http://127.0.0.1:\(port) — try: curl -X POST -d '{\"text\":\"great\"}' http://127.0.0.1:\(port)/endpoints/sentiment/invoke")
+        say("daemon running; gateway on http://127.0.0.1:\(port) — try: curl -X POST -H 'Content-Type: application/json' -d '{\"text\":\"great\"}' http://127.0.0.1:\(port)/endpoints/sentiment/invoke")
 
         let traffic = Task { await Self.traffic(port: port) }
         let status = narrateStatus ? Task { await statusLines() } : nil

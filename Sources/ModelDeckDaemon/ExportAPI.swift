@@ -1,8 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ModelDeckCore
+import ModelDeckTargets
 import NIOCore
 import Prometheus
 
@@ -21,9 +23,8 @@ public struct ExportAPI: Sendable {
         self.token = token
     }
 
-    public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
+    /// The gateway's rule: `127.0.0.1.example.com` is a name, not loopback, and gets no pass on the token.
+    public static func isLoopback(_ host: String) -> Bool { GatewayAdmission.isLoopback(host) }
 
     /// Refuses an address off loopback without a token, in one line.
     public func validate() throws {
@@ -35,6 +36,7 @@ public struct ExportAPI: Sendable {
     func application(registry: Registry, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         if let token, !token.isEmpty { router.add(middleware: BearerToken(token: token)) }
+        if Self.isLoopback(host) { router.add(middleware: LoopbackHost()) }
         router.get("/metrics") { request, _ in
             let window = try Self.window(request, default: PrometheusExport.windowSeconds)
             let text = try await registry.perform { try PrometheusExport.render($0, window: window) }
@@ -58,7 +60,10 @@ public struct ExportAPI: Sendable {
             let limit = request.uri.queryParameters.get("limit").flatMap(Int.init).map { min(max($0, 1), 1_000) } ?? 100
             return try json(await registry.perform { try $0.listEvents(endpoint: endpoint, limit: limit) })
         }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck-api"),
+        // As the gateway: connections capped and idle ones closed, so scrapers or a flood cannot take every descriptor.
+        return Application(router: router, server: .http1(configuration: .init(idleTimeout: .seconds(15))),
+                           configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck-api",
+                                                availableConnectionsDelegate: MaximumAvailableConnections(128)),
                            onServerRunning: { await onListening($0.localAddress?.port ?? 0) }, logger: logger)
     }
 }

@@ -34,7 +34,13 @@ struct DemoCommand: AsyncParsableCommand {
             throw ModelDeckError("deck \(deck) not found; run the demo from the ModelDeck folder or pass --deck PATH")
         }
         let theme = try dashboard.resolvedTheme() // a bad --theme is an error before anything starts
-        let folder = NSTemporaryDirectory() + "modeldeck-demo-\(getpid())"
+        // A private folder whose name nobody can guess (mkdtemp: mode 0700, created or failed, never reused);
+        // a folder named after the pid could be planted with a registry that runs another user's command.
+        var template = Array((NSTemporaryDirectory() + "modeldeck-demo.XXXXXX").utf8CString)
+        guard let created = mkdtemp(&template) else {
+            throw ModelDeckError("cannot create a private folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+        }
+        let folder = String(cString: created)
         let path = folder + "/registry.sqlite"
         defer { if !keep { try? FileManager.default.removeItem(atPath: folder) } }
         let registry = try Registry(path: path)

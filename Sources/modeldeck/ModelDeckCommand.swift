@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Logging
 import ModelDeckCore
 
 @main
@@ -25,4 +27,63 @@ struct ModelDeckCommand: AsyncParsableCommand {
         ],
         defaultSubcommand: TUICommand.self
     )
+
+    /// ArgumentParser's own `main`, with two changes: a first word that is no command is refused (a typo
+    /// such as `modeldeck rolback` must not fall through to the dashboard), and every error line is stripped
+    /// of terminal control sequences before it reaches stderr (errors quote names and text from decks).
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        LoggingSystem.bootstrap(TerminalSafeLogHandler.init)
+        if let refusal = CommandWord.refusal(arguments, known: CommandWord.names(of: configuration.subcommands)) {
+            printError(refusal)
+            Foundation.exit(2) // as git, kubectl and POSIX utilities do for a usage error
+        }
+        do {
+            var command = try await asyncParseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            // Help, --version and completion scripts are not errors: ArgumentParser prints them to stdout.
+            if code == .success { exit(withError: error) }
+            // One line, as every refusal is: ArgumentParser's usage errors come with Help/Usage lines, which
+            // become a pointer to --help.
+            let full = fullMessage(for: error).trimmingCharacters(in: .newlines)
+            let short = message(for: error).trimmingCharacters(in: .newlines)
+            if full.contains("\n") && !short.isEmpty && !short.contains("\n") {
+                let known = CommandWord.names(of: configuration.subcommands)
+                let words = arguments.prefix { !$0.hasPrefix("-") }
+                let command = words.first.map { known.contains($0) ? ($0 == "cost" && words.count > 1 ? "cost \(words[words.startIndex + 1])" : $0) : "" } ?? ""
+                printError("Error: \(short) (see modeldeck \(command.isEmpty ? "" : command + " ")--help)")
+            } else if !full.isEmpty {
+                printError(full)
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
+}
+
+/// The first word of a command line, checked before ArgumentParser sees it.
+enum CommandWord {
+    /// Every subcommand's name and aliases, plus ArgumentParser's built-in `help`.
+    static func names(of commands: [ParsableCommand.Type]) -> [String] {
+        commands.flatMap { type in
+            [type.configuration.commandName ?? String(describing: type).lowercased()] + type.configuration.aliases
+        } + ["help"]
+    }
+
+    /// The refusal line when `arguments` starts with a word that is no command, nil otherwise. Only a bare
+    /// `modeldeck` (or one with options alone, such as `--readonly`) opens the dashboard.
+    static func refusal(_ arguments: [String], known: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-"), !known.contains(first) else { return nil }
+        let shown = TerminalText.sanitize(String(first.prefix(64)))
+        let commands = known.filter { $0 != "help" }.joined(separator: ", ")
+        if let nearest = NearestName.nearest(to: first, in: known.filter { $0 != "help" }) {
+            return "unknown command '\(shown)'; did you mean '\(nearest)'? (commands: \(commands))"
+        }
+        return "unknown command '\(shown)'; commands: \(commands)"
+    }
 }

@@ -23,22 +23,46 @@ enum Output {
         case .table:
             Swift.print(table(rows).render(), terminator: "")
         case .json:
-            Swift.print(String(decoding: try json.encode(rows), as: UTF8.self))
+            Swift.print(escapingFormatCharacters(String(decoding: try json.encode(rows), as: UTF8.self)))
         case .yaml:
             // JSON is YAML: go through it for the same keys, then emit block style.
             let text = String(decoding: try json.encode(rows), as: UTF8.self)
             guard let node = try Yams.compose(yaml: text) else { return }
-            Swift.print(try Yams.serialize(node: blockStyle(node), allowUnicode: true), terminator: "")
+            Swift.print(try yaml(node, from: text), terminator: "")
         }
+    }
+
+    /// JSON for scripts stays exact, yet safe on a terminal: JSONEncoder escapes C0 controls but writes C1
+    /// controls and bidi overrides raw, so those become `\uXXXX` escapes. They can only occur inside strings
+    /// (JSON's own syntax is ASCII), where the escape means the same character.
+    static func escapingFormatCharacters(_ json: String) -> String {
+        guard TerminalText.needsSanitizing(json.replacingOccurrences(of: "\n", with: "")) else { return json }
+        var out = String.UnicodeScalarView()
+        for scalar in json.unicodeScalars {
+            if scalar != "\n", TerminalText.needsSanitizing(String(scalar)) {
+                out.append(contentsOf: String(format: "\\u%04X", scalar.value).unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    /// YAML keeps Unicode as it is, unless a value holds a character `TerminalText` would strip: then libyaml
+    /// is asked for ASCII, which writes every non-ASCII character as a `\u` escape in a double-quoted scalar
+    /// (exact, and inert on a terminal). libyaml counts bidi overrides as printable, so it would not escape them.
+    private static func yaml(_ node: Node, from text: String) throws -> String {
+        let unsafe = TerminalText.needsSanitizing(text.replacingOccurrences(of: "\n", with: ""))
+        return try Yams.serialize(node: blockStyle(node), allowUnicode: !unsafe)
     }
 
     /// Prints one document (an object, not a list) as JSON or YAML.
     static func printDocument<Value: Encodable>(_ value: Value, as format: OutputFormat) throws {
         let text = String(decoding: try json.encode(value), as: UTF8.self)
         if format == .yaml, let node = try Yams.compose(yaml: text) {
-            Swift.print(try Yams.serialize(node: blockStyle(node), allowUnicode: true), terminator: "")
+            Swift.print(try yaml(node, from: text), terminator: "")
         } else {
-            Swift.print(text)
+            Swift.print(escapingFormatCharacters(text))
         }
     }
 
@@ -58,7 +82,15 @@ enum Output {
     }
 }
 
-/// Writes one line to stderr (the CLI's error and notice channel).
+/// Writes one line to stderr (the CLI's error and notice channel), sanitized: errors quote decks, traces,
+/// the registry and remote answers.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    FileHandle.standardError.write(Data((TerminalText.sanitizeLines(message) + "\n").utf8))
+}
+
+/// Shadows `Swift.print` for the whole CLI, so every line a command prints is sanitized (names, regions,
+/// notes and reasons come from decks and the registry) without each call site having to remember it.
+/// JSON and YAML output call `Swift.print` on purpose, after escaping (see `Output`).
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    Swift.print(TerminalText.sanitizeLines(items.map { "\($0)" }.joined(separator: separator)), terminator: terminator)
 }

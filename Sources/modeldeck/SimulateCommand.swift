@@ -57,6 +57,10 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Output format: table, json or yaml.")
     var output: OutputFormat = .table
 
+    /// The longest trace `simulate` replays: a year (the Azure Functions traces of "Serverless in the Wild"
+    /// cover two weeks).
+    static let maxSpanMilliseconds: Int64 = 366 * 86_400_000
+
     static func parsePolicy(_ text: String) throws -> KeepWarmPolicy {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         switch parts[0] {
@@ -100,6 +104,7 @@ struct SimulateCommand: ParsableCommand {
         }
         guard idle > 0 else { throw ModelDeckError("endpoint '\(endpoint ?? "")' has no idle timeout (0s) to simulate; pass --idle-timeout") }
         let pingMs = try positive(ping, "--ping")
+        guard pingMs <= 900_000 else { throw ModelDeckError("--ping \(ping) is over the limit of 15m") }
         var mb = like?.memoryMB ?? 512
         if let memory {
             mb = try Quantity.megabytes(memory, what: "--memory")
@@ -135,6 +140,12 @@ struct SimulateCommand: ParsableCommand {
         let policies = try (policy.isEmpty ? ["off", "fixed:5m", "adaptive"] : policy).map(Self.parsePolicy)
         let target = try target()
         let replay = try Trace.load(path: trace)
+        // The replay steps through the trace's whole span: bound the work by what the trace can mean.
+        // (Kept here, at the edge, while the trace parser is being reworked; it may move into `Trace`.)
+        if let first = replay.times.first, let last = replay.times.last, last - first > Self.maxSpanMilliseconds {
+            throw ModelDeckError("\(trace): the trace spans \(Format.duration(milliseconds: last - first)), over the limit of "
+                                 + "\(Format.duration(milliseconds: Self.maxSpanMilliseconds)); replay it in parts")
+        }
         let outcomes = policies.map { KeepWarmSimulator.run(replay, policy: $0, target: target) }
         let report = Report(trace: trace, invocations: replay.count, endpoints: replay.endpoints.count,
                             coldStartMs: target.coldStartMilliseconds, idleTimeoutSeconds: target.idleTimeoutSeconds,

@@ -16,3 +16,24 @@ struct TerminalTextTests {
         #expect(TerminalText.sanitize("unicode ✓ ünïcödé 模型") == "unicode ✓ ünïcödé 模型")
     }
 }
+
+struct TerminalTextFormatCharacterTests {
+    @Test func bidiControlsCannotReorderWhatIsShown() {
+        // RLO/LRO/embeddings/PDF and the isolates: "Trojan Source" (CVE-2021-42574).
+        for value in Array(0x202A...0x202E) + Array(0x2066...0x2069) {
+            let control = String(Unicode.Scalar(UInt32(value))!)
+            #expect(TerminalText.sanitize("a\(control)b") == "ab", "U+\(String(value, radix: 16, uppercase: true)) passed")
+            #expect(TerminalText.needsSanitizing("a\(control)b"))
+        }
+        #expect(TerminalText.sanitize("invoice\u{202E}gnp.exe") == "invoicegnp.exe")
+        #expect(TerminalText.sanitize("mark\u{200E}\u{200F}\u{061C}s") == "marks")
+    }
+
+    @Test func otherInvisibleFormatCharactersGoButEmojiJoinersStay() {
+        #expect(TerminalText.sanitize("soft\u{00AD}hyphen\u{FEFF}") == "softhyphen")
+        #expect(TerminalText.sanitize("one\u{2028}two\u{2029}three") == "one two three")
+        let family = "👩\u{200D}👩\u{200D}👧"
+        #expect(TerminalText.sanitize(family) == family)
+        #expect(!TerminalText.needsSanitizing("plain ünïcödé 模型 " + family))
+    }
+}

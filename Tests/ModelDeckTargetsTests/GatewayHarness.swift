@@ -61,6 +61,7 @@ struct GatewayHarness {
         var gateway = LocalGateway(registry: registry, targets: ["local"], host: "127.0.0.1", port: 0,
                                    settings: settings ?? self.settings(), logger: Logger(label: "test"))
         gateway.flushInterval = .milliseconds(100)
+        gateway.warmupSecret = Client.warmupSecret
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let stopper = GatewayStopper()
         let running = Task { try await gateway.run(stopper: stopper) { continuation.yield($0) } }
@@ -91,12 +92,17 @@ struct Answer: Sendable {
 
 struct Client: Sendable {
     let port: Int
+    /// The harness's gateways take this as their daemon's warmup secret.
+    static let warmupSecret = "harness-warmup-secret"
 
     func invoke(_ endpoint: String = "sentiment", text: String = "great, I love it", warmup: Bool = false) async throws -> Answer {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/endpoints/\(endpoint)/invoke")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        if warmup { request.headers.add(name: "X-ModelDeck-Warmup", value: "1") }
+        if warmup {
+            request.headers.add(name: "X-ModelDeck-Warmup", value: "1")
+            request.headers.add(name: "X-ModelDeck-Warmup-Secret", value: Self.warmupSecret)
+        }
         request.body = .bytes(ByteBuffer(string: "{\"text\": \"\(text)\"}"))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let body = try await response.body.collect(upTo: 1 << 20)

@@ -38,3 +38,47 @@ struct InvocationCostTests {
         #expect(rows[1]["cost_micros"] == 0)
     }
 }
+
+/// Issue #15, item 10: what AWS answers is parsed without trusting it.
+struct HostileAWSAnswerTests {
+    @Test func numbersOutOfRangeAreMissingNotATrap() {
+        #expect(AWSNumber.whole(1e300) == nil)
+        #expect(AWSNumber.whole(.nan) == nil)
+        #expect(AWSNumber.whole(-.infinity) == nil)
+        #expect(AWSNumber.whole(-1) == nil)
+        #expect(AWSNumber.whole(12.5) == 13)
+        #expect(AWSNumber.whole(12.1, rounding: .up) == 13)
+    }
+
+    @Test func aHostileLogTailOrCloudWatchFigureCountsAsNothing() {
+        let report = LambdaReport.parse(log: "REPORT RequestId: 1\tDuration: 12.5 ms\tBilled Duration: 1e300 ms\tMemory Size: 1e300 MB\t")
+        #expect(report?.billedMilliseconds == nil)
+        #expect(report?.memoryMB == nil)
+        var figures = PeriodFigures()
+        figures.invocations = 1e300
+        figures.errors = .infinity
+        figures.throttles = 5
+        figures.maximum = 1e300
+        figures.sum = 1e300
+        let bucket = figures.bucket(memoryMB: 10_240, rates: nil)
+        #expect(bucket.requests == 5)
+        #expect(bucket.errors == 5)
+    }
+
+    @Test func regionsAndEndpointsAreChecked() {
+        for good in ["us-east-1", "eu-central-1", "us-gov-west-1", "eu-isoe-west-1", "ap-southeast-5"] { #expect(AWSRegion.isValid(good), "\(good)") }
+        for bad in ["attacker.invalid#", "us-east-1.evil.com", "US-EAST-1", "east-1", "us-east-", "us--1", "mars-1", ""] { #expect(!AWSRegion.isValid(bad), "\(bad)") }
+        let env = ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"]
+        #expect(throws: ModelDeckError("AWS region 'attacker.invalid#' is not an AWS region name (two letters, words and a number, e.g. eu-central-1)")) {
+            try AWSConfiguration.resolve(environment: env.merging(["AWS_REGION": "attacker.invalid#"]) { $1 }, home: "/nonexistent")
+        }
+        for url in ["http://user:pw@127.0.0.1:5000", "https://evil.example/path", "ftp://x", "http://127.0.0.1:5000?x=1"] {
+            #expect(throws: ModelDeckError.self) {
+                try AWSConfiguration.resolve(environment: env.merging(["AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": url]) { $1 }, home: "/nonexistent")
+            }
+        }
+        #expect(throws: Never.self) {
+            try AWSConfiguration.resolve(environment: env.merging(["AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"]) { $1 }, home: "/nonexistent")
+        }
+    }
+}

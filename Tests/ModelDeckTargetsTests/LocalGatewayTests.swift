@@ -145,7 +145,10 @@ struct LocalGatewayTests {
         FileManager.default.createFile(atPath: harness.folder + "/broken/weights.json", contents: Data("not json".utf8))
         try harness.registry.write { db in
             try db.execute(sql: "DROP TRIGGER model_versions_are_immutable")
-            try db.execute(sql: "UPDATE model_versions SET artifact = ? WHERE id = 'sentiment@v1'", arguments: [harness.folder + "/broken/weights.json"])
+            // With the broken file's own digest, so the artifact check passes and the model itself fails.
+            let digest = try DeckReader.sha256(ofFileAt: harness.folder + "/broken/weights.json", what: "test").digest
+            try db.execute(sql: "UPDATE model_versions SET artifact = ?, digest = ? WHERE id = 'sentiment@v1'",
+                           arguments: [harness.folder + "/broken/weights.json", digest])
         }
         try await harness.withGateway { client in
             let answer = try await client.invoke()

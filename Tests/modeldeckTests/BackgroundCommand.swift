@@ -14,10 +14,16 @@ final class BackgroundCommand: @unchecked Sendable {
     let apiPort: Int
 
     /// `environment` is added to this process's own, or used alone when `replacing`.
-    init(_ command: String, registry: String, environment: [String: String] = [:], replacing: Bool = false) throws {
+    /// `fileLimit` runs it under `ulimit -n` (through sh, which then execs it: same pid); `arguments` are added.
+    init(_ command: String, registry: String, environment: [String: String] = [:], replacing: Bool = false,
+         fileLimit: Int? = nil, arguments: [String] = [], stderrPath: String? = nil) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = [command, "--registry", registry, "--port", "0"] + (command == "daemon" ? ["--api-port", "0"] : [])
+        process.arguments = [command, "--registry", registry, "--port", "0"] + (command == "daemon" ? ["--api-port", "0"] : []) + arguments
+        if let fileLimit {
+            process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\"", CLI.binary] + process.arguments!
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        }
         if replacing {
             process.environment = environment
         } else if !environment.isEmpty {
@@ -26,7 +32,12 @@ final class BackgroundCommand: @unchecked Sendable {
         process.currentDirectoryURL = URL(fileURLWithPath: CLI.repository)
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        if let stderrPath, FileManager.default.createFile(atPath: stderrPath, contents: nil),
+           let file = FileHandle(forWritingAtPath: stderrPath) {
+            process.standardError = file
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         // "daemon running; local gateway on port N" and "read-only API on http://127.0.0.1:N (…)" (daemon),
         // or "gateway … listening on http://127.0.0.1:N — …" (serve), in any order.

@@ -15,6 +15,8 @@ struct DemoTests {
         let reported = result.stdout.split(separator: "\n").first { $0.hasPrefix("demo folder: ") }
         let folder = try #require(reported.map { String($0.dropFirst("demo folder: ".count)) })
         #expect(folder.count > 1 && folder.hasPrefix("/"))
+        // A folder from mkdtemp (modeldeck-demo.XXXXXX), not a name another user could guess and plant (modeldeck-demo-<pid>).
+        #expect(URL(fileURLWithPath: folder).lastPathComponent.hasPrefix("modeldeck-demo."), "\(folder)")
         #expect(!FileManager.default.fileExists(atPath: folder), "the demo left \(folder)")
         let leftovers = try CLI.run(["get", "endpoints", "--registry", folder + "/registry.sqlite"])
         #expect(leftovers.status != 0)

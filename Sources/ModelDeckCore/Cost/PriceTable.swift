@@ -77,6 +77,7 @@ public struct PriceTable: Equatable, Sendable {
     public init(yaml: String, source: String) throws {
         func fail(_ message: String) -> ModelDeckError { ModelDeckError("\(source): \(message)") }
         let root: Node?
+        try YAMLBudget.check(yaml, name: source)
         do { root = try Yams.compose(yaml: yaml) } catch { throw fail("malformed YAML: \(error)") }
         guard let top = root?.mapping else { throw fail("expected a mapping with version, platforms and prices") }
         guard let version = top["version"]?.string, !version.isEmpty else { throw fail("no version") }

@@ -234,9 +234,14 @@ public struct ApplyPlan: Equatable, Sendable {
             ("gpus", { "\($0.gpus)" }),
             ("timeout", { $0.timeoutSeconds.map { Format.duration(seconds: $0) } ?? "-" }),
             ("unzipped_size", { $0.unzippedSizeBytes.map { "\($0) bytes" } ?? "-" }),
+            ("env", { ($0.environment ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ").nonEmpty ?? "-" }),
         ]
         for (name, show) in fields where show(old) != show(new) {
             throw ModelDeckError("\(location): \(id) is immutable: its \(name) is \(show(old)) in the registry, the deck says \(show(new)); declare a new version instead")
         }
     }
+}
+
+private extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
 }

@@ -20,6 +20,10 @@ public struct DeckReader {
 
     /// Reads the deck at `path`.
     public static func read(path: String) throws -> Deck {
+        // Refuse a huge file (or a device such as /dev/zero, which never ends) before reading it.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64, size > YAMLBudget.maxBytes {
+            throw ModelDeckError("deck \(path) is \(Format.bytes(size)), over the limit of \(Format.bytes(Int64(YAMLBudget.maxBytes))) for a YAML file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -36,6 +40,7 @@ public struct DeckReader {
 
     public func parse(_ text: String) throws -> Deck {
         let root: Node
+        try YAMLBudget.check(text, name: sourceName)
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 throw ModelDeckError("\(sourceName): the deck is empty")
@@ -120,7 +125,7 @@ public struct DeckReader {
         try checkIdentifier(label, at: versionNode, what: "version")
         let id = "version '\(model)@\(label)'"
         try checkFields(node, allowed: ["version", "artifact", "digest", "size", "unzipped_size", "command", "workdir", "image",
-                                          "memory", "gpus", "gpu", "timeout", "notes"], what: id)
+                                          "memory", "gpus", "gpu", "timeout", "notes", "env"], what: id)
 
         let artifact = try fields["artifact"].map { try string($0, what: "artifact") }
         var digest = try fields["digest"].map { try string($0, what: "digest") }
@@ -185,9 +190,37 @@ public struct DeckReader {
         let unzipped = try fields["unzipped_size"].map { node in
             try at(node) { try Quantity.bytes(try string(node, what: "unzipped_size"), what: "\(id) unzipped_size") }
         }
+        let environment = try fields["env"].map { try self.environment($0, what: id) }
         return ModelVersion(model: model, version: label, artifact: artifactLocation, digest: digest, sizeBytes: size,
                             unzippedSizeBytes: unzipped, command: command, workdir: workdir, image: image, memoryMB: memory, gpus: gpus,
-                            timeoutSeconds: timeout, notes: try fields["notes"].map { try string($0, what: "notes") })
+                            timeoutSeconds: timeout, notes: try fields["notes"].map { try string($0, what: "notes") },
+                            environment: environment)
+    }
+
+    /// `env: {NAME: value}`: names as a shell takes them, at most 64, values of one line up to 4 KB; the
+    /// contract's own names (`PORT`, `HOST`, `MODEL_*`, `MODELDECK_*`, `TMPDIR`) are ModelDeck's to set.
+    private func environment(_ node: Node, what: String) throws -> [String: String] {
+        guard case .mapping(let pairs) = node else { throw error(at: node, "\(what): env must map names to values, e.g. env: {LOG_LEVEL: info}") }
+        guard pairs.count <= 64 else { throw error(at: node, "\(what): env has \(pairs.count) variables, over the limit of 64") }
+        let reserved: Set<String> = ["PORT", "HOST", "TMPDIR", "TMP", "TEMP", "PATH"]
+        var environment: [String: String] = [:]
+        for (key, value) in pairs {
+            let name = try string(key, what: "env name")
+            let first = name.unicodeScalars.first
+            guard let first, name.count <= 128, first == "_" || (first.isASCII && first.properties.isAlphabetic),
+                  name.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) }) else {
+                throw error(at: key, "\(what): env name '\(name)' must be letters, digits and '_', not starting with a digit")
+            }
+            guard !reserved.contains(name), !name.hasPrefix("MODEL_"), !name.hasPrefix("MODELDECK_") else {
+                throw error(at: key, "\(what): env name '\(name)' is set by ModelDeck (PORT, HOST, PATH, TMPDIR, MODEL_*, MODELDECK_*)")
+            }
+            let text = try string(value, what: "env \(name)")
+            guard text.utf8.count <= 4_096, !text.contains("\0"), !text.contains(where: \.isNewline) else {
+                throw error(at: value, "\(what): env \(name) must be one line of at most 4 KB")
+            }
+            environment[name] = text
+        }
+        return environment
     }
 
     private func endpoint(_ node: Node) throws -> EndpointDeclaration {

@@ -37,12 +37,15 @@ public struct ModelVersion: Codable, Equatable, Sendable {
     /// The longest one request may take, in seconds, when the model states it.
     public var timeoutSeconds: Int64?
     public var notes: String?
+    /// Environment variables the version declares (`env:` in the deck), given to its model processes on the
+    /// local target next to the contract's own (which win); part of what the version is.
+    public var environment: [String: String]?
     /// Who registered it; metadata, not part of what makes two declarations the same version.
     public var createdBy: String?
 
     public init(model: String, version: String, artifact: String? = nil, digest: String, sizeBytes: Int64,
                 unzippedSizeBytes: Int64? = nil, command: [String]? = nil, workdir: String? = nil, image: String? = nil, memoryMB: Int,
-                gpus: Int = 0, timeoutSeconds: Int64? = nil, notes: String? = nil,
+                gpus: Int = 0, timeoutSeconds: Int64? = nil, notes: String? = nil, environment: [String: String]? = nil,
                 createdBy: String? = nil) {
         self.model = model
         self.version = version
@@ -57,6 +60,7 @@ public struct ModelVersion: Codable, Equatable, Sendable {
         self.gpus = gpus
         self.timeoutSeconds = timeoutSeconds
         self.notes = notes
+        self.environment = environment
         self.createdBy = createdBy
     }
 

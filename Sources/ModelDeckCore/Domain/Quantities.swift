@@ -5,6 +5,21 @@ import Foundation
 /// Parsing is strict: anything that is not exactly a positive number followed by a known unit is refused
 /// with a message that shows what was expected. Nothing here accumulates in floating point.
 public enum Quantity {
+    /// The largest value each kind of quantity may take, wherever a user gives one (deck, CLI flag,
+    /// `simulate`). Far above anything real, and far below what the arithmetic downstream can hold:
+    /// a duration in nanoseconds (`Duration`, NIO's `TimeAmount`), a size times ten (`Format.bytes`), a
+    /// budget summed over millions of endpoints, times 10⁶ for a share in parts per million.
+    public enum Limit {
+        /// 365 days: no timeout, interval, bake or retention is longer (3.2·10¹⁶ ns).
+        public static let milliseconds: Int64 = 365 * 86_400_000
+        /// 1 PB (2⁵⁰ bytes): 100 times Lambda's largest image.
+        public static let bytes: Int64 = 1 << 50
+        /// 1 TB of memory (1,048,576 MB): SageMaker's largest instances have 768 GB.
+        public static let megabytes: Int = 1 << 20
+        /// $1,000,000 (10¹² micro-dollars), as a daily budget or any other amount a user types.
+        public static let microdollars: Int64 = 1_000_000_000_000
+    }
+
     /// Parses a duration such as `250ms`, `30s`, `5m`, `1h`, `1h30m`, `2d` into milliseconds.
     public static func milliseconds(_ text: String, what: String = "duration") throws -> Int64 {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
@@ -25,7 +40,7 @@ public enum Quantity {
             rest = rest.dropFirst(unitText.count)
             let (product, overflow1) = value.multipliedReportingOverflow(by: unit.1)
             let (sum, overflow2) = total.addingReportingOverflow(product)
-            guard !overflow1, !overflow2 else { throw ModelDeckError("\(what) '\(text)' is too large") }
+            guard !overflow1, !overflow2, sum <= Limit.milliseconds else { throw tooLong(text, what: what) }
             total = sum
             sawPart = true
         }
@@ -40,6 +55,10 @@ public enum Quantity {
             throw ModelDeckError("\(what) '\(text)' must be a whole number of seconds")
         }
         return ms / 1_000
+    }
+
+    private static func tooLong(_ text: String, what: String) -> ModelDeckError {
+        ModelDeckError("\(what) '\(text)' is over the limit of \(Format.duration(milliseconds: Limit.milliseconds))")
     }
 
     private static func invalidDuration(_ text: String, what: String) -> ModelDeckError {
@@ -68,7 +87,9 @@ public enum Quantity {
             throw ModelDeckError("\(what) '\(text)' is not a size; use a number with B, KB, MB, GB or TB, e.g. 512MB")
         }
         let product = value * Decimal(scale)
-        guard product <= Decimal(Int64.max) else { throw ModelDeckError("\(what) '\(text)' is too large") }
+        guard product <= Decimal(Limit.bytes) else {
+            throw ModelDeckError("\(what) '\(text)' is over the limit of \(Format.bytes(Limit.bytes))")
+        }
         let (whole, exact) = rounded(product)
         guard exact else { throw ModelDeckError("\(what) '\(text)' is not a whole number of bytes") }
         return whole
@@ -83,7 +104,9 @@ public enum Quantity {
         guard bytes % (1 << 20) == 0 else {
             throw ModelDeckError("\(what) '\(text)' must be a whole number of MB")
         }
-        guard bytes >> 20 <= Int64(Int32.max) else { throw ModelDeckError("\(what) '\(text)' is too large") }
+        guard bytes >> 20 <= Int64(Limit.megabytes) else {
+            throw ModelDeckError("\(what) '\(text)' is over the limit of \(Format.megabytes(Limit.megabytes))")
+        }
         return Int(bytes >> 20)
     }
 
@@ -111,7 +134,9 @@ public enum Quantity {
             throw ModelDeckError("\(what) '\(text)' is not an amount of money; use dollars such as $5 or 12.50")
         }
         let micros = value * 1_000_000
-        guard micros <= Decimal(Int64.max) else { throw ModelDeckError("\(what) '\(text)' is too large") }
+        guard micros <= Decimal(Limit.microdollars) else {
+            throw ModelDeckError("\(what) '\(text)' is over the limit of \(Format.dollars(micros: Limit.microdollars))")
+        }
         let (whole, exact) = rounded(micros)
         guard exact else { throw ModelDeckError("\(what) '\(text)' has more than six decimal places") }
         return whole

@@ -9,6 +9,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-24 ping requests", migrate: addPingRequests)
         migrator.registerMigration("2026-11-25 ping due time", migrate: addPingDueTime)
         migrator.registerMigration("2026-11-30 target kinds checked in Swift", migrate: dropTargetKindCheck)
+        migrator.registerMigration("2026-11-30 version environment", migrate: addVersionEnvironment)
         return migrator
     }
 
@@ -221,5 +222,10 @@ public enum Migrations {
             DROP TABLE targets;
             ALTER TABLE targets_new RENAME TO targets;
             """)
+    }
+
+    /// The environment a version declares for its model processes (`env:` in the deck), as JSON.
+    private static func addVersionEnvironment(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE model_versions ADD COLUMN environment TEXT")
     }
 }

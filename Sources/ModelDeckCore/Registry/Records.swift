@@ -57,7 +57,7 @@ extension ModelVersion: FetchableRecord, PersistableRecord {
                   sizeBytes: row["size_bytes"], unzippedSizeBytes: row["unzipped_size_bytes"],
                   command: decodeJSON([String].self, row["command"]), workdir: row["workdir"], image: row["image"],
                   memoryMB: row["memory_mb"], gpus: row["gpus"], timeoutSeconds: row["timeout_s"], notes: row["notes"],
-                  createdBy: row["created_by"])
+                  environment: decodeJSON([String: String].self, row["environment"]), createdBy: row["created_by"])
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -75,6 +75,7 @@ extension ModelVersion: FetchableRecord, PersistableRecord {
         container["gpus"] = gpus
         container["timeout_s"] = timeoutSeconds
         container["notes"] = notes
+        container["environment"] = environment.map(jsonText)
         container["created_by"] = createdBy ?? Actor.current
     }
 }

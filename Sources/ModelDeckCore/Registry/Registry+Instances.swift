@@ -106,3 +106,28 @@ extension Registry {
         try read { db in try InstanceRecord.filter(Column("endpoint") == endpoint).fetchCount(db) }
     }
 }
+
+/// An instance row as a gateway left it: enough to find its process group again.
+public struct RecordedInstance: Equatable, Sendable {
+    public var id: String
+    public var pid: Int32
+
+    public init(id: String, pid: Int32) {
+        self.id = id
+        self.pid = pid
+    }
+}
+
+extension Registry {
+    /// The instances the registry lists, with a pid, for endpoints on `targets`: what a gateway that
+    /// stopped without cleaning up (killed with -9) may have left running.
+    public func recordedInstances(onTargets targets: Set<String>) throws -> [RecordedInstance] {
+        try read { db in
+            try InstanceRecord.filter(Column("pid") != nil)
+                .filter(sql: "endpoint IN (SELECT name FROM endpoints WHERE target IN (SELECT value FROM json_each(?)))",
+                        arguments: [jsonArray(targets.sorted())])
+                .fetchAll(db)
+                .compactMap { record in record.pid.map { RecordedInstance(id: record.id, pid: $0) } }
+        }
+    }
+}

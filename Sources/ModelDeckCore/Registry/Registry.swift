@@ -20,6 +20,7 @@ public final class Registry: Sendable {
     /// `readOnly` registry (the dashboard's loader) neither creates nor migrates anything.
     public init(path: String, create: Bool = true, readOnly: Bool = false) throws {
         self.path = path
+        try RegistryOwnership.check(path)
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: path) {
             guard create, !readOnly else {

@@ -61,11 +61,7 @@ public enum ConfigChecks {
 enum AWSNames {
     /// `us-east-1`, `eu-central-1`, `us-gov-west-1`, `ap-southeast-4`: letters and hyphens, then a number
     /// (https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html).
-    static func isRegion(_ text: String) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 3, let last = parts.last, !last.isEmpty, last.allSatisfy(\.isASCIIDigit) else { return false }
-        return parts.dropLast().allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isLowercase } }
-    }
+    static func isRegion(_ text: String) -> Bool { AWSRegion.isValid(text) }
 
     static func isRoleARN(_ text: String) -> Bool {
         let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)

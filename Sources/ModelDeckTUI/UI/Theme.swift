@@ -160,6 +160,7 @@ public struct Theme: Equatable, Sendable {
     /// Parses a theme file; every mistake names the file and the key.
     public static func parse(_ text: String, source: String) throws -> Theme {
         let node: Node?
+        try YAMLBudget.check(text, name: "theme \(source)")
         do { node = try Yams.compose(yaml: text) } catch { throw ModelDeckError("theme \(source): not YAML: \(error)") }
         guard let root = node?.mapping else { throw ModelDeckError("theme \(source): expected a mapping with name and roles") }
         for key in root.keys.compactMap(\.string) where !["name", "monochrome", "roles"].contains(key) {

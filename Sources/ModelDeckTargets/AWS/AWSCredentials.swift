@@ -79,7 +79,9 @@ public struct AWSConfiguration: Sendable, Equatable {
         guard let region = env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? fromConfig["region"] else {
             throw ModelDeckError("no AWS region: AWS_REGION and AWS_DEFAULT_REGION are not set, and profile '\(profile)' has no region in \(configPath)")
         }
+        try AWSRegion.check(region, what: "AWS region")
         let endpointURL = env("AWS_ENDPOINT_URL") ?? fromConfig["endpoint_url"]
+        if let endpointURL { try AWSRegion.checkEndpoint(endpointURL, what: "AWS endpoint URL") }
         return AWSConfiguration(credentials: credentials, region: region, endpointURL: endpointURL, profile: profile)
     }
 }

@@ -134,8 +134,9 @@ public struct LambdaReport: Equatable, Sendable {
             let key = field[..<colon.lowerBound].trimmingCharacters(in: .whitespaces)
             values[key.hasPrefix("REPORT ") ? String(key.dropFirst("REPORT ".count)) : key] = field[colon.upperBound...]
         }
+        // Finite and in range only (AWSNumber): the log tail is text from the function itself.
         func number(_ key: String) -> Double? {
-            values[key].flatMap { Double($0.split(separator: " ").first ?? "") }
+            values[key].flatMap { Double($0.split(separator: " ").first ?? "") }.flatMap { AWSNumber.whole($0, rounding: .up) != nil ? $0 : nil }
         }
         guard let duration = number("Duration") else { return nil }
         return LambdaReport(durationMilliseconds: duration, billedMilliseconds: number("Billed Duration").map { Int64($0.rounded(.up)) },

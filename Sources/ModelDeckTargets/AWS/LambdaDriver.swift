@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import ModelDeckCore
 import NIOHTTP1
@@ -98,6 +99,12 @@ public struct LambdaDriver: TargetDriver {
             } else {
                 guard let zip = FileManager.default.contents(atPath: artifact) else {
                     throw ModelDeckError("version '\(version.id)': cannot read its zip package \(artifact)")
+                }
+                // Versions are immutable: what is uploaded must be what `apply` hashed.
+                let digest = "sha256:" + SHA256.hash(data: zip).map { String(format: "%02x", $0) }.joined()
+                guard digest == version.digest else {
+                    throw ModelDeckError("artifact \(artifact) of version '\(version.id)' has changed: it now has digest \(digest), "
+                                         + "the registry has \(version.digest); versions are immutable: restore it or apply it as a new version")
                 }
                 code.ZipFile = zip.base64EncodedString()
             }
@@ -252,7 +259,7 @@ public struct LambdaDriver: TargetDriver {
         func id(_ number: String) -> String { ids[number] ?? "lambda:\(function):\(number)" }
         var weights: [String: Int] = [:]
         for (number, share) in alias.RoutingConfig?.AdditionalVersionWeights ?? [:] {
-            weights[id(number), default: 0] += Int((share * 100).rounded())
+            weights[id(number), default: 0] += Int(AWSNumber.whole(share * 100, limit: 100) ?? 0)
         }
         weights[id(alias.FunctionVersion), default: 0] += 100 - weights.values.reduce(0, +)
         return weights

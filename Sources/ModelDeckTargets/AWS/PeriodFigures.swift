@@ -27,14 +27,17 @@ public struct PeriodFigures: Equatable, Sendable {
     ///   under 1 ms of duration per request plus init time; exact figures need the billing report.
     public func bucket(memoryMB: Int, rates: InvocationRates?) -> MetricBucket {
         var bucket = MetricBucket()
-        let served = Int64(invocations.rounded())
-        bucket.requests = served + Int64(throttles.rounded())
-        bucket.errors = Int64(errors.rounded()) + Int64(throttles.rounded())
+        // CloudWatch's figures pass AWSNumber: one out of range (or NaN) counts as zero rather than trap.
+        let served = AWSNumber.whole(invocations) ?? 0
+        let throttled = AWSNumber.whole(throttles) ?? 0
+        bucket.requests = served + throttled
+        bucket.errors = (AWSNumber.whole(errors) ?? 0) + throttled
         bucket.latency = latency(count: UInt64(max(0, served)))
-        bucket.maxInFlight = Int64((concurrency ?? 0).rounded())
-        bucket.coldStarts = Int64(coldStarts.rounded())
+        bucket.maxInFlight = AWSNumber.whole(concurrency ?? 0) ?? 0
+        bucket.coldStarts = AWSNumber.whole(coldStarts) ?? 0
         if let rates, served > 0 {
-            let billedMBMilliseconds = Int64(((sum ?? 0) * Double(memoryMB)).rounded(.up))
+            let billedMBMilliseconds = AWSNumber.whole((AWSNumber.whole(sum ?? 0).map(Double.init) ?? 0) * Double(memoryMB),
+                                                       limit: 1e18, rounding: .up) ?? 0
             let dollars = rates.cost(InvocationUsage(requests: served, billedMBMilliseconds: billedMBMilliseconds, bytesIn: 0, bytesOut: 0))
             bucket.costMicros = Int64((NSDecimalNumber(decimal: dollars * 1_000_000).doubleValue).rounded())
         }
@@ -53,7 +56,7 @@ public struct PeriodFigures: Equatable, Sendable {
     func latency(count: UInt64) -> LatencyHistogram {
         var histogram = LatencyHistogram()
         guard count > 0 else { return histogram }
-        func micros(_ ms: Double) -> UInt64 { UInt64(max(0, ms * 1_000).rounded()) }
+        func micros(_ ms: Double) -> UInt64 { UInt64(AWSNumber.whole(max(0, ms * 1_000), limit: 1e15) ?? 0) }
         let points = [(50.0, p50), (90.0, p90), (99.0, p99), (100.0, maximum)].compactMap { p, v in v.map { (p, $0) } }
         if points.contains(where: { $0.0 < 100 }) {
             // Bands of sample ranks (through, value). With few requests two percentiles fall on one rank (of 10
@@ -135,7 +138,8 @@ extension CloudWatch {
         for one in series {
             var periods: [Int64: PeriodFigures] = [:]
             for statistic in statistics {
-                for point in points[id(one, statistic)] ?? [] {
+                // A timestamp outside the window asked for (or not a number at all) is not one of ours.
+                for point in points[id(one, statistic)] ?? [] where point.start >= start && point.start <= end {
                     statistic.set(point.value, in: &periods[Int64(point.start.timeIntervalSince1970), default: PeriodFigures()])
                 }
             }

@@ -139,7 +139,7 @@ public struct SageMakerServerlessDriver: TargetDriver {
         for variant in config.ProductionVariants {
             // A model made outside ModelDeck shows under its SageMaker name, so the registry's weights are enforced.
             let id = byModelName[variant.ModelName] ?? "sagemaker:\(variant.ModelName)"
-            weights[id, default: 0] += total > 0 ? Int(((variant.InitialVariantWeight ?? 1) / total * 100).rounded()) : 0
+            weights[id, default: 0] += total > 0 ? Int(AWSNumber.whole((variant.InitialVariantWeight ?? 1) / total * 100, limit: 100) ?? 0) : 0
         }
         return weights
     }

@@ -73,11 +73,36 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// The last `count` lines the process wrote, for error messages.
+    /// The last `count` lines the process wrote, for error messages: read from the end of the log (never
+    /// the whole file, which a chatty model makes large), and from the rotated part when the log was just cut.
     public func lastLogLines(_ count: Int = 5) -> [String] {
-        guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
-        let lines = String(decoding: data.suffix(8_192), as: UTF8.self).split(whereSeparator: \.isNewline)
+        var data = Self.tail(of: logPath, bytes: 8_192)
+        if data.count < 8_192 { data = Self.tail(of: logPath + ".1", bytes: 8_192 - data.count) + data }
+        let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
         return lines.suffix(count).map(String.init)
+    }
+
+    /// At most the last `bytes` bytes of a file (empty when it cannot be read).
+    static func tail(of path: String, bytes: Int) -> Data {
+        guard bytes > 0, let handle = FileHandle(forReadingAtPath: path) else { return Data() }
+        defer { try? handle.close() }
+        guard let end = try? handle.seekToEnd() else { return Data() }
+        try? handle.seek(toOffset: end > UInt64(bytes) ? end - UInt64(bytes) : 0)
+        return (try? handle.read(upToCount: bytes)) ?? Data()
+    }
+
+    /// Keeps the log under `maxBytes`: once it is larger, its last `maxBytes / 2` go to `<log>.1` (replacing
+    /// the previous one) and the log is cut to zero. The process keeps writing through its own descriptor,
+    /// opened with O_APPEND, so its next write lands at the new end (logrotate's `copytruncate`; lines
+    /// written between the copy and the cut are lost, which is that method's known price).
+    /// Returns whether it rotated.
+    @discardableResult
+    public func capLog(at maxBytes: Int64) -> Bool {
+        var info = stat()
+        guard stat(logPath, &info) == 0, Int64(info.st_size) > maxBytes else { return false }
+        let kept = Self.tail(of: logPath, bytes: Int(maxBytes / 2))
+        _ = FileManager.default.createFile(atPath: logPath + ".1", contents: kept, attributes: [.posixPermissions: 0o600])
+        return truncate(logPath, 0) == 0
     }
 }
 

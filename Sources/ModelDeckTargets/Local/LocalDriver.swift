@@ -50,11 +50,13 @@ public struct LocalDriver: TargetDriver {
     /// Pings through the gateway like user requests, marked as warmups: the gateway records them itself.
     public func ping(_ version: ModelVersion, of endpoint: Endpoint, count: Int) async throws -> [PingResult] {
         guard let port = gateway.port else { throw ModelDeckError("the local gateway of target '\(target.name)' is not running") }
-        let (name, id) = (endpoint.name, version.id)
+        let (name, id, secret) = (endpoint.name, version.id, gateway.warmupSecret)
         return try await sendConcurrently(count) {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/endpoints/\(name)/invoke")
             request.method = .POST
             request.headers.add(name: "X-ModelDeck-Warmup", value: "1")
+            // Only the daemon's own pings, proven by its secret, are warmups (anyone else's count as traffic).
+            request.headers.add(name: "X-ModelDeck-Warmup-Secret", value: secret)
             request.headers.add(name: "X-ModelDeck-Version", value: id)
             // Concurrent pings must overlap to land on `count` different instances.
             if count > 1 { request.headers.add(name: "X-ModelDeck-Warmup-Hold-Ms", value: "200") }
@@ -79,11 +81,14 @@ public struct LocalDriver: TargetDriver {
     }
 }
 
-/// Where a local gateway listens, known once it has started.
+/// Where a local gateway listens, known once it has started, and the secret that makes its pings pings.
 public final class GatewayAddress: Sendable {
     private let value = Mutex<Int?>(nil)
+    /// Proves a keep-warm ping comes from this daemon (`X-ModelDeck-Warmup-Secret`); made at random for each
+    /// daemon, kept in memory only, and handed to the gateway it runs.
+    public let warmupSecret: String
 
-    public init() {}
+    public init() { warmupSecret = WarmupSecret.make() }
 
     public var port: Int? { value.withLock { $0 } }
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ModelDeckCore
 import NIOCore
@@ -21,6 +22,19 @@ public struct LocalGateway: Sendable {
     public var flushInterval: Duration = .milliseconds(500)
     /// Largest request body forwarded to a model (413 above).
     public var maxRequestBytes = 16 << 20
+    /// Only a request carrying this in `X-ModelDeck-Warmup-Secret` is a keep-warm ping (see `WarmupSecret`).
+    /// By default a random one nobody else knows: a gateway without a daemon takes no pings.
+    public var warmupSecret = WarmupSecret.make()
+    /// Required as `Authorization: Bearer …` when set; the gateway refuses to listen off loopback without one.
+    public var token: String?
+    /// Open connections beyond this wait in the listen queue instead of taking descriptors the model
+    /// processes need (each cold start needs a few); about 1,100 idle connections used to exhaust them.
+    public var maxConnections = 512
+    /// A connection with nothing read or written for this long is closed.
+    public var idleTimeout: Duration = .seconds(15)
+    /// Request bodies being read at once, all requests together: the bound that holds before the
+    /// per-endpoint queue does (each body may be up to `maxRequestBytes`).
+    public var maxBufferedBytes = 64 << 20
 
     private let registry: Registry
     private let targets: Set<String>
@@ -41,16 +55,28 @@ public struct LocalGateway: Sendable {
     /// `services` run in the same service group (the daemon's control loops), so one signal stops all.
     public func run(alongside services: [any Service] = [], stopper: GatewayStopper? = nil,
                     onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let admission = GatewayAdmission(listensOnLoopback: GatewayAdmission.isLoopback(host), token: token, warmupSecret: warmupSecret)
+        if !admission.listensOnLoopback, (token ?? "").isEmpty {
+            throw ModelDeckError("the gateway would listen on \(host), off loopback, without a token; set MODELDECK_GATEWAY_TOKEN or listen on 127.0.0.1")
+        }
         let registry = self.registry
+        // Before the first flush drops their rows: kill what a gateway killed with -9 left running.
+        let stale = StaleInstances.stop((try? registry.recordedInstances(onTargets: targets)) ?? [])
+        if !stale.isEmpty { logger.notice("stopped processes a previous gateway left behind", metadata: ["pids": "\(stale)"]) }
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let recorder = InvocationRecorder()
-        let runtime = LocalRuntime(settings: settings, http: http, logger: logger) { endpoint, message in
+        // The dashboard's endpoint detail lists these under recent events; `modeldeck get events` too.
+        let runtime = LocalRuntime(settings: settings, http: http, logger: logger, onCrashLoop: { endpoint, message in
+            let event = AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.crash-looping", message: message)
+            _ = try? await registry.perform { try $0.record(event) }
+        }) { endpoint, message in
             let event = AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.exited", message: message)
             _ = try? await registry.perform { try $0.record(event) }
         }
         let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets)
         let handler = InvocationHandler(catalog: catalog, runtime: runtime, recorder: recorder, http: http,
-                                        maxRequestBytes: maxRequestBytes, logger: logger)
+                                        maxRequestBytes: maxRequestBytes, warmupSecret: warmupSecret, admission: admission,
+                                        buffered: BodyBudget(limit: maxBufferedBytes), logger: logger)
 
         let router = Router()
         router.post("/endpoints/:name/invoke") { request, context in
@@ -65,7 +91,10 @@ public struct LocalGateway: Sendable {
                 return jsonResponse(.serviceUnavailable, ["status": "not ready", "error": "registry unreadable: \(error)"])
             }
         }
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck"),
+        let app = Application(router: router,
+                              server: .http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
+                              configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck",
+                                                   availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
                               onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
                               logger: logger)
 
@@ -146,6 +175,9 @@ private struct InvocationHandler: Sendable {
     let recorder: InvocationRecorder
     let http: HTTPClient
     let maxRequestBytes: Int
+    let warmupSecret: String
+    let admission: GatewayAdmission
+    let buffered: BodyBudget
     let logger: Logger
 
     static let warmupHeader = HTTPField.Name("X-ModelDeck-Warmup")!
@@ -153,10 +185,20 @@ private struct InvocationHandler: Sendable {
     static let instanceHeader = HTTPField.Name("X-ModelDeck-Instance")!
     static let coldStartHeader = HTTPField.Name("X-ModelDeck-Cold-Start")!
     static let holdHeader = HTTPField.Name("X-ModelDeck-Warmup-Hold-Ms")!
+    static let clientHeader = HTTPField.Name("X-ModelDeck-Client")!
 
     func invoke(_ request: Request, endpointName: String) async -> Response {
         let arrival = ContinuousClock.now
         let at = Date()
+        if let refusal = admission.check(host: request.head.authority, authorization: request.headers[.authorization],
+                                         contentType: request.headers[.contentType], clientHeader: request.headers[Self.clientHeader] != nil,
+                                         warmupSecret: request.headers[WarmupSecret.header], isInvoke: true) {
+            return jsonResponse(HTTPResponse.Status(code: refusal.status), ["error": refusal.reason, "endpoint": endpointName])
+        }
+        // Refuse a body declared too large before reading any of it.
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxRequestBytes {
+            return jsonResponse(.contentTooLarge, ["error": "request body is over \(Format.bytes(Int64(maxRequestBytes)))", "endpoint": endpointName])
+        }
         let local: LocalEndpoint
         do {
             guard let found = try catalog.endpoint(named: endpointName) else {
@@ -166,7 +208,10 @@ private struct InvocationHandler: Sendable {
         } catch {
             return jsonResponse(.serviceUnavailable, ["error": "registry unreadable: \(error)", "endpoint": endpointName])
         }
+        // A caller without the daemon's secret is user traffic, whatever it claims: it must not pin a version,
+        // hold instances, or keep its requests out of the SLO gate's figures.
         let warmup = request.headers[Self.warmupHeader] == "1"
+            && WarmupSecret.matches(request.headers[WarmupSecret.header], warmupSecret)
         var random = SystemRandomNumberGenerator()
         // A keep-warm ping may name its version (to warm a canary too); user traffic always follows the weights.
         let pinned = warmup ? request.headers[Self.versionHeader].flatMap { local.weights[$0] != nil ? $0 : nil } : nil
@@ -175,7 +220,12 @@ private struct InvocationHandler: Sendable {
         }
         let holdMilliseconds = warmup ? min(1_000, Int(request.headers[Self.holdHeader] ?? "") ?? 0) : 0
         let body: ByteBuffer
+        let reserved = request.headers[.contentLength].flatMap(Int.init) ?? maxRequestBytes
+        guard buffered.reserve(reserved) else {
+            return jsonResponse(.serviceUnavailable, ["error": "the gateway is reading \(Format.bytes(Int64(buffered.limit))) of request bodies already; try again shortly", "endpoint": endpointName])
+        }
         do {
+            defer { buffered.release(reserved) }
             body = try await request.body.collect(upTo: maxRequestBytes)
         } catch {
             return jsonResponse(.contentTooLarge, ["error": "request body is over \(Format.bytes(Int64(maxRequestBytes)))", "endpoint": endpointName])
@@ -238,4 +288,23 @@ func jsonResponse(_ status: HTTPResponse.Status, _ fields: [String: String]) -> 
     var headers = HTTPFields()
     headers[.contentType] = "application/json"
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// Bytes of request bodies being read, all requests together, against a limit.
+final class BodyBudget: Sendable {
+    let limit: Int
+    private let used = Mutex(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Takes `bytes` from the budget; false (and nothing taken) when they do not fit.
+    func reserve(_ bytes: Int) -> Bool {
+        used.withLock { used in
+            guard used + bytes <= limit else { return false }
+            used += bytes
+            return true
+        }
+    }
+
+    func release(_ bytes: Int) { used.withLock { $0 -= bytes } }
 }

@@ -18,6 +18,8 @@ public struct LocalRuntimeSettings: Sendable {
     public var maintenanceInterval: Duration = .milliseconds(200)
     /// Where instance logs go.
     public var runDirectory: String
+    /// An instance's log is cut above this (its last half kept in `<log>.1`).
+    public var maxLogBytes: Int64 = 4 << 20
 
     public init(runDirectory: String) {
         self.runDirectory = runDirectory
@@ -91,6 +93,7 @@ public actor LocalRuntime {
         var lastUsed = ContinuousClock.now
         var lastUsedAt: Date?
         var coldStartMilliseconds: Int?
+        var readyAt: ContinuousClock.Instant?
 
         init(id: String, endpoint: String, version: String, port: Int, maxConcurrency: Int) {
             self.id = id
@@ -108,6 +111,10 @@ public actor LocalRuntime {
     }
 
     private let settings: LocalRuntimeSettings
+    /// Artifacts checked against their digests before a cold start.
+    private let artifacts = ArtifactCheck()
+    /// Versions whose starts keep failing, by endpoint and version id, and when they may be started again.
+    private var backoff: [String: (state: StartBackoff, notBefore: ContinuousClock.Instant)] = [:]
     private let http: HTTPClient
     private let logger: Logger
     private var instances: [String: Instance] = [:]
@@ -120,12 +127,16 @@ public actor LocalRuntime {
     private var stopTasks: [String: Task<Void, Never>] = [:]
     /// Called with a line for the audit log when an instance dies on its own.
     private let onInstanceExit: @Sendable (_ endpoint: String, _ message: String) async -> Void
+    /// Called with a line for the audit log when a version becomes crash-looping.
+    private let onCrashLoop: @Sendable (_ endpoint: String, _ message: String) async -> Void
 
     public init(settings: LocalRuntimeSettings, http: HTTPClient, logger: Logger,
+                onCrashLoop: @escaping @Sendable (String, String) async -> Void = { _, _ in },
                 onInstanceExit: @escaping @Sendable (String, String) async -> Void = { _, _ in }) {
         self.settings = settings
         self.http = http
         self.logger = logger
+        self.onCrashLoop = onCrashLoop
         self.onInstanceExit = onInstanceExit
     }
 
@@ -142,6 +153,7 @@ public actor LocalRuntime {
             }
             let pool = instances.values.filter { $0.endpoint == endpoint.name }
             if pool.count < endpoint.maxInstances {
+                if let waiting = crashLoopRefusal(endpoint: endpoint.name, version: version.id) { throw waiting }
                 return try await coldStart(local, version: version, reserveSlot: true)
             }
             // At max: an idle instance of another version gives way rather than leave this request waiting.
@@ -196,7 +208,11 @@ public actor LocalRuntime {
         let message = "instance \(instance.id) of \(instance.version) (pid \(process.pid)) \(exit)"
         if exits.count > 1_000 { exits.removeAll() }
         exits[instance.id] = message
+        keepLog(of: process, endpoint: instance.endpoint, version: instance.version)
         await onInstanceExit(instance.endpoint, message)
+        if let readyAt = instance.readyAt, ContinuousClock.now - readyAt < StartBackoff.shortLived {
+            await startFailed(endpoint: instance.endpoint, version: instance.version, reason: message)
+        }
     }
 
     // MARK: - Housekeeping
@@ -211,6 +227,12 @@ public actor LocalRuntime {
             if let process = instance.process, process.exitIfEnded() != nil { await removeDead(instance, process: process) }
         }
         let now = ContinuousClock.now
+        for instance in instances.values {
+            if let process = instance.process { process.capLog(at: settings.maxLogBytes) }
+            if let readyAt = instance.readyAt, now - readyAt >= StartBackoff.shortLived {
+                backoff["\(instance.endpoint) \(instance.version)"] = nil
+            }
+        }
         // Ready instances of versions that take traffic, per endpoint: counted once, not per instance (a fleet has thousands).
         var warm: [String: Int] = [:]
         for instance in instances.values where instance.ready && endpoints[instance.endpoint]?.weights[instance.version] != nil {
@@ -235,7 +257,8 @@ public actor LocalRuntime {
             let pool = instances.values.filter { $0.endpoint == local.endpoint.name }
             let count = pool.filter { local.weights[$0.version] != nil }.count
             guard count < local.endpoint.minInstances,
-                  let primary = TrafficSplit.primary(of: local.weights), let version = local.versions[primary] else { continue }
+                  let primary = TrafficSplit.primary(of: local.weights), let version = local.versions[primary],
+                  crashLoopRefusal(endpoint: local.endpoint.name, version: version.id) == nil else { continue }
             // Idle instances of versions without traffic give way to the ones min_instances asks for.
             var room = local.endpoint.maxInstances - pool.count
             for old in pool where room < local.endpoint.minInstances - count
@@ -314,10 +337,14 @@ public actor LocalRuntime {
             instance.process = process
             try await waitUntilHealthy(instance, process: process)
         } catch {
-            if let process = instance.process { await process.stop(grace: .milliseconds(100)) }
+            if let process = instance.process {
+                await process.stop(grace: .milliseconds(100))
+                keepLog(of: process, endpoint: endpoint.name, version: version.id)
+            }
             remove(instance)
             let reason = (error as? RuntimeFailure).map { "\($0.message)" } ?? "\(error)"
             logger.warning("cold start failed", metadata: ["endpoint": "\(endpoint.name)", "version": "\(version.id)", "reason": "\(reason)"])
+            await startFailed(endpoint: endpoint.name, version: version.id, reason: reason)
             throw error as? RuntimeFailure ?? RuntimeFailure.startFailed(endpoint: endpoint.name, version: version.id, reason: reason)
         }
         if stopping || instances[id] == nil {
@@ -327,6 +354,7 @@ public actor LocalRuntime {
         let elapsed = ContinuousClock.now - started
         instance.coldStartMilliseconds = elapsed.wholeMilliseconds
         instance.ready = true
+        instance.readyAt = .now
         instance.lastUsed = .now
         logger.info("instance ready", metadata: ["instance": "\(id)", "version": "\(version.id)", "cold_start_ms": "\(instance.coldStartMilliseconds ?? 0)"])
         if !reserveSlot { wakeOne(endpoint: endpoint.name, version: version.id) }
@@ -348,16 +376,16 @@ public actor LocalRuntime {
         guard let command = version.command else {
             throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: version.id, reason: "the version has no command")
         }
-        // The model sees the Cloud Run / Knative contract and our own names; not the operator's cloud credentials.
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") && $0.key != "MODELDECK_REGISTRY" }
-        environment["PORT"] = "\(instance.port)"
-        environment["HOST"] = "127.0.0.1"
-        environment["MODEL_VERSION"] = version.version
-        environment["MODELDECK_ENDPOINT"] = instance.endpoint
-        environment["MODELDECK_INSTANCE"] = instance.id
-        if let artifact = version.artifact { environment["MODEL_ARTIFACT"] = artifact }
+        do { try await artifacts.verify(version) } catch let error as ModelDeckError {
+            throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: version.id, reason: error.message)
+        }
         try FileManager.default.createDirectory(atPath: settings.runDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        let temporary = settings.runDirectory + "/\(instance.id).tmp"
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let environment = ModelEnvironment.make(inherited: ProcessInfo.processInfo.environment, port: instance.port,
+                                                version: version, endpoint: instance.endpoint, instance: instance.id,
+                                                temporaryDirectory: temporary)
         do {
             return try await ChildProcess.start(command, environment: environment, directory: version.workdir,
                                                 logPath: settings.runDirectory + "/\(instance.id).log")
@@ -438,9 +466,55 @@ public actor LocalRuntime {
         stopTasks[instance.id] = Task {
             await process.stop(grace: grace)
             try? FileManager.default.removeItem(atPath: logPath)
+            try? FileManager.default.removeItem(atPath: logPath + ".1")
+            try? FileManager.default.removeItem(atPath: logPath.replacingOccurrences(of: ".log", with: ".tmp"))
             self.stopFinished(instance.id)
         }
     }
 
     private func stopFinished(_ id: String) { stopTasks[id] = nil }
+
+    // MARK: - Crash loops
+
+    /// Counts a failed start (or an instance that died young); the third in a row makes the version
+    /// crash-looping, which the audit log says once.
+    private func startFailed(endpoint: String, version: String, reason: String) async {
+        let key = "\(endpoint) \(version)"
+        var state = backoff[key]?.state ?? StartBackoff()
+        let entered = state.fail(reason)
+        backoff[key] = (state, ContinuousClock.now + state.delay)
+        guard entered else { return }
+        logger.warning("crash-looping", metadata: ["endpoint": "\(endpoint)", "version": "\(version)", "reason": "\(reason)"])
+        await onCrashLoop(endpoint, "\(version) is crash-looping: \(state.failures) starts failed in a row; starting it again "
+                             + "after \(StartBackoff.firstDelay), doubling up to \(StartBackoff.maxDelay); last: \(reason)")
+    }
+
+    /// The refusal for a start of a crash-looping version before its next try is due; nil when it may start.
+    private func crashLoopRefusal(endpoint: String, version: String) -> RuntimeFailure? {
+        guard let (state, notBefore) = backoff["\(endpoint) \(version)"], state.isCrashLooping else { return nil }
+        let left = notBefore - ContinuousClock.now
+        guard left > .zero else { return nil }
+        return RuntimeFailure.startFailed(endpoint: endpoint, version: version,
+                                          reason: "crash-looping (\(state.failures) starts failed in a row), next try in "
+                                              + "\(left.formatted(.units(allowed: [.minutes, .seconds], width: .narrow))); last: \(state.lastReason)")
+    }
+
+    /// Versions crash-looping now, with how many starts failed in a row (for the dashboard and `get`).
+    public func crashLooping() -> [(endpoint: String, version: String, failures: Int)] {
+        backoff.compactMap { key, value in
+            guard value.state.isCrashLooping else { return nil }
+            let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+            return (parts[0], parts[1], value.state.failures)
+        }
+    }
+
+    /// One log per version for the last instance that failed or died (`<endpoint>@<version>.last.log`), so a
+    /// crash loop leaves one file, not one per attempt.
+    private func keepLog(of process: ChildProcess, endpoint: String, version: String) {
+        let kept = settings.runDirectory + "/\(endpoint)@\(version.split(separator: "@").last ?? "").last.log"
+        try? FileManager.default.removeItem(atPath: kept)
+        try? FileManager.default.moveItem(atPath: process.logPath, toPath: kept)
+        try? FileManager.default.removeItem(atPath: process.logPath + ".1")
+        try? FileManager.default.removeItem(atPath: process.logPath.replacingOccurrences(of: ".log", with: ".tmp"))
+    }
 }

@@ -133,6 +133,24 @@ import Testing
 
     private static func prefix() -> String { "md-\(UUID().uuidString.prefix(8).lowercased())-" }
 
+    /// Issue #15, item 8: a zip overwritten after apply is refused before upload, with both digests (no AWS call).
+    @Test func aZipChangedAfterApplyIsNotUploadedUnderItsOldDigest() throws {
+        let (registry, target) = try registry(prefix: Self.prefix())
+        let configuration = AWSConfiguration(credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret", sessionToken: nil),
+                                             region: "us-east-1", endpointURL: "http://127.0.0.1:9", profile: "test")
+        let driver = driver(registry, target, client: AWSClient(configuration: configuration))
+        let v3 = try version(registry, "sentiment@v3")
+        _ = try driver.spec(for: v3, on: try endpoint(registry))
+        let zip = try #require(v3.artifact)
+        try Self.zip(folder: URL(fileURLWithPath: zip).deletingLastPathComponent().path, name: "v3.zip", bootstrap: "#!/bin/sh\necho changed\n")
+        #expect {
+            try driver.spec(for: v3, on: try endpoint(registry))
+        } throws: { error in
+            let message = (error as? ModelDeckError)?.message ?? ""
+            return message.contains("has changed: it now has digest sha256:") && message.contains("the registry has \(v3.digest)")
+        }
+    }
+
     // MARK: The issue's scenario
 
     @Test func deployCanaryRollbackPingAndMetricsAsLambdaAndCloudWatchSeeThem() async throws {

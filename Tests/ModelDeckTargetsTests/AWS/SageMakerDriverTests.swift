@@ -319,7 +319,8 @@ import Testing
             }
         }
         defer { retried.stop() }
-        let registry = try Registry(path: NSTemporaryDirectory() + "modeldeck-smr-\(UUID().uuidString).sqlite")
+        // In a folder of its own: a registry straight in /tmp (writable by others) is refused.
+        let registry = try Registry(path: NSTemporaryDirectory() + "modeldeck-smr-\(UUID().uuidString)/registry.sqlite")
         let target = Target(name: "sm", kind: .sagemakerServerless, region: "us-east-1", config: ["execution_role_arn": "arn:aws:iam::1:role/r"])
         let configuration = AWSConfiguration(credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"), region: "us-east-1",
                                              endpointURL: try await retried.start(), profile: "test")
