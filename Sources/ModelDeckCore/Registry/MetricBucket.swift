@@ -102,6 +102,12 @@ public struct MetricBucket: Equatable, Sendable {
             """, arguments: [key.endpoint, key.version, key.start, key.width]).map(MetricBucket.init(row:))
     }
 
+    /// Every stored bucket of `endpoint` (all versions, all widths) that starts in [from, to).
+    public static func fetchAll(_ db: Database, endpoint: String, from: Int64, to: Int64) throws -> [MetricBucket] {
+        try Row.fetchAll(db, sql: "SELECT * FROM metric_buckets WHERE endpoint = ? AND start >= ? AND start < ?",
+                         arguments: [endpoint, from, to]).map(MetricBucket.init(row:))
+    }
+
     private func store(at key: Key, _ db: Database) throws {
         let total = self
         try db.execute(sql: """
