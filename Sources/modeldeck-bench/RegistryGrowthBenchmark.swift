@@ -226,7 +226,7 @@ struct ErrorReport {
         if errors[scope] == nil { scopes.append(scope) }
         let total = exact.reduce(0) { $0 + $1.1 }
         for p in RegistryGrowthBenchmark.percentiles {
-            let rank = max(1, Int((p / 100 * Double(total)).rounded(.up)))
+            let rank = max(1, Int((p * Double(total) / 100).rounded(.up)))
             var seen = 0
             var truth: UInt64 = 0
             for (value, count) in exact {
