@@ -15,6 +15,8 @@ public struct Daemon: Sendable {
         public var gate = RollbackGate()
         /// Metric buckets older than this are dropped.
         public var retentionDays = MetricRollup.defaultRetentionDays
+        /// The metric tiers (widths and how long each is kept); nil for the standard ones over `retentionDays`.
+        public var metricTiers: MetricTiers?
         /// Prometheus `/metrics` and the JSON API; nil for none.
         public var api: ExportAPI? = ExportAPI()
         public var listen: LocalTargetHost.Listen?
@@ -48,7 +50,8 @@ public struct Daemon: Sendable {
         let drivers = try Drivers(registry: registry, gateway: listen.map { (target: $0.target, address: gatewayAddress) }, logger: logger)
         let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger)
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
-                                 tickInterval: settings.tickInterval, retentionDays: settings.retentionDays, logger: logger)
+                                 tickInterval: settings.tickInterval,
+                                 tiers: settings.metricTiers ?? .standard(retentionDays: settings.retentionDays), logger: logger)
 
         let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger)
         let collector = MetricsCollector(registry: registry, drivers: drivers, logger: logger)
@@ -85,7 +88,7 @@ struct ControlLoops: Service {
     let reconciler: Reconciler
     let startedAt: Date
     let tickInterval: Duration
-    let retentionDays: Int
+    let tiers: MetricTiers
     let logger: Logger
 
     static let rollupInterval: Duration = .seconds(60)
@@ -108,10 +111,8 @@ struct ControlLoops: Service {
             }
             if ContinuousClock.now - lastRollup >= Self.rollupInterval {
                 lastRollup = .now
-                do {
-                    let days = retentionDays
-                    try registry.write { db in _ = try MetricRollup.run(db, now: Date(), retentionDays: days) }
-                } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
+                // One short transaction per batch of rows, so a backlog never holds the write lock for long.
+                do { try registry.rollUpMetrics(now: Date(), tiers: tiers) } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
             }
             // A change during this tick (its own writes included) wakes the next one at once.
             seen = await watcher.waitForChange(from: seen, until: started + tickInterval)

@@ -3,8 +3,8 @@ import GRDB
 
 /// How much room the registry takes, and where: what `modeldeck registry stats` prints and what the
 /// `registry-growth` benchmark measures.
-public struct RegistryStorage: Sendable, Equatable {
-    public struct Table: Sendable, Equatable {
+public struct RegistryStorage: Sendable, Equatable, Codable {
+    public struct Table: Sendable, Equatable, Codable {
         public var name: String
         /// Pages the table and its indexes occupy in the main file (SQLite's `dbstat`), in bytes.
         public var bytes: Int64
@@ -12,7 +12,7 @@ public struct RegistryStorage: Sendable, Equatable {
     }
 
     /// The metric buckets of one width (a tier: 10 s, 1 min, 1 h).
-    public struct Tier: Sendable, Equatable {
+    public struct Tier: Sendable, Equatable, Codable {
         public var widthSeconds: Int64
         public var rows: Int64
         /// Bytes of the two latency histograms of all these rows (what grows with traffic).
@@ -35,13 +35,23 @@ public struct RegistryStorage: Sendable, Equatable {
     public var events: Int64
     /// Events written per day, over the last 7 days of the log.
     public var eventsPerDay: Double
+    /// Metric buckets that start in the last day of data, and the bytes of their histograms: what a day of
+    /// traffic adds before the tiers thin it out.
+    public var lastDayBuckets: Int64
+    public var lastDayHistogramBytes: Int64
+
+    /// Bytes of the main file per event (table and indexes), 0 without events.
+    public var bytesPerEvent: Double {
+        guard events > 0, let table = tables.first(where: { $0.name == "events" }) else { return 0 }
+        return Double(table.bytes) / Double(events)
+    }
 }
 
 extension Registry {
     /// Sizes by table (pages in the main file, from `dbstat`), metric buckets by tier, the oldest data and
     /// the WAL's size. Reads only; safe while the daemon runs.
     public func storage() throws -> RegistryStorage {
-        let walBytes = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int64) ?? 0
+        let walBytes = ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? NSNumber)?.int64Value ?? 0
         return try read { db in
             let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4_096
             let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
@@ -77,9 +87,28 @@ extension Registry {
                 let recent = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE at >= ?", arguments: [from]) ?? 0
                 perDay = Double(recent) / max(1, newestEvent.timeIntervalSince(from) / 86_400)
             }
+            let newest = tiers.map(\.newestStart).max() ?? 0
+            let lastDay = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS rows, SUM(COALESCE(LENGTH(latency_hist), 0) + COALESCE(LENGTH(cold_latency_hist), 0)) AS bytes
+                FROM metric_buckets WHERE start > ?
+                """, arguments: [newest - 86_400])
             return RegistryStorage(fileBytes: pages * pageSize, walBytes: walBytes, freeBytes: free * pageSize, tables: tables,
                                    tiers: tiers, oldestBucket: tiers.map(\.oldestStart).min(), oldestEvent: oldestEvent,
-                                   events: events, eventsPerDay: perDay)
+                                   events: events, eventsPerDay: perDay, lastDayBuckets: (lastDay?["rows"] as Int64?) ?? 0,
+                                   lastDayHistogramBytes: (lastDay?["bytes"] as Int64?) ?? 0)
+        }
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`: copies the WAL into the main file and empties it. Returns false
+    /// when a reader still on an old snapshot kept it from finishing (nothing is lost; the next one goes on).
+    @discardableResult
+    public func checkpoint() throws -> Bool {
+        do {
+            return try writer.writeWithoutTransaction { db in
+                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)").map { ($0[0] as Int) == 0 } ?? true
+            }
+        } catch let error as DatabaseError {
+            throw ModelDeckError("registry \(path): cannot checkpoint: \(error.message ?? "\(error.resultCode)")")
         }
     }
 
