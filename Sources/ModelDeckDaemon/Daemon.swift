@@ -111,8 +111,9 @@ struct ControlLoops: Service {
             }
             if ContinuousClock.now - lastRollup >= Self.rollupInterval {
                 lastRollup = .now
-                // One short transaction per batch of rows, so a backlog never holds the write lock for long.
-                do { try registry.rollUpMetrics(now: Date(), tiers: tiers) } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
+                // One short transaction per batch of rows, so a backlog never holds the write lock for long;
+                // then a checkpoint that empties the WAL even while dashboards keep reading.
+                do { try registry.maintain(now: Date(), tiers: tiers) } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
             }
             // A change during this tick (its own writes included) wakes the next one at once.
             seen = await watcher.waitForChange(from: seen, until: started + tickInterval)

@@ -28,6 +28,9 @@ struct RegistryGrowthBenchmark: ParsableCommand {
     @Option(help: "User requests per second per endpoint.")
     var rate = 100
 
+    @Flag(help: "Roll up without the daemon's checkpoint after each rollup (to see the WAL grow under a reader).")
+    var noCheckpoint = false
+
     @Option(help: "Folder for the registry (default: a temporary folder, removed afterwards).")
     var folder: String?
 
@@ -87,7 +90,7 @@ struct RegistryGrowthBenchmark: ParsableCommand {
                 }
             }
             let rollup = Stopwatch()
-            try Self.rollUp(registry, now: Date(timeIntervalSince1970: TimeInterval(hour + 3_600)))
+            try Self.rollUp(registry, now: Date(timeIntervalSince1970: TimeInterval(hour + 3_600)), checkpoint: !noCheckpoint)
             rollupMs += rollup.milliseconds
             walPeak = max(walPeak, walBytes())
         }
@@ -170,8 +173,12 @@ struct RegistryGrowthBenchmark: ParsableCommand {
     }
 
     /// What the daemon does (once a minute; here once a simulated hour): the tiered rollup, in bounded transactions.
-    static func rollUp(_ registry: Registry, now: Date) throws {
-        try registry.rollUpMetrics(now: now, tiers: .standard())
+    static func rollUp(_ registry: Registry, now: Date, checkpoint: Bool) throws {
+        if checkpoint {
+            try registry.maintain(now: now, tiers: .standard())
+        } else {
+            try registry.rollUpMetrics(now: now, tiers: .standard())
+        }
     }
 
     /// Every stored latency histogram of `endpoint` whose bucket starts in [from, to), merged.

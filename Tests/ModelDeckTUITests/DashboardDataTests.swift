@@ -82,8 +82,8 @@ struct DashboardDataTests {
         #expect(sentiment.errorRatePPM == 100_000)
         #expect(sentiment.coldStartsLastHour == 5)
         #expect(abs(sentiment.requestsPerSecond - 1.0) < 1e-9, "60 requests in the last minute")
-        #expect(sentiment.p50Milliseconds.map { abs($0 - 20) < 0.1 } == true)
-        #expect(sentiment.p99Milliseconds.map { abs($0 - 900) < 1 } == true)
+        #expect(sentiment.p50Milliseconds.map { abs($0 - 20) <= 20 * LatencyHistogram.relativeAccuracy } == true)
+        #expect(sentiment.p99Milliseconds.map { abs($0 - 900) <= 900 * LatencyHistogram.relativeAccuracy } == true)
         #expect(sentiment.inFlight == 1)
         #expect(sentiment.warmInstances == 2, "a starting instance is not warm yet")
         #expect(sentiment.burnMicrosPerHour == 60_000 * 12, "5 minutes of cost as an hourly rate")
@@ -100,8 +100,8 @@ struct DashboardDataTests {
 
         let detail = try registry.read { db in try EndpointDetail.load(db, endpoint: "sentiment", now: now) }
         #expect(detail.points.count == 2)
-        #expect(detail.warmP99.map { abs($0 - 20) < 0.1 } == true)
-        #expect(detail.coldP99.map { abs($0 - 1_200) < 2 } == true)
+        #expect(detail.warmP99.map { abs($0 - 20) <= 20 * LatencyHistogram.relativeAccuracy } == true)
+        #expect(detail.coldP99.map { abs($0 - 1_200) <= 1_200 * LatencyHistogram.relativeAccuracy } == true)
         #expect(detail.bands.first { $0.label == "< 25ms" }?.warm == 58)
         #expect(detail.bands.first { $0.label == "< 1s" }?.cold == 2)
         #expect(detail.bands.first { $0.label == "< 2.5s" }?.cold == 3)
