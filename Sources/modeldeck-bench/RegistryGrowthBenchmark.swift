@@ -89,6 +89,7 @@ struct RegistryGrowthBenchmark: ParsableCommand {
                     }
                 }
             }
+            walPeak = max(walPeak, walBytes())   // the hour's writes, before the daemon's minute comes round
             let rollup = Stopwatch()
             try Self.rollUp(registry, now: Date(timeIntervalSince1970: TimeInterval(hour + 3_600)), checkpoint: !noCheckpoint)
             rollupMs += rollup.milliseconds
