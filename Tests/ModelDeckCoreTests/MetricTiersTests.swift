@@ -188,4 +188,14 @@ struct MetricTiersTests {
         #expect(rows.reduce(0) { $0 + ($1["requests"] as Int64) } == 1_800)
         try expectTiered(registry, tiers, now: now, sourceWidth: 60)
     }
+
+    @Test func adaptiveKeepWarmReadsHourBucketsAsAnHour() {
+        // An idle time runs from a busy bucket's end: a 1-hour bucket ends an hour after it starts, whatever
+        // the tier that made it (with `--tiers 10s:1h,1h`, hour buckets reach into keep-warm's 4-hour window).
+        let histogram = IdleTimeHistogram.from(busyBuckets: [(start: 0, width: 3_600), (start: 3_600 + 600, width: 10),
+                                                             (start: 3_600 + 610 + 120, width: 60)])
+        #expect(histogram.count == 2)
+        #expect(histogram.bins[10] == 1)   // 600 s after the hour bucket's end, not 4,200 s after its start
+        #expect(histogram.bins[2] == 1)    // 120 s
+    }
 }

@@ -101,4 +101,11 @@ struct BadInputTests {
         #expect(try expectRefused(["rollback", "sentiment", "--reason", "x"]).contains("no earlier good version"))
         #expect(try expectRefused(["get", "events", "--limit", "0"]).contains("--limit 0"))
     }
+
+    @Test func badTiersAndTimesAreRefusedByName() throws {
+        #expect(try expectRefused(["daemon", "--tiers", "10s:1h,7s:1d,1h"]).contains("must be a multiple of 10s"))
+        #expect(try expectRefused(["daemon", "--tiers", "10s:1h,1m:1d,1h:30d"]).contains("expected WIDTH:KEPT"))
+        #expect(try expectRefused(["get", "events", "--since", "yesterday"]).contains("--since 'yesterday' is neither a date"))
+        #expect(try expectRefused(["get", "deployments", "--since", "7d"]).contains("--since applies to events only"))
+    }
 }
