@@ -14,6 +14,8 @@ public struct Daemon: Sendable {
         public var gate = RollbackGate()
         /// Metric buckets older than this are dropped.
         public var retentionDays = MetricRollup.defaultRetentionDays
+        /// The metric tiers (widths and how long each is kept); nil for the standard ones over `retentionDays`.
+        public var metricTiers: MetricTiers?
         /// Prometheus `/metrics` and the JSON API; nil for none.
         public var api: ExportAPI? = ExportAPI()
         public var listen: LocalTargetHost.Listen?
@@ -45,7 +47,8 @@ public struct Daemon: Sendable {
         let drivers = try Drivers(registry: registry, gateway: listen.map { (target: $0.target, address: gatewayAddress) }, logger: logger)
         let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger, clock: ContinuousClock())
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
-                                 tickInterval: settings.tickInterval, retentionDays: settings.retentionDays, logger: logger)
+                                 tickInterval: settings.tickInterval,
+                                 tiers: settings.metricTiers ?? .standard(retentionDays: settings.retentionDays), logger: logger)
 
         let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger, clock: ContinuousClock())
         let collector = MetricsCollector(registry: registry, drivers: drivers, logger: logger)
@@ -80,7 +83,7 @@ struct ControlLoops: Service {
     let reconciler: Reconciler<ContinuousClock>
     let startedAt: Date
     let tickInterval: Duration
-    let retentionDays: Int
+    let tiers: MetricTiers
     let logger: Logger
 
     static let rollupInterval: Duration = .seconds(60)
@@ -103,9 +106,11 @@ struct ControlLoops: Service {
             }
             if ContinuousClock.now - lastRollup >= Self.rollupInterval {
                 lastRollup = .now
+                // One short transaction per batch of rows, so a backlog never holds the write lock for long;
+                // then a checkpoint that empties the WAL even while dashboards keep reading.
                 do {
-                    let days = retentionDays
-                    _ = try await registry.perform { try $0.rollUpMetrics(now: Date(), retentionDays: days) }
+                    let tiers = self.tiers
+                    try await registry.perform { try $0.maintain(now: Date(), tiers: tiers) }
                 } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
             }
             // A change during this tick (its own writes included) wakes the next one at once.

@@ -6,4 +6,5 @@ let benchmarks: [any ParsableCommand.Type] = [
     SimulateBenchmark.self,
     RollbackLatencyBenchmark.self,
     PingJitterBenchmark.self,
+    RegistryGrowthBenchmark.self,
 ]

@@ -17,8 +17,11 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @OptionGroup var listen: ListenOptions
 
-    @Option(help: ArgumentHelp("How long metrics are kept (10-second detail for the last hour, 1-minute after).", valueName: "duration"))
+    @Option(help: ArgumentHelp("How long metrics are kept (10-second detail for the last hour, 1-minute for the last day, 1-hour after).", valueName: "duration"))
     var retention = "30d"
+
+    @Option(help: ArgumentHelp("Metric tiers, WIDTH:KEPT,…,WIDTH: buckets of each width are kept that long, then rolled into the next; the last is kept for --retention.", valueName: "tiers"))
+    var tiers = "10s:1h,1m:1d,1h"
 
     @Option(help: ArgumentHelp("Address of the read-only API (/metrics, /api/v1/…). Off loopback it needs MODELDECK_API_TOKEN.", valueName: "host"))
     var apiHost = "127.0.0.1"
@@ -36,9 +39,11 @@ struct DaemonCommand: AsyncParsableCommand {
         guard retentionSeconds >= 86_400, retentionSeconds % 86_400 == 0 else {
             throw ModelDeckError("--retention \(retention) must be a whole number of days, at least 1d")
         }
+        let metricTiers = try MetricTiers.parse(tiers, retentionSeconds: retentionSeconds)
         let opened = try registry.open()
         var settings = Daemon.Settings()
         settings.retentionDays = Int(retentionSeconds / 86_400)
+        settings.metricTiers = metricTiers
         if listen.isSet { settings.listen = try listen.resolve(opened) }
         // The token comes from the environment only: it is never stored.
         settings.api = noAPI ? nil : ExportAPI(host: apiHost, port: apiPort,

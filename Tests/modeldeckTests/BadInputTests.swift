@@ -137,4 +137,11 @@ struct BadInputTests {
         let missing = try expectRefused(["apply", "-f", "{deck}"], deck: priced, environment: ["MODELDECK_PRICES": scratch.path + "/none.yaml"])
         #expect(missing.contains("cannot read price table \(scratch.path)/none.yaml"))
     }
+
+    @Test func badTiersAndTimesAreRefusedByName() throws {
+        #expect(try expectRefused(["daemon", "--tiers", "10s:1h,7s:1d,1h"]).contains("must be a multiple of 10s"))
+        #expect(try expectRefused(["daemon", "--tiers", "10s:1h,1m:1d,1h:30d"]).contains("expected WIDTH:KEPT"))
+        #expect(try expectRefused(["get", "events", "--since", "yesterday"]).contains("--since 'yesterday' is neither a date"))
+        #expect(try expectRefused(["get", "deployments", "--since", "7d"]).contains("--since applies to events only"))
+    }
 }

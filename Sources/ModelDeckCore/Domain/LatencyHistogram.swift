@@ -1,134 +1,351 @@
 import Foundation
-import Histogram
 
-/// Request latencies in microseconds, as an HDR histogram (3 significant digits, up to one hour), with a
-/// compact encoding for `metric_buckets`: the recorded (value, count) pairs as little-endian UInt64s.
+/// Request latencies in microseconds, as a log-bucketed sketch with a guaranteed relative error and a
+/// bounded size: what `metric_buckets` stores for every bucket, and what the dashboard, the rollback gate
+/// and `/metrics` merge.
 ///
-/// HdrHistogram's own Codable form writes the whole counts array (thousands of zeros); a bucket holds a
-/// few dozen distinct values, so pairs are about a hundred times smaller.
-public struct LatencyHistogram: Sendable, Equatable {
-    public private(set) var histogram: Histogram<UInt64>
+/// The method is DDSketch's (Masson, Rim and Lee, "DDSketch: A Fast and Fully-Mergeable Quantile Sketch
+/// with Relative-Error Guarantees", VLDB 2019, https://arxiv.org/abs/1908.10693): a latency `v` goes to bin
+/// `i = ⌈log_γ v⌉` with `γ = (1 + α) / (1 − α)`, and a bin answers `2γ^i / (γ + 1)`, which is within `α` of
+/// every value in it. A percentile ranked over the bins is therefore within `α` of the exact percentile
+/// (same rank, nearest-rank definition). Merging adds counts bin by bin: exact, associative, and the
+/// same as having recorded every latency into one sketch.
+///
+/// Bounded size the way Prometheus native histograms bound theirs
+/// (https://prometheus.io/docs/specs/native_histograms/, "schema" and bucket limits): when the encoding
+/// would pass `maximumEncodedBytes`, neighbouring bins are merged in pairs (γ becomes γ², a bin of the
+/// coarser schema is exactly two bins of the finer one), so a stored bucket never passes 2 KB whatever the
+/// traffic. Schema 0 has α = 0.5%, schema 1 α = 1.0% (0.99998%); a bucket falls back to schema 2 (α ≈ 2%)
+/// only when its latencies span more than about five decades with hundreds of thousands of requests in it
+/// (see `LatencyHistogramTests`). Sketches of different schemas merge at the coarser one.
+///
+/// Why written here: no Swift DDSketch or native-histogram library is among the packages this project may
+/// use (hdrhistogram-swift is, but an HDR histogram's size grows with the number of distinct values it
+/// holds, which is what made the registry grow with traffic). The whole method is the two formulas above.
+///
+/// Encoding (version byte 0xD1): schema, zero count, then runs of non-empty bins as
+/// (gap from the previous run, run length, counts), all LEB128 varints; an empty sketch is empty data.
+public struct LatencyHistogram: Sendable {
+    /// α at schema 0: a percentile is within 0.5% of the exact value.
+    public static let relativeAccuracy = 0.005
+    /// The most bytes a stored histogram takes.
+    public static let maximumEncodedBytes = 2_048
+    /// Latencies are clamped to one day (a request that long has long timed out everywhere).
+    public static let highestMicroseconds: UInt64 = 86_400_000_000
+    static let formatVersion: UInt8 = 0xD1
+    /// At schema 4 the whole range (1 µs to a day) is 158 bins: even with 10-byte counts, under 2 KB.
+    static let maximumSchema = 6
+    static let logGamma = log((1 + relativeAccuracy) / (1 - relativeAccuracy))
 
-    public static let highestMicroseconds: UInt64 = 3_600_000_000
+    /// Bins are γ^(2^schema) wide.
+    public private(set) var schema = 0
+    public private(set) var count: UInt64 = 0
+    /// Latencies of 0 µs.
+    private var zeroCount: UInt64 = 0
+    /// Index of `bins[0]`.
+    private var offset = 0
+    private var bins: [UInt64] = []
 
-    public init() {
-        histogram = Histogram<UInt64>(highestTrackableValue: Self.highestMicroseconds, numberOfSignificantValueDigits: .three)
+    public init() {}
+
+    /// The relative error bound of percentiles at `schema`: (γ − 1) / (γ + 1).
+    public static func relativeAccuracy(atSchema schema: Int) -> Double {
+        let gamma = exp(logGamma * Double(1 << schema))
+        return (gamma - 1) / (gamma + 1)
     }
-
-    public static func == (lhs: LatencyHistogram, rhs: LatencyHistogram) -> Bool { lhs.encoded() == rhs.encoded() }
-
-    public var count: UInt64 { histogram.totalCount }
 
     public mutating func record(microseconds: UInt64, count: UInt64 = 1) {
-        _ = histogram.record(min(microseconds, Self.highestMicroseconds), count: count)
+        guard count > 0 else { return }
+        self.count += count
+        let value = min(microseconds, Self.highestMicroseconds)
+        guard value > 0 else { zeroCount += count; return }
+        var index = Int((log(Double(value)) / Self.logGamma).rounded(.up))
+        for _ in 0..<schema { index = Self.coarser(index) }
+        grow(toInclude: index)
+        bins[index - offset] += count
     }
 
+    /// The index at the next schema: bin `j` of γ² holds bins `2j − 1` and `2j` of γ, i.e. ⌈i / 2⌉.
+    @inline(__always) static func coarser(_ index: Int) -> Int { (index + 1) >> 1 }
+
+    private mutating func grow(toInclude index: Int) {
+        if bins.isEmpty {
+            offset = index
+            bins = [0]
+        } else if index < offset {
+            bins.insert(contentsOf: repeatElement(0, count: offset - index), at: 0)
+            offset = index
+        } else if index >= offset + bins.count {
+            bins.append(contentsOf: repeatElement(0, count: index - offset - bins.count + 1))
+        }
+    }
+
+    /// Merges neighbouring bins in pairs: one schema coarser.
+    mutating func downscale() {
+        guard !bins.isEmpty else { schema += 1; return }
+        let first = Self.coarser(offset), last = Self.coarser(offset + bins.count - 1)
+        var merged = [UInt64](repeating: 0, count: last - first + 1)
+        for (position, n) in bins.enumerated() where n > 0 { merged[Self.coarser(offset + position) - first] += n }
+        offset = first
+        bins = merged
+        schema += 1
+    }
+
+    private func downscaled(to target: Int) -> LatencyHistogram {
+        var copy = self
+        while copy.schema < target { copy.downscale() }
+        return copy
+    }
+
+    /// Adds every request of `other`: exact (counts add bin by bin), at the coarser of the two schemas.
     public mutating func add(_ other: LatencyHistogram) {
-        histogram.add(other.histogram)
+        guard other.count > 0 else { return }
+        while schema < other.schema { downscale() }
+        let other = other.downscaled(to: schema)
+        count += other.count
+        zeroCount += other.zeroCount
+        guard !other.bins.isEmpty else { return }
+        grow(toInclude: other.offset)
+        grow(toInclude: other.offset + other.bins.count - 1)
+        let shift = other.offset - offset
+        for (position, n) in other.bins.enumerated() where n > 0 { bins[position + shift] += n }
     }
 
     /// This histogram less `part` (which must be a subset of it, e.g. the cold starts of all requests):
-    /// exact, because both share one bucket layout.
+    /// exact bin by bin, at the coarser of the two schemas.
     public func subtracting(_ part: LatencyHistogram) -> LatencyHistogram {
-        var result = LatencyHistogram()
-        for value in histogram.recordedValues() {
-            let remaining = value.count - min(value.count, part.histogram.countForValue(value.value))
-            if remaining > 0 { result.record(microseconds: value.value, count: remaining) }
+        let target = max(schema, part.schema)
+        var result = downscaled(to: target)
+        let part = part.downscaled(to: target)
+        let zeros = min(result.zeroCount, part.zeroCount)
+        result.zeroCount -= zeros
+        result.count -= zeros
+        for (position, n) in part.bins.enumerated() where n > 0 {
+            let index = part.offset + position - result.offset
+            guard index >= 0, index < result.bins.count else { continue }
+            let taken = min(result.bins[index], n)
+            result.bins[index] -= taken
+            result.count -= taken
         }
         return result
     }
 
-    /// Requests whose latency fell in `range` (microseconds), e.g. for a histogram's bands.
+    /// The latency a bin answers for (microseconds): within α of every latency in it.
+    private func representative(_ index: Int) -> Double {
+        let logWidth = Self.logGamma * Double(1 << schema)
+        return 2 * exp(logWidth * Double(index)) / (1 + exp(logWidth))
+    }
+
+    /// Requests whose latency (as its bin answers it) fell in `range` (microseconds), e.g. for bands.
     public func count(microseconds range: ClosedRange<UInt64>) -> UInt64 {
-        count == 0 ? 0 : histogram.count(within: range)
+        var total = range.contains(0) ? zeroCount : 0
+        for (position, n) in bins.enumerated() where n > 0 {
+            let value = representative(offset + position)
+            if value >= Double(range.lowerBound), value < Double(range.upperBound) + 1 { total += n }
+        }
+        return total
     }
 
-    /// The latency at `percentile` (0–100) in milliseconds; nil when nothing was recorded.
+    /// The latency at `percentile` (0–100) in milliseconds — the request of rank ⌈p/100 · count⌉ — within
+    /// the schema's relative accuracy; nil when nothing was recorded.
     public func milliseconds(atPercentile percentile: Double) -> Double? {
-        count == 0 ? nil : Double(histogram.valueAtPercentile(percentile)) / 1_000
+        guard count > 0 else { return nil }
+        let rank = min(count, max(1, UInt64((min(100, max(0, percentile)) * Double(count) / 100).rounded(.up))))
+        var seen = zeroCount
+        if seen >= rank { return 0 }
+        for (position, n) in bins.enumerated() where n > 0 {
+            seen += n
+            if seen >= rank { return representative(offset + position) / 1_000 }
+        }
+        return bins.isEmpty ? 0 : representative(offset + bins.count - 1) / 1_000
     }
 
+    /// The mean latency in milliseconds, from the bins' answers (within α); nil when empty.
+    public var meanMilliseconds: Double? {
+        guard count > 0 else { return nil }
+        var sum = 0.0
+        for (position, n) in bins.enumerated() where n > 0 { sum += Double(n) * representative(offset + position) }
+        return sum / Double(count) / 1_000
+    }
+
+    // MARK: Encoding
+
+    /// At most `maximumEncodedBytes`: coarser schemas until it fits.
     public func encoded() -> Data {
-        var data = Data()
-        for value in histogram.recordedValues() {
-            withUnsafeBytes(of: value.value.littleEndian) { data.append(contentsOf: $0) }
-            withUnsafeBytes(of: value.count.littleEndian) { data.append(contentsOf: $0) }
+        guard count > 0 else { return Data() }
+        var sketch = self
+        while true {
+            let data = sketch.encodedAtThisSchema()
+            if data.count <= Self.maximumEncodedBytes || sketch.schema >= Self.maximumSchema { return data }
+            sketch.downscale()
+        }
+    }
+
+    private func encodedAtThisSchema() -> Data {
+        var data = Data([Self.formatVersion, UInt8(schema)])
+        data.reserveCapacity(16 + bins.count * 2)
+        Self.appendVarint(zeroCount, to: &data)
+        var position = 0
+        var previousEnd: Int?
+        while position < bins.count {
+            guard bins[position] > 0 else { position += 1; continue }
+            var end = position
+            while end < bins.count, bins[end] > 0 { end += 1 }
+            let start = offset + position
+            if let previousEnd {
+                Self.appendVarint(UInt64(start - previousEnd), to: &data)
+            } else {
+                Self.appendVarint(UInt64(bitPattern: Int64((start << 1) ^ (start >> 63))), to: &data)   // zigzag
+            }
+            Self.appendVarint(UInt64(end - position), to: &data)
+            for n in bins[position..<end] { Self.appendVarint(n, to: &data) }
+            previousEnd = offset + end
+            position = end
         }
         return data
     }
 
     public init(encoded data: Data) throws {
-        self.init()
-        try Self.forEachPair(in: data) { value, count in record(microseconds: value, count: count) }
+        guard !data.isEmpty else { return }
+        var reader = VarintReader(data)
+        guard try reader.byte() == Self.formatVersion else {
+            throw ModelDeckError("latency histogram blob of \(data.count) bytes is not in the sketch format (first byte \(data.first ?? 0), expected \(Self.formatVersion)); was the registry migrated?")
+        }
+        let schema = Int(try reader.byte())
+        guard schema <= Self.maximumSchema else { throw ModelDeckError("latency histogram schema \(schema) is past the largest, \(Self.maximumSchema)") }
+        self.schema = schema
+        zeroCount = try reader.varint()
+        count = zeroCount
+        var previousEnd: Int?
+        // 1 µs to a day is 2,519 bins at schema 0; anything far outside is a damaged blob.
+        let limit = 10_000
+        while !reader.atEnd {
+            let raw = try reader.varint()
+            let start: Int
+            if let previousEnd {
+                guard raw > 0, raw <= UInt64(limit) else { throw ModelDeckError("latency histogram blob has a gap of \(raw) bins (at most \(limit))") }
+                start = previousEnd + Int(raw)
+            } else {
+                start = Int(Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1))
+            }
+            let length = try reader.varint()
+            guard length > 0, start >= -limit, start <= limit, length <= UInt64(limit), start + Int(length) <= limit else {
+                throw ModelDeckError("latency histogram blob has bins out of range (at most \(limit) from 1 µs)")
+            }
+            if bins.isEmpty { offset = start }
+            bins.append(contentsOf: repeatElement(0, count: start - offset - bins.count))
+            for _ in 0..<length {
+                let n = try reader.varint()
+                let (sum, overflow) = count.addingReportingOverflow(n)
+                guard !overflow else { throw ModelDeckError("latency histogram blob's counts overflow") }
+                count = sum
+                bins.append(n)
+            }
+            previousEnd = start + Int(length)
+        }
     }
 
-    /// Calls `body` with each (microseconds, count) pair of an encoded histogram: little-endian UInt64s.
-    static func forEachPair(in data: Data, _ body: (_ value: UInt64, _ count: UInt64) -> Void) throws {
+    /// The format before the 2026-11-30 migration: HDR-quantized (microseconds, count) pairs as
+    /// little-endian UInt64s, 16 bytes each. Only the migration reads it.
+    public init(legacyPairs data: Data) throws {
+        self.init()
         guard data.count % 16 == 0 else { throw ModelDeckError("latency histogram blob has \(data.count) bytes, not a multiple of 16") }
+        var pairs: [(UInt64, UInt64)] = []
         data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                body(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
-                     UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)))
-                offset += 16
+            var position = 0
+            while position < raw.count {
+                pairs.append((UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)),
+                              UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self))))
+                position += 16
             }
+        }
+        for (value, n) in pairs { record(microseconds: value, count: n) }
+    }
+
+    static func appendVarint(_ value: UInt64, to data: inout Data) {
+        var value = value
+        while value >= 0x80 {
+            data.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        data.append(UInt8(value))
+    }
+}
+
+extension LatencyHistogram: Equatable {
+    /// The same requests in the same bins, compared at the coarser schema of the two.
+    public static func == (lhs: LatencyHistogram, rhs: LatencyHistogram) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        let target = max(lhs.schema, rhs.schema)
+        let a = lhs.downscaled(to: target), b = rhs.downscaled(to: target)
+        return a.zeroCount == b.zeroCount && a.nonEmptyBins == b.nonEmptyBins
+    }
+
+    private var nonEmptyBins: [Int: UInt64] {
+        var result: [Int: UInt64] = [:]
+        for (position, n) in bins.enumerated() where n > 0 { result[offset + position] = n }
+        return result
+    }
+}
+
+/// Reads the bytes and LEB128 varints of an encoded sketch, refusing truncated or oversized ones.
+private struct VarintReader {
+    private let bytes: [UInt8]
+    private var position = 0
+
+    init(_ data: Data) { bytes = [UInt8](data) }
+
+    var atEnd: Bool { position >= bytes.count }
+
+    mutating func byte() throws -> UInt8 {
+        guard position < bytes.count else { throw ModelDeckError("latency histogram blob ends early (\(bytes.count) bytes)") }
+        defer { position += 1 }
+        return bytes[position]
+    }
+
+    mutating func varint() throws -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try byte()
+            guard shift < 64, shift < 63 || b <= 1 else { throw ModelDeckError("latency histogram blob has a number past 64 bits") }
+            value |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return value }
+            shift += 7
         }
     }
 }
 
-/// Latency percentiles over many stored histograms at once, straight from their encoded pairs.
-///
-/// Decoding a blob into a `LatencyHistogram` allocates and zeroes HDR's whole counts array (hundreds of
-/// kilobytes); the dashboard reads tens of thousands of buckets per refresh, and that alone took seconds.
-/// Stored values are already HDR-quantized, so summing counts per value and ranking them gives the same
-/// percentiles (within HDR's own 0.1% precision) for the cost of a small dictionary.
+/// Latency percentiles over many stored histograms at once: the dashboard's and the detail view's sum of
+/// the buckets it shows. Kept as its own type so those callers read encoded blobs straight in; since the
+/// sketch merges exactly and decodes in microseconds, it is a `LatencyHistogram` underneath.
 public struct LatencyPairs: Sendable {
-    private var counts: [UInt64: UInt64] = [:]
-    public private(set) var count: UInt64 = 0
+    private var histogram = LatencyHistogram()
 
     public init() {}
 
+    public var count: UInt64 { histogram.count }
+
     /// Adds the requests of one encoded histogram (`LatencyHistogram.encoded()`).
     public mutating func add(encoded data: Data) throws {
-        try LatencyHistogram.forEachPair(in: data) { value, n in
-            counts[value, default: 0] += n
-            count += n
-        }
+        histogram.add(try LatencyHistogram(encoded: data))
     }
 
     /// Adds the requests of `other`.
     public mutating func add(_ other: LatencyPairs) {
-        for (value, n) in other.counts { counts[value, default: 0] += n }
-        count += other.count
+        histogram.add(other.histogram)
     }
 
     /// These requests less `part` (a subset of them, e.g. the cold starts of all requests).
     public func subtracting(_ part: LatencyPairs) -> LatencyPairs {
         var result = LatencyPairs()
-        for (value, n) in counts {
-            let remaining = n - min(n, part.counts[value] ?? 0)
-            if remaining > 0 {
-                result.counts[value] = remaining
-                result.count += remaining
-            }
-        }
+        result.histogram = histogram.subtracting(part.histogram)
         return result
     }
 
     /// Requests whose latency fell in `range` (microseconds).
-    public func count(microseconds range: ClosedRange<UInt64>) -> UInt64 {
-        counts.reduce(0) { range.contains($1.key) ? $0 + $1.value : $0 }
-    }
+    public func count(microseconds range: ClosedRange<UInt64>) -> UInt64 { histogram.count(microseconds: range) }
 
-    /// The latency at `percentile` (0–100) in milliseconds, ranked as HdrHistogram ranks; nil when empty.
-    public func milliseconds(atPercentile percentile: Double) -> Double? {
-        guard count > 0 else { return nil }
-        let rank = max(1, UInt64((percentile / 100 * Double(count)).rounded()))
-        var seen: UInt64 = 0
-        for value in counts.keys.sorted() {
-            seen += counts[value] ?? 0
-            if seen >= rank { return Double(value) / 1_000 }
-        }
-        return counts.keys.max().map { Double($0) / 1_000 }
-    }
+    /// The latency at `percentile` (0–100) in milliseconds; nil when empty.
+    public func milliseconds(atPercentile percentile: Double) -> Double? { histogram.milliseconds(atPercentile: percentile) }
 }

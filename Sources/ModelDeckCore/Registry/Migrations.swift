@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Every schema change, registered by name in order. A migration that has shipped is never edited:
@@ -10,6 +11,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-25 ping due time", migrate: addPingDueTime)
         migrator.registerMigration("2026-11-30 target kinds checked in Swift", migrate: dropTargetKindCheck)
         migrator.registerMigration("2026-11-30 version environment", migrate: addVersionEnvironment)
+        migrator.registerMigration("2026-11-30 latency sketches", migrate: convertLatencyHistograms)
         return migrator
     }
 
@@ -227,5 +229,31 @@ public enum Migrations {
     /// The environment a version declares for its model processes (`env:` in the deck), as JSON.
     private static func addVersionEnvironment(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE model_versions ADD COLUMN environment TEXT")
+    }
+
+    /// Latency histograms move from HDR (value, count) pairs, which grow with the number of distinct
+    /// latencies, to bounded sketches (`LatencyHistogram`): every stored blob is converted in place, every
+    /// count kept (each pair's count goes into the sketch bin of its value). p50/p95/p99 columns stay as they
+    /// were computed. The (width_s, start) index lets the tiered rollup find each tier's oldest buckets.
+    /// The file keeps its size until `modeldeck registry compact` (VACUUM cannot run inside a migration).
+    private static func convertLatencyHistograms(_ db: Database) throws {
+        func convert(_ blob: Data?) throws -> Data? {
+            guard let blob, !blob.isEmpty else { return blob }
+            return try LatencyHistogram(legacyPairs: blob).encoded()
+        }
+        let update = try db.makeStatement(sql: "UPDATE metric_buckets SET latency_hist = ?, cold_latency_hist = ? WHERE rowid = ?")
+        // In rowid order, a page at a time, so no row is read after it was rewritten.
+        var after: Int64 = -1
+        while true {
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT rowid AS row_id, latency_hist, cold_latency_hist FROM metric_buckets WHERE rowid > ? ORDER BY rowid LIMIT 1000
+                """, arguments: [after])
+            guard let last = rows.last else { break }
+            for row in rows {
+                try update.execute(arguments: [try convert(row["latency_hist"]), try convert(row["cold_latency_hist"]), row["row_id"] as Int64])
+            }
+            after = last["row_id"]
+        }
+        try db.execute(sql: "CREATE INDEX metric_buckets_by_width ON metric_buckets(width_s, start)")
     }
 }

@@ -109,3 +109,10 @@ extension Registry {
 func jsonArray(_ values: [String]) -> String {
     String(decoding: (try? JSONEncoder().encode(values)) ?? Data("[]".utf8), as: UTF8.self)
 }
+
+extension Registry {
+    /// The buckets of `endpoint` that start in `from..<to` (Unix seconds), whatever their width.
+    public func buckets(endpoint: String, startingFrom from: Int64, to: Int64) throws -> [MetricBucket] {
+        try read { db in try MetricBucket.fetchAll(db, endpoint: endpoint, from: from, to: to) }
+    }
+}

@@ -13,6 +13,9 @@ public final class Registry: Sendable {
     /// The pool; only the registry's own files (and tests) touch it: everything else calls named operations.
     public let writer: DatabasePool
 
+    /// The WAL is truncated to this size (64 MB) whenever a checkpoint resets it.
+    public static let walSizeLimit = 64 * 1_048_576
+
     /// How long a writer waits for another process's transaction before giving up.
     public static let busyTimeout: TimeInterval = 10
 
@@ -33,6 +36,9 @@ public final class Registry: Sendable {
         configuration.busyMode = .timeout(Registry.busyTimeout)
         configuration.label = "modeldeck.registry"
         configuration.readonly = readOnly
+        // After a checkpoint resets the WAL, SQLite keeps the file at its largest size unless told a limit:
+        // a burst (a big rollup, a VACUUM) would leave a WAL of that size on disk for good.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_size_limit = \(Registry.walSizeLimit)") }
         do {
             writer = try DatabasePool(path: path, configuration: configuration)
             if !readOnly { try Migrations.migrator.migrate(writer) }

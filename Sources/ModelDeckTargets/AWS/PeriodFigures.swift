@@ -48,7 +48,7 @@ public struct PeriodFigures: Equatable, Sendable {
     ///
     /// With percentiles, each band is recorded at its upper edge: ⌈50%⌉ of the requests at p50, up to
     /// ⌈90%⌉ at p90, up to ⌈99%⌉ at p99, the rest at the maximum. The histogram's own p50, p90, p99 and maximum
-    /// then equal CloudWatch's (HdrHistogram ranks a percentile the same way, to its 0.1% precision), while
+    /// then equal CloudWatch's (the latency sketch ranks a percentile the same way, to its 0.5% precision), while
     /// values between those points are overstated — a pessimistic approximation, never an optimistic one.
     /// With very few requests a percentile's rank is the maximum's, and the histogram shows the maximum there.
     /// Without percentiles (CloudWatch had none for the period, or `percentiles` is off) one request is
@@ -67,7 +67,7 @@ public struct PeriodFigures: Equatable, Sendable {
             for (index, (percentile, value)) in points.enumerated() {
                 floor = max(floor, value)  // percentiles never decrease; a revised figure might
                 let rank = index == points.count - 1
-                    ? count : min(count, max(1, UInt64((percentile.nextDown * Double(count) / 100).rounded(.up))))  // HdrHistogram's rank
+                    ? count : min(count, max(1, UInt64((percentile.nextDown * Double(count) / 100).rounded(.up))))  // the sketch's rank
                 guard let last = bands.last, rank <= last.through else { bands.append((rank, floor)); continue }
                 let below = bands.count > 1 ? bands[bands.count - 2].through : 0
                 if last.through - below > 1 {

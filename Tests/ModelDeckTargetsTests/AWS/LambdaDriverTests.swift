@@ -269,9 +269,9 @@ import Testing
         #expect(v1.latency.count == 40)
         #expect(v1.warmups == 2 && v1.warmupCostMicros == 7)
         // Without percentiles the histogram keeps CloudWatch's maximum and mean: here p99 (rank 40 of 40) is the maximum.
-        #expect(abs((v1.latency.milliseconds(atPercentile: 99) ?? 0) - 100) <= 0.1)
-        let mean = Double(v1.latency.histogram.mean) / 1_000
-        #expect(abs(mean - 40) <= 0.1)
+        #expect(abs((v1.latency.milliseconds(atPercentile: 99) ?? 0) - 100) <= 100 * LatencyHistogram.relativeAccuracy)
+        let mean = v1.latency.meanMilliseconds ?? 0
+        #expect(abs(mean - 40) <= 40 * LatencyHistogram.relativeAccuracy)
         // 40 requests × $0.20/M + 1,600 ms × 0.5 GB × $0.0000133334 (arm64) = 8 µ$ + 10.7 µ$.
         #expect(v1.costMicros == 19)
 
@@ -279,8 +279,8 @@ import Testing
             try MetricBucket.fetch(.init(endpoint: "sentiment", version: "sentiment@v2", start: minute, width: 60), db)
         })
         #expect(v2.requests == 5 && v2.errors == 0)
-        #expect(abs((v2.latency.milliseconds(atPercentile: 99) ?? 0) - 250) <= 0.25)
-        #expect(abs((v2.latency.milliseconds(atPercentile: 50) ?? 0) - 50) <= 0.05)
+        #expect(abs((v2.latency.milliseconds(atPercentile: 99) ?? 0) - 250) <= 250 * LatencyHistogram.relativeAccuracy)
+        #expect(abs((v2.latency.milliseconds(atPercentile: 50) ?? 0) - 50) <= 50 * LatencyHistogram.relativeAccuracy)
         let rows = try registry.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metric_buckets WHERE endpoint = 'sentiment'") }
         #expect(rows == 2)
     }
@@ -518,7 +518,7 @@ import Testing
         })
         #expect(one.requests == 1_006 && one.errors == 10 && one.maxInFlight == 7)
         for (percentile, value) in [(50.0, 20.0), (90, 80), (99, 400), (100, 1_500)] {
-            #expect(abs((one.latency.milliseconds(atPercentile: percentile) ?? 0) - value) <= value / 1_000)
+            #expect(abs((one.latency.milliseconds(atPercentile: percentile) ?? 0) - value) <= value * LatencyHistogram.relativeAccuracy)
         }
         let two = try #require(try registry.read { db in
             try MetricBucket.fetch(.init(endpoint: "sentiment", version: "sentiment@v2", start: 1_795_424_760, width: 60), db)
@@ -526,8 +526,8 @@ import Testing
         // Of 10 requests the 10th is both the p99 and the maximum (HdrHistogram's ranking): it shows the maximum,
         // the nine below the p99.
         #expect(two.requests == 10 && two.latency.count == 10)
-        #expect(abs((two.latency.milliseconds(atPercentile: 99) ?? 0) - 950) <= 0.95)
-        #expect(abs((two.latency.milliseconds(atPercentile: 90) ?? 0) - 900) <= 0.9)
+        #expect(abs((two.latency.milliseconds(atPercentile: 99) ?? 0) - 950) <= 950 * LatencyHistogram.relativeAccuracy)
+        #expect(abs((two.latency.milliseconds(atPercentile: 90) ?? 0) - 900) <= 900 * LatencyHistogram.relativeAccuracy)
     }
 
     // MARK: Pure parts
@@ -571,15 +571,15 @@ import Testing
         (figures.p50, figures.p90, figures.p99, figures.maximum) = (20, 80, 400, 1_500)
         let histogram = figures.latency(count: 1_000)
         #expect(histogram.count == 1_000)
-        #expect(abs((histogram.milliseconds(atPercentile: 50) ?? 0) - 20) <= 0.02)
-        #expect(abs((histogram.milliseconds(atPercentile: 90) ?? 0) - 80) <= 0.08)
-        #expect(abs((histogram.milliseconds(atPercentile: 99) ?? 0) - 400) <= 0.4)
-        #expect(abs((histogram.milliseconds(atPercentile: 100) ?? 0) - 1_500) <= 1.5)
+        #expect(abs((histogram.milliseconds(atPercentile: 50) ?? 0) - 20) <= 20 * LatencyHistogram.relativeAccuracy)
+        #expect(abs((histogram.milliseconds(atPercentile: 90) ?? 0) - 80) <= 80 * LatencyHistogram.relativeAccuracy)
+        #expect(abs((histogram.milliseconds(atPercentile: 99) ?? 0) - 400) <= 400 * LatencyHistogram.relativeAccuracy)
+        #expect(abs((histogram.milliseconds(atPercentile: 100) ?? 0) - 1_500) <= 1_500 * LatencyHistogram.relativeAccuracy)
         // Few requests: still exactly `count`, percentiles never below CloudWatch's.
         let small = figures.latency(count: 3)
         #expect(small.count == 3)
-        #expect(abs((small.milliseconds(atPercentile: 50) ?? 0) - 20) <= 0.02)
-        #expect(abs((small.milliseconds(atPercentile: 99) ?? 0) - 1_500) <= 1.5)
+        #expect(abs((small.milliseconds(atPercentile: 50) ?? 0) - 20) <= 20 * LatencyHistogram.relativeAccuracy)
+        #expect(abs((small.milliseconds(atPercentile: 99) ?? 0) - 1_500) <= 1_500 * LatencyHistogram.relativeAccuracy)
         #expect(PeriodFigures().latency(count: 0).count == 0)
     }
 
