@@ -4,6 +4,8 @@ import Foundation
 /// histogram policy of "Serverless in the Wild" (Shahrad et al., USENIX ATC 2020) keeps them.
 public struct IdleTimeHistogram: Equatable, Sendable {
     public static let binCount = 240
+    /// Fewer idle times than this predict nothing yet.
+    public static let minimumIdleTimes = 10
     /// Count of idle times per whole minute, 0..<240.
     public private(set) var bins: [Int]
     /// Idle times of 4 hours or more.
@@ -56,7 +58,7 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     /// The paper's test: enough idle times, mostly in range, and concentrated (coefficient of variation of
     /// the bin counts at least 2). A flat histogram predicts nothing.
     public var isRepresentative: Bool {
-        guard count >= 10, outOfBounds * 2 <= count, inRange > 0 else { return false }
+        guard count >= Self.minimumIdleTimes, outOfBounds * 2 <= count, inRange > 0 else { return false }
         // With N bins holding S idle times (mean m = S / N): CV ≥ 2 ⇔ Σc²/N − m² ≥ 4m² ⇔ N·Σc² ≥ 5·S², exactly.
         return Self.binCount * sumOfSquares >= 5 * inRange * inRange
     }

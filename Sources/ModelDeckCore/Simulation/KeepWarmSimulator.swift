@@ -205,11 +205,7 @@ private struct EndpointReplay {
     let warmPingBilled: Int64
     let coldPingBilled: Int64
 
-    /// Instances serving something, as (busy until, started at), a min-heap on busy-until.
-    var busy = MinHeap()
-    /// Idle instances as (idle since, started at), oldest first; requests take the newest.
-    var idle: [(since: Int64, started: Int64)] = []
-    var idleHead = 0
+    var pool: InstancePool
 
     var window = IdleTimeWindow(bucketSeconds: 10)
     /// Ends of the user requests in flight, to measure concurrency as the gateway does.
@@ -226,6 +222,7 @@ private struct EndpointReplay {
         self.target = target
         idleTimeout = target.idleTimeoutSeconds * 1_000_000
         coldStart = target.coldStartMilliseconds * 1_000
+        pool = InstancePool(idleTimeout: idleTimeout, coldStart: coldStart)
         pingDuration = target.pingMilliseconds * 1_000
         // As the daemon rounds the measured start time: up to whole seconds, at least one.
         coldStartSeconds = max(1, (target.coldStartMilliseconds + 999) / 1_000)
@@ -239,7 +236,7 @@ private struct EndpointReplay {
                          usage: inout InvocationUsage, pingUsage: inout InvocationUsage) {
         keepWarm(until: time, figures: &figures, pingUsage: &pingUsage)
         clock = max(clock, time)
-        let cold = acquire(at: time, running: duration, figures: &figures)
+        let cold = pool.acquire(at: time, running: duration, alive: &figures.aliveMicroseconds)
         let waited = duration + (cold ? coldStart : 0)
         figures.requests += 1
         figures.servingMicroseconds += waited
@@ -262,8 +259,7 @@ private struct EndpointReplay {
 
     mutating func finish(at end: Int64, figures: inout EndpointOutcome, pingUsage: inout InvocationUsage) {
         keepWarm(until: end, figures: &figures, pingUsage: &pingUsage)
-        release(until: Int64.max)
-        for instance in idle[idleHead...] { figures.aliveMicroseconds += alive(instance, until: end) }
+        pool.finish(at: end, alive: &figures.aliveMicroseconds)
     }
 
     /// Sends every ping the daemon would send before `time`, re-planning as it would at each tick that matters:
@@ -299,7 +295,7 @@ private struct EndpointReplay {
     mutating func skipSteadyPings(after now: Int64, count: Int, until time: Int64, figures: inout EndpointOutcome,
                                   usage: inout InvocationUsage) {
         guard let plan, let repeats = plan.repeats, plan.concurrency == count, let first = plan.nextPing.map(tick),
-              busy.count == count, busy.allEnd(at: now + pingDuration) else { return }
+              pool.busyCount == count, pool.allBusyEnd(at: now + pingDuration) else { return }
         let every = repeats.everySeconds * 1_000_000
         // Each round must find the last one's instances idle and not yet reclaimed.
         guard every >= pingDuration, every < idleTimeout + pingDuration,
@@ -323,7 +319,7 @@ private struct EndpointReplay {
         figures.pings += pings
         usage.requests += pings
         usage.billedMBMilliseconds += pings * warmPingBilled
-        busy.moveAll(until: last + pingDuration)
+        pool.moveAllBusy(until: last + pingDuration)
         lastPing = last
         clock = last
         self.plan = replan(at: last)
@@ -346,7 +342,7 @@ private struct EndpointReplay {
 
     mutating func ping(at time: Int64, count: Int, figures: inout EndpointOutcome, usage: inout InvocationUsage) {
         for _ in 0..<count {
-            let cold = acquire(at: time, running: pingDuration, figures: &figures)
+            let cold = pool.acquire(at: time, running: pingDuration, alive: &figures.aliveMicroseconds)
             figures.pings += 1
             if cold { figures.coldPings += 1 }
             usage.requests += 1
@@ -354,12 +350,36 @@ private struct EndpointReplay {
         }
     }
 
-    /// Takes a warm instance or starts one; returns whether it was a cold start.
-    mutating func acquire(at time: Int64, running duration: Int64, figures: inout EndpointOutcome) -> Bool {
+}
+
+/// One endpoint's instances on the simulated target: one request at a time each; a request takes the most
+/// recently idle warm instance, else starts one; an instance idle for the idle timeout stops. Times in µs.
+struct InstancePool {
+    let idleTimeout: Int64
+    let coldStart: Int64
+    /// Instances serving something, as (busy until, started at), a min-heap on busy-until.
+    private var busy = MinHeap()
+    /// Idle instances as (idle since, started at), oldest first; requests take the newest.
+    private var idle: [(since: Int64, started: Int64)] = []
+    private var idleHead = 0
+
+    init(idleTimeout: Int64, coldStart: Int64) {
+        self.idleTimeout = idleTimeout
+        self.coldStart = coldStart
+    }
+
+    var busyCount: Int { busy.count }
+    func allBusyEnd(at until: Int64) -> Bool { busy.allEnd(at: until) }
+    /// Every busy instance busy until `until` instead (they all end together, so the heap order holds).
+    mutating func moveAllBusy(until: Int64) { busy.moveAll(until: until) }
+
+    /// Takes a warm instance or starts one; returns whether it was a cold start. The lifetimes of instances
+    /// found stopped are added to `alive`.
+    mutating func acquire(at time: Int64, running duration: Int64, alive: inout Int64) -> Bool {
         release(until: time)
         // Instances idle for the whole timeout have stopped.
         while idleHead < idle.count, idle[idleHead].since + idleTimeout <= time {
-            figures.aliveMicroseconds += alive(idle[idleHead], until: .max)
+            alive += lifetime(idle[idleHead], until: .max)
             idleHead += 1
         }
         if idleHead > 4_096 && idleHead * 2 > idle.count {
@@ -375,8 +395,14 @@ private struct EndpointReplay {
         return true
     }
 
+    /// Adds the lifetimes of every instance, up to `end`, to `alive`.
+    mutating func finish(at end: Int64, alive: inout Int64) {
+        release(until: Int64.max)
+        for instance in idle[idleHead...] { alive += lifetime(instance, until: end) }
+    }
+
     /// Instances whose work ended by `time` become idle (in order, so `idle` stays sorted).
-    mutating func release(until time: Int64) {
+    private mutating func release(until time: Int64) {
         while let top = busy.min, top.until <= time {
             busy.pop()
             idle.append((top.until, top.started))
@@ -384,7 +410,7 @@ private struct EndpointReplay {
     }
 
     /// Microseconds an idle instance was alive, from its start until it stopped or `end`.
-    func alive(_ instance: (since: Int64, started: Int64), until end: Int64) -> Int64 {
+    private func lifetime(_ instance: (since: Int64, started: Int64), until end: Int64) -> Int64 {
         max(0, min(instance.since + idleTimeout, end) - instance.started)
     }
 }
@@ -416,7 +442,7 @@ private struct ConcurrencyWindow {
 }
 
 /// A binary min-heap of request ends.
-private struct EndHeap {
+struct EndHeap {
     private var items: [Int64] = []
     var count: Int { items.count }
     var min: Int64? { items.first }
