@@ -35,7 +35,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Trace format: modeldeck (timestamp,endpoint,duration_ms), azure2019 or azure2021.", valueName: "format"))
     var format: TraceFormat = .modeldeck
 
-    @Option(help: ArgumentHelp("A policy to compare: off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2). Repeatable; default: off, fixed:5m, adaptive.", valueName: "policy"))
+    @Option(help: ArgumentHelp("A policy to compare: off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2), greedy-dual[:INSTANCES] (FaasCache; default half the endpoints). Repeatable; default: off, fixed:5m, adaptive.", valueName: "policy"))
     var policy: [String] = []
 
     enum Split: String, ExpressibleByArgument, CaseIterable { case odd, even }
@@ -78,6 +78,24 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Output format: table, json or yaml.")
     var output: OutputFormat = .table
 
+    /// A policy `simulate` can replay: the daemon's own, or a published one to compare with.
+    enum SimulatedPolicy: Equatable {
+        case planner(KeepWarmPolicy)
+        /// FaasCache's Greedy-Dual keep-alive with a cache of this many warm instances (nil: the default).
+        case greedyDual(instances: Int?)
+    }
+
+    static func parseSimulated(_ text: String) throws -> SimulatedPolicy {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts[0] == "greedy-dual" else { return .planner(try parsePolicy(text)) }
+        guard parts.count <= 2 else { throw ModelDeckError("--policy '\(text)' is not a policy; use greedy-dual or greedy-dual:INSTANCES, e.g. greedy-dual:50") }
+        guard parts.count == 2 else { return .greedyDual(instances: nil) }
+        guard let count = Int(parts[1]), (1...1_000_000).contains(count) else {
+            throw ModelDeckError("--policy \(text): instances '\(parts[1])' must be a whole number from 1 to 1,000,000")
+        }
+        return .greedyDual(instances: count)
+    }
+
     static func parsePolicy(_ text: String) throws -> KeepWarmPolicy {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         switch parts[0] {
@@ -95,7 +113,7 @@ struct SimulateCommand: ParsableCommand {
             }
             return .fixed(everySeconds: every, concurrency: concurrency)
         default:
-            throw ModelDeckError("--policy '\(text)' is not a policy; use off, adaptive or fixed:INTERVAL[:CONCURRENCY], e.g. fixed:5m:2")
+            throw ModelDeckError("--policy '\(text)' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2) or greedy-dual[:INSTANCES]")
         }
     }
 
@@ -175,7 +193,7 @@ struct SimulateCommand: ParsableCommand {
     func run() throws {
         guard !files.isEmpty else { throw ModelDeckError("no trace file given; e.g. modeldeck simulate fixtures/traces/periodic.csv") }
         // Every figure is checked before the trace is read, so a typo fails fast.
-        let policies = try (policy.isEmpty ? ["off", "fixed:5m", "adaptive"] : policy).map(Self.parsePolicy)
+        let policies = try (policy.isEmpty ? ["off", "fixed:5m", "adaptive"] : policy).map(Self.parseSimulated)
         let targets = try targets()
         let replay = try load()
         var only: Set<Int32>? = nil
@@ -183,9 +201,17 @@ struct SimulateCommand: ParsableCommand {
             only = Set((0..<Int32(replay.endpoints.count)).filter { $0 % 2 == (split == .odd ? 0 : 1) })
         }
         // Per endpoint, the cold starts warming avoided are counted against keep-warm off.
-        let baseline = perEndpoint && !policies.contains(.off)
+        let baseline = perEndpoint && !policies.contains(.planner(.off))
+        let endpointCount = only?.count ?? replay.endpoints.count
         let runs = targets.map { target in
-            (target, (baseline ? [KeepWarmPolicy.off] + policies : policies).map { KeepWarmSimulator.run(replay, policy: $0, target: target, endpoints: only) })
+            (target, (baseline ? [.planner(.off)] + policies : policies).map { policy in
+                switch policy {
+                case .planner(let policy): KeepWarmSimulator.run(replay, policy: policy, target: target, endpoints: only)
+                case .greedyDual(let instances):
+                    GreedyDualSimulator.run(replay, capacity: instances ?? GreedyDualSimulator.defaultCapacity(endpoints: endpointCount),
+                                            target: target, endpoints: only)
+                }
+            })
         }
         let first = targets[0]
         let strip = { (outcomes: [SimulationOutcome]) in
@@ -196,7 +222,6 @@ struct SimulateCommand: ParsableCommand {
             })
         }
         let replayed = runs[0].1.first.map { Int($0.requests) } ?? 0
-        let endpointCount = only?.count ?? replay.endpoints.count
         let report = Report(trace: files.map(TerminalText.sanitize).joined(separator: " "), format: format.rawValue, invocations: replayed, endpoints: endpointCount,
                             coldStartMs: first.coldStartMilliseconds, idleTimeoutSeconds: first.idleTimeoutSeconds,
                             pingMs: first.pingMilliseconds, memoryMB: first.memoryMB,
@@ -215,16 +240,16 @@ struct SimulateCommand: ParsableCommand {
             for (target, outcomes) in runs {
                 let shown = strip(outcomes)
                 let prefix = targets.count > 1 ? "idle \(Format.duration(seconds: target.idleTimeoutSeconds)): " : ""
-                for (index, policy) in policies.enumerated() where policy == .adaptive {
-                    for (other, otherPolicy) in zip(shown, policies) where otherPolicy.mode == "fixed" {
+                for (index, policy) in policies.enumerated() where policy == .planner(.adaptive) {
+                    for (other, otherPolicy) in zip(shown, policies) where otherPolicy != .planner(.off) && otherPolicy != policy {
                         print(prefix + shown[index].compared(with: other))
                     }
                 }
             }
             if perEndpoint {
                 for (target, outcomes) in runs {
-                    let off = outcomes[policies.firstIndex(of: .off).map { $0 + (baseline ? 1 : 0) } ?? 0]
-                    for (outcome, policy) in zip(strip(outcomes), policies) where policy != .off {
+                    let off = outcomes[policies.firstIndex(of: .planner(.off)).map { $0 + (baseline ? 1 : 0) } ?? 0]
+                    for (outcome, policy) in zip(strip(outcomes), policies) where policy != .planner(.off) {
                         print("")
                         print("\(outcome.policy), idle timeout \(Format.duration(seconds: target.idleTimeoutSeconds)): per endpoint, against keep-warm off")
                         print(Self.perEndpointTable(outcome, off: off, coldStartMilliseconds: target.coldStartMilliseconds).render(), terminator: "")

@@ -138,7 +138,9 @@ extension SimulationOutcome {
 /// warm with nothing else happening (a fixed warmer over a long quiet gap) is counted in one step
 /// (`KeepWarmDecision.Repeat`).
 public enum KeepWarmSimulator {
-    public static func run(_ trace: Trace, policy: KeepWarmPolicy, target: SimulatedTarget, endpoints only: Set<Int32>? = nil) -> SimulationOutcome {
+    /// - Parameter skipping: count runs of steady pings in one step (tests compare with `false`, round by round).
+    public static func run(_ trace: Trace, policy: KeepWarmPolicy, target: SimulatedTarget, endpoints only: Set<Int32>? = nil,
+                           skipping: Bool = true) -> SimulationOutcome {
         var outcome = SimulationOutcome(policy: policy.summary)
         var latency = LatencyHistogram()
         var traffic = InvocationUsage()
@@ -160,7 +162,7 @@ public enum KeepWarmSimulator {
         }
         guard let start = trace.times.first else { return outcome }
         for (endpointIndex, indices) in byEndpoint.enumerated() where !indices.isEmpty {
-            var endpoint = EndpointReplay(policy: policy, target: target, start: start)
+            var endpoint = EndpointReplay(policy: policy, target: target, start: start, skipping: skipping)
             var figures = EndpointOutcome(endpoint: trace.endpoints[endpointIndex])
             var pings = InvocationUsage()
             trace.times.withUnsafeBufferPointer { times in
@@ -204,6 +206,7 @@ private struct EndpointReplay {
     let memoryMB: Int64
     let warmPingBilled: Int64
     let coldPingBilled: Int64
+    let skipping: Bool
 
     var pool: InstancePool
 
@@ -216,8 +219,9 @@ private struct EndpointReplay {
     /// The daemon's time: it starts with the trace.
     var clock: Int64
 
-    init(policy: KeepWarmPolicy, target: SimulatedTarget, start: Int64) {
+    init(policy: KeepWarmPolicy, target: SimulatedTarget, start: Int64, skipping: Bool) {
         self.policy = policy
+        self.skipping = skipping
         clock = start
         self.target = target
         idleTimeout = target.idleTimeoutSeconds * 1_000_000
@@ -285,7 +289,7 @@ private struct EndpointReplay {
             ping(at: now, count: count, figures: &figures, usage: &pingUsage)
             lastPing = now
             plan = replan(at: now)
-            if figures.coldPings == coldBefore { skipSteadyPings(after: now, count: count, until: time, figures: &figures, usage: &pingUsage) }
+            if skipping, figures.coldPings == coldBefore { skipSteadyPings(after: now, count: count, until: time, figures: &figures, usage: &pingUsage) }
         }
     }
 
