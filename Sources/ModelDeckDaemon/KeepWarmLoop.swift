@@ -37,6 +37,8 @@ struct KeepWarmLoop: Service {
         var lastPing: Date?
         var histogram: IdleTimeHistogram
         var coldStartSeconds: Int64
+        /// The most user requests in flight at once in the hour before the last one (adaptive warms that many).
+        var recentConcurrency = 1
         var storedPlan: String?
         var storedNext: Date?
         /// A "ping now" someone asked for (TUI `p`, `modeldeck ping`), whatever the policy.
@@ -110,7 +112,8 @@ struct KeepWarmLoop: Service {
             let lastPing = [state.lastPing, outcome?.sentAt].compactMap { $0 }.max()
             let decision = KeepWarmPlanner.decide(policy: state.endpoint.keepWarm, now: now, lastInvocation: state.lastInvocation,
                                                   lastPing: lastPing, idleTimeoutSeconds: state.endpoint.idleTimeoutSeconds,
-                                                  coldStartSeconds: state.coldStartSeconds, histogram: state.histogram)
+                                                  coldStartSeconds: state.coldStartSeconds, histogram: state.histogram,
+                                                  recentConcurrency: state.recentConcurrency)
             // A plan that is due is the same plan whatever `now` says: it is not rewritten at every pass.
             let sameNext = decision.nextPing == state.storedNext
                 || (decision.nextPing.map { $0 <= now } == true && state.storedNext.map { $0 <= now } == true)
@@ -211,6 +214,7 @@ struct KeepWarmLoop: Service {
             coldStartMs[row["endpoint"]] = row["ms"]
         }
         let since = Int64(now.timeIntervalSince1970) - Int64(IdleTimeHistogram.binCount) * 60
+        let peaks = try Registry.recentPeakConcurrency(db, since: since)
         var states: [String: EndpointState] = [:]
         for endpoint in endpoints {
             // Only the adaptive policy learns from traffic.
@@ -225,6 +229,7 @@ struct KeepWarmLoop: Service {
                 lastInvocation: busy.map { $0.start + $0.width }.max().map { Date(timeIntervalSince1970: TimeInterval($0)) },
                 lastPing: state?["last_ping_at"], histogram: IdleTimeHistogram.from(busyBuckets: busy),
                 coldStartSeconds: max(1, ((coldStartMs[endpoint.name] ?? 1_000) + 999) / 1_000),
+                recentConcurrency: endpoint.keepWarm == .adaptive ? peaks[endpoint.name] ?? 1 : 1,
                 storedPlan: state?["plan"], storedNext: state?["next_ping_at"], pingRequested: state?["ping_requested_at"])
         }
         return states
