@@ -199,6 +199,37 @@ struct IdleTimeRepresentativenessTests {
         return variance.squareRoot() / mean >= 2
     }
 
+    @Test func windowsAreThePercentilesCountedFromTheFirstBinWhateverWasForgotten() {
+        func naive(_ histogram: IdleTimeHistogram, _ percentile: Double) -> Int {
+            let inRange = histogram.bins.reduce(0, +)
+            let rank = max(1, Int((percentile / 100 * Double(inRange)).rounded(.up)))
+            var seen = 0
+            for (index, count) in histogram.bins.enumerated() {
+                seen += count
+                if seen >= rank { return index }
+            }
+            return IdleTimeHistogram.binCount - 1
+        }
+        var random = SeededRandom(seed: 5)
+        var checked = 0
+        for _ in 0..<1_000 {
+            var histogram = IdleTimeHistogram()
+            var idle: [Int64] = []
+            let centre = Int64(random.next() % 14_000), spread = Int64(1 + random.next() % 3_000)
+            for _ in 0..<(10 + Int(random.next() % 80)) {
+                let seconds = centre + Int64(random.next() % UInt64(spread))
+                histogram.record(idleSeconds: seconds)
+                idle.append(seconds)
+            }
+            for _ in 0..<Int(random.next() % 6) { histogram.forget(idleSeconds: idle.removeFirst()) }
+            guard let windows = histogram.windows else { continue }
+            checked += 1
+            #expect(windows.prewarmSeconds == Int64(naive(histogram, 5)) * 60 * 9 / 10)
+            #expect(windows.keepAliveSeconds == Int64(naive(histogram, 99) + 1) * 60 * 11 / 10)
+        }
+        #expect(checked > 300)
+    }
+
     @Test func theIntegerTestAgreesWithTheCoefficientOfVariation() {
         var random = SeededRandom(seed: 11)
         var agreed = 0, representative = 0

@@ -15,10 +15,19 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     /// it millions of times).
     private var inRange = 0
     private var sumOfSquares = 0
+    /// No idle time lies in a bin below `low` or above `high` (bounds, not exact), so the percentiles are
+    /// found without walking the empty ends.
+    private var low = binCount
+    private var high = -1
 
     public init() {
         bins = Array(repeating: 0, count: Self.binCount)
         outOfBounds = 0
+    }
+
+    /// The same idle times (the rest is derived from them).
+    public static func == (lhs: IdleTimeHistogram, rhs: IdleTimeHistogram) -> Bool {
+        lhs.outOfBounds == rhs.outOfBounds && lhs.bins == rhs.bins
     }
 
     public var count: Int { inRange + outOfBounds }
@@ -33,6 +42,8 @@ public struct IdleTimeHistogram: Equatable, Sendable {
         guard minute < Self.binCount else { outOfBounds += delta; return }
         let old = bins[minute]
         bins[minute] = old + delta
+        low = min(low, minute)
+        high = max(high, minute)
         inRange += delta
         sumOfSquares += (old + delta) * (old + delta) - old * old
     }
@@ -69,10 +80,22 @@ public struct IdleTimeHistogram: Equatable, Sendable {
         guard isRepresentative else { return nil }
         func bin(atPercentile percentile: Double) -> Int {
             let rank = max(1, Int((percentile / 100 * Double(inRange)).rounded(.up)))
-            var seen = 0
-            for (index, count) in bins.enumerated() {
-                seen += count
-                if seen >= rank { return index }
+            // The bin where the count of idle times up to it first reaches `rank`: from below for a low
+            // percentile, from above (the first bin whose count from the top passes inRange − rank) for a high one.
+            if percentile <= 50 {
+                var seen = 0
+                for index in max(0, low)...min(high, Self.binCount - 1) {
+                    seen += bins[index]
+                    if seen >= rank { return index }
+                }
+            } else {
+                var above = 0
+                var index = min(high, Self.binCount - 1)
+                while index >= max(0, low) {
+                    if above + bins[index] > inRange - rank { return index }
+                    above += bins[index]
+                    index -= 1
+                }
             }
             return Self.binCount - 1
         }

@@ -15,9 +15,12 @@ public struct GreedyDualCache: Sendable {
     /// The priority of the last eviction.
     public private(set) var clock: Double = 0
     private let costPerSize: Double
-    private var frequency: [Int32: Int] = [:]
-    private var priority: [Int32: Double] = [:]
-    /// (priority, endpoint), a min-heap; an entry whose priority is no longer the endpoint's is stale.
+    /// Per endpoint index: requests since it entered the cache, and its priority (−1: not cached).
+    private var frequency: [Int] = []
+    private var priorities: [Double] = []
+    public private(set) var count = 0
+    /// (priority, endpoint), a min-heap. A member's entry may lag behind its priority (priorities only
+    /// grow, so it is never above it): it is brought up to date when it reaches the top.
     private var heap: [(priority: Double, endpoint: Int32)] = []
 
     public init(capacity: Int, coldStartMilliseconds: Int64, memoryMB: Int) {
@@ -25,31 +28,43 @@ public struct GreedyDualCache: Sendable {
         costPerSize = Double(max(1, coldStartMilliseconds)) / Double(max(1, memoryMB))
     }
 
-    public var count: Int { priority.count }
-    public func contains(_ endpoint: Int32) -> Bool { priority[endpoint] != nil }
-    public func priority(of endpoint: Int32) -> Double? { priority[endpoint] }
+    public func contains(_ endpoint: Int32) -> Bool { priority(of: endpoint) != nil }
+    public func priority(of endpoint: Int32) -> Double? {
+        Int(endpoint) < priorities.count && priorities[Int(endpoint)] >= 0 ? priorities[Int(endpoint)] : nil
+    }
 
     /// A request for `endpoint`: if it is not cached and the cache is full, the lowest-priority endpoint is
     /// evicted first (and returned), raising the clock; then the request is counted and the endpoint cached
     /// at its new priority.
     public mutating func touch(_ endpoint: Int32) -> Int32? {
+        let e = Int(endpoint)
+        if e >= priorities.count {
+            priorities += Array(repeating: -1, count: e + 1 - priorities.count)
+            frequency += Array(repeating: 0, count: e + 1 - frequency.count)
+        }
         var evicted: Int32? = nil
-        if priority[endpoint] == nil, priority.count >= capacity {
+        let admitted = priorities[e] < 0
+        if admitted, count >= capacity {
             while let top = heap.first {
                 pop()
-                guard priority[top.endpoint] == top.priority else { continue }  // stale
-                priority[top.endpoint] = nil
-                frequency[top.endpoint] = nil
+                let current = priorities[Int(top.endpoint)]
+                if current < 0 { continue }  // left the cache since
+                if current != top.priority { push((current, top.endpoint)); continue }  // lagging: up to date, back in
+                priorities[Int(top.endpoint)] = -1
+                frequency[Int(top.endpoint)] = 0
+                count -= 1
                 clock = top.priority
                 evicted = top.endpoint
                 break
             }
         }
-        let count = frequency[endpoint, default: 0] + 1
-        frequency[endpoint] = count
-        let value = clock + Double(count) * costPerSize
-        priority[endpoint] = value
-        push((value, endpoint))
+        frequency[e] += 1
+        let value = clock + Double(frequency[e]) * costPerSize
+        priorities[e] = value
+        if admitted {
+            count += 1
+            push((value, endpoint))
+        }
         return evicted
     }
 

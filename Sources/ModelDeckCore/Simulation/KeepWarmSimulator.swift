@@ -146,7 +146,9 @@ public enum KeepWarmSimulator {
         var traffic = InvocationUsage()
         var pingTotal: Int64 = 0
         // Invocations of each endpoint, in time order: endpoints never share instances, so each runs alone.
-        var byEndpoint = Array(repeating: [Int32](), count: trace.endpoints.count)
+        // Gathered into one array, endpoint after endpoint (a counting sort), so each replay reads memory in order.
+        let endpointCount = trace.endpoints.count
+        var offsets = [Int](repeating: 0, count: endpointCount + 1)
         var end = Int64.min
         trace.times.withUnsafeBufferPointer { times in
             trace.durations.withUnsafeBufferPointer { durations in
@@ -154,23 +156,37 @@ public enum KeepWarmSimulator {
                     for index in 0..<times.count {
                         let endpoint = indices[index]
                         if let only, !only.contains(endpoint) { continue }
-                        byEndpoint[Int(endpoint)].append(Int32(index))
+                        offsets[Int(endpoint) + 1] += 1
                         end = max(end, times[index] + durations[index])
                     }
                 }
             }
         }
-        guard let start = trace.times.first else { return outcome }
-        for (endpointIndex, indices) in byEndpoint.enumerated() where !indices.isEmpty {
+        for endpoint in 0..<endpointCount { offsets[endpoint + 1] += offsets[endpoint] }
+        guard let start = trace.times.first, offsets[endpointCount] > 0 else { return outcome }
+        var calls = [(time: Int64, duration: Int64)](repeating: (0, 0), count: offsets[endpointCount])
+        var next = offsets
+        trace.times.withUnsafeBufferPointer { times in
+            trace.durations.withUnsafeBufferPointer { durations in
+                trace.endpointIndices.withUnsafeBufferPointer { indices in
+                    calls.withUnsafeMutableBufferPointer { calls in
+                        for index in 0..<times.count {
+                            let endpoint = Int(indices[index])
+                            if let only, !only.contains(Int32(endpoint)) { continue }
+                            calls[next[endpoint]] = (times[index], durations[index])
+                            next[endpoint] += 1
+                        }
+                    }
+                }
+            }
+        }
+        for endpointIndex in 0..<endpointCount where offsets[endpointIndex + 1] > offsets[endpointIndex] {
             var endpoint = EndpointReplay(policy: policy, target: target, start: start, skipping: skipping)
             var figures = EndpointOutcome(endpoint: trace.endpoints[endpointIndex])
             var pings = InvocationUsage()
-            trace.times.withUnsafeBufferPointer { times in
-                trace.durations.withUnsafeBufferPointer { durations in
-                    for index in indices {
-                        endpoint.invoke(at: times[Int(index)], duration: durations[Int(index)],
-                                        figures: &figures, latency: &latency, usage: &traffic, pingUsage: &pings)
-                    }
+            calls.withUnsafeBufferPointer { calls in
+                for call in calls[offsets[endpointIndex]..<offsets[endpointIndex + 1]] {
+                    endpoint.invoke(at: call.time, duration: call.duration, figures: &figures, latency: &latency, usage: &traffic, pingUsage: &pings)
                 }
             }
             endpoint.finish(at: end, figures: &figures, pingUsage: &pings)
