@@ -111,10 +111,10 @@ struct CostCommandTests {
         let result = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--registry", scratch.registry])
         #expect(result.status == 0, "\(result.stderr)")
         // The endpoint's 512 MB and default 5-minute idle timeout, its target's Lambda prices in eu-central-1.
-        #expect(result.stdout.contains("cold start 2s, idle timeout 5m, 512 MB priced as aws-lambda x86_64 eu-central-1"))
+        #expect(result.stdout.contains("cold start 2s, idle timeout 5m, pings of 10ms, 512 MB priced as aws-lambda x86_64 eu-central-1"))
         let overridden = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--arch", "arm64",
                                       "--idle-timeout", "1m", "--registry", scratch.registry])
-        #expect(overridden.stdout.contains("idle timeout 1m, 512 MB priced as aws-lambda arm64 eu-central-1"))
+        #expect(overridden.stdout.contains("idle timeout 1m, pings of 10ms, 512 MB priced as aws-lambda arm64 eu-central-1"))
         // A free local target cannot be priced without saying how.
         let free = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-local", "--registry", scratch.registry])
         #expect(free.status != 0)

@@ -44,6 +44,10 @@ public struct IdleTimeHistogram: Equatable, Sendable {
         bins[minute] = old + delta
         low = min(low, minute)
         high = max(high, minute)
+        // Kept tight as the ends empty, so a concentrated histogram's percentiles take a few steps.
+        while low <= high, bins[low] == 0 { low += 1 }
+        while high >= low, bins[high] == 0 { high -= 1 }
+        if low > high { (low, high) = (Self.binCount, -1) }
         inRange += delta
         sumOfSquares += (old + delta) * (old + delta) - old * old
     }

@@ -86,9 +86,8 @@ public struct Trace: Sendable {
                 fail("duration \(Format.duration(milliseconds: milliseconds)) is over the limit of \(Format.duration(milliseconds: maxDurationMilliseconds))")
             }
             // What the line says, echoed in errors: stripped of terminal controls, since the file comes from outside.
-            func text(_ from: Int, _ to: Int) -> String {
-                TerminalText.sanitize(String(decoding: UnsafeBufferPointer(rebasing: bytes[from..<to]), as: UTF8.self))
-            }
+            func text(_ from: Int, _ to: Int) -> String { TerminalText.sanitize(plain(from, to)) }
+            func plain(_ from: Int, _ to: Int) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[from..<to]), as: UTF8.self) }
             while position < end {
                 lineNumber += 1
                 var lineEnd = position
@@ -140,7 +139,7 @@ public struct Trace: Sendable {
                    memcmp(bytes.baseAddress! + last.start, bytes.baseAddress! + nameStart, nameEnd - nameStart) == 0 {
                     endpoint = last.index
                 } else {
-                    let name = text(nameStart, nameEnd)
+                    let name = plain(nameStart, nameEnd)
                     if let known = indexByName[name] { endpoint = known } else {
                         endpoint = Int32(trace.endpoints.count)
                         trace.endpoints.append(name)
