@@ -40,7 +40,7 @@ struct SimulateCommand: ParsableCommand {
 
     enum Split: String, ExpressibleByArgument, CaseIterable { case odd, even }
 
-    @Option(help: ArgumentHelp("Replay only the odd- or even-numbered endpoints (in order of first appearance): tune on one half, check on the other.", valueName: "half"))
+    @Option(help: ArgumentHelp("Replay only the odd- or even-numbered endpoints (in order of first appearance; the file's order for Azure files): tune on one half, check on the other.", valueName: "half"))
     var split: Split?
 
     @Flag(name: .customLong("per-endpoint"), help: "Per endpoint: what warming cost against the cold starts it avoided (against keep-warm off).")
