@@ -40,6 +40,8 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
         var lastPing: Date?
         var histogram: IdleTimeHistogram
         var coldStartSeconds: Int64
+        /// The most user requests in flight at once in the hour before the last one (adaptive warms that many).
+        var recentConcurrency = 1
         var storedPlan: String?
         var storedNext: Date?
         /// A "ping now" someone asked for (TUI `p`, `modeldeck ping`), whatever the policy.
@@ -80,7 +82,8 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
             let lastPing = [state.lastPing, outcome?.sentAt].compactMap { $0 }.max()
             let decision = KeepWarmPlanner.decide(policy: state.endpoint.keepWarm, now: now, lastInvocation: state.lastInvocation,
                                                   lastPing: lastPing, idleTimeoutSeconds: state.endpoint.idleTimeoutSeconds,
-                                                  coldStartSeconds: state.coldStartSeconds, histogram: state.histogram)
+                                                  coldStartSeconds: state.coldStartSeconds, histogram: state.histogram,
+                                                  recentConcurrency: state.recentConcurrency)
             // A plan that is due is the same plan whatever `now` says: it is not rewritten at every pass.
             let sameNext = decision.nextPing == state.storedNext
                 || (decision.nextPing.map { $0 <= now } == true && state.storedNext.map { $0 <= now } == true)
@@ -184,11 +187,12 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     /// Every endpoint with keep-warm on or a ping asked for, in a few set queries (a fleet has thousands).
     private func load(now: Date) async throws -> [String: EndpointState] {
         let since = now.addingTimeInterval(-Double(IdleTimeHistogram.binCount) * 60)
-        let (inputs, busy) = try await registry.perform { registry in
+        let (inputs, busy, peaks) = try await registry.perform { registry in
             let inputs = try registry.keepWarmInputs()
             // Only the adaptive policy learns from traffic.
             let adaptive = inputs.filter { $0.endpoint.keepWarm == .adaptive }.map(\.endpoint.name)
-            return (inputs, try registry.busyIntervals(endpoints: adaptive, since: since))
+            return (inputs, try registry.busyIntervals(endpoints: adaptive, since: since),
+                    adaptive.isEmpty ? [:] : try registry.recentPeakConcurrency(since: Int64(since.timeIntervalSince1970)))
         }
         var states: [String: EndpointState] = [:]
         for input in inputs {
@@ -200,6 +204,7 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                 lastInvocation: intervals.map { $0.start + $0.width }.max().map { Date(timeIntervalSince1970: TimeInterval($0)) },
                 lastPing: input.state?.lastPingAt, histogram: IdleTimeHistogram.from(busyBuckets: intervals),
                 coldStartSeconds: max(1, ((input.slowestColdStartMs ?? 1_000) + 999) / 1_000),
+                recentConcurrency: input.endpoint.keepWarm == .adaptive ? peaks[input.endpoint.name] ?? 1 : 1,
                 storedPlan: input.state?.plan, storedNext: input.state?.nextPingAt, pingRequested: input.state?.pingRequestedAt)
         }
         return states

@@ -7,23 +7,44 @@ struct SimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Replay an invocation trace against keep-warm policies and compare cold starts, pings and cost.",
         discussion: """
-            The trace is CSV, one invocation a line in time order: timestamp (seconds since the epoch, up to \
-            three decimals), endpoint, duration in ms (or with a unit: 250ms, 2s). A header line and # comments \
-            are allowed; scripts/traces/generate.py makes synthetic ones, fixtures/traces/ has small examples.
+            The trace is CSV, one invocation a line in time order: timestamp (seconds since the epoch, with \
+            decimals), endpoint, duration in ms with decimals (4.6) or with a unit (250ms, 2s). A header line and \
+            # comments are allowed; scripts/traces/generate.py makes synthetic ones, fixtures/traces/ has small \
+            examples. The Azure Functions public traces are read as they come: --format azure2019 \
+            INVOCATIONS.csv [DURATIONS.csv] (per-minute counts, spread evenly through each minute), --format \
+            azure2021 FILE (one invocation a line).
 
             Each policy runs the daemon's own keep-warm code (KeepWarmPlanner) on a simulated target: one request \
             per instance, a cold start of --cold-start for a request that finds no warm instance, instances stop \
             after --idle-timeout idle. Pings are billed like requests, cold starts included.
               modeldeck simulate fixtures/traces/periodic.csv --idle-timeout 60s
+              modeldeck simulate trace.csv --idle-timeout 5m --idle-timeout 10m --idle-timeout 15m --cold-start 3s
+              modeldeck simulate --format azure2019 invocations_per_function_md.anon.d01.csv function_durations_percentiles.anon.d01.csv
               modeldeck simulate trace.csv --policy off --policy fixed:5m:2 --policy adaptive -o json
               modeldeck simulate trace.csv --endpoint sentiment     memory, idle timeout, prices and cold start of an endpoint
             """)
 
-    @Argument(help: ArgumentHelp("Trace file (CSV).", valueName: "trace"), completion: .file(extensions: ["csv"]))
-    var trace: String
+    @Argument(help: ArgumentHelp("Trace file (CSV); with --format azure2019, the invocations file and optionally the durations file.", valueName: "trace"),
+              completion: .file(extensions: ["csv", "txt"]))
+    var files: [String] = []
 
-    @Option(help: ArgumentHelp("A policy to compare: off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2). Repeatable; default: off, fixed:5m, adaptive.", valueName: "policy"))
+    enum TraceFormat: String, ExpressibleByArgument, CaseIterable {
+        case modeldeck, azure2019, azure2021
+    }
+
+    @Option(help: ArgumentHelp("Trace format: modeldeck (timestamp,endpoint,duration_ms), azure2019 or azure2021.", valueName: "format"))
+    var format: TraceFormat = .modeldeck
+
+    @Option(help: ArgumentHelp("A policy to compare: off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2), greedy-dual[:INSTANCES] (FaasCache; default half the endpoints). Repeatable; default: off, fixed:5m, adaptive.", valueName: "policy"))
     var policy: [String] = []
+
+    enum Split: String, ExpressibleByArgument, CaseIterable { case odd, even }
+
+    @Option(help: ArgumentHelp("Replay only the odd- or even-numbered endpoints (in order of first appearance; the file's order for Azure files): tune on one half, check on the other.", valueName: "half"))
+    var split: Split?
+
+    @Flag(name: .customLong("per-endpoint"), help: "Per endpoint: what warming cost against the cold starts it avoided (against keep-warm off).")
+    var perEndpoint = false
 
     @Option(help: ArgumentHelp("Take memory, idle timeout, prices and the measured cold start from this registry endpoint; flags still override.", valueName: "name"),
             completion: endpointCompletion)
@@ -32,8 +53,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: .customLong("cold-start"), help: ArgumentHelp("How long an instance takes to start (default 2s).", valueName: "duration"))
     var coldStart: String?
 
-    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("How long the target keeps an idle instance (default 10m).", valueName: "duration"))
-    var idleTimeout: String?
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("How long the target keeps an idle instance (default 10m). Repeatable: a row per policy and idle timeout.", valueName: "duration"))
+    var idleTimeout: [String] = []
 
     @Option(help: ArgumentHelp("How long a ping runs on a warm instance.", valueName: "duration"))
     var ping: String = "10ms"
@@ -61,6 +82,24 @@ struct SimulateCommand: ParsableCommand {
     /// cover two weeks).
     static let maxSpanMilliseconds: Int64 = 366 * 86_400_000
 
+    /// A policy `simulate` can replay: the daemon's own, or a published one to compare with.
+    enum SimulatedPolicy: Equatable {
+        case planner(KeepWarmPolicy)
+        /// FaasCache's Greedy-Dual keep-alive with a cache of this many warm instances (nil: the default).
+        case greedyDual(instances: Int?)
+    }
+
+    static func parseSimulated(_ text: String) throws -> SimulatedPolicy {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts[0] == "greedy-dual" else { return .planner(try parsePolicy(text)) }
+        guard parts.count <= 2 else { throw ModelDeckError("--policy '\(text)' is not a policy; use greedy-dual or greedy-dual:INSTANCES, e.g. greedy-dual:50") }
+        guard parts.count == 2 else { return .greedyDual(instances: nil) }
+        guard let count = Int(parts[1]), (1...1_000_000).contains(count) else {
+            throw ModelDeckError("--policy \(text): instances '\(parts[1])' must be a whole number from 1 to 1,000,000")
+        }
+        return .greedyDual(instances: count)
+    }
+
     static func parsePolicy(_ text: String) throws -> KeepWarmPolicy {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         switch parts[0] {
@@ -78,11 +117,11 @@ struct SimulateCommand: ParsableCommand {
             }
             return .fixed(everySeconds: every, concurrency: concurrency)
         default:
-            throw ModelDeckError("--policy '\(text)' is not a policy; use off, adaptive or fixed:INTERVAL[:CONCURRENCY], e.g. fixed:5m:2")
+            throw ModelDeckError("--policy '\(text)' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2) or greedy-dual[:INSTANCES]")
         }
     }
 
-    func target() throws -> SimulatedTarget {
+    func targets() throws -> [SimulatedTarget] {
         func positive(_ text: String, _ flag: String) throws -> Int64 {
             let ms = try Quantity.milliseconds(text, what: flag)
             guard ms > 0 else { throw ModelDeckError("\(flag) \(text) must be above zero") }
@@ -96,13 +135,16 @@ struct SimulateCommand: ParsableCommand {
             cold = try positive(coldStart, "--cold-start")
             guard cold <= 900_000 else { throw ModelDeckError("--cold-start \(coldStart) is over the limit of 15m") }
         }
-        var idle = like?.idleTimeoutSeconds ?? 600
-        if let idleTimeout {
-            idle = try Quantity.seconds(idleTimeout, what: "--idle-timeout")
-            guard idle > 0 else { throw ModelDeckError("--idle-timeout \(idleTimeout) must be above zero") }
-            guard idle <= 86_400 else { throw ModelDeckError("--idle-timeout \(idleTimeout) is over the limit of 1d") }
+        var idles = [like?.idleTimeoutSeconds ?? 600]
+        if !idleTimeout.isEmpty {
+            idles = try idleTimeout.map { text in
+                let idle = try Quantity.seconds(text, what: "--idle-timeout")
+                guard idle > 0 else { throw ModelDeckError("--idle-timeout \(text) must be above zero") }
+                guard idle <= 86_400 else { throw ModelDeckError("--idle-timeout \(text) is over the limit of 1d") }
+                return idle
+            }
         }
-        guard idle > 0 else { throw ModelDeckError("endpoint '\(endpoint ?? "")' has no idle timeout (0s) to simulate; pass --idle-timeout") }
+        guard idles[0] > 0 else { throw ModelDeckError("endpoint '\(endpoint ?? "")' has no idle timeout (0s) to simulate; pass --idle-timeout") }
         let pingMs = try positive(ping, "--ping")
         guard pingMs <= 900_000 else { throw ModelDeckError("--ping \(ping) is over the limit of 15m") }
         var mb = like?.memoryMB ?? 512
@@ -120,11 +162,22 @@ struct SimulateCommand: ParsableCommand {
                                               region: region ?? like?.rates?.region ?? TargetPricing.defaultRegion,
                                               architecture: arch ?? like?.rates?.architecture ?? "x86_64")
         }
-        return SimulatedTarget(coldStartMilliseconds: cold, idleTimeoutSeconds: idle, pingMilliseconds: pingMs, memoryMB: mb, rates: rates)
+        return idles.map { SimulatedTarget(coldStartMilliseconds: cold, idleTimeoutSeconds: $0, pingMilliseconds: pingMs, memoryMB: mb, rates: rates) }
+    }
+
+    func load() throws -> Trace {
+        switch (format, files.count) {
+        case (.modeldeck, 1): return try Trace.load(path: files[0])
+        case (.azure2021, 1): return try AzureTraces.load2021(path: files[0])
+        case (.azure2019, 1), (.azure2019, 2): return try AzureTraces.load2019(invocations: files[0], durations: files.count == 2 ? files[1] : nil)
+        case (.azure2019, _): throw ModelDeckError("--format azure2019 takes the invocations file and optionally the durations file; got \(files.count) files")
+        default: throw ModelDeckError("--format \(format.rawValue) takes one trace file; got \(files.count)")
+        }
     }
 
     struct Report: Encodable {
         var trace: String
+        var format: String
         var invocations: Int
         var endpoints: Int
         var coldStartMs: Int64
@@ -133,35 +186,85 @@ struct SimulateCommand: ParsableCommand {
         var memoryMB: Int
         var pricedAs: String
         var outcomes: [SimulationOutcome]
+        /// With several idle timeouts: the outcomes for each (`outcomes` holds the first's).
+        var byIdleTimeout: [IdleTimeoutOutcomes]?
+    }
+
+    struct IdleTimeoutOutcomes: Encodable {
+        var idleTimeoutSeconds: Int64
+        var outcomes: [SimulationOutcome]
     }
 
     func run() throws {
+        guard !files.isEmpty else { throw ModelDeckError("no trace file given; e.g. modeldeck simulate fixtures/traces/periodic.csv") }
         // Every figure is checked before the trace is read, so a typo fails fast.
-        let policies = try (policy.isEmpty ? ["off", "fixed:5m", "adaptive"] : policy).map(Self.parsePolicy)
-        let target = try target()
-        let replay = try Trace.load(path: trace)
-        // The replay steps through the trace's whole span: bound the work by what the trace can mean.
-        // (Kept here, at the edge, while the trace parser is being reworked; it may move into `Trace`.)
-        if let first = replay.times.first, let last = replay.times.last, last - first > Self.maxSpanMilliseconds {
-            throw ModelDeckError("\(trace): the trace spans \(Format.duration(milliseconds: last - first)), over the limit of "
+        let policies = try (policy.isEmpty ? ["off", "fixed:5m", "adaptive"] : policy).map(Self.parseSimulated)
+        let targets = try targets()
+        let replay = try load()
+        // The replay steps through the trace's whole span (steady pings in one step each): still, bound the work
+        // by what a trace can mean.
+        if let start = replay.times.first, let end = replay.times.last, (end - start) / 1_000 > Self.maxSpanMilliseconds {
+            throw ModelDeckError("\(files[0]): the trace spans \(Format.duration(milliseconds: (end - start) / 1_000)), over the limit of "
                                  + "\(Format.duration(milliseconds: Self.maxSpanMilliseconds)); replay it in parts")
         }
-        let outcomes = policies.map { KeepWarmSimulator.run(replay, policy: $0, target: target) }
-        let report = Report(trace: trace, invocations: replay.count, endpoints: replay.endpoints.count,
-                            coldStartMs: target.coldStartMilliseconds, idleTimeoutSeconds: target.idleTimeoutSeconds,
-                            pingMs: target.pingMilliseconds, memoryMB: target.memoryMB,
-                            pricedAs: "\(target.rates.platform) \(target.rates.architecture) \(target.rates.region)", outcomes: outcomes)
+        var only: Set<Int32>? = nil
+        if let split {
+            only = Set((0..<Int32(replay.endpoints.count)).filter { $0 % 2 == (split == .odd ? 0 : 1) })
+        }
+        // Per endpoint, the cold starts warming avoided are counted against keep-warm off.
+        let baseline = perEndpoint && !policies.contains(.planner(.off))
+        let endpointCount = only?.count ?? replay.endpoints.count
+        let runs = targets.map { target in
+            (target, (baseline ? [.planner(.off)] + policies : policies).map { policy in
+                switch policy {
+                case .planner(let policy): KeepWarmSimulator.run(replay, policy: policy, target: target, endpoints: only)
+                case .greedyDual(let instances):
+                    GreedyDualSimulator.run(replay, capacity: instances ?? GreedyDualSimulator.defaultCapacity(endpoints: endpointCount),
+                                            target: target, endpoints: only)
+                }
+            })
+        }
+        let first = targets[0]
+        let strip = { (outcomes: [SimulationOutcome]) in
+            Array((baseline ? outcomes.dropFirst() : outcomes[...]).map { outcome in
+                var outcome = outcome
+                if !perEndpoint { outcome.endpoints = [] }
+                return outcome
+            })
+        }
+        let replayed = runs[0].1.first.map { Int($0.requests) } ?? 0
+        let report = Report(trace: files.map(TerminalText.sanitize).joined(separator: " "), format: format.rawValue, invocations: replayed, endpoints: endpointCount,
+                            coldStartMs: first.coldStartMilliseconds, idleTimeoutSeconds: first.idleTimeoutSeconds,
+                            pingMs: first.pingMilliseconds, memoryMB: first.memoryMB,
+                            pricedAs: "\(first.rates.platform) \(first.rates.architecture) \(first.rates.region)", outcomes: strip(runs[0].1),
+                            byIdleTimeout: runs.count > 1 ? runs.map { IdleTimeoutOutcomes(idleTimeoutSeconds: $0.0.idleTimeoutSeconds, outcomes: strip($0.1)) } : nil)
         switch output {
         case .table:
-            let span = Format.duration(seconds: (replay.times.last! - replay.times.first!) / 1_000)
-            print("\(Format.grouped(Int64(replay.count))) invocations of \(replay.endpoints.count) endpoint\(replay.endpoints.count == 1 ? "" : "s") over \(span); "
-                  + "cold start \(Format.duration(milliseconds: target.coldStartMilliseconds)), idle timeout \(Format.duration(seconds: target.idleTimeoutSeconds)), "
-                  + "\(Format.megabytes(target.memoryMB)) priced as \(report.pricedAs)")
-            print(Self.table(outcomes).render(), terminator: "")
+            let span = Format.duration(seconds: (replay.times.last! - replay.times.first!) / 1_000_000)
+            let idle = targets.count == 1 ? "idle timeout \(Format.duration(seconds: first.idleTimeoutSeconds)), " : ""
+            print("\(Format.grouped(Int64(replayed))) invocations of \(endpointCount) endpoint\(endpointCount == 1 ? "" : "s")\(split.map { " (\($0.rawValue)-numbered)" } ?? "") over \(span); "
+                  + "cold start \(Format.duration(milliseconds: first.coldStartMilliseconds)), \(idle)pings of \(Format.duration(milliseconds: first.pingMilliseconds)), "
+                  + "\(Format.megabytes(first.memoryMB)) priced as \(report.pricedAs)")
+            let rows = runs.flatMap { target, outcomes in strip(outcomes).map { (target.idleTimeoutSeconds, $0) } }
+            print(Self.table(rows, idleTimeouts: targets.count > 1).render(), terminator: "")
             // Adaptive against each fixed warmer, said plainly whichever way it went.
-            for (index, policy) in policies.enumerated() where policy == .adaptive {
-                for (other, otherPolicy) in zip(outcomes, policies) where otherPolicy.mode == "fixed" {
-                    print(outcomes[index].compared(with: other))
+            for (target, outcomes) in runs {
+                let shown = strip(outcomes)
+                let prefix = targets.count > 1 ? "idle \(Format.duration(seconds: target.idleTimeoutSeconds)): " : ""
+                for (index, policy) in policies.enumerated() where policy == .planner(.adaptive) {
+                    for (other, otherPolicy) in zip(shown, policies) where otherPolicy != .planner(.off) && otherPolicy != policy {
+                        print(prefix + shown[index].compared(with: other))
+                    }
+                }
+            }
+            if perEndpoint {
+                for (target, outcomes) in runs {
+                    let off = outcomes[policies.firstIndex(of: .planner(.off)).map { $0 + (baseline ? 1 : 0) } ?? 0]
+                    for (outcome, policy) in zip(strip(outcomes), policies) where policy != .planner(.off) {
+                        print("")
+                        print("\(outcome.policy), idle timeout \(Format.duration(seconds: target.idleTimeoutSeconds)): per endpoint, against keep-warm off")
+                        print(Self.perEndpointTable(outcome, off: off, coldStartMilliseconds: target.coldStartMilliseconds).render(), terminator: "")
+                    }
                 }
             }
         case .json, .yaml:
@@ -169,14 +272,34 @@ struct SimulateCommand: ParsableCommand {
         }
     }
 
-    static func table(_ outcomes: [SimulationOutcome]) -> Table {
-        Table(headers: ["policy", "requests", "cold starts", "cold rate", "p99", "pings (cold)", "warm instance-s", "traffic cost", "ping cost", "total"],
-              rows: outcomes.map { outcome in
-                  [outcome.policy, Format.grouped(outcome.requests), Format.grouped(outcome.coldStarts), Format.percent(ppm: outcome.coldStartPPM),
-                   outcome.p99Ms.map { Format.duration(milliseconds: Int64($0.rounded())) } ?? "-",
-                   "\(Format.grouped(outcome.pings)) (\(Format.grouped(outcome.coldPings)))", Format.grouped(outcome.warmInstanceSeconds),
-                   Format.dollars(micros: outcome.trafficCostMicros), Format.dollars(micros: outcome.pingCostMicros),
-                   Format.dollars(micros: outcome.totalCostMicros)]
-              })
+    /// Per endpoint: what warming cost (pings, their price, warm time that served no one) against the cold
+    /// starts it avoided and the waiting those would have cost (count × the cold start).
+    static func perEndpointTable(_ outcome: SimulationOutcome, off: SimulationOutcome, coldStartMilliseconds: Int64) -> Table {
+        let offByName = Dictionary(off.endpoints.map { ($0.endpoint, $0) }, uniquingKeysWith: { first, _ in first })
+        return Table(headers: ["endpoint", "requests", "cold starts", "avoided", "waiting avoided", "pings (cold)", "ping cost", "per avoided", "wasted warm-s"],
+                     rows: outcome.endpoints.map { endpoint in
+                         let avoided = (offByName[endpoint.endpoint]?.coldStarts ?? endpoint.coldStarts) - endpoint.coldStarts
+                         let perAvoided = avoided > 0 ? Format.dollars(micros: endpoint.pingCostMicros / avoided) : "-"
+                         return [TerminalText.sanitize(endpoint.endpoint), Format.grouped(endpoint.requests), Format.grouped(endpoint.coldStarts),
+                                 Format.grouped(avoided), Format.duration(milliseconds: max(0, avoided) * coldStartMilliseconds),
+                                 "\(Format.grouped(endpoint.pings)) (\(Format.grouped(endpoint.coldPings)))",
+                                 Format.dollars(micros: endpoint.pingCostMicros), perAvoided, Format.grouped(endpoint.wastedWarmInstanceSeconds)]
+                     })
+    }
+
+    static func table(_ outcomes: [SimulationOutcome]) -> Table { table(outcomes.map { (0, $0) }, idleTimeouts: false) }
+
+    static func table(_ rows: [(idleTimeoutSeconds: Int64, outcome: SimulationOutcome)], idleTimeouts: Bool) -> Table {
+        let headers = ["policy", "requests", "cold starts", "warm hits", "p99", "pings (cold)", "warm instance-s", "wasted warm-s", "traffic cost", "ping cost", "total"]
+        return Table(headers: idleTimeouts ? ["idle timeout"] + headers : headers,
+                     rows: rows.map { idle, outcome in
+                         let row = [outcome.policy, Format.grouped(outcome.requests), Format.grouped(outcome.coldStarts), Format.percent(ppm: outcome.warmHitPPM),
+                                    outcome.p99Ms.map { Format.duration(milliseconds: Int64($0.rounded())) } ?? "-",
+                                    "\(Format.grouped(outcome.pings)) (\(Format.grouped(outcome.coldPings)))", Format.grouped(outcome.warmInstanceSeconds),
+                                    Format.grouped(outcome.wastedWarmInstanceSeconds),
+                                    Format.dollars(micros: outcome.trafficCostMicros), Format.dollars(micros: outcome.pingCostMicros),
+                                    Format.dollars(micros: outcome.totalCostMicros)]
+                         return idleTimeouts ? [Format.duration(seconds: idle)] + row : row
+                     })
     }
 }

@@ -16,6 +16,28 @@ struct MetricRollupTests {
         return bucket
     }
 
+    @Test func theRecentPeakConcurrencyIsTheHourBeforeTheLastBusyBucket() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        let last: Int64 = 1_800_010_000
+        try registry.write { db in
+            // e: 5 at once two hours before its last bucket (too old), 3 within the hour, 1 in the last bucket.
+            for (start, inFlight) in [(last - 7_200, 5), (last - 3_000, 3), (last, 1)] {
+                try bucket(requests: 1, latencies: [1_000], inFlight: Int64(inFlight))
+                    .merge(into: .init(endpoint: "e", version: "m@v1", start: start, width: 10), db)
+            }
+            // f: a minute bucket (rolled up) just inside the hour; g: only warm-ups, no user requests.
+            try bucket(requests: 2, latencies: [1_000, 1_000], inFlight: 4).merge(into: .init(endpoint: "f", version: "m@v1", start: last - 3_600, width: 60), db)
+            try bucket(requests: 1, latencies: [1_000], inFlight: 1).merge(into: .init(endpoint: "f", version: "m@v1", start: last, width: 10), db)
+            try bucket(requests: 0, latencies: [], inFlight: 9).merge(into: .init(endpoint: "g", version: "m@v1", start: last, width: 10), db)
+        }
+        let peaks = try registry.recentPeakConcurrency(since: last - 4 * 3_600)
+        #expect(peaks == ["e": 3, "f": 4])
+        // Nothing since `since`: no figure (the planner then warms one).
+        #expect(try registry.recentPeakConcurrency(since: last + 1).isEmpty)
+    }
+
     @Test func tenSecondBucketsOlderThanAnHourBecomeOneMinuteBucketsWithNothingLost() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }

@@ -65,6 +65,40 @@ struct CostCommandTests {
         #expect(adaptive.pingCostMicros < fixed.pingCostMicros)
     }
 
+    @Test func simulateReadsTheAzureFilesAndPrintsEveryIdleTimeoutAndEndpoint() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        // Two functions of the 2019 format: one called in minutes 1, 31 and 61 (every half hour), one every minute for two hours.
+        func line(_ function: String, _ counts: [Int: Int]) -> String {
+            "o,a,\(function),http," + (1...1_440).map { String(counts[$0] ?? 0) }.joined(separator: ",") + "\n"
+        }
+        var busy: [Int: Int] = [:]
+        for minute in 1...120 { busy[minute] = 2 }
+        let invocations = scratch.file("inv.csv", line("rare0001aaaa", [1: 1, 31: 1, 61: 1]) + line("busy0002bbbb", busy))
+        let result = try CLI.run(["simulate", "--format", "azure2019", invocations, "--idle-timeout", "5m", "--idle-timeout", "20m",
+                                  "--policy", "fixed:5m", "--policy", "adaptive", "--policy", "greedy-dual:1", "--per-endpoint", "-o", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["invocations"] as? Int == 243)
+        #expect(report["format"] as? String == "azure2019")
+        let byIdle = try #require(report["by_idle_timeout"] as? [[String: Any]])
+        #expect(byIdle.map { $0["idle_timeout_seconds"] as? Int } == [300, 1_200])
+        let outcomes = try #require(byIdle[0]["outcomes"] as? [[String: Any]])
+        #expect(outcomes.map { $0["policy"] as? String } == ["every 5m", "adaptive", "greedy-dual ×1"])
+        let endpoints = try #require(outcomes[0]["endpoints"] as? [[String: Any]])
+        #expect(endpoints.map { $0["endpoint"] as? String } == ["rare0001-http", "busy0002-http"])
+        #expect(outcomes.allSatisfy { $0["warm_hit_rate"] is String && $0["wasted_warm_instance_seconds"] is Int })
+        // The table: a row per idle timeout and policy, and per endpoint what warming cost against what it avoided.
+        let table = try CLI.run(["simulate", "--format", "azure2019", invocations, "--idle-timeout", "5m", "--idle-timeout", "20m", "--per-endpoint"])
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.contains("IDLE TIMEOUT") && table.stdout.contains("WARM HITS") && table.stdout.contains("WASTED WARM-S"))
+        #expect(table.stdout.contains("adaptive, idle timeout 20m: per endpoint, against keep-warm off"))
+        #expect(table.stdout.contains("PER AVOIDED"))
+        // One half of the endpoints.
+        let half = try CLI.run(["simulate", "--format", "azure2019", invocations, "--split", "odd", "-o", "json"])
+        #expect(try #require(try JSONSerialization.jsonObject(with: Data(half.stdout.utf8)) as? [String: Any])["invocations"] as? Int == 3)
+    }
+
     @Test func simulateTakesAnEndpointsSettingsFromTheRegistry() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
@@ -77,10 +111,10 @@ struct CostCommandTests {
         let result = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--registry", scratch.registry])
         #expect(result.status == 0, "\(result.stderr)")
         // The endpoint's 512 MB and default 5-minute idle timeout, its target's Lambda prices in eu-central-1.
-        #expect(result.stdout.contains("cold start 2s, idle timeout 5m, 512 MB priced as aws-lambda x86_64 eu-central-1"))
+        #expect(result.stdout.contains("cold start 2s, idle timeout 5m, pings of 10ms, 512 MB priced as aws-lambda x86_64 eu-central-1"))
         let overridden = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--arch", "arm64",
                                       "--idle-timeout", "1m", "--registry", scratch.registry])
-        #expect(overridden.stdout.contains("idle timeout 1m, 512 MB priced as aws-lambda arm64 eu-central-1"))
+        #expect(overridden.stdout.contains("idle timeout 1m, pings of 10ms, 512 MB priced as aws-lambda arm64 eu-central-1"))
         // A free local target cannot be priced without saying how.
         let free = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-local", "--registry", scratch.registry])
         #expect(free.status != 0)
@@ -151,7 +185,17 @@ struct CostCommandTests {
         try expectRefused(["simulate", trace, "--idle-timeout", "0s"], "--idle-timeout 0s must be above zero")
         try expectRefused(["simulate", trace, "--cold-start", "later"], "--cold-start 'later' is not a duration")
         try expectRefused(["simulate", trace, "--memory", "0"], "--memory 0 must be above zero")
-        try expectRefused(["simulate", trace, "--policy", "sometimes"], "--policy 'sometimes' is not a policy; use off, adaptive or fixed:INTERVAL[:CONCURRENCY]")
+        try expectRefused(["simulate", trace, "--policy", "sometimes"], "--policy 'sometimes' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2) or greedy-dual[:INSTANCES]")
+        try expectRefused(["simulate", trace, "--policy", "greedy-dual:none"], "--policy greedy-dual:none: instances 'none' must be a whole number from 1 to 1,000,000")
+        try expectRefused(["simulate", trace, "--idle-timeout", "5m", "--idle-timeout", "2d"], "--idle-timeout 2d is over the limit of 1d")
+        try expectRefused(["simulate"], "no trace file given")
+        try expectRefused(["simulate", trace, trace], "--format modeldeck takes one trace file; got 2")
+        try expectRefused(["simulate", "--format", "azure2019", trace, trace, trace], "--format azure2019 takes the invocations file and optionally the durations file; got 3 files")
+        // A bad line of an Azure file is refused with its number, its text stripped of terminal controls.
+        let azure = scratch.file("azure.txt", "app,func,end_timestamp,duration\na,f,10.5,0.25\na,f,\u{1B}[2J12,0.1\n")
+        try expectRefused(["simulate", "--format", "azure2021", azure], "azure.txt:3: end_timestamp '12' is not seconds from the start of the trace (0 to 100 years)")
+        let minutes = scratch.file("minutes.csv", "o,a,f,http,1,2\n")
+        try expectRefused(["simulate", "--format", "azure2019", minutes], "minutes.csv:1: expected 1,444 fields")
         try expectRefused(["simulate", trace, "--policy", "fixed:5m:0"], "--policy fixed:5m:0: concurrency '0' must be a whole number from 1 to 1,000")
     }
 

@@ -4,6 +4,8 @@ import Foundation
 /// histogram policy of "Serverless in the Wild" (Shahrad et al., USENIX ATC 2020) keeps them.
 public struct IdleTimeHistogram: Equatable, Sendable {
     public static let binCount = 240
+    /// Fewer idle times than this predict nothing yet.
+    public static let minimumIdleTimes = 10
     /// Count of idle times per whole minute, 0..<240.
     public private(set) var bins: [Int]
     /// Idle times of 4 hours or more.
@@ -13,10 +15,19 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     /// it millions of times).
     private var inRange = 0
     private var sumOfSquares = 0
+    /// No idle time lies in a bin below `low` or above `high` (bounds, not exact), so the percentiles are
+    /// found without walking the empty ends.
+    private var low = binCount
+    private var high = -1
 
     public init() {
         bins = Array(repeating: 0, count: Self.binCount)
         outOfBounds = 0
+    }
+
+    /// The same idle times (the rest is derived from them).
+    public static func == (lhs: IdleTimeHistogram, rhs: IdleTimeHistogram) -> Bool {
+        lhs.outOfBounds == rhs.outOfBounds && lhs.bins == rhs.bins
     }
 
     public var count: Int { inRange + outOfBounds }
@@ -31,6 +42,12 @@ public struct IdleTimeHistogram: Equatable, Sendable {
         guard minute < Self.binCount else { outOfBounds += delta; return }
         let old = bins[minute]
         bins[minute] = old + delta
+        low = min(low, minute)
+        high = max(high, minute)
+        // Kept tight as the ends empty, so a concentrated histogram's percentiles take a few steps.
+        while low <= high, bins[low] == 0 { low += 1 }
+        while high >= low, bins[high] == 0 { high -= 1 }
+        if low > high { (low, high) = (Self.binCount, -1) }
         inRange += delta
         sumOfSquares += (old + delta) * (old + delta) - old * old
     }
@@ -56,7 +73,7 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     /// The paper's test: enough idle times, mostly in range, and concentrated (coefficient of variation of
     /// the bin counts at least 2). A flat histogram predicts nothing.
     public var isRepresentative: Bool {
-        guard count >= 10, outOfBounds * 2 <= count, inRange > 0 else { return false }
+        guard count >= Self.minimumIdleTimes, outOfBounds * 2 <= count, inRange > 0 else { return false }
         // With N bins holding S idle times (mean m = S / N): CV ≥ 2 ⇔ Σc²/N − m² ≥ 4m² ⇔ N·Σc² ≥ 5·S², exactly.
         return Self.binCount * sumOfSquares >= 5 * inRange * inRange
     }
@@ -67,10 +84,22 @@ public struct IdleTimeHistogram: Equatable, Sendable {
         guard isRepresentative else { return nil }
         func bin(atPercentile percentile: Double) -> Int {
             let rank = max(1, Int((percentile / 100 * Double(inRange)).rounded(.up)))
-            var seen = 0
-            for (index, count) in bins.enumerated() {
-                seen += count
-                if seen >= rank { return index }
+            // The bin where the count of idle times up to it first reaches `rank`: from below for a low
+            // percentile, from above (the first bin whose count from the top passes inRange − rank) for a high one.
+            if percentile <= 50 {
+                var seen = 0
+                for index in max(0, low)...min(high, Self.binCount - 1) {
+                    seen += bins[index]
+                    if seen >= rank { return index }
+                }
+            } else {
+                var above = 0
+                var index = min(high, Self.binCount - 1)
+                while index >= max(0, low) {
+                    if above + bins[index] > inRange - rank { return index }
+                    above += bins[index]
+                    index -= 1
+                }
             }
             return Self.binCount - 1
         }
@@ -144,7 +173,7 @@ public struct KeepWarmDecision: Equatable, Sendable {
     public enum Rule: Equatable, Sendable {
         case off
         case fixed(everySeconds: Int64)
-        /// Adaptive, histogram not representative yet: ping on the idle clock.
+        /// Adaptive, histogram not representative yet: keep instances warm on the idle clock.
         case learning(idleTimes: Int, refreshSeconds: Int64)
         /// Adaptive, warm from `prewarmSeconds` to `keepAliveSeconds` after a request.
         case window(prewarmSeconds: Int64, keepAliveSeconds: Int64, Outcome)
@@ -153,25 +182,38 @@ public struct KeepWarmDecision: Equatable, Sendable {
         case dormant(spanSeconds: Int64)
     }
 
-    public enum Outcome: Equatable, Sendable { case ping, coveredByIdleTimeout, pastWindow }
+    public enum Outcome: Equatable, Sendable { case ping, prewarm, coveredByIdleTimeout, pastWindow }
+
+    /// While nothing else happens (no request, no change to the histogram), the pings after `nextPing` come
+    /// every `everySeconds`: each one's plan, made when the one before went, is this plan moved on. They stop
+    /// at the first that would come after `lastDue`, or be planned at or after `plannedBefore`. The keep-warm
+    /// simulator skips over such a run in one step, so its work is bounded by the trace's lines, not its span.
+    public struct Repeat: Equatable, Sendable {
+        public var everySeconds: Int64
+        public var lastDue: Date?
+        public var plannedBefore: Date?
+    }
 
     public var nextPing: Date?
     public var concurrency: Int
     public var rule: Rule
+    public var repeats: Repeat? = nil
 
     /// One line for the TUI and the logs.
     public var reason: String {
+        let instances = concurrency > 1 ? " ×\(concurrency)" : ""
         switch rule {
         case .off: return "keep-warm off"
         case .fixed(let every): return "every \(Format.duration(seconds: every))"
         case .learning(let idleTimes, let refresh):
-            return "adaptive, learning (\(idleTimes) idle times): every \(Format.duration(seconds: refresh))"
+            return "adaptive, learning (\(idleTimes) idle times): every \(Format.duration(seconds: refresh))\(instances)"
         case .dormant(let span):
             return "adaptive: no request for \(Format.duration(seconds: span)); scaled to zero until one comes"
         case .window(let prewarm, let keepAlive, let outcome):
             let window = "warm \(Format.duration(seconds: prewarm))–\(Format.duration(seconds: keepAlive)) after a request"
             switch outcome {
-            case .ping: return "adaptive: \(window)"
+            case .ping: return "adaptive: \(window)\(instances)"
+            case .prewarm: return "adaptive: \(window)\(instances); cold until the pre-warm"
             case .coveredByIdleTimeout: return "adaptive: \(window); the idle timeout covers it"
             case .pastWindow: return "adaptive: \(window); past the window, let it scale to zero"
             }
@@ -182,53 +224,98 @@ public struct KeepWarmDecision: Equatable, Sendable {
 }
 
 public enum KeepWarmPlanner {
+    /// How long before an instance is reclaimed the ping that keeps it goes out: the daemon acts at 1-second
+    /// ticks, and a ping takes a moment to reach the instance.
+    public static let refreshGuardSeconds: Int64 = 2
+
+    /// The width of the newest metric bucket: a request counted in it came at most this long before the
+    /// bucket's end, which is what `lastInvocation` says.
+    public static let lastInvocationSlackSeconds: Int64 = 10
+
+    /// The window over which `recentConcurrency` is measured: the peak of user requests in flight at once in
+    /// the hour before the last request.
+    public static let concurrencyWindowSeconds: Int64 = 3_600
+
+    /// The most instances adaptive keeps warm for one endpoint.
+    public static let maxAdaptiveConcurrency = 100
+
     /// - Parameters:
-    ///   - idleTimeoutSeconds: how long the target keeps an idle instance (the pings' refresh period is 80% of it).
+    ///   - idleTimeoutSeconds: how long the target keeps an idle instance.
     ///   - coldStartSeconds: how long a start takes; a pre-warm is sent that much early.
+    ///   - recentConcurrency: the most user requests in flight at once in the hour before the last one.
     public static func plan(policy: KeepWarmPolicy, now: Date, lastInvocation: Date?, lastPing: Date?,
-                            idleTimeoutSeconds: Int64, coldStartSeconds: Int64, histogram: IdleTimeHistogram) -> KeepWarmPlan {
+                            idleTimeoutSeconds: Int64, coldStartSeconds: Int64, histogram: IdleTimeHistogram,
+                            recentConcurrency: Int = 1) -> KeepWarmPlan {
         decide(policy: policy, now: now, lastInvocation: lastInvocation, lastPing: lastPing, idleTimeoutSeconds: idleTimeoutSeconds,
-               coldStartSeconds: coldStartSeconds, histogram: histogram).plan
+               coldStartSeconds: coldStartSeconds, histogram: histogram, recentConcurrency: recentConcurrency).plan
     }
 
     /// The policy itself: `plan` without the words.
+    ///
+    /// Adaptive is the hybrid histogram policy of "Serverless in the Wild" (Shahrad et al., USENIX ATC 2020):
+    /// from the endpoint's idle-time histogram, a pre-warm window (5th percentile less 10%) and a keep-alive
+    /// window (99th percentile plus 10%); while the histogram is not representative, the paper's fallback,
+    /// a keep-alive as long as the histogram's range (4 hours). On top of the paper, which owns the platform
+    /// and decides reclaims itself, a warmer only has pings, so:
+    /// - an instance is kept by one ping just before the platform would reclaim it (idle timeout after the
+    ///   last activity, the last request counted from the start of its bucket, less `refreshGuardSeconds`),
+    ///   not on a shorter clock: traffic that keeps it warm costs no pings, and no ping arrives cold;
+    /// - when the instance would be reclaimed before the pre-warm window opens, it is let go and started
+    ///   again by one pre-warm ping, a cold start's time before the window;
+    /// - it keeps as many instances as the recent peak of requests in flight (a burst of N needs N), each
+    ///   refreshed by the same pings.
     public static func decide(policy: KeepWarmPolicy, now: Date, lastInvocation: Date?, lastPing: Date?,
-                              idleTimeoutSeconds: Int64, coldStartSeconds: Int64, histogram: IdleTimeHistogram) -> KeepWarmDecision {
+                              idleTimeoutSeconds: Int64, coldStartSeconds: Int64, histogram: IdleTimeHistogram,
+                              recentConcurrency: Int = 1) -> KeepWarmDecision {
         switch policy {
         case .off:
             return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: .off)
         case .fixed(let every, let concurrency):
             return KeepWarmDecision(nextPing: lastPing.map { $0.addingTimeInterval(TimeInterval(every)) } ?? now,
-                                    concurrency: concurrency, rule: .fixed(everySeconds: every))
+                                    concurrency: concurrency, rule: .fixed(everySeconds: every),
+                                    repeats: .init(everySeconds: every, lastDue: nil, plannedBefore: nil))
         case .adaptive:
-            let refresh = max(1, idleTimeoutSeconds * 8 / 10)
             let span = IdleTimeWindow.spanSeconds
+            let instances = min(max(1, recentConcurrency), maxAdaptiveConcurrency)
+            let refresh = max(1, idleTimeoutSeconds - refreshGuardSeconds)
             if lastInvocation.map({ now.timeIntervalSince($0) >= TimeInterval(span) }) ?? (lastPing != nil) {
                 // Pinging on without requests would keep an unused endpoint warm forever. A new endpoint (no
                 // request and no ping yet) still gets its first ping, so its first caller finds it warm.
                 return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: .dormant(spanSeconds: span))
             }
-            guard let windows = histogram.windows, let last = lastInvocation else {
-                // Not representative yet: keep one instance warm on the target's own idle clock.
-                return KeepWarmDecision(nextPing: (lastPing ?? lastInvocation).map { $0.addingTimeInterval(TimeInterval(refresh)) } ?? now,
-                                        concurrency: 1, rule: .learning(idleTimes: histogram.count, refreshSeconds: refresh))
+            guard let last = lastInvocation else {
+                return KeepWarmDecision(nextPing: now, concurrency: 1, rule: .learning(idleTimes: histogram.count, refreshSeconds: refresh))
+            }
+            // The kept instances are reclaimed an idle timeout after the last activity that reached all of
+            // them: a ping (the last request may have used only one), else the last request, which may have
+            // ended as early as the start of its bucket.
+            let requestEnd = last.addingTimeInterval(TimeInterval(-lastInvocationSlackSeconds))
+            let anchor: Date
+            if let lastPing, instances > 1 || lastPing > requestEnd { anchor = lastPing } else { anchor = requestEnd }
+            let refreshAt = anchor.addingTimeInterval(TimeInterval(refresh))
+            let dormantAt = last.addingTimeInterval(TimeInterval(span))
+            guard let windows = histogram.windows else {
+                // Not representative yet: the paper's fallback, kept warm for the histogram's range.
+                return KeepWarmDecision(nextPing: refreshAt, concurrency: instances,
+                                        rule: .learning(idleTimes: histogram.count, refreshSeconds: refresh),
+                                        repeats: .init(everySeconds: refresh, lastDue: nil, plannedBefore: dormantAt))
             }
             func window(_ outcome: KeepWarmDecision.Outcome) -> KeepWarmDecision.Rule {
                 .window(prewarmSeconds: windows.prewarmSeconds, keepAliveSeconds: windows.keepAliveSeconds, outcome)
             }
-            let warmUntil = last.addingTimeInterval(TimeInterval(windows.keepAliveSeconds))
-            if windows.keepAliveSeconds <= idleTimeoutSeconds {
+            if windows.keepAliveSeconds <= idleTimeoutSeconds - lastInvocationSlackSeconds {
                 return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: window(.coveredByIdleTimeout))
             }
-            let warmFrom = last.addingTimeInterval(TimeInterval(windows.prewarmSeconds - coldStartSeconds))
-            let lastActivity = max(last, lastPing ?? last)
-            let warmThrough = lastActivity.addingTimeInterval(TimeInterval(idleTimeoutSeconds))
-            // Still warm when the window opens: keep it alive; else let it go cold and pre-warm.
-            let next = warmThrough >= warmFrom ? lastActivity.addingTimeInterval(TimeInterval(refresh)) : warmFrom
+            let warmUntil = last.addingTimeInterval(TimeInterval(windows.keepAliveSeconds))
+            let warmFrom = last.addingTimeInterval(TimeInterval(windows.prewarmSeconds - coldStartSeconds - refreshGuardSeconds))
+            // Still warm when the window opens: keep it; else let it go cold and pre-warm.
+            let prewarm = refreshAt < warmFrom && lastPing.map { $0 < warmFrom } ?? true
+            let next = prewarm ? warmFrom : refreshAt
             guard next <= warmUntil else {
                 return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: window(.pastWindow))
             }
-            return KeepWarmDecision(nextPing: next, concurrency: 1, rule: window(.ping))
+            return KeepWarmDecision(nextPing: next, concurrency: instances, rule: window(prewarm ? .prewarm : .ping),
+                                    repeats: .init(everySeconds: refresh, lastDue: warmUntil, plannedBefore: dormantAt))
         }
     }
 

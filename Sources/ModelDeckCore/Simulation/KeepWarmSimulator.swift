@@ -19,6 +19,25 @@ public struct SimulatedTarget: Sendable {
     }
 }
 
+/// What one keep-warm policy did for one endpoint of a trace.
+public struct EndpointOutcome: Codable, Equatable, Sendable {
+    public var endpoint: String
+    public var requests: Int64 = 0
+    public var coldStarts: Int64 = 0
+    public var pings: Int64 = 0
+    public var coldPings: Int64 = 0
+    public var pingCostMicros: Int64 = 0
+    /// Microseconds instances were alive, and of that, serving user requests (their starts included).
+    public var aliveMicroseconds: Int64 = 0
+    public var servingMicroseconds: Int64 = 0
+
+    public init(endpoint: String) { self.endpoint = endpoint }
+
+    public var warmInstanceSeconds: Int64 { aliveMicroseconds / 1_000_000 }
+    /// Warm instance time that served no user request: idle, or answering pings.
+    public var wastedWarmInstanceSeconds: Int64 { max(0, aliveMicroseconds - servingMicroseconds) / 1_000_000 }
+}
+
 /// What one keep-warm policy did over a trace.
 public struct SimulationOutcome: Codable, Equatable, Sendable {
     public var policy: String
@@ -32,16 +51,23 @@ public struct SimulationOutcome: Codable, Equatable, Sendable {
     public var coldPings: Int64 = 0
     /// Time instances were alive (starting, busy or idle), summed over instances, in whole seconds.
     public var warmInstanceSeconds: Int64 = 0
+    /// The part of `warmInstanceSeconds` that served no user request (idle, or answering pings): the
+    /// wasted memory-time of "Serverless in the Wild".
+    public var wastedWarmInstanceSeconds: Int64 = 0
     public var trafficCostMicros: Int64 = 0
     public var pingCostMicros: Int64 = 0
+    /// Per endpoint, in the trace's order.
+    public var endpoints: [EndpointOutcome] = []
 
     public var totalCostMicros: Int64 { trafficCostMicros + pingCostMicros }
     /// Cold starts per million requests.
     public var coldStartPPM: Int64 { requests == 0 ? 0 : coldStarts * 1_000_000 / requests }
+    /// The share of user requests that found a warm instance, per million.
+    public var warmHitPPM: Int64 { requests == 0 ? 0 : 1_000_000 - coldStartPPM }
 
     private enum CodingKeys: String, CodingKey {
-        case policy, requests, coldStarts, p99Ms, pings, coldPings, warmInstanceSeconds, trafficCostMicros, pingCostMicros
-        case totalCostMicros, coldStartRate
+        case policy, requests, coldStarts, p99Ms, pings, coldPings, warmInstanceSeconds, wastedWarmInstanceSeconds
+        case trafficCostMicros, pingCostMicros, totalCostMicros, coldStartRate, warmHitRate, endpoints
     }
 
     public init(policy: String) { self.policy = policy }
@@ -55,8 +81,10 @@ public struct SimulationOutcome: Codable, Equatable, Sendable {
         pings = try c.decode(Int64.self, forKey: .pings)
         coldPings = try c.decode(Int64.self, forKey: .coldPings)
         warmInstanceSeconds = try c.decode(Int64.self, forKey: .warmInstanceSeconds)
+        wastedWarmInstanceSeconds = try c.decodeIfPresent(Int64.self, forKey: .wastedWarmInstanceSeconds) ?? 0
         trafficCostMicros = try c.decode(Int64.self, forKey: .trafficCostMicros)
         pingCostMicros = try c.decode(Int64.self, forKey: .pingCostMicros)
+        endpoints = try c.decodeIfPresent([EndpointOutcome].self, forKey: .endpoints) ?? []
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -65,13 +93,16 @@ public struct SimulationOutcome: Codable, Equatable, Sendable {
         try c.encode(requests, forKey: .requests)
         try c.encode(coldStarts, forKey: .coldStarts)
         try c.encode(Format.percent(ppm: coldStartPPM), forKey: .coldStartRate)
+        try c.encode(Format.percent(ppm: warmHitPPM), forKey: .warmHitRate)
         try c.encodeIfPresent(p99Ms, forKey: .p99Ms)
         try c.encode(pings, forKey: .pings)
         try c.encode(coldPings, forKey: .coldPings)
         try c.encode(warmInstanceSeconds, forKey: .warmInstanceSeconds)
+        try c.encode(wastedWarmInstanceSeconds, forKey: .wastedWarmInstanceSeconds)
         try c.encode(trafficCostMicros, forKey: .trafficCostMicros)
         try c.encode(pingCostMicros, forKey: .pingCostMicros)
         try c.encode(totalCostMicros, forKey: .totalCostMicros)
+        if !endpoints.isEmpty { try c.encode(endpoints, forKey: .endpoints) }
     }
 }
 
@@ -91,143 +122,283 @@ extension SimulationOutcome {
 }
 
 /// Replays a trace against a keep-warm policy on a simulated serverless target, with the daemon's own
-/// policy code: `KeepWarmPlanner.decide` (what the daemon's `plan` puts into words) decides every ping, from the same `IdleTimeHistogram` the daemon
-/// learns (10-second busy buckets over the last 4 hours) and the same last-invocation and last-ping inputs.
+/// policy code: `KeepWarmPlanner.decide` (what the daemon's `plan` puts into words) decides every ping, from
+/// the same `IdleTimeHistogram` the daemon learns (10-second busy buckets over the last 4 hours), the same
+/// last-invocation and last-ping inputs, and the same recent concurrency (the peak of user requests in
+/// flight in the hour before the last one, from the buckets' `max_in_flight`).
 ///
 /// The target: one request per instance at a time (Lambda); a request takes the most recently idle warm
 /// instance, else starts a new one and waits `coldStartMilliseconds`; an instance idle for the idle timeout
 /// stops. Pings take warm instances the same way (C pings at once keep C instances warm) and are billed
 /// like requests, cold starts included (Lambda bills the init phase). The daemon acts on a due ping at its
-/// next 1-second tick.
+/// next 1-second tick. Times are kept to the microsecond, as traces give them.
+///
+/// Work is bounded by the trace's lines, whatever its span: a run of pings that each find their instances
+/// warm with nothing else happening (a fixed warmer over a long quiet gap) is counted in one step
+/// (`KeepWarmDecision.Repeat`).
 public enum KeepWarmSimulator {
-    public static func run(_ trace: Trace, policy: KeepWarmPolicy, target: SimulatedTarget) -> SimulationOutcome {
+    /// - Parameter skipping: count runs of steady pings in one step (tests compare with `false`, round by round).
+    public static func run(_ trace: Trace, policy: KeepWarmPolicy, target: SimulatedTarget, endpoints only: Set<Int32>? = nil,
+                           skipping: Bool = true) -> SimulationOutcome {
         var outcome = SimulationOutcome(policy: policy.summary)
         var latency = LatencyHistogram()
-        var traffic = InvocationUsage(), pings = InvocationUsage()
+        var traffic = InvocationUsage()
+        var pingTotal: Int64 = 0
         // Invocations of each endpoint, in time order: endpoints never share instances, so each runs alone.
-        var byEndpoint = Array(repeating: [Int](), count: trace.endpoints.count)
-        for index in 0..<trace.count { byEndpoint[Int(trace.endpointIndices[index])].append(index) }
-        let end = (0..<trace.count).reduce(Int64.min) { max($0, trace.times[$1] + Int64(trace.durations[$1])) }
-        for indices in byEndpoint where !indices.isEmpty {
-            var endpoint = EndpointReplay(policy: policy, target: target, start: trace.times[0])
-            for index in indices {
-                endpoint.invoke(at: trace.times[index], durationMilliseconds: Int64(trace.durations[index]),
-                                outcome: &outcome, latency: &latency, usage: &traffic, pingUsage: &pings)
+        // Gathered into one array, endpoint after endpoint (a counting sort), so each replay reads memory in order.
+        let endpointCount = trace.endpoints.count
+        var offsets = [Int](repeating: 0, count: endpointCount + 1)
+        var end = Int64.min
+        trace.times.withUnsafeBufferPointer { times in
+            trace.durations.withUnsafeBufferPointer { durations in
+                trace.endpointIndices.withUnsafeBufferPointer { indices in
+                    for index in 0..<times.count {
+                        let endpoint = indices[index]
+                        if let only, !only.contains(endpoint) { continue }
+                        offsets[Int(endpoint) + 1] += 1
+                        end = max(end, times[index] + durations[index])
+                    }
+                }
             }
-            endpoint.finish(at: end, outcome: &outcome, pingUsage: &pings)
         }
+        for endpoint in 0..<endpointCount { offsets[endpoint + 1] += offsets[endpoint] }
+        guard let start = trace.times.first, offsets[endpointCount] > 0 else { return outcome }
+        var calls = [(time: Int64, duration: Int64)](repeating: (0, 0), count: offsets[endpointCount])
+        var next = offsets
+        trace.times.withUnsafeBufferPointer { times in
+            trace.durations.withUnsafeBufferPointer { durations in
+                trace.endpointIndices.withUnsafeBufferPointer { indices in
+                    calls.withUnsafeMutableBufferPointer { calls in
+                        for index in 0..<times.count {
+                            let endpoint = Int(indices[index])
+                            if let only, !only.contains(Int32(endpoint)) { continue }
+                            calls[next[endpoint]] = (times[index], durations[index])
+                            next[endpoint] += 1
+                        }
+                    }
+                }
+            }
+        }
+        for endpointIndex in 0..<endpointCount where offsets[endpointIndex + 1] > offsets[endpointIndex] {
+            var endpoint = EndpointReplay(policy: policy, target: target, start: start, skipping: skipping)
+            var figures = EndpointOutcome(endpoint: trace.endpoints[endpointIndex])
+            var pings = InvocationUsage()
+            calls.withUnsafeBufferPointer { calls in
+                for call in calls[offsets[endpointIndex]..<offsets[endpointIndex + 1]] {
+                    endpoint.invoke(at: call.time, duration: call.duration, figures: &figures, latency: &latency, usage: &traffic, pingUsage: &pings)
+                }
+            }
+            endpoint.finish(at: end, figures: &figures, pingUsage: &pings)
+            figures.pingCostMicros = Money.micros(target.rates.cost(pings))
+            outcome.requests += figures.requests
+            outcome.coldStarts += figures.coldStarts
+            outcome.pings += figures.pings
+            outcome.coldPings += figures.coldPings
+            outcome.warmInstanceSeconds += figures.aliveMicroseconds
+            outcome.wastedWarmInstanceSeconds += max(0, figures.aliveMicroseconds - figures.servingMicroseconds)
+            pingTotal += figures.pingCostMicros
+            outcome.endpoints.append(figures)
+        }
+        outcome.warmInstanceSeconds /= 1_000_000
+        outcome.wastedWarmInstanceSeconds /= 1_000_000
         outcome.p99Ms = latency.milliseconds(atPercentile: 99)
         outcome.trafficCostMicros = Money.micros(target.rates.cost(traffic))
-        outcome.pingCostMicros = Money.micros(target.rates.cost(pings))
+        outcome.pingCostMicros = pingTotal
         return outcome
     }
 }
 
-/// One endpoint's instances and keep-warm state during a replay. Times in milliseconds since the epoch.
+/// One endpoint's instances and keep-warm state during a replay. Times in microseconds since the epoch.
 private struct EndpointReplay {
     let policy: KeepWarmPolicy
     let target: SimulatedTarget
     let idleTimeout: Int64
+    let coldStart: Int64
+    let pingDuration: Int64
     let coldStartSeconds: Int64
+    /// Only the adaptive policy learns from traffic.
+    let learns: Bool
+    let memoryMB: Int64
+    let warmPingBilled: Int64
+    let coldPingBilled: Int64
+    let skipping: Bool
 
-    /// Instances serving something, as (busy until, started at), a min-heap on busy-until.
-    var busy = MinHeap()
-    /// Idle instances as (idle since, started at), oldest first; requests take the newest.
-    var idle: [(since: Int64, started: Int64)] = []
-    var idleHead = 0
+    var pool: InstancePool
 
     var window = IdleTimeWindow(bucketSeconds: 10)
+    /// Ends of the user requests in flight, to measure concurrency as the gateway does.
+    var inFlight = EndHeap()
+    var concurrency = ConcurrencyWindow()
     var lastPing: Int64?
     var plan: KeepWarmDecision?
     /// The daemon's time: it starts with the trace.
     var clock: Int64
 
-    init(policy: KeepWarmPolicy, target: SimulatedTarget, start: Int64) {
+    init(policy: KeepWarmPolicy, target: SimulatedTarget, start: Int64, skipping: Bool) {
         self.policy = policy
+        self.skipping = skipping
         clock = start
         self.target = target
-        idleTimeout = target.idleTimeoutSeconds * 1_000
+        idleTimeout = target.idleTimeoutSeconds * 1_000_000
+        coldStart = target.coldStartMilliseconds * 1_000
+        pool = InstancePool(idleTimeout: idleTimeout, coldStart: coldStart)
+        pingDuration = target.pingMilliseconds * 1_000
         // As the daemon rounds the measured start time: up to whole seconds, at least one.
         coldStartSeconds = max(1, (target.coldStartMilliseconds + 999) / 1_000)
+        learns = policy == .adaptive
+        memoryMB = Int64(target.memoryMB)
+        warmPingBilled = memoryMB * target.rates.billedMilliseconds(microseconds: pingDuration)
+        coldPingBilled = memoryMB * target.rates.billedMilliseconds(microseconds: pingDuration + coldStart)
     }
 
-    mutating func invoke(at time: Int64, durationMilliseconds: Int64, outcome: inout SimulationOutcome, latency: inout LatencyHistogram,
+    mutating func invoke(at time: Int64, duration: Int64, figures: inout EndpointOutcome, latency: inout LatencyHistogram,
                          usage: inout InvocationUsage, pingUsage: inout InvocationUsage) {
-        keepWarm(until: time, outcome: &outcome, pingUsage: &pingUsage)
+        keepWarm(until: time, figures: &figures, pingUsage: &pingUsage)
         clock = max(clock, time)
-        let cold = acquire(at: time, running: durationMilliseconds, outcome: &outcome)
-        let waited = durationMilliseconds + (cold ? target.coldStartMilliseconds : 0)
-        outcome.requests += 1
-        if cold { outcome.coldStarts += 1 }
-        latency.record(microseconds: UInt64(waited) * 1_000)
+        let cold = pool.acquire(at: time, running: duration, alive: &figures.aliveMicroseconds)
+        let waited = duration + (cold ? coldStart : 0)
+        figures.requests += 1
+        figures.servingMicroseconds += waited
+        if cold { figures.coldStarts += 1 }
+        latency.record(microseconds: UInt64(waited))
         usage.requests += 1
-        usage.billedMBMilliseconds += Int64(target.memoryMB) * target.rates.billedMilliseconds(microseconds: waited * 1_000)
-        let bucket = time / 10_000 * 10
+        usage.billedMBMilliseconds += memoryMB * target.rates.billedMilliseconds(microseconds: waited)
+        guard learns else { return }
+        let second = time / 1_000_000
+        let bucket = second / 10 * 10
+        // In flight as the gateway counts it: this request and those it finds running.
+        while let end = inFlight.min, end <= time { inFlight.pop() }
+        inFlight.push(time + duration)
+        if concurrency.record(inFlight: inFlight.count, bucket: bucket, window: KeepWarmPlanner.concurrencyWindowSeconds) { plan = nil }
         if window.lastStart != bucket {
             window.add(busyBucketStart: bucket)
             plan = nil
         }
     }
 
-    mutating func finish(at end: Int64, outcome: inout SimulationOutcome, pingUsage: inout InvocationUsage) {
-        keepWarm(until: end, outcome: &outcome, pingUsage: &pingUsage)
-        release(until: Int64.max)
-        for instance in idle[idleHead...] { outcome.warmInstanceSeconds += alive(instance, until: end) }
+    mutating func finish(at end: Int64, figures: inout EndpointOutcome, pingUsage: inout InvocationUsage) {
+        keepWarm(until: end, figures: &figures, pingUsage: &pingUsage)
+        pool.finish(at: end, alive: &figures.aliveMicroseconds)
     }
 
     /// Sends every ping the daemon would send before `time`, re-planning as it would at each tick that matters:
     /// after a ping, after a new busy bucket, and when an old idle time leaves the 4-hour window.
-    mutating func keepWarm(until time: Int64, outcome: inout SimulationOutcome, pingUsage: inout InvocationUsage) {
+    mutating func keepWarm(until time: Int64, figures: inout EndpointOutcome, pingUsage: inout InvocationUsage) {
         if case .off = policy { return }
         while true {
             if plan == nil { plan = replan(at: clock) }
             let due = plan!.nextPing.map(tick)
-            let eviction = window.nextEviction.map { $0 * 1_000 }
+            let eviction = learns ? window.nextEviction.map { $0 * 1_000_000 } : nil
             let next = min(due ?? .max, eviction ?? .max)
             guard next < time else { return }
             let now = max(next, clock)
             clock = now
-            if window.advance(toSecond: now / 1_000) {
+            if learns, window.advance(toSecond: now / 1_000_000) {
                 plan = replan(at: now)
                 guard let again = plan!.nextPing, tick(again) <= now else { continue }
             } else if due.map({ $0 > now }) ?? true {
                 continue
             }
-            ping(at: now, count: plan!.concurrency, outcome: &outcome, usage: &pingUsage)
+            let count = plan!.concurrency
+            let coldBefore = figures.coldPings
+            ping(at: now, count: count, figures: &figures, usage: &pingUsage)
             lastPing = now
-            plan = nil
+            plan = replan(at: now)
+            if skipping, figures.coldPings == coldBefore { skipSteadyPings(after: now, count: count, until: time, figures: &figures, usage: &pingUsage) }
         }
     }
 
-    /// The daemon's first 1-second tick at or after `date`, in milliseconds.
-    func tick(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000).rounded()).roundedUp(to: 1_000) }
+    /// After a round of `count` warm pings at `now`, with nothing else running, the rounds the plan repeats
+    /// (`KeepWarmDecision.Repeat`) before `time` find the same instances warm and change nothing but the
+    /// clock: count them at once. Exactly what the loop would do, round by round.
+    mutating func skipSteadyPings(after now: Int64, count: Int, until time: Int64, figures: inout EndpointOutcome,
+                                  usage: inout InvocationUsage) {
+        guard let plan, let repeats = plan.repeats, plan.concurrency == count, let first = plan.nextPing.map(tick),
+              pool.busyCount == count, pool.allBusyEnd(at: now + pingDuration) else { return }
+        let every = repeats.everySeconds * 1_000_000
+        // Each round must find the last one's instances idle and not yet reclaimed.
+        guard every >= pingDuration, every < idleTimeout + pingDuration,
+              first - now >= pingDuration, first - now < idleTimeout + pingDuration else { return }
+        var limit = time  // exclusive: rounds strictly before
+        if learns, let eviction = window.nextEviction { limit = min(limit, eviction * 1_000_000) }
+        // Round j (at first + j·every) is planned at the round before it (now, for j = 0).
+        var rounds = limit > first ? (limit - 1 - first) / every + 1 : 0
+        if let lastDue = repeats.lastDue.map(microseconds) {
+            // The plan's own times (before the tick) must not pass lastDue.
+            let planned = plan.nextPing.map(microseconds)!
+            rounds = min(rounds, planned > lastDue ? 0 : (lastDue - planned) / every + 1)
+        }
+        if let plannedBefore = repeats.plannedBefore.map(microseconds), rounds > 1 {
+            // Round j ≥ 1 is planned at round j − 1's time, which must come before plannedBefore.
+            rounds = min(rounds, plannedBefore > first ? (plannedBefore - 1 - first) / every + 2 : 1)
+        }
+        guard rounds > 0 else { return }
+        let last = first + (rounds - 1) * every
+        let pings = rounds * Int64(count)
+        figures.pings += pings
+        usage.requests += pings
+        usage.billedMBMilliseconds += pings * warmPingBilled
+        pool.moveAllBusy(until: last + pingDuration)
+        lastPing = last
+        clock = last
+        self.plan = replan(at: last)
+    }
+
+    /// The daemon's first 1-second tick at or after `date`, in microseconds.
+    func tick(_ date: Date) -> Int64 { microseconds(date).roundedUp(to: 1_000_000) }
+
+    func microseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 
     func replan(at now: Int64) -> KeepWarmDecision {
-        func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(ms) / 1_000) }
+        func date(_ us: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(us) / 1_000_000) }
         // As the daemon reads it: the end of the latest busy bucket of the last 4 hours, the latest a request in it can have come.
-        let lastInvocation = window.lastStart.map { date(($0 + window.bucketSeconds) * 1_000) }
+        let lastInvocation = window.lastStart.map { date(($0 + window.bucketSeconds) * 1_000_000) }
         return KeepWarmPlanner.decide(policy: policy, now: date(now), lastInvocation: lastInvocation,
-                                    lastPing: lastPing.map(date), idleTimeoutSeconds: target.idleTimeoutSeconds,
-                                    coldStartSeconds: coldStartSeconds, histogram: window.histogram)
+                                      lastPing: lastPing.map(date), idleTimeoutSeconds: target.idleTimeoutSeconds,
+                                      coldStartSeconds: coldStartSeconds, histogram: window.histogram,
+                                      recentConcurrency: concurrency.peak)
     }
 
-    mutating func ping(at time: Int64, count: Int, outcome: inout SimulationOutcome, usage: inout InvocationUsage) {
+    mutating func ping(at time: Int64, count: Int, figures: inout EndpointOutcome, usage: inout InvocationUsage) {
         for _ in 0..<count {
-            let cold = acquire(at: time, running: target.pingMilliseconds, outcome: &outcome)
-            let ran = target.pingMilliseconds + (cold ? target.coldStartMilliseconds : 0)
-            outcome.pings += 1
-            if cold { outcome.coldPings += 1 }
+            let cold = pool.acquire(at: time, running: pingDuration, alive: &figures.aliveMicroseconds)
+            figures.pings += 1
+            if cold { figures.coldPings += 1 }
             usage.requests += 1
-            usage.billedMBMilliseconds += Int64(target.memoryMB) * target.rates.billedMilliseconds(microseconds: ran * 1_000)
+            usage.billedMBMilliseconds += cold ? coldPingBilled : warmPingBilled
         }
     }
 
-    /// Takes a warm instance or starts one; returns whether it was a cold start.
-    mutating func acquire(at time: Int64, running duration: Int64, outcome: inout SimulationOutcome) -> Bool {
+}
+
+/// One endpoint's instances on the simulated target: one request at a time each; a request takes the most
+/// recently idle warm instance, else starts one; an instance idle for the idle timeout stops. Times in µs.
+struct InstancePool {
+    let idleTimeout: Int64
+    let coldStart: Int64
+    /// Instances serving something, as (busy until, started at), a min-heap on busy-until.
+    private var busy = MinHeap()
+    /// Idle instances as (idle since, started at), oldest first; requests take the newest.
+    private var idle: [(since: Int64, started: Int64)] = []
+    private var idleHead = 0
+
+    init(idleTimeout: Int64, coldStart: Int64) {
+        self.idleTimeout = idleTimeout
+        self.coldStart = coldStart
+    }
+
+    var busyCount: Int { busy.count }
+    func allBusyEnd(at until: Int64) -> Bool { busy.allEnd(at: until) }
+    /// Every busy instance busy until `until` instead (they all end together, so the heap order holds).
+    mutating func moveAllBusy(until: Int64) { busy.moveAll(until: until) }
+
+    /// Takes a warm instance or starts one; returns whether it was a cold start. The lifetimes of instances
+    /// found stopped are added to `alive`.
+    mutating func acquire(at time: Int64, running duration: Int64, alive: inout Int64) -> Bool {
         release(until: time)
         // Instances idle for the whole timeout have stopped.
         while idleHead < idle.count, idle[idleHead].since + idleTimeout <= time {
-            outcome.warmInstanceSeconds += alive(idle[idleHead], until: .max)
+            alive += lifetime(idle[idleHead], until: .max)
             idleHead += 1
         }
         if idleHead > 4_096 && idleHead * 2 > idle.count {
@@ -239,21 +410,27 @@ private struct EndpointReplay {
             busy.push(until: time + duration, started: instance.started)
             return false
         }
-        busy.push(until: time + target.coldStartMilliseconds + duration, started: time)
+        busy.push(until: time + coldStart + duration, started: time)
         return true
     }
 
+    /// Adds the lifetimes of every instance, up to `end`, to `alive`.
+    mutating func finish(at end: Int64, alive: inout Int64) {
+        release(until: Int64.max)
+        for instance in idle[idleHead...] { alive += lifetime(instance, until: end) }
+    }
+
     /// Instances whose work ended by `time` become idle (in order, so `idle` stays sorted).
-    mutating func release(until time: Int64) {
+    private mutating func release(until time: Int64) {
         while let top = busy.min, top.until <= time {
             busy.pop()
             idle.append((top.until, top.started))
         }
     }
 
-    /// Milliseconds → whole seconds an idle instance was alive, from its start until it stopped or `end`.
-    func alive(_ instance: (since: Int64, started: Int64), until end: Int64) -> Int64 {
-        (min(instance.since + idleTimeout, end) - instance.started) / 1_000
+    /// Microseconds an idle instance was alive, from its start until it stopped or `end`.
+    private func lifetime(_ instance: (since: Int64, started: Int64), until end: Int64) -> Int64 {
+        max(0, min(instance.since + idleTimeout, end) - instance.started)
     }
 }
 
@@ -261,11 +438,75 @@ extension Int64 {
     func roundedUp(to step: Int64) -> Int64 { (self + step - 1) / step * step }
 }
 
+/// The peak of user requests in flight over the last `window` seconds of busy buckets, as the daemon reads
+/// it from the buckets' `max_in_flight`: a monotonic queue of (bucket, peak), so the peak is its head.
+private struct ConcurrencyWindow {
+    private var buckets: [(start: Int64, peak: Int)] = []
+    private var head = 0
+
+    var peak: Int { head < buckets.count ? buckets[head].peak : 1 }
+
+    /// Records `inFlight` in the bucket starting at `bucket`; returns whether the peak changed.
+    mutating func record(inFlight: Int, bucket: Int64, window: Int64) -> Bool {
+        let before = peak
+        while head < buckets.count, buckets[head].start < bucket - window { head += 1 }
+        while buckets.count > head, buckets[buckets.count - 1].peak <= inFlight { buckets.removeLast() }
+        buckets.append((bucket, inFlight))
+        if head > 1_024 && head * 2 > buckets.count {
+            buckets.removeFirst(head)
+            head = 0
+        }
+        return peak != before
+    }
+}
+
+/// A binary min-heap of request ends.
+struct EndHeap {
+    private var items: [Int64] = []
+    var count: Int { items.count }
+    var min: Int64? { items.first }
+
+    mutating func push(_ value: Int64) {
+        items.append(value)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child] < items[parent] else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() {
+        let last = items.removeLast()
+        guard !items.isEmpty else { return }
+        items[0] = last
+        var parent = 0
+        while true {
+            let left = parent * 2 + 1, right = left + 1
+            var smallest = parent
+            if left < items.count && items[left] < items[smallest] { smallest = left }
+            if right < items.count && items[right] < items[smallest] { smallest = right }
+            if smallest == parent { return }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
+
 /// A binary min-heap of (busy until, started at) on busy-until.
 private struct MinHeap {
     private var items: [(until: Int64, started: Int64)] = []
 
     var min: (until: Int64, started: Int64)? { items.first }
+    var count: Int { items.count }
+
+    func allEnd(at until: Int64) -> Bool { items.allSatisfy { $0.until == until } }
+
+    /// Every instance busy until `until` instead: all end together, so the heap order holds.
+    mutating func moveAll(until: Int64) {
+        for index in items.indices { items[index].until = until }
+    }
 
     mutating func push(until: Int64, started: Int64) {
         items.append((until, started))
