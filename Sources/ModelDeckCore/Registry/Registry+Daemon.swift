@@ -5,9 +5,18 @@ import GRDB
 
 /// The one row of `daemon`.
 struct DaemonRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    // Column names spelled out: cheaper than converting every key of every row from snake case.
+    enum CodingKeys: String, CodingKey {
+        case id
+        case pid
+        case host
+        case version
+        case startedAt = "started_at"
+        case heartbeatAt = "heartbeat_at"
+        case stoppedAt = "stopped_at"
+    }
+
     static let databaseTableName = "daemon"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var id = 1
     var pid: Int

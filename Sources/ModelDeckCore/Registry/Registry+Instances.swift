@@ -10,6 +10,22 @@ public enum InstanceState: String, Codable, Sendable, CaseIterable {
 
 /// One row of `instances`: the live view of an endpoint's concurrency, written by the gateway that runs it.
 public struct InstanceRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    // Column names spelled out: cheaper than converting every key of every row from snake case.
+    public enum CodingKeys: String, CodingKey {
+        case id
+        case endpoint
+        case versionId = "version_id"
+        case state
+        case inFlight = "in_flight"
+        case maxConcurrency = "max_concurrency"
+        case pid
+        case address
+        case coldStartMs = "cold_start_ms"
+        case startedAt = "started_at"
+        case lastUsedAt = "last_used_at"
+        case updatedAt = "updated_at"
+    }
+
     public static let databaseTableName = "instances"
 
     public var id: String
@@ -25,8 +41,6 @@ public struct InstanceRecord: Codable, Equatable, Sendable, FetchableRecord, Per
     public var lastUsedAt: Date?
     public var updatedAt: Date
 
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public init(id: String, endpoint: String, versionId: String, state: InstanceState, inFlight: Int, maxConcurrency: Int,
                 pid: Int32?, address: String?, coldStartMs: Int?, startedAt: Date, lastUsedAt: Date?, updatedAt: Date) {

@@ -4,9 +4,21 @@ import GRDB
 /// One row of `keep_warm_state`: what the keep-warm scheduler planned and last did for an endpoint, and a
 /// "ping now" someone asked for.
 public struct KeepWarmState: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    // Column names spelled out: cheaper than converting every key of every row from snake case.
+    public enum CodingKeys: String, CodingKey {
+        case endpoint
+        case nextPingAt = "next_ping_at"
+        case lastPingAt = "last_ping_at"
+        case lastPingDueAt = "last_ping_due_at"
+        case plan
+        case lastResult = "last_result"
+        case pingsSent = "pings_sent"
+        case pingRequestedAt = "ping_requested_at"
+        case pingRequestedBy = "ping_requested_by"
+        case updatedAt = "updated_at"
+    }
+
     public static let databaseTableName = "keep_warm_state"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public var endpoint: String
     public var nextPingAt: Date?

@@ -6,9 +6,16 @@ import GRDB
 
 /// One row of `traffic`: an endpoint's desired share for a version, and what the target was last made to route.
 public struct TrafficRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    // Column names spelled out: cheaper than converting every key of every row from snake case.
+    public enum CodingKeys: String, CodingKey {
+        case endpoint
+        case versionId = "version_id"
+        case weight
+        case liveWeight = "live_weight"
+        case updatedAt = "updated_at"
+    }
+
     public static let databaseTableName = "traffic"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public var endpoint: String
     public var versionId: String
