@@ -62,11 +62,11 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
         var requested: Date?
     }
 
-    /// Plans every endpoint, stores the plans that changed (in one transaction), and returns the pings due
+    /// Plans every endpoint, gives the plans that changed in `unsaved` (for `save`), and returns the pings due
     /// now that may start, marked in flight; `deadline` comes down to the next planned ping, and `starved`
     /// says whether a due ping waits for a free slot.
     func plan(_ states: inout [String: EndpointState], pings: PingBook, now: Date,
-              deadline: inout C.Instant, starved: inout Bool) async -> [DuePing] {
+              deadline: inout C.Instant, starved: inout Bool, unsaved: inout [(String, KeepWarmPlan)]) -> [DuePing] {
         let book = pings.snapshot()
         var free = maxConcurrentPings - book.inFlight.count
         var changed: [(String, KeepWarmPlan)] = []
@@ -122,15 +122,20 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                                pings: KeepWarmPlanner.pings(concurrency: max(1, decision.concurrency), weights: state.weights),
                                dueAt: dueAt, requested: requested))
         }
-        if !changed.isEmpty {
-            do { try await registry.perform { [changed] in try $0.saveKeepWarmPlans(changed, now: now) } } catch {
-                logger.error("keep-warm failed", metadata: ["error": "\(error)"])
-                // Not stored: put into words and saved again at the next pass.
-                for (name, _) in changed { states[name]?.plannedRule = nil; states[name]?.storedPlan = nil }
-            }
-        }
         for ping in due { pings.start(ping.endpoint) }
+        unsaved = changed
         return due
+    }
+
+    /// Stores the plans that changed (for the dashboard), once the due pings have left: a ping never waits for
+    /// the registry's write lock.
+    func save(_ plans: [(String, KeepWarmPlan)], _ states: inout [String: EndpointState], now: Date) async {
+        guard !plans.isEmpty else { return }
+        do { try await registry.perform { try $0.saveKeepWarmPlans(plans, now: now) } } catch {
+            logger.error("keep-warm failed", metadata: ["error": "\(error)"])
+            // Not stored: put into words and saved again at the next pass.
+            for (name, _) in plans { states[name]?.plannedRule = nil; states[name]?.storedPlan = nil }
+        }
     }
 
     /// Sends one endpoint's pings (one version after another) and records them.
@@ -251,9 +256,12 @@ extension KeepWarmLoop: Service where C == ContinuousClock {
                 var deadline = clock.now + maxSleep
                 if reloadPending, let lastLoad { deadline = min(deadline, lastLoad + reloadInterval) }
                 var starved = false
-                for ping in await plan(&states, pings: pings, now: Date(), deadline: &deadline, starved: &starved) {
+                var unsaved: [(String, KeepWarmPlan)] = []
+                let now = Date()
+                for ping in plan(&states, pings: pings, now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved) {
                     group.addTask { await send(ping, pings: pings) }
                 }
+                await save(unsaved, &states, now: now)
                 // Pings leave on time whatever the polling (the sleep ends at the deadline); registry changes are
                 // re-read at most every `reloadInterval`, so a slower poll does, unless due pings wait for a slot.
                 let version = await watcher.waitForChange(from: seen, until: deadline,

@@ -42,13 +42,16 @@ struct KeepWarmLoopTests {
         var states = ["a": try state(fixture, "a", lastPing: 61), "b": try state(fixture, "b", lastPing: 30)]
         var deadline = clock.now.advanced(by: .seconds(5 * 60))
         var starved = false
-        let due = await loop.plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved)
+        var unsaved: [(String, KeepWarmPlan)] = []
+        let due = loop.plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved)
         #expect(due.map(\.endpoint) == ["a"])
         #expect(due.first?.pings == ["m@v1": 2], "two concurrent pings keep two instances warm")
         #expect(due.first?.dueAt == now.addingTimeInterval(-1))
         #expect(deadline == clock.now.advanced(by: .seconds(30)), "b is due in 30 s")
         #expect(!starved)
-        // The plans are stored for the dashboard.
+        // The plans that changed are stored for the dashboard, once the pings have left.
+        #expect(Set(unsaved.map(\.0)) == ["a", "b"])
+        await loop.save(unsaved, &states, now: now)
         let stored = try fixture.registry.keepWarmStates()
         #expect(stored["b"]?.nextPingAt == now.addingTimeInterval(30))
         #expect(stored["b"]?.plan.isEmpty == false)
@@ -62,7 +65,8 @@ struct KeepWarmLoopTests {
         var states = ["a": try state(fixture, "a", lastPing: 120), "b": try state(fixture, "b", lastPing: 120)]
         var deadline = clock.now.advanced(by: .seconds(5))
         var starved = false
-        let due = await loop.plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved)
+        var unsaved: [(String, KeepWarmPlan)] = []
+        let due = loop.plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved)
         #expect(due.count == 1)
         #expect(starved, "the other due ping waits for a slot, and a finishing ping wakes the loop")
     }
@@ -83,16 +87,17 @@ struct KeepWarmLoopTests {
         var states = ["a": try state(fixture, "a", lastPing: 600), "b": try state(fixture, "b", lastPing: 600)]
         var deadline = clock.now.advanced(by: .seconds(5))
         var starved = false
-        let due = await loop.plan(&states, pings: book, now: now, deadline: &deadline, starved: &starved)
+        var unsaved: [(String, KeepWarmPlan)] = []
+        let due = loop.plan(&states, pings: book, now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved)
         #expect(due.isEmpty)
         #expect(deadline == clock.now.advanced(by: .seconds(1)), "a is looked at again a second after its pings went")
 
         var later = clock.now.advanced(by: .seconds(5))
         book.finish("a") { $0.sentAt = now }
-        let next = await loop.plan(&states, pings: book, now: now, deadline: &later, starved: &starved)
+        let next = loop.plan(&states, pings: book, now: now, deadline: &later, starved: &starved, unsaved: &unsaved)
         #expect(next.isEmpty)
         #expect(later == clock.now.advanced(by: .seconds(2)), "b's retry is due after its 2 s pause")
-        let after = await loop.plan(&states, pings: book, now: now.addingTimeInterval(2), deadline: &later, starved: &starved)
+        let after = loop.plan(&states, pings: book, now: now.addingTimeInterval(2), deadline: &later, starved: &starved, unsaved: &unsaved)
         #expect(after.map(\.endpoint) == ["b"])
     }
 
@@ -104,7 +109,8 @@ struct KeepWarmLoopTests {
         var states = ["a": try state(fixture, "a", lastPing: 600), "b": try state(fixture, "b", lastPing: 600)]
         var deadline = clock.now.advanced(by: .seconds(5))
         var starved = false
-        let due = await loop(fixture, clock: clock).plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved)
+        var unsaved: [(String, KeepWarmPlan)] = []
+        let due = loop(fixture, clock: clock).plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved)
         #expect(due.map(\.endpoint) == ["a"])
     }
 
@@ -117,7 +123,8 @@ struct KeepWarmLoopTests {
                       "b": try state(fixture, "b", policy: .off, lastPing: nil)]
         var deadline = clock.now.advanced(by: .seconds(5))
         var starved = false
-        let due = await loop(fixture, clock: clock).plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved)
+        var unsaved: [(String, KeepWarmPlan)] = []
+        let due = loop(fixture, clock: clock).plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved)
         #expect(due.map(\.endpoint) == ["a"])
         #expect(due.first?.requested == asked && due.first?.dueAt == asked)
         #expect(due.first?.pings == ["m@v1": 1])
