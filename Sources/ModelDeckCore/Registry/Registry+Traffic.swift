@@ -43,9 +43,12 @@ extension TrafficSplit {
     /// The desired weights of every endpoint that takes traffic (endpoint → version → percent), in one query:
     /// the gateway, keep-warm, the dashboard, the exports and `get` all read them this way.
     static func allDesired(_ db: Database) throws -> [String: [String: Int]] {
+        // Read by the gateway's catalog at every registry change and by keep-warm: three columns straight from
+        // the rows, without decoding whole records (a fleet has thousands).
         var weights: [String: [String: Int]] = [:]
-        for row in try TrafficRecord.filter(TrafficRecord.Columns.weight > 0).fetchAll(db) {
-            weights[row.endpoint, default: [:]][row.versionId] = row.weight
+        let rows = try Row.fetchCursor(db, sql: "SELECT endpoint, version_id, weight FROM traffic WHERE weight > 0")
+        while let row = try rows.next() {
+            weights[row[0], default: [:]][row[1]] = row[2]
         }
         return weights
     }
