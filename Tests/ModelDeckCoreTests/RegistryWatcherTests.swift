@@ -48,4 +48,32 @@ struct RegistryWatcherTests {
         #expect(await watcher.waitForChange(from: before, until: .now + .milliseconds(50)) == before)
         #expect(await watcher.waitForChange(from: before, until: .now + .seconds(600), orWhen: { true }) == before)
     }
+
+    @Test func theGatewaysCatalogIsReReadOnlyWhenWhatItServesChanged() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        try DeckApplier.apply(try parseDeck(sampleDeck()), to: registry, source: "deck.yaml", actor: "test")
+        let watcher = try RegistryWatcher(path: scratch.registryPath)
+        let local: Set<String> = ["local"]
+        let (first, loaded) = try watcher.servedEndpoints(targets: local, unless: .none)
+        #expect(loaded?.isEmpty == false)
+
+        // A request's instance and its bucket: the data version moves, the catalog does not.
+        try registry.write { db in
+            try db.execute(sql: "INSERT INTO models (name) VALUES ('unrelated')")
+            try db.execute(sql: "UPDATE traffic SET live_weight = weight")
+        }
+        let (second, unchanged) = try watcher.servedEndpoints(targets: local, unless: first)
+        #expect(unchanged == nil)
+        #expect(second.dataVersion != first.dataVersion)
+        #expect(second.generation == first.generation)
+
+        // A desired weight: re-read.
+        let endpoint = try #require(loaded?.keys.sorted().first)
+        try registry.write { db in try db.execute(sql: "UPDATE traffic SET weight = weight WHERE endpoint = ?", arguments: [endpoint]) }
+        let (third, reloaded) = try watcher.servedEndpoints(targets: local, unless: second)
+        #expect(third.generation != second.generation)
+        #expect(reloaded?[endpoint] != nil)
+    }
 }
