@@ -86,11 +86,16 @@ extension Registry {
     public func saveKeepWarmPlans(_ plans: [(endpoint: String, plan: KeepWarmPlan)], now: Date) throws {
         guard !plans.isEmpty else { return }
         try write { db in
+            // One prepared upsert, not a record fetched, compared and saved: at a thousand endpoints the loop
+            // stores a plan at each ping, and building and decoding the record's query was most of that write.
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO keep_warm_state (endpoint, next_ping_at, plan, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (endpoint) DO UPDATE SET next_ping_at = excluded.next_ping_at, plan = excluded.plan,
+                    updated_at = excluded.updated_at
+                WHERE next_ping_at IS NOT excluded.next_ping_at OR plan IS NOT excluded.plan
+                """)
             for (endpoint, plan) in plans {
-                try Self.updateKeepWarmState(db, endpoint: endpoint, now: now) { state in
-                    state.nextPingAt = plan.nextPing
-                    state.plan = plan.reason
-                }
+                try upsert.execute(arguments: [endpoint, plan.nextPing, plan.reason, now])
             }
         }
     }
