@@ -110,7 +110,7 @@ struct ControlLoops: Service {
                 // then a checkpoint that empties the WAL even while dashboards keep reading.
                 do {
                     let tiers = self.tiers
-                    try await registry.perform { try $0.maintain(now: Date(), tiers: tiers) }
+                    _ = try await registry.perform { try $0.maintain(now: Date(), tiers: tiers) }
                 } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
             }
             // A change during this tick (its own writes included) wakes the next one at once.

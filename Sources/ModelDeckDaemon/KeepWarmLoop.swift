@@ -42,6 +42,9 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
         var coldStartSeconds: Int64
         /// The most user requests in flight at once in the hour before the last one (adaptive warms that many).
         var recentConcurrency = 1
+        /// How long the platform keeps an idle instance, learned from cold starts after idle gaps
+        /// (`KeepAliveLearner`); the endpoint's configured `idle_timeout` until there is enough evidence.
+        var learnedKeepAlive: LearnedKeepAlive? = nil
         var storedPlan: String?
         var storedNext: Date?
         /// A "ping now" someone asked for (TUI `p`, `modeldeck ping`), whatever the policy.
@@ -91,7 +94,7 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
             // What a finished ping did is known here before the registry is re-read.
             let lastPing = Self.later(state.lastPing, outcome?.sentAt)
             let decision = KeepWarmPlanner.decide(policy: state.endpoint.keepWarm, now: now, lastInvocation: state.lastInvocation,
-                                                  lastPing: lastPing, idleTimeoutSeconds: state.endpoint.idleTimeoutSeconds,
+                                                  lastPing: lastPing, idleTimeoutSeconds: state.learnedKeepAlive?.seconds ?? state.endpoint.idleTimeoutSeconds,
                                                   coldStartSeconds: state.coldStartSeconds, histogram: state.histogram,
                                                   recentConcurrency: state.recentConcurrency)
             // A plan that is due is the same plan whatever `now` says: it is not rewritten at every pass.
@@ -214,12 +217,13 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     /// Every endpoint with keep-warm on or a ping asked for, in a few set queries (a fleet has thousands).
     private func load(now: Date) async throws -> [String: EndpointState] {
         let since = now.addingTimeInterval(-Double(IdleTimeHistogram.binCount) * 60)
-        let (inputs, busy, peaks) = try await registry.perform { registry in
+        let (inputs, busy, peaks, keepAlives) = try await registry.perform { registry in
             let inputs = try registry.keepWarmInputs()
             // Only the adaptive policy learns from traffic.
             let adaptive = inputs.filter { $0.endpoint.keepWarm == .adaptive }.map(\.endpoint.name)
             return (inputs, try registry.busyIntervals(endpoints: adaptive, since: since),
-                    adaptive.isEmpty ? [:] : try registry.recentPeakConcurrency(since: Int64(since.timeIntervalSince1970)))
+                    adaptive.isEmpty ? [:] : try registry.recentPeakConcurrency(since: Int64(since.timeIntervalSince1970)),
+                    try registry.learnedKeepAlives(endpoints: adaptive, since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds)))
         }
         var states: [String: EndpointState] = [:]
         for input in inputs {
@@ -232,6 +236,7 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                 lastPing: input.state?.lastPingAt, histogram: IdleTimeHistogram.from(busyBuckets: intervals),
                 coldStartSeconds: max(1, ((input.slowestColdStartMs ?? 1_000) + 999) / 1_000),
                 recentConcurrency: input.endpoint.keepWarm == .adaptive ? peaks[input.endpoint.name] ?? 1 : 1,
+                learnedKeepAlive: keepAlives[input.endpoint.name],
                 storedPlan: input.state?.plan, storedNext: input.state?.nextPingAt, pingRequested: input.state?.pingRequestedAt)
         }
         return states

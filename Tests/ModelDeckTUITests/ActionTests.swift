@@ -199,6 +199,11 @@ struct ActionTests {
         #expect(screen.line(version).contains("40% errors"))
         #expect(screen.role(row: version, column: 30) == .error, "a version over the error SLO stands out")
         #expect(screen.text.contains("error rate 40% (20 of 50 requests)"))
+        #expect(screen.text.contains("platform keep-alive not learned yet"))
+        detail.keepAlive = LearnedKeepAlive(seconds: 420, shortestColdGapSeconds: 540, contrary: 0, warmObservations: 12, coldObservations: 5)
+        dashboard.update(detail)
+        screen = Fixtures.render(&dashboard, width: 160, height: 50)
+        #expect(screen.text.contains("warm after idle gaps up to 7m, cold from 9m"))
         dashboard.handle(.escape)
         #expect(dashboard.page == .table)
     }

@@ -181,3 +181,28 @@ extension Registry {
         }
     }
 }
+
+extension Registry {
+    /// How long each of `endpoints` has learned its platform keeps an idle instance (`KeepAliveLearner`), from
+    /// the gaps between its buckets with activity (requests or pings) since `since`, version by version; the
+    /// endpoints with too little evidence are absent. The daemon's planner and the endpoint detail both ask here.
+    public func learnedKeepAlives(endpoints: [String], since: Date) throws -> [String: LearnedKeepAlive] {
+        guard !endpoints.isEmpty else { return [:] }
+        return try read { db in
+            var activity: [String: [String: [(start: Int64, width: Int64, cold: Bool)]]] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT endpoint, version_id, start, width_s, cold_starts + warmup_cold_starts > 0 AS cold FROM metric_buckets
+                WHERE requests + warmups > 0 AND start >= ? AND endpoint IN (SELECT value FROM json_each(?))
+                ORDER BY start
+                """, arguments: [Int64(since.timeIntervalSince1970), jsonArray(endpoints)]) {
+                activity[row["endpoint"], default: [:]][row["version_id"], default: []].append((row["start"], row["width_s"], row["cold"]))
+            }
+            var result: [String: LearnedKeepAlive] = [:]
+            for (endpoint, versions) in activity {
+                let observations = versions.values.flatMap { KeepAliveLearner.observations(activity: $0) }
+                if let learned = KeepAliveLearner.learn(observations) { result[endpoint] = learned }
+            }
+            return result
+        }
+    }
+}

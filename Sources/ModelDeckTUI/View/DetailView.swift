@@ -76,6 +76,14 @@ extension Dashboard {
         if s.pingRequested { warm.append((" · ping requested", .warning)) }
         if let last = s.lastPingResult { warm.append((" · last: \(last)", .dim)) }
         lines.append(warm)
+        if let detail, s.keepWarm != .off {
+            if let learned = detail.keepAlive {
+                lines.append([label(""), ("platform keep-alive learned: warm after idle gaps up to \(Format.duration(seconds: learned.seconds)), cold from \(Format.duration(seconds: learned.shortestColdGapSeconds))", .normal),
+                              (" (\(learned.warmObservations) warm, \(learned.coldObservations) cold gaps, last day; planned with it)", .dim)])
+            } else {
+                lines.append([label(""), ("platform keep-alive not learned yet (\(KeepAliveLearner.minimumEach) cold and \(KeepAliveLearner.minimumEach) warm gaps of 1m+ needed): planned with idle_timeout", .dim)])
+            }
+        }
 
         guard let detail else {
             lines.append([])
