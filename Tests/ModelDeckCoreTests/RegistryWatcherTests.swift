@@ -76,4 +76,32 @@ struct RegistryWatcherTests {
         #expect(third.generation != second.generation)
         #expect(reloaded?[endpoint] != nil)
     }
+
+    @Test(.timeLimit(.minutes(1))) func aNotifiedWatcherWakesOnACommitWithoutPolling() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        let watcher = try RegistryWatcher(path: scratch.registryPath, notified: true)
+        let before = watcher.version()
+        let writer = Task {
+            try await Task.sleep(for: .milliseconds(100))
+            try registry.write { db in try db.execute(sql: "INSERT INTO models (name) VALUES ('sentiment')") }
+        }
+        // Neither the poll nor the deadline can end this wait within the test's limit: only the notification.
+        let after = await watcher.waitForChange(from: before, until: .now + .seconds(600), polling: .seconds(600))
+        try await writer.value
+        #expect(after != before)
+    }
+
+    @Test func theNotifierIgnoresOtherFilesInTheFolderAndRemembersAWriteNobodyWaitedFor() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        let notifier = try #require(RegistryNotifier(registryPath: scratch.registryPath))
+        try Data("a log line\n".utf8).write(to: URL(fileURLWithPath: scratch.path + "/daemon.log"))
+        #expect(await notifier.next(within: .milliseconds(300)) == false)
+        try registry.write { db in try db.execute(sql: "INSERT INTO models (name) VALUES ('sentiment')") }
+        try await Task.sleep(for: .milliseconds(100)) // delivered while nobody waits
+        #expect(await notifier.next(within: .seconds(600)) == true)
+    }
 }
