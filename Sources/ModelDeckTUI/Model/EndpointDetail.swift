@@ -34,6 +34,8 @@ public struct EndpointDetail: Sendable {
     public var bands: [Band] = []
     public var warmP99: Double?
     public var coldP99: Double?
+    /// The whole hour's figures (what keep-warm bought: warm hits, pings and their cost).
+    public var hour: LiveFigures?
     public var versions: [VersionFigures] = []
     public var events: [Listings.EventRow] = []
     /// How long the platform keeps an idle instance, learned from the last day's gaps; nil until known.
@@ -69,6 +71,7 @@ public struct EndpointDetail: Sendable {
                          p99: entry.latency.milliseconds(atPercentile: 99))
         }
         let total = all.figuresNow()
+        detail.hour = total
         detail.warmP99 = total.warmP99Milliseconds
         detail.coldP99 = total.coldP99Milliseconds
         let merged = all.merged
