@@ -93,7 +93,11 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
             let outcome = book.outcomes[name]
             // What a finished ping did is known here before the registry is re-read.
             let lastPing = Self.later(state.lastPing, outcome?.sentAt)
-            let decision = KeepWarmPlanner.decide(policy: state.endpoint.keepWarm, now: now, lastInvocation: state.lastInvocation,
+            // A fixed policy's concurrency by the clock; the loop wakes when the next entry fires.
+            let timetable = KeepWarmPlanner.scheduled(state.endpoint.keepWarm, schedule: state.endpoint.keepWarmSchedule,
+                                                      now: now, lastPing: lastPing)
+            if let change = timetable.nextChange { wake(at: change) }
+            let decision = KeepWarmPlanner.decide(policy: timetable.policy, now: now, lastInvocation: state.lastInvocation,
                                                   lastPing: lastPing, idleTimeoutSeconds: state.learnedKeepAlive?.seconds ?? state.endpoint.idleTimeoutSeconds,
                                                   coldStartSeconds: state.coldStartSeconds, histogram: state.histogram,
                                                   recentConcurrency: state.recentConcurrency)
@@ -119,7 +123,7 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                 return
             }
             let requested = state.pingRequested.flatMap { $0 == outcome?.answeredRequest ? nil : $0 }
-            let scheduled = state.endpoint.keepWarm != .off ? decision.nextPing : nil
+            let scheduled = timetable.policy != .off ? Self.earlier(decision.nextPing, timetable.firedSinceLastPing) : nil
             guard let dueAt = Self.earlier(requested, scheduled), !state.weights.isEmpty else { return }
             guard dueAt <= now else {
                 wake(at: dueAt)

@@ -79,3 +79,55 @@ struct CronTests {
         #expect(ScheduledConcurrency.inForce([], at: utc("2026-11-29T12:00:00")).concurrency == nil)
     }
 }
+
+struct KeepWarmScheduleTests {
+    func utc(_ text: String) -> Date { ISO8601DateFormatter().date(from: text + "Z")! }
+    let schedule = [ScheduledConcurrency(cron: try! Cron(parsing: "0 8 * * MON-FRI"), concurrency: 10),
+                    ScheduledConcurrency(cron: try! Cron(parsing: "0 18 * * MON-FRI"), concurrency: 0)]
+    let fixed = KeepWarmPolicy.fixed(everySeconds: 300, concurrency: 2)
+
+    @Test func theConcurrencyInForceReplacesTheBaseOneAndARaiseIsWarmedWhenItFires() {
+        // Monday 08:00:30, last ping at 07:58: ten instances, due now (not at 08:03).
+        let morning = KeepWarmPlanner.scheduled(fixed, schedule: schedule, now: utc("2026-11-30T08:00:30"), lastPing: utc("2026-11-30T07:58:00"))
+        #expect(morning.policy == .fixed(everySeconds: 300, concurrency: 10))
+        #expect(morning.firedSinceLastPing == utc("2026-11-30T08:00:00"))
+        #expect(morning.nextChange == utc("2026-11-30T18:00:00"))
+        // Once pinged after the firing, the interval rules again.
+        let later = KeepWarmPlanner.scheduled(fixed, schedule: schedule, now: utc("2026-11-30T08:02:00"), lastPing: utc("2026-11-30T08:00:31"))
+        #expect(later.firedSinceLastPing == nil)
+        #expect(later.policy == .fixed(everySeconds: 300, concurrency: 10))
+    }
+
+    @Test func zeroStopsPingingUntilTheNextEntryAndNoScheduleChangesNothing() {
+        let night = KeepWarmPlanner.scheduled(fixed, schedule: schedule, now: utc("2026-11-30T22:00:00"), lastPing: utc("2026-11-30T17:58:00"))
+        #expect(night.policy == .off)
+        #expect(night.nextChange == utc("2026-12-01T08:00:00"))
+        let plain = KeepWarmPlanner.scheduled(fixed, schedule: [], now: utc("2026-11-30T22:00:00"), lastPing: nil)
+        #expect(plain.policy == fixed)
+        #expect(plain.nextChange == nil)
+        let adaptive = KeepWarmPlanner.scheduled(.adaptive, schedule: schedule, now: utc("2026-11-30T22:00:00"), lastPing: nil)
+        #expect(adaptive.policy == .adaptive)
+    }
+
+    @Test func aDeckCarriesTheScheduleIntoTheRegistryAndBadEntriesAreRefusedAtTheirLine() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        let keepWarm = #"keep_warm: {mode: fixed, every: 5m, concurrency: 2, schedule: [{cron: "0 8 * * MON-FRI", concurrency: 10}, {cron: "0 18 * * MON-FRI", concurrency: 0}]}"#
+        func deck(_ keepWarm: String) -> String { sampleDeck([("    traffic: {v1: 100}", "    \(keepWarm)\n    traffic: {v1: 100}")]) }
+        let text = deck(keepWarm)
+        try DeckApplier.apply(try parseDeck(text), to: registry, source: "deck.yaml", actor: "test")
+        let stored = try #require(try registry.endpoints().first { !$0.keepWarmSchedule.isEmpty })
+        #expect(stored.keepWarmSchedule == schedule)
+        #expect(stored.keepWarm == .fixed(everySeconds: 300, concurrency: 2))
+
+        for (entry, expected) in [(#"{cron: "0 25 * * *", concurrency: 1}"#, "cron hour '25'"),
+                                  (#"{cron: "0 8 * * *"}"#, "needs cron and concurrency"),
+                                  (#"{cron: "0 8 * * *", concurrency: 1001}"#, "concurrency")] {
+            let bad = deck("keep_warm: {mode: fixed, every: 5m, schedule: [\(entry)]}")
+            #expect { try parseDeck(bad) } throws: { "\($0)".contains(expected) && "\($0)".contains("deck.yaml:") }
+        }
+        let adaptive = deck(#"keep_warm: {mode: adaptive, schedule: [{cron: "0 8 * * *", concurrency: 1}]}"#)
+        #expect { try parseDeck(adaptive) } throws: { "\($0)".contains("keep_warm schedule needs mode fixed") }
+    }
+}

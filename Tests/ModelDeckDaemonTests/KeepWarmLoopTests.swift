@@ -83,6 +83,28 @@ struct KeepWarmLoopTests {
         #expect(planned["a"]!.nextPing! < planned["b"]!.nextPing!)
     }
 
+    @Test func aScheduledRaiseIsWarmedWhenItsCronFiresWithItsConcurrency() async throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let clock = TestClock()
+        let loop = loop(fixture, clock: clock)
+        // Last pinged 2 minutes ago on a 5-minute interval: not due by the interval, but ten instances from `now`.
+        var scheduled = try state(fixture, "a", policy: .fixed(everySeconds: 300, concurrency: 1), lastPing: 120)
+        let firing = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now)
+        scheduled.endpoint.keepWarmSchedule = [
+            ScheduledConcurrency(cron: try Cron(parsing: "\(firing.minute!) \(firing.hour!) * * *"), concurrency: 10),
+            ScheduledConcurrency(cron: try Cron(parsing: "\(firing.minute!) \((firing.hour! + 10) % 24) * * *"), concurrency: 1),
+        ]
+        var states = ["a": scheduled]
+        var deadline = clock.now.advanced(by: .seconds(3_600))
+        var starved = false
+        var unsaved: [(String, KeepWarmPlan)] = []
+        let due = loop.plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved)
+        #expect(due.map(\.endpoint) == ["a"])
+        #expect(due.first?.pings == ["m@v1": 10])
+        #expect(due.first?.dueAt == now)
+    }
+
     @Test func atMostTheSlotsLeaveAtOnceAndTheRestWaitForOne() async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

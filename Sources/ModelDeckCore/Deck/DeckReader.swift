@@ -273,7 +273,7 @@ public struct DeckReader {
             declared.insert(.dailyBudget)
         }
         if let n = fields["keep_warm"] {
-            endpoint.keepWarm = try keepWarm(n, what: what)
+            (endpoint.keepWarm, endpoint.keepWarmSchedule) = try keepWarm(n, what: what)
             declared.insert(.keepWarm)
         }
         if let n = fields["production"] {
@@ -299,26 +299,40 @@ public struct DeckReader {
         return EndpointDeclaration(endpoint: endpoint, traffic: traffic, declared: declared)
     }
 
-    private func keepWarm(_ node: Node, what: String) throws -> KeepWarmPolicy {
+    private func keepWarm(_ node: Node, what: String) throws -> (KeepWarmPolicy, [ScheduledConcurrency]) {
         if case .scalar = node {
             switch try string(node, what: "keep_warm") {
-            case "off", "false": return .off
-            case "adaptive": return .adaptive
+            case "off", "false": return (.off, [])
+            case "adaptive": return (.adaptive, [])
             case let other:
                 throw error(at: node, "\(what): keep_warm '\(other)' is not off, adaptive or a mapping {mode: fixed, every: 5m, concurrency: 1}")
             }
         }
-        let fields = try mapping(node, what: "\(what) keep_warm", allowed: ["mode", "every", "concurrency"])
+        let fields = try mapping(node, what: "\(what) keep_warm", allowed: ["mode", "every", "concurrency", "schedule"])
         let mode = try fields["mode"].map { try string($0, what: "mode") } ?? (fields["every"] != nil ? "fixed" : "off")
+        if mode != "fixed", let schedule = fields["schedule"] {
+            throw error(at: schedule, "\(what): keep_warm schedule needs mode fixed (a concurrency per schedule for fixed pings)")
+        }
         switch mode {
-        case "off": return .off
-        case "adaptive": return .adaptive
+        case "off": return (.off, [])
+        case "adaptive": return (.adaptive, [])
         case "fixed":
             guard let every = fields["every"] else { throw error(at: node, "\(what): keep_warm fixed needs every, e.g. every: 5m") }
             let seconds = try at(every) { try Quantity.seconds(try string(every, what: "every"), what: "\(what) keep_warm every") }
             guard seconds >= 1 else { throw error(at: every, "\(what): keep_warm every must be at least 1s") }
             let concurrency = try fields["concurrency"].map { try integer($0, what: "\(what) keep_warm concurrency", range: 1...1_000) } ?? 1
-            return .fixed(everySeconds: seconds, concurrency: concurrency)
+            var schedule: [ScheduledConcurrency] = []
+            let entries = try sequence(fields["schedule"], what: "\(what) keep_warm schedule")
+            guard entries.count <= 24 else { throw error(at: fields["schedule"]!, "\(what): keep_warm schedule has \(entries.count) entries; at most 24") }
+            for entry in entries {
+                let parts = try mapping(entry, what: "\(what) keep_warm schedule entry", allowed: ["cron", "concurrency"])
+                guard let cronNode = parts["cron"], let countNode = parts["concurrency"] else {
+                    throw error(at: entry, "\(what): each keep_warm schedule entry needs cron and concurrency, e.g. {cron: \"0 8 * * MON-FRI\", concurrency: 10}")
+                }
+                let cron = try at(cronNode) { try Cron(parsing: try string(cronNode, what: "cron")) }
+                schedule.append(ScheduledConcurrency(cron: cron, concurrency: try integer(countNode, what: "\(what) keep_warm schedule concurrency", range: 0...1_000)))
+            }
+            return (.fixed(everySeconds: seconds, concurrency: concurrency), schedule)
         default:
             throw error(at: fields["mode"]!, "\(what): keep_warm mode '\(mode)' is not off, fixed or adaptive")
         }

@@ -18,6 +18,9 @@ public struct Endpoint: Codable, Equatable, Sendable {
     public var keepWarm: KeepWarmPolicy
     /// Production endpoints are marked in the TUI and ask for a reason before any action.
     public var production: Bool
+    /// A fixed policy's concurrency by the clock (working hours, a daily batch): each entry takes effect
+    /// when its cron fires; empty for one concurrency all day.
+    public var keepWarmSchedule: [ScheduledConcurrency] = []
 
     public init(name: String, model: String, target: String, memoryMB: Int, concurrency: Int = 1,
                 minInstances: Int = 0, maxInstances: Int = 4, idleTimeoutSeconds: Int64 = 300,

@@ -319,6 +319,19 @@ public enum KeepWarmPlanner {
         }
     }
 
+    /// A fixed policy under its concurrency schedule at `now`: the policy with the concurrency in force (0
+    /// stops pinging until the next entry fires); when the entry in force fired, if no ping went since (so
+    /// instances raised at 08:00 are warmed at 08:00, not an interval later); and when the next entry fires.
+    public static func scheduled(_ policy: KeepWarmPolicy, schedule: [ScheduledConcurrency], now: Date,
+                                 lastPing: Date?) -> (policy: KeepWarmPolicy, firedSinceLastPing: Date?, nextChange: Date?) {
+        guard case .fixed(let every, let base) = policy, !schedule.isEmpty else { return (policy, nil, nil) }
+        let force = ScheduledConcurrency.inForce(schedule, at: now)
+        let concurrency = force.concurrency ?? base
+        guard concurrency > 0 else { return (.off, nil, force.next) }
+        let fired = force.since.flatMap { since in lastPing.map { $0 < since } ?? true ? since : nil }
+        return (.fixed(everySeconds: every, concurrency: concurrency), fired, force.next)
+    }
+
     /// Pings each version taking traffic needs: the policy's concurrency for the main version, and its
     /// share of it (at least one) for the others — warm what takes traffic, a canary included.
     public static func pings(concurrency: Int, weights: [String: Int]) -> [String: Int] {

@@ -13,6 +13,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 version environment", migrate: addVersionEnvironment)
         migrator.registerMigration("2026-11-30 latency sketches", migrate: convertLatencyHistograms)
         migrator.registerMigration("2026-11-30 catalog generation", migrate: addCatalogGeneration)
+        migrator.registerMigration("2026-11-30 keep-warm schedule", migrate: addKeepWarmSchedule)
         return migrator
     }
 
@@ -280,5 +281,10 @@ public enum Migrations {
                     """)
             }
         }
+    }
+
+    /// A fixed keep-warm policy's concurrency schedule (JSON list of {cron, concurrency}); NULL for none.
+    private static func addKeepWarmSchedule(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE endpoints ADD COLUMN keep_warm_schedule TEXT")
     }
 }

@@ -96,6 +96,7 @@ extension Endpoint: FetchableRecord, PersistableRecord {
                   maxInstances: row["max_instances"], idleTimeoutSeconds: row["idle_timeout_s"],
                   slo: SLO(p99Milliseconds: row["slo_p99_ms"], errorRatePPM: row["slo_error_ppm"]),
                   dailyBudgetMicros: row["daily_budget_micros"], keepWarm: keepWarm, production: row["production"])
+        keepWarmSchedule = decodeJSON([ScheduledConcurrency].self, row["keep_warm_schedule"]) ?? []
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -120,6 +121,7 @@ extension Endpoint: FetchableRecord, PersistableRecord {
             container["keep_warm_concurrency"] = 1
         }
         container["production"] = production
+        container["keep_warm_schedule"] = keepWarmSchedule.isEmpty ? nil : jsonText(keepWarmSchedule)
         container["updated_at"] = Date()
     }
 }
