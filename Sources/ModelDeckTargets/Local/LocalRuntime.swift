@@ -230,8 +230,8 @@ public actor LocalRuntime {
         let now = ContinuousClock.now
         // A version no longer served (rolled back, or its endpoint gone) is not started again: its crash loop ends.
         backoff = backoff.filter { key, _ in
-            let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
-            return endpoints[parts[0]]?.weights[parts[1]] != nil
+            let (endpoint, version) = Self.endpointAndVersion(key)
+            return endpoints[endpoint]?.weights[version] != nil
         }
         for instance in instances.values {
             if let process = instance.process { process.capLog(at: settings.maxLogBytes) }
@@ -505,14 +505,19 @@ public actor LocalRuntime {
                                               + "\(left.formatted(.units(allowed: [.minutes, .seconds], width: .narrow))); last: \(state.lastReason)")
     }
 
+    /// A `backoff` key ("<endpoint> <version>"; an endpoint name has no space) taken apart.
+    private static func endpointAndVersion(_ key: String) -> (endpoint: String, version: String) {
+        let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+        return (parts[0], parts.count > 1 ? parts[1] : "")
+    }
+
     /// The `crash-looping` rows of the instance table: one per version that is backing off and has no
     /// instance up (one that comes up healthy clears it, though its failures still count until it has lived
     /// `StartBackoff.shortLived`). No process, no port; `startedAt` is when the crash loop began.
     private func crashLoopingRows() -> [InstanceSnapshot] {
         backoff.compactMap { key, value in
             guard value.state.isCrashLooping, let since = value.since else { return nil }
-            let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
-            let (endpoint, version) = (parts[0], parts[1])
+            let (endpoint, version) = Self.endpointAndVersion(key)
             guard !instances.values.contains(where: { $0.endpoint == endpoint && $0.version == version && $0.ready }) else { return nil }
             return InstanceSnapshot(id: "\(endpoint) \(version) crash-looping", endpoint: endpoint, version: version, state: .crashLooping,
                                     inFlight: 0, maxConcurrency: 0, pid: nil, port: 0, coldStartMilliseconds: nil,
