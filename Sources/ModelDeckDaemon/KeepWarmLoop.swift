@@ -178,6 +178,12 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                 guard let found = ping.versions[version] else { throw ModelDeckError("no version '\(version)' in the registry") }
                 let answered = try await ping.driver.ping(found, of: ping.settings, count: count)
                 results += answered
+                let refused = answered.flatMap(\.refused)
+                if !refused.isEmpty {
+                    logger.warning("keep-warm answer out of range, left out", metadata: [
+                        "endpoint": "\(ping.endpoint)", "version": "\(version)", "fields": "\(refused.prefix(5).joined(separator: "; "))",
+                    ])
+                }
                 // What the target did not record itself (a cloud platform's pings), the daemon prices and records.
                 let rates = try? TargetPricing.rates(for: ping.driver.target, table: prices)
                 for result in answered where !result.recordedByTarget {

@@ -44,6 +44,12 @@ struct MetricsCollector: Service {
                     try registry.versions(ids: Array(registry.servingVersions(endpoint: endpoint.name, since: from)))
                 }
                 let measured = try await driver.collectMetrics(of: endpoint, versions: versions, from: from, to: now)
+                if !measured.refused.isEmpty {
+                    logger.warning("metrics out of range, left out", metadata: [
+                        "endpoint": "\(endpoint.name)", "count": "\(measured.refused.count)",
+                        "points": "\(measured.refused.prefix(5).joined(separator: ", "))",
+                    ])
+                }
                 let buckets = measured.buckets(rates: try? TargetPricing.rates(for: driver.target, table: prices))
                 try await registry.perform { try $0.replaceObserved(buckets, platformCountsColdStarts: measured.countsColdStarts) }
             } catch {

@@ -137,4 +137,44 @@ struct DashboardDataTests {
         #expect(event.kind == "ping.requested" && event.actor == "alice (tui)" && event.endpoint == "sentiment")
         #expect(throws: ModelDeckError.self) { try Intents.pingNow(registry, endpoint: "nope", actor: "alice") }
     }
+
+    /// A version whose starts keep failing, as the local runtime records it (a `crash-looping` instance row),
+    /// is marked in the endpoint's row (the DEPLOY column, in the error colour) and spelled out in its detail.
+    @Test func aCrashLoopingVersionIsMarkedInItsRowAndItsDetail() throws {
+        let registry = try registry()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try registry.write { db in
+            try db.execute(sql: """
+                INSERT INTO instances (id, endpoint, version_id, state, in_flight, max_concurrency, started_at, updated_at)
+                VALUES ('quiet m@v1 crash-looping', 'quiet', 'm@v1', 'crash-looping', 0, 0, ?1, ?1)
+                """, arguments: [now])
+        }
+        let data = try DashboardData.load(registry, now: now)
+        let quiet = try #require(data.endpoints.first { $0.name == "quiet" })
+        #expect(quiet.crashLooping == ["m@v1"])
+        #expect(quiet.warmInstances == 0, "a crash-looping version is not warm")
+        #expect(data.endpointsInTrouble == 1)
+
+        var dashboard = Dashboard(data: data)
+        dashboard.handle(.character("j"))  // the selection bar off quiet's row (the first), so its colours show
+        var screen = Fixtures.render(&dashboard)
+        let row = try #require(Fixtures.row(containing: "quiet", in: screen))
+        func column(of text: String) throws -> Int {
+            let line = screen.line(row)
+            return try #require(line.range(of: text).map { line.distance(from: line.startIndex, to: $0.lowerBound) })
+        }
+        #expect(screen.role(row: row, column: try column(of: "crash-looping")) == .error, "\(screen.text)")
+        #expect(screen.role(row: row, column: try column(of: "quiet")) == .error, "the name stands out too")
+        let other = try #require(Fixtures.row(containing: "sentiment", in: screen))
+        #expect(!screen.line(other).contains("crash-looping"))
+
+        dashboard.handle(.character("k"))
+        #expect(dashboard.handle(.enter) == [.loadDetail(endpoint: "quiet")])
+        screen = Fixtures.render(&dashboard, width: 160)
+        let capacity = try #require(Fixtures.row(containing: "Capacity", in: screen))
+        let line = screen.line(capacity)
+        #expect(line.contains("crash-looping: v1"), "\(screen.text)")
+        let at = try #require(line.range(of: "crash-looping").map { line.distance(from: line.startIndex, to: $0.lowerBound) })
+        #expect(screen.role(row: capacity, column: at) == .error)
+    }
 }

@@ -65,6 +65,21 @@ struct HostileAWSAnswerTests {
         #expect(bucket.errors == 5)
     }
 
+    /// Within AWSNumber's limit yet beyond anything Lambda can bill: 10¹² ms on 10¹² MB overflowed the ping's
+    /// price (Int64) and ended the daemon. Each field is held to Lambda's own limits, and named when refused.
+    @Test func aLogTailBeyondLambdasLimitsIsLeftOutAndNamed() throws {
+        let report = try #require(LambdaReport.parse(log: "REPORT RequestId: 1\tDuration: 5 ms\tBilled Duration: 999999999999 ms\t"
+                                                     + "Memory Size: 999999999999 MB\tMax Memory Used: -3 MB\tInit Duration: nan ms\t"))
+        #expect(report.durationMilliseconds == 5)
+        #expect(report.billedMilliseconds == nil && report.memoryMB == nil && report.maxMemoryUsedMB == nil && !report.coldStart)
+        #expect(report.refused == ["Billed Duration: 999999999999 ms", "Memory Size: 999999999999 MB", "Max Memory Used: -3 MB",
+                                   "Init Duration: nan ms"])
+        let fine = try #require(LambdaReport.parse(log: "REPORT RequestId: 2\tDuration: 899999.5 ms\tBilled Duration: 900000 ms\tMemory Size: 10240 MB\t"))
+        #expect(fine.billedMilliseconds == 900_000 && fine.memoryMB == 10_240 && fine.refused.isEmpty)
+        #expect(LambdaReport.parse(log: "REPORT RequestId: 3\tMemory Size: 64 MB\t") == nil, "no Duration: not a REPORT line Lambda writes")
+        #expect(LambdaReport.parse(log: "REPORT RequestId: 4\tDuration: 1 ms\tMemory Size: 64 MB\t")?.refused == ["Memory Size: 64 MB"])
+    }
+
     @Test func regionsAndEndpointsAreChecked() {
         for good in ["us-east-1", "eu-central-1", "us-gov-west-1", "eu-isoe-west-1", "ap-southeast-5"] { #expect(AWSRegion.isValid(good), "\(good)") }
         for bad in ["attacker.invalid#", "us-east-1.evil.com", "US-EAST-1", "east-1", "us-east-", "us--1", "mars-1", ""] { #expect(!AWSRegion.isValid(bad), "\(bad)") }

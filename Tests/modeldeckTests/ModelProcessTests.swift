@@ -174,6 +174,46 @@ struct ModelProcessTests {
         #expect(!logged.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E }, "\(logged.debugDescription)")
     }
 
+    /// Issue #15, item 7: a crash loop is an instance state in the registry (what the dashboard and `get` read),
+    /// set by the real daemon's runtime while it backs off and cleared when an instance comes up healthy.
+    @Test func aCrashLoopingVersionIsAnInstanceStateUntilAnInstanceComesUpHealthy() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let healthy = scratch.path + "/healthy"
+        // Exits at once until the file exists, then serves.
+        let deck = shellDeck(scratch, script: "[ -f \(healthy) ] && exec python3 server.py; exit 3")
+        #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
+        defer { daemon.stop() }
+        func states() throws -> [String: String] {
+            try DatabaseQueue(path: scratch.registry).read { db in
+                Dictionary(try Row.fetchAll(db, sql: "SELECT version_id, state FROM instances WHERE endpoint = 'shell'")
+                    .map { ($0["state"] as String, $0["version_id"] as String) }, uniquingKeysWith: { a, _ in a })
+            }
+        }
+        #expect(try waitFor(30) { try states()["crash-looping"] == "shell@v1" }, "\((try? states()) ?? [:])")
+        let row = try DatabaseQueue(path: scratch.registry).read { db in
+            try Row.fetchOne(db, sql: "SELECT pid, address, in_flight FROM instances WHERE state = 'crash-looping'")
+        }
+        #expect(row?["pid"] as Int32? == nil && row?["address"] as String? == nil && row?["in_flight"] as Int? == 0)
+
+        let wide = try CLI.run(["get", "endpoints", "-o", "wide", "--registry", scratch.registry])
+        #expect(wide.status == 0, "\(wide.stderr)")
+        let line = wide.stdout.split(separator: "\n").first { $0.hasPrefix("shell") } ?? ""
+        #expect(line.contains("0 crash-looping"), "\(wide.stdout)")
+        let json = try CLI.run(["get", "endpoints", "-o", "json", "--registry", scratch.registry])
+        let listed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]] ?? []
+        let instances = (listed.first?["live"] as? [String: Any])?["instances"] as? [String: Any]
+        #expect(instances?["crash_looping"] as? [String] == ["shell@v1"], "\(json.stdout)")
+        #expect(instances?["instances"] as? Int == 0 && instances?["warm"] as? Int == 0, "\(json.stdout)")
+
+        // Fixed: the next try (the backoff doubles, so within about 30 s) comes up healthy, and the mark goes.
+        #expect(FileManager.default.createFile(atPath: healthy, contents: nil))
+        #expect(try waitFor(60) { try states() == ["idle": "shell@v1"] }, "\((try? states()) ?? [:])")
+        let again = try CLI.run(["get", "endpoints", "-o", "wide", "--registry", scratch.registry]).stdout
+        #expect(!again.contains("crash-looping"), "\(again)")
+    }
+
     @Test func aChattyModelsLogIsCappedAndRotated() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }

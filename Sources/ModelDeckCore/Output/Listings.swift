@@ -85,7 +85,7 @@ public enum Listings {
         /// The endpoint in total, then per version.
         public var figures: LiveFigures
         public var versions: [String: LiveFigures]
-        /// Instances now: how many are warm, and the requests in flight.
+        /// Instances now: how many are warm, the requests in flight, and the versions crash-looping.
         public var instances: InstanceFigures
         public var maxConcurrency: Int
         /// Cost since midnight UTC, pings included, in micro-dollars.
@@ -186,7 +186,8 @@ public enum Listings {
             return Array(base.prefix(4)) + [
                 Format.rate(f.requestsPerSecond), ms(f.p50Milliseconds), ms(f.p99Milliseconds),
                 f.errorRate.map { Format.percent(ppm: Int64(($0 * 1_000_000).rounded())) } ?? "-", "\(f.coldStarts)",
-                "\(live.instances.inFlight)/\(live.maxConcurrency)", "\(live.instances.warm)",
+                "\(live.instances.inFlight)/\(live.maxConcurrency)",
+                "\(live.instances.warm)" + (live.instances.crashLooping.isEmpty ? "" : " crash-looping"),
                 Format.dollars(micros: f.burnMicrosPerHour), Format.dollars(micros: live.todayMicros),
             ]
         })

@@ -14,6 +14,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 latency sketches", migrate: convertLatencyHistograms)
         migrator.registerMigration("2026-11-30 catalog generation", migrate: addCatalogGeneration)
         migrator.registerMigration("2026-11-30 keep-warm schedule", migrate: addKeepWarmSchedule)
+        migrator.registerMigration("2026-11-30 crash-looping instance state", migrate: allowCrashLoopingInstances)
         return migrator
     }
 
@@ -286,5 +287,38 @@ public enum Migrations {
     /// A fixed keep-warm policy's concurrency schedule (JSON list of {cron, concurrency}); NULL for none.
     private static func addKeepWarmSchedule(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE endpoints ADD COLUMN keep_warm_schedule TEXT")
+    }
+
+    /// `instances.state` may be `crash-looping` (a version whose starts keep failing, waiting for its next
+    /// try). SQLite cannot alter a CHECK constraint, so the table is recreated by GRDB's documented sequence
+    /// (GRDB 7.10, Documentation.docc/Migrations.md, "How to Recreate a Database Table", after
+    /// https://www.sqlite.org/lang_altertable.html#otheralter): create `new_instances` in the new shape, copy
+    /// every row, drop `instances`, rename `new_instances`, then recreate its index. It runs with GRDB's
+    /// default deferred foreign-key checks, as a table rebuild must (`endpoint` still refers to `endpoints`,
+    /// checked before the migration commits).
+    private static func allowCrashLoopingInstances(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE new_instances (
+                id TEXT PRIMARY KEY NOT NULL,
+                endpoint TEXT NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
+                version_id TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('starting','idle','busy','draining','crash-looping')),
+                in_flight INTEGER NOT NULL DEFAULT 0,
+                max_concurrency INTEGER NOT NULL DEFAULT 1,
+                pid INTEGER,
+                address TEXT,
+                cold_start_ms INTEGER,
+                started_at DATETIME NOT NULL,
+                last_used_at DATETIME,
+                updated_at DATETIME NOT NULL
+            );
+            INSERT INTO new_instances (id, endpoint, version_id, state, in_flight, max_concurrency, pid, address,
+                                       cold_start_ms, started_at, last_used_at, updated_at)
+                SELECT id, endpoint, version_id, state, in_flight, max_concurrency, pid, address,
+                       cold_start_ms, started_at, last_used_at, updated_at FROM instances;
+            DROP TABLE instances;
+            ALTER TABLE new_instances RENAME TO instances;
+            CREATE INDEX instances_by_endpoint ON instances(endpoint);
+            """)
     }
 }

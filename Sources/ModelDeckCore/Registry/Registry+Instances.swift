@@ -2,8 +2,13 @@ import Foundation
 import GRDB
 
 /// What an instance is doing. Warm instances (idle or busy) answer without a cold start.
+///
+/// `crash-looping` is a version's place in the pool while its starts keep failing and the runtime waits
+/// before the next one (`StartBackoff`): a row without a process, gone once an instance of that version
+/// comes up healthy. It is not warm, and not counted as a running instance.
 public enum InstanceState: String, Codable, Sendable, CaseIterable {
     case starting, idle, busy, draining
+    case crashLooping = "crash-looping"
 
     public var isWarm: Bool { self == .idle || self == .busy }
 }
@@ -59,15 +64,22 @@ public struct InstanceRecord: Codable, Equatable, Sendable, FetchableRecord, Per
     }
 }
 
-/// An endpoint's (or version's) instances now: how many are warm and how many requests they hold.
+/// An endpoint's (or version's) instances now: how many are warm and how many requests they hold, and
+/// which of its versions are crash-looping.
 public struct InstanceFigures: Equatable, Sendable, Codable {
     public var instances = 0
     public var warm = 0
     public var inFlight = 0
+    /// Versions whose starts keep failing, in id order (their `crash-looping` rows are not instances).
+    public var crashLooping: [String] = []
 
     public init() {}
 
     mutating func add(_ instance: InstanceRecord) {
+        guard instance.state != .crashLooping else {
+            crashLooping.insert(instance.versionId, at: crashLooping.firstIndex { $0 > instance.versionId } ?? crashLooping.endIndex)
+            return
+        }
         instances += 1
         if instance.state.isWarm { warm += 1 }
         inFlight += instance.inFlight
@@ -115,9 +127,11 @@ extension Registry {
         }
     }
 
-    /// How many instances `endpoint` has now.
+    /// How many instances `endpoint` has now (a crash-looping version's row is not one).
     public func instanceCount(endpoint: String) throws -> Int {
-        try read { db in try InstanceRecord.filter(Column("endpoint") == endpoint).fetchCount(db) }
+        try read { db in
+            try InstanceRecord.filter(Column("endpoint") == endpoint && Column("state") != InstanceState.crashLooping.rawValue).fetchCount(db)
+        }
     }
 }
 

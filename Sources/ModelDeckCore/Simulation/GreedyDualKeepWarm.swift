@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 
 /// FaasCache's keep-alive policy, Greedy-Dual (Fuerst and Sharma, "FaasCache: Keeping Serverless Computing
 /// Alive with Greedy-Dual Caching", ASPLOS 2021), as a warmer's choice of which endpoints to keep warm.
@@ -19,9 +20,29 @@ public struct GreedyDualCache: Sendable {
     private var frequency: [Int] = []
     private var priorities: [Double] = []
     public private(set) var count = 0
-    /// (priority, endpoint), a min-heap. A member's entry may lag behind its priority (priorities only
-    /// grow, so it is never above it): it is brought up to date when it reaches the top.
-    private var heap: [(priority: Double, endpoint: Int32)] = []
+    /// A member's entry may lag behind its priority (priorities only grow, so it is never above it): it is
+    /// brought up to date when it reaches the top.
+    private var heap = Heap<Entry>()
+
+    /// Requests so far, and per endpoint index the number of its last one: ties in priority evict the
+    /// least recently used, as LRU would.
+    private var touches: UInt64 = 0
+    private var lastTouch: [UInt64] = []
+
+    /// A heap entry, ordered by priority; equal priorities (endpoints touched as often since the same clock)
+    /// by the endpoint's last request, oldest first.
+    private struct Entry: Comparable, Sendable {
+        var priority: Double
+        var order: UInt64
+        var endpoint: Int32
+
+        static func == (a: Entry, b: Entry) -> Bool { a.priority == b.priority && a.order == b.order }
+        static func < (a: Entry, b: Entry) -> Bool { (a.priority, a.order) < (b.priority, b.order) }
+    }
+
+    private mutating func push(_ priority: Double, _ endpoint: Int32) {
+        heap.insert(Entry(priority: priority, order: lastTouch[Int(endpoint)], endpoint: endpoint))
+    }
 
     public init(capacity: Int, coldStartMilliseconds: Int64, memoryMB: Int) {
         self.capacity = max(1, capacity)
@@ -41,15 +62,15 @@ public struct GreedyDualCache: Sendable {
         if e >= priorities.count {
             priorities += Array(repeating: -1, count: e + 1 - priorities.count)
             frequency += Array(repeating: 0, count: e + 1 - frequency.count)
+            lastTouch += Array(repeating: 0, count: e + 1 - lastTouch.count)
         }
         var evicted: Int32? = nil
         let admitted = priorities[e] < 0
         if admitted, count >= capacity {
-            while let top = heap.first {
-                pop()
+            while let top = heap.popMin() {
                 let current = priorities[Int(top.endpoint)]
                 if current < 0 { continue }  // left the cache since
-                if current != top.priority { push((current, top.endpoint)); continue }  // lagging: up to date, back in
+                if current != top.priority { push(current, top.endpoint); continue }  // lagging: up to date, back in
                 priorities[Int(top.endpoint)] = -1
                 frequency[Int(top.endpoint)] = 0
                 count -= 1
@@ -59,40 +80,15 @@ public struct GreedyDualCache: Sendable {
             }
         }
         frequency[e] += 1
+        touches += 1
+        lastTouch[e] = touches
         let value = clock + Double(frequency[e]) * costPerSize
         priorities[e] = value
         if admitted {
             count += 1
-            push((value, endpoint))
+            push(value, endpoint)
         }
         return evicted
-    }
-
-    private mutating func push(_ entry: (priority: Double, endpoint: Int32)) {
-        heap.append(entry)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].priority < heap[parent].priority else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private mutating func pop() {
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = parent * 2 + 1, right = left + 1
-            var smallest = parent
-            if left < heap.count && heap[left].priority < heap[smallest].priority { smallest = left }
-            if right < heap.count && heap[right].priority < heap[smallest].priority { smallest = right }
-            if smallest == parent { return }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 
 /// The platform a trace is replayed against: how long a start takes, how long an idle instance lives, and
 /// what an invocation costs there.
@@ -227,7 +228,7 @@ private struct EndpointReplay {
 
     var window = IdleTimeWindow(bucketSeconds: 10)
     /// Ends of the user requests in flight, to measure concurrency as the gateway does.
-    var inFlight = EndHeap()
+    var inFlight = Heap<Int64>()
     var concurrency = ConcurrencyWindow()
     var lastPing: Int64?
     var plan: KeepWarmDecision?
@@ -267,8 +268,8 @@ private struct EndpointReplay {
         let second = time / 1_000_000
         let bucket = second / 10 * 10
         // In flight as the gateway counts it: this request and those it finds running.
-        while let end = inFlight.min, end <= time { inFlight.pop() }
-        inFlight.push(time + duration)
+        while let end = inFlight.min, end <= time { inFlight.removeMin() }
+        inFlight.insert(time + duration)
         if concurrency.record(inFlight: inFlight.count, bucket: bucket, window: KeepWarmPlanner.concurrencyWindowSeconds) { plan = nil }
         if window.lastStart != bucket {
             window.add(busyBucketStart: bucket)
@@ -376,8 +377,8 @@ private struct EndpointReplay {
 struct InstancePool {
     let idleTimeout: Int64
     let coldStart: Int64
-    /// Instances serving something, as (busy until, started at), a min-heap on busy-until.
-    private var busy = MinHeap()
+    /// Instances serving something, soonest free first.
+    private var busy = Heap<Busy>()
     /// Idle instances as (idle since, started at), oldest first; requests take the newest.
     private var idle: [(since: Int64, started: Int64)] = []
     private var idleHead = 0
@@ -387,10 +388,20 @@ struct InstancePool {
         self.coldStart = coldStart
     }
 
+    /// A busy instance: until when, and when it started; ordered by `until`, then `started`.
+    private struct Busy: Comparable {
+        var until: Int64
+        var started: Int64
+
+        static func < (a: Busy, b: Busy) -> Bool { (a.until, a.started) < (b.until, b.started) }
+    }
+
     var busyCount: Int { busy.count }
-    func allBusyEnd(at until: Int64) -> Bool { busy.allEnd(at: until) }
-    /// Every busy instance busy until `until` instead (they all end together, so the heap order holds).
-    mutating func moveAllBusy(until: Int64) { busy.moveAll(until: until) }
+    func allBusyEnd(at until: Int64) -> Bool { busy.unordered.allSatisfy { $0.until == until } }
+    /// Every busy instance busy until `until` instead (they all end together).
+    mutating func moveAllBusy(until: Int64) {
+        busy = Heap(busy.unordered.map { Busy(until: until, started: $0.started) })
+    }
 
     /// Takes a warm instance or starts one; returns whether it was a cold start. The lifetimes of instances
     /// found stopped are added to `alive`.
@@ -407,10 +418,10 @@ struct InstancePool {
         }
         if idleHead < idle.count {
             let instance = idle.removeLast()
-            busy.push(until: time + duration, started: instance.started)
+            busy.insert(Busy(until: time + duration, started: instance.started))
             return false
         }
-        busy.push(until: time + coldStart + duration, started: time)
+        busy.insert(Busy(until: time + coldStart + duration, started: time))
         return true
     }
 
@@ -423,7 +434,7 @@ struct InstancePool {
     /// Instances whose work ended by `time` become idle (in order, so `idle` stays sorted).
     private mutating func release(until time: Int64) {
         while let top = busy.min, top.until <= time {
-            busy.pop()
+            busy.removeMin()
             idle.append((top.until, top.started))
         }
     }
@@ -457,82 +468,6 @@ private struct ConcurrencyWindow {
             head = 0
         }
         return peak != before
-    }
-}
-
-/// A binary min-heap of request ends.
-struct EndHeap {
-    private var items: [Int64] = []
-    var count: Int { items.count }
-    var min: Int64? { items.first }
-
-    mutating func push(_ value: Int64) {
-        items.append(value)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child] < items[parent] else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() {
-        let last = items.removeLast()
-        guard !items.isEmpty else { return }
-        items[0] = last
-        var parent = 0
-        while true {
-            let left = parent * 2 + 1, right = left + 1
-            var smallest = parent
-            if left < items.count && items[left] < items[smallest] { smallest = left }
-            if right < items.count && items[right] < items[smallest] { smallest = right }
-            if smallest == parent { return }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
-    }
-}
-
-/// A binary min-heap of (busy until, started at) on busy-until.
-private struct MinHeap {
-    private var items: [(until: Int64, started: Int64)] = []
-
-    var min: (until: Int64, started: Int64)? { items.first }
-    var count: Int { items.count }
-
-    func allEnd(at until: Int64) -> Bool { items.allSatisfy { $0.until == until } }
-
-    /// Every instance busy until `until` instead: all end together, so the heap order holds.
-    mutating func moveAll(until: Int64) {
-        for index in items.indices { items[index].until = until }
-    }
-
-    mutating func push(until: Int64, started: Int64) {
-        items.append((until, started))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child].until < items[parent].until else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() {
-        let last = items.removeLast()
-        guard !items.isEmpty else { return }
-        items[0] = last
-        var parent = 0
-        while true {
-            let left = parent * 2 + 1, right = left + 1
-            var smallest = parent
-            if left < items.count && items[left].until < items[smallest].until { smallest = left }
-            if right < items.count && items[right].until < items[smallest].until { smallest = right }
-            if smallest == parent { return }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
     }
 }
 

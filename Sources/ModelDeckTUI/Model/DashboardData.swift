@@ -35,7 +35,7 @@ public struct DashboardData: Sendable {
     /// Summed once per snapshot, not per frame: the header shows them 10 times a second.
     private mutating func totals() {
         totalBurnMicrosPerHour = endpoints.reduce(0) { $0 + $1.burnMicrosPerHour }
-        endpointsInTrouble = endpoints.filter { !$0.breaches.isEmpty }.count
+        endpointsInTrouble = endpoints.filter { !$0.breaches.isEmpty || !$0.crashLooping.isEmpty }.count
     }
 
     /// How many events and deployments the views keep: the newest.
@@ -96,6 +96,8 @@ public struct EndpointSummary: Equatable, Sendable {
     public var coldStartsLastHour: Int64 = 0
     public var inFlight: Int = 0
     public var warmInstances: Int = 0
+    /// Versions whose starts keep failing (the runtime backs off between tries), in id order.
+    public var crashLooping: [String] = []
     /// Cost of the last five minutes as a rate, keep-warm pings included (and also given apart).
     public var burnMicrosPerHour: Int64 = 0
     public var warmupBurnMicrosPerHour: Int64 = 0
@@ -181,6 +183,7 @@ public struct EndpointSummary: Equatable, Sendable {
         coldStartsLastHour = status.coldStartsLastHour
         inFlight = status.instances.inFlight
         warmInstances = status.instances.warm
+        crashLooping = status.instances.crashLooping
         burnMicrosPerHour = recent.burnMicrosPerHour
         warmupBurnMicrosPerHour = recent.pingBurnMicrosPerHour
         todayMicros = status.today.totalMicros

@@ -61,7 +61,11 @@ extension Dashboard {
         lines.append([label("Errors"), ("\(Cells.percent(ppm: s.errorRatePPM)) of \(Format.grouped(s.recentRequests)) requests", breaches.contains(.errors) ? .error : .normal),
                       (" (SLO \(Format.percent(ppm: s.slo.errorRatePPM)), last 5m)", .dim),
                       ("   cold starts \(s.coldStartsLastHour) in the last hour", s.coldStartsLastHour > 0 ? .warning : .normal)])
-        lines.append([label("Capacity"), ("\(Cells.rate(s.requestsPerSecond)) req/s · in flight \(s.inFlight)/\(s.maxConcurrency) · warm instances \(s.warmInstances) of at most \(s.maxInstances)", .normal)])
+        var capacity: [Segment] = [label("Capacity"), ("\(Cells.rate(s.requestsPerSecond)) req/s · in flight \(s.inFlight)/\(s.maxConcurrency) · warm instances \(s.warmInstances) of at most \(s.maxInstances)", .normal)]
+        if !s.crashLooping.isEmpty {
+            capacity.append((" · crash-looping: \(s.crashLooping.map(Cells.label).joined(separator: ", ")) (starts keep failing; retried with backoff)", .error))
+        }
+        lines.append(capacity)
 
         var cost: [Segment] = [label("Cost"), ("\(Cells.dollars(s.burnMicrosPerHour))/h now (keep-warm \(Cells.dollars(s.warmupBurnMicrosPerHour))/h)", .normal),
                                (" · today \(Cells.dollars(s.todayMicros)) (keep-warm \(Cells.dollars(s.todayWarmupMicros)))", .normal),

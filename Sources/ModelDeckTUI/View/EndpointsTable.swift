@@ -26,7 +26,10 @@ enum EndpointsTable {
         return summary.traffic.map { "\(Cells.label($0.version)):\($0.weight)" }.joined(separator: " ")
     }
 
+    /// The deploy in flight, or "crash-looping" when a version's starts keep failing: that comes first, as
+    /// the more urgent of the two (the detail page shows both).
     static func deployment(_ summary: EndpointSummary) -> String {
+        if !summary.crashLooping.isEmpty { return "crash-looping" }
         guard let deployment = summary.deployment else { return "-" }
         let to = Cells.label(deployment.toVersion)
         switch deployment.kind {
@@ -44,9 +47,10 @@ enum EndpointsTable {
     static func row(_ summary: EndpointSummary) -> TableRow {
         let breaches = summary.breaches
         let name = summary.production ? "★ \(summary.name)" : summary.name
-        let deployRole: Role? = summary.deployment.map { $0.state == .rollingBack || $0.alarm != nil ? .error : .warning }
+        let deployRole: Role? = !summary.crashLooping.isEmpty ? .error
+            : summary.deployment.map { $0.state == .rollingBack || $0.alarm != nil ? .error : .warning }
         let cells = [
-            TableCell(name, role: !breaches.isEmpty ? .error : summary.production ? .production : nil),
+            TableCell(name, role: !breaches.isEmpty || !summary.crashLooping.isEmpty ? .error : summary.production ? .production : nil),
             TableCell(summary.target),
             TableCell(versions(summary), role: summary.traffic.count > 1 ? .accent : nil),
             TableCell(deployment(summary), role: deployRole ?? .dim),

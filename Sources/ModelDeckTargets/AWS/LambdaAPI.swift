@@ -1,4 +1,5 @@
 import Foundation
+import ModelDeckCore
 
 /// The Lambda REST-JSON shapes the driver sends and reads, with AWS's own member names
 /// (https://docs.aws.amazon.com/lambda/latest/api/API_Operations.html). Only the members the driver uses.
@@ -112,12 +113,21 @@ enum LambdaAPI {
 /// Fields are tab-separated; `Init Duration` appears only when the invocation started a new execution
 /// environment (a cold start). https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
 public struct LambdaReport: Equatable, Sendable {
-    public var durationMilliseconds: Double
+    /// Nil when the line's figure was refused (see `refused`).
+    public var durationMilliseconds: Double?
     public var billedMilliseconds: Int64?
     public var memoryMB: Int?
     public var maxMemoryUsedMB: Int?
     /// Present on a cold start only.
     public var initMilliseconds: Double?
+    /// Fields left out because no Lambda invocation can report them (`"Memory Size: 1e300 MB"`), as the line had them.
+    public var refused: [String] = []
+
+    /// The most milliseconds one invocation's line can carry: Lambda's longest timeout (900 s) for the run, as
+    /// much again for an init phase (which Lambda caps far lower).
+    public static let maxMilliseconds = Double(2 * (LambdaTarget.descriptor.limits.maxTimeoutSeconds ?? 900) * 1_000)
+    /// The memory a function can have (`LambdaTarget`'s limits).
+    public static let memoryMB = LambdaTarget.descriptor.limits.memoryMB
 
     public var coldStart: Bool { initMilliseconds != nil }
 
@@ -134,14 +144,26 @@ public struct LambdaReport: Equatable, Sendable {
             let key = field[..<colon.lowerBound].trimmingCharacters(in: .whitespaces)
             values[key.hasPrefix("REPORT ") ? String(key.dropFirst("REPORT ".count)) : key] = field[colon.upperBound...]
         }
-        // Finite and in range only (AWSNumber): the log tail is text from the function itself.
-        func number(_ key: String) -> Double? {
-            values[key].flatMap { Double($0.split(separator: " ").first ?? "") }.flatMap { AWSNumber.whole($0, rounding: .up) != nil ? $0 : nil }
+        guard values["Duration"] != nil else { return nil }
+        // Within what Lambda itself allows, or left out and named: the log tail is text from the function
+        // itself, and a billed duration or memory size beyond Lambda's limits would be priced as if real
+        // (10¹² MB × 10¹² ms overflowed the cost's arithmetic and ended the daemon).
+        var refused: [String] = []
+        func number(_ key: String, in range: ClosedRange<Double>) -> Double? {
+            guard let text = values[key] else { return nil }
+            guard let value = Double(text.split(separator: " ").first ?? ""), range.contains(value) else {  // NaN is in no range
+                refused.append("\(key): \(text.prefix(40))")
+                return nil
+            }
+            return value
         }
-        guard let duration = number("Duration") else { return nil }
-        return LambdaReport(durationMilliseconds: duration, billedMilliseconds: number("Billed Duration").map { Int64($0.rounded(.up)) },
-                            memoryMB: number("Memory Size").map { Int($0) }, maxMemoryUsedMB: number("Max Memory Used").map { Int($0) },
-                            initMilliseconds: number("Init Duration"))
+        let duration = 0...maxMilliseconds
+        let memory = Double(Self.memoryMB.lowerBound)...Double(Self.memoryMB.upperBound)
+        return LambdaReport(durationMilliseconds: number("Duration", in: duration),
+                            billedMilliseconds: number("Billed Duration", in: duration).map { Int64($0.rounded(.up)) },
+                            memoryMB: number("Memory Size", in: memory).map { Int($0) },
+                            maxMemoryUsedMB: number("Max Memory Used", in: 0...memory.upperBound).map { Int($0) },
+                            initMilliseconds: number("Init Duration", in: duration), refused: refused)
     }
 
     /// Decodes the `X-Amz-Log-Result` header (base64 of the last 4 KB of the log) and parses it.

@@ -299,7 +299,7 @@ public struct LambdaDriver: TargetDriver {
             // Billed as Lambda reports it; without a REPORT line, the round trip (an upper bound).
             return PingResult(status: status, coldStart: report?.coldStart ?? false,
                               milliseconds: (ContinuousClock.now - started).wholeMilliseconds,
-                              billedMilliseconds: report?.billedMilliseconds, memoryMB: report?.memoryMB)
+                              billedMilliseconds: report?.billedMilliseconds, memoryMB: report?.memoryMB, refused: report?.refused ?? [])
         }
     }
 

@@ -140,6 +140,12 @@ extension CloudWatch {
             for statistic in statistics {
                 // A timestamp outside the window asked for (or not a number at all) is not one of ours.
                 for point in points[id(one, statistic)] ?? [] where point.start >= start && point.start <= end {
+                    // No count or duration of one period is NaN, negative or beyond 10¹²: such a point is left
+                    // out (the figure stays missing) and named, rather than stored as if measured.
+                    guard AWSNumber.whole(point.value) != nil else {
+                        metrics.refused.append("\(id(one, statistic))=\(point.value)")
+                        continue
+                    }
                     statistic.set(point.value, in: &periods[Int64(point.start.timeIntervalSince1970), default: PeriodFigures()])
                 }
             }

@@ -67,9 +67,13 @@ public struct PingResult: Equatable, Sendable {
     /// Whether the target recorded it itself, as a warmup in the metric buckets (the local gateway does):
     /// the daemon records only the others.
     public var recordedByTarget: Bool
+    /// Figures of the platform's answer left out as impossible (a billed duration beyond any timeout), as it
+    /// gave them: the daemon logs them.
+    public var refused: [String]
 
     public init(status: Int, coldStart: Bool, milliseconds: Int, billedMilliseconds: Int64? = nil, memoryMB: Int? = nil,
-                recordedByTarget: Bool = false) {
+                recordedByTarget: Bool = false, refused: [String] = []) {
+        self.refused = refused
         self.status = status
         self.coldStart = coldStart
         self.milliseconds = milliseconds
@@ -105,6 +109,9 @@ public struct PlatformMetrics: Sendable {
     public var periods: [Period]
     /// Whether the platform counts cold starts (SageMaker's `ModelSetupTime`); Lambda's metrics do not.
     public var countsColdStarts: Bool
+    /// Points left out as impossible (not finite, negative, or beyond `AWSNumber.limit`), as `query_id=value`:
+    /// the daemon logs them.
+    public var refused: [String] = []
 
     public init(periods: [Period] = [], countsColdStarts: Bool = false) {
         self.periods = periods

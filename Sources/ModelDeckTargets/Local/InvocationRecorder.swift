@@ -95,7 +95,7 @@ public final class InvocationRecorder: Sendable {
 extension LocalRuntime.InstanceSnapshot {
     func record(now: Date) -> InstanceRecord {
         InstanceRecord(id: id, endpoint: endpoint, versionId: version, state: state, inFlight: inFlight, maxConcurrency: maxConcurrency,
-                       pid: pid, address: "127.0.0.1:\(port)", coldStartMs: coldStartMilliseconds, startedAt: startedAt,
+                       pid: pid, address: port > 0 ? "127.0.0.1:\(port)" : nil, coldStartMs: coldStartMilliseconds, startedAt: startedAt,
                        lastUsedAt: lastUsedAt, updatedAt: now)
     }
 }

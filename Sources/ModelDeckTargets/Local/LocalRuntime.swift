@@ -113,8 +113,9 @@ public actor LocalRuntime {
     private let settings: LocalRuntimeSettings
     /// Artifacts checked against their digests before a cold start.
     private let artifacts = ArtifactCheck()
-    /// Versions whose starts keep failing, by endpoint and version id, and when they may be started again.
-    private var backoff: [String: (state: StartBackoff, notBefore: ContinuousClock.Instant)] = [:]
+    /// Versions whose starts keep failing, by endpoint and version id, and when they may be started again;
+    /// `since`: when the version became crash-looping.
+    private var backoff: [String: (state: StartBackoff, notBefore: ContinuousClock.Instant, since: Date?)] = [:]
     private let http: HTTPClient
     private let logger: Logger
     private var instances: [String: Instance] = [:]
@@ -227,6 +228,11 @@ public actor LocalRuntime {
             if let process = instance.process, process.exitIfEnded() != nil { await removeDead(instance, process: process) }
         }
         let now = ContinuousClock.now
+        // A version no longer served (rolled back, or its endpoint gone) is not started again: its crash loop ends.
+        backoff = backoff.filter { key, _ in
+            let (endpoint, version) = Self.endpointAndVersion(key)
+            return endpoints[endpoint]?.weights[version] != nil
+        }
         for instance in instances.values {
             if let process = instance.process { process.capLog(at: settings.maxLogBytes) }
             if let readyAt = instance.readyAt, now - readyAt >= StartBackoff.shortLived {
@@ -292,7 +298,7 @@ public actor LocalRuntime {
                                     pid: instance.process?.pid, port: instance.port,
                                     coldStartMilliseconds: instance.coldStartMilliseconds,
                                     startedAt: instance.startedAt, lastUsedAt: instance.lastUsedAt)
-        }.sorted { $0.id < $1.id }
+        }.sorted { $0.id < $1.id } + crashLoopingRows()
     }
 
     /// Stops every instance (SIGTERM, then SIGKILL after the grace period) and refuses new requests.
@@ -482,7 +488,7 @@ public actor LocalRuntime {
         let key = "\(endpoint) \(version)"
         var state = backoff[key]?.state ?? StartBackoff()
         let entered = state.fail(reason)
-        backoff[key] = (state, ContinuousClock.now + state.delay)
+        backoff[key] = (state, ContinuousClock.now + state.delay, backoff[key]?.since ?? (state.isCrashLooping ? Date() : nil))
         guard entered else { return }
         logger.warning("crash-looping", metadata: ["endpoint": "\(endpoint)", "version": "\(version)", "reason": "\(reason)"])
         await onCrashLoop(endpoint, "\(version) is crash-looping: \(state.failures) starts failed in a row; starting it again "
@@ -491,7 +497,7 @@ public actor LocalRuntime {
 
     /// The refusal for a start of a crash-looping version before its next try is due; nil when it may start.
     private func crashLoopRefusal(endpoint: String, version: String) -> RuntimeFailure? {
-        guard let (state, notBefore) = backoff["\(endpoint) \(version)"], state.isCrashLooping else { return nil }
+        guard let (state, notBefore, _) = backoff["\(endpoint) \(version)"], state.isCrashLooping else { return nil }
         let left = notBefore - ContinuousClock.now
         guard left > .zero else { return nil }
         return RuntimeFailure.startFailed(endpoint: endpoint, version: version,
@@ -499,12 +505,23 @@ public actor LocalRuntime {
                                               + "\(left.formatted(.units(allowed: [.minutes, .seconds], width: .narrow))); last: \(state.lastReason)")
     }
 
-    /// Versions crash-looping now, with how many starts failed in a row (for the dashboard and `get`).
-    public func crashLooping() -> [(endpoint: String, version: String, failures: Int)] {
+    /// A `backoff` key ("<endpoint> <version>"; an endpoint name has no space) taken apart.
+    private static func endpointAndVersion(_ key: String) -> (endpoint: String, version: String) {
+        let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+        return (parts[0], parts.count > 1 ? parts[1] : "")
+    }
+
+    /// The `crash-looping` rows of the instance table: one per version that is backing off and has no
+    /// instance up (one that comes up healthy clears it, though its failures still count until it has lived
+    /// `StartBackoff.shortLived`). No process, no port; `startedAt` is when the crash loop began.
+    private func crashLoopingRows() -> [InstanceSnapshot] {
         backoff.compactMap { key, value in
-            guard value.state.isCrashLooping else { return nil }
-            let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
-            return (parts[0], parts[1], value.state.failures)
+            guard value.state.isCrashLooping, let since = value.since else { return nil }
+            let (endpoint, version) = Self.endpointAndVersion(key)
+            guard !instances.values.contains(where: { $0.endpoint == endpoint && $0.version == version && $0.ready }) else { return nil }
+            return InstanceSnapshot(id: "\(endpoint) \(version) crash-looping", endpoint: endpoint, version: version, state: .crashLooping,
+                                    inFlight: 0, maxConcurrency: 0, pid: nil, port: 0, coldStartMilliseconds: nil,
+                                    startedAt: since, lastUsedAt: nil)
         }
     }
 
