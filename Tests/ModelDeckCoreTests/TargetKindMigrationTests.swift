@@ -18,7 +18,11 @@ struct TargetKindMigrationTests {
             try lambda.insert(db)
             try Target(name: "local", kind: .local).insert(db)
             try Model(name: "sentiment").insert(db)
-            try Endpoint(name: "sentiment", model: "sentiment", target: "lambda-eu", memoryMB: 512).insert(db)
+            // In SQL: today's record has columns this schema had not yet.
+            try db.execute(sql: """
+                INSERT INTO endpoints (name, model, target, memory_mb, concurrency, min_instances, max_instances, idle_timeout_s, slo_p99_ms, slo_error_ppm)
+                VALUES ('sentiment', 'sentiment', 'lambda-eu', 512, 1, 0, 4, 300, 1000, 10000)
+                """)
         }
         #expect(throws: DatabaseError.self, "the old CHECK refuses a kind it does not list") {
             try old.write { db in try db.execute(sql: "INSERT INTO targets (name, kind) VALUES ('kn', 'knative')") }

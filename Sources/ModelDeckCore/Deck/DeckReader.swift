@@ -229,7 +229,7 @@ public struct DeckReader {
         let what = "endpoint '\(name)'"
         try checkFields(node, allowed: ["name", "model", "target", "memory", "concurrency", "min_instances",
                                           "max_instances", "idle_timeout", "slo", "daily_budget", "keep_warm",
-                                          "traffic", "production"], what: what)
+                                          "traffic", "production", "rollout"], what: what)
         guard let modelNode = fields["model"] else { throw error(at: node, "\(what) has no model") }
         guard let targetNode = fields["target"] else { throw error(at: node, "\(what) has no target") }
         guard let memoryNode = fields["memory"] else { throw error(at: node, "\(what) has no memory, e.g. memory: 512MB") }
@@ -279,6 +279,12 @@ public struct DeckReader {
         if let n = fields["production"] {
             endpoint.production = try boolean(n, what: "\(what) production")
             declared.insert(.production)
+        }
+        if let n = fields["rollout"] {
+            let text = try string(n, what: "\(what) rollout")
+            _ = try at(n) { try DeploymentStrategy.rollout(parsing: text) }
+            endpoint.rollout = text
+            declared.insert(.rollout)
         }
 
         var traffic: [String: Int] = [:]

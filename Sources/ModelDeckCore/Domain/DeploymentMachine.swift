@@ -105,18 +105,20 @@ public enum DeploymentMachine {
                 next.state = .failed
                 return (next, [DeploymentEvent(kind: "deploy.failed", message: "unknown strategy '\(deployment.strategy)'")])
             }
-            return enter(step: 0, of: strategy, next, now: now)
+            return enter(step: 0, of: strategy.plan, next, now: now)
 
         case (.deploy, .shifting):
             if let alarm = gate.alarm(for: observation.health, slo: slo, version: to) { return rollBack(next, alarm: alarm, now: now) }
-            guard let strategy = try? DeploymentStrategy(parsing: deployment.strategy) else { return (deployment, []) }
-            guard now >= deployment.stepStartedAt.addingTimeInterval(TimeInterval(strategy.intervalSeconds)) else {
+            guard deployment.pausedAt == nil, let plan = try? DeploymentStrategy(parsing: deployment.strategy).plan else { return (deployment, []) }
+            guard case .shift(_, let seconds) = plan[min(deployment.step, plan.count - 1)],
+                  now >= deployment.stepStartedAt.addingTimeInterval(TimeInterval(seconds)) else {
                 return (deployment, [])
             }
-            return enter(step: deployment.step + 1, of: strategy, next, now: now)
+            return enter(step: deployment.step + 1, of: plan, next, now: now)
 
         case (.deploy, .baking):
             if let alarm = gate.alarm(for: observation.health, slo: slo, version: to) { return rollBack(next, alarm: alarm, now: now) }
+            guard deployment.pausedAt == nil else { return (deployment, []) }
             guard now >= deployment.stepStartedAt.addingTimeInterval(TimeInterval(deployment.bakeSeconds)) else {
                 return (deployment, [])
             }
@@ -154,20 +156,31 @@ public enum DeploymentMachine {
         }
     }
 
-    private static func enter(step index: Int, of strategy: DeploymentStrategy, _ deployment: Deployment,
-                              now: Date) -> (Deployment, [DeploymentEvent]) {
+    /// Enters step `index` of `plan` (the last step when past it): a weight for its time, a pause that holds
+    /// the weight before it until a person resumes, or 100% and the bake.
+    static func enter(step index: Int, of plan: [RolloutStep], _ deployment: Deployment,
+                      now: Date) -> (Deployment, [DeploymentEvent]) {
         var next = deployment
-        let steps = strategy.steps
-        let weight = steps[min(index, steps.count - 1)]
+        let index = min(index, plan.count - 1)
+        let label = "step \(index + 1)/\(plan.count)"
         next.step = index
-        next.currentWeight = weight
         next.stepStartedAt = now
-        if weight >= 100 {
-            next.state = .baking
-            return (next, [DeploymentEvent(kind: "deploy.step", message: "step \(index + 1)/\(steps.count): \(deployment.toVersion) at 100% of \(deployment.endpoint); baking \(Format.duration(seconds: deployment.bakeSeconds))")])
-        }
+        next.pausedAt = nil
+        next.pauseNote = nil
         next.state = .shifting
-        return (next, [DeploymentEvent(kind: "deploy.step", message: "step \(index + 1)/\(steps.count): \(deployment.toVersion) at \(weight)% of \(deployment.endpoint) for \(Format.duration(seconds: strategy.intervalSeconds))")])
+        switch plan[index] {
+        case .pause:
+            next.pausedAt = now
+            next.pauseNote = "\(label) of the plan"
+            return (next, [DeploymentEvent(kind: "deploy.step", message: "\(label): pause, \(deployment.toVersion) holds \(deployment.currentWeight)% of \(deployment.endpoint) until resume or promote")])
+        case .shift(let weight, _) where weight >= 100:
+            next.currentWeight = 100
+            next.state = .baking
+            return (next, [DeploymentEvent(kind: "deploy.step", message: "\(label): \(deployment.toVersion) at 100% of \(deployment.endpoint); baking \(Format.duration(seconds: deployment.bakeSeconds))")])
+        case .shift(let weight, let seconds):
+            next.currentWeight = weight
+            return (next, [DeploymentEvent(kind: "deploy.step", message: "\(label): \(deployment.toVersion) at \(weight)% of \(deployment.endpoint) for \(Format.duration(seconds: seconds))")])
+        }
     }
 
     private static func rollBack(_ deployment: Deployment, alarm: String, now: Date) -> (Deployment, [DeploymentEvent]) {
@@ -180,11 +193,12 @@ public enum DeploymentMachine {
 }
 
 extension DeploymentStrategy {
-    /// Time between steps; 0 for all-at-once.
+    /// Time between steps; 0 for all-at-once and step plans.
     public var intervalSeconds: Int64 {
         switch self {
         case .allAtOnce: 0
         case .canary(_, let interval), .linear(_, let interval): interval
+        case .steps: 0 // each step has its own time
         }
     }
 }

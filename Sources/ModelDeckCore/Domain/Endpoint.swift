@@ -18,11 +18,13 @@ public struct Endpoint: Codable, Equatable, Sendable {
     public var keepWarm: KeepWarmPolicy
     /// Production endpoints are marked in the TUI and ask for a reason before any action.
     public var production: Bool
+    /// The plan a deploy uses when it names none (a deck's `rollout:`, `canary:10%:5m` or a step list).
+    public var rollout: String?
 
     public init(name: String, model: String, target: String, memoryMB: Int, concurrency: Int = 1,
                 minInstances: Int = 0, maxInstances: Int = 4, idleTimeoutSeconds: Int64 = 300,
                 slo: SLO = SLO(), dailyBudgetMicros: Int64? = nil, keepWarm: KeepWarmPolicy = .off,
-                production: Bool = false) {
+                production: Bool = false, rollout: String? = nil) {
         self.name = name
         self.model = model
         self.target = target
@@ -35,6 +37,7 @@ public struct Endpoint: Codable, Equatable, Sendable {
         self.dailyBudgetMicros = dailyBudgetMicros
         self.keepWarm = keepWarm
         self.production = production
+        self.rollout = rollout
     }
 }
 

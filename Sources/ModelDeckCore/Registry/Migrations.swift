@@ -12,6 +12,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 target kinds checked in Swift", migrate: dropTargetKindCheck)
         migrator.registerMigration("2026-11-30 version environment", migrate: addVersionEnvironment)
         migrator.registerMigration("2026-11-30 latency sketches", migrate: convertLatencyHistograms)
+        migrator.registerMigration("2026-11-30 rollout control", migrate: addRolloutControl)
         return migrator
     }
 
@@ -255,5 +256,23 @@ public enum Migrations {
             after = last["row_id"]
         }
         try db.execute(sql: "CREATE INDEX metric_buckets_by_width ON metric_buckets(width_s, start)")
+    }
+
+    /// Rollouts under control (issue #17): a deployment's plan may hold (`paused_at`, with who or which step
+    /// paused it); an endpoint names its default plan (`rollout`) and its gate settings (`gate`, JSON); and
+    /// drift between what a target routes and the registry is kept, per endpoint, until it is resolved.
+    private static func addRolloutControl(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE deployments ADD COLUMN paused_at DATETIME;
+            ALTER TABLE deployments ADD COLUMN pause_note TEXT;
+            ALTER TABLE endpoints ADD COLUMN rollout TEXT;
+            ALTER TABLE endpoints ADD COLUMN gate TEXT;
+            CREATE TABLE endpoint_drift (
+                endpoint TEXT PRIMARY KEY NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
+                registry_weights TEXT NOT NULL,
+                target_weights TEXT NOT NULL,
+                detected_at DATETIME NOT NULL
+            );
+            """)
     }
 }

@@ -95,7 +95,8 @@ extension Endpoint: FetchableRecord, PersistableRecord {
                   concurrency: row["concurrency"], minInstances: row["min_instances"],
                   maxInstances: row["max_instances"], idleTimeoutSeconds: row["idle_timeout_s"],
                   slo: SLO(p99Milliseconds: row["slo_p99_ms"], errorRatePPM: row["slo_error_ppm"]),
-                  dailyBudgetMicros: row["daily_budget_micros"], keepWarm: keepWarm, production: row["production"])
+                  dailyBudgetMicros: row["daily_budget_micros"], keepWarm: keepWarm, production: row["production"],
+                  rollout: row["rollout"])
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -120,6 +121,7 @@ extension Endpoint: FetchableRecord, PersistableRecord {
             container["keep_warm_concurrency"] = 1
         }
         container["production"] = production
+        container["rollout"] = rollout
         container["updated_at"] = Date()
     }
 }
@@ -134,7 +136,8 @@ extension Deployment: FetchableRecord, MutablePersistableRecord {
                   fromVersion: row["from_version"], toVersion: row["to_version"], strategy: row["strategy"],
                   bakeSeconds: row["bake_s"], state: DeploymentState(rawValue: stateText) ?? .failed,
                   step: row["step"], currentWeight: row["current_weight"], stepStartedAt: row["step_started_at"], alarm: row["alarm"],
-                  reason: row["reason"], actor: row["actor"], createdAt: row["created_at"], updatedAt: row["updated_at"])
+                  reason: row["reason"], pausedAt: row["paused_at"], pauseNote: row["pause_note"],
+                  actor: row["actor"], createdAt: row["created_at"], updatedAt: row["updated_at"])
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -151,6 +154,8 @@ extension Deployment: FetchableRecord, MutablePersistableRecord {
         container["step_started_at"] = stepStartedAt
         container["alarm"] = alarm
         container["reason"] = reason
+        container["paused_at"] = pausedAt
+        container["pause_note"] = pauseNote
         container["actor"] = actor
         container["created_at"] = createdAt
         container["updated_at"] = updatedAt
