@@ -127,10 +127,9 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
                 }
             }
             if deployment.state == .shifting || deployment.state == .baking {
-                observation.health = try await registry.perform {
-                    try $0.versionHealth(endpoint: deployment.endpoint, version: deployment.toVersion, since: deployment.stepStartedAt, now: now)
-                }
+                (observation.health, observation.baseline) = try await registry.perform { try $0.gateHealth(of: deployment, now: now) }
             }
+            let gate = endpoint.gate(default: gate)
             let (next, events) = DeploymentMachine.step(deployment, slo: endpoint.slo, gate: gate, observation: observation)
             guard next != deployment else { return }
             // Only from the state we read: a concurrent writer (a rollback, another tick) wins.

@@ -76,6 +76,7 @@ public enum DeckChange: Equatable, Sendable {
         ("keep_warm", { $0.keepWarm.summary }),
         ("production", { "\($0.production)" }),
         ("rollout", { $0.rollout ?? "none" }),
+        ("gate", { $0.gate?.summary ?? "default" }),
     ] }
 
     private static func differences<T>(old: T, new: T, fields: [(String, (T) -> String)]) -> String {

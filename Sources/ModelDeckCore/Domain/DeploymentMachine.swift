@@ -22,13 +22,36 @@ public struct VersionHealth: Equatable, Sendable {
     public var errorPPM: Int64 { requests == 0 ? 0 : errors * 1_000_000 / requests }
 }
 
-/// When a new version's figures break the endpoint's SLO badly enough to roll back by itself.
-public struct RollbackGate: Equatable, Sendable {
+/// When a new version's figures break the endpoint's SLO, or are worse than the version it replaces, badly
+/// enough to roll back by itself (`ComparativeGate.swift`); and how much evidence a step needs to pass.
+/// A deck's `gate:` sets it per endpoint.
+public struct RollbackGate: Equatable, Sendable, Codable {
     /// Fewer requests than this in the window decide nothing: one slow request must not roll back a deploy.
+    /// A timed step passes only once the new version has this many user requests in it.
     public var minimumRequests: Int64
+    /// How much slower (warm p99) the new version may be than the old: 0.2 allows 20%.
+    public var tolerance: Double
+    /// p99s closer than this never fail the comparison: on a busy machine a scheduler hiccup moves a small
+    /// p99 by tens of milliseconds, and two identical versions must not roll each other back.
+    public var slackMilliseconds: Int64
+    /// The confidence at which a higher error (or cold-start) rate counts as real: 0.95.
+    public var confidence: Double
+    /// What a step with too few requests does `lowTrafficDeadlineSeconds` after its time is up.
+    public var onLowTraffic: LowTrafficAction
+    public var lowTrafficDeadlineSeconds: Int64
+    /// Cold starts a new version needs to start its instances (the endpoint's max instances); only those
+    /// past it are compared with the old version's. Set by the daemon, not the deck.
+    public var expectedColdStarts: Int64
 
-    public init(minimumRequests: Int64 = 20) {
+    public init(minimumRequests: Int64 = 20, tolerance: Double = 0.2, slackMilliseconds: Int64 = 100, confidence: Double = 0.95,
+                onLowTraffic: LowTrafficAction = .wait, lowTrafficDeadlineSeconds: Int64 = 600, expectedColdStarts: Int64 = 0) {
         self.minimumRequests = minimumRequests
+        self.tolerance = tolerance
+        self.slackMilliseconds = slackMilliseconds
+        self.confidence = confidence
+        self.onLowTraffic = onLowTraffic
+        self.lowTrafficDeadlineSeconds = lowTrafficDeadlineSeconds
+        self.expectedColdStarts = expectedColdStarts
     }
 
     /// The alarm, with the figures that fired it, or nil when the version is within its SLO.
@@ -51,13 +74,16 @@ public struct DeploymentObservation: Sendable {
     public var provisioned: Bool
     /// The new version's user traffic since the current step began.
     public var health: VersionHealth
+    /// The replaced version's user traffic over the same window (nil on a first deploy).
+    public var baseline: VersionHealth?
     /// Why the target cannot run the new version, when provisioning failed for good.
     public var provisionError: String?
 
-    public init(now: Date, provisioned: Bool, health: VersionHealth = .none, provisionError: String? = nil) {
+    public init(now: Date, provisioned: Bool, health: VersionHealth = .none, baseline: VersionHealth? = nil, provisionError: String? = nil) {
         self.now = now
         self.provisioned = provisioned
         self.health = health
+        self.baseline = baseline
         self.provisionError = provisionError
     }
 }
@@ -108,15 +134,30 @@ public enum DeploymentMachine {
             return enter(step: 0, of: strategy.plan, next, now: now)
 
         case (.deploy, .shifting):
-            if let alarm = gate.alarm(for: observation.health, slo: slo, version: to) { return rollBack(next, alarm: alarm, now: now) }
+            if let alarm = gate.alarm(for: observation.health, version: to, baseline: observation.baseline, baselineVersion: from, slo: slo) {
+                return rollBack(next, alarm: alarm, now: now)
+            }
             guard deployment.pausedAt == nil, let plan = try? DeploymentStrategy(parsing: deployment.strategy).plan else { return (deployment, []) }
-            guard case .shift(_, let seconds) = plan[min(deployment.step, plan.count - 1)],
-                  now >= deployment.stepStartedAt.addingTimeInterval(TimeInterval(seconds)) else {
-                return (deployment, [])
+            guard case .shift(_, let seconds) = plan[min(deployment.step, plan.count - 1)] else { return (deployment, []) }
+            let stepEnds = deployment.stepStartedAt.addingTimeInterval(TimeInterval(seconds))
+            guard now >= stepEnds else { return (deployment, []) }
+            // A step passes on evidence: enough user requests on the new version. Short of them it waits,
+            // and past the deadline the endpoint's `on_low_traffic` decides.
+            if let waiting = gate.waitingFor(observation.health) {
+                guard now >= stepEnds.addingTimeInterval(TimeInterval(gate.lowTrafficDeadlineSeconds)) else { return (deployment, []) }
+                let why = "\(to) had \(waiting) \(Format.duration(seconds: gate.lowTrafficDeadlineSeconds)) after its step's time"
+                switch gate.onLowTraffic {
+                case .wait: return (deployment, [])
+                case .fail: return rollBack(next, alarm: "not enough evidence: \(why) (on_low_traffic: fail)", now: now)
+                case .promote:
+                    let (entered, events) = enter(step: deployment.step + 1, of: plan, next, now: now)
+                    return (entered, [DeploymentEvent(kind: "deploy.low_traffic", message: "\(deployment.endpoint) steps on without the evidence: \(why) (on_low_traffic: promote)")] + events)
+                }
             }
             return enter(step: deployment.step + 1, of: plan, next, now: now)
 
         case (.deploy, .baking):
+            // At 100% the old version takes no traffic: the absolute ceilings judge the bake.
             if let alarm = gate.alarm(for: observation.health, slo: slo, version: to) { return rollBack(next, alarm: alarm, now: now) }
             guard deployment.pausedAt == nil else { return (deployment, []) }
             guard now >= deployment.stepStartedAt.addingTimeInterval(TimeInterval(deployment.bakeSeconds)) else {

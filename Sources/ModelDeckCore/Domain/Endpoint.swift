@@ -20,11 +20,13 @@ public struct Endpoint: Codable, Equatable, Sendable {
     public var production: Bool
     /// The plan a deploy uses when it names none (a deck's `rollout:`, `canary:10%:5m` or a step list).
     public var rollout: String?
+    /// How its deploys are judged and how much evidence a step needs (a deck's `gate:`); nil: the defaults.
+    public var gate: RollbackGate?
 
     public init(name: String, model: String, target: String, memoryMB: Int, concurrency: Int = 1,
                 minInstances: Int = 0, maxInstances: Int = 4, idleTimeoutSeconds: Int64 = 300,
                 slo: SLO = SLO(), dailyBudgetMicros: Int64? = nil, keepWarm: KeepWarmPolicy = .off,
-                production: Bool = false, rollout: String? = nil) {
+                production: Bool = false, rollout: String? = nil, gate: RollbackGate? = nil) {
         self.name = name
         self.model = model
         self.target = target
@@ -38,6 +40,7 @@ public struct Endpoint: Codable, Equatable, Sendable {
         self.keepWarm = keepWarm
         self.production = production
         self.rollout = rollout
+        self.gate = gate
     }
 }
 

@@ -107,6 +107,15 @@ public enum Listings {
         public var alarm: String?
         public var createdAt: Date
         public var updatedAt: Date
+        /// Who or what holds the plan ("paused by alice: …", "step 2/4 of the plan"); nil while it runs.
+        public var paused: String? = nil
+        /// What the current step's gate waits for before it may pass ("12 of 50 requests").
+        public var waitingFor: String? = nil
+
+        /// The note a table shows: the alarm, what the step waits for, why it is paused, or the reason.
+        public var note: String {
+            alarm ?? waitingFor.map { "waits for \($0)" } ?? paused ?? reason ?? "-"
+        }
     }
 
     public struct EventRow: Codable, Sendable {
@@ -194,8 +203,8 @@ public enum Listings {
 
     public static func table(_ rows: [DeploymentRow]) -> Table {
         Table(headers: ["id", "endpoint", "kind", "from", "to", "strategy", "state", "weight", "actor", "reason"], rows: rows.map {
-            ["\($0.id)", $0.endpoint, $0.kind, $0.fromVersion ?? "-", $0.toVersion, $0.strategy, $0.state,
-             "\($0.weight)%", $0.actor, $0.alarm ?? $0.reason ?? "-"]
+            ["\($0.id)", $0.endpoint, $0.kind, $0.fromVersion ?? "-", $0.toVersion, $0.strategy, $0.state + ($0.paused == nil ? "" : ", paused"),
+             "\($0.weight)%", $0.actor, $0.note]
         })
     }
 

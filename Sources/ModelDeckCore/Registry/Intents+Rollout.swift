@@ -39,6 +39,36 @@ extension Intents {
 
     /// What the current step's gate still waits for before the step may pass ("12 of 50 requests"), or nil.
     static func gateWaitsFor(_ db: Database, _ deployment: Deployment, endpoint: Endpoint, now: Date) throws -> String? {
-        nil
+        // A pause step waits for a person, not for evidence.
+        guard deployment.state == .shifting,
+              let plan = try? DeploymentStrategy(parsing: deployment.strategy).plan,
+              plan[min(deployment.step, plan.count - 1)] != .pause else { return nil }
+        return endpoint.gate().waitingFor(try gateHealth(db, deployment, now: now).new)
+    }
+
+    static func gateHealth(_ db: Database, _ deployment: Deployment, now: Date) throws -> (new: VersionHealth, baseline: VersionHealth?) {
+        let new = try VersionHealth.load(db, endpoint: deployment.endpoint, version: deployment.toVersion, since: deployment.stepStartedAt, now: now)
+        let old = try deployment.fromVersion.map {
+            try VersionHealth.load(db, endpoint: deployment.endpoint, version: $0, since: deployment.stepStartedAt, now: now)
+        }
+        return (new, old)
+    }
+}
+
+extension Endpoint {
+    /// The gate its deploys are judged by: its deck's `gate:` or `fallback`, with the cold starts its
+    /// instances need to start (one per instance it may run) expected of a new version.
+    public func gate(default fallback: RollbackGate = RollbackGate()) -> RollbackGate {
+        var gate = self.gate ?? fallback
+        gate.expectedColdStarts = Int64(maxInstances)
+        return gate
+    }
+}
+
+extension Registry {
+    /// The user traffic of `deployment`'s new version and of the version it replaces, over the same window
+    /// (since the current step began), as the gate compares them.
+    public func gateHealth(of deployment: Deployment, now: Date) throws -> (new: VersionHealth, baseline: VersionHealth?) {
+        try read { db in try Intents.gateHealth(db, deployment, now: now) }
     }
 }

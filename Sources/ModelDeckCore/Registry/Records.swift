@@ -96,7 +96,7 @@ extension Endpoint: FetchableRecord, PersistableRecord {
                   maxInstances: row["max_instances"], idleTimeoutSeconds: row["idle_timeout_s"],
                   slo: SLO(p99Milliseconds: row["slo_p99_ms"], errorRatePPM: row["slo_error_ppm"]),
                   dailyBudgetMicros: row["daily_budget_micros"], keepWarm: keepWarm, production: row["production"],
-                  rollout: row["rollout"])
+                  rollout: row["rollout"], gate: decodeJSON(RollbackGate.self, row["gate"]))
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -122,6 +122,7 @@ extension Endpoint: FetchableRecord, PersistableRecord {
         }
         container["production"] = production
         container["rollout"] = rollout
+        container["gate"] = gate.map(jsonText)
         container["updated_at"] = Date()
     }
 }

@@ -56,11 +56,14 @@ extension Listings {
         let recent = try Deployment.fetchAll(db, sql: """
             SELECT * FROM deployments WHERE ?1 IS NULL OR endpoint = ?1 ORDER BY id DESC LIMIT ?2
             """, arguments: [endpoint, limit])
-        return recent.reversed().map { d in
-            DeploymentRow(id: d.id ?? 0, endpoint: d.endpoint, kind: d.kind.rawValue, fromVersion: d.fromVersion,
-                          toVersion: d.toVersion, strategy: d.strategy, state: d.state.rawValue, weight: d.currentWeight,
-                          bakeSeconds: d.bakeSeconds, actor: d.actor, reason: d.reason, alarm: d.alarm,
-                          createdAt: d.createdAt, updatedAt: d.updatedAt)
+        let now = Date()
+        return try recent.reversed().map { d in
+            let waiting = try Endpoint.fetchOne(db, key: d.endpoint).flatMap { try Intents.gateWaitsFor(db, d, endpoint: $0, now: now) }
+            return DeploymentRow(id: d.id ?? 0, endpoint: d.endpoint, kind: d.kind.rawValue, fromVersion: d.fromVersion,
+                                 toVersion: d.toVersion, strategy: d.strategy, state: d.state.rawValue, weight: d.currentWeight,
+                                 bakeSeconds: d.bakeSeconds, actor: d.actor, reason: d.reason, alarm: d.alarm,
+                                 createdAt: d.createdAt, updatedAt: d.updatedAt, paused: d.pausedAt.map { _ in d.pauseNote ?? "paused" },
+                                 waitingFor: waiting)
         }
     }
 

@@ -33,8 +33,8 @@ enum EndpointsTable {
         case .rollback: return "rollback→\(to)"
         case .deploy:
             switch deployment.state {
-            case .shifting: return "→\(to) \(deployment.currentWeight)%"
-            case .baking: return "→\(to) baking"
+            case .shifting: return "→\(to) \(deployment.currentWeight)%\(deployment.pausedAt == nil ? "" : " ‖")"
+            case .baking: return "→\(to) baking\(deployment.pausedAt == nil ? "" : " ‖")"
             case .rollingBack: return "→\(to) rolling back"
             default: return "→\(to) \(deployment.state.rawValue)"
             }
