@@ -85,7 +85,8 @@ public enum DeploymentState: String, Codable, CaseIterable, Sendable {
     public static var activeStates: [DeploymentState] { allCases.filter(\.isActive) }
 }
 
-/// A deploy moves traffic to a new version; a rollback puts all of it back on an earlier one at once.
+/// A deploy moves traffic to a new version; a rollback puts all of it back on an earlier one at once (or,
+/// with an `adopted:` strategy, records a target's routing changed outside ModelDeck: `drift: adopt`).
 public enum DeploymentKind: String, Codable, Sendable {
     case deploy, rollback
 }

@@ -181,7 +181,7 @@ public enum DeploymentMachine {
     public static func weights(for deployment: Deployment) -> [String: Int]? {
         switch (deployment.kind, deployment.state) {
         case (.rollback, .succeeded):
-            return [deployment.toVersion: 100]
+            return Self.adopted(deployment.strategy) ?? [deployment.toVersion: 100]
         case (.deploy, .shifting), (.deploy, .baking):
             // An endpoint's first deploy has nothing to share traffic with.
             guard let from = deployment.fromVersion else { return [deployment.toVersion: 100] }
@@ -222,6 +222,22 @@ public enum DeploymentMachine {
             next.currentWeight = weight
             return (next, [DeploymentEvent(kind: "deploy.step", message: "\(label): \(deployment.toVersion) at \(weight)% of \(deployment.endpoint) for \(Format.duration(seconds: seconds))")])
         }
+    }
+
+    /// A rollback row that adopted a target's routing keeps it in its `strategy`: `adopted:m@v1=70,m@v2=30`.
+    public static func adoptedStrategy(_ weights: [String: Int]) -> String {
+        "adopted:" + weights.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
+    static func adopted(_ strategy: String) -> [String: Int]? {
+        guard strategy.hasPrefix("adopted:") else { return nil }
+        var weights: [String: Int] = [:]
+        for pair in strategy.dropFirst("adopted:".count).split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let weight = Int(parts[1]) else { return nil }
+            weights[String(parts[0])] = weight
+        }
+        return weights
     }
 
     private static func rollBack(_ deployment: Deployment, alarm: String, now: Date) -> (Deployment, [DeploymentEvent]) {

@@ -40,6 +40,7 @@ extension Dashboard {
         }
         lines.append(traffic)
 
+        if let drift = s.drift { lines.append([label("Drift"), ("⚠ \(drift)", .error)]) }
         var deploy: [Segment] = [label("Deploy")]
         if let d = s.deployment {
             let strategy = (try? DeploymentStrategy(parsing: d.strategy))

@@ -27,6 +27,7 @@ enum EndpointsTable {
     }
 
     static func deployment(_ summary: EndpointSummary) -> String {
+        if summary.drift != nil { return "⚠ drift" }
         guard let deployment = summary.deployment else { return "-" }
         let to = Cells.label(deployment.toVersion)
         switch deployment.kind {
@@ -44,7 +45,7 @@ enum EndpointsTable {
     static func row(_ summary: EndpointSummary) -> TableRow {
         let breaches = summary.breaches
         let name = summary.production ? "★ \(summary.name)" : summary.name
-        let deployRole: Role? = summary.deployment.map { $0.state == .rollingBack || $0.alarm != nil ? .error : .warning }
+        let deployRole: Role? = summary.drift != nil ? .error : summary.deployment.map { $0.state == .rollingBack || $0.alarm != nil ? .error : .warning }
         let cells = [
             TableCell(name, role: !breaches.isEmpty ? .error : summary.production ? .production : nil),
             TableCell(summary.target),
