@@ -77,6 +77,8 @@ public enum Listings {
         public var production: Bool
         /// The live figures over the window asked for (`get --window`, `-o wide`); nil when none was.
         public var live: LiveRow? = nil
+        /// The target routes otherwise than the registry says, until resolved (`DriftRecord.summary`).
+        public var drift: String? = nil
     }
 
     /// An endpoint's live figures over a window, as `get endpoints -o wide|json|yaml` and `/api/v1` give them.
@@ -178,7 +180,7 @@ public enum Listings {
             case "adaptive": .adaptive
             default: .off
             }
-            return [$0.name + ($0.production ? " [prod]" : ""), $0.target, traffic, $0.deployment ?? "-",
+            return [$0.name + ($0.production ? " [prod]" : ""), $0.target, traffic, $0.drift.map { "⚠ drift: \($0)" } ?? $0.deployment ?? "-",
                     Format.megabytes($0.memoryMB), "\($0.minInstances)–\($0.maxInstances) ×\($0.concurrency)",
                     Format.duration(milliseconds: $0.slo.p99Ms), keepWarm.summary]
         })

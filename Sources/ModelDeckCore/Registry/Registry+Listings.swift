@@ -34,6 +34,7 @@ extension Listings {
 
     static func endpoints(_ db: Database) throws -> [EndpointRow] {
         let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        let drifts = try Registry.drifts(db)
         return try Endpoint.fetchAll(db, sql: "SELECT * FROM endpoints ORDER BY name").map { endpoint in
             let traffic = try TrafficSplit.desired(db, endpoint: endpoint.name)?.weights ?? [:]
             let deployment = active[endpoint.name].map { "#\($0.id ?? 0) \($0.toVersion) \($0.state.rawValue) \($0.currentWeight)%" }
@@ -48,7 +49,7 @@ extension Listings {
                                idleTimeoutSeconds: endpoint.idleTimeoutSeconds,
                                slo: SLORow(p99Ms: endpoint.slo.p99Milliseconds, errorRate: Format.percent(ppm: endpoint.slo.errorRatePPM)),
                                dailyBudget: endpoint.dailyBudgetMicros.map { Format.dollars(micros: $0) },
-                               keepWarm: keepWarm, production: endpoint.production)
+                               keepWarm: keepWarm, production: endpoint.production, drift: drifts[endpoint.name]?.summary)
         }
     }
 
