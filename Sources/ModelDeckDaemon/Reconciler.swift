@@ -21,7 +21,8 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
     private let date: @Sendable () -> Date
 
     public init(registry: Registry, drivers: any DriverSource, gate: RollbackGate = RollbackGate(), logger: Logger,
-                clock: C, date: @escaping @Sendable () -> Date = { Date() }) {
+                clock: C, date: @escaping @Sendable () -> Date = { Date() }, remoteDriftCheckInterval: Duration = .seconds(60)) {
+        self.remoteDriftCheckInterval = remoteDriftCheckInterval
         self.registry = registry
         self.drivers = drivers
         self.gate = gate
@@ -221,7 +222,7 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
     }
 
     /// How often a cloud target is asked what it routes, and asked again to route after a failure.
-    public var remoteDriftCheckInterval: Duration = .seconds(60)
+    public var remoteDriftCheckInterval: Duration
     public var routeRetryInterval: Duration = .seconds(15)
     private var lastRouteRetry: [String: C.Instant] = [:]
     private var lastDriftCheck: [String: C.Instant] = [:]

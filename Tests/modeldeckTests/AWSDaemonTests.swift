@@ -35,7 +35,7 @@ import Testing
         #expect(apply.status == 0, "\(apply.stderr)")
     }
 
-    private func awsEnvironment(_ scratch: Scratch) async throws -> [String: String] {
+    func awsEnvironment(_ scratch: Scratch) async throws -> [String: String] {
         [
             "AWS_ENDPOINT_URL": try await Moto.shared.baseURL(), "AWS_ACCESS_KEY_ID": "AKIDMODELDECKTEST",
             "AWS_SECRET_ACCESS_KEY": "modeldeck-test-secret", "AWS_REGION": "us-east-1", "HOME": scratch.path,
