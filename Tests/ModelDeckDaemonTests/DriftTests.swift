@@ -13,6 +13,13 @@ extension ReconcilerTests {
         }
     }
 
+    /// Endpoint `a` on `here` (with `drift`) at v2, all traffic.
+    func deployV2(_ fixture: Fixture, _ reconciler: Reconciler<TestClock<Duration>>, drift: String) async throws {
+        try setDrift(fixture, target: "here", drift)
+        let deploy = try Intents.deploy(fixture.registry, endpoint: "a", version: "v2", strategy: .allAtOnce, bakeSeconds: 0, reason: "test")
+        #expect(try await tick(reconciler) { try fixture.registry.deployment(id: deploy.id)?.state == .succeeded })
+    }
+
     func driftEvents(_ fixture: Fixture) throws -> [String] {
         try fixture.registry.read { db in try String.fetchAll(db, sql: "SELECT kind || ': ' || message FROM events WHERE kind LIKE 'drift.%' ORDER BY id") }
     }
@@ -21,9 +28,7 @@ extension ReconcilerTests {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
         let reconciler = reconciler(fixture, clock: TestClock())
-        try setDrift(fixture, target: "here", "alert")
-        let deploy = try Intents.deploy(fixture.registry, endpoint: "a", version: "v2", strategy: .allAtOnce, bakeSeconds: 0, reason: "test")
-        #expect(try await tick(reconciler) { try fixture.registry.deployment(id: deploy.id)?.state == .succeeded })
+        try await deployV2(fixture, reconciler, drift: "alert")
 
         fixture.here.state.withLock { $0.changedByHand["a"] = ["m@v1": 100] }
         for _ in 0..<3 {
@@ -49,9 +54,7 @@ extension ReconcilerTests {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
         let reconciler = reconciler(fixture, clock: TestClock())
-        try setDrift(fixture, target: "here", "adopt")
-        let deploy = try Intents.deploy(fixture.registry, endpoint: "a", version: "v2", strategy: .allAtOnce, bakeSeconds: 0, reason: "test")
-        #expect(try await tick(reconciler) { try fixture.registry.deployment(id: deploy.id)?.state == .succeeded })
+        try await deployV2(fixture, reconciler, drift: "adopt")
 
         fixture.here.state.withLock { $0.changedByHand["a"] = ["m@v1": 70, "m@v2": 30] }
         for _ in 0..<3 {

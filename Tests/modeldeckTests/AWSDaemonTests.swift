@@ -18,7 +18,7 @@ import Testing
     }
 
     /// A local target, `target`, the model `scorer` in v1 and v2 as images, and the endpoint `scoring`.
-    private func applyDeck(_ scratch: Scratch, target: String, versionMemory: String, endpoint: String) throws {
+    func applyDeck(_ scratch: Scratch, target: String, versionMemory: String, endpoint: String) throws {
         let deck = scratch.file("deck.yaml", """
         targets:
           - {name: local, kind: local}

@@ -12,21 +12,9 @@ extension AWSDaemonTests {
         defer { scratch.cleanUp() }
         let role = try await Moto.shared.lambdaRole()
         let prefix = "md\(UUID().uuidString.prefix(6).lowercased())-"
-        let deck = """
-            targets:
-              - {name: local, kind: local}
-              - {name: aws, kind: aws-lambda, region: us-east-1, role_arn: '\(role)', function_prefix: \(prefix)DRIFT}
-            models:
-              - name: scorer
-                versions:
-                  - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v1, digest: 'sha256:\(String(repeating: "1", count: 64))', size: 300MB, memory: 512MB}
-                  - {version: v2, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v2, digest: 'sha256:\(String(repeating: "2", count: 64))', size: 300MB, memory: 512MB}
-            endpoints:
-              - {name: scoring, model: scorer, target: aws, memory: 1GB}
-            """
         func apply(drift: String) throws {
-            let result = try CLI.run(["apply", "-f", scratch.file("deck.yaml", deck.replacingOccurrences(of: "DRIFT", with: drift)), "--registry", scratch.registry])
-            #expect(result.status == 0, "\(result.stderr)")
+            try applyDeck(scratch, target: "{name: aws, kind: aws-lambda, region: us-east-1, role_arn: '\(role)', function_prefix: \(prefix)\(drift)}",
+                          versionMemory: "512MB", endpoint: "{name: scoring, model: scorer, target: aws, memory: 1GB}")
         }
         try apply(drift: "")
         let environment = try await awsEnvironment(scratch)

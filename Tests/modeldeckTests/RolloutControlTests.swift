@@ -39,8 +39,9 @@ extension DaemonTests {
         #expect(deploy.status == 0, "\(deploy.stderr)")
         #expect(try await routes(registry, ["sentiment@v3": 20, "sentiment@v1": 80]))
 
-        // promote: to the next step, a pause, which holds 20%.
-        try control(["promote", "sentiment"], registry)
+        // promote: to the next step, a pause, which holds 20% (--override: the step has not yet had its 20
+        // requests, which a plain promote waits for).
+        try control(["promote", "sentiment", "--override"], registry)
         #expect(try await waitUntil(20) { try events(registry, kinds: "deploy.step").last?.message.contains("step 2/4: pause") == true })
         #expect(try liveWeights(registry) == ["sentiment@v3": 20, "sentiment@v1": 80])
 
@@ -65,6 +66,8 @@ extension DaemonTests {
         #expect(try deploymentState(registry, id: 1)?.state == "shifting")
 
         // promote --full: 100% and its bake; --skip-bake ends it.
+        // Once the step has its evidence (get deployments no longer says what it waits for).
+        #expect(try await waitUntil(60) { !(try CLI.run(["get", "deployments", "--registry", registry]).stdout.contains("waits for")) })
         try control(["promote", "sentiment", "--full"], registry)
         #expect(try await routes(registry, ["sentiment@v3": 100]))
         #expect(try deploymentState(registry, id: 1)?.state == "baking")
@@ -73,7 +76,7 @@ extension DaemonTests {
         daemon.stop()
 
         let kinds = try events(registry, kinds: "deploy.%").map(\.kind)
-        #expect(kinds == ["deploy.requested", "deploy.provisioning", "deploy.step", "deploy.promoted", "deploy.step",
+        #expect(kinds == ["deploy.requested", "deploy.provisioning", "deploy.step", "deploy.promoted", "deploy.override", "deploy.step",
                           "deploy.weight_set", "deploy.resumed", "deploy.step", "deploy.paused", "deploy.promoted", "deploy.step",
                           "deploy.promoted", "deploy.succeeded"])
         // Nothing left to promote.

@@ -56,11 +56,11 @@ extension Intents {
 }
 
 extension Endpoint {
-    /// The gate its deploys are judged by: its deck's `gate:` or `fallback`, with the cold starts its
-    /// instances need to start (one per instance it may run) expected of a new version.
+    /// The gate its deploys are judged by: its deck's `gate:` or `fallback`, with at least the cold starts
+    /// its instances need to start (one per instance it may run) expected of a new version.
     public func gate(default fallback: RollbackGate = RollbackGate()) -> RollbackGate {
         var gate = self.gate ?? fallback
-        gate.expectedColdStarts = Int64(maxInstances)
+        gate.expectedColdStarts = max(gate.expectedColdStarts, Int64(maxInstances))
         return gate
     }
 }
