@@ -12,6 +12,8 @@ public struct Daemon: Sendable {
         /// How often intents are looked for (a tick also runs as soon as the registry changes).
         public var tickInterval: Duration = .milliseconds(250)
         public var gate = RollbackGate()
+        /// How often a cloud target is asked what it routes (drift).
+        public var remoteDriftCheckInterval: Duration = .seconds(60)
         /// Metric buckets older than this are dropped.
         public var retentionDays = MetricRollup.defaultRetentionDays
         /// The metric tiers (widths and how long each is kept); nil for the standard ones over `retentionDays`.
@@ -45,7 +47,8 @@ public struct Daemon: Sendable {
         let listen = settings.listen ?? LocalTargetHost.firstLocal(in: targets)
         let gatewayAddress = GatewayAddress()
         let drivers = try Drivers(registry: registry, gateway: listen.map { (target: $0.target, address: gatewayAddress) }, logger: logger)
-        let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger, clock: ContinuousClock())
+        let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger, clock: ContinuousClock(),
+                                    remoteDriftCheckInterval: settings.remoteDriftCheckInterval)
         let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
                                  tickInterval: settings.tickInterval,
                                  tiers: settings.metricTiers ?? .standard(retentionDays: settings.retentionDays), logger: logger)

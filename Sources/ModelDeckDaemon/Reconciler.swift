@@ -21,7 +21,8 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
     private let date: @Sendable () -> Date
 
     public init(registry: Registry, drivers: any DriverSource, gate: RollbackGate = RollbackGate(), logger: Logger,
-                clock: C, date: @escaping @Sendable () -> Date = { Date() }) {
+                clock: C, date: @escaping @Sendable () -> Date = { Date() }, remoteDriftCheckInterval: Duration = .seconds(60)) {
+        self.remoteDriftCheckInterval = remoteDriftCheckInterval
         self.registry = registry
         self.drivers = drivers
         self.gate = gate
@@ -127,10 +128,9 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
                 }
             }
             if deployment.state == .shifting || deployment.state == .baking {
-                observation.health = try await registry.perform {
-                    try $0.versionHealth(endpoint: deployment.endpoint, version: deployment.toVersion, since: deployment.stepStartedAt, now: now)
-                }
+                (observation.health, observation.baseline) = try await registry.perform { try $0.gateHealth(of: deployment, now: now) }
             }
+            let gate = endpoint.gate(default: gate)
             let (next, events) = DeploymentMachine.step(deployment, slo: endpoint.slo, gate: gate, observation: observation)
             guard next != deployment else { return }
             // Only from the state we read: a concurrent writer (a rollback, another tick) wins.
@@ -168,13 +168,36 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
                   let context = try await registry.perform({ try $0.context(of: deployment) }) else { return }
             let routing = Routing(endpoint: context.endpoint, versions: context.versions)
             let live = try await driver.liveWeights(of: routing.endpoint, versions: routing.versions)
-            if live != weights {
-                logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
-                try await route(weights, on: routing, driver: driver, for: deployment)
-            }
+            try await handleDrift(Drift.between(endpoint: deployment.endpoint, registry: weights, target: live),
+                                  of: deployment, weights: weights, routing: routing, driver: driver)
         } catch {
             logger.error("cannot make target match the registry",
                          metadata: ["endpoint": "\(deployment.endpoint)", "error": "\((error as? ModelDeckError)?.message ?? "\(error)")"])
+        }
+    }
+
+    /// Drift between the target and the registry is recorded and shown (`drift.detected`, with both sides)
+    /// until resolved, and acted on by the target's `drift:` policy: enforce restores the registry's routing,
+    /// adopt takes the target's, alert leaves it.
+    private func handleDrift(_ drift: Drift?, of deployment: Deployment, weights: [String: Int], routing: Routing,
+                             driver: any TargetDriver) async throws {
+        let (endpoint, now) = (deployment.endpoint, date())
+        guard let drift else {
+            try await registry.perform { try $0.resolveDrift(endpoint: endpoint, how: "the target routes as the registry says again (\(Drift.describe(weights)))", now: now) }
+            return
+        }
+        let policy = try await registry.perform { try $0.driftPolicy(target: routing.endpoint.target) }
+        let action = drift.action(under: policy, deployInFlight: deployment.state.isActive)
+        try await registry.perform { try $0.recordDrift(drift, action: action, now: now) }
+        switch action {
+        case .enforce:
+            logger.info("making target match the registry", metadata: ["endpoint": "\(endpoint)", "weights": "\(weights)"])
+            try await route(weights, on: routing, driver: driver, for: deployment)
+            try await registry.perform { try $0.resolveDrift(endpoint: endpoint, how: "restored the registry's routing, \(Drift.describe(weights)) (drift: enforce)", now: now) }
+        case .adopt:
+            try await registry.perform { try $0.adoptDrift(drift, after: deployment, now: now) }
+        case .alert:
+            break
         }
     }
 
@@ -199,7 +222,7 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
     }
 
     /// How often a cloud target is asked what it routes, and asked again to route after a failure.
-    public var remoteDriftCheckInterval: Duration = .seconds(60)
+    public var remoteDriftCheckInterval: Duration
     public var routeRetryInterval: Duration = .seconds(15)
     private var lastRouteRetry: [String: C.Instant] = [:]
     private var lastDriftCheck: [String: C.Instant] = [:]

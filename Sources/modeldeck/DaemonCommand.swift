@@ -32,6 +32,9 @@ struct DaemonCommand: AsyncParsableCommand {
     @Flag(help: "Do not serve the read-only API.")
     var noAPI = false
 
+    @Option(help: ArgumentHelp("How often a cloud target is asked what it routes, to find drift (at least 1s).", valueName: "duration"))
+    var driftCheck = "1m"
+
     @OptionGroup var registry: RegistryOptions
 
     func run() async throws {
@@ -41,7 +44,10 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let metricTiers = try MetricTiers.parse(tiers, retentionSeconds: retentionSeconds)
         let opened = try registry.open()
+        let driftSeconds = try Quantity.seconds(driftCheck, what: "--drift-check")
+        guard driftSeconds >= 1 else { throw ModelDeckError("--drift-check \(driftCheck) must be at least 1s") }
         var settings = Daemon.Settings()
+        settings.remoteDriftCheckInterval = .seconds(driftSeconds)
         settings.retentionDays = Int(retentionSeconds / 86_400)
         settings.metricTiers = metricTiers
         if listen.isSet { settings.listen = try listen.resolve(opened) }

@@ -24,6 +24,7 @@ struct ModelDeckCommand: AsyncParsableCommand {
             TUICommand.self, InitCommand.self, ApplyCommand.self, GetCommand.self,
             DeployCommand.self, RollbackCommand.self, WarmCommand.self, PingCommand.self, ServeCommand.self, DaemonCommand.self, DemoCommand.self,
             CostCommand.self, SimulateCommand.self, RegistryCommand.self,
+            PauseCommand.self, ResumeCommand.self, PromoteCommand.self, AbortCommand.self, SetWeightCommand.self,
         ],
         defaultSubcommand: TUICommand.self
     )

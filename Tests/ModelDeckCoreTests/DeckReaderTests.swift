@@ -28,7 +28,7 @@ struct DeckReaderTests {
     }
 
     @Test func anUnknownFieldIsRefusedWithTheKnownOnes() {
-        #expect(throws: ModelDeckError("deck.yaml:30:5: unknown field 'memroy' in endpoint 'sentiment'; known fields: name, model, target, memory, concurrency, min_instances, max_instances, idle_timeout, slo, daily_budget, keep_warm, traffic, production")) {
+        #expect(throws: ModelDeckError("deck.yaml:30:5: unknown field 'memroy' in endpoint 'sentiment'; known fields: name, model, target, memory, concurrency, min_instances, max_instances, idle_timeout, slo, daily_budget, keep_warm, traffic, production, rollout, gate")) {
             try parseDeck(sampleDeck([("    max_instances: 4", "    max_instances: 4\n    memroy: 1GB")]))
         }
         #expect(throws: ModelDeckError.self) { try parseDeck(sampleDeck([("apiVersion: modeldeck/v1", "apiVersion: modeldeck/v1\nendpoint: []")])) }

@@ -116,9 +116,9 @@ struct TargetDescriptorTests {
     }
 
     @Test func unknownSettingsAreNamedWithTheKnownOnes() {
-        #expect(problems(.http, ["url": "http://a", "token": "x"]) == ["target 't' (http): unknown setting 'token' (known: url)"])
+        #expect(problems(.http, ["url": "http://a", "token": "x"]) == ["target 't' (http): unknown setting 'token' (known: url, drift)"])
         #expect(problems(.awsLambda, region: "us-east-1", ["role_arn": role, "memory": "1GB"])
-            == ["target 't' (aws-lambda): unknown setting 'memory' (known: role_arn, function_prefix, architecture, runtime, handler)"])
+            == ["target 't' (aws-lambda): unknown setting 'memory' (known: role_arn, function_prefix, architecture, runtime, handler, drift)"])
     }
 
     // MARK: Settings: each value's check
@@ -213,10 +213,10 @@ struct TargetDescriptorTests {
     }
 
     @Test func allowedConfigKeysAreTheDescriptorsKeys() {
-        #expect(Target.allowedConfigKeys(for: .local) == ["host", "port", "max_memory", "gpus", "price_as", "architecture"])
-        #expect(Target.allowedConfigKeys(for: .awsLambda) == ["role_arn", "function_prefix", "architecture", "runtime", "handler"])
-        #expect(Target.allowedConfigKeys(for: .sagemakerServerless) == ["execution_role_arn", "role_arn", "endpoint_prefix"])
-        #expect(Target.allowedConfigKeys(for: .ecsFargate) == ["cluster", "architecture"])
-        #expect(Target.allowedConfigKeys(for: .http) == ["url"])
+        #expect(Target.allowedConfigKeys(for: .local) == ["host", "port", "max_memory", "gpus", "price_as", "architecture", "drift"])
+        #expect(Target.allowedConfigKeys(for: .awsLambda) == ["role_arn", "function_prefix", "architecture", "runtime", "handler", "drift"])
+        #expect(Target.allowedConfigKeys(for: .sagemakerServerless) == ["execution_role_arn", "role_arn", "endpoint_prefix", "drift"])
+        #expect(Target.allowedConfigKeys(for: .ecsFargate) == ["cluster", "architecture", "drift"])
+        #expect(Target.allowedConfigKeys(for: .http) == ["url", "drift"])
     }
 }

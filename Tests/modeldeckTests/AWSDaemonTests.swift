@@ -18,7 +18,7 @@ import Testing
     }
 
     /// A local target, `target`, the model `scorer` in v1 and v2 as images, and the endpoint `scoring`.
-    private func applyDeck(_ scratch: Scratch, target: String, versionMemory: String, endpoint: String) throws {
+    func applyDeck(_ scratch: Scratch, target: String, versionMemory: String, endpoint: String) throws {
         let deck = scratch.file("deck.yaml", """
         targets:
           - {name: local, kind: local}
@@ -35,7 +35,7 @@ import Testing
         #expect(apply.status == 0, "\(apply.stderr)")
     }
 
-    private func awsEnvironment(_ scratch: Scratch) async throws -> [String: String] {
+    func awsEnvironment(_ scratch: Scratch) async throws -> [String: String] {
         [
             "AWS_ENDPOINT_URL": try await Moto.shared.baseURL(), "AWS_ACCESS_KEY_ID": "AKIDMODELDECKTEST",
             "AWS_SECRET_ACCESS_KEY": "modeldeck-test-secret", "AWS_REGION": "us-east-1", "HOME": scratch.path,

@@ -14,7 +14,10 @@ struct DaemonTests {
             // Tests of promotion and resumption must not depend on how loaded the machine is: the latency
             // gate is covered by DeploymentMachineTests, the error gate end to end by the bad canary.
             let queue = try DatabaseQueue(path: scratch.registry)
-            try queue.write { db in try db.execute(sql: "UPDATE endpoints SET slo_p99_ms = 60000") }
+            // The comparative gate too: a p99 slack of a minute, and cold starts not compared (a loaded machine
+            // starts more instances of a new version than it needs; ComparativeGateTests cover that comparison).
+            let gate = #"{"minimumRequests":20,"tolerance":0.2,"slackMilliseconds":60000,"confidence":0.95,"onLowTraffic":"wait","lowTrafficDeadlineSeconds":600,"expectedColdStarts":1000000}"#
+            try queue.write { db in try db.execute(sql: "UPDATE endpoints SET slo_p99_ms = 60000, gate = ?", arguments: [gate]) }
         }
     }
 

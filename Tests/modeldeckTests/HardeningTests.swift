@@ -11,13 +11,13 @@ extension BadInputTests {
         #expect(error.hasPrefix("unknown command 'rolback'; did you mean 'rollback'?"), "\(error)")
         let scratch = Scratch()
         defer { scratch.cleanUp() }
-        for words in [["rolback", "sentiment", "--reason", "x"], ["pause"], ["deplyo", "sentiment", "v2"]] {
+        for words in [["rolback", "sentiment", "--reason", "x"], ["xyzzy"], ["deplyo", "sentiment", "v2"]] {
             let result = try CLI.run(words + ["--registry", scratch.registry])
             #expect(result.status == 2, "\(words): exit \(result.status)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
             #expect(!result.stderr.contains("terminal"), "\(words) went to the dashboard: \(result.stderr)")
         }
-        #expect(try CLI.run(["pause"]).stderr.hasPrefix("unknown command 'pause'; commands: tui, init, apply"))
+        #expect(try CLI.run(["xyzzy"]).stderr.hasPrefix("unknown command 'xyzzy'; commands: tui, init, apply"))
         #expect(try CLI.run(["deplyo"]).stderr.contains("did you mean 'deploy'?"))
     }
 

@@ -75,6 +75,8 @@ public enum DeckChange: Equatable, Sendable {
         ("daily_budget", { $0.dailyBudgetMicros.map { Format.dollars(micros: $0) } ?? "none" }),
         ("keep_warm", { $0.keepWarm.summary }),
         ("production", { "\($0.production)" }),
+        ("rollout", { $0.rollout ?? "none" }),
+        ("gate", { $0.gate?.summary ?? "default" }),
     ] }
 
     private static func differences<T>(old: T, new: T, fields: [(String, (T) -> String)]) -> String {

@@ -51,6 +51,8 @@ public struct EndpointDeclaration: Equatable, Sendable {
             case .dailyBudget: merged.dailyBudgetMicros = endpoint.dailyBudgetMicros
             case .keepWarm: merged.keepWarm = endpoint.keepWarm
             case .production: merged.production = endpoint.production
+            case .rollout: merged.rollout = endpoint.rollout
+            case .gate: merged.gate = endpoint.gate
             }
         }
         return merged
@@ -59,5 +61,5 @@ public struct EndpointDeclaration: Equatable, Sendable {
 
 /// The endpoint settings a deck may declare (model and target are fixed once the endpoint exists).
 public enum EndpointSetting: String, CaseIterable, Sendable {
-    case memory, concurrency, minInstances, maxInstances, idleTimeout, sloP99, sloErrorRate, dailyBudget, keepWarm, production
+    case memory, concurrency, minInstances, maxInstances, idleTimeout, sloP99, sloErrorRate, dailyBudget, keepWarm, production, rollout, gate
 }

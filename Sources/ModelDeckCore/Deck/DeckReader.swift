@@ -229,7 +229,7 @@ public struct DeckReader {
         let what = "endpoint '\(name)'"
         try checkFields(node, allowed: ["name", "model", "target", "memory", "concurrency", "min_instances",
                                           "max_instances", "idle_timeout", "slo", "daily_budget", "keep_warm",
-                                          "traffic", "production"], what: what)
+                                          "traffic", "production", "rollout", "gate"], what: what)
         guard let modelNode = fields["model"] else { throw error(at: node, "\(what) has no model") }
         guard let targetNode = fields["target"] else { throw error(at: node, "\(what) has no target") }
         guard let memoryNode = fields["memory"] else { throw error(at: node, "\(what) has no memory, e.g. memory: 512MB") }
@@ -279,6 +279,16 @@ public struct DeckReader {
         if let n = fields["production"] {
             endpoint.production = try boolean(n, what: "\(what) production")
             declared.insert(.production)
+        }
+        if let n = fields["rollout"] {
+            let text = try string(n, what: "\(what) rollout")
+            _ = try at(n) { try DeploymentStrategy.rollout(parsing: text) }
+            endpoint.rollout = text
+            declared.insert(.rollout)
+        }
+        if let gateNode = fields["gate"] {
+            endpoint.gate = try gate(gateNode, what: what)
+            declared.insert(.gate)
         }
 
         var traffic: [String: Int] = [:]
@@ -350,6 +360,38 @@ public struct DeckReader {
     }
 
     /// Runs `body`, prefixing any error it throws with the node's position.
+    /// `gate: {tolerance: 20%, slack: 100ms, confidence: 95%, min_requests: 50, on_low_traffic: wait|fail|promote, deadline: 10m}`.
+    private func gate(_ node: Node, what: String) throws -> RollbackGate {
+        let fields = try mapping(node, what: "\(what) gate", allowed: ["tolerance", "slack", "confidence", "min_requests", "on_low_traffic", "deadline"])
+        var gate = RollbackGate()
+        if let n = fields["tolerance"] {
+            let ppm = try at(n) { try Quantity.ppm(try string(n, what: "tolerance"), what: "\(what) gate tolerance") }
+            gate.tolerance = Double(ppm) / 1_000_000
+        }
+        if let n = fields["slack"] {
+            gate.slackMilliseconds = try at(n) { try Quantity.milliseconds(try string(n, what: "slack"), what: "\(what) gate slack") }
+        }
+        if let n = fields["confidence"] {
+            let ppm = try at(n) { try Quantity.ppm(try string(n, what: "confidence"), what: "\(what) gate confidence") }
+            guard (500_000...999_999).contains(ppm) else { throw error(at: n, "\(what): gate confidence must be from 50% to 99.9999%") }
+            gate.confidence = Double(ppm) / 1_000_000
+        }
+        if let n = fields["min_requests"] {
+            gate.minimumRequests = Int64(try integer(n, what: "\(what) gate min_requests", range: 1...1_000_000))
+        }
+        if let n = fields["on_low_traffic"] {
+            let text = try string(n, what: "on_low_traffic")
+            guard let action = LowTrafficAction(rawValue: text) else {
+                throw error(at: n, "\(what): gate on_low_traffic '\(text)' is not wait, fail or promote")
+            }
+            gate.onLowTraffic = action
+        }
+        if let n = fields["deadline"] {
+            gate.lowTrafficDeadlineSeconds = try at(n) { try Quantity.seconds(try string(n, what: "deadline"), what: "\(what) gate deadline") }
+        }
+        return gate
+    }
+
     private func at<T>(_ node: Node, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as ModelDeckError { throw self.error(at: node, error.message) }
     }

@@ -8,9 +8,16 @@ public enum DeploymentStrategy: Equatable, Sendable, CustomStringConvertible {
     case canary(percent: Int, intervalSeconds: Int64)
     /// `percent`% more every `intervalSeconds` until 100%.
     case linear(percent: Int, intervalSeconds: Int64)
+    /// A free-form step plan (`--steps 5%:2m,25%:5m,pause,50%:10m,100%`), as Argo Rollouts' step lists:
+    /// each step holds a weight for a time or waits for a person; the last is always 100%, where the bake runs.
+    case steps([RolloutStep])
 
-    /// Parses `all-at-once`, `canary:10%:5m` or `linear:10%:1m`.
+    /// Parses `all-at-once`, `canary:10%:5m`, `linear:10%:1m` or a step plan `steps:5%:2m,pause,50%:10m,100%`.
     public init(parsing text: String) throws {
+        if text.hasPrefix("steps:") {
+            self = .steps(try RolloutStep.plan(parsing: String(text.dropFirst("steps:".count))).steps)
+            return
+        }
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         let usage = "use all-at-once, canary:PERCENT%:DURATION or linear:PERCENT%:DURATION (e.g. canary:10%:5m)"
         switch parts.first {
@@ -37,6 +44,15 @@ public enum DeploymentStrategy: Equatable, Sendable, CustomStringConvertible {
         case .allAtOnce: "all-at-once"
         case .canary(let percent, let interval): "canary:\(percent)%:\(Format.duration(seconds: interval))"
         case .linear(let percent, let interval): "linear:\(percent)%:\(Format.duration(seconds: interval))"
+        case .steps(let steps): "steps:" + steps.map(\.description).joined(separator: ",")
+        }
+    }
+
+    /// The plan the strategy stands for: canary and linear are shorthands for step plans.
+    public var plan: [RolloutStep] {
+        switch self {
+        case .steps(let steps): steps
+        default: steps.map { $0 >= 100 ? .shift(percent: 100, seconds: 0) : .shift(percent: $0, seconds: intervalSeconds) }
         }
     }
 
@@ -46,6 +62,7 @@ public enum DeploymentStrategy: Equatable, Sendable, CustomStringConvertible {
         case .allAtOnce: [100]
         case .canary(let percent, _): [percent, 100]
         case .linear(let percent, _): Array(stride(from: percent, to: 100, by: percent)) + [100]
+        case .steps(let plan): Self.steps(of: plan)
         }
     }
 }
@@ -68,7 +85,8 @@ public enum DeploymentState: String, Codable, CaseIterable, Sendable {
     public static var activeStates: [DeploymentState] { allCases.filter(\.isActive) }
 }
 
-/// A deploy moves traffic to a new version; a rollback puts all of it back on an earlier one at once.
+/// A deploy moves traffic to a new version; a rollback puts all of it back on an earlier one at once (or,
+/// with an `adopted:` strategy, records a target's routing changed outside ModelDeck: `drift: adopt`).
 public enum DeploymentKind: String, Codable, Sendable {
     case deploy, rollback
 }
@@ -96,6 +114,11 @@ public struct Deployment: Codable, Equatable, Sendable {
     public var alarm: String?
     /// Why a person asked for it.
     public var reason: String?
+    /// Since when the plan holds (a `pause` step, `modeldeck pause` or `set-weight`); nil while it runs.
+    /// The gate keeps watching a paused deployment; only its clock stops.
+    public var pausedAt: Date?
+    /// Who paused it and why, or which plan step did ("step 3/5 of the plan").
+    public var pauseNote: String?
     public var actor: String
     public var createdAt: Date
     public var updatedAt: Date
@@ -103,7 +126,7 @@ public struct Deployment: Codable, Equatable, Sendable {
     public init(id: Int64? = nil, endpoint: String, kind: DeploymentKind, fromVersion: String?, toVersion: String,
                 strategy: String, bakeSeconds: Int64, state: DeploymentState = .pending, step: Int = 0,
                 currentWeight: Int = 0, stepStartedAt: Date? = nil, alarm: String? = nil, reason: String?,
-                actor: String, createdAt: Date, updatedAt: Date) {
+                pausedAt: Date? = nil, pauseNote: String? = nil, actor: String, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.endpoint = endpoint
         self.kind = kind
@@ -117,6 +140,8 @@ public struct Deployment: Codable, Equatable, Sendable {
         self.stepStartedAt = stepStartedAt ?? createdAt
         self.alarm = alarm
         self.reason = reason
+        self.pausedAt = pausedAt
+        self.pauseNote = pauseNote
         self.actor = actor
         self.createdAt = createdAt
         self.updatedAt = updatedAt

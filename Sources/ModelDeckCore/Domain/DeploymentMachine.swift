@@ -22,13 +22,36 @@ public struct VersionHealth: Equatable, Sendable {
     public var errorPPM: Int64 { requests == 0 ? 0 : errors * 1_000_000 / requests }
 }
 
-/// When a new version's figures break the endpoint's SLO badly enough to roll back by itself.
-public struct RollbackGate: Equatable, Sendable {
+/// When a new version's figures break the endpoint's SLO, or are worse than the version it replaces, badly
+/// enough to roll back by itself (`ComparativeGate.swift`); and how much evidence a step needs to pass.
+/// A deck's `gate:` sets it per endpoint.
+public struct RollbackGate: Equatable, Sendable, Codable {
     /// Fewer requests than this in the window decide nothing: one slow request must not roll back a deploy.
+    /// A timed step passes only once the new version has this many user requests in it.
     public var minimumRequests: Int64
+    /// How much slower (warm p99) the new version may be than the old: 0.2 allows 20%.
+    public var tolerance: Double
+    /// p99s closer than this never fail the comparison: on a busy machine a scheduler hiccup moves a small
+    /// p99 by tens of milliseconds, and two identical versions must not roll each other back.
+    public var slackMilliseconds: Int64
+    /// The confidence at which a higher error (or cold-start) rate counts as real: 0.95.
+    public var confidence: Double
+    /// What a step with too few requests does `lowTrafficDeadlineSeconds` after its time is up.
+    public var onLowTraffic: LowTrafficAction
+    public var lowTrafficDeadlineSeconds: Int64
+    /// Cold starts a new version needs to start its instances (the endpoint's max instances); only those
+    /// past it are compared with the old version's. Set by the daemon, not the deck.
+    public var expectedColdStarts: Int64
 
-    public init(minimumRequests: Int64 = 20) {
+    public init(minimumRequests: Int64 = 20, tolerance: Double = 0.2, slackMilliseconds: Int64 = 100, confidence: Double = 0.95,
+                onLowTraffic: LowTrafficAction = .wait, lowTrafficDeadlineSeconds: Int64 = 600, expectedColdStarts: Int64 = 0) {
         self.minimumRequests = minimumRequests
+        self.tolerance = tolerance
+        self.slackMilliseconds = slackMilliseconds
+        self.confidence = confidence
+        self.onLowTraffic = onLowTraffic
+        self.lowTrafficDeadlineSeconds = lowTrafficDeadlineSeconds
+        self.expectedColdStarts = expectedColdStarts
     }
 
     /// The alarm, with the figures that fired it, or nil when the version is within its SLO.
@@ -51,13 +74,16 @@ public struct DeploymentObservation: Sendable {
     public var provisioned: Bool
     /// The new version's user traffic since the current step began.
     public var health: VersionHealth
+    /// The replaced version's user traffic over the same window (nil on a first deploy).
+    public var baseline: VersionHealth?
     /// Why the target cannot run the new version, when provisioning failed for good.
     public var provisionError: String?
 
-    public init(now: Date, provisioned: Bool, health: VersionHealth = .none, provisionError: String? = nil) {
+    public init(now: Date, provisioned: Bool, health: VersionHealth = .none, baseline: VersionHealth? = nil, provisionError: String? = nil) {
         self.now = now
         self.provisioned = provisioned
         self.health = health
+        self.baseline = baseline
         self.provisionError = provisionError
     }
 }
@@ -105,18 +131,35 @@ public enum DeploymentMachine {
                 next.state = .failed
                 return (next, [DeploymentEvent(kind: "deploy.failed", message: "unknown strategy '\(deployment.strategy)'")])
             }
-            return enter(step: 0, of: strategy, next, now: now)
+            return enter(step: 0, of: strategy.plan, next, now: now)
 
         case (.deploy, .shifting):
-            if let alarm = gate.alarm(for: observation.health, slo: slo, version: to) { return rollBack(next, alarm: alarm, now: now) }
-            guard let strategy = try? DeploymentStrategy(parsing: deployment.strategy) else { return (deployment, []) }
-            guard now >= deployment.stepStartedAt.addingTimeInterval(TimeInterval(strategy.intervalSeconds)) else {
-                return (deployment, [])
+            if let alarm = gate.alarm(for: observation.health, version: to, baseline: observation.baseline, baselineVersion: from, slo: slo) {
+                return rollBack(next, alarm: alarm, now: now)
             }
-            return enter(step: deployment.step + 1, of: strategy, next, now: now)
+            guard deployment.pausedAt == nil, let plan = try? DeploymentStrategy(parsing: deployment.strategy).plan else { return (deployment, []) }
+            guard case .shift(_, let seconds) = plan[min(deployment.step, plan.count - 1)] else { return (deployment, []) }
+            let stepEnds = deployment.stepStartedAt.addingTimeInterval(TimeInterval(seconds))
+            guard now >= stepEnds else { return (deployment, []) }
+            // A step passes on evidence: enough user requests on the new version. Short of them it waits,
+            // and past the deadline the endpoint's `on_low_traffic` decides.
+            if let waiting = gate.waitingFor(observation.health) {
+                guard now >= stepEnds.addingTimeInterval(TimeInterval(gate.lowTrafficDeadlineSeconds)) else { return (deployment, []) }
+                let why = "\(to) had \(waiting) \(Format.duration(seconds: gate.lowTrafficDeadlineSeconds)) after its step's time"
+                switch gate.onLowTraffic {
+                case .wait: return (deployment, [])
+                case .fail: return rollBack(next, alarm: "not enough evidence: \(why) (on_low_traffic: fail)", now: now)
+                case .promote:
+                    let (entered, events) = enter(step: deployment.step + 1, of: plan, next, now: now)
+                    return (entered, [DeploymentEvent(kind: "deploy.low_traffic", message: "\(deployment.endpoint) steps on without the evidence: \(why) (on_low_traffic: promote)")] + events)
+                }
+            }
+            return enter(step: deployment.step + 1, of: plan, next, now: now)
 
         case (.deploy, .baking):
+            // At 100% the old version takes no traffic: the absolute ceilings judge the bake.
             if let alarm = gate.alarm(for: observation.health, slo: slo, version: to) { return rollBack(next, alarm: alarm, now: now) }
+            guard deployment.pausedAt == nil else { return (deployment, []) }
             guard now >= deployment.stepStartedAt.addingTimeInterval(TimeInterval(deployment.bakeSeconds)) else {
                 return (deployment, [])
             }
@@ -138,7 +181,7 @@ public enum DeploymentMachine {
     public static func weights(for deployment: Deployment) -> [String: Int]? {
         switch (deployment.kind, deployment.state) {
         case (.rollback, .succeeded):
-            return [deployment.toVersion: 100]
+            return Self.adopted(deployment.strategy) ?? [deployment.toVersion: 100]
         case (.deploy, .shifting), (.deploy, .baking):
             // An endpoint's first deploy has nothing to share traffic with.
             guard let from = deployment.fromVersion else { return [deployment.toVersion: 100] }
@@ -154,20 +197,47 @@ public enum DeploymentMachine {
         }
     }
 
-    private static func enter(step index: Int, of strategy: DeploymentStrategy, _ deployment: Deployment,
-                              now: Date) -> (Deployment, [DeploymentEvent]) {
+    /// Enters step `index` of `plan` (the last step when past it): a weight for its time, a pause that holds
+    /// the weight before it until a person resumes, or 100% and the bake.
+    static func enter(step index: Int, of plan: [RolloutStep], _ deployment: Deployment,
+                      now: Date) -> (Deployment, [DeploymentEvent]) {
         var next = deployment
-        let steps = strategy.steps
-        let weight = steps[min(index, steps.count - 1)]
+        let index = min(index, plan.count - 1)
+        let label = "step \(index + 1)/\(plan.count)"
         next.step = index
-        next.currentWeight = weight
         next.stepStartedAt = now
-        if weight >= 100 {
-            next.state = .baking
-            return (next, [DeploymentEvent(kind: "deploy.step", message: "step \(index + 1)/\(steps.count): \(deployment.toVersion) at 100% of \(deployment.endpoint); baking \(Format.duration(seconds: deployment.bakeSeconds))")])
-        }
+        next.pausedAt = nil
+        next.pauseNote = nil
         next.state = .shifting
-        return (next, [DeploymentEvent(kind: "deploy.step", message: "step \(index + 1)/\(steps.count): \(deployment.toVersion) at \(weight)% of \(deployment.endpoint) for \(Format.duration(seconds: strategy.intervalSeconds))")])
+        switch plan[index] {
+        case .pause:
+            next.pausedAt = now
+            next.pauseNote = "\(label) of the plan"
+            return (next, [DeploymentEvent(kind: "deploy.step", message: "\(label): pause, \(deployment.toVersion) holds \(deployment.currentWeight)% of \(deployment.endpoint) until resume or promote")])
+        case .shift(let weight, _) where weight >= 100:
+            next.currentWeight = 100
+            next.state = .baking
+            return (next, [DeploymentEvent(kind: "deploy.step", message: "\(label): \(deployment.toVersion) at 100% of \(deployment.endpoint); baking \(Format.duration(seconds: deployment.bakeSeconds))")])
+        case .shift(let weight, let seconds):
+            next.currentWeight = weight
+            return (next, [DeploymentEvent(kind: "deploy.step", message: "\(label): \(deployment.toVersion) at \(weight)% of \(deployment.endpoint) for \(Format.duration(seconds: seconds))")])
+        }
+    }
+
+    /// A rollback row that adopted a target's routing keeps it in its `strategy`: `adopted:m@v1=70,m@v2=30`.
+    public static func adoptedStrategy(_ weights: [String: Int]) -> String {
+        "adopted:" + weights.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
+    static func adopted(_ strategy: String) -> [String: Int]? {
+        guard strategy.hasPrefix("adopted:") else { return nil }
+        var weights: [String: Int] = [:]
+        for pair in strategy.dropFirst("adopted:".count).split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let weight = Int(parts[1]) else { return nil }
+            weights[String(parts[0])] = weight
+        }
+        return weights
     }
 
     private static func rollBack(_ deployment: Deployment, alarm: String, now: Date) -> (Deployment, [DeploymentEvent]) {
@@ -180,11 +250,12 @@ public enum DeploymentMachine {
 }
 
 extension DeploymentStrategy {
-    /// Time between steps; 0 for all-at-once.
+    /// Time between steps; 0 for all-at-once and step plans.
     public var intervalSeconds: Int64 {
         switch self {
         case .allAtOnce: 0
         case .canary(_, let interval), .linear(_, let interval): interval
+        case .steps: 0 // each step has its own time
         }
     }
 }

@@ -21,11 +21,15 @@ public struct Endpoint: Codable, Equatable, Sendable {
     /// A fixed policy's concurrency by the clock (working hours, a daily batch): each entry takes effect
     /// when its cron fires; empty for one concurrency all day.
     public var keepWarmSchedule: [ScheduledConcurrency] = []
+    /// The plan a deploy uses when it names none (a deck's `rollout:`, `canary:10%:5m` or a step list).
+    public var rollout: String?
+    /// How its deploys are judged and how much evidence a step needs (a deck's `gate:`); nil: the defaults.
+    public var gate: RollbackGate?
 
     public init(name: String, model: String, target: String, memoryMB: Int, concurrency: Int = 1,
                 minInstances: Int = 0, maxInstances: Int = 4, idleTimeoutSeconds: Int64 = 300,
                 slo: SLO = SLO(), dailyBudgetMicros: Int64? = nil, keepWarm: KeepWarmPolicy = .off,
-                production: Bool = false) {
+                production: Bool = false, rollout: String? = nil, gate: RollbackGate? = nil) {
         self.name = name
         self.model = model
         self.target = target
@@ -38,6 +42,8 @@ public struct Endpoint: Codable, Equatable, Sendable {
         self.dailyBudgetMicros = dailyBudgetMicros
         self.keepWarm = keepWarm
         self.production = production
+        self.rollout = rollout
+        self.gate = gate
     }
 }
 

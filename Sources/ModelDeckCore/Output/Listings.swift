@@ -77,6 +77,8 @@ public enum Listings {
         public var production: Bool
         /// The live figures over the window asked for (`get --window`, `-o wide`); nil when none was.
         public var live: LiveRow? = nil
+        /// The target routes otherwise than the registry says, until resolved (`DriftRecord.summary`).
+        public var drift: String? = nil
     }
 
     /// An endpoint's live figures over a window, as `get endpoints -o wide|json|yaml` and `/api/v1` give them.
@@ -107,6 +109,15 @@ public enum Listings {
         public var alarm: String?
         public var createdAt: Date
         public var updatedAt: Date
+        /// Who or what holds the plan ("paused by alice: …", "step 2/4 of the plan"); nil while it runs.
+        public var paused: String? = nil
+        /// What the current step's gate waits for before it may pass ("12 of 50 requests").
+        public var waitingFor: String? = nil
+
+        /// The note a table shows: the alarm, what the step waits for, why it is paused, or the reason.
+        public var note: String {
+            alarm ?? waitingFor.map { "waits for \($0)" } ?? paused ?? reason ?? "-"
+        }
     }
 
     public struct EventRow: Codable, Sendable {
@@ -169,7 +180,7 @@ public enum Listings {
             case "adaptive": .adaptive
             default: .off
             }
-            return [$0.name + ($0.production ? " [prod]" : ""), $0.target, traffic, $0.deployment ?? "-",
+            return [$0.name + ($0.production ? " [prod]" : ""), $0.target, traffic, $0.drift.map { "⚠ drift: \($0)" } ?? $0.deployment ?? "-",
                     Format.megabytes($0.memoryMB), "\($0.minInstances)–\($0.maxInstances) ×\($0.concurrency)",
                     Format.duration(milliseconds: $0.slo.p99Ms), keepWarm.summary]
         })
@@ -195,8 +206,8 @@ public enum Listings {
 
     public static func table(_ rows: [DeploymentRow]) -> Table {
         Table(headers: ["id", "endpoint", "kind", "from", "to", "strategy", "state", "weight", "actor", "reason"], rows: rows.map {
-            ["\($0.id)", $0.endpoint, $0.kind, $0.fromVersion ?? "-", $0.toVersion, $0.strategy, $0.state,
-             "\($0.weight)%", $0.actor, $0.alarm ?? $0.reason ?? "-"]
+            ["\($0.id)", $0.endpoint, $0.kind, $0.fromVersion ?? "-", $0.toVersion, $0.strategy, $0.state + ($0.paused == nil ? "" : ", paused"),
+             "\($0.weight)%", $0.actor, $0.note]
         })
     }
 

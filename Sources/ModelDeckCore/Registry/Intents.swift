@@ -4,18 +4,26 @@ import GRDB
 /// The intents people write — deploy, rollback, keep-warm — each validated and recorded with its audit
 /// event in one transaction. The daemon acts on them; nothing here touches a target.
 public enum Intents {
-    /// Asks for `version` (`v2` or `model@v2`) to be deployed to `endpoint` with `strategy`.
+    /// The bake when neither the deploy nor its plan names one.
+    public static let defaultBakeSeconds: Int64 = 60
+
+    /// Asks for `version` (`v2` or `model@v2`) to be deployed to `endpoint` with `strategy` — or, when it
+    /// names none, the endpoint's own plan (a deck's `rollout:`), else all at once. The bake is
+    /// `bakeSeconds`, else the plan's `100%:DURATION`, else a minute.
     public static func deploy(_ registry: Registry, endpoint name: String, version versionText: String,
-                              strategy: DeploymentStrategy, bakeSeconds: Int64, reason: String?,
+                              strategy chosen: DeploymentStrategy?, bakeSeconds chosenBake: Int64?, reason: String?,
                               actor: String = Actor.current, now: Date = Date()) throws -> Deployment {
         try registry.write { db in
             let endpoint = try requireEndpoint(db, name)
+            let rollout = try endpoint.rollout.map { try DeploymentStrategy.rollout(parsing: $0) }
+            let strategy = chosen ?? rollout?.strategy ?? .allAtOnce
+            let bakeSeconds = chosenBake ?? (chosen == nil ? rollout?.bakeSeconds : nil) ?? defaultBakeSeconds
             let version = try requireVersion(db, versionText, endpoint: endpoint)
             guard let target = try Target.fetchOne(db, key: endpoint.target) else {
                 throw ModelDeckError("endpoint '\(name)' uses target '\(endpoint.target)', which is not in the registry")
             }
             try FitCheck.require(version: version, endpoint: endpoint, target: target)
-            if strategy != .allAtOnce, !target.descriptor.splitsTraffic {
+            if strategy.plan.contains(where: { ($0.percent ?? 100) < 100 }), !target.descriptor.splitsTraffic {
                 throw ModelDeckError("target \(target.label) serves one version of an endpoint at a time, so \(strategy) cannot split traffic there; deploy with strategy all-at-once (a bake still watches the SLO and rolls back)")
             }
             if let active = try Deployment.activeDeploys(db, endpoint: name).first {

@@ -15,6 +15,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 catalog generation", migrate: addCatalogGeneration)
         migrator.registerMigration("2026-11-30 keep-warm schedule", migrate: addKeepWarmSchedule)
         migrator.registerMigration("2026-11-30 crash-looping instance state", migrate: allowCrashLoopingInstances)
+        migrator.registerMigration("2026-11-30 rollout control", migrate: addRolloutControl)
         return migrator
     }
 
@@ -319,6 +320,24 @@ public enum Migrations {
             DROP TABLE instances;
             ALTER TABLE new_instances RENAME TO instances;
             CREATE INDEX instances_by_endpoint ON instances(endpoint);
+            """)
+    }
+
+    /// Rollouts under control (issue #17): a deployment's plan may hold (`paused_at`, with who or which step
+    /// paused it); an endpoint names its default plan (`rollout`) and its gate settings (`gate`, JSON); and
+    /// drift between what a target routes and the registry is kept, per endpoint, until it is resolved.
+    private static func addRolloutControl(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE deployments ADD COLUMN paused_at DATETIME;
+            ALTER TABLE deployments ADD COLUMN pause_note TEXT;
+            ALTER TABLE endpoints ADD COLUMN rollout TEXT;
+            ALTER TABLE endpoints ADD COLUMN gate TEXT;
+            CREATE TABLE endpoint_drift (
+                endpoint TEXT PRIMARY KEY NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
+                registry_weights TEXT NOT NULL,
+                target_weights TEXT NOT NULL,
+                detected_at DATETIME NOT NULL
+            );
             """)
     }
 }

@@ -95,7 +95,8 @@ extension Endpoint: FetchableRecord, PersistableRecord {
                   concurrency: row["concurrency"], minInstances: row["min_instances"],
                   maxInstances: row["max_instances"], idleTimeoutSeconds: row["idle_timeout_s"],
                   slo: SLO(p99Milliseconds: row["slo_p99_ms"], errorRatePPM: row["slo_error_ppm"]),
-                  dailyBudgetMicros: row["daily_budget_micros"], keepWarm: keepWarm, production: row["production"])
+                  dailyBudgetMicros: row["daily_budget_micros"], keepWarm: keepWarm, production: row["production"],
+                  rollout: row["rollout"], gate: decodeJSON(RollbackGate.self, row["gate"]))
         keepWarmSchedule = decodeJSON([ScheduledConcurrency].self, row["keep_warm_schedule"]) ?? []
     }
 
@@ -122,6 +123,8 @@ extension Endpoint: FetchableRecord, PersistableRecord {
         }
         container["production"] = production
         container["keep_warm_schedule"] = keepWarmSchedule.isEmpty ? nil : jsonText(keepWarmSchedule)
+        container["rollout"] = rollout
+        container["gate"] = gate.map(jsonText)
         container["updated_at"] = Date()
     }
 }
@@ -136,7 +139,8 @@ extension Deployment: FetchableRecord, MutablePersistableRecord {
                   fromVersion: row["from_version"], toVersion: row["to_version"], strategy: row["strategy"],
                   bakeSeconds: row["bake_s"], state: DeploymentState(rawValue: stateText) ?? .failed,
                   step: row["step"], currentWeight: row["current_weight"], stepStartedAt: row["step_started_at"], alarm: row["alarm"],
-                  reason: row["reason"], actor: row["actor"], createdAt: row["created_at"], updatedAt: row["updated_at"])
+                  reason: row["reason"], pausedAt: row["paused_at"], pauseNote: row["pause_note"],
+                  actor: row["actor"], createdAt: row["created_at"], updatedAt: row["updated_at"])
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -153,6 +157,8 @@ extension Deployment: FetchableRecord, MutablePersistableRecord {
         container["step_started_at"] = stepStartedAt
         container["alarm"] = alarm
         container["reason"] = reason
+        container["paused_at"] = pausedAt
+        container["pause_note"] = pauseNote
         container["actor"] = actor
         container["created_at"] = createdAt
         container["updated_at"] = updatedAt

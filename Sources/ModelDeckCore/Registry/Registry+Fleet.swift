@@ -22,6 +22,8 @@ public struct EndpointStatus: Equatable, Sendable {
     public var projectedMonth: CostSplit
     /// The worst p99 of each of the last `Fleet.sparklineMinutes` minutes, oldest first; nil where idle.
     public var sparkline: [Double?]
+    /// The target routes otherwise than the registry says (`DriftRecord.summary`), until resolved.
+    public var drift: String? = nil
 }
 
 /// Everything the dashboard shows, read in one read transaction (a consistent view).
@@ -49,6 +51,7 @@ extension EndpointStatus {
         let weights = try TrafficSplit.allDesired(db)
         let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         let keepWarm = try Registry.keepWarmStates(db)
+        let drifts = try Registry.drifts(db)
         let instances = try Registry.instanceFigures(db)
 
         var lastMinute: [String: [String: LiveFigures.Builder]] = [:]
@@ -95,7 +98,7 @@ extension EndpointStatus {
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
                                   today: burn[endpoint.name]?.today ?? CostSplit(),
                                   projectedMonth: burn[endpoint.name]?.projectedMonth ?? CostSplit(),
-                                  sparkline: sparkline)
+                                  sparkline: sparkline, drift: drifts[endpoint.name]?.summary)
         }
     }
 }

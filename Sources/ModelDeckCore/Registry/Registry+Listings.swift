@@ -34,6 +34,7 @@ extension Listings {
 
     static func endpoints(_ db: Database) throws -> [EndpointRow] {
         let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        let drifts = try Registry.drifts(db)
         return try Endpoint.fetchAll(db, sql: "SELECT * FROM endpoints ORDER BY name").map { endpoint in
             let traffic = try TrafficSplit.desired(db, endpoint: endpoint.name)?.weights ?? [:]
             let deployment = active[endpoint.name].map { "#\($0.id ?? 0) \($0.toVersion) \($0.state.rawValue) \($0.currentWeight)%" }
@@ -48,7 +49,7 @@ extension Listings {
                                idleTimeoutSeconds: endpoint.idleTimeoutSeconds,
                                slo: SLORow(p99Ms: endpoint.slo.p99Milliseconds, errorRate: Format.percent(ppm: endpoint.slo.errorRatePPM)),
                                dailyBudget: endpoint.dailyBudgetMicros.map { Format.dollars(micros: $0) },
-                               keepWarm: keepWarm, production: endpoint.production)
+                               keepWarm: keepWarm, production: endpoint.production, drift: drifts[endpoint.name]?.summary)
         }
     }
 
@@ -56,11 +57,14 @@ extension Listings {
         let recent = try Deployment.fetchAll(db, sql: """
             SELECT * FROM deployments WHERE ?1 IS NULL OR endpoint = ?1 ORDER BY id DESC LIMIT ?2
             """, arguments: [endpoint, limit])
-        return recent.reversed().map { d in
-            DeploymentRow(id: d.id ?? 0, endpoint: d.endpoint, kind: d.kind.rawValue, fromVersion: d.fromVersion,
-                          toVersion: d.toVersion, strategy: d.strategy, state: d.state.rawValue, weight: d.currentWeight,
-                          bakeSeconds: d.bakeSeconds, actor: d.actor, reason: d.reason, alarm: d.alarm,
-                          createdAt: d.createdAt, updatedAt: d.updatedAt)
+        let now = Date()
+        return try recent.reversed().map { d in
+            let waiting = try Endpoint.fetchOne(db, key: d.endpoint).flatMap { try Intents.gateWaitsFor(db, d, endpoint: $0, now: now) }
+            return DeploymentRow(id: d.id ?? 0, endpoint: d.endpoint, kind: d.kind.rawValue, fromVersion: d.fromVersion,
+                                 toVersion: d.toVersion, strategy: d.strategy, state: d.state.rawValue, weight: d.currentWeight,
+                                 bakeSeconds: d.bakeSeconds, actor: d.actor, reason: d.reason, alarm: d.alarm,
+                                 createdAt: d.createdAt, updatedAt: d.updatedAt, paused: d.pausedAt.map { _ in d.pauseNote ?? "paused" },
+                                 waitingFor: waiting)
         }
     }
 

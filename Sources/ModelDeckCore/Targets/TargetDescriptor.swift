@@ -58,7 +58,8 @@ public struct TargetDescriptor: Sendable {
         self.summary = summary
         self.limits = limits
         self.packaging = packaging
-        self.configKeys = configKeys
+        // Every kind takes `drift:` (DriftPolicy), declared once here.
+        self.configKeys = configKeys + [DriftPolicy.configKey(remote: isRemote)]
         self.needsRegion = needsRegion
         self.splitsTraffic = splitsTraffic
         self.pricing = pricing

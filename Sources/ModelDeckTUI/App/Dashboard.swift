@@ -30,6 +30,7 @@ public struct Dashboard: Sendable {
         case deploy(endpoint: String, version: String, strategy: String, bake: String, reason: String?)
         case keepWarm(endpoint: String, policy: String)
         case ping(endpoint: String)
+        case rollout(endpoint: String, command: RolloutCommand, reason: String)
     }
 
     public struct Flash: Equatable, Sendable {
@@ -252,8 +253,28 @@ public struct Dashboard: Sendable {
         case .pageDown: detailOffset += visibleRows
         case .pageUp: detailOffset = max(0, detailOffset - visibleRows)
         case .home, .character("g"): detailOffset = 0
+        case .character("s"): return steer(.pause)
+        case .character("u"): return steer(.resume)
+        case .character("+"): return steer(.promote(full: false, skipBake: false, override: false))
+        case .character("F"): return steer(.promote(full: true, skipBake: false, override: false))
+        case .character("x"): return steer(.abort)
         default: break
         }
+        return []
+    }
+
+    /// The endpoint detail's keys for the deploy in flight: a dialog states the effect and asks a reason.
+    private mutating func steer(_ command: RolloutCommand) -> [Effect] {
+        guard !readOnly else {
+            show("read-only: actions are off (started with --readonly)", role: .warning)
+            return []
+        }
+        guard let name = focusedEndpoint, let summary = summary(name) else { return [] }
+        guard let deployment = summary.deployment, deployment.kind == .deploy else {
+            show("\(name) has no deploy in flight to \(command.verb)", role: .warning)
+            return []
+        }
+        dialog = .rollout(summary, command, deployment: deployment)
         return []
     }
 

@@ -101,6 +101,9 @@ public final class DashboardApp: Sendable {
         case .ping(let endpoint):
             try Intents.pingNow(registry, endpoint: endpoint, actor: actor)
             return "ping of \(endpoint) requested\(waiting)"
+        case .rollout(let endpoint, let command, let reason):
+            let d = try Intents.control(registry, endpoint: endpoint, command, reason: reason, actor: actor)
+            return "\(command.verb) of deployment #\(d.id ?? 0) on \(endpoint): \(d.toVersion) at \(d.currentWeight)%, \(d.state.rawValue)\(d.pausedAt == nil ? "" : ", paused")\(waiting)"
         }
     }
 

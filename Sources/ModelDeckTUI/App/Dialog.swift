@@ -9,10 +9,13 @@ public struct Dialog: Sendable {
         case deploy(endpoint: String)
         case keepWarm(endpoint: String)
         case ping(endpoint: String)
+        /// Pause, resume, promote (`--full`) or abort the deploy in flight (issue #17).
+        case rollout(endpoint: String, command: RolloutCommand, deployment: Deployment)
 
         public var endpoint: String {
             switch self {
             case .rollback(let endpoint, _, _), .deploy(let endpoint), .keepWarm(let endpoint), .ping(let endpoint): endpoint
+            case .rollout(let endpoint, _, _): endpoint
             }
         }
     }
@@ -40,6 +43,7 @@ public struct Dialog: Sendable {
         case .deploy: "Deploy to \(summary.name)"
         case .keepWarm: "Keep-warm of \(summary.name)"
         case .ping: "Ping \(summary.name) now"
+        case .rollout(_, let command, _): "\(command.title) the deploy on \(summary.name)"
         }
     }
 
@@ -65,6 +69,11 @@ public struct Dialog: Sendable {
                fields: [Field(label: "Policy", text: summary.keepWarm.summary.replacingOccurrences(of: " ×", with: " x"), required: true)])
     }
 
+    static func rollout(_ summary: EndpointSummary, _ command: RolloutCommand, deployment: Deployment) -> Dialog {
+        Dialog(purpose: .rollout(endpoint: summary.name, command: command, deployment: deployment), summary: summary,
+               fields: [Field(label: "Reason", text: "", required: true)])
+    }
+
     static func ping(_ summary: EndpointSummary) -> Dialog {
         Dialog(purpose: .ping(endpoint: summary.name), summary: summary, fields: [])
     }
@@ -88,6 +97,17 @@ public struct Dialog: Sendable {
             let new = (try? KeepWarmPolicy(parsing: fields[0].text)).map(\.summary) ?? "?"
             return ["Keep-warm of \(name): \(summary.keepWarm.summary) → \(new).",
                     "off, adaptive (learned from idle times), or every DURATION [xN] (N pings at once)."]
+        case .rollout(_, let command, let d):
+            let at = "\(d.toVersion) at \(d.currentWeight)% (\(d.state.rawValue)\(d.pausedAt == nil ? "" : ", paused"))"
+            let effect: String
+            switch command {
+            case .pause: effect = "The plan holds \(at); the gate keeps watching and still rolls back."
+            case .resume: effect = "The plan carries on from \(at): past a pause step the next step starts, else this step again."
+            case .promote(let full, _, _): effect = full ? "\(d.toVersion) goes to 100% of \(name) now, then bakes \(Format.duration(seconds: d.bakeSeconds))." : "\(d.toVersion) goes to the next step of its plan now (from \(at))."
+            case .abort: effect = "All traffic of \(name) goes back on \(d.fromVersion ?? "nothing") at once; the deploy ends rolled back."
+            case .setWeight(let version, let percent): effect = "\(version) gets \(percent)% of \(name); the plan holds there."
+            }
+            return [effect, "Now: \(now). The daemon moves the traffic at its next wake; the reason goes in the audit log."]
         case .ping:
             let targets = summary.traffic.map { "\($0.version) (\($0.weight)%)" }.joined(separator: ", ")
             return ["The daemon sends a ping now to each version taking traffic: \(targets.isEmpty ? "none" : targets).",
@@ -111,6 +131,8 @@ public struct Dialog: Sendable {
             return .success(.keepWarm(endpoint: endpoint, policy: fields[0].text))
         case .ping(let endpoint):
             return .success(.ping(endpoint: endpoint))
+        case .rollout(let endpoint, let command, _):
+            return .success(.rollout(endpoint: endpoint, command: command, reason: reason ?? ""))
         }
     }
 
@@ -167,4 +189,17 @@ public struct Dialog: Sendable {
 
 extension Unicode.GeneralCategory {
     var isControl: Bool { self == .control || self == .format }
+}
+
+extension RolloutCommand {
+    /// The dialog's title word: "Pause", "Promote to 100%".
+    var title: String {
+        switch self {
+        case .pause: "Pause"
+        case .resume: "Resume"
+        case .abort: "Abort"
+        case .promote(let full, _, _): full ? "Promote to 100%" : "Promote"
+        case .setWeight: "Set the weight of"
+        }
+    }
 }

@@ -77,6 +77,8 @@ public struct EndpointSummary: Equatable, Sendable {
     public var traffic: [VersionWeight]
     /// The deploy or rollback in flight, if any.
     public var deployment: Deployment?
+    /// The target routes otherwise than the registry says (issue #17: drift made visible).
+    public var drift: String?
     public var slo: SLO
     public var dailyBudgetMicros: Int64?
     public var keepWarm: KeepWarmPolicy
@@ -174,6 +176,7 @@ public struct EndpointSummary: Equatable, Sendable {
                   keepWarm: endpoint.keepWarm, nextPing: status.keepWarm?.nextPingAt, lastPingResult: status.keepWarm?.lastResult,
                   pingRequested: status.keepWarm?.pingRequestedAt != nil,
                   concurrency: endpoint.concurrency, maxInstances: endpoint.maxInstances)
+        drift = status.drift
         let recent = status.recent.total
         requestsPerSecond = status.lastMinute.total.requestsPerSecond
         recentRequests = recent.requests

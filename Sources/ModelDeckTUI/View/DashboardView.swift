@@ -152,6 +152,8 @@ extension Dashboard {
         } else {
             lines.append(("  r  roll back to the last good version (asks a reason)", .normal))
             lines.append(("  d  deploy a version   w  keep-warm policy   p  ping now", .normal))
+            lines.append(("  in an endpoint's detail, its deploy in flight (asks a reason):", .normal))
+            lines.append(("  s pause   u resume   + promote a step   F promote to 100%   x abort", .normal))
         }
         lines.append(("  q  quit    ctrl-c quit    ?  close this help", .normal))
         lines.append(("Rows in red break their SLO (p99, errors) or budget; ★ marks production.", .dim))

@@ -40,6 +40,7 @@ extension Dashboard {
         }
         lines.append(traffic)
 
+        if let drift = s.drift { lines.append([label("Drift"), ("⚠ \(drift)", .error)]) }
         var deploy: [Segment] = [label("Deploy")]
         if let d = s.deployment {
             let strategy = (try? DeploymentStrategy(parsing: d.strategy))
@@ -49,6 +50,10 @@ extension Dashboard {
                            d.state == .rollingBack ? .error : .warning))
             lines.append(deploy)
             if let alarm = d.alarm { lines.append([label(""), ("alarm: \(alarm)", .error)]) }
+            if d.pausedAt != nil { lines.append([label(""), ("‖ paused: \(d.pauseNote ?? "by hand") (resume or promote)", .warning)]) }
+            if let waiting = data.deployments.first(where: { $0.id == d.id })?.waitingFor {
+                lines.append([label(""), ("the step waits for \(waiting) on \(Cells.label(d.toVersion))", .warning)])
+            }
         } else {
             deploy.append(("none in flight", .dim))
             lines.append(deploy)

@@ -30,14 +30,15 @@ enum EndpointsTable {
     /// the more urgent of the two (the detail page shows both).
     static func deployment(_ summary: EndpointSummary) -> String {
         if !summary.crashLooping.isEmpty { return "crash-looping" }
+        if summary.drift != nil { return "⚠ drift" }
         guard let deployment = summary.deployment else { return "-" }
         let to = Cells.label(deployment.toVersion)
         switch deployment.kind {
         case .rollback: return "rollback→\(to)"
         case .deploy:
             switch deployment.state {
-            case .shifting: return "→\(to) \(deployment.currentWeight)%"
-            case .baking: return "→\(to) baking"
+            case .shifting: return "→\(to) \(deployment.currentWeight)%\(deployment.pausedAt == nil ? "" : " ‖")"
+            case .baking: return "→\(to) baking\(deployment.pausedAt == nil ? "" : " ‖")"
             case .rollingBack: return "→\(to) rolling back"
             default: return "→\(to) \(deployment.state.rawValue)"
             }
@@ -47,7 +48,7 @@ enum EndpointsTable {
     static func row(_ summary: EndpointSummary) -> TableRow {
         let breaches = summary.breaches
         let name = summary.production ? "★ \(summary.name)" : summary.name
-        let deployRole: Role? = !summary.crashLooping.isEmpty ? .error
+        let deployRole: Role? = !summary.crashLooping.isEmpty || summary.drift != nil ? .error
             : summary.deployment.map { $0.state == .rollingBack || $0.alarm != nil ? .error : .warning }
         let cells = [
             TableCell(name, role: !breaches.isEmpty || !summary.crashLooping.isEmpty ? .error : summary.production ? .production : nil),
