@@ -14,6 +14,7 @@ public enum BillingModel: String, Codable, Sendable {
 /// What one price row prices. The raw values are the units as the YAML (and AWS's pages) write them.
 public enum PriceUnit: String, Codable, CaseIterable, Sendable {
     case gbSecond = "GB-second"
+    case vcpuSecond = "vCPU-second"
     case millionRequests = "1M requests"
     case provisionedGBSecond = "provisioned GB-second"
     case provisionedDurationGBSecond = "provisioned duration GB-second"
@@ -187,11 +188,12 @@ public struct PriceTable: Equatable, Sendable {
         let duration = try line(platform, region, .gbSecond, arch: arch)
         let requests = optionalLine(platform, region, .millionRequests, arch: arch)
         let dataIn = optionalLine(platform, region, .gbIn, arch: arch), dataOut = optionalLine(platform, region, .gbOut, arch: arch)
+        let cpu = optionalLine(platform, region, .vcpuSecond, arch: arch)
         return InvocationRates(platform: platform, region: region, architecture: arch,
                                perRequest: (requests?.price ?? 0) / 1_000_000, perGBSecond: duration.price,
-                               perGBIn: dataIn?.price ?? 0, perGBOut: dataOut?.price ?? 0,
+                               perGBIn: dataIn?.price ?? 0, perGBOut: dataOut?.price ?? 0, perVCPUSecond: cpu?.price ?? 0,
                                granularityMilliseconds: billing.granularityMilliseconds, minimumMilliseconds: billing.minimumMilliseconds,
-                               lines: [duration] + [requests, dataIn, dataOut].compactMap { $0 })
+                               lines: [duration] + [cpu, requests, dataIn, dataOut].compactMap { $0 })
     }
 
     /// Rates of a platform billed per running task.

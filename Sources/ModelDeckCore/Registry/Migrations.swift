@@ -12,6 +12,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 target kinds checked in Swift", migrate: dropTargetKindCheck)
         migrator.registerMigration("2026-11-30 version environment", migrate: addVersionEnvironment)
         migrator.registerMigration("2026-11-30 latency sketches", migrate: convertLatencyHistograms)
+        migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
         return migrator
     }
 
@@ -255,5 +256,15 @@ public enum Migrations {
             after = last["row_id"]
         }
         try db.execute(sql: "CREATE INDEX metric_buckets_by_width ON metric_buckets(width_s, start)")
+    }
+
+    /// Probes of endpoints someone else runs (http targets): synthetic requests the daemon sends on an interval,
+    /// counted apart from user traffic and keep-warm pings, with their own latency sketch. Their cost is counted
+    /// with the pings' (`warmup_cost_micros`): both are requests ModelDeck sends itself.
+    private static func addProbes(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probes INTEGER NOT NULL DEFAULT 0")
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_errors INTEGER NOT NULL DEFAULT 0")
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_cold_starts INTEGER NOT NULL DEFAULT 0")
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_latency_hist BLOB")
     }
 }
