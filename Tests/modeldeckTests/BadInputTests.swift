@@ -144,4 +144,19 @@ struct BadInputTests {
         #expect(try expectRefused(["get", "events", "--since", "yesterday"]).contains("--since 'yesterday' is neither a date"))
         #expect(try expectRefused(["get", "deployments", "--since", "7d"]).contains("--since applies to events only"))
     }
+
+    /// An http target: a URL that is not http(s), a header variable that is not set, a header value written in the
+    /// deck (it would be stored).
+    @Test func anHTTPTargetWithABadURLOrAHeaderThatIsNotFromTheEnvironmentIsRefused() throws {
+        func deck(_ settings: String) -> String {
+            remoteDeck(replacements: [("models:\n", "  - {name: run, kind: http, \(settings)}\nmodels:\n")])
+        }
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck("url: 'ftp://models.example.com/predict'"))
+            .contains("target 'run' (http): url 'ftp://models.example.com/predict' must be an http:// or https:// URL"))
+        let unset = try expectRefused(["apply", "-f", "{deck}"],
+                                      deck: deck("url: 'https://a.example.com', headers: {Authorization: 'Bearer ${MODELDECK_TEST_UNSET}'}"))
+        #expect(unset.contains("target 'run' (http): header Authorization reads $MODELDECK_TEST_UNSET, which is not set"), "\(unset)")
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck("url: 'https://a.example.com', headers: {Authorization: 'Bearer abc'}"))
+            .contains("the value must come from an environment variable"))
+    }
 }
