@@ -204,4 +204,13 @@ struct HTTPTargetTests {
         lambda.vcpus = 4
         #expect(lambda.cost(lambda.usage(ofOneRunning: 120_000, memoryMB: 1_024)) == before)
     }
+
+    @Test func theExampleDeckReadsAndIsPricedAsCloudRun() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let deck = try DeckReader.read(path: repository + "/fixtures/decks/http.yaml", environment: ["RUN_TOKEN": "x"])
+        let target = try #require(deck.targets.first?.value)
+        #expect(target.kind == .http && HTTPProbe(target: target).method == "POST")
+        #expect(TargetPricing.label(of: target, table: .standard) == "google-cloud-run x86_64 us-central1")
+        #expect(deck.endpoints.first?.value.traffic == ["v1": 100])
+    }
 }

@@ -156,7 +156,7 @@ struct CostCommandTests {
             if let index = arguments.firstIndex(of: flag) { arguments[index + 1] = value } else { arguments += [flag, value] }
             return arguments
         }
-        try expectRefused(with("--region", "mars-1"), "unknown region 'mars-1'; the price table (version 2026-11-23) has us-east-1, eu-central-1")
+        try expectRefused(with("--region", "mars-1"), "unknown region 'mars-1'; the price table (version 2026-11-30) has us-east-1, eu-central-1, us-central1, europe-west1")
         try expectRefused(with("--arch", "sparc"), "architecture 'sparc' is not known; use x86_64 or arm64")
         try expectRefused(with("--requests", "0/day"), "--requests '0/day' is zero; a request rate must be above zero")
         try expectRefused(good.map { $0 == "10000/day" ? "--requests=-5/day" : $0 }.filter { $0 != "--requests" },

@@ -97,6 +97,8 @@ public struct EndpointSummary: Equatable, Sendable {
     public var coldStartsLastHour: Int64 = 0
     /// Share of the last five minutes' probes that were answered (an endpoint someone else runs); nil without probes.
     public var availability: Double?
+    /// Whether latency, errors and cold starts are the probes' (`LiveFigures.observed`).
+    public var fromProbes = false
     public var inFlight: Int = 0
     public var warmInstances: Int = 0
     /// Cost of the last five minutes as a rate, keep-warm pings included (and also given apart).
@@ -184,6 +186,7 @@ public struct EndpointSummary: Equatable, Sendable {
         p50Milliseconds = observed.p50Milliseconds
         p99Milliseconds = observed.p99Milliseconds
         availability = recent.availability
+        fromProbes = observed.fromProbes
         coldStartsLastHour = status.coldStartsLastHour
         inFlight = status.instances.inFlight
         warmInstances = status.instances.warm
