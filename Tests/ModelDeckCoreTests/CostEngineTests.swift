@@ -104,7 +104,7 @@ struct CostEngineTests {
         #expect(throws: ModelDeckError("unknown region 'mars-1'; the price table (version 2026-11-30) has us-east-1, eu-central-1, us-central1, europe-west1")) {
             try table.invocationRates(platform: "aws-lambda", region: "mars-1", architecture: "x86_64")
         }
-        #expect(throws: ModelDeckError("unknown platform 'gcp-run'; the price table (version 2026-11-30) has aws-lambda, google-cloud-run, sagemaker-serverless, ecs-fargate, sagemaker-realtime")) {
+        #expect(throws: ModelDeckError("unknown platform 'gcp-run'; the price table (version 2026-11-30) has aws-lambda, google-cloud-run, sagemaker-serverless, ecs-fargate, sagemaker-realtime, sagemaker-batch-transform")) {
             try table.invocationRates(platform: "gcp-run", region: "us-east-1", architecture: "x86_64")
         }
         #expect(throws: ModelDeckError("architecture 'sparc' is not known; use x86_64 or arm64")) {

@@ -52,7 +52,7 @@ struct PriceTableTests {
             #expect(line.checked.count == 10 && line.price > 0, "\(line)")
             #expect(table.platforms[line.platform]?.source.hasPrefix("https://") == true)
         }
-        #expect(table.platformNames == ["aws-lambda", "google-cloud-run", "sagemaker-serverless", "ecs-fargate", "sagemaker-realtime"])
+        #expect(table.platformNames == ["aws-lambda", "google-cloud-run", "sagemaker-serverless", "ecs-fargate", "sagemaker-realtime", "sagemaker-batch-transform"])
     }
 
     /// A target priced without a region is priced in us-east-1, without an architecture as x86_64; a region or
@@ -110,7 +110,7 @@ struct PriceTableTests {
             ("prices: [", "\(path): malformed YAML"),
             ("version: x\nplatforms: {}\n", "\(path): no prices"),
             ("version: x\nplatforms:\n  aws-lambda: {billing: sometimes}\nprices: []\n",
-             "\(path): platform 'aws-lambda': billing must be invocation, task or instance"),
+             "\(path): platform 'aws-lambda': billing must be invocation, task, instance or job"),
             ("version: x\nplatforms:\n  aws-lambda: {billing: invocation}\nprices:\n  - {platform: aws-lambda, region: us-east-1, unit: GB-second, price: '1e-5', checked: x, source: y}\n",
              "\(path): price row 1: price '1e-5' is not a plain decimal number of dollars"),
             ("version: x\nplatforms:\n  aws-lambda: {billing: invocation}\nprices:\n  - {platform: gcp-run, region: us-east-1, unit: GB-second, price: 1, checked: x, source: y}\n",

@@ -9,6 +9,8 @@ public enum BillingModel: String, Codable, Sendable {
     case task
     /// An always-on instance pays by the hour, busy or not (SageMaker real-time).
     case instance
+    /// An instance pays by the hour only while a batch job runs on it (SageMaker Batch Transform).
+    case job
 }
 
 /// What one price row prices. The raw values are the units as the YAML (and AWS's pages) write them.
@@ -88,7 +90,7 @@ public struct PriceTable: Equatable, Sendable {
         for (key, node) in platformNodes {
             guard let name = key.string, let fields = node.mapping else { throw fail("platform entries are name: {billing: …}") }
             guard let text = fields["billing"]?.string, let billing = BillingModel(rawValue: text) else {
-                throw fail("platform '\(name)': billing must be invocation, task or instance")
+                throw fail("platform '\(name)': billing must be invocation, task, instance or job")
             }
             func milliseconds(_ key: String, default value: Int64) throws -> Int64 {
                 guard let text = fields[key]?.string else { return value }
@@ -144,7 +146,7 @@ public struct PriceTable: Equatable, Sendable {
 
     /// Platform names, invocation-billed first, then tasks, then instances; by name within each.
     public var platformNames: [String] {
-        let order: [BillingModel] = [.invocation, .task, .instance]
+        let order: [BillingModel] = [.invocation, .task, .instance, .job]
         return platforms.values.sorted {
             (order.firstIndex(of: $0.billing)!, $0.name) < (order.firstIndex(of: $1.billing)!, $1.name)
         }.map(\.name)
@@ -209,7 +211,7 @@ public struct PriceTable: Equatable, Sendable {
                          lines: [vcpu, memory])
     }
 
-    /// Instance types priced for an always-on platform in a region.
+    /// Instance types priced for an always-on (or batch-job) platform in a region.
     public func instanceRates(platform: String, region: String) -> [InstanceRate] {
         lines.filter { $0.platform == platform && $0.region == region && $0.unit == .instanceHour && $0.instance != nil }
             .map { InstanceRate(platform: platform, region: region, instance: $0.instance!, perHour: $0.price, line: $0) }

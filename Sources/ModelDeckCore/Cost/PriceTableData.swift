@@ -15,6 +15,7 @@ currency: USD
 #   invocation – each request pays a fee and its duration × memory (rounded up to `granularity`, at least `minimum`)
 #   task       – a running task pays vCPU and memory by time (per `granularity`, at least `minimum` per task)
 #   instance   – an always-on instance pays by the hour, busy or not
+#   job        – an instance pays by the hour while a batch job runs on it
 platforms:
   aws-lambda:
     billing: invocation
@@ -35,6 +36,11 @@ platforms:
     source: https://aws.amazon.com/fargate/pricing/
   sagemaker-realtime:
     billing: instance
+    source: https://aws.amazon.com/sagemaker/pricing/
+  # Batch Transform: instances billed by the hour while a job runs. No price is checked yet: a `cost estimate` row
+  # gives the job's instance-hours and says the price is missing until a row is added.
+  sagemaker-batch-transform:
+    billing: job
     source: https://aws.amazon.com/sagemaker/pricing/
   # Request-based billing: an instance is billed only while it handles requests, rounded up to 100 ms.
   google-cloud-run:
