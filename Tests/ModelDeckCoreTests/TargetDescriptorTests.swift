@@ -14,8 +14,8 @@ struct TargetDescriptorTests {
     // MARK: Kinds
 
     @Test func everyKindHasOneDescriptorAndOnlyDeclaredKindsParse() throws {
-        #expect(TargetKind.allKinds.map(\.rawValue) == ["local", "aws-lambda", "sagemaker-serverless", "ecs-fargate", "http"])
-        #expect(TargetKind.names == "local, aws-lambda, sagemaker-serverless, ecs-fargate, http")
+        #expect(TargetKind.allKinds.map(\.rawValue) == ["local", "aws-lambda", "sagemaker-serverless", "ecs-fargate", "http", "sagemaker-realtime"])
+        #expect(TargetKind.names == "local, aws-lambda, sagemaker-serverless, ecs-fargate, http, sagemaker-realtime")
         for kind in TargetKind.allKinds {
             #expect(kind.descriptor.kind == kind)
             #expect(TargetKind(rawValue: kind.rawValue) == kind)

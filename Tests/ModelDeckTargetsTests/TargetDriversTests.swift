@@ -33,7 +33,8 @@ struct TargetDriversTests {
         let unset = make(Target(name: "h", kind: .http, config: ["url": "http://a", "headers": "Authorization: Bearer ${RUN_TOKEN}"]), environment: [:])
         #expect(unset.unavailableReason == "header Authorization reads $RUN_TOKEN, which is not set in the daemon's environment (header values are never stored)")
         // Kinds without a driver.
-        for target in [Target(name: "f", kind: .ecsFargate, region: "us-east-1")] {
+        for target in [Target(name: "f", kind: .ecsFargate, region: "us-east-1"),
+                       Target(name: "r", kind: .sagemakerRealtime, region: "us-east-1", config: ["instance_type": "ml.m5.large"])] {
             let driver = make(target, environment: credentials)
             #expect(driver.unavailableReason == "ModelDeck cannot deploy to \(target.kind.rawValue) targets yet")
             let endpoint = Endpoint(name: "e", model: "m", target: target.name, memoryMB: 512)

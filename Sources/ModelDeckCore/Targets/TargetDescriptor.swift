@@ -3,7 +3,7 @@
 /// needs a region, whether it splits traffic, how its invocations are priced, and how the daemon treats it.
 ///
 /// One file per kind declares its descriptor (`LocalTarget`, `LambdaTarget`, `SageMakerServerlessTarget`,
-/// `FargateTarget`, `HTTPTarget`); the driver that acts on it lives in ModelDeckTargets, declared next to the
+/// `FargateTarget`, `HTTPTarget`, `SageMakerRealtimeTarget`); the driver that acts on it lives in ModelDeckTargets, declared next to the
 /// driver (`TargetDrivers`). Code elsewhere asks a target's descriptor, never which kind it is.
 public struct TargetDescriptor: Sendable {
     /// What a version must bring to run on a kind.
@@ -81,7 +81,7 @@ public struct TargetDescriptor: Sendable {
     /// Every kind ModelDeck knows. A new kind adds its descriptor here (and its driver to `TargetDrivers`).
     public static let all: [TargetDescriptor] = [
         LocalTarget.descriptor, LambdaTarget.descriptor, SageMakerServerlessTarget.descriptor,
-        FargateTarget.descriptor, HTTPTarget.descriptor,
+        FargateTarget.descriptor, HTTPTarget.descriptor, SageMakerRealtimeTarget.descriptor,
     ]
 
     private static let byKind = Dictionary(uniqueKeysWithValues: all.map { ($0.kind, $0) })
