@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import NIOCore
 import Synchronization
 
@@ -63,15 +62,7 @@ public final class StandInEndpoint: Sendable {
             }
         }
         for method in [HTTPRequest.Method.get, .post, .put, .head] { router.on("/predict", method: method, use: answer) }
-        var logger = Logger(label: "stand-in-endpoint")
-        logger.logLevel = .critical
-        let (ports, portReady) = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { portReady.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw TestFailure("the stand-in endpoint did not start") }
-        return "http://127.0.0.1:\(port)/predict"
+        return "http://127.0.0.1:\(try await serveOnLoopback(router, label: "stand-in endpoint", task: task))/predict"
     }
 
     public func stop() { task.withLock { $0?.cancel() } }

@@ -25,19 +25,13 @@ public enum SageMakerRealtimeTarget {
                              gpus: SageMakerInstanceType.table.map(\.gpus).max()!),
         packaging: .image,
         configKeys: [
-            ConfigKey("execution_role_arn", meaning: "the IAM role SageMaker assumes to pull the image and the model data",
-                      required: true, satisfiedBy: ["role_arn"], check: ConfigChecks.iamRoleARN),
-            ConfigKey("role_arn", meaning: "the same as execution_role_arn, which wins when both are given", check: ConfigChecks.iamRoleARN),
+            ConfigKey.sageMakerExecutionRole, ConfigKey.sageMakerRole,
             ConfigKey("instance_type", meaning: "the instance type each variant runs on, e.g. ml.m5.large", required: true) { value in
                 SageMakerInstanceType.named(value) == nil
                     ? "is not in ModelDeck's instance table (known: \(SageMakerInstanceType.table.map(\.name).joined(separator: ", ")))" : nil
             },
             ConfigKey("instance_count", meaning: "instances per variant", default: "1", check: ConfigChecks.integer(in: 1...100)),
-            ConfigKey("endpoint_prefix", meaning: "the start of each SageMaker endpoint's name", default: "modeldeck") { value in
-                !value.isEmpty && value.count <= 63 && value.first.map(\.isASCIIAlphanumeric) == true
-                    && value.allSatisfy({ $0.isASCIIAlphanumeric || $0 == "-" })
-                    ? nil : "must be 1–63 letters, digits or hyphens, starting with a letter or digit"
-            },
+            ConfigKey.sageMakerEndpointPrefix,
         ],
         needsRegion: true,
         splitsTraffic: true,
