@@ -165,4 +165,9 @@ struct BadInputTests {
         #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck)
             .contains("target 'rt' (sagemaker-realtime): instance_type 'ml.m5.huge' is not in ModelDeck's instance table (known: ml.t2.medium"))
     }
+
+    @Test func simulateRefusesAPlatformThatPricesVCPUTimeItDoesNotCount() throws {
+        let error = try expectRefused(["simulate", "fixtures/traces/periodic.csv", "--platform", "google-cloud-run", "--region", "us-central1"])
+        #expect(error.contains("simulate prices memory time only, and google-cloud-run also prices vCPU time"), "\(error)")
+    }
 }
