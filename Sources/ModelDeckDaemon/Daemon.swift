@@ -88,9 +88,13 @@ struct ControlLoops: Service {
     let logger: Logger
 
     static let rollupInterval: Duration = .seconds(60)
+    /// How often the registry's data version is asked when no write notification came.
+    static let fallbackPoll: Duration = .milliseconds(100)
 
     func run() async throws {
-        let watcher = try RegistryWatcher(path: registry.path)
+        // Woken by inotify as soon as a CLI, the dashboard or the gateway commits (a rollback acts at once);
+        // the pragma is still asked every `fallbackPoll`.
+        let watcher = try RegistryWatcher(path: registry.path, notified: true)
         var lastBeat = ContinuousClock.now
         var lastRollup = ContinuousClock.now - Self.rollupInterval
         var seen = watcher.version()
@@ -111,11 +115,11 @@ struct ControlLoops: Service {
                 // then a checkpoint that empties the WAL even while dashboards keep reading.
                 do {
                     let tiers = self.tiers
-                    try await registry.perform { try $0.maintain(now: Date(), tiers: tiers) }
+                    _ = try await registry.perform { try $0.maintain(now: Date(), tiers: tiers) }
                 } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
             }
             // A change during this tick (its own writes included) wakes the next one at once.
-            seen = await watcher.waitForChange(from: seen, until: started + tickInterval)
+            seen = await watcher.waitForChange(from: seen, until: started + tickInterval, polling: Self.fallbackPoll)
         }
         await reconciler.shutdown()
     }

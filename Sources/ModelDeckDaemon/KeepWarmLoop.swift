@@ -42,6 +42,9 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
         var coldStartSeconds: Int64
         /// The most user requests in flight at once in the hour before the last one (adaptive warms that many).
         var recentConcurrency = 1
+        /// How long the platform keeps an idle instance, learned from cold starts after idle gaps
+        /// (`KeepAliveLearner`); the endpoint's configured `idle_timeout` until there is enough evidence.
+        var learnedKeepAlive: LearnedKeepAlive? = nil
         var storedPlan: String?
         var storedNext: Date?
         /// A "ping now" someone asked for (TUI `p`, `modeldeck ping`), whatever the policy.
@@ -74,14 +77,24 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
         func wake(at date: Date) {
             deadline = min(deadline, clock.now.advanced(by: .seconds(max(0, date.timeIntervalSince(now)))))
         }
-        for name in states.keys {
+        // Each target's driver, looked up once per pass.
+        var driverOf: [String: (any TargetDriver)?] = [:]
+        func driver(for target: String) -> (any TargetDriver)? {
+            if let known = driverOf[target] { return known }
+            let found = drivers[target].flatMap { $0.unavailableReason == nil ? $0 : nil }
+            driverOf[target] = .some(found)
+            return found
+        }
+        // Each state is planned in place: not copied at every pass (a fleet has thousands, and a pass comes with
+        // each due ping).
+        func visit(_ name: String, _ state: inout EndpointState) {
             // A target that cannot be driven (no credentials) is not pinged: its deploys already say why.
-            guard var state = states[name], let driver = drivers[state.endpoint.target], driver.unavailableReason == nil else { continue }
+            guard let driver = driver(for: state.endpoint.target) else { return }
             let outcome = book.outcomes[name]
             // What a finished ping did is known here before the registry is re-read.
-            let lastPing = [state.lastPing, outcome?.sentAt].compactMap { $0 }.max()
+            let lastPing = Self.later(state.lastPing, outcome?.sentAt)
             let decision = KeepWarmPlanner.decide(policy: state.endpoint.keepWarm, now: now, lastInvocation: state.lastInvocation,
-                                                  lastPing: lastPing, idleTimeoutSeconds: state.endpoint.idleTimeoutSeconds,
+                                                  lastPing: lastPing, idleTimeoutSeconds: state.learnedKeepAlive?.seconds ?? state.endpoint.idleTimeoutSeconds,
                                                   coldStartSeconds: state.coldStartSeconds, histogram: state.histogram,
                                                   recentConcurrency: state.recentConcurrency)
             // A plan that is due is the same plan whatever `now` says: it is not rewritten at every pass.
@@ -95,36 +108,48 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                     state.storedNext = plan.nextPing
                 }
                 state.plannedRule = decision.rule
-                states[name] = state
             }
             guard !book.inFlight.contains(name) else {
                 // Its next ping is planned once it is back: an interval (a second at least) after this one went.
                 wake(at: now.addingTimeInterval(1))
-                continue
+                return
             }
             if let retryAt = outcome?.retryAt, retryAt > now {
                 wake(at: retryAt)
-                continue
+                return
             }
             let requested = state.pingRequested.flatMap { $0 == outcome?.answeredRequest ? nil : $0 }
             let scheduled = state.endpoint.keepWarm != .off ? decision.nextPing : nil
-            guard let dueAt = [requested, scheduled].compactMap({ $0 }).min(), !state.weights.isEmpty else { continue }
+            guard let dueAt = Self.earlier(requested, scheduled), !state.weights.isEmpty else { return }
             guard dueAt <= now else {
                 wake(at: dueAt)
-                continue
+                return
             }
             guard free > 0 else {
                 starved = true // a finishing ping wakes the loop
-                continue
+                return
             }
             free -= 1
             due.append(DuePing(endpoint: name, settings: state.endpoint, versions: state.versions, driver: driver,
                                pings: KeepWarmPlanner.pings(concurrency: max(1, decision.concurrency), weights: state.weights),
                                dueAt: dueAt, requested: requested))
         }
+        for index in states.indices { visit(states.keys[index], &states.values[index]) }
         for ping in due { pings.start(ping.endpoint) }
         unsaved = changed
         return due
+    }
+
+    /// The earlier of two optional dates, or the one there is (without an array at each endpoint of each pass).
+    static func earlier(_ a: Date?, _ b: Date?) -> Date? {
+        guard let a, let b else { return a ?? b }
+        return min(a, b)
+    }
+
+    /// The later of two optional dates, or the one there is.
+    static func later(_ a: Date?, _ b: Date?) -> Date? {
+        guard let a, let b else { return a ?? b }
+        return max(a, b)
     }
 
     /// Stores the plans that changed (for the dashboard), once the due pings have left: a ping never waits for
@@ -192,12 +217,13 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     /// Every endpoint with keep-warm on or a ping asked for, in a few set queries (a fleet has thousands).
     private func load(now: Date) async throws -> [String: EndpointState] {
         let since = now.addingTimeInterval(-Double(IdleTimeHistogram.binCount) * 60)
-        let (inputs, busy, peaks) = try await registry.perform { registry in
+        let (inputs, busy, peaks, keepAlives) = try await registry.perform { registry in
             let inputs = try registry.keepWarmInputs()
             // Only the adaptive policy learns from traffic.
             let adaptive = inputs.filter { $0.endpoint.keepWarm == .adaptive }.map(\.endpoint.name)
             return (inputs, try registry.busyIntervals(endpoints: adaptive, since: since),
-                    adaptive.isEmpty ? [:] : try registry.recentPeakConcurrency(since: Int64(since.timeIntervalSince1970)))
+                    adaptive.isEmpty ? [:] : try registry.recentPeakConcurrency(since: Int64(since.timeIntervalSince1970)),
+                    try registry.learnedKeepAlives(endpoints: adaptive, since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds)))
         }
         var states: [String: EndpointState] = [:]
         for input in inputs {
@@ -210,6 +236,7 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                 lastPing: input.state?.lastPingAt, histogram: IdleTimeHistogram.from(busyBuckets: intervals),
                 coldStartSeconds: max(1, ((input.slowestColdStartMs ?? 1_000) + 999) / 1_000),
                 recentConcurrency: input.endpoint.keepWarm == .adaptive ? peaks[input.endpoint.name] ?? 1 : 1,
+                learnedKeepAlive: keepAlives[input.endpoint.name],
                 storedPlan: input.state?.plan, storedNext: input.state?.nextPingAt, pingRequested: input.state?.pingRequestedAt)
         }
         return states

@@ -57,6 +57,32 @@ struct KeepWarmLoopTests {
         #expect(stored["b"]?.plan.isEmpty == false)
     }
 
+    @Test func aLearnedPlatformKeepAliveReplacesTheConfiguredIdleTimeout() async throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let clock = TestClock()
+        let loop = loop(fixture, clock: clock)
+        var learned = try state(fixture, "a", policy: .adaptive, lastPing: nil)
+        learned.lastInvocation = now.addingTimeInterval(-100)
+        learned.learnedKeepAlive = LearnedKeepAlive(seconds: 240, shortestColdGapSeconds: 300, contrary: 0, warmObservations: 5, coldObservations: 4)
+        var configured = try state(fixture, "b", policy: .adaptive, lastPing: nil)
+        configured.lastInvocation = learned.lastInvocation
+        #expect(configured.endpoint.idleTimeoutSeconds > 240)
+        var states = ["a": learned, "b": configured]
+        var deadline = clock.now.advanced(by: .seconds(3_600))
+        var starved = false
+        var unsaved: [(String, KeepWarmPlan)] = []
+        _ = loop.plan(&states, pings: PingBook(), now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved)
+        let planned = Dictionary(unsaved, uniquingKeysWith: { a, _ in a })
+        func expected(idle: Int64) -> Date? {
+            KeepWarmPlanner.decide(policy: .adaptive, now: now, lastInvocation: learned.lastInvocation, lastPing: nil,
+                                   idleTimeoutSeconds: idle, coldStartSeconds: 1, histogram: IdleTimeHistogram()).nextPing
+        }
+        #expect(planned["a"]?.nextPing == expected(idle: 240), "the refresh ping comes before the platform's real reclaim")
+        #expect(planned["b"]?.nextPing == expected(idle: configured.endpoint.idleTimeoutSeconds))
+        #expect(planned["a"]!.nextPing! < planned["b"]!.nextPing!)
+    }
+
     @Test func atMostTheSlotsLeaveAtOnceAndTheRestWaitForOne() async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

@@ -199,6 +199,22 @@ struct ActionTests {
         #expect(screen.line(version).contains("40% errors"))
         #expect(screen.role(row: version, column: 30) == .error, "a version over the error SLO stands out")
         #expect(screen.text.contains("error rate 40% (20 of 50 requests)"))
+        #expect(screen.text.contains("platform keep-alive not learned yet"))
+        var hour = LiveFigures(windowSeconds: 3_600)
+        hour.requests = 200
+        hour.coldStarts = 3
+        hour.coldP99Milliseconds = 2_400
+        hour.pings = 60
+        hour.pingColdStarts = 2
+        detail.hour = hour
+        dashboard.update(detail)
+        screen = Fixtures.render(&dashboard, width: 160, height: 50)
+        #expect(screen.text.contains("warm-hit 98.5% of 200 requests (3 cold, p99 2.4s)"))
+        #expect(screen.text.contains("60 pings (2 arrived cold)"))
+        detail.keepAlive = LearnedKeepAlive(seconds: 420, shortestColdGapSeconds: 540, contrary: 0, warmObservations: 12, coldObservations: 5)
+        dashboard.update(detail)
+        screen = Fixtures.render(&dashboard, width: 160, height: 50)
+        #expect(screen.text.contains("warm after idle gaps up to 7m, cold from 9m"))
         dashboard.handle(.escape)
         #expect(dashboard.page == .table)
     }

@@ -88,6 +88,11 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         self.windowSeconds = windowSeconds
     }
 
+    /// The share of user requests that found a warm instance; nil without requests.
+    public var warmHitRate: Double? {
+        requests > 0 ? Double(requests - min(coldStarts, requests)) / Double(requests) : nil
+    }
+
     /// Adds buckets one by one, then gives the figures: the one computation behind every view.
     public struct Builder: Sendable {
         public let window: LiveWindow

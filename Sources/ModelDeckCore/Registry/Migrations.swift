@@ -12,6 +12,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 target kinds checked in Swift", migrate: dropTargetKindCheck)
         migrator.registerMigration("2026-11-30 version environment", migrate: addVersionEnvironment)
         migrator.registerMigration("2026-11-30 latency sketches", migrate: convertLatencyHistograms)
+        migrator.registerMigration("2026-11-30 catalog generation", migrate: addCatalogGeneration)
         migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
         return migrator
     }
@@ -256,6 +257,30 @@ public enum Migrations {
             after = last["row_id"]
         }
         try db.execute(sql: "CREATE INDEX metric_buckets_by_width ON metric_buckets(width_s, start)")
+    }
+
+    /// A counter that moves only when what a gateway serves changes: targets, endpoints, versions and desired
+    /// weights. `PRAGMA data_version` moves at every commit (each request's instance state, each bucket,
+    /// each keep-warm plan), and a gateway that re-read its thousand endpoints at each one spent its time
+    /// there; now it reads this one row and re-reads the rest only when it moved. Triggers keep it, so no
+    /// writer can forget to; no row yet counts as 0. `live_weight` (the daemon's own record of what the
+    /// target routes) is left out.
+    private static func addCatalogGeneration(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE catalog_generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)
+            """)
+        let watched = [("targets", ""), ("endpoints", ""), ("model_versions", ""), ("traffic", " OF endpoint, version_id, weight")]
+        for (table, columns) in watched {
+            for event in ["INSERT", "UPDATE\(columns)", "DELETE"] {
+                let name = "\(table)_\(event.split(separator: " ")[0].lowercased())_moves_catalog"
+                try db.execute(sql: """
+                    CREATE TRIGGER \(name) AFTER \(event) ON \(table)
+                    BEGIN
+                        INSERT INTO catalog_generation (id, value) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET value = value + 1;
+                    END
+                    """)
+            }
+        }
     }
 
     /// Probes of endpoints someone else runs (http targets): synthetic requests the daemon sends on an interval,

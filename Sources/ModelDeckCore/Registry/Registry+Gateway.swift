@@ -12,15 +12,28 @@ public struct ServedEndpoint: Sendable {
     public var weights: [String: Int]
 }
 
+/// What a gateway's catalog knows of the registry: the data version it last looked at, and the catalog
+/// generation (moved by triggers on targets, endpoints, versions and weights) of what it loaded.
+public struct CatalogStamp: Sendable, Equatable {
+    public var dataVersion: Int64
+    public var generation: Int64
+    /// Nothing loaded yet.
+    public static let none = CatalogStamp(dataVersion: -1, generation: -1)
+}
+
 extension RegistryWatcher {
     /// The endpoints of the local targets named in `targets`, read in one snapshot on the watcher's own
-    /// connection, with that snapshot's data version — or only the version when it is still `known` (the
-    /// caller's cache is current). A handful of set queries, whatever the number of endpoints.
-    public func servedEndpoints(targets: Set<String>, unlessVersion known: Int64?) throws -> (version: Int64, endpoints: [String: ServedEndpoint]?) {
+    /// connection, with that snapshot's stamp — or only the stamp when the caller's cache (`known`) is still
+    /// current: the data version has not moved, or it has but the catalog generation has not (a request's
+    /// instance state or a bucket was written). A handful of set queries, whatever the number of endpoints.
+    public func servedEndpoints(targets: Set<String>, unless known: CatalogStamp) throws -> (stamp: CatalogStamp, endpoints: [String: ServedEndpoint]?) {
         try read { db, version in
-            if version == known { return (version, nil) }
+            if version == known.dataVersion { return (known, nil) }
+            let generation = try Int64.fetchOne(db, sql: "SELECT value FROM catalog_generation WHERE id = 1") ?? 0
+            let stamp = CatalogStamp(dataVersion: version, generation: generation)
+            if generation == known.generation { return (stamp, nil) }
             let served = try Target.fetchAll(db).filter { targets.contains($0.name) && $0.descriptor.servedByGateway }
-            guard !served.isEmpty else { return (version, [:]) }
+            guard !served.isEmpty else { return (stamp, [:]) }
             let weights = try TrafficSplit.allDesired(db)
             let taking = Set(weights.values.flatMap(\.keys))
             var versions: [String: ModelVersion] = [:]
@@ -34,7 +47,7 @@ extension RegistryWatcher {
                     result[endpoint.name] = ServedEndpoint(endpoint: endpoint, target: target, versions: own, weights: split)
                 }
             }
-            return (version, result)
+            return (stamp, result)
         }
     }
 }

@@ -86,11 +86,16 @@ extension Registry {
     public func saveKeepWarmPlans(_ plans: [(endpoint: String, plan: KeepWarmPlan)], now: Date) throws {
         guard !plans.isEmpty else { return }
         try write { db in
+            // One prepared upsert, not a record fetched, compared and saved: at a thousand endpoints the loop
+            // stores a plan at each ping, and building and decoding the record's query was most of that write.
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO keep_warm_state (endpoint, next_ping_at, plan, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (endpoint) DO UPDATE SET next_ping_at = excluded.next_ping_at, plan = excluded.plan,
+                    updated_at = excluded.updated_at
+                WHERE next_ping_at IS NOT excluded.next_ping_at OR plan IS NOT excluded.plan
+                """)
             for (endpoint, plan) in plans {
-                try Self.updateKeepWarmState(db, endpoint: endpoint, now: now) { state in
-                    state.nextPingAt = plan.nextPing
-                    state.plan = plan.reason
-                }
+                try upsert.execute(arguments: [endpoint, plan.nextPing, plan.reason, now])
             }
         }
     }
@@ -173,6 +178,31 @@ extension Registry {
                 peaks[row["endpoint"]] = max(1, row["peak"] as Int? ?? 1)
             }
             return peaks
+        }
+    }
+}
+
+extension Registry {
+    /// How long each of `endpoints` has learned its platform keeps an idle instance (`KeepAliveLearner`), from
+    /// the gaps between its buckets with activity (requests or pings) since `since`, version by version; the
+    /// endpoints with too little evidence are absent. The daemon's planner and the endpoint detail both ask here.
+    public func learnedKeepAlives(endpoints: [String], since: Date) throws -> [String: LearnedKeepAlive] {
+        guard !endpoints.isEmpty else { return [:] }
+        return try read { db in
+            var activity: [String: [String: [(start: Int64, width: Int64, cold: Bool)]]] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT endpoint, version_id, start, width_s, cold_starts + warmup_cold_starts > 0 AS cold FROM metric_buckets
+                WHERE requests + warmups > 0 AND start >= ? AND endpoint IN (SELECT value FROM json_each(?))
+                ORDER BY start
+                """, arguments: [Int64(since.timeIntervalSince1970), jsonArray(endpoints)]) {
+                activity[row["endpoint"], default: [:]][row["version_id"], default: []].append((row["start"], row["width_s"], row["cold"]))
+            }
+            var result: [String: LearnedKeepAlive] = [:]
+            for (endpoint, versions) in activity {
+                let observations = versions.values.flatMap { KeepAliveLearner.observations(activity: $0) }
+                if let learned = KeepAliveLearner.learn(observations) { result[endpoint] = learned }
+            }
+            return result
         }
     }
 }

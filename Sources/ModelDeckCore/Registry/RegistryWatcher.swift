@@ -13,8 +13,13 @@ public final class RegistryWatcher: Sendable {
 
     /// One connection: a data version only means something on the connection that reads it.
     private let connection: DatabaseQueue
+    /// Wakes a wait as soon as a process writes to the registry (`notified`), instead of at the next poll.
+    private let notifier: RegistryNotifier?
 
-    public init(path: String) throws {
+    /// `notified`: waits end within a millisecond of a commit (inotify), and the pragma is asked at each
+    /// `waitForChange` interval only as a fallback.
+    public init(path: String, notified: Bool = false) throws {
+        notifier = notified ? RegistryNotifier(registryPath: path) : nil
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(Registry.busyTimeout)
@@ -43,7 +48,20 @@ public final class RegistryWatcher: Sendable {
             if now != version || condition() { return now }
             let left = deadline - .now
             guard left > .zero else { return now }
-            do { try await Task.sleep(for: min(left, interval)) } catch { return now }
+            if let notifier {
+                guard await notifier.next(within: min(left, interval)) else {
+                    if Task.isCancelled { return now }
+                    continue
+                }
+                // A write: its commit reaches the pragma within microseconds of the last frame written.
+                for _ in 0..<5 {
+                    let seen = self.version()
+                    if seen != version { return seen }
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+            } else {
+                do { try await Task.sleep(for: min(left, interval)) } catch { return now }
+            }
         }
     }
 

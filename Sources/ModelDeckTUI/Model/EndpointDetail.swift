@@ -34,16 +34,22 @@ public struct EndpointDetail: Sendable {
     public var bands: [Band] = []
     public var warmP99: Double?
     public var coldP99: Double?
+    /// The whole hour's figures (what keep-warm bought: warm hits, pings and their cost).
+    public var hour: LiveFigures?
     public var versions: [VersionFigures] = []
     public var events: [Listings.EventRow] = []
+    /// How long the platform keeps an idle instance, learned from the last day's gaps; nil until known.
+    public var keepAlive: LearnedKeepAlive?
 
     /// Upper bounds of the histogram bands, in milliseconds; the last band is open.
     public static let bandLimits: [Double] = [10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000]
 
     /// The last hour of `name`'s metric buckets, and its recent events.
     public static func load(_ registry: Registry, endpoint name: String, now: Date) throws -> EndpointDetail {
-        try build(endpoint: name, buckets: registry.buckets(endpoint: name, window: LiveWindow(last: 3_600, now: now)),
-                  window: LiveWindow(last: 3_600, now: now), events: registry.listEvents(endpoint: name, limit: 20))
+        var detail = try build(endpoint: name, buckets: registry.buckets(endpoint: name, window: LiveWindow(last: 3_600, now: now)),
+                               window: LiveWindow(last: 3_600, now: now), events: registry.listEvents(endpoint: name, limit: 20))
+        detail.keepAlive = try registry.learnedKeepAlives(endpoints: [name], since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds))[name]
+        return detail
     }
 
     /// The detail of `name` from its buckets over `window` (oldest first): per-version and whole-hour figures
@@ -65,6 +71,7 @@ public struct EndpointDetail: Sendable {
                          p99: entry.latency.milliseconds(atPercentile: 99))
         }
         let total = all.figuresNow()
+        detail.hour = total
         detail.warmP99 = total.warmP99Milliseconds
         detail.coldP99 = total.coldP99Milliseconds
         let merged = all.merged

@@ -81,6 +81,26 @@ extension Dashboard {
         if s.pingRequested { warm.append((" · ping requested", .warning)) }
         if let last = s.lastPingResult { warm.append((" · last: \(last)", .dim)) }
         lines.append(warm)
+        if let hour = detail?.hour, hour.requests > 0 || hour.pings > 0 {
+            // What warming bought this hour, against what it cost: the figures to judge a policy by.
+            var bought: [Segment] = [label("")]
+            if let hit = hour.warmHitRate {
+                bought.append(("warm-hit \(String(format: "%.1f", hit * 100))% of \(Format.grouped(hour.requests)) requests (\(hour.coldStarts) cold", hour.coldStarts > 0 ? .warning : .normal))
+                bought.append((hour.coldStarts > 0 ? ", p99 \(Cells.milliseconds(hour.coldP99Milliseconds)))" : ")", hour.coldStarts > 0 ? .warning : .normal))
+            } else {
+                bought.append(("no user requests", .dim))
+            }
+            bought.append((" · \(Format.grouped(hour.pings)) pings (\(hour.pingColdStarts) arrived cold) cost \(Cells.dollars(hour.pingCostMicros)) · last hour", .dim))
+            lines.append(bought)
+        }
+        if let detail, s.keepWarm != .off {
+            if let learned = detail.keepAlive {
+                lines.append([label(""), ("platform keep-alive learned: warm after idle gaps up to \(Format.duration(seconds: learned.seconds)), cold from \(Format.duration(seconds: learned.shortestColdGapSeconds))", .normal),
+                              (" (\(learned.warmObservations) warm, \(learned.coldObservations) cold gaps, last day; planned with it)", .dim)])
+            } else {
+                lines.append([label(""), ("platform keep-alive not learned yet (\(KeepAliveLearner.minimumEach) cold and \(KeepAliveLearner.minimumEach) warm gaps of 1m+ needed): planned with idle_timeout", .dim)])
+            }
+        }
 
         guard let detail else {
             lines.append([])

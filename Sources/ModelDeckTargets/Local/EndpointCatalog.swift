@@ -15,12 +15,12 @@ public struct LocalEndpoint: Sendable {
 }
 
 /// The endpoints of the local target(s) a gateway serves, re-read from the registry whenever another
-/// connection has committed (`PRAGMA data_version`), so a weight changed in the registry routes the very
-/// next request without a restart.
+/// connection has committed a change to what it serves (`PRAGMA data_version`, then the catalog
+/// generation), so a weight changed in the registry routes the very next request without a restart.
 public final class EndpointCatalog: Sendable {
     private let watcher: RegistryWatcher
     private let targetNames: Set<String>
-    private let cache = Mutex<(version: Int64, endpoints: [String: LocalEndpoint])>((-1, [:]))
+    private let cache = Mutex<(stamp: CatalogStamp, endpoints: [String: LocalEndpoint])>((.none, [:]))
 
     /// Serves the endpoints of the local targets named in `targets`.
     public init(registryPath: String, targets: Set<String>) throws {
@@ -30,9 +30,15 @@ public final class EndpointCatalog: Sendable {
 
     /// The current endpoints, reloaded only if the registry changed since the last call.
     public func endpoints() throws -> [String: LocalEndpoint] {
-        let known = cache.withLock { $0.version }
-        let (version, loaded) = try watcher.servedEndpoints(targets: targetNames, unlessVersion: known)
-        guard let loaded else { return cache.withLock { $0.endpoints } }
+        let known = cache.withLock { $0.stamp }
+        let (stamp, loaded) = try watcher.servedEndpoints(targets: targetNames, unless: known)
+        guard let loaded else {
+            return cache.withLock { cache in
+                // Only the data version moved: remembered, so the next call does not ask again.
+                if cache.stamp == known { cache.stamp = stamp }
+                return cache.endpoints
+            }
+        }
         // A broken $MODELDECK_PRICES file is refused by the CLI; the gateway keeps serving on the built-in table.
         let prices = (try? PriceTable.load()) ?? .standard
         var rates: [String: InvocationRates?] = [:]
@@ -42,7 +48,7 @@ public final class EndpointCatalog: Sendable {
             result[name] = LocalEndpoint(endpoint: served.endpoint, target: served.target, versions: served.versions,
                                          weights: served.weights, rates: rates[served.target.name] ?? nil)
         }
-        cache.withLock { $0 = (version, result) }
+        cache.withLock { $0 = (stamp, result) }
         return result
     }
 
