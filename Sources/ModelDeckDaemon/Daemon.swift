@@ -55,7 +55,8 @@ public struct Daemon: Sendable {
 
         let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger, clock: ContinuousClock())
         let collector = MetricsCollector(registry: registry, drivers: drivers, logger: logger)
-        var services: [any Service] = [loops, keepWarm, collector]
+        let probes = ProbeLoop(registry: registry, drivers: drivers, logger: logger)
+        var services: [any Service] = [loops, keepWarm, collector, probes]
         if let api = settings.api {
             services.append(api.application(registry: registry, logger: logger, onListening: onAPIListening))
         }

@@ -139,6 +139,19 @@ public enum PrometheusExport {
                 }
                 gauge("modeldeck_burn_dollars_per_hour", "Cost per hour at the rate of the last \(span), keep-warm pings included", labels)
                     .set(Double(live.burnMicrosPerHour) / 1_000_000)
+                // Probes of an endpoint someone else runs (http): apart from user traffic and pings.
+                if live.probes > 0 {
+                    gauge("modeldeck_probes", "Synthetic probes in the last \(span)", labels).set(Double(live.probes))
+                    gauge("modeldeck_probe_failures", "Probes not answered with 2xx or 3xx in time, in the last \(span)", labels).set(Double(live.probeErrors))
+                    gauge("modeldeck_probe_cold_starts", "Probes that waited for a cold start in the last \(span)", labels).set(Double(live.probeColdStarts))
+                    gauge("modeldeck_availability_ratio", "Share of probes answered with 2xx or 3xx in time over the last \(span)", labels)
+                        .set(live.availability ?? 0)
+                    for (value, name) in [(live.probeP50Milliseconds, "p50"), (live.probeP99Milliseconds, "p99")] {
+                        if let ms = value {
+                            gauge("modeldeck_probe_latency_\(name)_seconds", "Probe latency \(name), cold starts included, over the last \(span)", labels).set(ms / 1_000)
+                        }
+                    }
+                }
             }
         }
         for (endpoint, instances) in try registry.instanceFigures() {

@@ -21,7 +21,7 @@ struct PriceOptions: ParsableArguments {
 struct CostEstimateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estimate",
-        abstract: "Price a traffic profile on Lambda, SageMaker serverless, Fargate and an always-on instance.",
+        abstract: "Price a traffic profile on Lambda, SageMaker serverless, Fargate, an always-on instance and as a daily batch job.",
         discussion: """
             Per day and per month (30 days) from the price table, with the request rate below which each \
             request-billed option is cheaper than the always-on instance (--instance). Example:
@@ -52,6 +52,9 @@ struct CostEstimateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Always-on instance type to compare with.", valueName: "type"))
     var instance: String = "ml.t2.medium"
 
+    @Option(name: .customLong("batch-instance"), help: ArgumentHelp("Instance type a SageMaker Batch Transform job runs on.", valueName: "type"))
+    var batchInstance: String = "ml.m5.large"
+
     @Flag(name: .customLong("free-tier"), help: "Subtract Lambda's monthly free tier (it is per account: right only for a lone workload).")
     var freeTier = false
 
@@ -72,6 +75,11 @@ struct CostEstimateCommand: ParsableCommand {
         var profile = TrafficProfile(requestsPerDay: perDay, durationMilliseconds: ms, memoryMB: mb, requestBytes: bytesIn,
                                      responseBytes: bytesOut, architecture: try Architecture.normalized(arch), region: region, instance: instance)
         profile.freeTier = freeTier
+        let parts = batchInstance.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "ml", parts.dropFirst().allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }) else {
+            throw ModelDeckError("--batch-instance '\(batchInstance)' is not a SageMaker instance type such as ml.m5.large")
+        }
+        profile.batchInstance = batchInstance
         return profile
     }
 

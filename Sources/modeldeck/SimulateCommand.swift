@@ -162,6 +162,10 @@ struct SimulateCommand: ParsableCommand {
                                               region: region ?? like?.rates?.region ?? TargetPricing.defaultRegion,
                                               architecture: arch ?? like?.rates?.architecture ?? "x86_64")
         }
+        // The simulator counts memory time (MB·ms) only; a platform that also prices vCPU time apart would come out cheap.
+        guard rates.perVCPUSecond == 0 else {
+            throw ModelDeckError("simulate prices memory time only, and \(rates.platform) also prices vCPU time; pass --platform aws-lambda or sagemaker-serverless")
+        }
         return idles.map { SimulatedTarget(coldStartMilliseconds: cold, idleTimeoutSeconds: $0, pingMilliseconds: pingMs, memoryMB: mb, rates: rates) }
     }
 

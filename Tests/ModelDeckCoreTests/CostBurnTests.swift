@@ -79,11 +79,11 @@ struct CostBurnTests {
 
     @Test func aDeckPricingALocalTargetAsAnUnknownPlatformOrRegionIsRefused() throws {
         let platform = sampleDeck([("  - name: local\n    kind: local\n", "  - name: local\n    kind: local\n    price_as: gcp-run\n")])
-        #expect(throws: ModelDeckError("deck.yaml:5:15: target 'local': unknown platform 'gcp-run'; the price table (version 2026-11-23) has aws-lambda, sagemaker-serverless, ecs-fargate, sagemaker-realtime")) {
+        #expect(throws: ModelDeckError("deck.yaml:5:15: target 'local': unknown platform 'gcp-run'; the price table (version 2026-11-30) has aws-lambda, google-cloud-run, sagemaker-serverless, ecs-fargate, sagemaker-realtime, sagemaker-batch-transform")) {
             try parseDeck(platform)
         }
         let region = sampleDeck([("  - name: local\n    kind: local\n", "  - name: local\n    kind: local\n    price_as: aws-lambda\n    region: mars-1\n")])
-        #expect(throws: ModelDeckError("deck.yaml:5:15: target 'local': unknown region 'mars-1'; the price table (version 2026-11-23) has us-east-1, eu-central-1")) {
+        #expect(throws: ModelDeckError("deck.yaml:5:15: target 'local': unknown region 'mars-1'; the price table (version 2026-11-30) has us-east-1, eu-central-1, us-central1, europe-west1")) {
             try parseDeck(region)
         }
     }

@@ -12,8 +12,8 @@ struct CostEngineTests {
     func decimal(_ text: String) -> Decimal { Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))! }
 
     @Test func theBuiltInTableParsesWithEveryPriceExact() throws {
-        #expect(table.version == "2026-11-23")
-        #expect(table.regions == ["us-east-1", "eu-central-1"])
+        #expect(table.version == "2026-11-30")
+        #expect(table.regions == ["us-east-1", "eu-central-1", "us-central1", "europe-west1"])
         let x86 = try table.line("aws-lambda", "us-east-1", .gbSecond, arch: "x86_64")
         #expect(x86.price == decimal("0.0000166667"))  // not 0.000016666699999… from a Double
         #expect(x86.source == "https://aws.amazon.com/lambda/pricing/")
@@ -101,16 +101,16 @@ struct CostEngineTests {
     }
 
     @Test func unknownPlatformRegionOrArchitectureIsRefusedNamingWhatTheTableHas() {
-        #expect(throws: ModelDeckError("unknown region 'mars-1'; the price table (version 2026-11-23) has us-east-1, eu-central-1")) {
+        #expect(throws: ModelDeckError("unknown region 'mars-1'; the price table (version 2026-11-30) has us-east-1, eu-central-1, us-central1, europe-west1")) {
             try table.invocationRates(platform: "aws-lambda", region: "mars-1", architecture: "x86_64")
         }
-        #expect(throws: ModelDeckError("unknown platform 'gcp-run'; the price table (version 2026-11-23) has aws-lambda, sagemaker-serverless, ecs-fargate, sagemaker-realtime")) {
+        #expect(throws: ModelDeckError("unknown platform 'gcp-run'; the price table (version 2026-11-30) has aws-lambda, google-cloud-run, sagemaker-serverless, ecs-fargate, sagemaker-realtime, sagemaker-batch-transform")) {
             try table.invocationRates(platform: "gcp-run", region: "us-east-1", architecture: "x86_64")
         }
         #expect(throws: ModelDeckError("architecture 'sparc' is not known; use x86_64 or arm64")) {
             try table.invocationRates(platform: "aws-lambda", region: "us-east-1", architecture: "sparc")
         }
-        #expect(throws: ModelDeckError("the price table (version 2026-11-23) has no sagemaker-serverless price per GB-second (x86_64) in eu-central-1")) {
+        #expect(throws: ModelDeckError("the price table (version 2026-11-30) has no sagemaker-serverless price per GB-second (x86_64) in eu-central-1")) {
             try table.invocationRates(platform: "sagemaker-serverless", region: "eu-central-1", architecture: "x86_64")
         }
         #expect(throws: ModelDeckError("platform 'ecs-fargate' is billed per task, not per invocation")) {
@@ -132,11 +132,11 @@ struct CostEngineTests {
 
     @Test func aBrokenTableIsRefusedWithTheRow() {
         let badUnit = standardPriceTableYAML + "\n  - {platform: aws-lambda, region: x, unit: GB-fortnight, price: 1, checked: a, source: b}\n"
-        #expect(throws: ModelDeckError("t.yaml: price row 22: unknown unit 'GB-fortnight'; use one of GB-second, 1M requests, provisioned GB-second, provisioned duration GB-second, GB in, GB out, vCPU-hour, GB-hour, instance-hour")) {
+        #expect(throws: ModelDeckError("t.yaml: price row 28: unknown unit 'GB-fortnight'; use one of GB-second, vCPU-second, 1M requests, provisioned GB-second, provisioned duration GB-second, GB in, GB out, vCPU-hour, GB-hour, instance-hour")) {
             try PriceTable(yaml: badUnit, source: "t.yaml")
         }
         let badPrice = standardPriceTableYAML + "\n  - {platform: aws-lambda, region: x, unit: GB-second, price: -1, checked: a, source: b}\n"
-        #expect(throws: ModelDeckError("t.yaml: price row 22: price '-1' is not a plain decimal number of dollars")) {
+        #expect(throws: ModelDeckError("t.yaml: price row 28: price '-1' is not a plain decimal number of dollars")) {
             try PriceTable(yaml: badPrice, source: "t.yaml")
         }
     }

@@ -94,4 +94,35 @@ struct CostEstimateTests {
         #expect(FargateSize.smallest(fitting: 3_000)! == (decimal("0.5"), 3_072))
         #expect(FargateSize.smallest(fitting: 200_000) == nil)
     }
+    /// The batch rows of the seeds' table: a day's requests run one after another as one job.
+    @Test func aDailyBatchJobIsTaskTimeOnFargateAndInstanceHoursOnBatchTransform() throws {
+        func rows(_ profile: TrafficProfile, _ table: PriceTable = .standard) throws -> (fargate: CostEstimateRow, transform: CostEstimateRow) {
+            let report = try CostEstimate.report(profile, table: table)
+            return (try #require(report.rows.first { $0.platform == "ecs-fargate" && $0.option == "a batch job a day" }),
+                    try #require(report.rows.first { $0.platform == "sagemaker-batch-transform" }))
+        }
+        // 10,000 × 200 ms = 2,000 s of task time on 0.25 vCPU, 0.5 GB: 2,000 / 3,600 × $0.0123425 = $0.0068569…
+        let daily = try rows(TrafficProfile(requestsPerDay: 10_000, durationMilliseconds: 200, memoryMB: 512))
+        #expect(daily.fargate.perDayMicros == 6_857 && daily.fargate.perMonthMicros == 205_708)
+        #expect(daily.fargate.note == "0.25 vCPU, 512 MB; requests × duration = 33m20s of task time, billed 33m20s")
+        #expect(daily.fargate.breakEvenRequestsPerDay == nil, "a batch is no request-billed option")
+        // Ten requests of 200 ms are 2 s of work, billed as Fargate's one-minute minimum: 60 / 3,600 × $0.0123425.
+        let tiny = try rows(TrafficProfile(requestsPerDay: 10, durationMilliseconds: 200, memoryMB: 512))
+        #expect(tiny.fargate.perDayMicros == 206)
+        #expect(tiny.fargate.note?.hasSuffix("2s of task time, billed 1m (the minimum)") == true, "\(tiny.fargate.note ?? "")")
+        // A job over a day says it must be split (the task time is the same).
+        let long = try rows(TrafficProfile(requestsPerDay: 1_000_000, durationMilliseconds: 200, memoryMB: 512))
+        #expect(long.fargate.note?.hasSuffix("over a day: split it over tasks in parallel (the same time in all)") == true)
+
+        // Batch Transform: the instance named, its instance-hours; the built-in table has no checked price for it.
+        #expect(daily.transform.option == "ml.m5.large, a job a day" && daily.transform.perDayMicros == nil)
+        #expect(daily.transform.note == "requests × duration = 33m20s on one instance, 0.56 instance-hours; the price table has no sagemaker-batch-transform ml.m5.large price in us-east-1")
+        // With a price row (a table file), the hours are priced: 2,000 s × $0.2 an hour = $0.111111…
+        let row = "  - {platform: sagemaker-batch-transform, region: us-east-1, instance: ml.c5.xlarge, unit: instance-hour, price: 0.2, checked: \"2026-11-30\", source: https://aws.amazon.com/sagemaker/pricing/}\n"
+        let priced = try PriceTable(yaml: standardPriceTableYAML + "\n" + row, source: "test")
+        var profile = TrafficProfile(requestsPerDay: 10_000, durationMilliseconds: 200, memoryMB: 512)
+        profile.batchInstance = "ml.c5.xlarge"
+        let transform = try rows(profile, priced).transform
+        #expect(transform.option == "ml.c5.xlarge, a job a day" && transform.perDayMicros == 111_111 && transform.perMonthMicros == 3_333_333)
+    }
 }

@@ -94,7 +94,7 @@ struct DeckReaderTests {
         #expect(throws: ModelDeckError("deck.yaml:3:5: target 'local' (http) needs url: where the endpoint answers, http:// or https://")) {
             try parseDeck(sampleDeck([("    kind: local\n", "    kind: http\n")]))
         }
-        #expect(throws: ModelDeckError("deck.yaml:6:11: target 'lambda-eu': unknown kind 'aws-lambda2'; use one of local, aws-lambda, sagemaker-serverless, ecs-fargate, http")) {
+        #expect(throws: ModelDeckError("deck.yaml:6:11: target 'lambda-eu': unknown kind 'aws-lambda2'; use one of local, aws-lambda, sagemaker-serverless, ecs-fargate, http, sagemaker-realtime")) {
             try parseDeck(sampleDeck([("kind: aws-lambda", "kind: aws-lambda2")]))
         }
     }

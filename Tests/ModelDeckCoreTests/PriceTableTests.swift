@@ -48,11 +48,11 @@ struct PriceTableTests {
     @Test func everyRowSaysWhenItWasCheckedAndWhereItComesFrom() {
         #expect(!table.lines.isEmpty)
         for line in table.lines {
-            #expect(line.source.hasPrefix("https://aws.amazon.com/"), "\(line)")
+            #expect(line.source.hasPrefix(line.platform == "google-cloud-run" ? "https://cloud.google.com/run/pricing" : "https://aws.amazon.com/"), "\(line)")
             #expect(line.checked.count == 10 && line.price > 0, "\(line)")
             #expect(table.platforms[line.platform]?.source.hasPrefix("https://") == true)
         }
-        #expect(table.platformNames == ["aws-lambda", "sagemaker-serverless", "ecs-fargate", "sagemaker-realtime"])
+        #expect(table.platformNames == ["aws-lambda", "google-cloud-run", "sagemaker-serverless", "ecs-fargate", "sagemaker-realtime", "sagemaker-batch-transform"])
     }
 
     /// A target priced without a region is priced in us-east-1, without an architecture as x86_64; a region or
@@ -66,11 +66,11 @@ struct PriceTableTests {
         let arm = Target(name: "box", kind: .local, region: "eu-central-1", config: ["price_as": "aws-lambda", "architecture": "aarch64"])
         #expect(try TargetPricing.rates(for: arm, table: table)?.perGBSecond == decimal("0.0000133334"))
 
-        #expect(throws: ModelDeckError("unknown region 'ap-south-1'; the price table (version 2026-11-23) has us-east-1, eu-central-1")) {
+        #expect(throws: ModelDeckError("unknown region 'ap-south-1'; the price table (version 2026-11-30) has us-east-1, eu-central-1, us-central1, europe-west1")) {
             try table.invocationRates(platform: "aws-lambda", region: "ap-south-1", architecture: "x86_64")
         }
         // SageMaker serverless is not checked in eu-central-1: missing, not borrowed from us-east-1.
-        #expect(throws: ModelDeckError("the price table (version 2026-11-23) has no sagemaker-serverless price per GB-second (x86_64) in eu-central-1")) {
+        #expect(throws: ModelDeckError("the price table (version 2026-11-30) has no sagemaker-serverless price per GB-second (x86_64) in eu-central-1")) {
             try table.invocationRates(platform: "sagemaker-serverless", region: "eu-central-1", architecture: "x86_64")
         }
         let sagemakerEU = Target(name: "sm", kind: .sagemakerServerless, region: "eu-central-1")
@@ -92,7 +92,7 @@ struct PriceTableTests {
         let path = NSTemporaryDirectory() + "modeldeck-prices-\(UUID().uuidString).yaml"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let cheaper = standardPriceTableYAML
-            .replacingOccurrences(of: "version: \"2026-11-23\"", with: "version: \"my-2027\"")
+            .replacingOccurrences(of: "version: \"2026-11-30\"", with: "version: \"my-2027\"")
             .replacingOccurrences(of: "region: us-east-1, arch: x86_64, unit: GB-second, price: 0.0000166667",
                                   with: "region: us-east-1, arch: x86_64, unit: GB-second, price: 0.00001")
         try cheaper.write(toFile: path, atomically: true, encoding: .utf8)
@@ -110,7 +110,7 @@ struct PriceTableTests {
             ("prices: [", "\(path): malformed YAML"),
             ("version: x\nplatforms: {}\n", "\(path): no prices"),
             ("version: x\nplatforms:\n  aws-lambda: {billing: sometimes}\nprices: []\n",
-             "\(path): platform 'aws-lambda': billing must be invocation, task or instance"),
+             "\(path): platform 'aws-lambda': billing must be invocation, task, instance or job"),
             ("version: x\nplatforms:\n  aws-lambda: {billing: invocation}\nprices:\n  - {platform: aws-lambda, region: us-east-1, unit: GB-second, price: '1e-5', checked: x, source: y}\n",
              "\(path): price row 1: price '1e-5' is not a plain decimal number of dollars"),
             ("version: x\nplatforms:\n  aws-lambda: {billing: invocation}\nprices:\n  - {platform: gcp-run, region: us-east-1, unit: GB-second, price: 1, checked: x, source: y}\n",

@@ -14,8 +14,8 @@ struct TargetDescriptorTests {
     // MARK: Kinds
 
     @Test func everyKindHasOneDescriptorAndOnlyDeclaredKindsParse() throws {
-        #expect(TargetKind.allKinds.map(\.rawValue) == ["local", "aws-lambda", "sagemaker-serverless", "ecs-fargate", "http"])
-        #expect(TargetKind.names == "local, aws-lambda, sagemaker-serverless, ecs-fargate, http")
+        #expect(TargetKind.allKinds.map(\.rawValue) == ["local", "aws-lambda", "sagemaker-serverless", "ecs-fargate", "http", "sagemaker-realtime"])
+        #expect(TargetKind.names == "local, aws-lambda, sagemaker-serverless, ecs-fargate, http, sagemaker-realtime")
         for kind in TargetKind.allKinds {
             #expect(kind.descriptor.kind == kind)
             #expect(TargetKind(rawValue: kind.rawValue) == kind)
@@ -40,10 +40,11 @@ struct TargetDescriptorTests {
         #expect([local, lambda, sagemaker, fargate, http].map(\.needsRegion) == [false, true, true, true, false])
         #expect([local, lambda, sagemaker, fargate, http].map(\.splitsTraffic) == [true, true, false, true, false])
         #expect([local, lambda, sagemaker, fargate, http].map(\.isRemote) == [false, true, true, true, true])
-        #expect([local, lambda, sagemaker, fargate, http].map(\.metrics) == [.gateway, .platform, .platform, .platform, .none])
+        #expect([local, lambda, sagemaker, fargate, http].map(\.metrics) == [.gateway, .platform, .platform, .platform, .probes])
+        #expect([local, lambda, sagemaker, fargate, http].map(\.controlsDeployments) == [true, true, true, true, false])
         #expect([local, lambda, sagemaker, fargate, http].map(\.servedByGateway) == [true, false, false, false, false])
         #expect([local, lambda, sagemaker, fargate, http].map(\.pricing)
-            == [.configured(key: "price_as"), .platform("aws-lambda"), .platform("sagemaker-serverless"), .none, .none])
+            == [.configured(key: "price_as"), .platform("aws-lambda"), .platform("sagemaker-serverless"), .none, .configured(key: "price_as")])
         #expect(local.packaging == .command && lambda.packaging == .commandOrImage && sagemaker.packaging == .image)
         #expect(fargate.packaging == .image && http.packaging == .none)
     }
@@ -93,8 +94,8 @@ struct TargetDescriptorTests {
         #expect(problems(.http, ["url": "https://models.example.com/v1/predict"]) == [])
         #expect(problems(.http, ["url": "http://127.0.0.1:8080"]) == [])
         #expect(problems(.http, [:]) == ["target 't' (http) needs url: where the endpoint answers, http:// or https://"])
-        for bad in ["ftp://example.com", "example.com", "http://", "https:///path", ""] {
-            #expect(problems(.http, ["url": bad]) == ["target 't' (http): url '\(bad)' must be an http:// or https:// URL with a host"], "\(bad)")
+        for bad in ["ftp://example.com", "example.com", "http://", "https:///path", "", "https://me:secret@example.com/", "http://a b"] {
+            #expect(problems(.http, ["url": bad]) == ["target 't' (http): url '\(bad)' must be an http:// or https:// URL with a host and no user or password (headers carry credentials)"], "\(bad)")
         }
     }
 
@@ -116,7 +117,7 @@ struct TargetDescriptorTests {
     }
 
     @Test func unknownSettingsAreNamedWithTheKnownOnes() {
-        #expect(problems(.http, ["url": "http://a", "token": "x"]) == ["target 't' (http): unknown setting 'token' (known: url, drift)"])
+        #expect(problems(.http, ["url": "http://a", "token": "x"]) == ["target 't' (http): unknown setting 'token' (known: url, probe_method, probe_body, probe_content_type, headers, probe_interval, probe_timeout, cold_start_over, cold_start_header, price_as, architecture, cpu)"])
         #expect(problems(.awsLambda, region: "us-east-1", ["role_arn": role, "memory": "1GB"])
             == ["target 't' (aws-lambda): unknown setting 'memory' (known: role_arn, function_prefix, architecture, runtime, handler, drift)"])
     }
@@ -217,6 +218,7 @@ struct TargetDescriptorTests {
         #expect(Target.allowedConfigKeys(for: .awsLambda) == ["role_arn", "function_prefix", "architecture", "runtime", "handler", "drift"])
         #expect(Target.allowedConfigKeys(for: .sagemakerServerless) == ["execution_role_arn", "role_arn", "endpoint_prefix", "drift"])
         #expect(Target.allowedConfigKeys(for: .ecsFargate) == ["cluster", "architecture", "drift"])
-        #expect(Target.allowedConfigKeys(for: .http) == ["url", "drift"])
+        #expect(Target.allowedConfigKeys(for: .http) == ["url", "probe_method", "probe_body", "probe_content_type", "headers", "probe_interval",
+                                                         "probe_timeout", "cold_start_over", "cold_start_header", "price_as", "architecture", "cpu"])
     }
 }

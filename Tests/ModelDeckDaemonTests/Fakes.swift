@@ -28,6 +28,9 @@ final class FakeDriver: TargetDriver {
         /// What `collectMetrics` answers, and the versions it was asked about.
         var measured = PlatformMetrics()
         var collectedFor: [[String]] = []
+        /// The probes sent, by endpoint, and what each answers.
+        var probes: [String] = []
+        var probeAnswer = PingResult(status: 200, coldStart: false, milliseconds: 7)
     }
 
     let target: Target
@@ -80,6 +83,13 @@ final class FakeDriver: TargetDriver {
         state.withLock { state in
             state.collectedFor.append(versions.map(\.id).sorted())
             return state.measured
+        }
+    }
+
+    func probe(_ version: ModelVersion, of endpoint: Endpoint) async throws -> PingResult {
+        state.withLock { state in
+            state.probes.append(endpoint.name)
+            return state.probeAnswer
         }
     }
 

@@ -177,4 +177,21 @@ struct DashboardDataTests {
         let at = try #require(line.range(of: "crash-looping").map { line.distance(from: line.startIndex, to: $0.lowerBound) })
         #expect(screen.role(row: capacity, column: at) == .error)
     }
+
+    /// An endpoint seen only through probes (an http target's) shows the probes' latency, failures and cold
+    /// starts in its row, and their availability.
+    @Test func anEndpointSeenOnlyThroughProbesShowsTheirFigures() throws {
+        let registry = try registry()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var probes = MetricBucket()
+        probes.probes = 20
+        probes.probeErrors = 2
+        probes.probeColdStarts = 1
+        for _ in 0..<20 { probes.probeLatency.record(microseconds: 80_000) }
+        try store(registry, probes, secondsAgo: 0)
+        let row = try #require(try DashboardData.load(registry, now: now).endpoints.first { $0.name == "sentiment" })
+        #expect(row.fromProbes && row.recentRequests == 20 && row.errorRatePPM == 100_000 && row.coldStartsLastHour == 1)
+        #expect(row.availability == 0.9 && abs((row.p99Milliseconds ?? 0) - 80) < 1)
+        #expect(row.breaches.contains(.errors), "10% failed probes break the 1% SLO")
+    }
 }

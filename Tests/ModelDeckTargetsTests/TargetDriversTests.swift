@@ -27,8 +27,14 @@ struct TargetDriversTests {
         // No credentials: the AWS kinds' drivers cannot be made, and the one in their place says why.
         let noCredentials = make(Target(name: "l", kind: .awsLambda, region: "eu-central-1", config: ["role_arn": role]), environment: [:])
         #expect(noCredentials.unavailableReason?.hasPrefix("no AWS credentials") == true)
+        let http = make(Target(name: "h", kind: .http, config: ["url": "http://a"]), environment: [:])
+        #expect(http is HTTPDriver && http.unavailableReason == nil)
+        // A header whose variable is not set in the daemon's environment: the target cannot be driven, and says which.
+        let unset = make(Target(name: "h", kind: .http, config: ["url": "http://a", "headers": "Authorization: Bearer ${RUN_TOKEN}"]), environment: [:])
+        #expect(unset.unavailableReason == "header Authorization reads $RUN_TOKEN, which is not set in the daemon's environment (header values are never stored)")
         // Kinds without a driver.
-        for target in [Target(name: "f", kind: .ecsFargate, region: "us-east-1"), Target(name: "h", kind: .http, config: ["url": "http://a"])] {
+        for target in [Target(name: "f", kind: .ecsFargate, region: "us-east-1"),
+                       Target(name: "r", kind: .sagemakerRealtime, region: "us-east-1", config: ["instance_type": "ml.m5.large"])] {
             let driver = make(target, environment: credentials)
             #expect(driver.unavailableReason == "ModelDeck cannot deploy to \(target.kind.rawValue) targets yet")
             let endpoint = Endpoint(name: "e", model: "m", target: target.name, memoryMB: 512)
@@ -38,7 +44,7 @@ struct TargetDriversTests {
     }
 
     @Test func theTableHasOneDriverPerKindAndOnlyDeclaredKinds() {
-        #expect(Set(TargetDrivers.makers.keys) == [.local, .awsLambda, .sagemakerServerless])
+        #expect(Set(TargetDrivers.makers.keys) == [.local, .awsLambda, .sagemakerServerless, .http])
         for (kind, maker) in TargetDrivers.makers {
             #expect(maker.kind == kind)
             #expect(TargetKind.allKinds.contains(kind))

@@ -59,18 +59,23 @@ public final class FaultServer: Sendable {
         router.post("/**", use: answer)
         router.get("/**", use: answer)
         router.put("/**", use: answer)
-        var logger = Logger(label: "fault-server")
-        logger.logLevel = .critical
-        let (ports, portReady) = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { portReady.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw TestFailure("the fault server did not start") }
-        return "http://127.0.0.1:\(port)"
+        return "http://127.0.0.1:\(try await serveOnLoopback(router, label: "fault server", task: task))"
     }
 
     public func stop() { task.withLock { $0?.cancel() } }
+}
+
+/// Runs `router` on a free loopback port until `task` is cancelled; returns the port.
+func serveOnLoopback(_ router: Router<BasicRequestContext>, label: String, task: borrowing Mutex<Task<Void, any Error>?>) async throws -> Int {
+    var logger = Logger(label: label)
+    logger.logLevel = .critical
+    let (ports, portReady) = AsyncStream<Int>.makeStream()
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                          onServerRunning: { portReady.yield($0.localAddress?.port ?? 0) }, logger: logger)
+    task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw TestFailure("the \(label) did not start") }
+    return port
 }
 
 /// A server that never answers: a loopback socket that listens and never accepts, so connections complete in

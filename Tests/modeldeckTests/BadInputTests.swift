@@ -133,7 +133,7 @@ struct BadInputTests {
         let broken = scratch.file("prices.yaml", "version: \"x\"\ncurrency: USD\nplatforms:\n  aws-lambda: {billing: sometimes}\nprices: []\n")
         let priced = remoteDeck(replacements: [("    kind: local\n", "    kind: local\n    price_as: aws-lambda\n")])
         let error = try expectRefused(["apply", "-f", "{deck}"], deck: priced, environment: ["MODELDECK_PRICES": broken])
-        #expect(error.contains("\(broken): platform 'aws-lambda': billing must be invocation, task or instance"))
+        #expect(error.contains("\(broken): platform 'aws-lambda': billing must be invocation, task, instance or job"))
         let missing = try expectRefused(["apply", "-f", "{deck}"], deck: priced, environment: ["MODELDECK_PRICES": scratch.path + "/none.yaml"])
         #expect(missing.contains("cannot read price table \(scratch.path)/none.yaml"))
     }
@@ -143,5 +143,31 @@ struct BadInputTests {
         #expect(try expectRefused(["daemon", "--tiers", "10s:1h,1m:1d,1h:30d"]).contains("expected WIDTH:KEPT"))
         #expect(try expectRefused(["get", "events", "--since", "yesterday"]).contains("--since 'yesterday' is neither a date"))
         #expect(try expectRefused(["get", "deployments", "--since", "7d"]).contains("--since applies to events only"))
+    }
+
+    /// An http target: a URL that is not http(s), a header variable that is not set, a header value written in the
+    /// deck (it would be stored).
+    @Test func anHTTPTargetWithABadURLOrAHeaderThatIsNotFromTheEnvironmentIsRefused() throws {
+        func deck(_ settings: String) -> String {
+            remoteDeck(replacements: [("models:\n", "  - {name: run, kind: http, \(settings)}\nmodels:\n")])
+        }
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck("url: 'ftp://models.example.com/predict'"))
+            .contains("target 'run' (http): url 'ftp://models.example.com/predict' must be an http:// or https:// URL"))
+        let unset = try expectRefused(["apply", "-f", "{deck}"],
+                                      deck: deck("url: 'https://a.example.com', headers: {Authorization: 'Bearer ${MODELDECK_TEST_UNSET}'}"))
+        #expect(unset.contains("target 'run' (http): header Authorization reads $MODELDECK_TEST_UNSET, which is not set"), "\(unset)")
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck("url: 'https://a.example.com', headers: {Authorization: 'Bearer abc'}"))
+            .contains("the value must come from an environment variable"))
+    }
+
+    @Test func aSageMakerRealtimeTargetOnAnInstanceTypeTheTableLacksIsRefused() throws {
+        let deck = remoteDeck(replacements: [("models:\n", "  - {name: rt, kind: sagemaker-realtime, region: us-east-1, role_arn: 'arn:aws:iam::123456789012:role/r', instance_type: ml.m5.huge}\nmodels:\n")])
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck)
+            .contains("target 'rt' (sagemaker-realtime): instance_type 'ml.m5.huge' is not in ModelDeck's instance table (known: ml.t2.medium"))
+    }
+
+    @Test func simulateRefusesAPlatformThatPricesVCPUTimeItDoesNotCount() throws {
+        let error = try expectRefused(["simulate", "fixtures/traces/periodic.csv", "--platform", "google-cloud-run", "--region", "us-central1"])
+        #expect(error.contains("simulate prices memory time only, and google-cloud-run also prices vCPU time"), "\(error)")
     }
 }

@@ -36,6 +36,14 @@ struct CostCommandTests {
         #expect(lambda.contains("$0.018667") && lambda.contains("$0.560001") && lambda.contains("719,998/day (8.3/s)"))
         #expect(lines.contains { $0.hasPrefix("ecs-fargate") && $0.contains("each task billed 1m (the minimum)") })
         #expect(lines.contains { $0.hasPrefix("sagemaker-realtime") && $0.contains("$40.32") })
+        // The batch rows: Fargate task time for the day's requests, Batch Transform's instance-hours on the instance named.
+        #expect(lines.contains { $0.hasPrefix("ecs-fargate") && $0.contains("a batch job a day") && $0.contains("$0.006857") && $0.contains("33m20s of task time") })
+        #expect(lines.contains { $0.hasPrefix("sagemaker-batch-transform") && $0.contains("ml.m5.large, a job a day") && $0.contains("0.56 instance-hours") })
+        let other = try CLI.run(["cost", "estimate", "--requests", "10000/day", "--duration", "200ms", "--memory", "512", "--batch-instance", "ml.c5.xlarge"])
+        #expect(other.stdout.contains("ml.c5.xlarge, a job a day"))
+        let refused = try CLI.run(["cost", "estimate", "--requests", "10000/day", "--duration", "200ms", "--memory", "512", "--batch-instance", "m5 large"])
+        #expect(refused.status != 0 && refused.stdout.isEmpty)
+        #expect(refused.stderr == "Error: --batch-instance 'm5 large' is not a SageMaker instance type such as ml.m5.large\n")
 
         let json = try CLI.run(["cost", "estimate", "--requests", "5/s", "--duration", "1s", "--memory", "2GB", "--arch", "arm64", "-o", "json"])
         #expect(json.status == 0)
@@ -156,7 +164,7 @@ struct CostCommandTests {
             if let index = arguments.firstIndex(of: flag) { arguments[index + 1] = value } else { arguments += [flag, value] }
             return arguments
         }
-        try expectRefused(with("--region", "mars-1"), "unknown region 'mars-1'; the price table (version 2026-11-23) has us-east-1, eu-central-1")
+        try expectRefused(with("--region", "mars-1"), "unknown region 'mars-1'; the price table (version 2026-11-30) has us-east-1, eu-central-1, us-central1, europe-west1")
         try expectRefused(with("--arch", "sparc"), "architecture 'sparc' is not known; use x86_64 or arm64")
         try expectRefused(with("--requests", "0/day"), "--requests '0/day' is zero; a request rate must be above zero")
         try expectRefused(good.map { $0 == "10000/day" ? "--requests=-5/day" : $0 }.filter { $0 != "--requests" },

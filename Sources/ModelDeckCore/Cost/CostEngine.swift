@@ -28,28 +28,37 @@ public struct InvocationUsage: Equatable, Sendable {
     public var billedMBMilliseconds: Int64 = 0
     public var bytesIn: Int64 = 0
     public var bytesOut: Int64 = 0
+    /// Billed time alone, in ms: what a platform that prices vCPU time (Cloud Run) multiplies by the vCPUs.
+    public var billedMilliseconds: Int64 = 0
 
-    public init(requests: Int64 = 0, billedMBMilliseconds: Int64 = 0, bytesIn: Int64 = 0, bytesOut: Int64 = 0) {
+    public init(requests: Int64 = 0, billedMBMilliseconds: Int64 = 0, bytesIn: Int64 = 0, bytesOut: Int64 = 0, billedMilliseconds: Int64 = 0) {
         self.requests = requests
         self.billedMBMilliseconds = billedMBMilliseconds
         self.bytesIn = bytesIn
         self.bytesOut = bytesOut
+        self.billedMilliseconds = billedMilliseconds
     }
 
     public mutating func add(_ other: InvocationUsage) {
         requests += other.requests
+        billedMilliseconds += other.billedMilliseconds
         billedMBMilliseconds += other.billedMBMilliseconds
         bytesIn += other.bytesIn
         bytesOut += other.bytesOut
     }
 }
 
-/// Prices of a platform that bills each invocation (AWS Lambda, SageMaker serverless):
+/// Prices of a platform that bills each invocation (AWS Lambda, SageMaker serverless, Google Cloud Run's
+/// request-based billing):
 ///
 ///     cost = requests × request fee
 ///          + memory_GB × billed_seconds × GB-second price     (memory_GB = MB / 1,024; billed time rounded up
 ///                                                              to the granularity, at least the minimum)
+///          + vCPUs × billed_seconds × vCPU-second price       (Cloud Run; 0 on AWS, where CPU comes with memory)
 ///          + GB in × in price + GB out × out price            (data processed, decimal GB)
+///
+/// Google Cloud Run, request-based, tier 1 (https://cloud.google.com/run/pricing): $0.000024 per vCPU-second,
+/// $0.0000025 per GiB-second and $0.40 per million requests; billed time is rounded up to the nearest 100 ms.
 ///
 /// Lambda: https://aws.amazon.com/lambda/pricing/ — per 1 ms, and since 1 August 2025 the init phase of a cold
 /// start is billed like the invocation (https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/).
@@ -62,6 +71,10 @@ public struct InvocationRates: Equatable, Sendable {
     public var perGBSecond: Decimal
     public var perGBIn: Decimal
     public var perGBOut: Decimal
+    /// Dollars per vCPU-second (Cloud Run); 0 where CPU is not priced apart.
+    public var perVCPUSecond: Decimal = 0
+    /// vCPUs of one instance, for `perVCPUSecond` (an http target's `cpu`, default 1).
+    public var vcpus: Decimal = 1
     public var granularityMilliseconds: Int64
     public var minimumMilliseconds: Int64
     /// The price rows these rates come from.
@@ -76,14 +89,16 @@ public struct InvocationRates: Equatable, Sendable {
 
     /// The usage of one invocation of `microseconds` on an instance of `memoryMB`.
     public func usage(ofOneRunning microseconds: Int64, memoryMB: Int, bytesIn: Int64 = 0, bytesOut: Int64 = 0) -> InvocationUsage {
-        InvocationUsage(requests: 1, billedMBMilliseconds: Int64(memoryMB) * billedMilliseconds(microseconds: microseconds),
-                        bytesIn: bytesIn, bytesOut: bytesOut)
+        let billed = billedMilliseconds(microseconds: microseconds)
+        return InvocationUsage(requests: 1, billedMBMilliseconds: Int64(memoryMB) * billed, bytesIn: bytesIn, bytesOut: bytesOut,
+                               billedMilliseconds: billed)
     }
 
     /// Exact dollars for `usage`.
     public func cost(_ usage: InvocationUsage) -> Decimal {
         Decimal(usage.requests) * perRequest
             + Decimal(usage.billedMBMilliseconds) * perGBSecond / 1_024_000  // 1/1,024,000 is a finite decimal: exact
+            + Decimal(usage.billedMilliseconds) * vcpus * perVCPUSecond / 1_000
             + Decimal(usage.bytesIn) * perGBIn / 1_000_000_000
             + Decimal(usage.bytesOut) * perGBOut / 1_000_000_000
     }

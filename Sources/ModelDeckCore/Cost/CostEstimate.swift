@@ -13,6 +13,8 @@ public struct TrafficProfile: Equatable, Sendable {
     public var region: String
     /// The always-on instance type to compare with (`ml.t2.medium`).
     public var instance: String
+    /// The instance type a batch job runs on (SageMaker Batch Transform: `ml.m5.large`).
+    public var batchInstance = "ml.m5.large"
     /// Subtract the platforms' monthly free tiers (the whole account's: only right for a lone workload).
     public var freeTier = false
 
@@ -152,8 +154,24 @@ public enum CostEstimate {
                     rows.append(row(name, "a task per request", memory: size.memoryMB, perDay: one * profile.requestsPerDay,
                                     note: "\(sizeText); each task billed \(Format.duration(milliseconds: billed))"
                                         + (billed > profile.durationMilliseconds ? " (the minimum)" : "")))
+                    let batch = BatchJob(profile)
+                    let batchBilled = rates.billedMilliseconds(running: batch.milliseconds)
+                    rows.append(row(name, "a batch job a day", memory: size.memoryMB,
+                                    perDay: rates.cost(billedMilliseconds: batchBilled, vcpu: size.vcpu, memoryMB: size.memoryMB),
+                                    note: "\(sizeText); \(batch.summary) of task time, billed \(Format.duration(milliseconds: batchBilled))"
+                                        + (batchBilled > batch.milliseconds && batchBilled == rates.minimumMilliseconds ? " (the minimum)" : "")
+                                        + batch.overADay))
                 } catch let error as ModelDeckError {
                     rows.append(row(name, "task", note: error.message))
+                }
+            case .job:
+                let batch = BatchJob(profile)
+                let hours = batch.hours
+                let option = "\(profile.batchInstance), a job a day"
+                if let rate = table.instanceRates(platform: name, region: profile.region).first(where: { $0.instance == profile.batchInstance }) {
+                    rows.append(row(name, option, perDay: rate.cost(hours: hours), note: "\(batch.summary) on one instance, \(Self.twoDecimals(hours)) instance-hours" + batch.overADay))
+                } else {
+                    rows.append(row(name, option, note: "\(batch.summary) on one instance, \(Self.twoDecimals(hours)) instance-hours; the price table has no \(name) \(profile.batchInstance) price in \(profile.region)"))
                 }
             case .instance:
                 let instances = table.instanceRates(platform: name, region: profile.region)
@@ -238,6 +256,31 @@ public enum CostEstimate {
         let tenthsPerSecond = (perDay * 10 + 43_200) / 86_400
         return "\(Format.grouped(perDay))/day (\(Format.grouped(tenthsPerSecond / 10)).\(tenthsPerSecond % 10)/s)"
     }
+}
+
+/// A day's requests run as one batch job, one after another on one task or instance: what the batch rows of
+/// `cost estimate` price (Fargate: task time billed per second with a one-minute minimum,
+/// https://aws.amazon.com/fargate/pricing/; SageMaker Batch Transform: instance-hours while the job runs, on the
+/// instance named, https://aws.amazon.com/sagemaker/pricing/ — `ml.m5.large` by default, one of the two types the
+/// API reference recommends, https://docs.aws.amazon.com/sagemaker/latest/dg/API_TransformResources.html).
+struct BatchJob {
+    /// The job's running time: requests × duration, exact to the millisecond (fractional requests rounded up).
+    let milliseconds: Int64
+
+    init(_ profile: TrafficProfile) {
+        var requests = profile.requestsPerDay, whole = Decimal()
+        NSDecimalRound(&whole, &requests, 0, .up)
+        milliseconds = NSDecimalNumber(decimal: whole).int64Value * profile.durationMilliseconds
+    }
+
+    var hours: Decimal { Decimal(milliseconds) / 3_600_000 }
+
+    /// `2h 46m 40s` of running time.
+    var summary: String { "requests × duration = \(Format.duration(milliseconds: milliseconds))" }
+
+    /// A job longer than a day cannot run on one task once a day; the time (and so the cost) is the same split
+    /// over several in parallel.
+    var overADay: String { milliseconds > 86_400_000 ? "; over a day: split it over tasks in parallel (the same time in all)" : "" }
 }
 
 /// Fargate's task sizes: each vCPU count allows a range of memory. The smallest size that fits is what an

@@ -9,11 +9,14 @@ public enum BillingModel: String, Codable, Sendable {
     case task
     /// An always-on instance pays by the hour, busy or not (SageMaker real-time).
     case instance
+    /// An instance pays by the hour only while a batch job runs on it (SageMaker Batch Transform).
+    case job
 }
 
 /// What one price row prices. The raw values are the units as the YAML (and AWS's pages) write them.
 public enum PriceUnit: String, Codable, CaseIterable, Sendable {
     case gbSecond = "GB-second"
+    case vcpuSecond = "vCPU-second"
     case millionRequests = "1M requests"
     case provisionedGBSecond = "provisioned GB-second"
     case provisionedDurationGBSecond = "provisioned duration GB-second"
@@ -87,7 +90,7 @@ public struct PriceTable: Equatable, Sendable {
         for (key, node) in platformNodes {
             guard let name = key.string, let fields = node.mapping else { throw fail("platform entries are name: {billing: …}") }
             guard let text = fields["billing"]?.string, let billing = BillingModel(rawValue: text) else {
-                throw fail("platform '\(name)': billing must be invocation, task or instance")
+                throw fail("platform '\(name)': billing must be invocation, task, instance or job")
             }
             func milliseconds(_ key: String, default value: Int64) throws -> Int64 {
                 guard let text = fields[key]?.string else { return value }
@@ -143,7 +146,7 @@ public struct PriceTable: Equatable, Sendable {
 
     /// Platform names, invocation-billed first, then tasks, then instances; by name within each.
     public var platformNames: [String] {
-        let order: [BillingModel] = [.invocation, .task, .instance]
+        let order: [BillingModel] = [.invocation, .task, .instance, .job]
         return platforms.values.sorted {
             (order.firstIndex(of: $0.billing)!, $0.name) < (order.firstIndex(of: $1.billing)!, $1.name)
         }.map(\.name)
@@ -187,11 +190,12 @@ public struct PriceTable: Equatable, Sendable {
         let duration = try line(platform, region, .gbSecond, arch: arch)
         let requests = optionalLine(platform, region, .millionRequests, arch: arch)
         let dataIn = optionalLine(platform, region, .gbIn, arch: arch), dataOut = optionalLine(platform, region, .gbOut, arch: arch)
+        let cpu = optionalLine(platform, region, .vcpuSecond, arch: arch)
         return InvocationRates(platform: platform, region: region, architecture: arch,
                                perRequest: (requests?.price ?? 0) / 1_000_000, perGBSecond: duration.price,
-                               perGBIn: dataIn?.price ?? 0, perGBOut: dataOut?.price ?? 0,
+                               perGBIn: dataIn?.price ?? 0, perGBOut: dataOut?.price ?? 0, perVCPUSecond: cpu?.price ?? 0,
                                granularityMilliseconds: billing.granularityMilliseconds, minimumMilliseconds: billing.minimumMilliseconds,
-                               lines: [duration] + [requests, dataIn, dataOut].compactMap { $0 })
+                               lines: [duration] + [cpu, requests, dataIn, dataOut].compactMap { $0 })
     }
 
     /// Rates of a platform billed per running task.
@@ -207,7 +211,7 @@ public struct PriceTable: Equatable, Sendable {
                          lines: [vcpu, memory])
     }
 
-    /// Instance types priced for an always-on platform in a region.
+    /// Instance types priced for an always-on (or batch-job) platform in a region.
     public func instanceRates(platform: String, region: String) -> [InstanceRate] {
         lines.filter { $0.platform == platform && $0.region == region && $0.unit == .instanceHour && $0.instance != nil }
             .map { InstanceRate(platform: platform, region: region, instance: $0.instance!, perHour: $0.price, line: $0) }

@@ -9,12 +9,13 @@
 /// it prices, when it was checked and where the figure comes from (its `source`). A month is 30 days (720 h), as
 /// AWS's own worked examples count it. `PriceTableTests` pins the rows the cost engine relies on.
 let standardPriceTableYAML = """
-version: "2026-11-23"
+version: "2026-11-30"
 currency: USD
 # Billing models the cost engine knows:
 #   invocation – each request pays a fee and its duration × memory (rounded up to `granularity`, at least `minimum`)
 #   task       – a running task pays vCPU and memory by time (per `granularity`, at least `minimum` per task)
 #   instance   – an always-on instance pays by the hour, busy or not
+#   job        – an instance pays by the hour while a batch job runs on it
 platforms:
   aws-lambda:
     billing: invocation
@@ -36,6 +37,17 @@ platforms:
   sagemaker-realtime:
     billing: instance
     source: https://aws.amazon.com/sagemaker/pricing/
+  # Batch Transform: instances billed by the hour while a job runs. No price is checked yet: a `cost estimate` row
+  # gives the job's instance-hours and says the price is missing until a row is added.
+  sagemaker-batch-transform:
+    billing: job
+    source: https://aws.amazon.com/sagemaker/pricing/
+  # Request-based billing: an instance is billed only while it handles requests, rounded up to 100 ms.
+  google-cloud-run:
+    billing: invocation
+    granularity: 100ms
+    minimum: 100ms
+    source: https://cloud.google.com/run/pricing
 prices:
   # AWS Lambda, on demand: duration per GB-second (memory in GB = MB / 1,024), billed per 1 ms; requests.
   - {platform: aws-lambda, region: us-east-1, arch: x86_64, unit: GB-second, price: 0.0000166667, checked: "2026-11-23", source: https://aws.amazon.com/lambda/pricing/}
@@ -64,4 +76,13 @@ prices:
   # SageMaker real-time endpoints: always-on instances, per hour. eu-central-1 not checked yet.
   - {platform: sagemaker-realtime, region: us-east-1, instance: ml.t2.medium, unit: instance-hour, price: 0.056, checked: "2026-11-23", source: https://aws.amazon.com/sagemaker/pricing/}
   - {platform: sagemaker-realtime, region: us-east-1, instance: ml.m5.large, unit: instance-hour, price: 0.115, checked: "2026-11-23", source: https://aws.amazon.com/sagemaker/pricing/}
+  # Google Cloud Run, request-based billing, tier 1 regions (us-central1, europe-west1): per vCPU-second and GiB-second
+  # (GiB = MB / 1,024, as the GB-second rows count) of billed time, plus requests. Price an http target with
+  # `price_as: google-cloud-run` and `region: us-central1`; its `cpu` gives the vCPUs (default 1).
+  - {platform: google-cloud-run, region: us-central1, unit: vCPU-second, price: 0.000024, checked: "2026-11-30", source: https://cloud.google.com/run/pricing}
+  - {platform: google-cloud-run, region: us-central1, unit: GB-second, price: 0.0000025, checked: "2026-11-30", source: https://cloud.google.com/run/pricing}
+  - {platform: google-cloud-run, region: us-central1, unit: 1M requests, price: 0.40, checked: "2026-11-30", source: https://cloud.google.com/run/pricing}
+  - {platform: google-cloud-run, region: europe-west1, unit: vCPU-second, price: 0.000024, checked: "2026-11-30", source: https://cloud.google.com/run/pricing}
+  - {platform: google-cloud-run, region: europe-west1, unit: GB-second, price: 0.0000025, checked: "2026-11-30", source: https://cloud.google.com/run/pricing}
+  - {platform: google-cloud-run, region: europe-west1, unit: 1M requests, price: 0.40, checked: "2026-11-30", source: https://cloud.google.com/run/pricing}
 """

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a target's invocations are priced, as its descriptor says (`TargetDescriptor.pricing`):
 ///
 /// - `.platform(name)` (aws-lambda, sagemaker-serverless): by the price table for that platform, the target's
@@ -5,7 +7,9 @@
 /// - `.configured(key)` (local, `price_as`): free, unless the setting names an invocation-billed platform of the
 ///   price table: then every invocation is priced as if it ran there, in the target's `region` (default
 ///   us-east-1) and `architecture` — so the demo and a capacity plan show real burn.
-/// - `.none`: ecs-fargate bills running tasks, not invocations; http is someone else's bill.
+/// - `.none`: ecs-fargate bills running tasks, not invocations.
+/// - http (`price_as`, as local): free unless it names a platform; its probes and pings are then priced there
+///   (Google Cloud Run's request-based prices, say, in `us-central1`).
 public enum TargetPricing {
     public static let defaultRegion = "us-east-1"
 
@@ -22,8 +26,11 @@ public enum TargetPricing {
     /// architecture is an error.
     public static func rates(for target: Target, table: PriceTable) throws -> InvocationRates? {
         guard let platform = platform(of: target) else { return nil }
-        return try table.invocationRates(platform: platform, region: target.region ?? defaultRegion,
-                                         architecture: target.config["architecture"] ?? "x86_64")
+        var rates = try table.invocationRates(platform: platform, region: target.region ?? defaultRegion,
+                                              architecture: target.config["architecture"] ?? "x86_64")
+        // A platform that prices vCPU time apart (Cloud Run) is priced at the target's `cpu` (an http target's).
+        if let cpu = target.config["cpu"].flatMap({ Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) }) { rates.vcpus = cpu }
+        return rates
     }
 
     /// `aws-lambda x86_64 eu-central-1`, or nil when unpriced (free, or no prices for it in `table`).

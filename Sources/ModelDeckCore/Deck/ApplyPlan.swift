@@ -183,10 +183,15 @@ public struct ApplyPlan: Equatable, Sendable {
                     let labels = versions.values.filter { $0.model == model }.map(\.version)
                     throw ModelDeckError("\(here): endpoint '\(endpoint.name)' sends traffic to unknown version '\(id)'\(known(labels))")
                 }
-                if weight > 0, let problem = FitCheck.problems(version: version, endpoint: endpoint, target: target).first {
+                // On a target ModelDeck only observes (http), traffic names what runs there: nothing is deployed.
+                if weight > 0, target.descriptor.controlsDeployments,
+                   let problem = FitCheck.problems(version: version, endpoint: endpoint, target: target).first {
                     throw ModelDeckError("\(here): \(problem)")
                 }
                 traffic[id] = weight
+            }
+            if !target.descriptor.controlsDeployments, traffic.filter({ $0.value > 0 }).count != 1, registry.endpoints[endpoint.name] == nil {
+                throw ModelDeckError("\(here): endpoint '\(endpoint.name)' runs on target \(target.label), which ModelDeck observes but does not control: name the one version running there, e.g. traffic: {v1: 100}")
             }
 
             if let old = registry.endpoints[endpoint.name] {
@@ -197,7 +202,7 @@ public struct ApplyPlan: Equatable, Sendable {
                     throw ModelDeckError("\(here): endpoint '\(endpoint.name)' runs on target '\(old.target)'; moving it to '\(endpoint.target)' is not supported (declare a new endpoint)")
                 }
                 // Versions live now must still fit the endpoint's new settings (e.g. less memory).
-                for (id, weight) in registry.traffic[endpoint.name] ?? [:] where weight > 0 {
+                for (id, weight) in registry.traffic[endpoint.name] ?? [:] where weight > 0 && target.descriptor.controlsDeployments {
                     if let version = versions[id],
                        let problem = FitCheck.problems(version: version, endpoint: endpoint, target: target).first {
                         throw ModelDeckError("\(here): \(problem)")

@@ -12,14 +12,17 @@ public struct DeckReader {
     public let sourceName: String
     /// Folder that relative artifact paths are resolved against.
     public let baseDirectory: String
+    /// The environment a target's settings may read (an http target's header variables must be set in it).
+    public let processEnvironment: [String: String]
 
-    public init(sourceName: String, baseDirectory: String) {
+    public init(sourceName: String, baseDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.sourceName = sourceName
         self.baseDirectory = baseDirectory
+        self.processEnvironment = environment
     }
 
     /// Reads the deck at `path`.
-    public static func read(path: String) throws -> Deck {
+    public static func read(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Deck {
         // Refuse a huge file (or a device such as /dev/zero, which never ends) before reading it.
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64, size > YAMLBudget.maxBytes {
             throw ModelDeckError("deck \(path) is \(Format.bytes(size)), over the limit of \(Format.bytes(Int64(YAMLBudget.maxBytes))) for a YAML file")
@@ -35,7 +38,7 @@ public struct DeckReader {
             throw ModelDeckError("\(path): not UTF-8 text")
         }
         let folder = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
-        return try DeckReader(sourceName: path, baseDirectory: folder).parse(text)
+        return try DeckReader(sourceName: path, baseDirectory: folder, environment: environment).parse(text)
     }
 
     public func parse(_ text: String) throws -> Deck {
@@ -84,8 +87,9 @@ public struct DeckReader {
         let descriptor = kind.descriptor
         try checkFields(node, allowed: ["name", "kind", "region"] + descriptor.configKeyNames, what: "target '\(name)' (\(kind.rawValue))")
         var config: [String: String] = [:]
-        for key in descriptor.configKeyNames {
-            if let value = fields[key] { config[key] = try string(value, what: key) }
+        for key in descriptor.configKeys {
+            guard let value = fields[key.name] else { continue }
+            config[key.name] = key.isMapping ? try lines(value, what: "target '\(name)': \(key.name)") : try string(value, what: key.name)
         }
         let region = try fields["region"].map { try string($0, what: "region") }
         let target = Target(name: name, kind: kind, region: region, config: config)
@@ -94,6 +98,7 @@ public struct DeckReader {
         if let problem = descriptor.problems(in: target).first {
             throw error(at: problem.key.flatMap { fields[$0] } ?? node, problem.message)
         }
+        if let problem = descriptor.checkEnvironment(target, processEnvironment) { throw error(at: node, problem) }
         // A target priced as a platform it names must name one, with a region and architecture, the price table
         // has. (An AWS target in a region the table lacks is fine: its burn just shows as not priced.)
         if case .configured(let key) = descriptor.pricing, let priceAs = fields[key] {
@@ -424,6 +429,16 @@ public struct DeckReader {
         if case .scalar(let scalar) = node, scalar.tag == Tag(.null) || scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { return [] }
         guard case .sequence(let items) = node else { throw error(at: node, "\(what) must be a list (items start with '- ')") }
         return Array(items)
+    }
+
+    /// A mapping of single values as one `key: value` a line, in the deck's order.
+    private func lines(_ node: Node, what: String) throws -> String {
+        guard case .mapping(let pairs) = node else { throw error(at: node, "\(what) must be a mapping, e.g. {Name: value}") }
+        return try pairs.map { key, value in
+            let text = try string(value, what: what)
+            guard !text.contains(where: \.isNewline) else { throw error(at: value, "\(what): a value must be one line") }
+            return "\(try string(key, what: what)): \(text)"
+        }.joined(separator: "\n")
     }
 
     private func string(_ node: Node, what: String) throws -> String {

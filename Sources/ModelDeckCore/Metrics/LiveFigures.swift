@@ -74,6 +74,15 @@ public struct LiveFigures: Equatable, Sendable, Codable {
     /// Cost per hour at the window's rate (pings included), in micro-dollars, and the pings' part of it.
     public var burnMicrosPerHour: Int64 = 0
     public var pingBurnMicrosPerHour: Int64 = 0
+    /// Synthetic probes (an endpoint someone else runs: http), apart from user traffic and pings: how many, how
+    /// many failed, how many waited for a cold start, their latency, and the share that succeeded.
+    public var probes: Int64 = 0
+    public var probeErrors: Int64 = 0
+    public var probeColdStarts: Int64 = 0
+    public var probeP50Milliseconds: Double?
+    public var probeP99Milliseconds: Double?
+    /// Share of probes answered with 2xx or 3xx in time; nil without probes.
+    public var availability: Double?
 
     public init(windowSeconds: Int64) {
         self.windowSeconds = windowSeconds
@@ -93,6 +102,7 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         private var proRatedPingCost = 0.0
         private var latency = LatencyPairs()
         private var cold = LatencyPairs()
+        private var probeLatency = LatencyPairs()
 
         /// Whether latency histograms are merged; without them only counts, rates and costs are given
         /// (cold starts over an hour, say, where merging hundreds of histograms would buy nothing).
@@ -104,7 +114,9 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             figures = LiveFigures(windowSeconds: window.seconds)
         }
 
-        public var isEmpty: Bool { figures.requests == 0 && figures.pings == 0 && figures.costMicros == 0 && figures.pingCostMicros == 0 }
+        public var isEmpty: Bool {
+            figures.requests == 0 && figures.pings == 0 && figures.probes == 0 && figures.costMicros == 0 && figures.pingCostMicros == 0
+        }
 
         /// Adds one stored bucket (its histograms as stored); a bucket outside the window adds nothing.
         public mutating func add(_ bucket: StoredBucket) throws {
@@ -118,12 +130,16 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             figures.maxInFlight = max(figures.maxInFlight, bucket.maxInFlight)
             figures.costMicros += bucket.costMicros
             figures.pingCostMicros += bucket.warmupCostMicros
+            figures.probes += bucket.probes
+            figures.probeErrors += bucket.probeErrors
+            figures.probeColdStarts += bucket.probeColdStarts
             proRatedRequests += Double(bucket.requests) * share
             proRatedCost += Double(bucket.costMicros + bucket.warmupCostMicros) * share
             proRatedPingCost += Double(bucket.warmupCostMicros) * share
             guard histograms else { return }
             if let blob = bucket.latency, bucket.requests > 0 { try latency.add(encoded: blob) }
             if let blob = bucket.coldLatency, bucket.coldStarts > 0 { try cold.add(encoded: blob) }
+            if let blob = bucket.probeLatency, bucket.probes > 0 { try probeLatency.add(encoded: blob) }
         }
 
         /// Adds another builder's buckets over the same window (an endpoint's versions into its total).
@@ -137,11 +153,15 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             figures.maxInFlight = max(figures.maxInFlight, other.figures.maxInFlight)
             figures.costMicros += other.figures.costMicros
             figures.pingCostMicros += other.figures.pingCostMicros
+            figures.probes += other.figures.probes
+            figures.probeErrors += other.figures.probeErrors
+            figures.probeColdStarts += other.figures.probeColdStarts
             proRatedRequests += other.proRatedRequests
             proRatedCost += other.proRatedCost
             proRatedPingCost += other.proRatedPingCost
             latency.add(other.latency)
             cold.add(other.cold)
+            probeLatency.add(other.probeLatency)
         }
 
         public func figuresNow() -> LiveFigures {
@@ -156,11 +176,36 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             result.p99Milliseconds = latency.milliseconds(atPercentile: 99)
             result.warmP99Milliseconds = latency.subtracting(cold).milliseconds(atPercentile: 99)
             result.coldP99Milliseconds = cold.milliseconds(atPercentile: 99)
+            result.probeP50Milliseconds = probeLatency.milliseconds(atPercentile: 50)
+            result.probeP99Milliseconds = probeLatency.milliseconds(atPercentile: 99)
+            result.availability = result.probes == 0 ? nil : Double(result.probes - result.probeErrors) / Double(result.probes)
             return result
         }
 
         /// The merged histograms, for views that draw the distribution (the endpoint detail).
         public var merged: (all: LatencyPairs, cold: LatencyPairs) { (latency, cold) }
+    }
+}
+
+extension LiveFigures {
+    /// What a one-line view (a dashboard row, `get -o wide`) shows as an endpoint's latency, errors and cold
+    /// starts: its user traffic's when ModelDeck saw any, else its probes' (an endpoint someone else runs is seen
+    /// only through them). `fromProbes` says which, so a view can mark it.
+    public struct Observed: Equatable, Sendable {
+        public var p50Milliseconds: Double?
+        public var p99Milliseconds: Double?
+        public var errorRate: Double?
+        public var coldStarts: Int64
+        public var fromProbes: Bool
+    }
+
+    public var observed: Observed {
+        guard requests == 0, probes > 0 else {
+            return Observed(p50Milliseconds: p50Milliseconds, p99Milliseconds: p99Milliseconds, errorRate: errorRate,
+                            coldStarts: coldStarts, fromProbes: false)
+        }
+        return Observed(p50Milliseconds: probeP50Milliseconds, p99Milliseconds: probeP99Milliseconds,
+                        errorRate: Double(probeErrors) / Double(probes), coldStarts: probeColdStarts, fromProbes: true)
     }
 }
 
@@ -181,10 +226,15 @@ public struct StoredBucket: Sendable {
     public var warmupCostMicros: Int64
     public var latency: Data?
     public var coldLatency: Data?
+    public var probes: Int64
+    public var probeErrors: Int64
+    public var probeColdStarts: Int64
+    public var probeLatency: Data?
 
     public init(endpoint: String, version: String, start: Int64, width: Int64, requests: Int64 = 0, errors: Int64 = 0,
                 coldStarts: Int64 = 0, warmups: Int64 = 0, warmupColdStarts: Int64 = 0, maxInFlight: Int64 = 0,
-                costMicros: Int64 = 0, warmupCostMicros: Int64 = 0, latency: Data? = nil, coldLatency: Data? = nil) {
+                costMicros: Int64 = 0, warmupCostMicros: Int64 = 0, latency: Data? = nil, coldLatency: Data? = nil,
+                probes: Int64 = 0, probeErrors: Int64 = 0, probeColdStarts: Int64 = 0, probeLatency: Data? = nil) {
         self.endpoint = endpoint
         self.version = version
         self.start = start
@@ -199,6 +249,10 @@ public struct StoredBucket: Sendable {
         self.warmupCostMicros = warmupCostMicros
         self.latency = latency
         self.coldLatency = coldLatency
+        self.probes = probes
+        self.probeErrors = probeErrors
+        self.probeColdStarts = probeColdStarts
+        self.probeLatency = probeLatency
     }
 }
 

@@ -188,18 +188,23 @@ public enum Listings {
 
     /// `-o wide`: the endpoints with the live figures the dashboard shows.
     public static func wideTable(_ rows: [EndpointRow]) -> Table {
-        Table(headers: ["name", "target", "traffic", "deployment", "req/s", "p50", "p99", "err%", "cold", "in-flight", "warm", "$/h", "today"],
+        Table(headers: ["name", "target", "traffic", "deployment", "req/s", "p50", "p99", "err%", "cold", "in-flight", "warm", "$/h", "today",
+                        "avail"],
               rows: rows.map { row in
             let base = table([row]).rows[0]
-            guard let live = row.live else { return Array(base.prefix(4)) + Array(repeating: "-", count: 9) }
+            guard let live = row.live else { return Array(base.prefix(4)) + Array(repeating: "-", count: 10) }
             let f = live.figures
-            func ms(_ value: Double?) -> String { value.map { Format.milliseconds($0) } ?? "-" }
+            // An endpoint seen only through probes (http) shows theirs, marked with `~`.
+            let observed = f.observed, mark = observed.fromProbes ? "~" : ""
+            func ms(_ value: Double?) -> String { value.map { mark + Format.milliseconds($0) } ?? "-" }
+            func percent(_ share: Double) -> String { Format.percent(ppm: Int64((share * 1_000_000).rounded())) }
             return Array(base.prefix(4)) + [
-                Format.rate(f.requestsPerSecond), ms(f.p50Milliseconds), ms(f.p99Milliseconds),
-                f.errorRate.map { Format.percent(ppm: Int64(($0 * 1_000_000).rounded())) } ?? "-", "\(f.coldStarts)",
+                Format.rate(f.requestsPerSecond), ms(observed.p50Milliseconds), ms(observed.p99Milliseconds),
+                observed.errorRate.map { mark + percent($0) } ?? "-", mark + "\(observed.coldStarts)",
                 "\(live.instances.inFlight)/\(live.maxConcurrency)",
                 "\(live.instances.warm)" + (live.instances.crashLooping.isEmpty ? "" : " crash-looping"),
                 Format.dollars(micros: f.burnMicrosPerHour), Format.dollars(micros: live.todayMicros),
+                f.availability.map(percent) ?? "-",
             ]
         })
     }

@@ -15,6 +15,7 @@ public enum Intents {
                               actor: String = Actor.current, now: Date = Date()) throws -> Deployment {
         try registry.write { db in
             let endpoint = try requireEndpoint(db, name)
+            try refuseUncontrolled(db, endpoint)
             let rollout = try endpoint.rollout.map { try DeploymentStrategy.rollout(parsing: $0) }
             let strategy = chosen ?? rollout?.strategy ?? .allAtOnce
             let bakeSeconds = chosenBake ?? (chosen == nil ? rollout?.bakeSeconds : nil) ?? defaultBakeSeconds
@@ -48,6 +49,7 @@ public enum Intents {
     /// good version). Used by the CLI and by the TUI's confirm dialog before anything is written.
     public static func planRollback(_ db: Database, endpoint name: String, to versionText: String?) throws -> (from: String, to: String) {
         let endpoint = try requireEndpoint(db, name)
+        try refuseUncontrolled(db, endpoint)
         let active = try Deployment.activeDeploys(db, endpoint: name).first
         let current = try TrafficSplit.desired(db, endpoint: name)
         let from = active?.toVersion ?? current?.primary
@@ -135,6 +137,13 @@ public enum Intents {
             }
         }
         return nil
+    }
+
+    /// Refuses a deploy or rollback on a target ModelDeck only observes (http), before anything is written.
+    static func refuseUncontrolled(_ db: Database, _ endpoint: Endpoint) throws {
+        if let target = try Target.fetchOne(db, key: endpoint.target), let refusal = target.descriptor.deploymentRefusal(target, endpoint: endpoint.name) {
+            throw ModelDeckError(refusal)
+        }
     }
 
     static func requireEndpoint(_ db: Database, _ name: String) throws -> Endpoint {

@@ -34,6 +34,12 @@ public struct MetricBucket: Equatable, Sendable {
     public var mbMs: Int64 = 0
     public var costMicros: Int64 = 0
     public var warmupCostMicros: Int64 = 0
+    /// Synthetic probes of an endpoint someone else runs (http), apart from user traffic and pings: how many,
+    /// how many failed (no answer, or not 2xx/3xx), how many waited for a cold start, and their latency.
+    public var probes: Int64 = 0
+    public var probeErrors: Int64 = 0
+    public var probeColdStarts: Int64 = 0
+    public var probeLatency = LatencyHistogram()
 
     public init() {}
 
@@ -50,6 +56,10 @@ public struct MetricBucket: Equatable, Sendable {
         mbMs += other.mbMs
         costMicros += other.costMicros
         warmupCostMicros += other.warmupCostMicros
+        probes += other.probes
+        probeErrors += other.probeErrors
+        probeColdStarts += other.probeColdStarts
+        probeLatency.add(other.probeLatency)
     }
 
     public init(row: Row) throws {
@@ -65,6 +75,10 @@ public struct MetricBucket: Equatable, Sendable {
         mbMs = row["mb_ms"]
         costMicros = row["cost_micros"]
         warmupCostMicros = row["warmup_cost_micros"]
+        probes = row["probes"]
+        probeErrors = row["probe_errors"]
+        probeColdStarts = row["probe_cold_starts"]
+        if let blob: Data = row["probe_latency_hist"] { probeLatency = try LatencyHistogram(encoded: blob) }
     }
 
     /// Adds `self` to the stored bucket at `key` (creating it), in the caller's transaction.
@@ -114,13 +128,15 @@ public struct MetricBucket: Equatable, Sendable {
             INSERT OR REPLACE INTO metric_buckets
                 (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
                  latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, instances, mb_ms,
-                 cost_micros, warmup_cost_micros)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, probe_latency_hist)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
                              total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
                              total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),
                              total.latency.milliseconds(atPercentile: 95), total.latency.milliseconds(atPercentile: 99),
-                             total.maxInFlight, total.instances, total.mbMs, total.costMicros, total.warmupCostMicros])
+                             total.maxInFlight, total.instances, total.mbMs, total.costMicros, total.warmupCostMicros,
+                             total.probes, total.probeErrors, total.probeColdStarts,
+                             total.probes > 0 ? total.probeLatency.encoded() : nil])
     }
 }
 

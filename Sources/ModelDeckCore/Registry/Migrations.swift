@@ -16,6 +16,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 keep-warm schedule", migrate: addKeepWarmSchedule)
         migrator.registerMigration("2026-11-30 crash-looping instance state", migrate: allowCrashLoopingInstances)
         migrator.registerMigration("2026-11-30 rollout control", migrate: addRolloutControl)
+        migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
         return migrator
     }
 
@@ -339,5 +340,15 @@ public enum Migrations {
                 detected_at DATETIME NOT NULL
             );
             """)
+    }
+
+    /// Probes of endpoints someone else runs (http targets): synthetic requests the daemon sends on an interval,
+    /// counted apart from user traffic and keep-warm pings, with their own latency sketch. Their cost is counted
+    /// with the pings' (`warmup_cost_micros`): both are requests ModelDeck sends itself.
+    private static func addProbes(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probes INTEGER NOT NULL DEFAULT 0")
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_errors INTEGER NOT NULL DEFAULT 0")
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_cold_starts INTEGER NOT NULL DEFAULT 0")
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_latency_hist BLOB")
     }
 }

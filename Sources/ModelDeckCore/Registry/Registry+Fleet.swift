@@ -59,9 +59,10 @@ extension EndpointStatus {
         var lastHour: [String: LiveFigures.Builder] = [:]
         for row in try Row.fetchAll(db, sql: """
             SELECT endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
-                   cost_micros, warmup_cost_micros,
+                   cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts,
                    CASE WHEN start + width_s > :recent THEN latency_hist END AS latency_hist,
-                   CASE WHEN start + width_s > :recent THEN cold_latency_hist END AS cold_latency_hist
+                   CASE WHEN start + width_s > :recent THEN cold_latency_hist END AS cold_latency_hist,
+                   CASE WHEN start + width_s > :recent THEN probe_latency_hist END AS probe_latency_hist
             FROM metric_buckets WHERE start > :hour - 86400 AND start < :now AND start + width_s > :hour
             """, arguments: ["recent": recent.start, "hour": hour.start, "now": hour.end]) {
             let bucket = StoredBucket(row: row)
@@ -94,7 +95,7 @@ extension EndpointStatus {
                                   deployment: active[endpoint.name], keepWarm: keepWarm[endpoint.name],
                                   lastMinute: figures(lastMinute[endpoint.name], window: minute),
                                   recent: figures(lastFive[endpoint.name], window: recent),
-                                  coldStartsLastHour: lastHour[endpoint.name]?.figuresNow().coldStarts ?? 0,
+                                  coldStartsLastHour: lastHour[endpoint.name]?.figuresNow().observed.coldStarts ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
                                   today: burn[endpoint.name]?.today ?? CostSplit(),
                                   projectedMonth: burn[endpoint.name]?.projectedMonth ?? CostSplit(),

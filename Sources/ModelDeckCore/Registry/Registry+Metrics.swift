@@ -8,7 +8,9 @@ extension StoredBucket: FetchableRecord {
         self.init(endpoint: row["endpoint"], version: row["version_id"], start: row["start"], width: row["width_s"],
                   requests: row["requests"], errors: row["errors"], coldStarts: row["cold_starts"], warmups: row["warmups"],
                   warmupColdStarts: row["warmup_cold_starts"], maxInFlight: row["max_in_flight"], costMicros: row["cost_micros"],
-                  warmupCostMicros: row["warmup_cost_micros"], latency: row["latency_hist"], coldLatency: row["cold_latency_hist"])
+                  warmupCostMicros: row["warmup_cost_micros"], latency: row["latency_hist"], coldLatency: row["cold_latency_hist"],
+                  probes: row["probes"], probeErrors: row["probe_errors"], probeColdStarts: row["probe_cold_starts"],
+                  probeLatency: row["probe_latency_hist"])
     }
 
     /// The buckets that overlap `window`, of one endpoint (and version) or of all.
@@ -16,7 +18,7 @@ extension StoredBucket: FetchableRecord {
         // `start` is indexed; no bucket is wider than a day, so the index bounds the scan.
         try StoredBucket.fetchAll(db, sql: """
             SELECT endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
-                   cost_micros, warmup_cost_micros, latency_hist, cold_latency_hist
+                   cost_micros, warmup_cost_micros, latency_hist, cold_latency_hist, probes, probe_errors, probe_cold_starts, probe_latency_hist
             FROM metric_buckets
             WHERE start > :from - 86400 AND start < :to AND start + width_s > :from
               AND (:endpoint IS NULL OR endpoint = :endpoint) AND (:version IS NULL OR version_id = :version)

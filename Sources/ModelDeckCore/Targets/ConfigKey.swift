@@ -11,17 +11,21 @@ public struct ConfigKey: Sendable {
     public let satisfiedBy: [String]
     /// The value used when the target gives none.
     public let defaultValue: String?
+    /// Whether a deck gives it as a mapping (`headers: {Authorization: …}`), stored as one `key: value` a line in
+    /// the deck's order.
+    public let isMapping: Bool
     /// Nil when `value` is fine, else what is wrong, as the end of a sentence that starts with the key and
     /// value: "must be an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME".
     public let check: @Sendable (String) -> String?
 
     public init(_ name: String, meaning: String, required: Bool = false, satisfiedBy: [String] = [],
-                default defaultValue: String? = nil, check: @escaping @Sendable (String) -> String? = { _ in nil }) {
+                default defaultValue: String? = nil, isMapping: Bool = false, check: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.name = name
         self.meaning = meaning
         self.required = required
         self.satisfiedBy = satisfiedBy
         self.defaultValue = defaultValue
+        self.isMapping = isMapping
         self.check = check
     }
 }

@@ -24,14 +24,7 @@ public enum SageMakerServerlessTarget {
                              maxTimeoutSeconds: 60, maxConcurrencyPerInstance: 1, maxInstances: 200),
         packaging: .image,
         configKeys: [
-            ConfigKey("execution_role_arn", meaning: "the IAM role SageMaker assumes to pull the image and the model data",
-                      required: true, satisfiedBy: ["role_arn"], check: ConfigChecks.iamRoleARN),
-            ConfigKey("role_arn", meaning: "the same as execution_role_arn, which wins when both are given", check: ConfigChecks.iamRoleARN),
-            ConfigKey("endpoint_prefix", meaning: "the start of each SageMaker endpoint's name", default: "modeldeck") { value in
-                !value.isEmpty && value.count <= 63 && value.first.map(\.isASCIIAlphanumeric) == true
-                    && value.allSatisfy({ $0.isASCIIAlphanumeric || $0 == "-" })
-                    ? nil : "must be 1–63 letters, digits or hyphens, starting with a letter or digit"
-            },
+            ConfigKey.sageMakerExecutionRole, ConfigKey.sageMakerRole, ConfigKey.sageMakerEndpointPrefix,
         ],
         needsRegion: true,
         splitsTraffic: false,
@@ -39,4 +32,17 @@ public enum SageMakerServerlessTarget {
         isRemote: true,
         metrics: .platform
     )
+}
+
+extension ConfigKey {
+    /// The settings both SageMaker kinds take (serverless and real-time).
+    static let sageMakerExecutionRole = ConfigKey("execution_role_arn", meaning: "the IAM role SageMaker assumes to pull the image and the model data",
+                                                  required: true, satisfiedBy: ["role_arn"], check: ConfigChecks.iamRoleARN)
+    static let sageMakerRole = ConfigKey("role_arn", meaning: "the same as execution_role_arn, which wins when both are given",
+                                         check: ConfigChecks.iamRoleARN)
+    static let sageMakerEndpointPrefix = ConfigKey("endpoint_prefix", meaning: "the start of each SageMaker endpoint's name", default: "modeldeck") { value in
+        !value.isEmpty && value.count <= 63 && value.first.map(\.isASCIIAlphanumeric) == true
+            && value.allSatisfy({ $0.isASCIIAlphanumeric || $0 == "-" })
+            ? nil : "must be 1–63 letters, digits or hyphens, starting with a letter or digit"
+    }
 }

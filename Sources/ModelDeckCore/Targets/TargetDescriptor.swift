@@ -3,7 +3,7 @@
 /// needs a region, whether it splits traffic, how its invocations are priced, and how the daemon treats it.
 ///
 /// One file per kind declares its descriptor (`LocalTarget`, `LambdaTarget`, `SageMakerServerlessTarget`,
-/// `FargateTarget`, `HTTPTarget`); the driver that acts on it lives in ModelDeckTargets, declared next to the
+/// `FargateTarget`, `HTTPTarget`, `SageMakerRealtimeTarget`); the driver that acts on it lives in ModelDeckTargets, declared next to the
 /// driver (`TargetDrivers`). Code elsewhere asks a target's descriptor, never which kind it is.
 public struct TargetDescriptor: Sendable {
     /// What a version must bring to run on a kind.
@@ -25,8 +25,9 @@ public struct TargetDescriptor: Sendable {
         case gateway
         /// Collected from the platform's own monitoring (CloudWatch), once a minute.
         case platform
-        /// Nothing is measured besides ModelDeck's own pings (an endpoint someone else runs).
-        case none
+        /// Measured by ModelDeck's own probes: synthetic requests on an interval, recorded apart from user traffic
+        /// and pings (an endpoint someone else runs: http).
+        case probes
     }
 
     public let kind: TargetKind
@@ -48,30 +49,41 @@ public struct TargetDescriptor: Sendable {
     /// platform's routing for drift once a minute, instead of at every tick.
     public let isRemote: Bool
     public let metrics: MetricsSource
+    /// Whether ModelDeck deploys and rolls back on this kind; false for an endpoint someone else runs (http), where
+    /// `deploy` and `rollback` are refused before anything is written.
+    public let controlsDeployments: Bool
+    /// What is wrong with the environment `target` needs (an http target's header variables), as one line, or nil.
+    /// `apply` asks it of its own environment; the daemon reads the variables when it starts.
+    public let checkEnvironment: @Sendable (Target, [String: String]) -> String?
     /// Per-target settings that change the limits (local: `max_memory`, `gpus`).
     let adjustLimits: @Sendable (inout TargetLimits, [String: String]) -> Void
 
     public init(kind: TargetKind, summary: String, limits: TargetLimits, packaging: Packaging, configKeys: [ConfigKey],
                 needsRegion: Bool, splitsTraffic: Bool, pricing: Pricing, isRemote: Bool, metrics: MetricsSource,
+                controlsDeployments: Bool = true,
+                checkEnvironment: @escaping @Sendable (Target, [String: String]) -> String? = { _, _ in nil },
                 adjustLimits: @escaping @Sendable (inout TargetLimits, [String: String]) -> Void = { _, _ in }) {
         self.kind = kind
         self.summary = summary
         self.limits = limits
         self.packaging = packaging
-        // Every kind takes `drift:` (DriftPolicy), declared once here.
-        self.configKeys = configKeys + [DriftPolicy.configKey(remote: isRemote)]
+        // Every kind ModelDeck controls takes `drift:` (DriftPolicy), declared once here; an http endpoint is only
+        // observed, so there is no routing of ours to drift from.
+        self.configKeys = configKeys + (controlsDeployments ? [DriftPolicy.configKey(remote: isRemote)] : [])
         self.needsRegion = needsRegion
         self.splitsTraffic = splitsTraffic
         self.pricing = pricing
         self.isRemote = isRemote
         self.metrics = metrics
+        self.controlsDeployments = controlsDeployments
+        self.checkEnvironment = checkEnvironment
         self.adjustLimits = adjustLimits
     }
 
     /// Every kind ModelDeck knows. A new kind adds its descriptor here (and its driver to `TargetDrivers`).
     public static let all: [TargetDescriptor] = [
         LocalTarget.descriptor, LambdaTarget.descriptor, SageMakerServerlessTarget.descriptor,
-        FargateTarget.descriptor, HTTPTarget.descriptor,
+        FargateTarget.descriptor, HTTPTarget.descriptor, SageMakerRealtimeTarget.descriptor,
     ]
 
     private static let byKind = Dictionary(uniqueKeysWithValues: all.map { ($0.kind, $0) })
@@ -84,6 +96,20 @@ public struct TargetDescriptor: Sendable {
 
     /// Whether the kind's endpoints are served by ModelDeck's own gateway on this machine (the daemon runs it).
     public var servedByGateway: Bool { metrics == .gateway }
+
+    /// Whether the daemon probes the kind's endpoints on an interval (`HTTPProbe`).
+    public var isProbed: Bool { metrics == .probes }
+
+    /// Seconds between probes of `target`'s endpoints (its `probe_interval`), or nil when they are not probed.
+    public func probeIntervalSeconds(of target: Target) -> Int64? {
+        guard isProbed else { return nil }
+        return value("probe_interval", of: target).flatMap { try? Quantity.seconds($0) }
+    }
+
+    /// The one line that refuses a deploy or rollback on a kind ModelDeck does not control, or nil.
+    public func deploymentRefusal(_ target: Target, endpoint: String) -> String? {
+        controlsDeployments ? nil : "endpoint '\(endpoint)' runs on target \(target.label): ModelDeck observes \(kind.rawValue) targets but does not control them; deploy and roll back where the endpoint runs"
+    }
 
     /// The limits with a target's own settings applied.
     public func limits(config: [String: String]) -> TargetLimits {

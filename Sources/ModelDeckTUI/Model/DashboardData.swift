@@ -90,12 +90,17 @@ public struct EndpointSummary: Equatable, Sendable {
 
     /// User requests per second over the last minute (pings left out).
     public var requestsPerSecond: Double = 0
-    /// User requests and errors over the last five minutes, and their latency.
+    /// User requests and errors over the last five minutes, and their latency (an endpoint seen only through
+    /// probes: the probes', `LiveFigures.observed`).
     public var recentRequests: Int64 = 0
     public var recentErrors: Int64 = 0
     public var p50Milliseconds: Double?
     public var p99Milliseconds: Double?
     public var coldStartsLastHour: Int64 = 0
+    /// Share of the last five minutes' probes that were answered (an endpoint someone else runs); nil without probes.
+    public var availability: Double?
+    /// Whether latency, errors and cold starts are the probes' (`LiveFigures.observed`).
+    public var fromProbes = false
     public var inFlight: Int = 0
     public var warmInstances: Int = 0
     /// Versions whose starts keep failing (the runtime backs off between tries), in id order.
@@ -179,10 +184,14 @@ public struct EndpointSummary: Equatable, Sendable {
         drift = status.drift
         let recent = status.recent.total
         requestsPerSecond = status.lastMinute.total.requestsPerSecond
-        recentRequests = recent.requests
-        recentErrors = recent.errors
-        p50Milliseconds = recent.p50Milliseconds
-        p99Milliseconds = recent.p99Milliseconds
+        // An endpoint someone else runs is seen through its probes alone: its latency and errors are theirs.
+        let observed = recent.observed
+        recentRequests = observed.fromProbes ? recent.probes : recent.requests
+        recentErrors = observed.fromProbes ? recent.probeErrors : recent.errors
+        p50Milliseconds = observed.p50Milliseconds
+        p99Milliseconds = observed.p99Milliseconds
+        availability = recent.availability
+        fromProbes = observed.fromProbes
         coldStartsLastHour = status.coldStartsLastHour
         inFlight = status.instances.inFlight
         warmInstances = status.instances.warm

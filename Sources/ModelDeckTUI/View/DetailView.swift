@@ -63,9 +63,14 @@ extension Dashboard {
                       ("p99 \(Cells.milliseconds(s.p99Milliseconds))", breaches.contains(.latency) ? .error : .normal),
                       (" (SLO \(Format.duration(milliseconds: s.slo.p99Milliseconds)), last 5m)", .dim),
                       ("   warm p99 \(Cells.milliseconds(detail?.warmP99))  cold p99 \(Cells.milliseconds(detail?.coldP99)) (last hour)", .normal)])
-        lines.append([label("Errors"), ("\(Cells.percent(ppm: s.errorRatePPM)) of \(Format.grouped(s.recentRequests)) requests", breaches.contains(.errors) ? .error : .normal),
+        lines.append([label("Errors"), ("\(Cells.percent(ppm: s.errorRatePPM)) of \(Format.grouped(s.recentRequests)) \(s.fromProbes ? "probes" : "requests")", breaches.contains(.errors) ? .error : .normal),
                       (" (SLO \(Format.percent(ppm: s.slo.errorRatePPM)), last 5m)", .dim),
                       ("   cold starts \(s.coldStartsLastHour) in the last hour", s.coldStartsLastHour > 0 ? .warning : .normal)])
+        if let availability = s.availability {
+            // An endpoint someone else runs: latency and errors above are its probes'.
+            lines.append([label("Probes"), ("available \(Cells.percent(ppm: Int64((availability * 1_000_000).rounded()))) of probes", availability < 1 ? .warning : .ok),
+                          (s.fromProbes ? " (last 5m; latency, errors and cold starts above are the probes')" : " (last 5m)", .dim)])
+        }
         var capacity: [Segment] = [label("Capacity"), ("\(Cells.rate(s.requestsPerSecond)) req/s · in flight \(s.inFlight)/\(s.maxConcurrency) · warm instances \(s.warmInstances) of at most \(s.maxInstances)", .normal)]
         if !s.crashLooping.isEmpty {
             capacity.append((" · crash-looping: \(s.crashLooping.map(Cells.label).joined(separator: ", ")) (starts keep failing; retried with backoff)", .error))

@@ -29,6 +29,11 @@ public protocol TargetDriver: Sendable {
     /// and says what each did.
     func ping(_ version: ModelVersion, of endpoint: Endpoint, count: Int) async throws -> [PingResult]
 
+    /// Sends one synthetic probe to `endpoint` (serving `version`) and says what it did: a target whose endpoints
+    /// someone else runs (http) is seen through these alone. A probe that got no answer is a result (status 0),
+    /// not an error; a target that is not probed throws.
+    func probe(_ version: ModelVersion, of endpoint: Endpoint) async throws -> PingResult
+
     /// What the platform measured for `versions` of `endpoint` between `from` and `to` (AWS: CloudWatch),
     /// per version and period. A target measured at ModelDeck's own gateway (local) has nothing to give.
     func collectMetrics(of endpoint: Endpoint, versions: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics
@@ -44,6 +49,10 @@ public protocol TargetDriver: Sendable {
 extension TargetDriver {
     public func collectMetrics(of endpoint: Endpoint, versions: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics {
         PlatformMetrics()
+    }
+
+    public func probe(_ version: ModelVersion, of endpoint: Endpoint) async throws -> PingResult {
+        throw ModelDeckError("target \(target.label) is not probed: ModelDeck measures its endpoints itself")
     }
 
     public var isRemote: Bool { target.descriptor.isRemote }
@@ -82,11 +91,13 @@ public struct PingResult: Equatable, Sendable {
         self.recordedByTarget = recordedByTarget
     }
 
-    /// As a warmup invocation of `version` on `endpoint`, priced by `rates`: what the daemon records.
-    public func invocation(endpoint: Endpoint, version: String, at: Date, concurrent: Int, rates: InvocationRates?) -> Invocation {
+    /// As a warmup invocation (or, with `probe`, a probe) of `version` on `endpoint`, priced by `rates`: what the
+    /// daemon records.
+    public func invocation(endpoint: Endpoint, version: String, at: Date, concurrent: Int, rates: InvocationRates?,
+                           probe: Bool = false) -> Invocation {
         let billed = billedMilliseconds ?? Int64(milliseconds)
         return Invocation(endpoint: endpoint.name, version: version, at: at, latencyMicroseconds: UInt64(max(0, billed)) * 1_000,
-                          status: status, coldStart: coldStart, warmup: true, inFlight: concurrent,
+                          status: status, coldStart: coldStart, warmup: !probe, probe: probe, inFlight: concurrent,
                           memoryMB: memoryMB ?? endpoint.memoryMB, rates: rates)
     }
 }

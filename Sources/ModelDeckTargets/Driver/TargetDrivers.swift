@@ -3,8 +3,8 @@ import ModelDeckCore
 
 /// Makes the driver for each target in the registry, so the daemon never names a platform.
 public enum TargetDrivers {
-    /// Where the AWS drivers find credentials: the process environment and the user's home folder, read
-    /// when the daemon starts (a test passes its own).
+    /// Where the AWS drivers find credentials, and the http driver its header variables: the process environment
+    /// and the user's home folder, read when the daemon starts (a test passes its own).
     public struct AWSEnvironment: Sendable {
         public var variables: [String: String]
         public var home: String
@@ -39,7 +39,7 @@ public enum TargetDrivers {
     /// The driver of each kind that has one. A new kind adds its driver's maker here; a kind without one is
     /// declared, fit-checked and priced, but a deploy to it fails saying that ModelDeck cannot drive it yet.
     static let makers: [TargetKind: Maker] = Dictionary(uniqueKeysWithValues: [
-        LocalDriver.maker, LambdaDriver.maker, SageMakerServerlessDriver.maker,
+        LocalDriver.maker, LambdaDriver.maker, SageMakerServerlessDriver.maker, HTTPDriver.maker,
     ].map { ($0.kind, $0) })
 
     /// The driver of `target`. A target that cannot be driven from here (no credentials, a kind without a

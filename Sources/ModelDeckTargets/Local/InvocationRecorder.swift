@@ -14,13 +14,16 @@ public struct Invocation: Sendable {
     public var coldStart: Bool
     /// A keep-warm ping (`X-ModelDeck-Warmup: 1`): counted apart, never in user latency, errors or SLOs.
     public var warmup: Bool
+    /// A probe of an endpoint someone else runs (http): counted apart from user traffic and pings; its cost is
+    /// counted with the pings' (requests ModelDeck sends itself).
+    public var probe: Bool
     public var inFlight: Int
     public var memoryMB: Int
     /// Prices of the endpoint's target; nil when its invocations cost nothing.
     public var rates: InvocationRates?
 
     public init(endpoint: String, version: String, at: Date, latencyMicroseconds: UInt64, status: Int, coldStart: Bool,
-                warmup: Bool, inFlight: Int, memoryMB: Int, rates: InvocationRates? = nil) {
+                warmup: Bool, probe: Bool = false, inFlight: Int, memoryMB: Int, rates: InvocationRates? = nil) {
         self.endpoint = endpoint
         self.version = version
         self.at = at
@@ -28,6 +31,7 @@ public struct Invocation: Sendable {
         self.status = status
         self.coldStart = coldStart
         self.warmup = warmup
+        self.probe = probe
         self.inFlight = inFlight
         self.memoryMB = memoryMB
         self.rates = rates
@@ -111,7 +115,12 @@ private struct Pending: Sendable {
         let start = Int64(invocation.at.timeIntervalSince1970) / InvocationRecorder.bucketSeconds * InvocationRecorder.bucketSeconds
         let key = MetricBucket.Key(endpoint: invocation.endpoint, version: invocation.version, start: start, width: InvocationRecorder.bucketSeconds)
         var delta = pending[key] ?? MetricBucket()
-        if invocation.warmup {
+        if invocation.probe {
+            delta.probes += 1
+            if HTTPProbe.failed(status: invocation.status) { delta.probeErrors += 1 }
+            if invocation.coldStart { delta.probeColdStarts += 1 }
+            delta.probeLatency.record(microseconds: invocation.latencyMicroseconds)
+        } else if invocation.warmup {
             delta.warmups += 1
             if invocation.coldStart { delta.warmupColdStarts += 1 }
         } else {
@@ -128,7 +137,7 @@ private struct Pending: Sendable {
         pending[key] = delta
         if invocation.rates != nil {
             var cost = pendingCost[key] ?? (0, 0)
-            if invocation.warmup { cost.warmup += invocation.cost } else { cost.traffic += invocation.cost }
+            if invocation.warmup || invocation.probe { cost.warmup += invocation.cost } else { cost.traffic += invocation.cost }
             pendingCost[key] = cost
         }
     }
