@@ -81,10 +81,7 @@ extension ExportAPI {
 }
 
 private func json<T: Encodable>(_ value: T) throws -> Response {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.outputFormatting = [.sortedKeys]
+    let encoder = APIJSON.encoder
     var headers = HTTPFields()
     headers[.contentType] = "application/json"
     return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
