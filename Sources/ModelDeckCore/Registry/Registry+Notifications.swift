@@ -66,6 +66,22 @@ extension NotificationChannel {
     }
 }
 
+/// An entry whose deliveries fail, and since when.
+public struct FailingNotification: Equatable, Sendable {
+    public var name: String
+    public var since: Date
+
+    public init(name: String, since: Date) {
+        self.name = name
+        self.since = since
+    }
+
+    static func load(_ db: Database) throws -> [FailingNotification] {
+        try Row.fetchAll(db, sql: "SELECT name, failing_since FROM notifications WHERE failing_since IS NOT NULL ORDER BY failing_since, name")
+            .map { FailingNotification(name: $0["name"], since: $0["failing_since"]) }
+    }
+}
+
 /// What an entry's next pass over the outbox does, decided from the events after its cursor alone.
 public struct OutboxStep: Equatable, Sendable {
     /// The event to send now, if one is wanted.
@@ -97,12 +113,25 @@ extension Registry {
         try read { db in try NotificationState.filter(Column("name") == name).fetchOne(db) }
     }
 
-    /// The entries whose deliveries fail now, with since when (the dashboard's header).
-    public func failingNotifications() throws -> [(name: String, since: Date)] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT name, failing_since FROM notifications WHERE failing_since IS NOT NULL ORDER BY failing_since, name")
-                .map { ($0["name"], $0["failing_since"]) }
+    /// Records the `notify.test` event that `modeldeck notify test NAME` sends (no entry asks for that kind, so
+    /// the daemon never sends it again), and returns it with the entry; an unknown name is refused.
+    public func recordNotificationTest(_ name: String, actor: String, now: Date) throws -> (NotificationChannel, Listings.EventRow) {
+        try write { db in
+            guard let state = try NotificationState.filter(Column("name") == name).fetchOne(db) else {
+                let names = try String.fetchAll(db, sql: "SELECT name FROM notifications ORDER BY name")
+                throw ModelDeckError("unknown notification '\(TerminalText.sanitize(String(name.prefix(64))))'"
+                    + (names.isEmpty ? "; the deck declares none (notifications: in the deck)" : " (known: \(names.joined(separator: ", ")))"))
+            }
+            let event = try db.record(AuditEvent(at: now, actor: actor, kind: "notify.test",
+                                                 message: "test of notification \(name) from modeldeck notify test"))
+            return (state.channel, Listings.EventRow(id: event.id ?? 0, at: event.at, actor: event.actor, endpoint: nil, deploymentId: nil,
+                                                     kind: event.kind, message: event.message))
         }
+    }
+
+    /// The entries whose deliveries fail now, with since when (the dashboard's header).
+    public func failingNotifications() throws -> [FailingNotification] {
+        try read { db in try FailingNotification.load(db) }
     }
 
     /// Up to `limit` audit events after `cursor`, oldest first, and the production endpoints (for the filters).
