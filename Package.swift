@@ -131,6 +131,7 @@ let package = Package(
         .testTarget(name: "modeldeckTests", dependencies: [
             "modeldeck", "ModelDeckCore", "ModelDeckTargets", "ModelDeckTUI", "ModelDeckTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
     ],
