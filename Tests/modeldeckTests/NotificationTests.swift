@@ -59,7 +59,9 @@ struct NotificationEndToEndTests {
 
     /// Appends on-call events to the audit log, as the daemon does; returns their ids.
     func record(_ scratch: Scratch, _ events: [(kind: String, endpoint: String)]) throws -> [String] {
-        let queue = try DatabaseQueue(path: scratch.registry)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10) // the daemon writes too
+        let queue = try DatabaseQueue(path: scratch.registry, configuration: configuration)
         return try queue.write { db in
             try events.map { event in
                 try db.execute(sql: """
