@@ -58,7 +58,7 @@ struct GetCommand: ParsableCommand {
             try Output.print(opened.listEndpoints(window: live), as: output, table: format == .wide ? Listings.wideTable : Listings.table)
         case .deployments:
             try Output.print(opened.listDeployments(endpoint: endpoint, limit: limit ?? 50), as: output, table: Listings.table)
-        case .notifications: try Output.print(opened.listNotifications(), as: output, table: Listings.table)
+        case .notifications: try Output.print(opened.notificationStates(), as: output, table: Listings.table)
         case .events:
             if let from {
                 try Output.print(opened.events(since: from, endpoint: endpoint, limit: limit), as: output, table: Listings.table)
