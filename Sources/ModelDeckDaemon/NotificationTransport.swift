@@ -60,7 +60,7 @@ public struct NotificationTransport: NotificationSender {
         request.body = .bytes(ByteBuffer(bytes: delivery.body))
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+            response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
         } catch {
             throw ModelDeckError("\(host) did not answer: \(Self.describe(error))")
         }

@@ -170,8 +170,10 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
             let live = try await driver.liveWeights(of: routing.endpoint, versions: routing.versions)
             if live != weights {
                 logger.info("making target match the registry", metadata: ["endpoint": "\(deployment.endpoint)", "weights": "\(weights)"])
+                // In the audit log, where notifications pick it up (`drift.detected`).
+                let routes = { (weights: [String: Int]) in (try? TrafficSplit(weights, endpoint: deployment.endpoint).summary) ?? "nothing" }
                 let drift = AuditEvent(at: date(), actor: "daemon", endpoint: deployment.endpoint, kind: "drift.detected",
-                                       message: "\(deployment.endpoint): the target routes \((try? TrafficSplit(live, endpoint: deployment.endpoint).summary) ?? "nothing"), the registry says \((try? TrafficSplit(weights, endpoint: deployment.endpoint).summary) ?? "nothing"); making the target match")
+                                       message: "\(deployment.endpoint): the target routes \(routes(live)), the registry says \(routes(weights)); making the target match")
                 try await registry.perform { try $0.record(drift) }
                 try await route(weights, on: routing, driver: driver, for: deployment)
             }

@@ -224,6 +224,39 @@ struct NotificationEndToEndTests {
     }
 }
 
+extension NotificationEndToEndTests {
+    @Test func aCommandEntryGetsTheEventOnStdinWithAMinimalEnvironment() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let out = scratch.path + "/got"
+        let script = scratch.file("notify.sh", "cat > \"$1.json\"; env | sort > \"$1.env\"\n")
+        try setUp(scratch, notifications: """
+              - {name: script, command: [/bin/sh, \(script), '${OUT_PREFIX}'], format: json}
+              - {name: broken, command: [/bin/sh, -c, 'exit 3'], format: json}
+
+            """, environment: ["OUT_PREFIX": out])
+        let tested = try CLI.run(["notify", "test", "script", "--registry", scratch.registry],
+                                 environment: ["OUT_PREFIX": out, "SOME_DAEMON_SECRET": "must-not-leak"])
+        #expect(tested.status == 0, "\(tested.stderr)")
+        let event = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + ".json"))) as? [String: Any])
+        #expect(event["kind"] as? String == "notify.test")
+        #expect(tested.stdout.contains("test event \(event["id"] ?? "?") sent to script"))
+        let environment = try String(contentsOfFile: out + ".env", encoding: .utf8)
+        #expect(environment.contains("MODELDECK_EVENT_KIND=notify.test\n"))
+        #expect(environment.contains("MODELDECK_IDEMPOTENCY_KEY=\(event["id"] ?? "?")\n"))
+        #expect(environment.contains("OUT_PREFIX=\(out)\n"), "the variables the entry names")
+        #expect(!environment.contains("must-not-leak") && !environment.contains("HOME="), "\(environment)")
+
+        let broken = try CLI.run(["notify", "test", "broken", "--registry", scratch.registry])
+        #expect(broken.status != 0)
+        #expect(broken.stderr.split(separator: "\n").count == 1)
+        #expect(broken.stderr.contains("notification 'broken': test event"), "\(broken.stderr)")
+        #expect(broken.stderr.contains("did not arrive: /bin/sh exited with status 3"), "\(broken.stderr)")
+        let table = try CLI.run(["get", "notifications", "--registry", scratch.registry])
+        #expect(table.stdout.contains("script") && table.stdout.contains("on-call events"), "\(table.stdout)")
+    }
+}
+
 /// promtool (Prometheus's own linter, Debian package `prometheus`) on an exposition.
 enum Promtool {
     static func check(_ exposition: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
