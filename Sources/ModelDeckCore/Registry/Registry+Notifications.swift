@@ -173,17 +173,22 @@ extension Registry {
     }
 
     /// Writes `budget.exceeded` for every endpoint whose cost today passed its daily budget and that has none
-    /// yet today (UTC), in one transaction, so two checks never write it twice. Returns those endpoints.
+    /// yet today (UTC). Decided in a read (the usual answer is "none", and the write lock is not taken for it),
+    /// then again inside the write transaction, so two checks never write it twice. Returns those endpoints.
     @discardableResult
     public func recordBudgetAlarms(now: Date) throws -> [String] {
-        try write { db in
+        func due(_ db: Database) throws -> [(endpoint: String, message: String)] {
             let alarmed = Set(try String.fetchAll(db, sql: "SELECT DISTINCT endpoint FROM events WHERE kind = ? AND at >= ? AND endpoint IS NOT NULL",
                                                   arguments: [BudgetAlarm.kind, BudgetAlarm.dayStart(now)]))
-            let due = BudgetAlarm.due(try CostBurn.load(db, now: now).endpoints, alarmedToday: alarmed)
-            for alarm in due {
+            return BudgetAlarm.due(try CostBurn.load(db, now: now).endpoints, alarmedToday: alarmed)
+        }
+        guard try !read(due).isEmpty else { return [] }
+        return try write { db in
+            let alarms = try due(db)
+            for alarm in alarms {
                 try db.record(AuditEvent(at: now, actor: "daemon", endpoint: alarm.endpoint, kind: BudgetAlarm.kind, message: alarm.message))
             }
-            return due.map(\.endpoint)
+            return alarms.map(\.endpoint)
         }
     }
 
