@@ -257,6 +257,38 @@ extension NotificationEndToEndTests {
     }
 }
 
+extension NotificationEndToEndTests {
+    @Test func aDaemonKilledMinus9MidDeliveryResendsOnlyTheEventItWasSending() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let log = scratch.path + "/delivered", slow = scratch.path + "/slow"
+        // Notes each delivery's key, then takes 5 s to finish while `slow` exists: a delivery in flight.
+        let script = scratch.file("notify.sh", """
+            cat > /dev/null; echo "$MODELDECK_IDEMPOTENCY_KEY" >> "\(log)"; if [ -f "\(slow)" ]; then sleep 5; fi
+
+            """)
+        try setUp(scratch, notifications: "  - {name: script, command: [/bin/sh, \(script)], format: json}\n")
+        func delivered() -> [String] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        let first = try BackgroundCommand("daemon", registry: scratch.registry)
+        var ids = try record(scratch, [("deploy.failed", "sentiment")])
+        #expect(try await waitUntil(30) { delivered() == ids })
+
+        scratch.file("slow", "")
+        ids += try record(scratch, [("rollback.done", "sentiment"), ("drift.detected", "sentiment")])
+        #expect(try await waitUntil(30) { delivered().count == 2 })
+        first.kill9() // while the command for ids[1] still runs: its delivery was never confirmed
+        try FileManager.default.removeItem(atPath: slow)
+
+        let second = try BackgroundCommand("daemon", registry: scratch.registry)
+        defer { second.stop() }
+        #expect(try await waitUntil(30) { delivered().count >= 4 })
+        try await Task.sleep(for: .seconds(1))
+        #expect(delivered() == [ids[0], ids[1], ids[1], ids[2]], "the event in flight once more, nothing else twice, nothing lost")
+    }
+}
+
 /// promtool (Prometheus's own linter, Debian package `prometheus`) on an exposition.
 enum Promtool {
     static func check(_ exposition: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
