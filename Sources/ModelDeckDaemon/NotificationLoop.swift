@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ModelDeckCore
 import ServiceLifecycle
+import Synchronization
 
 /// Delivers the audit log's events to the deck's notification entries: the `events` table is the outbox, and
 /// each entry keeps a cursor in the registry.
@@ -11,7 +12,7 @@ import ServiceLifecycle
 /// gets everything, in order, when it is back; and a daemon killed with -9 sends again at most the event
 /// it was sending, with the same `Idempotency-Key` (at-least-once delivery, deduplicated by the receiver).
 /// A failed try waits `retry.pause(afterFailures:)` (capped exponential backoff) before the next.
-/// Entries are served side by side, so one that hangs never holds up another.
+/// Entries are served side by side, so one that hangs never holds up another (`run`).
 struct NotificationLoop<C: Clock>: Sendable where C.Duration == Duration {
     let registry: Registry
     let sender: any NotificationSender
@@ -26,15 +27,19 @@ struct NotificationLoop<C: Clock>: Sendable where C.Duration == Duration {
 
     /// One pass: every entry that is due sends what it has, until its outbox is empty or a send fails.
     func pass(now: @escaping @Sendable () -> Date) async {
-        let states: [NotificationState]
-        do { states = try await registry.perform { try $0.notificationStates() } } catch {
-            logger.error("notifications failed", metadata: ["error": "\(error)"])
-            return
-        }
+        let states = await due(now: now())
         await withDiscardingTaskGroup { group in
-            for state in states where (state.nextAttemptAt.map { $0 <= now() } ?? true) {
-                group.addTask { await deliver(state, now: now) }
-            }
+            for state in states { group.addTask { await deliver(state, now: now) } }
+        }
+    }
+
+    /// The entries not waiting out a pause after a failure, as stored.
+    private func due(now: Date) async -> [NotificationState] {
+        do {
+            return try await registry.perform { try $0.notificationStates() }.filter { $0.nextAttemptAt.map { $0 <= now } ?? true }
+        } catch {
+            logger.error("notifications failed", metadata: ["error": "\(error)"])
+            return []
         }
     }
 
@@ -76,17 +81,33 @@ struct NotificationLoop<C: Clock>: Sendable where C.Duration == Duration {
 }
 
 extension NotificationLoop: Service where C == ContinuousClock {
-    /// A pass at every registry change (a new event) and at least every `maxSleep`, which is also how late a
-    /// retry may be.
+    /// Looks for due entries at every registry change (a new event) and at least every `maxSleep`, which is
+    /// also how late a retry may be. Each entry's sending runs on its own, so one whose receiver hangs (up to
+    /// the transport's timeout) holds up no other; an entry still sending is not started again.
     func run() async throws {
         let watcher = try RegistryWatcher(path: registry.path)
         var seen = watcher.version()
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let started = clock.now
-            await pass(now: { Date() })
-            seen = await watcher.waitForChange(from: seen, until: started + maxSleep)
+        let sending = SendingEntries()
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let started = clock.now
+                for state in await due(now: Date()) {
+                    let name = state.channel.name
+                    guard sending.names.withLock({ $0.insert(name).inserted }) else { continue }
+                    group.addTask {
+                        await deliver(state, now: { Date() })
+                        _ = sending.names.withLock { $0.remove(name) }
+                    }
+                }
+                seen = await watcher.waitForChange(from: seen, until: started + maxSleep)
+            }
         }
     }
 
     var maxSleep: Duration { .milliseconds(Int64(min(1_000, retry.first * 1_000))) }
+}
+
+/// The entries whose sending runs now.
+private final class SendingEntries: Sendable {
+    let names = Mutex<Set<String>>([])
 }

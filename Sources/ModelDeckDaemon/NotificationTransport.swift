@@ -88,7 +88,10 @@ public struct NotificationTransport: NotificationSender {
             process.arguments = resolved
         }
         process.environment = childEnvironment
-        let input = Pipe()
+        // The event comes from a private file rather than a pipe: a command that exits without reading its
+        // stdin must not break the sender (a write to a closed pipe is SIGPIPE, or EPIPE, in this process).
+        let input = try Self.privateFile(holding: delivery.body)
+        defer { try? input.close() }
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -101,9 +104,6 @@ public struct NotificationTransport: NotificationSender {
                 continuation.resume(throwing: ModelDeckError("cannot run \(program): \(error.localizedDescription)"))
                 return
             }
-            // An event is a few hundred bytes: it fits the pipe's buffer, so this write never waits for the child.
-            input.fileHandleForWriting.write(delivery.body)
-            try? input.fileHandleForWriting.close()
             let pid = process.processIdentifier
             let timeout = self.timeout
             Task {
@@ -112,6 +112,18 @@ public struct NotificationTransport: NotificationSender {
             }
         }
         guard status == 0 else { throw ModelDeckError("\(program) exited with status \(status)") }
+    }
+
+    /// A file only this user can read, already unlinked, holding `data`, open for reading from its start.
+    private static func privateFile(holding data: Data) throws -> FileHandle {
+        var template = Array((NSTemporaryDirectory() + "modeldeck-event-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw ModelDeckError("cannot create a file for the event: \(String(cString: strerror(errno)))") }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        try handle.write(contentsOf: data)
+        try handle.seek(toOffset: 0)
+        return handle
     }
 
     private static func describe(_ error: any Error) -> String {
