@@ -21,6 +21,8 @@ public struct Daemon: Sendable {
         /// Prometheus `/metrics` and the JSON API; nil for none.
         public var api: ExportAPI? = ExportAPI()
         public var listen: LocalTargetHost.Listen?
+        /// Pauses between tries of a failing notification (`--notify-retry-max` sets the cap).
+        public var notificationRetry = RetrySchedule(first: 1, cap: 300)
 
         public init() {}
     }
@@ -56,7 +58,9 @@ public struct Daemon: Sendable {
         let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger, clock: ContinuousClock())
         let collector = MetricsCollector(registry: registry, drivers: drivers, logger: logger)
         let probes = ProbeLoop(registry: registry, drivers: drivers, logger: logger)
-        var services: [any Service] = [loops, keepWarm, collector, probes]
+        let notifications = NotificationLoop(registry: registry, sender: NotificationTransport(), logger: logger, clock: ContinuousClock(),
+                                             retry: settings.notificationRetry)
+        var services: [any Service] = [loops, keepWarm, collector, probes, notifications]
         if let api = settings.api {
             services.append(api.application(registry: registry, logger: logger, onListening: onAPIListening))
         }
@@ -93,6 +97,8 @@ struct ControlLoops: Service {
     static let rollupInterval: Duration = .seconds(60)
     /// How often the registry's data version is asked when no write notification came.
     static let fallbackPoll: Duration = .milliseconds(100)
+    /// How often today's cost is compared with the daily budgets (`budget.exceeded`, once per endpoint and day).
+    static let budgetInterval: Duration = .seconds(10)
 
     func run() async throws {
         // Woken by inotify as soon as a CLI, the dashboard or the gateway commits (a rollback acts at once);
@@ -102,6 +108,7 @@ struct ControlLoops: Service {
         var lastRollup = ContinuousClock.now - Self.rollupInterval
         var seen = watcher.version()
         var lastDriftCheck = ContinuousClock.now - tickInterval
+        var lastBudgetCheck = ContinuousClock.now - Self.budgetInterval
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
             // Intents are acted on at every wake; drift between target and registry is looked for on the tick's clock.
@@ -120,6 +127,12 @@ struct ControlLoops: Service {
                     let tiers = self.tiers
                     _ = try await registry.perform { try $0.maintain(now: Date(), tiers: tiers) }
                 } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
+            }
+            if ContinuousClock.now - lastBudgetCheck >= Self.budgetInterval {
+                lastBudgetCheck = .now
+                do { _ = try await registry.perform { try $0.recordBudgetAlarms(now: Date()) } } catch {
+                    logger.error("budget check failed", metadata: ["error": "\(error)"])
+                }
             }
             // A change during this tick (its own writes included) wakes the next one at once.
             seen = await watcher.waitForChange(from: seen, until: started + tickInterval, polling: Self.fallbackPoll)

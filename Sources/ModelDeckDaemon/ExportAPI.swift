@@ -81,10 +81,7 @@ extension ExportAPI {
 }
 
 private func json<T: Encodable>(_ value: T) throws -> Response {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.outputFormatting = [.sortedKeys]
+    let encoder = APIJSON.encoder
     var headers = HTTPFields()
     headers[.contentType] = "application/json"
     return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
@@ -165,6 +162,18 @@ public enum PrometheusExport {
             for (version, weight) in weights {
                 gauge("modeldeck_traffic_weight_percent", "Share of traffic the registry routes to a version", [("endpoint", endpoint), ("version", version)]).set(Double(weight))
             }
+        }
+        // Counters for Alertmanager rules (`increase(modeldeck_deployments_total{result="rolled_back"}[1h]) > 0`):
+        // read from rows that are history, so they only grow.
+        for outcome in try registry.deploymentOutcomes() {
+            prometheus.makeCounter(name: "modeldeck_deployments_total", labels: [("endpoint", outcome.endpoint), ("result", outcome.result)],
+                                   help: "Deploys that ended, by result (succeeded, rolled_back, failed, cancelled)")
+                .increment(by: Int64(outcome.count))
+        }
+        for state in try registry.notificationStates() {
+            prometheus.makeCounter(name: "modeldeck_notifications_failed_total", labels: [("name", state.channel.name)],
+                                   help: "Tries to deliver an event to a notification entry that failed (each retry counts)")
+                .increment(by: state.failedTotal)
         }
         if let beat = try registry.daemonStatus().heartbeatAt {
             gauge("modeldeck_daemon_heartbeat_timestamp_seconds", "When the daemon last wrote its heartbeat")

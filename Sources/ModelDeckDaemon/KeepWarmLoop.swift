@@ -317,7 +317,7 @@ extension KeepWarmLoop: Service where C == ContinuousClock {
 enum KeepWarmBackoff {
     /// The pause before trying an endpoint again after `failures` rounds in a row reached nothing.
     static func pause(afterFailures failures: Int, first: TimeInterval) -> TimeInterval {
-        min(300, first * pow(2, Double(min(max(failures, 1), 20) - 1)))
+        RetrySchedule(first: first, cap: 300).pause(afterFailures: failures)
     }
 }
 

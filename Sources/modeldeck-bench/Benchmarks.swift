@@ -7,4 +7,5 @@ let benchmarks: [any ParsableCommand.Type] = [
     RollbackLatencyBenchmark.self,
     PingJitterBenchmark.self,
     RegistryGrowthBenchmark.self,
+    NotifyLatencyBenchmark.self,
 ]

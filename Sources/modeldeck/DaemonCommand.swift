@@ -35,9 +35,16 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How often a cloud target is asked what it routes, to find drift (at least 1s).", valueName: "duration"))
     var driftCheck = "1m"
 
+    @Option(help: ArgumentHelp("Longest pause between tries of a failing notification (they double from 1s up to this).", valueName: "duration"))
+    var notifyRetryMax = "5m"
+
     @OptionGroup var registry: RegistryOptions
 
     func run() async throws {
+        let retryCap = try Quantity.milliseconds(notifyRetryMax, what: "--notify-retry-max")
+        guard (100...86_400_000).contains(retryCap) else {
+            throw ModelDeckError("--notify-retry-max \(notifyRetryMax) must be between 100ms and 1d")
+        }
         let retentionSeconds = try Quantity.seconds(retention, what: "--retention")
         guard retentionSeconds >= 86_400, retentionSeconds % 86_400 == 0 else {
             throw ModelDeckError("--retention \(retention) must be a whole number of days, at least 1d")
@@ -50,6 +57,8 @@ struct DaemonCommand: AsyncParsableCommand {
         settings.remoteDriftCheckInterval = .seconds(driftSeconds)
         settings.retentionDays = Int(retentionSeconds / 86_400)
         settings.metricTiers = metricTiers
+        let cap = TimeInterval(retryCap) / 1_000
+        settings.notificationRetry = RetrySchedule(first: min(1, cap), cap: cap)
         if listen.isSet { settings.listen = try listen.resolve(opened) }
         // The token comes from the environment only: it is never stored.
         settings.api = noAPI ? nil : ExportAPI(host: apiHost, port: apiPort,

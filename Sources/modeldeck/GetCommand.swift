@@ -5,10 +5,10 @@ import ModelDeckCore
 struct GetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
-        abstract: "List targets, models, versions, endpoints, deployments or events.")
+        abstract: "List targets, models, versions, endpoints, deployments, events or notifications.")
 
     enum Resource: String, ExpressibleByArgument, CaseIterable {
-        case targets, models, versions, endpoints, deployments, events
+        case targets, models, versions, endpoints, deployments, events, notifications
     }
 
     @Argument(help: ArgumentHelp("What to list: \(Resource.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "resource"))
@@ -58,6 +58,7 @@ struct GetCommand: ParsableCommand {
             try Output.print(opened.listEndpoints(window: live), as: output, table: format == .wide ? Listings.wideTable : Listings.table)
         case .deployments:
             try Output.print(opened.listDeployments(endpoint: endpoint, limit: limit ?? 50), as: output, table: Listings.table)
+        case .notifications: try Output.print(opened.notificationStates(), as: output, table: Listings.table)
         case .events:
             if let from {
                 try Output.print(opened.events(since: from, endpoint: endpoint, limit: limit), as: output, table: Listings.table)

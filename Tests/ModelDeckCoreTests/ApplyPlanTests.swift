@@ -95,6 +95,7 @@ struct ApplyPlanTests {
                 snapshot.endpoints[e.name] = e
                 snapshot.traffic[e.name] = traffic
             case .updateEndpoint(_, let e): snapshot.endpoints[e.name] = e
+            case .createNotification(let n), .updateNotification(_, let n): snapshot.notifications[n.name] = n
             }
         }
         return snapshot

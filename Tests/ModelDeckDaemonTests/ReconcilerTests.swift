@@ -135,6 +135,10 @@ import Testing
         await reconciler.tick()
         #expect(await eventually { fixture.there.state.withLock { $0.changedByHand["b"] } == nil })
         #expect(fixture.there.state.withLock { $0.routed["b"] } == ["m@v2": 100])
+        // Each change by hand is in the audit log, where notifications pick it up.
+        let drift = try fixture.registry.events(since: nil).filter { $0.kind == "drift.detected" }
+        #expect(drift.map(\.endpoint) == ["a", "b"])
+        #expect(drift.first?.message == "a: the target routes m@v1 100%, the registry says m@v2 100%; making the target match")
     }
 }
 

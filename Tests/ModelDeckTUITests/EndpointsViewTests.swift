@@ -27,6 +27,16 @@ struct EndpointsViewTests {
         #expect(screen.line(0).contains("2 in trouble"))
     }
 
+    @Test func theHeaderNamesAFailingNotificationAndSinceWhen() {
+        var data = Fixtures.data(fleet)
+        var dashboard = Dashboard(data: data)
+        #expect(!Fixtures.render(&dashboard, width: 160).line(0).contains("notify:"))
+        let since = Date(timeIntervalSince1970: 1_800_000_000 - 8 * 3_600 + 3 * 3_600 + 12 * 60) // 03:12 UTC
+        data.failingNotifications = [FailingNotification(name: "slack-oncall", since: since), FailingNotification(name: "pager", since: since)]
+        dashboard = Dashboard(data: data)
+        #expect(Fixtures.render(&dashboard, width: 160).line(0).contains("notify: slack-oncall failing since 03:12 (+1 more)"))
+    }
+
     @Test func rowsSortByNameFirst() {
         let dashboard = Dashboard(data: Fixtures.data(fleet))
         #expect(dashboard.rows.map(\.id) == ["batch", "ranker", "sentiment"])

@@ -60,6 +60,20 @@ struct BadInputTests {
         #expect(error.contains("version 'sentiment@v2' is immutable: the registry has digest sha256:bbbb"))
     }
 
+    @Test func badNotificationEntries() throws {
+        func deck(_ entry: String) -> String { remoteDeck() + "notifications:\n  - " + entry + "\n" }
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck("{name: oncall, url: 'hooks.example.com/x', format: slack}"))
+            .contains("notification 'oncall': url 'hooks.example.com/x' is not an http:// or https:// URL with a host"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck("{name: oncall, url: 'https://hooks.example.com', format: slack, events: [deploy.rollback]}"))
+            .contains("notification 'oncall': unknown event kind 'deploy.rollback'; did you mean 'deploy.rolled_back'?"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck("{name: oncall, url: 'https://hooks.example.com/${ONCALL_HOOK}', format: slack}"),
+                                  environment: ["ONCALL_HOOK": ""])
+            .contains("notification 'oncall': environment variable ONCALL_HOOK is not set (secrets are read from the environment, never stored)"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck("{name: oncall, url: 'https://hooks.example.com', format: slack, endpoints: [sentinel]}"))
+            .contains("notification 'oncall' filters on unknown endpoint 'sentinel' (known: sentiment)"))
+        #expect(try expectRefused(["notify", "test", "oncall"]).contains("unknown notification 'oncall'; the deck declares none"))
+    }
+
     @Test func memoryOutsideTheTargetsRange() throws {
         let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(endpoints: ["on-lambda"], replacements: [("target: local", "target: lambda-eu"), ("memory: 512MB", "memory: 64MB")]))
         #expect(error.contains("endpoint 'on-lambda' memory 64 MB is outside target 'lambda-eu' (aws-lambda) range 128 MB–10,240 MB"))

@@ -8,6 +8,7 @@ public struct RegistrySnapshot: Sendable {
     public var traffic: [String: [String: Int]] = [:]
     /// Endpoint → its deploy in flight, if any.
     public var activeDeployments: [String: Deployment] = [:]
+    public var notifications: [String: NotificationChannel] = [:]
 
     public init() {}
 }
@@ -21,6 +22,8 @@ public enum DeckChange: Equatable, Sendable {
     case createVersion(ModelVersion)
     case createEndpoint(Endpoint, traffic: [String: Int])
     case updateEndpoint(old: Endpoint, new: Endpoint)
+    case createNotification(NotificationChannel)
+    case updateNotification(old: NotificationChannel, new: NotificationChannel)
 
     public var summary: String {
         switch self {
@@ -41,6 +44,10 @@ public enum DeckChange: Equatable, Sendable {
                 + (traffic.isEmpty ? ", no traffic yet" : ", traffic " + traffic.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)%" }.joined(separator: ", "))
         case .updateEndpoint(let old, let new):
             "~ endpoint \(new.name): " + Self.differences(old: old, new: new, fields: Self.endpointFields)
+        case .createNotification(let channel):
+            "+ notification \(channel.name) (\(channel.format.rawValue) to \(channel.destinationSummary))"
+        case .updateNotification(let old, let new):
+            "~ notification \(new.name): " + Self.differences(old: old, new: new, fields: Self.notificationFields)
         }
     }
 
@@ -53,6 +60,8 @@ public enum DeckChange: Equatable, Sendable {
         case .createVersion: "apply.version.created"
         case .createEndpoint: "apply.endpoint.created"
         case .updateEndpoint: "apply.endpoint.updated"
+        case .createNotification: "apply.notification.created"
+        case .updateNotification: "apply.notification.updated"
         }
     }
 
@@ -77,6 +86,15 @@ public enum DeckChange: Equatable, Sendable {
         ("production", { "\($0.production)" }),
         ("rollout", { $0.rollout ?? "none" }),
         ("gate", { $0.gate?.summary ?? "default" }),
+    ] }
+
+    static var notificationFields: [(String, (NotificationChannel) -> String)] { [
+        ("destination", { $0.destinationSummary }),
+        ("format", { $0.format.rawValue }),
+        ("events", { $0.events.joined(separator: ",") }),
+        ("endpoints", { $0.endpoints.isEmpty ? "all" : $0.endpoints.joined(separator: ",") }),
+        ("production", { "\($0.productionOnly)" }),
+        ("headers", { $0.headers.keys.sorted().joined(separator: ",").nonEmpty ?? "-" }),
     ] }
 
     private static func differences<T>(old: T, new: T, fields: [(String, (T) -> String)]) -> String {
@@ -216,6 +234,22 @@ public struct ApplyPlan: Equatable, Sendable {
                 }
             } else {
                 plan.changes.append(.createEndpoint(endpoint, traffic: traffic.filter { $0.value > 0 }))
+            }
+        }
+        seen = []
+        let endpointNames = Set(registry.endpoints.keys).union(deck.endpoints.map(\.value.endpoint.name))
+        for declared in deck.notifications {
+            let channel = declared.value
+            guard seen.insert(channel.name).inserted else {
+                throw ModelDeckError("\(declared.location): notification '\(channel.name)' is declared twice")
+            }
+            for name in channel.endpoints where !endpointNames.contains(name) {
+                throw ModelDeckError("\(declared.location): notification '\(channel.name)' filters on unknown endpoint '\(name)'\(known(endpointNames))")
+            }
+            if let old = registry.notifications[channel.name] {
+                if old != channel { plan.changes.append(.updateNotification(old: old, new: channel)) }
+            } else {
+                plan.changes.append(.createNotification(channel))
             }
         }
         return plan

@@ -1,10 +1,12 @@
-/// What a deck file declares: targets, models with their versions, and endpoints with their initial
-/// traffic and keep-warm policy. Each declaration remembers where it was written, for error messages.
+/// What a deck file declares: targets, models with their versions, endpoints with their initial
+/// traffic and keep-warm policy, and notifications. Each declaration remembers where it was written, for error messages.
 public struct Deck: Sendable {
     public var targets: [Declared<Target>] = []
     public var models: [Declared<Model>] = []
     public var versions: [Declared<ModelVersion>] = []
     public var endpoints: [Declared<EndpointDeclaration>] = []
+    /// Where on-call events go (`notifications:`).
+    public var notifications: [Declared<NotificationChannel>] = []
 
     public init() {}
 }

@@ -12,13 +12,14 @@ public struct DeckReader {
     public let sourceName: String
     /// Folder that relative artifact paths are resolved against.
     public let baseDirectory: String
-    /// The environment a target's settings may read (an http target's header variables must be set in it).
-    public let processEnvironment: [String: String]
+    /// The environment the deck's `${VARIABLES}` are checked in: an http target's headers and the notifications'
+    /// secrets must be set when the deck is applied (their values are never stored).
+    public let environment: [String: String]
 
     public init(sourceName: String, baseDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.sourceName = sourceName
         self.baseDirectory = baseDirectory
-        self.processEnvironment = environment
+        self.environment = environment
     }
 
     /// Reads the deck at `path`.
@@ -52,7 +53,7 @@ public struct DeckReader {
         } catch let error as YamlError {
             throw ModelDeckError(describe(error))
         }
-        let top = try mapping(root, what: "the deck", allowed: ["apiVersion", "targets", "models", "endpoints"])
+        let top = try mapping(root, what: "the deck", allowed: ["apiVersion", "targets", "models", "endpoints", "notifications"])
         if let api = top["apiVersion"] {
             let value = try string(api, what: "apiVersion")
             guard value == "modeldeck/v1" else {
@@ -70,6 +71,9 @@ public struct DeckReader {
         }
         for node in try sequence(top["endpoints"], what: "endpoints") {
             deck.endpoints.append(Declared(try endpoint(node), at: location(node)))
+        }
+        for node in try sequence(top["notifications"], what: "notifications") {
+            deck.notifications.append(Declared(try notification(node), at: location(node)))
         }
         return deck
     }
@@ -98,7 +102,7 @@ public struct DeckReader {
         if let problem = descriptor.problems(in: target).first {
             throw error(at: problem.key.flatMap { fields[$0] } ?? node, problem.message)
         }
-        if let problem = descriptor.checkEnvironment(target, processEnvironment) { throw error(at: node, problem) }
+        if let problem = descriptor.checkEnvironment(target, environment) { throw error(at: node, problem) }
         // A target priced as a platform it names must name one, with a region and architecture, the price table
         // has. (An AWS target in a region the table lacks is fine: its burn just shows as not priced.)
         if case .configured(let key) = descriptor.pricing, let priceAs = fields[key] {
@@ -312,6 +316,58 @@ public struct DeckReader {
             }
         }
         return EndpointDeclaration(endpoint: endpoint, traffic: traffic, declared: declared)
+    }
+
+    /// A `notifications:` entry: a webhook `url` or a `command`, a `format`, optional `events`, `endpoints`
+    /// and `production` filters, and `headers`. `${NAME}`s must be set in the environment now.
+    private func notification(_ node: Node) throws -> NotificationChannel {
+        let fields = try mapping(node, what: "a notification", allowed: nil)
+        let name = try requiredName(fields, in: node, what: "notification")
+        let what = "notification '\(name)'"
+        try checkFields(node, allowed: ["name", "url", "command", "format", "events", "endpoints", "production", "headers"], what: what)
+        let destination: NotificationChannel.Destination
+        switch (fields["url"], fields["command"]) {
+        case (let url?, nil): destination = .url(try string(url, what: "\(what) url"))
+        case (nil, let command?):
+            if case .sequence(let items) = command {
+                destination = .command(try items.map { try string($0, what: "\(what) command") })
+            } else {
+                destination = .command(try string(command, what: "\(what) command").split(separator: " ").map(String.init))
+            }
+        case (_?, _?): throw error(at: node, "\(what) has both url and command; give one")
+        case (nil, nil): throw error(at: node, "\(what) has no url or command; give a webhook url or a command to run")
+        }
+        guard let formatNode = fields["format"] else {
+            throw error(at: node, "\(what) has no format; use \(NotificationChannel.Format.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
+        let formatText = try string(formatNode, what: "\(what) format")
+        guard let format = NotificationChannel.Format(rawValue: formatText) else {
+            throw error(at: formatNode, "\(what): format '\(formatText)' is not \(NotificationChannel.Format.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
+        var channel = NotificationChannel(name: name, destination: destination, format: format)
+        if let eventsNode = fields["events"] {
+            channel.events = try sequence(eventsNode, what: "\(what) events").map { try string($0, what: "\(what) event kind") }
+            guard !channel.events.isEmpty else { throw error(at: eventsNode, "\(what): events is empty; leave it out for the on-call kinds") }
+        }
+        if let endpointsNode = fields["endpoints"] {
+            channel.endpoints = try sequence(endpointsNode, what: "\(what) endpoints").map { try string($0, what: "\(what) endpoint") }
+        }
+        if let productionNode = fields["production"] {
+            channel.productionOnly = try boolean(productionNode, what: "\(what) production")
+        }
+        if let headersNode = fields["headers"] {
+            guard case .mapping(let pairs) = headersNode else {
+                throw error(at: headersNode, "\(what): headers must map names to values, e.g. headers: {Authorization: \"Bearer ${TOKEN}\"}")
+            }
+            for (key, value) in pairs {
+                channel.headers[try string(key, what: "\(what) header name")] = try string(value, what: "\(what) header")
+            }
+        }
+        if case .command = destination, let headersNode = fields["headers"] {
+            throw error(at: headersNode, "\(what): headers apply to a webhook url, not to a command")
+        }
+        if let problem = channel.problem(environment: environment) { throw error(at: node, problem) }
+        return channel
     }
 
     private func keepWarm(_ node: Node, what: String) throws -> (KeepWarmPolicy, [ScheduledConcurrency]) {

@@ -28,6 +28,8 @@ public enum DeckApplier {
                     try endpoint.insert(db)
                     if !traffic.isEmpty { try TrafficSplit(traffic, endpoint: endpoint.name).save(db, endpoint: endpoint.name) }
                 case .updateEndpoint(_, let endpoint): try endpoint.update(db)
+                case .createNotification(let channel): try channel.insert(db, now: now)
+                case .updateNotification(_, let channel): try channel.update(db, now: now)
                 }
                 try db.record(AuditEvent(at: now, actor: actor, endpoint: change.endpointName, kind: change.eventKind,
                                          message: "\(change.summary) (apply -f \(source))"))

@@ -17,6 +17,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 crash-looping instance state", migrate: allowCrashLoopingInstances)
         migrator.registerMigration("2026-11-30 rollout control", migrate: addRolloutControl)
         migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
+        migrator.registerMigration("2026-11-30 notifications", migrate: addNotifications)
         return migrator
     }
 
@@ -350,5 +351,26 @@ public enum Migrations {
         try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_errors INTEGER NOT NULL DEFAULT 0")
         try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_cold_starts INTEGER NOT NULL DEFAULT 0")
         try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN probe_latency_hist BLOB")
+    }
+    /// The deck's `notifications:` entries (`config`: the entry as JSON, with `${VARIABLE}` templates and never
+    /// a secret's value) and each one's delivery state: `cursor` is the id of the last audit event delivered or
+    /// passed over (the outbox is the `events` table itself), the rest is what `get notifications` and the
+    /// dashboard show, and when the next try after a failure is due.
+    private static func addNotifications(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE notifications (
+                name TEXT PRIMARY KEY NOT NULL,
+                config TEXT NOT NULL,
+                cursor INTEGER NOT NULL DEFAULT 0,
+                last_success_at DATETIME,
+                last_error TEXT,
+                failing_since DATETIME,
+                failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+                failed_total INTEGER NOT NULL DEFAULT 0 CHECK (failed_total >= 0),
+                next_attempt_at DATETIME,
+                created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+                updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
+            );
+            """)
     }
 }

@@ -34,6 +34,8 @@ public struct Fleet: Sendable {
     public var deployments: [Listings.DeploymentRow]
     public var targets: [Listings.TargetRow]
     public var events: [Listings.EventRow]
+    /// Notification entries whose deliveries fail now.
+    public var failingNotifications: [FailingNotification] = []
 
     public static let sparklineMinutes = 30
     /// Latency, errors and burn are read over this window; the request rate over the last minute.
@@ -110,7 +112,8 @@ extension Registry {
         try read { db in
             Fleet(daemon: try DaemonStatus.load(db, now: now), endpoints: try EndpointStatus.loadAll(db, now: now),
                   versions: try Listings.versions(db), deployments: try Listings.deployments(db, limit: historyLimit),
-                  targets: try Listings.targets(db), events: try Listings.events(db, limit: historyLimit))
+                  targets: try Listings.targets(db), events: try Listings.events(db, limit: historyLimit),
+                  failingNotifications: try FailingNotification.load(db))
         }
     }
 

@@ -14,6 +14,7 @@ extension RegistrySnapshot {
             snapshot.traffic[row["endpoint"], default: [:]][row["version_id"]] = row["weight"]
         }
         for deployment in try Deployment.activeDeploys(db) { snapshot.activeDeployments[deployment.endpoint] = deployment }
+        for channel in try NotificationState.fetchAll(db).map(\.channel) { snapshot.notifications[channel.name] = channel }
         return snapshot
     }
 }

@@ -13,10 +13,13 @@ public struct DashboardData: Sendable {
     public var deployments: [Listings.DeploymentRow]
     public var targets: [Listings.TargetRow]
     public var events: [Listings.EventRow]
+    /// Notification entries whose deliveries fail: the header names them.
+    public var failingNotifications: [FailingNotification]
 
     public init(registryPath: String, loadedAt: Date, daemon: DaemonStatus = DaemonStatus(state: .never),
                 endpoints: [EndpointSummary] = [], versions: [Listings.VersionRow] = [],
-                deployments: [Listings.DeploymentRow] = [], targets: [Listings.TargetRow] = [], events: [Listings.EventRow] = []) {
+                deployments: [Listings.DeploymentRow] = [], targets: [Listings.TargetRow] = [], events: [Listings.EventRow] = [],
+                failingNotifications: [FailingNotification] = []) {
         self.registryPath = registryPath
         self.loadedAt = loadedAt
         self.daemon = daemon
@@ -25,6 +28,7 @@ public struct DashboardData: Sendable {
         self.deployments = deployments
         self.targets = targets
         self.events = events
+        self.failingNotifications = failingNotifications
         totals()
     }
 
@@ -46,7 +50,8 @@ public struct DashboardData: Sendable {
         let fleet = try registry.fleet(now: now, historyLimit: historyLimit)
         return DashboardData(registryPath: registry.path, loadedAt: now, daemon: fleet.daemon,
                              endpoints: fleet.endpoints.map(EndpointSummary.init(status:)), versions: fleet.versions,
-                             deployments: fleet.deployments, targets: fleet.targets, events: fleet.events)
+                             deployments: fleet.deployments, targets: fleet.targets, events: fleet.events,
+                             failingNotifications: fleet.failingNotifications)
     }
 }
 

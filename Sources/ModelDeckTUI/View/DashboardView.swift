@@ -78,6 +78,11 @@ extension Dashboard {
         segment("burn \(Cells.dollars(data.totalBurnMicrosPerHour))/h")
         let trouble = data.endpointsInTrouble
         segment(trouble == 0 ? "all in SLO" : "\(trouble) in trouble", trouble == 0 ? .header : .error)
+        // An on-call engineer who is not told about a rollback must at least see that the telling is broken.
+        if let failing = data.failingNotifications.first {
+            let more = data.failingNotifications.count > 1 ? " (+\(data.failingNotifications.count - 1) more)" : ""
+            segment("notify: \(failing.name) failing since \(Cells.hoursMinutes(failing.since))\(more)", .error)
+        }
         // The registry's path is long and the least urgent: it gets what is left of the line.
         let registry = "│ " + data.registryPath
         if x + 4 < screen.width { screen.put(registry, row: 0, column: x, role: .header, maxWidth: screen.width - x) }

@@ -89,6 +89,12 @@ enum Cells {
     }
 
     /// `08:05:09` UTC.
+    /// `03:12` UTC.
+    static func hoursMinutes(_ date: Date) -> String {
+        let t = utc(date)
+        return String(format: "%02d:%02d", t.tm_hour, t.tm_min)
+    }
+
     static func clock(_ date: Date) -> String {
         let t = utc(date)
         return String(format: "%02d:%02d:%02d", t.tm_hour, t.tm_min, t.tm_sec)
