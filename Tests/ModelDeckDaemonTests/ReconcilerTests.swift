@@ -138,7 +138,7 @@ import Testing
         // Each change by hand is in the audit log, where notifications pick it up.
         let drift = try fixture.registry.events(since: nil).filter { $0.kind == "drift.detected" }
         #expect(drift.map(\.endpoint) == ["a", "b"])
-        #expect(drift.first?.message == "a: the target routes m@v1 100%, the registry says m@v2 100%; making the target match")
+        #expect(drift.first?.message == "a: the target routes m@v1 100%; the registry says m@v2 100%; restoring the registry's routing (drift: enforce)")
     }
 }
 
