@@ -99,7 +99,7 @@ extension Dashboard {
             } else {
                 bought.append(("no user requests", .dim))
             }
-            bought.append((" · \(Format.grouped(hour.pings)) pings (\(hour.pingColdStarts) arrived cold) cost \(Cells.dollars(hour.pingCostMicros)) · last hour", .dim))
+            bought.append((" · \(Format.grouped(hour.pings)) \(hour.pings == 1 ? "ping" : "pings") (\(hour.pingColdStarts) arrived cold) cost \(Cells.dollars(hour.pingCostMicros)) · last hour", .dim))
             lines.append(bought)
         }
         if let detail, s.keepWarm != .off {
