@@ -85,7 +85,9 @@ extension NotificationLoop: Service where C == ContinuousClock {
     /// also how late a retry may be. Each entry's sending runs on its own, so one whose receiver hangs (up to
     /// the transport's timeout) holds up no other; an entry still sending is not started again.
     func run() async throws {
-        let watcher = try RegistryWatcher(path: registry.path)
+        // Woken by inotify as soon as an event is committed (a rollback's notice leaves within milliseconds),
+        // asking the data version every 100 ms only as a fallback.
+        let watcher = try RegistryWatcher(path: registry.path, notified: true)
         var seen = watcher.version()
         let sending = SendingEntries()
         await withDiscardingTaskGroup { group in
@@ -99,7 +101,7 @@ extension NotificationLoop: Service where C == ContinuousClock {
                         _ = sending.names.withLock { $0.remove(name) }
                     }
                 }
-                seen = await watcher.waitForChange(from: seen, until: started + maxSleep)
+                seen = await watcher.waitForChange(from: seen, until: started + maxSleep, polling: .milliseconds(100))
             }
         }
     }
