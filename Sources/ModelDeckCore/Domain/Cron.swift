@@ -85,35 +85,25 @@ public struct Cron: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The latest firing at or before `date` (to the minute), within `horizonDays`.
-    public func previousFiring(atOrBefore date: Date) -> Date? {
-        let calendar = Self.utc
-        let startOfToday = calendar.startOfDay(for: date)
-        let sortedHours = hours.sorted(by: >), sortedMinutes = minutes.sorted(by: >)
-        for back in 0...Self.horizonDays {
-            guard let day = calendar.date(byAdding: .day, value: -back, to: startOfToday),
-                  matches(day: calendar.dateComponents([.month, .day, .weekday], from: day)) else { continue }
-            for hour in sortedHours {
-                for minute in sortedMinutes {
-                    let firing = day.addingTimeInterval(TimeInterval(hour * 3_600 + minute * 60))
-                    if firing <= date { return firing }
-                }
-            }
-        }
-        return nil
-    }
+    public func previousFiring(atOrBefore date: Date) -> Date? { firing(from: date, forward: false) }
 
     /// The earliest firing strictly after `date`, within `horizonDays`.
-    public func nextFiring(after date: Date) -> Date? {
+    public func nextFiring(after date: Date) -> Date? { firing(from: date, forward: true) }
+
+    /// Walks the matching days from `date`'s own (forwards or backwards), and in each its hours and minutes in
+    /// the same direction: at most `horizonDays` × the listed hours × minutes steps.
+    private func firing(from date: Date, forward: Bool) -> Date? {
         let calendar = Self.utc
         let startOfToday = calendar.startOfDay(for: date)
-        let sortedHours = hours.sorted(), sortedMinutes = minutes.sorted()
-        for ahead in 0...Self.horizonDays {
-            guard let day = calendar.date(byAdding: .day, value: ahead, to: startOfToday),
+        let hourOrder = forward ? hours.sorted() : hours.sorted(by: >)
+        let minuteOrder = forward ? minutes.sorted() : minutes.sorted(by: >)
+        for offset in 0...Self.horizonDays {
+            guard let day = calendar.date(byAdding: .day, value: forward ? offset : -offset, to: startOfToday),
                   matches(day: calendar.dateComponents([.month, .day, .weekday], from: day)) else { continue }
-            for hour in sortedHours {
-                for minute in sortedMinutes {
+            for hour in hourOrder {
+                for minute in minuteOrder {
                     let firing = day.addingTimeInterval(TimeInterval(hour * 3_600 + minute * 60))
-                    if firing > date { return firing }
+                    if forward ? firing > date : firing <= date { return firing }
                 }
             }
         }
