@@ -225,16 +225,20 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Every endpoint with keep-warm on or a ping asked for, in a few set queries (a fleet has thousands).
-    private func load(now: Date) async throws -> [String: EndpointState] {
+    /// The platform keep-alives (a day of buckets) are learned again only once `KeepAliveLearner.relearnSeconds`
+    /// have passed since `keepAlives` was learned, not at every reload.
+    private func load(now: Date, keepAlives: inout (at: Date, learned: [String: LearnedKeepAlive])?) async throws -> [String: EndpointState] {
         let since = now.addingTimeInterval(-Double(IdleTimeHistogram.binCount) * 60)
-        let (inputs, busy, peaks, keepAlives) = try await registry.perform { registry in
+        let relearn = keepAlives.map { now.timeIntervalSince($0.at) >= KeepAliveLearner.relearnSeconds } ?? true
+        let (inputs, busy, peaks, fresh) = try await registry.perform { registry in
             let inputs = try registry.keepWarmInputs()
             // Only the adaptive policy learns from traffic.
             let adaptive = inputs.filter { $0.endpoint.keepWarm == .adaptive }.map(\.endpoint.name)
             return (inputs, try registry.busyIntervals(endpoints: adaptive, since: since),
                     adaptive.isEmpty ? [:] : try registry.recentPeakConcurrency(since: Int64(since.timeIntervalSince1970)),
-                    try registry.learnedKeepAlives(endpoints: adaptive, since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds)))
+                    relearn ? try registry.learnedKeepAlives(endpoints: adaptive, since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds)) : nil)
         }
+        if let fresh { keepAlives = (now, fresh) }
         var states: [String: EndpointState] = [:]
         for input in inputs {
             // Buckets are 10 s wide, 1 min once rolled up after an hour, and 1 min from CloudWatch.
@@ -246,7 +250,7 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                 lastPing: input.state?.lastPingAt, histogram: IdleTimeHistogram.from(busyBuckets: intervals),
                 coldStartSeconds: max(1, ((input.slowestColdStartMs ?? 1_000) + 999) / 1_000),
                 recentConcurrency: input.endpoint.keepWarm == .adaptive ? peaks[input.endpoint.name] ?? 1 : 1,
-                learnedKeepAlive: keepAlives[input.endpoint.name],
+                learnedKeepAlive: keepAlives?.learned[input.endpoint.name],
                 storedPlan: input.state?.plan, storedNext: input.state?.nextPingAt, pingRequested: input.state?.pingRequestedAt)
         }
         return states
@@ -281,12 +285,13 @@ extension KeepWarmLoop: Service where C == ContinuousClock {
         var seen = watcher.version()
         var reloadPending = true
         var lastLoad: ContinuousClock.Instant?
+        var keepAlives: (at: Date, learned: [String: LearnedKeepAlive])?
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 if reloadPending, lastLoad.map({ .now - $0 >= reloadInterval }) ?? true {
                     lastLoad = .now
                     do {
-                        states = try await load(now: Date())
+                        states = try await load(now: Date(), keepAlives: &keepAlives)
                         reloadPending = false
                     } catch { logger.error("keep-warm failed", metadata: ["error": "\(error)"]) }
                 }

@@ -49,6 +49,9 @@ public enum KeepAliveLearner {
     public static let minimumEach = 3
     /// How far back the evidence goes: a day of gaps, so a platform that changed its habits is followed.
     public static let lookbackSeconds: TimeInterval = 86_400
+    /// How often it is learned again: a day of evidence moves little in a minute, and the daemon reloads its
+    /// keep-warm inputs every second while pings go out.
+    public static let relearnSeconds: TimeInterval = 60
 
     public static func learn(_ observations: [KeepAliveObservation]) -> LearnedKeepAlive? {
         let evidence = observations.filter { $0.gapSeconds >= shortestGapSeconds }.sorted { $0.gapSeconds < $1.gapSeconds }
