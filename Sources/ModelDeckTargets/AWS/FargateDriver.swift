@@ -102,6 +102,7 @@ public struct FargateDriver: TargetDriver {
 
         let service = try await describeServices([family]).first
         if service == nil || service?.status == "INACTIVE" {
+            try await ensureCluster()
             let loadBalancers = [traffic, direct].map {
                 ["targetGroupArn": AnyEncodable($0), "containerName": AnyEncodable("model"), "containerPort": AnyEncodable(containerPort)]
             }
@@ -231,16 +232,30 @@ public struct FargateDriver: TargetDriver {
         var runningCount: Int
     }
 
-    /// The services named (missing ones left out), ten a call as `DescribeServices` takes them.
+    /// The services named (missing ones left out, all of them when the cluster is missing), ten a call as
+    /// `DescribeServices` takes them.
     func describeServices(_ names: [String]) async throws -> [ServiceDescription] {
         struct Answer: Decodable { var services: [ServiceDescription] }
         var found: [ServiceDescription] = []
         for start in stride(from: 0, to: names.count, by: 10) {
             let chunk = Array(names[start..<min(start + 10, names.count)])
-            found += try await ecs("DescribeServices", ["cluster": AnyEncodable(cluster), "services": AnyEncodable(chunk)])
-                .decode(Answer.self, operation: "ecs:DescribeServices").services
+            do {
+                found += try await ecs("DescribeServices", ["cluster": AnyEncodable(cluster), "services": AnyEncodable(chunk)])
+                    .decode(Answer.self, operation: "ecs:DescribeServices").services
+            } catch let error as AWSError where error.code == "ClusterNotFoundException" {
+                return []
+            }
         }
         return found
+    }
+
+    /// Makes the target's cluster when ECS has no active one of that name (an account has no `default` until made).
+    private func ensureCluster() async throws {
+        struct Answer: Decodable { struct Cluster: Decodable { var status: String }; var clusters: [Cluster] }
+        let found = try await ecs("DescribeClusters", ["clusters": AnyEncodable([cluster])]).decode(Answer.self, operation: "ecs:DescribeClusters")
+        if !found.clusters.contains(where: { $0.status == "ACTIVE" }) {
+            _ = try await ecs("CreateCluster", ["clusterName": AnyEncodable(cluster)])
+        }
     }
 
     /// The task definition of `family` for this image and size: the latest revision when it matches, else a new one.
