@@ -27,7 +27,10 @@ enum FargateTaskTime {
             let end = max(start, milliseconds(min(task.stopped ?? now, now)))
             let firstPeriod = start / 1_000 / seconds * seconds
             if firstPeriod >= windowStart, firstPeriod < windowEnd {
-                periods[firstPeriod, default: PeriodFigures()].startedTaskLifetimes.append(end - start)
+                // A task still running has not had its last second rounded up yet: counted in whole seconds so far,
+                // only its minute's minimum is added now (the same figure at every collection).
+                let lifetime = task.stopped == nil ? (end - start + 999) / 1_000 * 1_000 : end - start
+                periods[firstPeriod, default: PeriodFigures()].startedTaskLifetimes.append(lifetime)
                 periods[firstPeriod, default: PeriodFigures()].coldStarts += 1
             }
             var period = max(firstPeriod, windowStart)

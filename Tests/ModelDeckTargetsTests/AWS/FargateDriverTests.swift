@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HTTPTypes
 import ModelDeckCore
 import ModelDeckTestSupport
 import Testing
@@ -157,6 +158,62 @@ import Testing
         #expect(v2.requests == 4 && v2.errors == 0)
         // moto's services start no tasks: no task time, so no cost and no cold starts here (FargateTaskTimeTests price them).
         #expect(v1.costMicros == 0 && v1.coldStarts == 0)
+    }
+
+    /// ECS's tasks, which moto's services never start, from a stand-in at the HTTP boundary: one task ran
+    /// 30 s and stopped, another started 20 s before the end of the same minute and still runs. Both are cold
+    /// starts; the minute is billed for 60 s (the first task's minimum) + 20 s, at 0.25 vCPU and 512 MB.
+    /// Pings go to the target's `url` with the version header, marked as warmups.
+    @Test func taskTimeAndTaskStartsComeFromECSAndPingsNameTheirVersion() async throws {
+        let minute: Int64 = 1_750_000_020, listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/2"
+        let group = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/md-scoring-v1/3"
+        let ecs = FaultServer { _, head, body in
+            let form = String(decoding: body, as: UTF8.self)
+            switch head.headerFields[HTTPField.Name("X-Amz-Target")!] ?? "" {
+            case "AmazonEC2ContainerServiceV20141113.ListTasks":
+                return .ok(form.contains("RUNNING") ? #"{"taskArns": ["arn:aws:ecs:us-east-1:1:task/c/running"]}"# : #"{"taskArns": ["arn:aws:ecs:us-east-1:1:task/c/done"]}"#)
+            case "AmazonEC2ContainerServiceV20141113.DescribeTasks":
+                return .ok(#"{"tasks": [{"pullStartedAt": \#(minute + 5), "startedAt": \#(minute + 15), "stoppedAt": \#(minute + 35)}, {"startedAt": \#(minute + 40)}]}"#)
+            default: break
+            }
+            if form.contains("Action=DescribeTargetGroups") {
+                return .ok("<DescribeTargetGroupsResponse><DescribeTargetGroupsResult><TargetGroups><member><TargetGroupArn>\(group)</TargetGroupArn></member></TargetGroups></DescribeTargetGroupsResult></DescribeTargetGroupsResponse>")
+            }
+            if form.contains("Action=GetMetricData") {
+                return .ok("<GetMetricDataResponse><GetMetricDataResult><MetricDataResults></MetricDataResults></GetMetricDataResult></GetMetricDataResponse>")
+            }
+            return .ok("{}")  // a ping
+        }
+        defer { ecs.stop() }
+        let url = try await ecs.start()
+        let configuration = AWSConfiguration(credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"), region: "us-east-1",
+                                             endpointURL: url, profile: "test")
+        let target = Target(name: "fg", kind: .ecsFargate, region: "us-east-1",
+                            config: ["listener_arn": listener, "subnets": "subnet-1", "security_groups": "sg-1", "url": url])
+        var driver = FargateDriver(target: target, client: AWSClient(configuration: configuration))
+        driver.percentiles = false
+        let endpoint = Endpoint(name: "scoring", model: "scorer", target: "fg", memoryMB: 512)
+        let v1 = ModelVersion(model: "scorer", version: "v1", digest: "sha256:" + String(repeating: "1", count: 64), sizeBytes: 1,
+                              image: "scorer:v1", memoryMB: 512)
+        // The running task counts up to now: a window that ends with its minute, read long after.
+        let measured = try await driver.collectMetrics(of: endpoint, versions: [v1], from: Date(timeIntervalSince1970: Double(minute)),
+                                                       to: Date(timeIntervalSince1970: Double(minute + 60)))
+        let period = try #require(measured.periods.first { $0.key.start == minute })
+        #expect(period.figures.coldStarts == 2 && period.figures.taskMilliseconds == 30_000 + 20_000)
+        let rates = try PriceTable.standard.taskRates(platform: "ecs-fargate", region: "us-east-1", architecture: "x86_64")
+        let bucket = try #require(measured.buckets(rates: nil, taskRates: rates)[period.key])
+        #expect(bucket.coldStarts == 2)
+        // The stopped task: 30 s billed as the minute. The running one: its 20 s in this minute; having run far longer
+        // than a minute by now, it owes no minimum.
+        #expect(bucket.costMicros == Money.micros(rates.cost(billedMilliseconds: 60_000 + 20_000, vcpu: Decimal(string: "0.25")!, memoryMB: 512)))
+
+        let pings = try await driver.ping(v1, of: endpoint, count: 2)
+        #expect(pings.map(\.status) == [200, 200])
+        let sent = ecs.requests.filter { $0.path == "/endpoints/scoring/invoke" }
+        #expect(sent.count == 2)
+        #expect(sent.allSatisfy {
+            $0.headerFields[HTTPField.Name("X-ModelDeck-Version")!] == "scorer@v1" && $0.headerFields[HTTPField.Name("X-ModelDeck-Warmup")!] == "1"
+        })
     }
 }
 
