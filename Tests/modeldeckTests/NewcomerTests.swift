@@ -72,6 +72,15 @@ struct NewcomerTests {
         #expect(targets.contains("lambda-eu") && targets.contains("sagemaker-serverless"))
     }
 
+    @Test func theFargateExampleDeckApplies() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let applied = try CLI.run(["apply", "-f", "fixtures/decks/fargate.yaml", "--registry", scratch.registry])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let targets = try CLI.run(["get", "targets", "--registry", scratch.registry]).stdout
+        #expect(targets.contains("fargate-eu") && targets.contains("ecs-fargate"))
+    }
+
     @Test func dryRunShowsThePlanAndWritesNothing() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
