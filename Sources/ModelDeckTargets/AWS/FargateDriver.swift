@@ -153,7 +153,8 @@ public struct FargateDriver: TargetDriver {
             // A group made outside ModelDeck shows under its own name, so the registry's weights are enforced.
             weights[byName[name] ?? "elbv2:\(name)", default: 0] += total > 0 ? (group.weight * 100 + total / 2) / total : 0
         }
-        return weights
+        // A group at 0 takes nothing (a version provisioned for a canary waits there), as the registry's splits drop it.
+        return weights.filter { $0.value > 0 }
     }
 
     /// `count` concurrent requests to the version's own rule (`X-ModelDeck-Version`), marked as warmups

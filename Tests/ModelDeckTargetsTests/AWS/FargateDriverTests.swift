@@ -12,22 +12,8 @@ import Testing
     /// A registry with an ecs-fargate target on a fresh load balancer, and an endpoint `name` on model `sentiment`.
     private func registry(endpoint name: String) async throws -> (Registry, FargateDriver, AWSClient) {
         let network = try await MotoLoadBalancer.make(name: name)
-        let folder = NSTemporaryDirectory() + "modeldeck-fg-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let deck = """
-        targets:
-          - {name: fg, kind: ecs-fargate, region: us-east-1, cluster: \(name), \(network.deckSettings)}
-        models:
-          - name: sentiment
-            versions:
-              - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:v1, digest: 'sha256:\(String(repeating: "a", count: 64))', size: 200MB, memory: 1GB}
-              - {version: v2, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:v2, digest: 'sha256:\(String(repeating: "b", count: 64))', size: 300MB, memory: 1GB}
-        endpoints:
-          - {name: \(name), model: sentiment, target: fg, memory: 2GB, min_instances: 2, max_instances: 5}
-        """
-        try deck.write(toFile: folder + "/deck.yaml", atomically: true, encoding: .utf8)
-        let registry = try Registry(path: folder + "/registry.sqlite")
-        try DeckApplier.apply(try DeckReader.read(path: folder + "/deck.yaml"), to: registry, source: "test")
+        let registry = try ImageDeck.registry(target: "{name: fg, kind: ecs-fargate, region: us-east-1, cluster: \(name), \(network.deckSettings)}",
+                                              endpoint: "{name: \(name), model: sentiment, target: fg, memory: 2GB, min_instances: 2, max_instances: 5}")
         let target = try registry.read { db in try Target.fetchOne(db, key: "fg")! }
         let client = AWSClient(configuration: try await Moto.shared.configuration())
         var driver = FargateDriver(target: target, client: client)
@@ -82,6 +68,11 @@ import Testing
         let bounds = (try JSONSerialization.jsonObject(with: scaling.body) as? [String: Any])?["ScalableTargets"] as? [[String: Any]]
         #expect(bounds?.first?["MinCapacity"] as? Int == 2 && bounds?.first?["MaxCapacity"] as? Int == 5)
         #expect(try await weights(driver, client, name) == [g1: 100])
+        #expect(try await driver.liveWeights(of: endpoint, versions: versions) == ["sentiment@v1": 100])
+
+        // v2 provisioned: its group joins the rule at 0, which is no drift.
+        try await driver.provision(v2, on: endpoint)
+        #expect(try await weights(driver, client, name) == [g1: 100, g2: 0])
         #expect(try await driver.liveWeights(of: endpoint, versions: versions) == ["sentiment@v1": 100])
 
         // A canary: v2's service starts, then the rule sends it 10%.
