@@ -15,18 +15,12 @@ struct LoadBalancerRules: Sendable {
     let listener: String
 
     /// One rule: its conditions (path pattern, header values) and where it forwards, with weights.
-    struct Rule: Equatable, Sendable {
+    struct Rule: Sendable {
         var arn: String
         var priority: Int?
         var pathPatterns: [String]
         var header: (name: String, values: [String])?
         var forward: [(targetGroup: String, weight: Int)]
-
-        static func == (a: Rule, b: Rule) -> Bool {
-            a.arn == b.arn && a.priority == b.priority && a.pathPatterns == b.pathPatterns && a.header?.name == b.header?.name
-                && a.header?.values == b.header?.values && a.forward.map(\.targetGroup) == b.forward.map(\.targetGroup)
-                && a.forward.map(\.weight) == b.forward.map(\.weight)
-        }
     }
 
     /// The `<ActionResult>` element of a query call's answer.
