@@ -32,9 +32,10 @@ struct TargetDriversTests {
         // A header whose variable is not set in the daemon's environment: the target cannot be driven, and says which.
         let unset = make(Target(name: "h", kind: .http, config: ["url": "http://a", "headers": "Authorization: Bearer ${RUN_TOKEN}"]), environment: [:])
         #expect(unset.unavailableReason == "header Authorization reads $RUN_TOKEN, which is not set in the daemon's environment (header values are never stored)")
+        let fargate = make(Target(name: "f", kind: .ecsFargate, region: "us-east-1"), environment: credentials)
+        #expect(fargate is FargateDriver && fargate.unavailableReason == nil)
         // Kinds without a driver.
-        for target in [Target(name: "f", kind: .ecsFargate, region: "us-east-1"),
-                       Target(name: "r", kind: .sagemakerRealtime, region: "us-east-1", config: ["instance_type": "ml.m5.large"])] {
+        for target in [Target(name: "r", kind: .sagemakerRealtime, region: "us-east-1", config: ["instance_type": "ml.m5.large"])] {
             let driver = make(target, environment: credentials)
             #expect(driver.unavailableReason == "ModelDeck cannot deploy to \(target.kind.rawValue) targets yet")
             let endpoint = Endpoint(name: "e", model: "m", target: target.name, memoryMB: 512)
@@ -44,7 +45,7 @@ struct TargetDriversTests {
     }
 
     @Test func theTableHasOneDriverPerKindAndOnlyDeclaredKinds() {
-        #expect(Set(TargetDrivers.makers.keys) == [.local, .awsLambda, .sagemakerServerless, .http])
+        #expect(Set(TargetDrivers.makers.keys) == [.local, .awsLambda, .sagemakerServerless, .http, .ecsFargate])
         for (kind, maker) in TargetDrivers.makers {
             #expect(maker.kind == kind)
             #expect(TargetKind.allKinds.contains(kind))

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import HTTPTypes
-import ModelDeckTargets
+@testable import ModelDeckTargets
 import ModelDeckTestSupport
 import Synchronization
 import Testing
@@ -276,6 +276,78 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(alias.version == v1 && alias.additional.isEmpty)
+        #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+    }
+
+    /// The same daemon and CLI on an ecs-fargate target: a deploy makes v1 a task definition and a service behind
+    /// the endpoint's listener rule, a canary starts v2's service and gives its target group 10% of the rule, and a
+    /// rollback puts the rule back on v1 and scales v2 to zero — asked of ECS and ELBv2 themselves.
+    @Test func aCanaryAndARollbackThroughTheCLIMoveTheLoadBalancerWeights() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let name = "md\(UUID().uuidString.prefix(6).lowercased())"
+        let network = try await MotoLoadBalancer.make(name: name)
+        try applyDeck(scratch, target: "{name: fg, kind: ecs-fargate, region: us-east-1, cluster: \(name), \(network.deckSettings)}",
+                      versionMemory: "1GB", endpoint: "{name: scoring, model: scorer, target: fg, memory: 2GB, min_instances: 1, max_instances: 3}")
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: try await awsEnvironment(scratch))
+        defer { daemon.stop() }
+
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        let rules = LoadBalancerRules(client: client, listener: network.listenerARN)
+        /// The endpoint rule's weights by target group name, from DescribeRules.
+        func weights() async throws -> [String: Int] {
+            let rule = try await rules.rules().first { $0.header == nil && $0.pathPatterns == ["/endpoints/scoring/*"] }
+            return Dictionary((rule?.forward ?? []).map { (FargateDriver.targetGroupName(fromARN: $0.targetGroup), $0.weight) }, uniquingKeysWith: +)
+        }
+        /// Service name → desired count, from DescribeServices (every service of the cluster).
+        func desired() async throws -> [String: Int] {
+            let listed = try await client.json(.ecs, targetPrefix: FargateDriver.ecsPrefix, operation: "ListServices", ["cluster": name])
+            let arns = (try JSONSerialization.jsonObject(with: listed.body) as? [String: Any])?["serviceArns"] as? [String] ?? []
+            guard !arns.isEmpty else { return [:] }
+            let described = try await client.json(.ecs, targetPrefix: FargateDriver.ecsPrefix, operation: "DescribeServices",
+                                                   ["cluster": AnyEncodable(name), "services": AnyEncodable(arns)])
+            let services = (try JSONSerialization.jsonObject(with: described.body) as? [String: Any])?["services"] as? [[String: Any]] ?? []
+            return services.reduce(into: [:]) { $0[$1["serviceName"] as? String ?? ""] = $1["desiredCount"] as? Int }
+        }
+
+        #expect(try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" },
+                "\(String(describing: try? deploymentState(scratch.registry, id: 1)))")
+        #expect(try await weights() == ["md-scoring-v1": 100])
+        let v1Service = try #require(try await desired().keys.first { $0.hasPrefix("md-scoring-v1-") })
+        let definition = try await client.json(.ecs, targetPrefix: FargateDriver.ecsPrefix, operation: "DescribeTaskDefinition", ["taskDefinition": v1Service])
+        let task = (try JSONSerialization.jsonObject(with: definition.body) as? [String: Any])?["taskDefinition"] as? [String: Any]
+        #expect(task?["memory"] as? String == "2048" && task?["cpu"] as? String == "256")
+
+        #expect(try CLI.run(["deploy", "scoring", "v2", "--strategy", "canary:10%:5m", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 2)?.weight == 10 })
+        var routed: [String: Int] = [:]
+        for _ in 0..<100 where routed["md-scoring-v2"] != 10 {  // the registry's weight comes first, then the driver's call
+            routed = try await weights()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(routed == ["md-scoring-v1": 90, "md-scoring-v2": 10])
+        let canary = try await desired()
+        #expect(canary.count == 2 && canary.values.allSatisfy { $0 == 1 }, "\(canary)")
+
+        // `get endpoints -o wide` shows the endpoint like any other, through the same generic rows.
+        let wide = try CLI.run(["get", "endpoints", "-o", "wide", "--registry", scratch.registry])
+        #expect(wide.status == 0, "\(wide.stderr)")
+        let row = try #require(wide.stdout.split(separator: "\n").first { $0.hasPrefix("scoring") })
+        #expect(row.contains("fg") && row.contains("v2"), "\(wide.stdout)")
+
+        #expect(try CLI.run(["rollback", "scoring", "--reason", "canary looks wrong", "--registry", scratch.registry]).status == 0)
+        for _ in 0..<100 where routed != ["md-scoring-v1": 100] {
+            routed = try await weights()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(routed == ["md-scoring-v1": 100])
+        var after: [String: Int] = [:]
+        for _ in 0..<100 where after.values.filter({ $0 == 0 }).count != 1 {
+            after = try await desired()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(after[v1Service] == 1 && after.filter { $0.key != v1Service }.values.allSatisfy { $0 == 0 }, "\(after)")
         #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
     }
 }

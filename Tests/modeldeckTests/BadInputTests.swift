@@ -159,6 +159,26 @@ struct BadInputTests {
         #expect(try expectRefused(["get", "deployments", "--since", "7d"]).contains("--since applies to events only"))
     }
 
+    /// An ecs-fargate target: a CPU and memory pair Fargate does not have, a cpu it does not have, a listener that is
+    /// not a listener's ARN. One line each, at apply, and nothing written.
+    @Test func fargateTaskSizesAndSettings() throws {
+        let listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/50dc6c495c0c9188/f2f7dc8efc522ab2"
+        func deck(cpu: String, memory: String = "4GB", listener: String = listener) -> String {
+            remoteDeck(endpoints: ["sentiment", "boxed"], replacements: [
+                ("models:\n", "  - {name: fg, kind: ecs-fargate, region: us-east-1, listener_arn: '\(listener)', subnets: subnet-1a, security_groups: sg-1a, cpu: '\(cpu)'}\nmodels:\n"),
+                ("  - name: boxed\n    model: sentiment\n    target: local\n    memory: 512MB", "  - name: boxed\n    model: sentiment\n    target: fg\n    memory: \(memory)"),
+            ])
+        }
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck(cpu: "0.25"))
+            .contains("endpoint 'boxed' on target 'fg' (ecs-fargate): Fargate has no task of 0.25 vCPU with 4,096 MB; 0.25 vCPU takes 512 MB, 1,024 MB, 2,048 MB"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck(cpu: "1", memory: "1500MB"))
+            .contains("Fargate has no task of 1 vCPU with 1,500 MB; 1 vCPU takes 2,048 MB–8,192 MB in 1,024 MB steps"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck(cpu: "3"))
+            .contains("target 'fg' (ecs-fargate): cpu '3' is not a Fargate task size; use one of 0.25, 0.5, 1, 2, 4, 8, 16"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck(cpu: "1", listener: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/1"))
+            .contains("listener_arn 'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/1' must be an Application Load Balancer listener ARN"))
+    }
+
     /// An http target: a URL that is not http(s), a header variable that is not set, a header value written in the
     /// deck (it would be stored).
     @Test func anHTTPTargetWithABadURLOrAHeaderThatIsNotFromTheEnvironmentIsRefused() throws {

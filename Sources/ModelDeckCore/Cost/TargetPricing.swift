@@ -7,7 +7,8 @@ import Foundation
 /// - `.configured(key)` (local, `price_as`): free, unless the setting names an invocation-billed platform of the
 ///   price table: then every invocation is priced as if it ran there, in the target's `region` (default
 ///   us-east-1) and `architecture` — so the demo and a capacity plan show real burn.
-/// - `.none`: ecs-fargate bills running tasks, not invocations.
+/// - `.tasks(name)`: ecs-fargate bills running tasks, not invocations: its invocations cost nothing apart, and
+///   the driver's task time is priced with `taskRates` (per second, one-minute minimum per task).
 /// - http (`price_as`, as local): free unless it names a platform; its probes and pings are then priced there
 ///   (Google Cloud Run's request-based prices, say, in `us-central1`).
 public enum TargetPricing {
@@ -16,7 +17,7 @@ public enum TargetPricing {
     /// The platform a target's invocations are priced as, or nil when they cost nothing here.
     public static func platform(of target: Target) -> String? {
         switch target.descriptor.pricing {
-        case .none: nil
+        case .none, .tasks: nil
         case .platform(let platform): platform
         case .configured(let key): target.config[key]
         }
@@ -33,8 +34,16 @@ public enum TargetPricing {
         return rates
     }
 
+    /// Rates for `target`'s running tasks (a task-billed kind: Fargate), or nil when it is not billed by task time.
+    public static func taskRates(for target: Target, table: PriceTable) throws -> TaskRates? {
+        guard case .tasks(let platform) = target.descriptor.pricing else { return nil }
+        return try table.taskRates(platform: platform, region: target.region ?? defaultRegion,
+                                   architecture: target.descriptor.value("architecture", of: target) ?? "x86_64")
+    }
+
     /// `aws-lambda x86_64 eu-central-1`, or nil when unpriced (free, or no prices for it in `table`).
     public static func label(of target: Target, table: PriceTable) -> String? {
+        if let rates = try? taskRates(for: target, table: table) { return "\(rates.platform) \(rates.architecture) \(rates.region)" }
         guard let rates = try? rates(for: target, table: table) else { return nil }
         return "\(rates.platform) \(rates.architecture) \(rates.region)"
     }

@@ -11,8 +11,11 @@ public struct TargetDescriptor: Sendable {
 
     /// How a kind's invocations are priced from the price table (`PriceTable`).
     public enum Pricing: Sendable, Equatable {
-        /// Not from invocations: someone else's bill (http), or billed by running task time (Fargate).
+        /// Not from invocations: someone else's bill (http).
         case none
+        /// By running task time, as the price table's task-billed platform of this name (Fargate): the driver
+        /// reports the task time, and invocations cost nothing apart.
+        case tasks(String)
         /// As the price table's platform of this name, in the target's region and architecture.
         case platform(String)
         /// As the platform the target names in this setting (local: `price_as`), free when it names none.
@@ -55,6 +58,9 @@ public struct TargetDescriptor: Sendable {
     /// What is wrong with the environment `target` needs (an http target's header variables), as one line, or nil.
     /// `apply` asks it of its own environment; the daemon reads the variables when it starts.
     public let checkEnvironment: @Sendable (Target, [String: String]) -> String?
+    /// What is wrong with an endpoint's settings on `target` beyond the limits (Fargate: a CPU and memory pair
+    /// that does not exist), as one line, or nil. Part of the fit check (`FitCheck.problems(endpoint:target:)`).
+    public let checkEndpoint: @Sendable (Endpoint, Target) -> String?
     /// Per-target settings that change the limits (local: `max_memory`, `gpus`).
     let adjustLimits: @Sendable (inout TargetLimits, [String: String]) -> Void
 
@@ -62,6 +68,7 @@ public struct TargetDescriptor: Sendable {
                 needsRegion: Bool, splitsTraffic: Bool, pricing: Pricing, isRemote: Bool, metrics: MetricsSource,
                 controlsDeployments: Bool = true,
                 checkEnvironment: @escaping @Sendable (Target, [String: String]) -> String? = { _, _ in nil },
+                checkEndpoint: @escaping @Sendable (Endpoint, Target) -> String? = { _, _ in nil },
                 adjustLimits: @escaping @Sendable (inout TargetLimits, [String: String]) -> Void = { _, _ in }) {
         self.kind = kind
         self.summary = summary
@@ -77,6 +84,7 @@ public struct TargetDescriptor: Sendable {
         self.metrics = metrics
         self.controlsDeployments = controlsDeployments
         self.checkEnvironment = checkEnvironment
+        self.checkEndpoint = checkEndpoint
         self.adjustLimits = adjustLimits
     }
 

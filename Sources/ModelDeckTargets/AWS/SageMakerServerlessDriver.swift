@@ -28,9 +28,9 @@ public struct SageMakerServerlessDriver: TargetDriver {
 
     // MARK: Names
 
-    /// SageMaker names: letters, digits and hyphens, at most 63. A longer name keeps its start and ends with
-    /// a hash of the whole, so two long names never meet.
-    static func name(_ parts: [String]) -> String {
+    /// SageMaker names: letters, digits and hyphens, at most 63 (`limit`; ELB target groups: 32). A longer name
+    /// keeps its start and ends with a hash of the whole, so two long names never meet.
+    static func name(_ parts: [String], limit: Int = 63) -> String {
         let raw = parts.joined(separator: "-")
         var cleaned = ""
         for character in raw.unicodeScalars {
@@ -39,9 +39,9 @@ public struct SageMakerServerlessDriver: TargetDriver {
         }
         cleaned = String(cleaned.drop { $0 == "-" })
         while cleaned.hasSuffix("-") { cleaned.removeLast() }
-        guard cleaned.count > 63 else { return cleaned }
+        guard cleaned.count > limit else { return cleaned }
         let hash = shortHash(raw)
-        var head = String(cleaned.prefix(54))
+        var head = String(cleaned.prefix(limit - 9))
         while head.hasSuffix("-") { head.removeLast() }
         return head + "-" + hash
     }

@@ -129,10 +129,13 @@ public struct PlatformMetrics: Sendable {
         self.countsColdStarts = countsColdStarts
     }
 
-    /// The periods as metric buckets priced by `rates` (`PeriodFigures.bucket`), periods of one key added.
-    public func buckets(rates: InvocationRates?) -> [MetricBucket.Key: MetricBucket] {
+    /// The periods as metric buckets priced by `rates` and, for task time, `taskRates` (`PeriodFigures.bucket`),
+    /// periods of one key added.
+    public func buckets(rates: InvocationRates?, taskRates: TaskRates? = nil) -> [MetricBucket.Key: MetricBucket] {
         var buckets: [MetricBucket.Key: MetricBucket] = [:]
-        for period in periods { buckets[period.key, default: MetricBucket()].add(period.figures.bucket(memoryMB: period.memoryMB, rates: rates)) }
+        for period in periods {
+            buckets[period.key, default: MetricBucket()].add(period.figures.bucket(memoryMB: period.memoryMB, rates: rates, taskRates: taskRates))
+        }
         return buckets
     }
 }
