@@ -188,10 +188,10 @@ struct BenchCompareCommand: ParsableCommand {
         let targets = Dictionary(try opened.targets().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var runs: [(run: BenchRun, target: Target)] = []
         let known = Set(try opened.endpointNames())
+        if let unknown = endpoints.first(where: { !known.contains($0) }) {
+            throw ModelDeckError("unknown endpoint '\(unknown)' (known: \(known.sorted().prefix(20).joined(separator: ", ")))")
+        }
         for name in endpoints {
-            guard known.contains(name) else {
-                throw ModelDeckError("unknown endpoint '\(name)' (known: \(known.sorted().prefix(20).joined(separator: ", ")))")
-            }
             guard let run = latest[name], let target = targets[run.target] else {
                 throw ModelDeckError("endpoint '\(name)' has no bench run yet; run `modeldeck bench \(name)` first")
             }
