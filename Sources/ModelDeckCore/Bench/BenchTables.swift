@@ -59,6 +59,8 @@ public enum BenchTables {
         public var warmP99Ms: Double?
         public var coldMs: Double?
         public var timeToScaleMs: Int64?
+        /// Whether the run had a scale phase (a nil time to scale then means it was not reached).
+        public var scaleRan: Bool
         /// Gap in ms → share of first requests that were cold.
         public var lukeWarm: [LukeWarmShare]
         /// The measured duration the price is for (warm p50, whole milliseconds rounded up) and the memory.
@@ -81,7 +83,7 @@ public enum BenchTables {
             let duration = figures.warm.map { Int64($0.p50Ms.rounded(.up)) }
             return ComparisonRow(endpoint: run.endpoint, target: run.target, targetKind: run.targetKind, run: run.id, partial: run.partial,
                                  warmP50Ms: figures.warm?.p50Ms, warmP95Ms: figures.warm?.p95Ms, warmP99Ms: figures.warm?.p99Ms,
-                                 coldMs: figures.cold?.totalMs, timeToScaleMs: figures.scale?.timeToScaleMs,
+                                 coldMs: figures.cold?.totalMs, timeToScaleMs: figures.scale?.timeToScaleMs, scaleRan: figures.scale != nil,
                                  lukeWarm: (figures.lukeWarm ?? []).map { .init(gapMs: $0.gapMs, coldShare: $0.coldShare) },
                                  durationMs: duration, memoryMB: run.memoryMB,
                                  perMillionMicros: duration.flatMap { BenchCost.perMillionMicros(target: target, memoryMB: run.memoryMB, durationMs: max(1, $0), table: table) })
@@ -98,7 +100,7 @@ public enum BenchTables {
 
     static func comparisonCells(_ row: ComparisonRow, gaps: [Int64]) -> [String] {
         func ms(_ value: Double?) -> String { value.map(Format.milliseconds) ?? "-" }
-        let scale: String = row.timeToScaleMs.map { Format.milliseconds(Double($0)) } ?? "-"
+        let scale: String = row.timeToScaleMs.map { Format.milliseconds(Double($0)) } ?? (row.scaleRan ? "not reached" : "-")
         var cells: [String] = [row.endpoint + (row.partial ? " (partial)" : ""), "\(row.target) (\(row.targetKind))"]
         cells += [ms(row.warmP50Ms), ms(row.warmP95Ms), ms(row.warmP99Ms), ms(row.coldMs), scale]
         for gap in gaps {
