@@ -31,6 +31,26 @@ public struct BenchRun: Codable, Equatable, Sendable {
     public var startedAt: Date
     public var finishedAt: Date?
 
+    public init(id: Int64, endpoint: String, version: String, target: String, targetKind: String, memoryMB: Int, state: State,
+                partial: Bool, plan: BenchPlan, figures: BenchFigures?, costMicros: Int64, actor: String, reason: String? = nil,
+                startedAt: Date, finishedAt: Date? = nil) {
+        self.id = id
+        self.endpoint = endpoint
+        self.version = version
+        self.target = target
+        self.targetKind = targetKind
+        self.memoryMB = memoryMB
+        self.state = state
+        self.partial = partial
+        self.plan = plan
+        self.figures = figures
+        self.costMicros = costMicros
+        self.actor = actor
+        self.reason = reason
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, endpoint, version, target, targetKind = "target_kind", memoryMB = "memory_mb", state, partial, plan, figures
         case costMicros = "cost_micros", actor, reason, startedAt = "started_at", finishedAt = "finished_at"
