@@ -15,6 +15,12 @@ import Testing
         var perMillionMicros: Int64?
     }
 
+    /// moto's endpoint and its test credentials, with a scratch HOME (no profile files of the machine's).
+    static func motoEnvironment(_ scratch: Scratch) async throws -> [String: String] {
+        ["AWS_ENDPOINT_URL": try await Moto.shared.baseURL(), "AWS_ACCESS_KEY_ID": "AKIDMODELDECKTEST",
+         "AWS_SECRET_ACCESS_KEY": "modeldeck-test-secret", "AWS_REGION": "us-east-1", "HOME": scratch.path]
+    }
+
     struct Estimate: Decodable {
         struct Line: Decodable { var platform: String; var option: String; var perDayMicros: Int64? }
         var rows: [Line]
@@ -45,10 +51,7 @@ import Testing
 
         """)
         #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
-        let environment = [
-            "AWS_ENDPOINT_URL": try await Moto.shared.baseURL(), "AWS_ACCESS_KEY_ID": "AKIDMODELDECKTEST",
-            "AWS_SECRET_ACCESS_KEY": "modeldeck-test-secret", "AWS_REGION": "us-east-1", "HOME": scratch.path,
-        ]
+        let environment = try await Self.motoEnvironment(scratch)
         let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: environment)
         defer { daemon.stop() }
         #expect(try CLI.run(["deploy", "on-lambda", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
@@ -79,5 +82,42 @@ import Testing
             let lambdaRow = try BenchTests.decode(Estimate.self, estimate.stdout).rows.first { $0.platform == "aws-lambda" && $0.option == "on demand" }
             #expect(lambdaRow?.perDayMicros == price, "\(row.endpoint): bench compare \(price) µ$, cost estimate \(String(describing: lambdaRow))")
         }
+    }
+
+    @Test func sageMakerServerlessRunsThePhasesAndSaysItCannotBeMadeCold() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let prefix = "md\(UUID().uuidString.prefix(6).lowercased())"
+        let deck = scratch.file("deck.yaml", """
+        targets:
+          - {name: local, kind: local}
+          - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: 'arn:aws:iam::123456789012:role/modeldeck-sagemaker', endpoint_prefix: \(prefix)}
+        models:
+          - name: scorer
+            versions:
+              - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:v1, digest: 'sha256:\(String(repeating: "1", count: 64))', size: 300MB, memory: 1GB}
+        endpoints:
+          - {name: scoring, model: scorer, target: sm, memory: 2GB, max_instances: 4}
+        """)
+        #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
+        let environment = try await Self.motoEnvironment(scratch)
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: environment)
+        defer { daemon.stop() }
+        #expect(try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" })
+
+        let result = try CLI.run(["bench", "scoring", "--rate", "5/s", "--duration", "1s", "--ramp", "1..5/s:1s", "--idle-gaps", "100ms",
+                                  "-o", "json", "--registry", scratch.registry], environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        struct Run: Decodable {
+            struct Figures: Decodable { var warm: BenchTests.Run.Latency?; var notes: [String]; var costMicros: Int64 }
+            var figures: Figures
+        }
+        let run = try BenchTests.decode(Run.self, result.stdout)
+        #expect(run.figures.warm?.requests == 5)
+        #expect(run.figures.warm?.errors == 0)
+        #expect(run.figures.notes.contains { $0.contains("cannot be made cold on demand") }, "\(run.figures.notes)")
+        #expect(run.figures.notes.contains { $0.contains("moto") })
+        #expect(run.figures.costMicros > 0, "priced at SageMaker serverless's GB-second price")
     }
 }

@@ -82,6 +82,14 @@ struct BenchTests {
         return try decoder.decode(type, from: Data(text.utf8))
     }
 
+    /// The bench deck applied to `scratch`'s registry, and a daemon (with its gateway) on it.
+    static func daemon(_ scratch: Scratch) throws -> BackgroundCommand {
+        let deck = scratch.file("deck.yaml", benchDeck())
+        let applied = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        return try BackgroundCommand("daemon", registry: scratch.registry)
+    }
+
     func userRequests(_ registry: String, endpoint: String) throws -> Int {
         let queue = try DatabaseQueue(path: registry)
         return try queue.read { db in
@@ -92,10 +100,7 @@ struct BenchTests {
     @Test func aLocalRunShowsColdAboveWarmARampThatStartsInstancesAndLukeWarmTurningCold() async throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
-        let deck = scratch.file("deck.yaml", benchDeck())
-        let applied = try CLI.run(["apply", "-f", deck, "--registry", scratch.registry])
-        #expect(applied.status == 0, "\(applied.stderr)")
-        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
+        let daemon = try Self.daemon(scratch)
         defer { daemon.stop() }
         let gateway = "http://127.0.0.1:\(daemon.port)"
 
@@ -139,9 +144,7 @@ struct BenchTests {
         // A caller that only claims to be a bench (a made-up token) is counted like anyone else.
         let scratch = Scratch()
         defer { scratch.cleanUp() }
-        let deck = scratch.file("deck.yaml", benchDeck())
-        #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
-        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
+        let daemon = try Self.daemon(scratch)
         defer { daemon.stop() }
         let forged = try await invoke(port: daemon.port, endpoint: "bench-me", headers: ["X-ModelDeck-Bench": "0123456789abcdef"])
         #expect(forged == 200)
@@ -151,9 +154,7 @@ struct BenchTests {
     @Test func ctrlCKeepsWhatWasMeasuredMarkedPartial() async throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
-        let deck = scratch.file("deck.yaml", benchDeck())
-        #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
-        let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
+        let daemon = try Self.daemon(scratch)
         defer { daemon.stop() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
