@@ -32,6 +32,21 @@ struct BadInputTests {
         #expect(error.contains("malformed YAML"))
     }
 
+    @Test(arguments: [
+        (["bench", "sentinel"], "unknown endpoint 'sentinel' (known: sentiment)"),
+        (["bench", "sentiment", "--rate", "0/s"], "--rate '0/s' must be more than 0/s"),
+        (["bench", "sentiment", "--idle-gaps", "30m,45m"], "over the idle budget of 1h"),
+        (["bench", "sentiment", "--payload", "/nonexistent/payload.json"], "--payload file '/nonexistent/payload.json' does not exist"),
+        (["bench", "sentiment", "--ramp", "50..10/s:1m"], "must rise"),
+        (["bench", "sentiment", "--only", "tepid"], "is not a phase"),
+        (["bench", "compare", "sentiment", "sentinel"], "unknown endpoint 'sentinel'"),
+        (["bench", "sentiment", "--only", "cold", "--gateway", "http://127.0.0.1:9"], "does not answer"),
+    ])
+    func benchBadInputGetsOneLineAndNoRun(arguments: [String], message: String) throws {
+        let error = try expectRefused(arguments)
+        #expect(error.contains(message), "\(error)")
+    }
+
     @Test func unknownField() throws {
         let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("memory: 512MB", "memroy: 512MB")]))
         #expect(error.contains("unknown field 'memroy' in endpoint 'sentiment'"))

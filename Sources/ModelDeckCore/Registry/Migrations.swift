@@ -18,6 +18,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 rollout control", migrate: addRolloutControl)
         migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
         migrator.registerMigration("2026-11-30 notifications", migrate: addNotifications)
+        migrator.registerMigration("2026-11-30 bench runs", migrate: addBenchRuns)
         return migrator
     }
 
@@ -371,6 +372,34 @@ public enum Migrations {
                 created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
                 updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
             );
+            """)
+    }
+
+    /// `modeldeck bench` runs (issue #18): what was asked (`plan`, JSON), what was measured (`figures`, JSON),
+    /// whether it was cut short (`partial`), and its cost. `token` is the run's random pass: the local gateway
+    /// treats a request as bench traffic (pinned version, kept out of user figures) only while it names the
+    /// token of a running run.
+    private static func addBenchRuns(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE bench_runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                endpoint TEXT NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
+                version_id TEXT NOT NULL,
+                target TEXT NOT NULL,
+                target_kind TEXT NOT NULL,
+                memory_mb INTEGER NOT NULL,
+                token TEXT NOT NULL UNIQUE,
+                state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'partial', 'failed')),
+                partial INTEGER NOT NULL DEFAULT 0,
+                plan TEXT NOT NULL,
+                figures TEXT,
+                cost_micros INTEGER NOT NULL DEFAULT 0 CHECK (cost_micros >= 0),
+                actor TEXT NOT NULL,
+                reason TEXT,
+                started_at DATETIME NOT NULL,
+                finished_at DATETIME
+            );
+            CREATE INDEX bench_runs_by_endpoint ON bench_runs(endpoint, id);
             """)
     }
 }

@@ -40,6 +40,8 @@ public struct EndpointDetail: Sendable {
     public var events: [Listings.EventRow] = []
     /// How long the platform keeps an idle instance, learned from the last day's gaps; nil until known.
     public var keepAlive: LearnedKeepAlive?
+    /// The endpoint's latest `modeldeck bench` run.
+    public var bench: BenchRun?
 
     /// Upper bounds of the histogram bands, in milliseconds; the last band is open.
     public static let bandLimits: [Double] = [10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000]
@@ -49,6 +51,7 @@ public struct EndpointDetail: Sendable {
         var detail = try build(endpoint: name, buckets: registry.buckets(endpoint: name, window: LiveWindow(last: 3_600, now: now)),
                                window: LiveWindow(last: 3_600, now: now), events: registry.listEvents(endpoint: name, limit: 20))
         detail.keepAlive = try registry.learnedKeepAlives(endpoints: [name], since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds))[name]
+        detail.bench = try registry.benchRuns(endpoint: name, limit: 1).first
         return detail
     }
 

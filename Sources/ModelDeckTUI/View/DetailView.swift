@@ -161,6 +161,8 @@ extension Dashboard {
                            rate.map { $0 > s.slo.errorRatePPM } == true ? .error : .normal)])
         }
 
+        lines += benchLines(detail.bench)
+
         lines.append([])
         lines.append([("Recent events", .title)])
         if detail.events.isEmpty { lines.append([("  none", .dim)]) }
