@@ -234,16 +234,17 @@ struct SimulateCommand: ParsableCommand {
         // Per endpoint, the cold starts warming avoided are counted against keep-warm off.
         let baseline = perEndpoint && !policies.contains(.planner(.off))
         let endpointCount = only?.count ?? replay.endpoints.count
+        let grouped = CallsByEndpoint(replay, only: only)
         let runs = targets.map { target in
             (target, (baseline ? [.planner(.off)] + policies : policies).map { policy in
                 switch policy {
-                case .planner(let policy): KeepWarmSimulator.run(replay, policy: policy, target: target, endpoints: only)
+                case .planner(let policy): KeepWarmSimulator.run(grouped, policy: policy, target: target)
                 case .greedyDual(let instances):
                     GreedyDualSimulator.run(replay, capacity: instances ?? GreedyDualSimulator.defaultCapacity(endpoints: endpointCount),
                                             target: target, endpoints: only)
                 case .provisioned(let environments):
                     // `targets()` refused a platform without provisioned-concurrency prices.
-                    ProvisionedSimulator.run(replay, environments: environments, target: target, endpoints: only)!
+                    ProvisionedSimulator.run(grouped, environments: environments, target: target)!
                 }
             })
         }

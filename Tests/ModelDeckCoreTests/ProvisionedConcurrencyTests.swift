@@ -74,20 +74,15 @@ struct ProvisionedConcurrencyPlannerTests {
 }
 
 struct ProvisionedSimulatorTests {
+    /// `KeepWarmSimulatorTests`' target with 1 GB and Lambda's provisioned prices.
     func target(idleTimeout: Int64 = 600) throws -> SimulatedTarget {
-        var target = SimulatedTarget(coldStartMilliseconds: 2_000, idleTimeoutSeconds: idleTimeout, pingMilliseconds: 10, memoryMB: 1_024,
-                                     rates: try PriceTable.standard.invocationRates(platform: "aws-lambda", region: "us-east-1", architecture: "x86_64"))
+        var target = try KeepWarmSimulatorTests().target(idleTimeout: idleTimeout)
+        target.memoryMB = 1_024
         target.provisionedRates = try PriceTable.standard.provisionedRates(platform: "aws-lambda", region: "us-east-1", architecture: "x86_64")
         return target
     }
 
-    func trace(_ lines: [(seconds: Double, endpoint: String, ms: Int32)]) -> Trace {
-        var trace = Trace()
-        for line in lines {
-            trace.append(atMilliseconds: Int64((line.seconds * 1_000).rounded()), endpoint: trace.endpointIndex(line.endpoint), durationMilliseconds: line.ms)
-        }
-        return trace
-    }
+    func trace(_ lines: [(seconds: Double, endpoint: String, ms: Int32)]) -> Trace { KeepWarmSimulatorTests().trace(lines) }
 
     @Test func requestsFindProvisionedEnvironmentsWarmAndABurstBeyondThemSpillsOverCold() throws {
         // Requests an hour apart (no on-demand instance would survive), then three at once at 3,600 s.

@@ -6,6 +6,12 @@ public struct ProvisionedConcurrencyRecord: Equatable, Sendable {
     public var endpoint: String
     public var intent: ProvisionedConcurrency
     public var status: ProvisionedConcurrencyStatus
+
+    public init(endpoint: String, intent: ProvisionedConcurrency, status: ProvisionedConcurrencyStatus) {
+        self.endpoint = endpoint
+        self.intent = intent
+        self.status = status
+    }
 }
 
 extension ProvisionedConcurrencyRecord: FetchableRecord, TableRecord {

@@ -41,17 +41,21 @@ public enum KeepWarmSimulator {
     /// - Parameter skipping: count runs of steady pings in one step (tests compare with `false`, round by round).
     public static func run(_ trace: Trace, policy: KeepWarmPolicy, target: SimulatedTarget, endpoints only: Set<Int32>? = nil,
                            skipping: Bool = true) -> SimulationOutcome {
+        run(CallsByEndpoint(trace, only: only), policy: policy, target: target, skipping: skipping)
+    }
+
+    /// The same on a trace already grouped by endpoint (shared by several policies).
+    public static func run(_ grouped: CallsByEndpoint, policy: KeepWarmPolicy, target: SimulatedTarget, skipping: Bool = true) -> SimulationOutcome {
         var outcome = SimulationOutcome(policy: policy.summary)
-        var latency = LatencyHistogram()
+        var latency = SimulatedLatencies()
         var traffic = InvocationUsage()
         var pingTotal: Int64 = 0
-        // Endpoints never share instances, so each runs alone.
-        let (offsets, calls, end) = trace.callsByEndpoint(only: only)
-        let endpointCount = trace.endpoints.count
-        guard let start = trace.times.first, offsets[endpointCount] > 0 else { return outcome }
+        let (offsets, calls, end) = (grouped.offsets, grouped.calls, grouped.end)
+        let endpointCount = grouped.endpoints.count
+        guard let start = grouped.start, offsets[endpointCount] > 0 else { return outcome }
         for endpointIndex in 0..<endpointCount where offsets[endpointIndex + 1] > offsets[endpointIndex] {
             var endpoint = EndpointReplay(policy: policy, target: target, start: start, skipping: skipping)
-            var figures = EndpointOutcome(endpoint: trace.endpoints[endpointIndex])
+            var figures = EndpointOutcome(endpoint: grouped.endpoints[endpointIndex])
             var pings = InvocationUsage()
             calls.withUnsafeBufferPointer { calls in
                 for call in calls[offsets[endpointIndex]..<offsets[endpointIndex + 1]] {
@@ -71,7 +75,7 @@ public enum KeepWarmSimulator {
         }
         outcome.warmInstanceSeconds /= 1_000_000
         outcome.wastedWarmInstanceSeconds /= 1_000_000
-        outcome.p99Ms = latency.milliseconds(atPercentile: 99)
+        outcome.p99Ms = latency.histogram.milliseconds(atPercentile: 99)
         outcome.trafficCostMicros = Money.micros(target.rates.cost(traffic))
         outcome.pingCostMicros = pingTotal
         return outcome
@@ -121,7 +125,7 @@ private struct EndpointReplay {
         coldPingBilled = memoryMB * target.rates.billedMilliseconds(microseconds: pingDuration + coldStart)
     }
 
-    mutating func invoke(at time: Int64, duration: Int64, figures: inout EndpointOutcome, latency: inout LatencyHistogram,
+    mutating func invoke(at time: Int64, duration: Int64, figures: inout EndpointOutcome, latency: inout SimulatedLatencies,
                          usage: inout InvocationUsage, pingUsage: inout InvocationUsage) {
         keepWarm(until: time, figures: &figures, pingUsage: &pingUsage)
         clock = max(clock, time)
@@ -130,7 +134,7 @@ private struct EndpointReplay {
         figures.requests += 1
         figures.servingMicroseconds += waited
         if cold { figures.coldStarts += 1 }
-        latency.record(microseconds: UInt64(waited))
+        latency.record(microseconds: waited)
         usage.requests += 1
         usage.billedMBMilliseconds += memoryMB * target.rates.billedMilliseconds(microseconds: waited)
         guard learns else { return }
@@ -219,7 +223,8 @@ private struct EndpointReplay {
 
     func microseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 
-    func replan(at now: Int64) -> KeepWarmDecision {
+    mutating func replan(at now: Int64) -> KeepWarmDecision {
+        if learns { window.cacheWindows() }
         func date(_ us: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(us) / 1_000_000) }
         // As the daemon reads it: the end of the latest busy bucket of the last 4 hours, the latest a request in it can have come.
         let lastInvocation = window.lastStart.map { date(($0 + window.bucketSeconds) * 1_000_000) }

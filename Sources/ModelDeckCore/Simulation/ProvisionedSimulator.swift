@@ -16,11 +16,16 @@ public enum ProvisionedSimulator {
 
     /// Nil when the target's platform has no provisioned-concurrency price (`target.provisionedRates`).
     public static func run(_ trace: Trace, environments: Int, target: SimulatedTarget, endpoints only: Set<Int32>? = nil) -> SimulationOutcome? {
+        run(CallsByEndpoint(trace, only: only), environments: environments, target: target)
+    }
+
+    /// The same on a trace already grouped by endpoint (shared by several policies).
+    public static func run(_ grouped: CallsByEndpoint, environments: Int, target: SimulatedTarget) -> SimulationOutcome? {
         guard let provisioned = target.provisionedRates else { return nil }
         var outcome = SimulationOutcome(policy: "provisioned ×\(environments)")
-        let (offsets, calls, end) = trace.callsByEndpoint(only: only)
-        let endpointCount = trace.endpoints.count
-        guard let start = trace.times.first, offsets[endpointCount] > 0 else { return outcome }
+        let (offsets, calls, end) = (grouped.offsets, grouped.calls, grouped.end)
+        let endpointCount = grouped.endpoints.count
+        guard let start = grouped.start, offsets[endpointCount] > 0 else { return outcome }
         let span = end - start
         let enabledSeconds = (span + 999_999) / 1_000_000
         let billedSeconds = max(1, enabledSeconds).roundedUp(to: enabledGranularitySeconds)
@@ -29,12 +34,12 @@ public enum ProvisionedSimulator {
         provisionedRequestRates.perGBSecond = provisioned.perGBSecondDuration
         let coldStart = target.coldStartMilliseconds * 1_000
         let memoryMB = Int64(target.memoryMB)
-        var latency = LatencyHistogram()
+        var latency = SimulatedLatencies()
         var onDemand = InvocationUsage()
         var onProvisioned = InvocationUsage()
         var alive: Int64 = 0
         for endpointIndex in 0..<endpointCount where offsets[endpointIndex + 1] > offsets[endpointIndex] {
-            var figures = EndpointOutcome(endpoint: trace.endpoints[endpointIndex])
+            var figures = EndpointOutcome(endpoint: grouped.endpoints[endpointIndex])
             var pool = InstancePool(idleTimeout: target.idleTimeoutSeconds * 1_000_000, coldStart: coldStart)
             // When each provisioned environment is free again, soonest first.
             var busyUntil = Heap<Int64>((0..<max(0, environments)).map { _ in Int64.min })
@@ -54,7 +59,7 @@ public enum ProvisionedSimulator {
                     onDemand.billedMBMilliseconds += memoryMB * target.rates.billedMilliseconds(microseconds: waited)
                 }
                 figures.servingMicroseconds += waited
-                latency.record(microseconds: UInt64(waited))
+                latency.record(microseconds: waited)
             }
             pool.finish(at: end, alive: &figures.aliveMicroseconds)
             figures.aliveMicroseconds += Int64(environments) * span
@@ -68,7 +73,7 @@ public enum ProvisionedSimulator {
         }
         outcome.warmInstanceSeconds = alive / 1_000_000
         outcome.wastedWarmInstanceSeconds /= 1_000_000
-        outcome.p99Ms = latency.milliseconds(atPercentile: 99)
+        outcome.p99Ms = latency.histogram.milliseconds(atPercentile: 99)
         outcome.trafficCostMicros = Money.micros(target.rates.cost(onDemand) + provisionedRequestRates.cost(onProvisioned))
         return outcome
     }

@@ -1,10 +1,31 @@
 import Foundation
 
+/// A trace's invocations regrouped for replay: each endpoint's, in time order, gathered into one array
+/// endpoint after endpoint (a counting sort), so each endpoint's replay reads memory in order. Endpoints never
+/// share instances, so the simulators replay them one at a time. Made once per trace (and endpoint selection)
+/// and shared by every policy replayed on it.
+public struct CallsByEndpoint: Sendable {
+    public let endpoints: [String]
+    /// Endpoint i's calls are `calls[offsets[i]..<offsets[i + 1]]`.
+    let offsets: [Int]
+    let calls: [(time: Int64, duration: Int64)]
+    /// When the trace starts (its first call, whichever endpoints are kept), and when the last kept call ends.
+    let start: Int64?
+    let end: Int64
+
+    /// `only` keeps those endpoints alone.
+    public init(_ trace: Trace, only: Set<Int32>? = nil) {
+        endpoints = trace.endpoints
+        start = trace.times.first
+        (offsets, calls, end) = trace.callsByEndpoint(only: only)
+    }
+
+    /// Calls kept.
+    public var count: Int { calls.count }
+}
+
 extension Trace {
-    /// The invocations of each endpoint, in time order, gathered into one array endpoint after endpoint (a
-    /// counting sort), so each endpoint's replay reads memory in order: endpoint i's calls are
-    /// `calls[offsets[i]..<offsets[i + 1]]`. `end` is when the last call ends. `only` keeps those endpoints alone.
-    func callsByEndpoint(only: Set<Int32>?) -> (offsets: [Int], calls: [(time: Int64, duration: Int64)], end: Int64) {
+    fileprivate func callsByEndpoint(only: Set<Int32>?) -> (offsets: [Int], calls: [(time: Int64, duration: Int64)], end: Int64) {
         let endpointCount = endpoints.count
         var offsets = [Int](repeating: 0, count: endpointCount + 1)
         var end = Int64.min
