@@ -125,7 +125,7 @@ struct SimulateCommand: ParsableCommand {
             }
             return .fixed(everySeconds: every, concurrency: concurrency)
         default:
-            throw ModelDeckError("--policy '\(text)' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2) or greedy-dual[:INSTANCES]")
+            throw ModelDeckError("--policy '\(text)' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2), greedy-dual[:INSTANCES] or provisioned:N")
         }
     }
 
