@@ -127,6 +127,12 @@ struct BadInputTests {
         #expect(try expectRefused(["deploy", "sentiment", "v2", "--bake", "soon"]).contains("--bake 'soon' is not a duration"))
         #expect(try expectRefused(["warm", "sentiment", "--every", "5m", "--off"]).contains("choose exactly one of"))
         #expect(try expectRefused(["warm", "sentiment", "--every", "0s"]).contains("must be at least 1s"))
+        // Provisioned concurrency is Lambda's: refused on the local target, named, before anything is written.
+        #expect(try expectRefused(["warm", "sentiment", "--provisioned", "2"]).contains("target 'local' (local), which has no provisioned concurrency; only aws-lambda targets do"))
+        #expect(try expectRefused(["warm", "sentiment", "--provisioned=-1"]).contains("is outside 0–1,000"))
+        #expect(try expectRefused(["warm", "sentiment", "--provisioned", "2", "--schedule", "0 8 * *"]).contains("has 4 fields; it needs 5"))
+        #expect(try expectRefused(["warm", "sentiment", "--provisioned", "2", "--every", "5m"]).contains("without --every"))
+        #expect(try expectRefused(["warm", "sentiment", "--every", "5m", "--schedule", "0 8 * * *"]).contains("--schedule goes with --provisioned"))
         #expect(try expectRefused(["rollback", "sentiment", "--reason", "x"]).contains("no earlier good version"))
         #expect(try expectRefused(["get", "events", "--limit", "0"]).contains("--limit 0"))
     }

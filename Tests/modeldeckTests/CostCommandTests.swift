@@ -193,7 +193,10 @@ struct CostCommandTests {
         try expectRefused(["simulate", trace, "--idle-timeout", "0s"], "--idle-timeout 0s must be above zero")
         try expectRefused(["simulate", trace, "--cold-start", "later"], "--cold-start 'later' is not a duration")
         try expectRefused(["simulate", trace, "--memory", "0"], "--memory 0 must be above zero")
-        try expectRefused(["simulate", trace, "--policy", "sometimes"], "--policy 'sometimes' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2) or greedy-dual[:INSTANCES]")
+        try expectRefused(["simulate", trace, "--policy", "sometimes"], "--policy 'sometimes' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2), greedy-dual[:INSTANCES] or provisioned:N")
+        try expectRefused(["simulate", trace, "--policy", "provisioned:0"], "--policy 'provisioned:0' is not a policy; use provisioned:N with N environments per endpoint from 1 to 1,000, e.g. provisioned:2")
+        try expectRefused(["simulate", trace, "--platform", "sagemaker-serverless", "--policy", "provisioned:1"],
+                          "--policy provisioned:1 needs provisioned-concurrency prices, and the price table has none for sagemaker-serverless x86_64 in us-east-1")
         try expectRefused(["simulate", trace, "--policy", "greedy-dual:none"], "--policy greedy-dual:none: instances 'none' must be a whole number from 1 to 1,000,000")
         try expectRefused(["simulate", trace, "--idle-timeout", "5m", "--idle-timeout", "2d"], "--idle-timeout 2d is over the limit of 1d")
         try expectRefused(["simulate"], "no trace file given")

@@ -41,6 +41,13 @@ public enum TargetPricing {
                                    architecture: target.descriptor.value("architecture", of: target) ?? "x86_64")
     }
 
+    /// Provisioned-concurrency rates for `target` (Lambda), or nil when its platform has none in `table`.
+    public static func provisionedRates(for target: Target, table: PriceTable) throws -> ProvisionedRates? {
+        guard target.descriptor.provisionsConcurrency, let platform = platform(of: target) else { return nil }
+        return try table.provisionedRates(platform: platform, region: target.region ?? defaultRegion,
+                                          architecture: target.config["architecture"] ?? "x86_64")
+    }
+
     /// `aws-lambda x86_64 eu-central-1`, or nil when unpriced (free, or no prices for it in `table`).
     public static func label(of target: Target, table: PriceTable) -> String? {
         if let rates = try? taskRates(for: target, table: table) { return "\(rates.platform) \(rates.architecture) \(rates.region)" }

@@ -19,6 +19,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
         migrator.registerMigration("2026-11-30 notifications", migrate: addNotifications)
         migrator.registerMigration("2026-11-30 bench runs", migrate: addBenchRuns)
+        migrator.registerMigration("2026-11-30 provisioned concurrency", migrate: addProvisionedConcurrency)
         return migrator
     }
 
@@ -400,6 +401,27 @@ public enum Migrations {
                 finished_at DATETIME
             );
             CREATE INDEX bench_runs_by_endpoint ON bench_runs(endpoint, id);
+            """)
+    }
+
+    /// Provisioned concurrency as a keep-warm mode (issue #19): per endpoint, what the user asked for
+    /// (`concurrency` and its cron `schedule`, JSON) and what the daemon last saw on the target (`applied`, the
+    /// platform's status, the tries that failed and when the next one is due).
+    private static func addProvisionedConcurrency(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE provisioned_concurrency (
+                endpoint TEXT PRIMARY KEY NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
+                concurrency INTEGER NOT NULL CHECK (concurrency >= 0),
+                schedule TEXT NOT NULL DEFAULT '[]',
+                applied INTEGER NOT NULL DEFAULT 0 CHECK (applied >= 0),
+                platform_status TEXT,
+                available INTEGER,
+                failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+                last_error TEXT,
+                retry_at DATETIME,
+                checked_at DATETIME,
+                updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
+            );
             """)
     }
 }

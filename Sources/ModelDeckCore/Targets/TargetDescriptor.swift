@@ -55,6 +55,9 @@ public struct TargetDescriptor: Sendable {
     /// Whether ModelDeck deploys and rolls back on this kind; false for an endpoint someone else runs (http), where
     /// `deploy` and `rollback` are refused before anything is written.
     public let controlsDeployments: Bool
+    /// Whether the platform keeps a number of instances initialised on request, billed while configured
+    /// (Lambda's provisioned concurrency): `modeldeck warm E --provisioned N` is refused elsewhere.
+    public let provisionsConcurrency: Bool
     /// What is wrong with the environment `target` needs (an http target's header variables), as one line, or nil.
     /// `apply` asks it of its own environment; the daemon reads the variables when it starts.
     public let checkEnvironment: @Sendable (Target, [String: String]) -> String?
@@ -66,7 +69,7 @@ public struct TargetDescriptor: Sendable {
 
     public init(kind: TargetKind, summary: String, limits: TargetLimits, packaging: Packaging, configKeys: [ConfigKey],
                 needsRegion: Bool, splitsTraffic: Bool, pricing: Pricing, isRemote: Bool, metrics: MetricsSource,
-                controlsDeployments: Bool = true,
+                controlsDeployments: Bool = true, provisionsConcurrency: Bool = false,
                 checkEnvironment: @escaping @Sendable (Target, [String: String]) -> String? = { _, _ in nil },
                 checkEndpoint: @escaping @Sendable (Endpoint, Target) -> String? = { _, _ in nil },
                 adjustLimits: @escaping @Sendable (inout TargetLimits, [String: String]) -> Void = { _, _ in }) {
@@ -83,6 +86,7 @@ public struct TargetDescriptor: Sendable {
         self.isRemote = isRemote
         self.metrics = metrics
         self.controlsDeployments = controlsDeployments
+        self.provisionsConcurrency = provisionsConcurrency
         self.checkEnvironment = checkEnvironment
         self.checkEndpoint = checkEndpoint
         self.adjustLimits = adjustLimits

@@ -38,6 +38,14 @@ public protocol TargetDriver: Sendable {
     /// per version and period. A target measured at ModelDeck's own gateway (local) has nothing to give.
     func collectMetrics(of endpoint: Endpoint, versions: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics
 
+    /// Configures `count` environments the platform keeps initialised for `endpoint` (Lambda: provisioned
+    /// concurrency on the alias), or removes the configuration when `count` is 0; returns how it stands then
+    /// (nil once removed). Targets without it throw (`TargetDescriptor.provisionsConcurrency`).
+    func setProvisionedConcurrency(_ count: Int, on endpoint: Endpoint) async throws -> ProvisionedConcurrencyConfig?
+
+    /// How `endpoint`'s provisioned concurrency stands on the platform, or nil when none is configured.
+    func provisionedConcurrency(of endpoint: Endpoint) async throws -> ProvisionedConcurrencyConfig?
+
     /// Whether its calls cross the network to a platform (seconds to minutes each): the daemon then runs
     /// them in the background, checks drift once a minute, and collects the platform's metrics.
     var isRemote: Bool { get }
@@ -53,6 +61,14 @@ extension TargetDriver {
 
     public func probe(_ version: ModelVersion, of endpoint: Endpoint) async throws -> PingResult {
         throw ModelDeckError("target \(target.label) is not probed: ModelDeck measures its endpoints itself")
+    }
+
+    public func setProvisionedConcurrency(_ count: Int, on endpoint: Endpoint) async throws -> ProvisionedConcurrencyConfig? {
+        throw ModelDeckError("target \(target.label) has no provisioned concurrency")
+    }
+
+    public func provisionedConcurrency(of endpoint: Endpoint) async throws -> ProvisionedConcurrencyConfig? {
+        throw ModelDeckError("target \(target.label) has no provisioned concurrency")
     }
 
     public var isRemote: Bool { target.descriptor.isRemote }
