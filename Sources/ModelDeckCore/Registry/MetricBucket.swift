@@ -95,7 +95,7 @@ public struct MetricBucket: Equatable, Sendable {
     /// stored bucket at `key`, in the caller's transaction: those fields are replaced, not added, because a
     /// platform revises recent figures and the same interval is collected again. What ModelDeck recorded
     /// itself in that bucket stays: warmups and their cold starts and cost, cold starts, instances, MB·ms.
-    /// `maxInFlight` keeps the larger of the two (a maximum, so writing it twice changes nothing).
+    /// `maxInFlight` and `instances` keep the larger of the two (maxima, so writing them twice changes nothing).
     /// `coldStarts` is the platform's too when it counts them (`platformCountsColdStarts`: SageMaker does,
     /// Lambda's metrics do not).
     public func replaceObserved(at key: Key, platformCountsColdStarts: Bool = false, _ db: Database) throws {
@@ -106,6 +106,7 @@ public struct MetricBucket: Equatable, Sendable {
         total.latency = latency
         total.costMicros = costMicros
         total.maxInFlight = max(total.maxInFlight, maxInFlight)
+        total.instances = max(total.instances, instances)  // instances billed by the hour (SageMaker real-time)
         try total.store(at: key, db)
     }
 

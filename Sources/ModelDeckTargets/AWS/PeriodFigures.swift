@@ -15,6 +15,11 @@ public struct PeriodFigures: Equatable, Sendable {
     public var concurrency: Double?
     /// Requests that waited for a new instance, where the platform counts them (SageMaker's `ModelSetupTime`).
     public var coldStarts: Double = 0
+    /// Instances that ran through the period, where the platform bills them by the hour (SageMaker real-time).
+    public var instances: Double?
+    /// The instances' average CPU (percent of one core) and memory (percent) use, where the platform reports them.
+    public var cpuUtilization: Double?
+    public var memoryUtilization: Double?
 
     public init() {}
 
