@@ -57,6 +57,8 @@ public struct SageMakerRealtimeDriver: TargetDriver {
         var wanted: [(version: ModelVersion, weight: Int)] = []
         for (id, weight) in taking {
             guard let version = versions[id] else { throw ModelDeckError("no version '\(id)' of endpoint '\(endpoint.name)' in the registry") }
+            // Before any call: a version that cannot fit one instance is refused, naming the limit.
+            try FitCheck.require(version: version, endpoint: endpoint, target: target)
             wanted.append((version, weight))
         }
         let name = endpointName(endpoint.name)
