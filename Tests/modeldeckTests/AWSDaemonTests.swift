@@ -325,7 +325,7 @@ import Testing
         // Every view reads it through the generic paths: the endpoint's row names its target and both versions.
         let wide = try CLI.run(["get", "endpoints", "-o", "wide", "--registry", scratch.registry])
         let row = try #require(wide.stdout.split(separator: "\n").first { $0.hasPrefix("scoring") }, "\(wide.stdout)\(wide.stderr)")
-        #expect(row.contains(" rt ") && row.contains("v1 90%") && row.contains("v2 10%"), "\(wide.stdout)")
+        #expect(row.contains(" rt ") && row.contains("v1=90%,v2=10%") && row.contains("scorer@v2 shifting 10%"), "\(wide.stdout)")
         let burn = try CLI.run(["cost", "burn", "--registry", scratch.registry])
         #expect(burn.stdout.contains("sagemaker-realtime 1 × ml.t2.medium us-east-1"), "\(burn.stdout)")
 

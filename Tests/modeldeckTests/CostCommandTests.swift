@@ -39,7 +39,7 @@ struct CostCommandTests {
         // The batch rows: Fargate task time for the day's requests, Batch Transform's instance-hours on the instance named.
         #expect(lines.contains { $0.hasPrefix("ecs-fargate") && $0.contains("a batch job a day") && $0.contains("$0.006857") && $0.contains("33m20s of task time") })
         #expect(lines.contains { $0.hasPrefix("sagemaker-batch-transform") && $0.contains("ml.m5.large, a job a day") && $0.contains("0.56 instance-hours")
-                && $0.contains("$0.063889") && $0.contains("$1.92") })
+                && $0.contains("$0.063889") && $0.contains("$1.916667") })
         // The seeds' table, whole: every platform it compares has a priced row (Lambda, SageMaker serverless, the
         // real-time ml.t2.medium baseline, Fargate as a batch job, Batch Transform).
         for (platform, option) in [("aws-lambda", "on demand"), ("sagemaker-serverless", "on demand"), ("sagemaker-realtime", "ml.t2.medium always on"),
