@@ -57,5 +57,6 @@ struct MetricsCollectorTests {
         let stored = try #require(try fixture.registry.bucket(at: key))
         // 3 × $0.115 an hour for one minute = $0.00575 → 5,750 µ$, with no request at all.
         #expect(stored.requests == 0 && stored.instances == 3 && stored.costMicros == 5_750)
+        #expect(stored.cpuUtilizationPercent == 12 && stored.memoryUtilizationPercent == nil)
     }
 }

@@ -167,6 +167,9 @@ import Testing
         for _ in 0..<2 { try registry.replaceObserved(buckets, platformCountsColdStarts: measured.countsColdStarts) }
         let stored = try #require(try registry.bucket(at: MetricBucket.Key(endpoint: name, version: "sentiment@v1", start: minute, width: 60)))
         #expect(stored.costMicros == 1_867 && stored.requests == 40 && stored.instances == 2)
+        #expect(stored.cpuUtilizationPercent == 150 && stored.memoryUtilizationPercent == 42)
+        let idle = try #require(try registry.bucket(at: MetricBucket.Key(endpoint: name, version: "sentiment@v2", start: minute, width: 60)))
+        #expect(idle.cpuUtilizationPercent == 1 && idle.memoryUtilizationPercent == nil)
     }
 
     @Test func liveWeightsAreEachVariantsShareOfTheSum() {
