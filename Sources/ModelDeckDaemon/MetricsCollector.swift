@@ -51,7 +51,8 @@ struct MetricsCollector: Service {
                     ])
                 }
                 let buckets = measured.buckets(rates: try? TargetPricing.rates(for: driver.target, table: prices),
-                                               taskRates: try? TargetPricing.taskRates(for: driver.target, table: prices))
+                                               taskRates: try? TargetPricing.taskRates(for: driver.target, table: prices),
+                                               perInstanceHour: TargetPricing.instanceRate(for: driver.target, table: prices)?.rate.perHour)
                 try await registry.perform { try $0.replaceObserved(buckets, platformCountsColdStarts: measured.countsColdStarts) }
             } catch {
                 logger.warning("metrics collection failed", metadata: [

@@ -350,4 +350,64 @@ import Testing
         #expect(after[v1Service] == 1 && after.filter { $0.key != v1Service }.values.allSatisfy { $0 == 0 }, "\(after)")
         #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
     }
+
+    /// The same daemon and CLI on a sagemaker-realtime target (moto, with `UpdateEndpoint` stood in for at the HTTP
+    /// boundary: `MotoWithUpdateEndpoint`): a deploy makes the endpoint, a canary adds v2's variant at 10% with one
+    /// `UpdateEndpoint`, and a rollback moves the weights back — asked of SageMaker itself (DescribeEndpoint).
+    @Test func aCanaryAndARollbackThroughTheCLIMoveTheRealtimeVariantsWeights() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let prefix = "md\(UUID().uuidString.prefix(6).lowercased())"
+        let aws = MotoWithUpdateEndpoint()
+        defer { aws.stop() }
+        var environment = try await awsEnvironment(scratch)
+        environment["AWS_ENDPOINT_URL"] = try await aws.start()
+        try applyDeck(scratch, target: "{name: rt, kind: sagemaker-realtime, region: us-east-1, execution_role_arn: '\(Self.role)', instance_type: ml.t2.medium, endpoint_prefix: \(prefix)}",
+                      versionMemory: "1GB", endpoint: "{name: scoring, model: scorer, target: rt, memory: 2GB}")
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: environment)
+        defer { daemon.stop() }
+
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        func variants() async throws -> [String: Double] {
+            let answer = try await client.json(.sagemaker, targetPrefix: "SageMaker", operation: "DescribeEndpoint", ["EndpointName": "\(prefix)-scoring"])
+            let endpoint = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any] ?? [:]
+            return (endpoint["ProductionVariants"] as? [[String: Any]] ?? []).reduce(into: [:]) { result, variant in
+                result[variant["VariantName"] as? String ?? "?"] = variant["CurrentWeight"] as? Double ?? 0
+            }
+        }
+        func waitForVariants(_ expected: [String: Double]) async throws -> [String: Double] {
+            var seen: [String: Double] = [:]
+            for _ in 0..<300 {  // the registry's weight comes first, then the driver's calls
+                seen = (try? await variants()) ?? [:]
+                if seen == expected { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return seen
+        }
+
+        #expect(try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" })
+        #expect(try await waitForVariants(["v1": 100]) == ["v1": 100])
+
+        let canary = try CLI.run(["deploy", "scoring", "v2", "--strategy", "canary:10%:5m", "--registry", scratch.registry])
+        #expect(canary.status == 0, "\(canary.stderr)")
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 2)?.weight == 10 })
+        #expect(try await waitForVariants(["v1": 90, "v2": 10]) == ["v1": 90, "v2": 10])
+
+        // Every view reads it through the generic paths: the endpoint's row names its target and both versions.
+        let wide = try CLI.run(["get", "endpoints", "-o", "wide", "--registry", scratch.registry])
+        let row = try #require(wide.stdout.split(separator: "\n").first { $0.hasPrefix("scoring") }, "\(wide.stdout)\(wide.stderr)")
+        #expect(row.contains(" rt ") && row.contains("v1=90%,v2=10%") && row.contains("scorer@v2 shifting 10%"), "\(wide.stdout)")
+        let burn = try CLI.run(["cost", "burn", "--registry", scratch.registry])
+        #expect(burn.stdout.contains("sagemaker-realtime 1 × ml.t2.medium us-east-1"), "\(burn.stdout)")
+
+        #expect(try CLI.run(["rollback", "scoring", "--reason", "canary looks wrong", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitForVariants(["v1": 100, "v2": 0]) == ["v1": 100, "v2": 0])
+        #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+        // One new config for the canary, and no other: the rollback moved weights on the variants there were.
+        let operations = aws.operations
+        #expect(operations.filter { $0 == "UpdateEndpoint" }.count == 1, "\(operations)")
+        #expect(operations.filter { $0 == "CreateEndpointConfig" }.count == 2, "\(operations)")
+        #expect(operations.contains("UpdateEndpointWeightsAndCapacities"), "\(operations)")
+    }
 }

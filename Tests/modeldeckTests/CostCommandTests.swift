@@ -38,7 +38,15 @@ struct CostCommandTests {
         #expect(lines.contains { $0.hasPrefix("sagemaker-realtime") && $0.contains("$40.32") })
         // The batch rows: Fargate task time for the day's requests, Batch Transform's instance-hours on the instance named.
         #expect(lines.contains { $0.hasPrefix("ecs-fargate") && $0.contains("a batch job a day") && $0.contains("$0.006857") && $0.contains("33m20s of task time") })
-        #expect(lines.contains { $0.hasPrefix("sagemaker-batch-transform") && $0.contains("ml.m5.large, a job a day") && $0.contains("0.56 instance-hours") })
+        #expect(lines.contains { $0.hasPrefix("sagemaker-batch-transform") && $0.contains("ml.m5.large, a job a day") && $0.contains("0.56 instance-hours")
+                && $0.contains("$0.063889") && $0.contains("$1.916667") })
+        // The seeds' table, whole: every platform it compares has a priced row (Lambda, SageMaker serverless, the
+        // real-time ml.t2.medium baseline, Fargate as a batch job, Batch Transform).
+        for (platform, option) in [("aws-lambda", "on demand"), ("sagemaker-serverless", "on demand"), ("sagemaker-realtime", "ml.t2.medium always on"),
+                                   ("ecs-fargate", "a batch job a day"), ("sagemaker-batch-transform", "ml.m5.large, a job a day")] {
+            let row = try #require(lines.first { $0.hasPrefix(platform) && $0.contains(option) }, "\(platform) \(option)")
+            #expect(row.contains("$") && !row.contains("the price table has no"), "\(row)")
+        }
         let other = try CLI.run(["cost", "estimate", "--requests", "10000/day", "--duration", "200ms", "--memory", "512", "--batch-instance", "ml.c5.xlarge"])
         #expect(other.stdout.contains("ml.c5.xlarge, a job a day"))
         let refused = try CLI.run(["cost", "estimate", "--requests", "10000/day", "--duration", "200ms", "--memory", "512", "--batch-instance", "m5 large"])

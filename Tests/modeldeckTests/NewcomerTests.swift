@@ -73,6 +73,15 @@ struct NewcomerTests {
         #expect(shown.allSatisfy { targets.contains($0) }, "\(targets)")
     }
 
+    @Test func theSageMakerRealtimeExampleDeckApplies() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let applied = try CLI.run(["apply", "-f", "fixtures/decks/sagemaker-realtime.yaml", "--registry", scratch.registry])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let targets = try CLI.run(["get", "targets", "--registry", scratch.registry]).stdout
+        #expect(targets.contains("realtime-us") && targets.contains("sagemaker-realtime") && targets.contains("ml.m5.large"), "\(targets)")
+    }
+
     @Test func dryRunShowsThePlanAndWritesNothing() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }

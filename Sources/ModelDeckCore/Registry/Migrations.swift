@@ -20,6 +20,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 notifications", migrate: addNotifications)
         migrator.registerMigration("2026-11-30 bench runs", migrate: addBenchRuns)
         migrator.registerMigration("2026-11-30 provisioned concurrency", migrate: addProvisionedConcurrency)
+        migrator.registerMigration("2026-11-30 instance utilization", migrate: addInstanceUtilization)
         return migrator
     }
 
@@ -423,5 +424,12 @@ public enum Migrations {
                 updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
             );
             """)
+    }
+
+    /// Where a platform runs instances by the hour (SageMaker real-time), the highest average CPU (percent of one
+    /// core, so up to 100 × vCPUs) and memory (percent) its instances reported in the bucket; NULL where none did.
+    private static func addInstanceUtilization(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN cpu_utilization_pct REAL")
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN memory_utilization_pct REAL")
     }
 }

@@ -20,6 +20,9 @@ public struct TargetDescriptor: Sendable {
         case platform(String)
         /// As the platform the target names in this setting (local: `price_as`), free when it names none.
         case configured(key: String)
+        /// By the instance-hour, busy or not, as the price table's platform of this name prices the instance type
+        /// named in `typeKey`, times the count in `countKey` (SageMaker real-time); invocations cost nothing more.
+        case instances(String, typeKey: String, countKey: String)
     }
 
     /// Where the figures of a kind's endpoints come from.

@@ -22,6 +22,11 @@ public struct PeriodFigures: Equatable, Sendable {
     public var startedTaskLifetimes: [Int64] = []
     /// vCPUs of each of those tasks, for their price.
     public var taskVCPU: Decimal = 0
+    /// Instances that ran through the period, where the platform bills them by the hour (SageMaker real-time).
+    public var instances: Double?
+    /// The instances' average CPU (percent of one core) and memory (percent) use, where the platform reports them.
+    public var cpuUtilization: Double?
+    public var memoryUtilization: Double?
 
     public init() {}
 
@@ -45,6 +50,9 @@ public struct PeriodFigures: Equatable, Sendable {
         bucket.latency = latency(count: UInt64(max(0, served)))
         bucket.maxInFlight = AWSNumber.whole(concurrency ?? 0) ?? 0
         bucket.coldStarts = AWSNumber.whole(coldStarts) ?? 0
+        // A percentage past any instance's cores (or not a number) is left out as the counts are.
+        bucket.cpuUtilizationPercent = cpuUtilization.flatMap { AWSNumber.whole($0, limit: 100_000) != nil ? $0 : nil }
+        bucket.memoryUtilizationPercent = memoryUtilization.flatMap { AWSNumber.whole($0, limit: 100) != nil ? $0 : nil }
         if let rates, served > 0 {
             let billedMBMilliseconds = AWSNumber.whole((AWSNumber.whole(sum ?? 0).map(Double.init) ?? 0) * Double(memoryMB),
                                                        limit: 1e18, rounding: .up) ?? 0

@@ -147,10 +147,19 @@ public struct PlatformMetrics: Sendable {
 
     /// The periods as metric buckets priced by `rates` and, for task time, `taskRates` (`PeriodFigures.bucket`),
     /// periods of one key added.
-    public func buckets(rates: InvocationRates?, taskRates: TaskRates? = nil) -> [MetricBucket.Key: MetricBucket] {
+    /// A period whose figures count instances (`PeriodFigures.instances`) costs them for its width at
+    /// `perInstanceHour`: instance-hours × price, busy or not.
+    public func buckets(rates: InvocationRates?, taskRates: TaskRates? = nil, perInstanceHour: Decimal? = nil) -> [MetricBucket.Key: MetricBucket] {
         var buckets: [MetricBucket.Key: MetricBucket] = [:]
         for period in periods {
-            buckets[period.key, default: MetricBucket()].add(period.figures.bucket(memoryMB: period.memoryMB, rates: rates, taskRates: taskRates))
+            var bucket = period.figures.bucket(memoryMB: period.memoryMB, rates: rates, taskRates: taskRates)
+            if let instances = period.figures.instances.flatMap({ AWSNumber.whole($0, limit: 1e6) }) {
+                bucket.instances = instances
+                if let perInstanceHour {
+                    bucket.costMicros += Money.micros(Decimal(instances) * Decimal(period.key.width) / 3_600 * perInstanceHour)
+                }
+            }
+            buckets[period.key, default: MetricBucket()].add(bucket)
         }
         return buckets
     }

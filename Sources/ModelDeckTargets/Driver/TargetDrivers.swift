@@ -41,6 +41,7 @@ public enum TargetDrivers {
     static let makers: [TargetKind: Maker] = Dictionary(uniqueKeysWithValues: [
         LocalDriver.maker, LambdaDriver.maker, SageMakerServerlessDriver.maker, HTTPDriver.maker,
         FargateDriver.maker,
+        SageMakerRealtimeDriver.maker,
     ].map { ($0.kind, $0) })
 
     /// The driver of `target`. A target that cannot be driven from here (no credentials, a kind without a
