@@ -29,12 +29,14 @@ extension Registry {
             let byName = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             let weights = try TrafficSplit.allDesired(db)
             let endpoints = try Endpoint.filter(byName.keys.contains(Column("target"))).order(Column("name")).fetchAll(db)
-            let primaries = endpoints.compactMap { TrafficSplit.primary(of: weights[$0.name] ?? [:]) }
+            // Endpoint name → the version its traffic names, worked out once.
+            var primaries: [String: String] = [:]
+            for endpoint in endpoints { primaries[endpoint.name] = TrafficSplit.primary(of: weights[endpoint.name] ?? [:]) }
             var versions: [String: ModelVersion] = [:]
-            for version in try ModelVersion.fetchAll(db, keys: Set(primaries)) { versions[version.id] = version }
+            for version in try ModelVersion.fetchAll(db, keys: Set(primaries.values)) { versions[version.id] = version }
             var result: [ProbedEndpoint] = []
             for endpoint in endpoints {
-                guard let target = byName[endpoint.target], let id = TrafficSplit.primary(of: weights[endpoint.name] ?? [:]),
+                guard let target = byName[endpoint.target], let id = primaries[endpoint.name],
                       let version = versions[id], let interval = target.descriptor.probeIntervalSeconds(of: target) else { continue }
                 result.append(ProbedEndpoint(endpoint: endpoint, target: target, version: version, intervalSeconds: interval))
             }
