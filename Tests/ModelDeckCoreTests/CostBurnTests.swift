@@ -57,6 +57,32 @@ struct CostBurnTests {
         #expect(text.contains("$0.01152 (warm $0.00072)"))
     }
 
+    @Test func benchRunsCountTodayAndAgainstTheBudgetButAreNotProjected() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try registry(scratch)
+        try add(registry, version: "sentiment@v1", secondsAgo: 3_600, traffic: 1_000)
+        let subject = try registry.benchSubject(endpoint: "sentiment", version: "v2", force: false, reason: nil)
+        var figures = BenchFigures()
+        figures.requests = 400
+        figures.costMicros = 2_500
+        // One run today on v2 (a version without user traffic), one yesterday: only today's counts.
+        let today = try registry.startBenchRun(subject, plan: BenchPlan(), reason: nil, now: now.addingTimeInterval(-600))
+        try registry.finishBenchRun(today.id, figures: figures, partial: false, now: now.addingTimeInterval(-500))
+        let yesterday = try registry.startBenchRun(subject, plan: BenchPlan(), reason: nil, now: now.addingTimeInterval(-30_000))
+        try registry.finishBenchRun(yesterday.id, figures: figures, partial: false, now: now.addingTimeInterval(-29_900))
+
+        let burn = try registry.read { db in try CostBurn.load(db, now: now) }
+        let endpoint = try #require(burn.endpoints.first { $0.endpoint == "sentiment" })
+        let v2 = try #require(endpoint.versions.first { $0.version == "sentiment@v2" }).burn
+        #expect(v2.today == CostSplit(benchMicros: 2_500))
+        #expect(v2.projectedMonth == CostSplit())
+        #expect(endpoint.burn.today.totalMicros == 3_500)
+        #expect(endpoint.budgetUsedPPM == 3_500)
+        #expect(burn.total.today.benchMicros == 2_500)
+        #expect(CostBurn.table(burn).render().contains("$0.0035 (bench $0.0025)"))
+    }
+
     @Test func aFreshEndpointIsProjectedFromAtLeastFiveMinutes() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }

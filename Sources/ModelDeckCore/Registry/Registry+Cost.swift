@@ -25,6 +25,14 @@ extension CostBurn {
             """, arguments: ["day": dayStart, "projection": projectionStart, "earliest": earliest, "now": nowSeconds])
         var byEndpoint: [String: [Row]] = [:]
         for row in rows { byEndpoint[row["endpoint"], default: []].append(row) }
+        // Bench runs started today, by endpoint and version: their cost is stored on the run, not in the buckets.
+        var benchToday: [String: [String: Int64]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT endpoint, version_id, SUM(cost_micros) AS micros FROM bench_runs
+            WHERE started_at >= ? AND started_at <= ? GROUP BY endpoint, version_id
+            """, arguments: [Date(timeIntervalSince1970: TimeInterval(dayStart)), now]) {
+            benchToday[row["endpoint"], default: [:]][row["version_id"]] = row["micros"]
+        }
 
         let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var report = CostBurn(at: now, endpoints: [], total: BurnFigures(), totalBudgetMicros: nil)
@@ -35,15 +43,20 @@ extension CostBurn {
             let observed = max(nowWindowSeconds, nowSeconds - max(projectionStart, firstStart))
             var burn = BurnFigures()
             var versions: [EndpointBurn.Version] = []
-            for row in versionRows {
+            let bench = benchToday[endpoint.name] ?? [:]
+            let rowsByVersion = Dictionary(versionRows.map { ($0["version_id"] as String, $0) }, uniquingKeysWith: { first, _ in first })
+            for version in Set(rowsByVersion.keys).union(bench.keys).sorted() {
                 var figures = BurnFigures()
-                let rate = live[endpoint.name]?.versions[row["version_id"]]
+                let rate = live[endpoint.name]?.versions[version]
                 figures.perHourNow = CostSplit(trafficMicros: (rate?.burnMicrosPerHour ?? 0) - (rate?.pingBurnMicrosPerHour ?? 0),
                                                keepWarmMicros: rate?.pingBurnMicrosPerHour ?? 0)
-                figures.today = CostSplit(trafficMicros: row["day_traffic"], keepWarmMicros: row["day_warm"])
-                figures.projectedMonth = CostSplit(trafficMicros: project(row["last_traffic"], over: observed),
-                                                   keepWarmMicros: project(row["last_warm"], over: observed))
-                versions.append(.init(version: row["version_id"], burn: figures))
+                if let row = rowsByVersion[version] {
+                    figures.today = CostSplit(trafficMicros: row["day_traffic"], keepWarmMicros: row["day_warm"])
+                    figures.projectedMonth = CostSplit(trafficMicros: project(row["last_traffic"], over: observed),
+                                                       keepWarmMicros: project(row["last_warm"], over: observed))
+                }
+                figures.today.benchMicros = bench[version] ?? 0
+                versions.append(.init(version: version, burn: figures))
                 burn.add(figures)
             }
             let target = targets[endpoint.target]

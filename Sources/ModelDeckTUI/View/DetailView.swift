@@ -78,7 +78,7 @@ extension Dashboard {
         lines.append(capacity)
 
         var cost: [Segment] = [label("Cost"), ("\(Cells.dollars(s.burnMicrosPerHour))/h now (keep-warm \(Cells.dollars(s.warmupBurnMicrosPerHour))/h)", .normal),
-                               (" · today \(Cells.dollars(s.todayMicros)) (keep-warm \(Cells.dollars(s.todayWarmupMicros)))", .normal),
+                               (" · today \(Cells.dollars(s.todayMicros)) (keep-warm \(Cells.dollars(s.todayWarmupMicros))\(s.todayBenchMicros > 0 ? ", bench \(Cells.dollars(s.todayBenchMicros))" : ""))", .normal),
                                (" · month ≈ \(Cells.dollars(s.projectedMonthMicros))", .normal)]
         if let budget = s.dailyBudgetMicros, let percent = s.budgetPercent {
             cost.append((" · budget \(Format.dollars(micros: budget))/day: \(percent)%", breaches.contains(.budget) ? .error : percent >= 80 ? .warning : .ok))
