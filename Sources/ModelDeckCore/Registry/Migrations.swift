@@ -21,6 +21,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 bench runs", migrate: addBenchRuns)
         migrator.registerMigration("2026-11-30 provisioned concurrency", migrate: addProvisionedConcurrency)
         migrator.registerMigration("2026-11-30 instance utilization", migrate: addInstanceUtilization)
+        migrator.registerMigration("2026-11-30 deployment generation", migrate: addDeploymentGeneration)
         return migrator
     }
 
@@ -431,5 +432,21 @@ public enum Migrations {
     private static func addInstanceUtilization(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN cpu_utilization_pct REAL")
         try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN memory_utilization_pct REAL")
+    }
+
+    /// A counter that moves whenever a deployment row is written, kept by triggers like the catalog generation.
+    /// With it, the daemon's drift check of targets that route by the registry's own traffic table (the local
+    /// kind) runs only when a deployment or the catalog moved, instead of reading every endpoint's latest
+    /// deployment at each tick.
+    private static func addDeploymentGeneration(_ db: Database) throws {
+        try db.execute(sql: "CREATE TABLE deployment_generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
+        for event in ["INSERT", "UPDATE", "DELETE"] {
+            try db.execute(sql: """
+                CREATE TRIGGER deployments_\(event.lowercased())_moves_generation AFTER \(event) ON deployments
+                BEGIN
+                    INSERT INTO deployment_generation (id, value) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET value = value + 1;
+                END
+                """)
+        }
     }
 }
