@@ -36,6 +36,10 @@ public struct Lease: Sendable {
     public let coldStart: Bool
     /// Requests in flight on this version of the endpoint, this one included.
     public let inFlight: Int
+    /// On a cold start, how its time split: spawning the process, then until its health check answered (the
+    /// model server loads its weights before it answers; the fixture does).
+    public var processStartMilliseconds: Int? = nil
+    public var modelLoadMilliseconds: Int? = nil
 }
 
 /// Why a request could not get an instance; the gateway turns each into a clear HTTP answer.
@@ -89,6 +93,8 @@ public actor LocalRuntime {
         let startedAt = Date()
         var process: ChildProcess?
         var coldStartMilliseconds: Int?
+        var processStartMilliseconds: Int?
+        var modelLoadMilliseconds: Int?
         var readyAt: ContinuousClock.Instant?
         /// Where requests take and give back slots; what they change is kept there, under its lock.
         private let slots: InstanceSlots
@@ -314,6 +320,15 @@ public actor LocalRuntime {
 
     private func warmUpFinished(_ endpoint: String) { warmUps[endpoint] = nil }
 
+    /// Stops the idle instances of `version` of `endpoint` at once (a bench's cold phase: the next request
+    /// starts a new one); busy ones finish their requests. Returns how many were stopped.
+    @discardableResult
+    public func stopIdle(endpoint: String, version: String) -> Int {
+        let idle = instances.values.filter { $0.endpoint == endpoint && $0.version == version && $0.ready && slots.closeIfIdle($0.id) }
+        for instance in idle { retire(instance, reason: "made cold for a bench") }
+        return idle.count
+    }
+
     public func snapshot() -> [InstanceSnapshot] {
         instances.values.map { instance in
             let state: InstanceState = !instance.ready ? .starting : instance.inFlight > 0 ? .busy : .idle
@@ -347,7 +362,8 @@ public actor LocalRuntime {
     /// The lease of the request that started `instance` (its slot was reserved when the start began).
     private func coldLease(_ instance: Instance) -> Lease {
         Lease(instanceID: instance.id, endpoint: instance.endpoint, version: instance.version, port: instance.port,
-              coldStart: true, inFlight: slots.inFlight(endpoint: instance.endpoint, version: instance.version))
+              coldStart: true, inFlight: slots.inFlight(endpoint: instance.endpoint, version: instance.version),
+              processStartMilliseconds: instance.processStartMilliseconds, modelLoadMilliseconds: instance.modelLoadMilliseconds)
     }
 
     private func coldStart(_ local: LocalEndpoint, version: ModelVersion, reserveSlot: Bool) async throws -> Lease {
@@ -362,7 +378,10 @@ public actor LocalRuntime {
         do {
             let process = try await launch(instance, version: version)
             instance.process = process
+            let launched = ContinuousClock.now
+            instance.processStartMilliseconds = (launched - started).wholeMilliseconds
             try await waitUntilHealthy(instance, process: process)
+            instance.modelLoadMilliseconds = (ContinuousClock.now - launched).wholeMilliseconds
         } catch {
             if let process = instance.process {
                 await process.stop(grace: .milliseconds(100))
