@@ -8,5 +8,6 @@ let benchmarks: [any ParsableCommand.Type] = [
     PingJitterBenchmark.self,
     RegistryGrowthBenchmark.self,
     NotifyLatencyBenchmark.self,
+    GatewayBenchmark.self,
     GeneratorBenchmark.self,
 ]

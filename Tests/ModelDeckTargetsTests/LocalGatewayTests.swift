@@ -106,10 +106,26 @@ struct LocalGatewayTests {
             try harness.registry.write { db in
                 try TrafficSplit.all(on: "sentiment@v2").save(db, endpoint: "sentiment")
             }
+            #expect(try await client.firstAnswer(by: "sentiment@v2") != nil)
             for _ in 0..<20 {
                 #expect(try await client.invoke().version == "sentiment@v2")
             }
         }
+    }
+
+    @Test func theCatalogFollowsTheRegistryInTheBackground() async throws {
+        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        let catalog = try EndpointCatalog(registryPath: harness.registry.path, targets: ["local"])
+        #expect(catalog.endpoint(named: "sentiment")?.weights == ["sentiment@v1": 100])
+        let following = Task { await catalog.follow() }
+        defer { following.cancel() }
+        try harness.registry.write { db in try TrafficSplit.all(on: "sentiment@v2").save(db, endpoint: "sentiment") }
+        // Read by the background task: asking the catalog never reads the registry.
+        #expect(try await eventually { catalog.endpoint(named: "sentiment")?.weights == ["sentiment@v2": 100] })
+        #expect(catalog.failure == nil)
     }
 
     @Test func killingAnInstanceMidRequestGives502AndTheEndpointRecovers() async throws {
@@ -216,14 +232,13 @@ struct LocalGatewayTests {
             let v1 = try await client.invoke()
             #expect(v1.version == "sentiment@v1")
             try route(to: "sentiment@v2")
-            #expect(try await client.invoke().coldStart == true)
+            #expect(try await client.firstAnswer(by: "sentiment@v2")?.coldStart == true)
             try await Task.sleep(for: .milliseconds(300)) // several maintenance passes
 
             try route(to: "sentiment@v1")
-            let back = try await client.invoke()
-            #expect(back.version == "sentiment@v1")
-            #expect(back.coldStart == false)
-            #expect(back.instance == v1.instance)
+            let back = try await client.firstAnswer(by: "sentiment@v1")
+            #expect(back?.coldStart == false)
+            #expect(back?.instance == v1.instance)
             // Idle past its timeout, the version without traffic is stopped like any other instance.
             #expect(try await eventually { try !harness.instanceRows().contains { $0["version_id"] == "sentiment@v2" } })
         }

@@ -6,6 +6,7 @@ import HummingbirdCore
 import Logging
 import ModelDeckCore
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -63,7 +64,12 @@ public struct LocalGateway: Sendable {
         // Before the first flush drops their rows: kill what a gateway killed with -9 left running.
         let stale = StaleInstances.stop((try? registry.recordedInstances(onTargets: targets)) ?? [])
         if !stale.isEmpty { logger.notice("stopped processes a previous gateway left behind", metadata: ["pids": "\(stale)"]) }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        // One kept-alive connection per request in flight to an instance: AsyncHTTPClient's default of 8 per
+        // host made the 9th concurrent request to an instance wait for a connection. HTTP/1 carries one
+        // request per connection, so no more can be in flight to one instance than the gateway has open.
+        var client = HTTPClient.Configuration()
+        client.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: client)
         let recorder = InvocationRecorder()
         // The dashboard's endpoint detail lists these under recent events; `modeldeck get events` too.
         let runtime = LocalRuntime(settings: settings, http: http, logger: logger, onCrashLoop: { endpoint, message in
@@ -85,12 +91,10 @@ public struct LocalGateway: Sendable {
         }
         router.get("/healthz") { _, _ in jsonResponse(.ok, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
-            do {
-                let served = try catalog.endpoints().count
-                return jsonResponse(.ok, ["status": "ready", "endpoints": "\(served)"])
-            } catch {
-                return jsonResponse(.serviceUnavailable, ["status": "not ready", "error": "registry unreadable: \(error)"])
+            if let failure = catalog.failure {
+                return jsonResponse(.serviceUnavailable, ["status": "not ready", "error": failure])
             }
+            return jsonResponse(.ok, ["status": "ready", "endpoints": "\(catalog.endpoints().count)"])
         }
         let app = Application(router: router,
                               server: .http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
@@ -109,11 +113,21 @@ public struct LocalGateway: Sendable {
         do { try await group.run() } catch { failure = error }
         // However the gateway stops, no instance outlives it and no measurement is lost.
         await runtime.shutdown()
-        let served = (try? catalog.endpoints().keys).map(Set.init) ?? []
+        let served = Set(catalog.endpoints().keys)
         _ = try? await registry.perform { try recorder.flush(to: $0, instances: [], endpoints: served) }
         try? await http.shutdown()
         try? FileManager.default.removeItem(atPath: settings.runDirectory)
         if let failure, !(failure is CancellationError) { throw failure }
+    }
+}
+
+extension LocalGateway {
+    /// See `LocalTargetHost.runTasksOnEventLoops`. Blocking work stays off the cooperative pool (the registry's
+    /// own queue, the catalog's queue, artifact hashing on a dispatch queue), which is what makes this safe: a
+    /// blocked task would now also hold up the event loop it runs on.
+    @discardableResult
+    public static func runTasksOnEventLoops() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 }
 
@@ -140,7 +154,8 @@ public final class GatewayStopper: Sendable {
     }
 }
 
-/// Stops idle instances, reaps dead ones, and writes measurements, on their own intervals.
+/// Keeps the endpoint catalog current, stops idle instances, reaps dead ones, and writes measurements, on
+/// their own intervals.
 private struct Housekeeping: Service {
     let catalog: EndpointCatalog
     let runtime: LocalRuntime
@@ -151,10 +166,18 @@ private struct Housekeeping: Service {
     let logger: Logger
 
     func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await catalog.follow() }
+            await maintainAndFlush()
+            group.cancelAll()
+        }
+    }
+
+    private func maintainAndFlush() async {
         var lastFlush = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let endpoints = try catalog.endpoints()
+                let endpoints = catalog.endpoints()
                 await runtime.maintain(endpoints)
                 if ContinuousClock.now - lastFlush >= flushInterval {
                     lastFlush = .now
@@ -201,14 +224,8 @@ private struct InvocationHandler: Sendable {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxRequestBytes {
             return jsonResponse(.contentTooLarge, ["error": "request body is over \(Format.bytes(Int64(maxRequestBytes)))", "endpoint": endpointName])
         }
-        let local: LocalEndpoint
-        do {
-            guard let found = try catalog.endpoint(named: endpointName) else {
-                return jsonResponse(.notFound, ["error": "unknown endpoint '\(endpointName)' on this gateway", "endpoint": endpointName])
-            }
-            local = found
-        } catch {
-            return jsonResponse(.serviceUnavailable, ["error": "registry unreadable: \(error)", "endpoint": endpointName])
+        guard let local = catalog.endpoint(named: endpointName) else {
+            return jsonResponse(.notFound, ["error": "unknown endpoint '\(endpointName)' on this gateway", "endpoint": endpointName])
         }
         // A caller without the daemon's secret is user traffic, whatever it claims: it must not pin a version,
         // hold instances, or keep its requests out of the SLO gate's figures.
