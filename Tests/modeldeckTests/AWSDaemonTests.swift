@@ -276,7 +276,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(alias.version == v1 && alias.additional.isEmpty)
-        #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+        // The registry records the routing once the platform has taken it, so it may follow a moment later.
+        #expect(try await waitUntil(30) { try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100] })
     }
 
     /// The same daemon and CLI on an ecs-fargate target: a deploy makes v1 a task definition and a service behind
@@ -348,7 +349,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(after[v1Service] == 1 && after.filter { $0.key != v1Service }.values.allSatisfy { $0 == 0 }, "\(after)")
-        #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+        // The registry records the routing once the platform has taken it, so it may follow a moment later.
+        #expect(try await waitUntil(30) { try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100] })
     }
 
     /// The same daemon and CLI on a sagemaker-realtime target (moto, with `UpdateEndpoint` stood in for at the HTTP
@@ -403,7 +405,8 @@ import Testing
 
         #expect(try CLI.run(["rollback", "scoring", "--reason", "canary looks wrong", "--registry", scratch.registry]).status == 0)
         #expect(try await waitForVariants(["v1": 100, "v2": 0]) == ["v1": 100, "v2": 0])
-        #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+        // The registry records the routing once the platform has taken it, so it may follow a moment later.
+        #expect(try await waitUntil(30) { try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100] })
         // One new config for the canary, and no other: the rollback moved weights on the variants there were.
         let operations = aws.operations
         #expect(operations.filter { $0 == "UpdateEndpoint" }.count == 1, "\(operations)")
