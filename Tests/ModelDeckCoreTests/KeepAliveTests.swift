@@ -124,13 +124,19 @@ struct KeepAliveTests {
         #expect(disputed.contrary == 1)
     }
 
-    @Test func theRegistryLearnsEachEndpointFromItsBucketsVersionByVersion() throws {
-        let scratch = Scratch()
-        defer { scratch.cleanUp() }
+    /// The sample deck's registry, its endpoint and that endpoint's version.
+    func sampleRegistry(_ scratch: Scratch) throws -> (Registry, String, String) {
         let registry = try Registry(path: scratch.registryPath)
         try DeckApplier.apply(try parseDeck(sampleDeck()), to: registry, source: "deck.yaml", actor: "test")
         let endpoint = try #require(try registry.endpoints().first?.name)
         let version = try #require(try registry.versions(model: "sentiment").first?.id)
+        return (registry, endpoint, version)
+    }
+
+    @Test func theRegistryLearnsEachEndpointFromItsBucketsVersionByVersion() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let (registry, endpoint, version) = try sampleRegistry(scratch)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var start = Int64(now.timeIntervalSince1970) - 20_000
         // Warm after 2, 3, 4 minutes of idleness; cold after 10, 12, 15 (the last as a ping's cold start).
@@ -153,10 +159,7 @@ struct KeepAliveTests {
     @Test func theRegistryAddsTheNewestBenchRunWithALukeWarmCurve() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
-        let registry = try Registry(path: scratch.registryPath)
-        try DeckApplier.apply(try parseDeck(sampleDeck()), to: registry, source: "deck.yaml", actor: "test")
-        let endpoint = try #require(try registry.endpoints().first?.name)
-        let version = try #require(try registry.versions(model: "sentiment").first?.id)
+        let (registry, endpoint, version) = try sampleRegistry(scratch)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let since = now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds)
         #expect(try registry.learnedKeepAlives(endpoints: [endpoint], since: since).isEmpty)
