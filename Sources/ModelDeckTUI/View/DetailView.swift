@@ -118,9 +118,9 @@ extension Dashboard {
         if let detail, s.keepWarm != .off {
             if let learned = detail.keepAlive {
                 lines.append([label(""), ("platform keep-alive learned: warm after idle gaps up to \(Format.duration(seconds: learned.seconds)), cold from \(Format.duration(seconds: learned.shortestColdGapSeconds))", .normal),
-                              (" (\(learned.warmObservations) warm, \(learned.coldObservations) cold gaps, last day; planned with it)", .dim)])
+                              (" (\(learned.warmObservations) warm, \(learned.coldObservations) cold gaps, last day\(Self.benchSource(learned)); planned with it)", .dim)])
             } else {
-                lines.append([label(""), ("platform keep-alive not learned yet (\(KeepAliveLearner.minimumEach) cold and \(KeepAliveLearner.minimumEach) warm gaps of 1m+ needed): planned with idle_timeout", .dim)])
+                lines.append([label(""), ("platform keep-alive not learned yet (\(KeepAliveLearner.minimumEach) cold and \(KeepAliveLearner.minimumEach) warm gaps of 1m+ needed, or a bench run's luke-warm curve): planned with idle_timeout", .dim)])
             }
         }
 
@@ -184,6 +184,12 @@ extension Dashboard {
                           ("\(event.actor): ", .dim), (event.message, .normal)])
         }
         return lines
+    }
+
+    /// Where a learned keep-alive came from besides traffic: the bench run whose luke-warm curve counted.
+    static func benchSource(_ learned: LearnedKeepAlive) -> String {
+        guard learned.benchObservations > 0 else { return "" }
+        return ", \(learned.benchObservations) of them from bench run" + (learned.benchRun.map { " #\($0)" } ?? "")
     }
 }
 
