@@ -321,6 +321,33 @@ struct LocalGatewayTests {
             #expect(try await client.invoke().status == 200)
         }
     }
+
+    @Test func aCallerThatHangsUpIsStillAnsweredByTheModelAndCountedAsServed() async throws {
+        let harness = try GatewayHarness(versions: ["v1": ["--extra-latency-ms", "800"]], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        @Sendable func counted() throws -> (requests: Int, errors: Int) {
+            let row = try harness.registry.read { db in
+                try Row.fetchOne(db, sql: "SELECT SUM(requests) AS requests, SUM(errors) AS errors FROM metric_buckets WHERE endpoint = 'sentiment'")
+            }
+            return ((row?["requests"] as Int?) ?? 0, (row?["errors"] as Int?) ?? 0)
+        }
+        try await harness.withGateway { client in
+            let cold = try await client.invoke()
+            #expect(cold.status == 200)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(client.port)/endpoints/sentiment/invoke")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: "{\"text\": \"fine\"}"))
+            // The caller gives up (and closes its connection) long before the model answers.
+            await #expect(throws: (any Error).self) { _ = try await HTTPClient.shared.execute(request, timeout: .milliseconds(200)) }
+            // The model's answer still comes back, frees the slot and is counted as what it was: not a gateway error.
+            #expect(try await eventually { try counted().requests == 2 })
+            #expect(try counted().errors == 0)
+            #expect(try await client.invoke().coldStart == false)
+        }
+    }
 }
 
 struct WeightedRouterTests {

@@ -19,7 +19,8 @@ enum GatewayRoute: Equatable {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         switch (method, parts.count) {
         case (.POST, 4) where parts[0].isEmpty && parts[1] == "endpoints" && parts[3] == "invoke" && !parts[2].isEmpty:
-            return .invoke(endpoint: String(parts[2]).removingPercentEncoding ?? String(parts[2]))
+            let name = String(parts[2])
+            return .invoke(endpoint: name.contains("%") ? name.removingPercentEncoding ?? name : name)
         case (.GET, 2) where path == "/healthz": return .health
         case (.GET, 2) where path == "/readyz": return .ready
         default: return .notFound

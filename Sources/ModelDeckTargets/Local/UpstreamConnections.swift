@@ -48,7 +48,7 @@ final class UpstreamConnections {
               _ done: @escaping (Result<UpstreamAnswer, any Error>) -> Void) {
         eventLoop.preconditionInEventLoop()
         if let kept = byPort[port], kept.channel.isActive, !kept.handler.busy {
-            kept.handler.send(headers: headers, body: body, timeout: timeout, done)
+            kept.handler.send(headers: headers, body: body, timeout: timeout, closingIfGone(kept.channel, port: port, done))
             return
         }
         ClientBootstrap(group: eventLoop)
@@ -71,30 +71,34 @@ final class UpstreamConnections {
                         done(.failure(UpstreamError.closed))
                         return
                     }
-                    if self.closed {
-                        // The client went away meanwhile: the request is still sent (and counted), on a connection not kept.
-                        handler.send(headers: headers, body: body, timeout: timeout) { result in
-                            channel.close(promise: nil)
-                            done(result)
-                        }
-                        return
-                    } else {
+                    if !self.closed {
                         if let old = self.byPort[port], old.channel !== channel { old.channel.close(promise: nil) }
                         self.byPort[port] = (channel, handler)
                         channel.closeFuture.assumeIsolated().whenComplete { _ in
                             if self.byPort[port]?.channel === channel { self.byPort[port] = nil }
                         }
                     }
-                    handler.send(headers: headers, body: body, timeout: timeout, done)
+                    handler.send(headers: headers, body: body, timeout: timeout, self.closingIfGone(channel, port: port, done))
                 }
             }
     }
 
-    /// Closes every connection (the client connection closed).
+    /// The client connection closed: idle connections are closed now; a request in flight is answered by its
+    /// model and counted (as nginx does by default), and its connection closed then. Closing it at once would
+    /// count a 502 for every caller that hangs up, such as a load generator stopping.
     func closeAll() {
         closed = true
-        for kept in byPort.values { kept.channel.close(promise: nil) }
+        for kept in byPort.values where !kept.handler.busy { kept.channel.close(promise: nil) }
         byPort = [:]
+    }
+
+    /// `done`, after closing `channel` when it is not kept (the client connection has closed meanwhile).
+    private func closingIfGone(_ channel: any Channel, port: Int, _ done: @escaping (Result<UpstreamAnswer, any Error>) -> Void)
+        -> (Result<UpstreamAnswer, any Error>) -> Void {
+        { result in
+            if self.closed || self.byPort[port]?.channel !== channel { channel.close(promise: nil) }
+            done(result)
+        }
     }
 }
 
