@@ -20,7 +20,7 @@ enum GatewayRoute: Equatable {
         switch (method, parts.count) {
         case (.POST, 4) where parts[0].isEmpty && parts[1] == "endpoints" && parts[3] == "invoke" && !parts[2].isEmpty:
             let name = String(parts[2])
-            return .invoke(endpoint: name.contains("%") ? name.removingPercentEncoding ?? name : name)
+            return .invoke(endpoint: name.utf8.contains(UInt8(ascii: "%")) ? name.removingPercentEncoding ?? name : name)
         case (.GET, 2) where path == "/healthz": return .health
         case (.GET, 2) where path == "/readyz": return .ready
         default: return .notFound
