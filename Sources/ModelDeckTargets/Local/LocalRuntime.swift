@@ -172,6 +172,12 @@ public actor LocalRuntime {
         return try await acquireStartingOrQueuing(local, version: version)
     }
 
+    /// A slot on a free instance of `version`, taken under the slots' lock; nil when there is none (then
+    /// `acquire` starts or queues). Never waits: the gateway's hot path calls it on an event loop.
+    public nonisolated func takeFree(endpoint: String, version: String) -> Lease? {
+        slots.take(endpoint: endpoint, version: version)
+    }
+
     private func acquireStartingOrQueuing(_ local: LocalEndpoint, version: ModelVersion) async throws -> Lease {
         let endpoint = local.endpoint
         while true {
@@ -198,6 +204,13 @@ public actor LocalRuntime {
     public nonisolated func release(_ lease: Lease) async {
         guard slots.release(lease) else { return }
         await handOver(lease)
+    }
+
+    /// `release` without waiting: the slot is given back at once, and only when a request is queued does a task
+    /// take it to the actor. Called on an event loop by the gateway's hot path.
+    public nonisolated func releaseNow(_ lease: Lease) {
+        guard slots.release(lease) else { return }
+        Task { await self.handOver(lease) }
     }
 
     private func handOver(_ lease: Lease) {
