@@ -120,6 +120,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/ModelDeckTestSupport"),
         .testTarget(name: "ModelDeckTargetsTests", dependencies: [
             "ModelDeckTargets", "ModelDeckTestSupport",
