@@ -53,7 +53,7 @@ struct GatewayBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try BenchTools.ensure(["wrk": "wrk", "nginx": "nginx"])
+        try LoadTools.ensure(["wrk": "wrk", "nginx": "nginx"])
         let binary = cli ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modeldeck").path
         var gateways = [(name: "gateway", binary: binary)]
         if let before { gateways.insert((name: "before", binary: URL(fileURLWithPath: before).path), at: 0) }
@@ -187,8 +187,9 @@ struct WrkResult {
     /// Non-2xx answers plus socket errors.
     var errors: Int
 
-    static func run(url: String, connections: Int, seconds: Int, script: String) throws -> WrkResult {
-        let output = try BenchTools.capture("wrk", ["-t1", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script, url])
+    /// `wrk -t1 -cN -dS --latency [-s script] url`.
+    static func run(url: String, connections: Int, seconds: Int, script: String? = nil) throws -> WrkResult {
+        let output = try LoadTools.capture("wrk", ["-t1", "-c\(connections)", "-d\(seconds)s", "--latency"] + (script.map { ["-s", $0] } ?? []) + [url])
         return try parse(output)
     }
 
@@ -296,7 +297,7 @@ final class Server {
         let path = folder + "/nginx.conf"
         try config.replacingOccurrences(of: "@PORT@", with: "\(port)").replacingOccurrences(of: "@DIR@", with: folder)
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let nginx = try BenchTools.path(of: "nginx")
+        let nginx = try LoadTools.requiredPath(of: "nginx")
         return try launch("nginx on \(port)", nginx, ["-p", folder, "-e", "stderr", "-c", path], log: folder + "/nginx.log")
     }
 
@@ -333,7 +334,7 @@ final class Server {
                 traffic: {v1: 100}
 
             """.write(toFile: deck, atomically: true, encoding: .utf8)
-        _ = try BenchTools.capture(binary, ["apply", "-f", deck, "--registry", registry])
+        _ = try LoadTools.capture(binary, ["apply", "-f", deck, "--registry", registry])
         return try launch("modeldeck serve (\(binary))", binary, ["serve", "--registry", registry], log: folder + "/serve.log")
     }
 
@@ -385,48 +386,5 @@ enum RecorderIngestion {
               + "(\(total) fed in \(GatewayBenchmark.whole(fed)) ms, \(flushes) flushes); largest pending batch \(peakPending) buckets "
               + "(one per endpoint, version and 10 s: bounded, not one per request); registry counts \(recorded): "
               + (recorded == Int64(total) ? "no loss" : "LOST \(Int64(total) - recorded)"))
-    }
-}
-
-/// Tools the benchmarks run: found on PATH, else installed from Debian's packages.
-enum BenchTools {
-    static func path(of tool: String) throws -> String {
-        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
-            let candidate = "\(folder)/\(tool)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        throw ValidationError("\(tool) is not installed")
-    }
-
-    /// Tool → Debian package; missing ones are installed with apt-get (through sudo unless root).
-    static func ensure(_ tools: [String: String]) throws {
-        let missing = tools.filter { (try? path(of: $0.key)) == nil }.map(\.value).sorted()
-        guard !missing.isEmpty else { return }
-        print("installing \(missing.joined(separator: ", ")) from Debian's packages")
-        let prefix = geteuid() == 0 ? [] : ["sudo"]
-        let apt = prefix + ["apt-get", "install", "-y"] + missing
-        if (try? capture(apt[0], Array(apt.dropFirst()))) == nil {
-            _ = try capture(prefix.first ?? "apt-get", prefix.isEmpty ? ["update"] : ["apt-get", "update"])
-            _ = try capture(apt[0], Array(apt.dropFirst()))
-        }
-    }
-
-    /// Runs a program to its end; its standard output, or an error naming it and its last output.
-    @discardableResult
-    static func capture(_ program: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : try path(of: program))
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("\(program) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text.suffix(500))")
-        }
-        return text
     }
 }

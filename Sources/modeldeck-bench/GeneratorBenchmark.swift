@@ -49,8 +49,7 @@ struct GeneratorBenchmark: AsyncParsableCommand {
         let latency = BenchLatency(samples.map(\.latencyMicroseconds))
         let errors = samples.filter(\.failed).count
 
-        let wrkOutput = try LoadTools.run(LoadTools.path(of: "wrk")!, ["-t1", "-c8", "-d\(duration)s", "--latency", base + "/"])
-        let wrkP50 = Self.wrkPercentile(wrkOutput, "50%"), wrkP99 = Self.wrkPercentile(wrkOutput, "99%")
+        let wrk = try WrkResult.run(url: base + "/", connections: 8, seconds: duration)
 
         func ms(_ value: Double) -> String { String(format: "%.3f ms", value) }
         print("modeldeck bench generator: \(samples.count) requests at \(Int(rate))/s for \(duration)s to nginx on loopback, \(errors) errors")
@@ -58,10 +57,11 @@ struct GeneratorBenchmark: AsyncParsableCommand {
         print("  latency  (due → answer)  p50 \(ms(latency.milliseconds(atPercentile: 50)))  p99 \(ms(latency.milliseconds(atPercentile: 99)))  max \(ms(latency.maxMilliseconds))")
         print("  this machine's timer     p50 \(ms(floor.milliseconds(atPercentile: 50)))  p99 \(ms(floor.milliseconds(atPercentile: 99)))  max \(ms(floor.maxMilliseconds))   (a thread's clock_nanosleep at the same rate)")
         print(String(format: "  generator lateness p99 / the machine's timer p99 = %.2f", lateness.milliseconds(atPercentile: 99) / floor.milliseconds(atPercentile: 99)))
-        guard let wrkP50, let wrkP99 else {
-            print("  wrk: no latency distribution in its output:\n\(wrkOutput)")
+        guard !wrk.p50.isNaN, !wrk.p99.isNaN else {
+            print("  wrk: no latency distribution in its output")
             return
         }
+        let (wrkP50, wrkP99) = (wrk.p50 / 1_000, wrk.p99 / 1_000)
         print("wrk -t1 -c8 (closed loop) to the same nginx: latency p50 \(ms(wrkP50))  p99 \(ms(wrkP99))")
         print(String(format: "ratios: generator lateness p99 / wrk latency p99 = %.2f; generator latency p99 / wrk latency p99 = %.2f",
                      lateness.milliseconds(atPercentile: 99) / wrkP99, latency.milliseconds(atPercentile: 99) / wrkP99))
@@ -91,18 +91,5 @@ struct GeneratorBenchmark: AsyncParsableCommand {
             }
             thread.start()
         }
-    }
-
-    /// wrk's `--latency` line for `label` (`99%  1.23ms`), in milliseconds.
-    static func wrkPercentile(_ output: String, _ label: String) -> Double? {
-        for line in output.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count == 2, fields[0] == label else { continue }
-            let text = String(fields[1])
-            for (unit, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1_000.0)] where text.hasSuffix(unit) {
-                return Double(text.dropLast(unit.count)).map { $0 * factor }
-            }
-        }
-        return nil
     }
 }
