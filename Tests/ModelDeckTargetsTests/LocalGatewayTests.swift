@@ -359,6 +359,11 @@ struct WeightedRouterTests {
         #expect(WeightedRouter.pick(weights, roll: 99) == "m@v2")
         #expect(WeightedRouter.pick(["m@v1": 0, "m@v2": 100], roll: 0) == "m@v2")
         #expect(WeightedRouter.pick([:], roll: 5) == nil)
+        // One version: its weight's share of the range, as with several.
+        #expect(WeightedRouter.pick(["m@v1": 100], roll: 99) == "m@v1")
+        #expect(WeightedRouter.pick(["m@v1": 50], roll: 49) == "m@v1")
+        #expect(WeightedRouter.pick(["m@v1": 50], roll: 50) == nil)
+        #expect(WeightedRouter.pick(["m@v1": 0], roll: 0) == nil)
     }
 
     @Test func everyRollIsCountedExactlyOnce() {

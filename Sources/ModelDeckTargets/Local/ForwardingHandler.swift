@@ -114,6 +114,8 @@ final class ForwardingHandler: ChannelDuplexHandler {
 
     private let shared: ForwardingShared
     private var upstreams: UpstreamConnections?
+    /// Rolls for the traffic weights.
+    private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
 
     /// The request being read.
     private var head: HTTPRequestHead?
@@ -363,19 +365,19 @@ final class ForwardingHandler: ChannelDuplexHandler {
             && WarmupSecret.matches(head.headers.first(name: WarmupSecret.header.rawName), shared.warmupSecret)
         let token = warmup ? nil : head.headers.first(name: BenchPasses.header.rawName)
         let arrival = self.arrival
-        let routed = { [self] (bench: Bool) in
-            route(name, local: local, warmup: warmup, bench: bench, head: head, body: body, arrival: arrival, at: at, context: context)
+        if let known = shared.bench.known(token, endpoint: name) {
+            return route(name, local: local, warmup: warmup, bench: known, head: head, body: body, arrival: arrival, at: at, context: context)
         }
-        if let known = shared.bench.known(token, endpoint: name) { return routed(known) }
         // A bench token not checked in the last second: the registry says (off the loop).
         let bench = shared.bench
         context.eventLoop.makeFutureWithTask { await bench.isValid(token, endpoint: name) }
-            .assumeIsolated().whenSuccess(routed)
+            .assumeIsolated().whenSuccess { [self] known in
+                route(name, local: local, warmup: warmup, bench: known, head: head, body: body, arrival: arrival, at: at, context: context)
+            }
     }
 
     private func route(_ name: String, local: LocalEndpoint, warmup: Bool, bench: Bool, head: HTTPRequestHead, body: ByteBuffer,
                        arrival: ContinuousClock.Instant, at: Date, context: ChannelHandlerContext) {
-        var random = SystemRandomNumberGenerator()
         // A keep-warm ping or a bench request may name its version; user traffic always follows the weights.
         let pinned = warmup || bench ? head.headers.first(name: Self.versionHeader).flatMap { local.weights[$0] != nil ? $0 : nil } : nil
         guard let versionID = pinned ?? WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
@@ -526,5 +528,24 @@ final class ForwardingHandler: ChannelDuplexHandler {
 enum GatewayJSON {
     static func object(_ fields: [String: String]) -> Data {
         (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014;
+/// https://prng.di.unimi.it/splitmix64.c): the rolls for traffic weights need no cryptographic randomness,
+/// and `SystemRandomNumberGenerator` is a `getrandom` system call per request (`strace` counted one per
+/// request). Seeded once per connection from the system's generator. Written by hand: the standard library
+/// has no seedable generator, and no package on the list provides one.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -156,41 +156,23 @@ struct UpstreamAnswerReader {
         if body!.readableBytes > maxBodyBytes { throw Failure.tooLarge(maxBodyBytes) }
     }
 
+    /// What a head says, read in one pass over its bytes: offsets are from the start of the head.
+    private struct Head {
+        var length = 0
+        var status = 0
+        var keepAlive = true
+        var contentLength: Int?
+        var transferEncoding = false
+        var chunked = false
+        var contentType: Range<Int>?
+    }
+
     /// Reads a whole head when it is there (true), else leaves `buffer` as it was (false).
     private mutating func readHead(_ buffer: inout ByteBuffer) throws -> Bool {
-        var scan = buffer
-        guard let statusLine = try Self.readLine(&scan) else { return false }
-        var contentLength: Int?, transferEncoding = false, chunked = false, type: ByteBuffer?
-        var keepAlive: Bool
-        (status, keepAlive) = try Self.status(statusLine)
-        while true {
-            guard var line = try Self.readLine(&scan) else { return false }
-            if line.readableBytes == 0 { break }
-            guard let colon = line.readableBytesView.firstIndex(of: UInt8(ascii: ":")) else {
-                throw Failure.malformed("a header line without a colon")
-            }
-            let name = line.readSlice(length: colon - line.readerIndex)!
-            line.moveReaderIndex(forwardBy: 1)
-            let value = Self.trimmed(line)
-            if Self.named(name, "content-length") {
-                guard let length = Self.decimal(value) else { throw Failure.malformed("Content-Length is not a number") }
-                if let contentLength, contentLength != length { throw Failure.malformed("two different Content-Lengths") }
-                contentLength = length
-            } else if Self.named(name, "transfer-encoding") {
-                transferEncoding = true
-                let last = value.readableBytesView.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true).last
-                chunked = last.map { Self.same(ByteBuffer($0), "chunked") } ?? false
-            } else if Self.named(name, "connection") {
-                for token in value.readableBytesView.split(separator: UInt8(ascii: ",")) {
-                    let token = Self.trimmed(ByteBuffer(token))
-                    if Self.same(token, "close") { keepAlive = false } else if Self.same(token, "keep-alive") { keepAlive = true }
-                }
-            } else if Self.named(name, "content-type") {
-                // Forwarded to the caller as it is: a value with a control character (a bare CR) is dropped.
-                type = value.readableBytesView.allSatisfy { $0 >= 0x20 || $0 == UInt8(ascii: "\t") } ? value : nil
-            }
-        }
-        buffer = scan
+        guard let head = try buffer.withUnsafeReadableBytes({ try Self.parseHead($0) }) else { return false }
+        let type = head.contentType.flatMap { buffer.getSlice(at: buffer.readerIndex + $0.lowerBound, length: $0.count) }
+        buffer.moveReaderIndex(forwardBy: head.length)
+        status = head.status
         if (100..<200).contains(status) {
             // An interim answer (100 Continue, 103 Early Hints): the real one follows.
             guard status != 101 else { throw Failure.malformed("101 Switching Protocols to a POST") }
@@ -198,42 +180,122 @@ struct UpstreamAnswerReader {
             return true
         }
         contentType = type
-        self.keepAlive = keepAlive
+        keepAlive = head.keepAlive
         if status == 204 || status == 304 {
             phase = .done
-        } else if transferEncoding {
-            if chunked {
+        } else if head.transferEncoding {
+            if head.chunked {
                 phase = .chunkSize
             } else {
                 phase = .untilClose
-                self.keepAlive = false
+                keepAlive = false
             }
-        } else if let contentLength {
+        } else if let contentLength = head.contentLength {
             guard contentLength <= maxBodyBytes else { throw Failure.tooLarge(maxBodyBytes) }
             phase = contentLength == 0 ? .done : .fixed(contentLength)
         } else {
             phase = .untilClose
-            self.keepAlive = false
+            keepAlive = false
         }
         return true
     }
 
+    /// The head at the start of `bytes`, or nil when it is not all there. Raw bytes rather than `ByteBuffer`
+    /// slices: a slice per header retains the buffer's storage, which `perf` showed at every request.
+    private static func parseHead(_ bytes: UnsafeRawBufferPointer) throws -> Head? {
+        var head = Head(), position = 0
+        guard let statusLine = line(in: bytes, from: &position) else { return try incomplete(bytes) }
+        (head.status, head.keepAlive) = try status(UnsafeRawBufferPointer(rebasing: bytes[statusLine]))
+        while true {
+            guard let range = line(in: bytes, from: &position) else { return try incomplete(bytes) }
+            if range.isEmpty { break }
+            let line = bytes[range]
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw Failure.malformed("a header line without a colon") }
+            let name = bytes[range.lowerBound..<colon], value = trimmed(bytes, colon + 1..<range.upperBound)
+            switch name.count {
+            case 14 where same(name, "content-length"):
+                guard let length = decimal(bytes[value]) else { throw Failure.malformed("Content-Length is not a number") }
+                if let known = head.contentLength, known != length { throw Failure.malformed("two different Content-Lengths") }
+                head.contentLength = length
+            case 17 where same(name, "transfer-encoding"):
+                head.transferEncoding = true
+                let last = bytes[value].lastIndex(of: UInt8(ascii: ",")).map { $0 + 1 } ?? value.lowerBound
+                head.chunked = same(bytes[trimmed(bytes, last..<value.upperBound)], "chunked")
+            case 10 where same(name, "connection"):
+                var start = value.lowerBound
+                while start <= value.upperBound {
+                    let end = bytes[start..<value.upperBound].firstIndex(of: UInt8(ascii: ",")) ?? value.upperBound
+                    let token = bytes[trimmed(bytes, start..<end)]
+                    if same(token, "close") { head.keepAlive = false } else if same(token, "keep-alive") { head.keepAlive = true }
+                    start = end + 1
+                }
+            case 12 where same(name, "content-type"):
+                // Forwarded to the caller as it is: a value with a control character (a bare CR) is dropped.
+                head.contentType = bytes[value].allSatisfy { $0 >= 0x20 || $0 == UInt8(ascii: "\t") } ? value : nil
+            default:
+                break
+            }
+        }
+        head.length = position
+        return head
+    }
+
+    private static func incomplete(_ bytes: UnsafeRawBufferPointer) throws -> Head? {
+        if bytes.count > maxHeadBytes { throw Failure.malformed("a head over \(maxHeadBytes) bytes") }
+        return nil
+    }
+
+    /// The range of the line starting at `position` without its CRLF or LF, `position` moved past it; nil when
+    /// the line is not all there.
+    private static func line(in bytes: UnsafeRawBufferPointer, from position: inout Int) -> Range<Int>? {
+        guard let newline = bytes[position...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let end = newline > position && bytes[newline - 1] == UInt8(ascii: "\r") ? newline - 1 : newline
+        defer { position = newline + 1 }
+        return position..<end
+    }
+
+    private static func trimmed(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
+        var (start, end) = (range.lowerBound, range.upperBound)
+        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
+        while end > start, bytes[end - 1] == UInt8(ascii: " ") || bytes[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        return start..<end
+    }
+
+    /// ASCII case-insensitive equality with a lowercase literal.
+    private static func same(_ bytes: Slice<UnsafeRawBufferPointer>, _ lowercased: StaticString) -> Bool {
+        guard bytes.count == lowercased.utf8CodeUnitCount else { return false }
+        var wanted = lowercased.utf8Start
+        for byte in bytes {
+            guard (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == wanted.pointee else { return false }
+            wanted += 1
+        }
+        return true
+    }
+
+    private static func decimal(_ value: Slice<UnsafeRawBufferPointer>) -> Int? {
+        guard !value.isEmpty, value.count <= 18 else { return nil }
+        var result = 0
+        for byte in value {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            result = result * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return result
+    }
+
     /// `HTTP/1.1 200 OK`: the status, and whether the version keeps connections alive by default.
-    private static func status(_ line: ByteBuffer) throws -> (Int, Bool) {
-        let bytes = line.readableBytesView
+    private static func status(_ bytes: UnsafeRawBufferPointer) throws -> (Int, Bool) {
         guard bytes.count >= 12, bytes.starts(with: "HTTP/1.".utf8) else { throw Failure.malformed("no HTTP/1.x status line") }
-        let start = bytes.startIndex
-        let minor = bytes[start + 7], space = bytes[start + 8]
-        guard minor == UInt8(ascii: "0") || minor == UInt8(ascii: "1"), space == UInt8(ascii: " ") else {
+        let minor = bytes[7]
+        guard minor == UInt8(ascii: "0") || minor == UInt8(ascii: "1"), bytes[8] == UInt8(ascii: " ") else {
             throw Failure.malformed("no HTTP/1.x status line")
         }
         var code = 0
-        for index in (start + 9)..<(start + 12) {
+        for index in 9..<12 {
             let digit = bytes[index]
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) else { throw Failure.malformed("a status that is not three digits") }
             code = code * 10 + Int(digit - UInt8(ascii: "0"))
         }
-        guard code >= 100, bytes.count == 12 || bytes[start + 12] == UInt8(ascii: " ") else {
+        guard code >= 100, bytes.count == 12 || bytes[12] == UInt8(ascii: " ") else {
             throw Failure.malformed("a status that is not three digits")
         }
         return (code, minor == UInt8(ascii: "1"))
@@ -271,37 +333,5 @@ struct UpstreamAnswerReader {
         buffer.moveReaderIndex(forwardBy: 1)
         if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
         return line
-    }
-
-    private static func trimmed(_ value: ByteBuffer) -> ByteBuffer {
-        var value = value
-        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-        while let first = value.readableBytesView.first, blank(first) { value.moveReaderIndex(forwardBy: 1) }
-        while let last = value.readableBytesView.last, blank(last) { value.moveWriterIndex(to: value.writerIndex - 1) }
-        return value
-    }
-
-    /// A header name, compared without case (trailing blanks before the colon tolerated).
-    private static func named(_ name: ByteBuffer, _ lowercased: StaticString) -> Bool {
-        same(trimmed(name), lowercased)
-    }
-
-    /// ASCII case-insensitive equality with a lowercase literal.
-    private static func same(_ bytes: ByteBuffer, _ lowercased: StaticString) -> Bool {
-        guard bytes.readableBytes == lowercased.utf8CodeUnitCount else { return false }
-        let expected = UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
-        return zip(bytes.readableBytesView, expected).allSatisfy { byte, wanted in
-            (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == wanted
-        }
-    }
-
-    private static func decimal(_ value: ByteBuffer) -> Int? {
-        guard value.readableBytes > 0, value.readableBytes <= 18 else { return nil }
-        var result = 0
-        for byte in value.readableBytesView {
-            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-            result = result * 10 + Int(byte - UInt8(ascii: "0"))
-        }
-        return result
     }
 }

@@ -40,7 +40,7 @@ final class UpstreamConnections {
               _ done: @escaping (Result<UpstreamAnswer, any Error>) -> Void) {
         eventLoop.preconditionInEventLoop()
         if let kept = byPort[port], kept.channel.isActive, !kept.handler.busy {
-            kept.handler.send(contentType: contentType, warmup: warmup, body: body, timeout: timeout, closingIfGone(kept.channel, port: port, done))
+            kept.handler.send(contentType: contentType, warmup: warmup, body: body, timeout: timeout, owner: self, done)
             return
         }
         ClientBootstrap(group: eventLoop)
@@ -69,8 +69,7 @@ final class UpstreamConnections {
                             if self.byPort[port]?.channel === channel { self.byPort[port] = nil }
                         }
                     }
-                    handler.send(contentType: contentType, warmup: warmup, body: body, timeout: timeout,
-                                 self.closingIfGone(channel, port: port, done))
+                    handler.send(contentType: contentType, warmup: warmup, body: body, timeout: timeout, owner: self, done)
                 }
             }
     }
@@ -84,13 +83,10 @@ final class UpstreamConnections {
         byPort = [:]
     }
 
-    /// `done`, after closing `channel` when it is not kept (the client connection has closed meanwhile).
-    private func closingIfGone(_ channel: any Channel, port: Int, _ done: @escaping (Result<UpstreamAnswer, any Error>) -> Void)
-        -> (Result<UpstreamAnswer, any Error>) -> Void {
-        { result in
-            if self.closed || self.byPort[port]?.channel !== channel { channel.close(promise: nil) }
-            done(result)
-        }
+    /// Whether `channel` is still kept for `port`: when it is not (the client connection has closed
+    /// meanwhile, or another took its place), it is closed once its answer is in.
+    fileprivate func keeps(_ channel: any Channel, port: Int) -> Bool {
+        !closed && byPort[port]?.channel === channel
     }
 }
 
@@ -105,8 +101,11 @@ final class UpstreamHandler: ChannelInboundHandler {
     /// A request body up to this size goes out in the same buffer as its head (one write).
     static let copiedBodyBytes = 16 << 10
 
+    private let port: Int
     /// `POST /invoke HTTP/1.1` and the `Host` header, the same for every request on this connection.
     private let requestStart: ByteBuffer
+    /// The connections this one belongs to, while a request is in flight.
+    private var owner: UpstreamConnections?
     private var context: ChannelHandlerContext?
     private var reader = UpstreamAnswerReader(maxBodyBytes: UpstreamHandler.maxAnswerBytes)
     private var pending: ((Result<UpstreamAnswer, any Error>) -> Void)?
@@ -120,6 +119,7 @@ final class UpstreamHandler: ChannelInboundHandler {
     var busy: Bool { pending != nil }
 
     init(port: Int) {
+        self.port = port
         var start = ByteBuffer()
         start.writeStaticString("POST /invoke HTTP/1.1\r\nHost: 127.0.0.1:")
         start.writeDecimal(port)
@@ -130,10 +130,11 @@ final class UpstreamHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    func send(contentType: String?, warmup: Bool, body: ByteBuffer, timeout: TimeAmount,
+    func send(contentType: String?, warmup: Bool, body: ByteBuffer, timeout: TimeAmount, owner: UpstreamConnections,
               _ done: @escaping (Result<UpstreamAnswer, any Error>) -> Void) {
         guard let context else { return done(.failure(UpstreamError.closed)) }
         pending = done
+        self.owner = owner
         reader.reset()
         self.timeout = timeout
         deadline = .now() + timeout
@@ -192,6 +193,8 @@ final class UpstreamHandler: ChannelInboundHandler {
         guard let done = pending else { return }
         pending = nil
         deadline = .distantFuture
+        if let owner, let channel = context?.channel, !owner.keeps(channel, port: port) { channel.close(promise: nil) }
+        owner = nil
         done(result)
     }
 
