@@ -151,17 +151,6 @@ struct UpstreamAnswerReaderTests {
         #expect(try Self.read("HTTP/1.1 200 OK\r\nContent-Type: text/html\rX-Evil: 1\r\nContent-Length: 0\r\n\r\n")?.contentType == nil)
     }
 
-    @Test func theWeightsRollsFollowSplitMix64() {
-        // The reference implementation's first outputs for seed 0 (https://prng.di.unimi.it/splitmix64.c).
-        var generator = SplitMix64(seed: 0)
-        #expect(generator.next() == 0xE220_A839_7B1D_CDAF)
-        #expect(generator.next() == 0x6E78_9E6A_A1B9_65F4)
-        // Rolls over 0..<100 land in every tenth.
-        var tenths = Set<Int>()
-        for _ in 0..<1_000 { tenths.insert(Int.random(in: 0..<100, using: &generator) / 10) }
-        #expect(tenths.count == 10)
-    }
-
     @Test func decimalsAreWrittenWithoutStrings() {
         for value in [0, 7, 10, 99, 100, 12_345, 1 << 40] {
             var buffer = ByteBuffer()

@@ -114,7 +114,7 @@ final class ForwardingHandler: ChannelDuplexHandler {
 
     private let shared: ForwardingShared
     private var upstreams: UpstreamConnections?
-    /// Rolls for the traffic weights.
+    /// Rolls for the traffic weights: no `getrandom` system call per request (see `SplitMix64`).
     private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
 
     /// The request being read.
@@ -528,24 +528,5 @@ final class ForwardingHandler: ChannelDuplexHandler {
 enum GatewayJSON {
     static func object(_ fields: [String: String]) -> Data {
         (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
-    }
-}
-
-/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014;
-/// https://prng.di.unimi.it/splitmix64.c): the rolls for traffic weights need no cryptographic randomness,
-/// and `SystemRandomNumberGenerator` is a `getrandom` system call per request (`strace` counted one per
-/// request). Seeded once per connection from the system's generator. Written by hand: the standard library
-/// has no seedable generator, and no package on the list provides one.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

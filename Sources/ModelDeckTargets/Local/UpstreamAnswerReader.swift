@@ -104,10 +104,9 @@ struct UpstreamAnswerReader {
                     return .needMore
                 }
             case .fixed(let left):
-                let taken = min(left, buffer.readableBytes)
-                try append(buffer.readSlice(length: taken)!)
-                guard taken == left else {
-                    phase = .fixed(left - taken)
+                let rest = try takeBody(left, from: &buffer)
+                guard rest == 0 else {
+                    phase = .fixed(rest)
                     return .needMore
                 }
                 phase = .done
@@ -116,10 +115,9 @@ struct UpstreamAnswerReader {
                 let size = try Self.chunkSize(line)
                 phase = size == 0 ? .trailers : .chunkData(size)
             case .chunkData(let left):
-                let taken = min(left, buffer.readableBytes)
-                try append(buffer.readSlice(length: taken)!)
-                guard taken == left else {
-                    phase = .chunkData(left - taken)
+                let rest = try takeBody(left, from: &buffer)
+                guard rest == 0 else {
+                    phase = .chunkData(rest)
                     return .needMore
                 }
                 phase = .chunkDataEnd
@@ -143,6 +141,13 @@ struct UpstreamAnswerReader {
 
     private mutating func finished() -> UpstreamAnswer {
         UpstreamAnswer(status: status, contentType: contentType, body: body ?? ByteBuffer())
+    }
+
+    /// Takes up to `left` bytes of the body from `buffer`; how many are still to come.
+    private mutating func takeBody(_ left: Int, from buffer: inout ByteBuffer) throws -> Int {
+        let taken = min(left, buffer.readableBytes)
+        try append(buffer.readSlice(length: taken)!)
+        return left - taken
     }
 
     private mutating func append(_ slice: ByteBuffer) throws {
