@@ -10,7 +10,8 @@ import NIOCore
 ///
 /// The model server is nginx answering a constant on `/invoke` (one worker). Three ways to reach it:
 /// - direct: wrk to a backend nginx;
-/// - nginx: wrk to an nginx `proxy_pass` in front of that backend (keep-alive upstream, `worker_processes auto`);
+/// - nginx: wrk to an nginx `proxy_pass` in front of that backend (keep-alive upstream, `worker_processes auto`,
+///   one worker per core, as the gateway has one event loop per core);
 /// - gateway: wrk to `modeldeck serve` (the real binary, as a separate process, with its own registry) whose
 ///   endpoint's version runs the same nginx configuration as its model process: the gateway starts it with
 ///   `PORT` set (the local target's contract), as it starts any model.
@@ -94,6 +95,10 @@ struct GatewayBenchmark: AsyncParsableCommand {
         }
 
         print("wrk -t1 -d\(duration)s, POST with a 30-byte JSON body; model server: nginx answering a constant (1 worker)")
+        // The comparison: both proxies may use every core.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        print("nginx proxy_pass: worker_processes auto (\(cores) workers here); gateway: \(cores) event loops (one per core); "
+              + "wrk, the model server and the proxy share the same \(cores) cores")
         func row(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 let width = index == 0 ? 9 : 11

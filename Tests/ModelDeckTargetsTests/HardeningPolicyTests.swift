@@ -59,6 +59,17 @@ struct HardeningPolicyTests {
         #expect(GatewayAdmission.mediaType(nil) == "")
     }
 
+    @Test func theFastLoopbackHostCheckAgreesWithTheFullOne() {
+        let hosts = ["localhost", "localhost:8765", "127.0.0.1", "127.0.0.1:1", "127.0.0.1:65535", "127.0.0.1:", "127.0.0.1:123456",
+                     "127.0.0.1.evil.example", "localhost.evil.example", "localhostx", "127.0.0.10", "127.0.0.1:80x", "[::1]:8765",
+                     "LOCALHOST", "example.com", "", ":8765", "127.0.0.1 "]
+        for host in hosts where GatewayAdmission.isPlainLoopback(host) {
+            #expect(GatewayAdmission.isLoopback(GatewayAdmission.hostName(host)), "\(host)")
+        }
+        #expect(GatewayAdmission.isPlainLoopback("127.0.0.1:8765") && GatewayAdmission.isPlainLoopback("localhost"))
+        #expect(!GatewayAdmission.isPlainLoopback("127.0.0.1.evil.example") && !GatewayAdmission.isPlainLoopback("localhost.evil.example"))
+    }
+
     @Test func aModelsEnvironmentIsTheAllowlistAndItsOwnEnv() {
         let version = ModelVersion(model: "m", version: "v1", artifact: "/a/w.json", digest: "sha256:" + String(repeating: "a", count: 64),
                                    sizeBytes: 1, memoryMB: 128, environment: ["LOG_LEVEL": "debug", "PORT": "80"])

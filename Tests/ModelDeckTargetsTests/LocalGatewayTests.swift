@@ -359,6 +359,22 @@ struct WeightedRouterTests {
         #expect(WeightedRouter.pick(weights, roll: 99) == "m@v2")
         #expect(WeightedRouter.pick(["m@v1": 0, "m@v2": 100], roll: 0) == "m@v2")
         #expect(WeightedRouter.pick([:], roll: 5) == nil)
+        // One version: its weight's share of the range, as with several.
+        #expect(WeightedRouter.pick(["m@v1": 100], roll: 99) == "m@v1")
+        #expect(WeightedRouter.pick(["m@v1": 50], roll: 49) == "m@v1")
+        #expect(WeightedRouter.pick(["m@v1": 50], roll: 50) == nil)
+        #expect(WeightedRouter.pick(["m@v1": 0], roll: 0) == nil)
+    }
+
+    @Test func theWeightsRollsFollowSplitMix64() {
+        // The reference implementation's first outputs for seed 0 (https://prng.di.unimi.it/splitmix64.c).
+        var generator = SplitMix64(seed: 0)
+        #expect(generator.next() == 0xE220_A839_7B1D_CDAF)
+        #expect(generator.next() == 0x6E78_9E6A_A1B9_65F4)
+        // Rolls over 0..<100 land in every tenth.
+        var tenths = Set<Int>()
+        for _ in 0..<1_000 { tenths.insert(Int.random(in: 0..<100, using: &generator) / 10) }
+        #expect(tenths.count == 10)
     }
 
     @Test func everyRollIsCountedExactlyOnce() {

@@ -14,15 +14,18 @@ enum GatewayRoute: Equatable {
     case notFound
 
     /// `POST /endpoints/{name}/invoke`, `GET /healthz`, `GET /readyz`; a query string is ignored.
+    /// Read from the path's bytes: it runs for every request.
     static func of(method: HTTPMethod, uri: String) -> GatewayRoute {
-        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        switch (method, parts.count) {
-        case (.POST, 4) where parts[0].isEmpty && parts[1] == "endpoints" && parts[3] == "invoke" && !parts[2].isEmpty:
-            let name = String(parts[2])
-            return .invoke(endpoint: name.utf8.contains(UInt8(ascii: "%")) ? name.removingPercentEncoding ?? name : name)
-        case (.GET, 2) where path == "/healthz": return .health
-        case (.GET, 2) where path == "/readyz": return .ready
+        let path = uri.utf8.prefix { $0 != UInt8(ascii: "?") }
+        let prefix = "/endpoints/".utf8, suffix = "/invoke".utf8
+        switch method {
+        case .POST where path.count > prefix.count + suffix.count && path.starts(with: prefix) && path.reversed().starts(with: suffix.reversed()):
+            let name = path.dropFirst(prefix.count).dropLast(suffix.count)
+            guard !name.contains(UInt8(ascii: "/")) else { return .notFound }
+            let decoded = String(decoding: name, as: UTF8.self)
+            return .invoke(endpoint: name.contains(UInt8(ascii: "%")) ? decoded.removingPercentEncoding ?? decoded : decoded)
+        case .GET where path.elementsEqual("/healthz".utf8): return .health
+        case .GET where path.elementsEqual("/readyz".utf8): return .ready
         default: return .notFound
         }
     }
@@ -57,9 +60,17 @@ final class ForwardingShared: Sendable {
     }
 }
 
-/// The gateway's connections: SwiftNIO's HTTP/1 server codec and `ForwardingHandler`, served by
+/// The gateway's connections: SwiftNIO's HTTP/1 request decoder and `ForwardingHandler`, served by
 /// HummingbirdCore's `Server` (binding, the cap on open connections, graceful shutdown that lets requests in
 /// flight finish).
+///
+/// Two handlers, where `configureHTTPServerPipeline` and an `IdleStateHandler` made five before ours (the
+/// response encoder, the request decoder, pipelining assistance, protocol-error handling, the idle timer):
+/// every event went through each of them (issue #20's `perf`). What those did is done by `ForwardingHandler`:
+/// answers are written as bytes; one request at a time per connection, with pipelined requests kept until the
+/// answer before them is written; a protocol error answered `400` and the connection closed; the connection
+/// closed when idle for the idle timeout, when the caller closes its side, or when the server quiesces (at
+/// once if idle, else after the answer in flight).
 struct ForwardingChannel: ServerChildChannel {
     struct Value: ServerChildChannelValue {
         let channel: any Channel
@@ -69,10 +80,7 @@ struct ForwardingChannel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            // Pipelining assistance: one request at a time per connection, and it closes the connection
-            // when the server quiesces (at once if idle, else after the answer in flight).
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: shared.idleTimeout))
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
             try channel.pipeline.syncOperations.addHandler(ForwardingHandler(shared: shared))
             return Value(channel: channel)
         }
@@ -88,9 +96,10 @@ struct ForwardingChannel: ServerChildChannel {
 /// the catalog and the slots are read under their locks, the invocation recorded under the recorder's).
 /// A cold start, a queue, a bench token not seen in the last second and a failed forward go through the
 /// runtime actor in a task (the slow path), and come back to the loop to answer.
-final class ForwardingHandler: ChannelInboundHandler {
+final class ForwardingHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     static let warmupHeader = "X-ModelDeck-Warmup"
     static let versionHeader = "X-ModelDeck-Version"
@@ -98,9 +107,15 @@ final class ForwardingHandler: ChannelInboundHandler {
     static let coldStartHeader = "X-ModelDeck-Cold-Start"
     static let holdHeader = "X-ModelDeck-Warmup-Hold-Ms"
     static let clientHeader = "X-ModelDeck-Client"
+    /// Parts of pipelined requests kept while an answer is pending; above this, reading waits.
+    static let maxQueuedParts = 64
+    /// An answer body up to this size goes out in the same buffer as its head (one write).
+    static let copiedBodyBytes = 16 << 10
 
     private let shared: ForwardingShared
     private var upstreams: UpstreamConnections?
+    /// Rolls for the traffic weights: no `getrandom` system call per request (see `SplitMix64`).
+    private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
 
     /// The request being read.
     private var head: HTTPRequestHead?
@@ -114,31 +129,86 @@ final class ForwardingHandler: ChannelInboundHandler {
     /// The request was answered before its body was read (too large): the rest is thrown away and the
     /// connection closed.
     private var discarding = false
-    /// From a request's head until its answer is written: an idle timeout does not cut a slow model short.
+
+    /// From a request's head until its answer is written.
     private var inRequest = false
+    /// From a request's end until its answer is written: what arrives meanwhile (pipelined requests) waits,
+    /// and the idle timeout does not cut a slow model short.
+    private var awaitingAnswer = false
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    private var draining = false
+    /// A read was asked for while `queued` was full; it is passed on once the queue drains.
+    private var readHeld = false
+    /// The connection closes after the answer in flight (the caller closed its side, or the server quiesces).
+    private var closeAfterAnswer = false
+    /// The connection is closing: nothing more is read or answered.
+    private var closing = false
+    /// The last read or answer, for the idle timeout; one timer per connection, moved along as it fires.
+    private var lastActivity = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
 
     init(shared: ForwardingShared) { self.shared = shared }
 
     func handlerAdded(context: ChannelHandlerContext) {
         upstreams = UpstreamConnections(eventLoop: context.eventLoop)
+        armIdleTimer(at: lastActivity + shared.idleTimeout, context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        idleTimer?.cancel()
+        idleTimer = nil
+        queued.removeAll()
         upstreams?.closeAll()
         releaseBudget()
         context.fireChannelInactive()
     }
 
+    func read(context: ChannelHandlerContext) {
+        if queued.count >= Self.maxQueuedParts || closing {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            if !inRequest { context.close(promise: nil) }
+        switch event {
+        case ChannelEvent.inputClosed, is ChannelShouldQuiesceEvent:
+            // The caller closed its side, or the server is shutting down: the answer in flight (if any) is
+            // written, then the connection closes.
+            if inRequest { closeAfterAnswer = true } else { close(context) }
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !closing else { return }
+        if error is HTTPParserError, !awaitingAnswer {
+            // A request SwiftNIO's decoder refuses: 400, as `HTTPServerProtocolErrorHandler` answered.
+            var out = context.channel.allocator.buffer(capacity: 80)
+            out.writeStaticString("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             return
         }
-        context.fireUserInboundEventTriggered(event)
+        close(context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        guard !closing else { return }
+        lastActivity = .now()
+        let part = unwrapInboundIn(data)
+        if awaitingAnswer || !queued.isEmpty {
+            queued.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             begin(head, context: context)
         case .body(var part):
@@ -151,6 +221,7 @@ final class ForwardingHandler: ChannelInboundHandler {
         case .end:
             guard !discarding else { return }
             guard let head else { return }
+            awaitingAnswer = true
             releaseBudget()
             let body = self.body ?? context.channel.allocator.buffer(capacity: 0)
             self.head = nil
@@ -221,6 +292,51 @@ final class ForwardingHandler: ChannelInboundHandler {
         reserved = 0
     }
 
+    // MARK: - The connection
+
+    /// The answer to the request in flight is written: the next one (pipelined, or read later) may go on.
+    private func answered(keepAlive: Bool, context: ChannelHandlerContext) {
+        inRequest = false
+        awaitingAnswer = false
+        lastActivity = .now()
+        guard keepAlive else {
+            // The write closes the connection once it is done.
+            closing = true
+            queued.removeAll()
+            return
+        }
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while !awaitingAnswer, !closing, let part = queued.popFirst() { handle(part, context: context) }
+        if readHeld, queued.count < Self.maxQueuedParts, !closing {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    private func close(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        context.close(promise: nil)
+    }
+
+    private func armIdleTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            idleTimer = nil
+            guard !closing else { return }
+            let due = lastActivity + shared.idleTimeout
+            if awaitingAnswer {
+                // A slow model is not cut short; a caller slow to send its request is.
+                armIdleTimer(at: .now() + shared.idleTimeout, context: context)
+            } else if NIODeadline.now() >= due {
+                close(context)
+            } else {
+                armIdleTimer(at: due, context: context)
+            }
+        }
+    }
+
     // MARK: - Invoke
 
     /// What one invocation needs once it is routed.
@@ -249,19 +365,19 @@ final class ForwardingHandler: ChannelInboundHandler {
             && WarmupSecret.matches(head.headers.first(name: WarmupSecret.header.rawName), shared.warmupSecret)
         let token = warmup ? nil : head.headers.first(name: BenchPasses.header.rawName)
         let arrival = self.arrival
-        let routed = { [self] (bench: Bool) in
-            route(name, local: local, warmup: warmup, bench: bench, head: head, body: body, arrival: arrival, at: at, context: context)
+        if let known = shared.bench.known(token, endpoint: name) {
+            return route(name, local: local, warmup: warmup, bench: known, head: head, body: body, arrival: arrival, at: at, context: context)
         }
-        if let known = shared.bench.known(token, endpoint: name) { return routed(known) }
         // A bench token not checked in the last second: the registry says (off the loop).
         let bench = shared.bench
         context.eventLoop.makeFutureWithTask { await bench.isValid(token, endpoint: name) }
-            .assumeIsolated().whenSuccess(routed)
+            .assumeIsolated().whenSuccess { [self] known in
+                route(name, local: local, warmup: warmup, bench: known, head: head, body: body, arrival: arrival, at: at, context: context)
+            }
     }
 
     private func route(_ name: String, local: LocalEndpoint, warmup: Bool, bench: Bool, head: HTTPRequestHead, body: ByteBuffer,
                        arrival: ContinuousClock.Instant, at: Date, context: ChannelHandlerContext) {
-        var random = SystemRandomNumberGenerator()
         // A keep-warm ping or a bench request may name its version; user traffic always follows the weights.
         let pinned = warmup || bench ? head.headers.first(name: Self.versionHeader).flatMap { local.weights[$0] != nil ? $0 : nil } : nil
         guard let versionID = pinned ?? WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
@@ -293,21 +409,17 @@ final class ForwardingHandler: ChannelInboundHandler {
                 forward(invocation, lease: lease, context: context)
             case .failure(let failure):
                 let status: HTTPResponseStatus = if case .startFailed = failure { .badGateway } else { .serviceUnavailable }
-                record(invocation, status: status.code, cold: false, inFlight: 0)
+                record(invocation, status: Int(status.code), cold: false, inFlight: 0)
                 respond(status, ["error": failure.message, "endpoint": name, "version": versionID], head: head, context: context)
             }
         }
     }
 
     private func forward(_ invocation: Routed, lease: Lease, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "127.0.0.1:\(lease.port)")
-        if let type = invocation.head.headers.first(name: "Content-Type") { headers.add(name: "Content-Type", value: type) }
-        headers.add(name: "Content-Length", value: "\(invocation.body.readableBytes)")
-        if invocation.warmup { headers.add(name: Self.warmupHeader, value: "1") }
         let timeout = TimeAmount.seconds(Int64(invocation.version.timeoutSeconds ?? 60))
         guard let upstreams else { return }
-        upstreams.send(port: lease.port, headers: headers, body: invocation.body, timeout: timeout) { [self] result in
+        upstreams.send(port: lease.port, contentType: invocation.head.headers.first(name: "Content-Type"), warmup: invocation.warmup,
+                       body: invocation.body, timeout: timeout) { [self] result in
             switch result {
             case .success(let answer):
                 if invocation.holdMilliseconds > 0 {
@@ -325,16 +437,19 @@ final class ForwardingHandler: ChannelInboundHandler {
 
     private func answered(_ invocation: Routed, lease: Lease, answer: UpstreamAnswer, context: ChannelHandlerContext) {
         shared.runtime.releaseNow(lease)
-        let status = answer.head.status
-        record(invocation, status: status.code, cold: lease.coldStart, inFlight: lease.inFlight)
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: answer.head.headers.first(name: "Content-Type") ?? "application/octet-stream")
-        headers.add(name: Self.versionHeader, value: invocation.versionID)
-        headers.add(name: Self.instanceHeader, value: lease.instanceID)
-        headers.add(name: Self.coldStartHeader, value: lease.coldStart ? "true" : "false")
-        if let ms = lease.processStartMilliseconds { headers.add(name: BenchPasses.processStartHeader.rawName, value: "\(ms)") }
-        if let ms = lease.modelLoadMilliseconds { headers.add(name: BenchPasses.modelLoadHeader.rawName, value: "\(ms)") }
-        write(status, headers: headers, body: answer.body, head: invocation.head, close: false, context: context)
+        record(invocation, status: answer.status, cold: lease.coldStart, inFlight: lease.inFlight)
+        write(answer.status, body: answer.body, head: invocation.head, context: context) { out in
+            if let type = answer.contentType {
+                out.writeHeader("Content-Type", type)
+            } else {
+                out.writeStaticString("Content-Type: application/octet-stream\r\n")
+            }
+            out.writeHeader("X-ModelDeck-Version", invocation.versionID)
+            out.writeHeader("X-ModelDeck-Instance", lease.instanceID)
+            out.writeStaticString(lease.coldStart ? "X-ModelDeck-Cold-Start: true\r\n" : "X-ModelDeck-Cold-Start: false\r\n")
+            if let ms = lease.processStartMilliseconds { out.writeHeader("X-ModelDeck-Process-Start-Ms", decimal: ms) }
+            if let ms = lease.modelLoadMilliseconds { out.writeHeader("X-ModelDeck-Model-Load-Ms", decimal: ms) }
+        }
     }
 
     /// The forward failed at the HTTP level: the runtime says whether the instance's process ended.
@@ -347,50 +462,65 @@ final class ForwardingHandler: ChannelInboundHandler {
             record(invocation, status: 502, cold: lease.coldStart, inFlight: lease.inFlight)
             let message = ended.map { "\($0) during the request" }
                 ?? "instance \(lease.instanceID) of \(invocation.versionID) did not answer: \(error)"
-            var headers = HTTPHeaders()
-            headers.add(name: Self.versionHeader, value: invocation.versionID)
-            headers.add(name: Self.instanceHeader, value: lease.instanceID)
-            respond(.badGateway, ["error": message, "endpoint": invocation.name, "version": invocation.versionID], extra: headers,
-                    head: invocation.head, context: context)
+            respond(.badGateway, ["error": message, "endpoint": invocation.name, "version": invocation.versionID],
+                    head: invocation.head, context: context) { out in
+                out.writeHeader("X-ModelDeck-Version", invocation.versionID)
+                out.writeHeader("X-ModelDeck-Instance", lease.instanceID)
+            }
         }
     }
 
-    private func record(_ invocation: Routed, status: UInt, cold: Bool, inFlight: Int) {
+    private func record(_ invocation: Routed, status: Int, cold: Bool, inFlight: Int) {
         // Bench traffic is measured and priced by its run (`bench_runs`), never in the user figures.
         if invocation.bench { return }
         shared.recorder.record(Invocation(
             endpoint: invocation.name, version: invocation.versionID, at: invocation.at,
             latencyMicroseconds: (ContinuousClock.now - invocation.arrival).wholeMicroseconds,
-            status: Int(status), coldStart: cold, warmup: invocation.warmup, inFlight: inFlight,
+            status: status, coldStart: cold, warmup: invocation.warmup, inFlight: inFlight,
             memoryMB: invocation.local.endpoint.memoryMB, rates: invocation.local.rates))
     }
 
     // MARK: - Answers
 
     /// A small JSON object answer (gateway errors, health).
-    private func respond(_ status: HTTPResponseStatus, _ fields: [String: String], extra: HTTPHeaders = [:],
-                         head: HTTPRequestHead, close: Bool = false, context: ChannelHandlerContext) {
-        var headers = extra
-        headers.add(name: "Content-Type", value: "application/json")
+    private func respond(_ status: HTTPResponseStatus, _ fields: [String: String], head: HTTPRequestHead, close: Bool = false,
+                         context: ChannelHandlerContext, extra: (inout ByteBuffer) -> Void = { _ in }) {
         let body = context.channel.allocator.buffer(bytes: GatewayJSON.object(fields))
-        write(status, headers: headers, body: body, head: head, close: close, context: context)
+        write(Int(status.code), body: body, head: head, close: close, context: context) { out in
+            extra(&out)
+            out.writeStaticString("Content-Type: application/json\r\n")
+        }
     }
 
-    private func write(_ status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, head: HTTPRequestHead, close: Bool,
-                       context: ChannelHandlerContext) {
-        var headers = headers
-        headers.add(name: "Content-Length", value: "\(body.readableBytes)")
-        let keepAlive = head.isKeepAlive && !close
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        let response = HTTPResponseHead(version: head.version, status: status, headers: headers)
-        context.write(wrapOutboundOut(.head(response)), promise: nil)
-        if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        inRequest = false
-        if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    /// The answer to `head`, written as bytes: status line, the headers `headers` writes, `Content-Length`,
+    /// `Connection` when it differs from the version's default, the body (none to a HEAD request).
+    private func write(_ status: Int, body: ByteBuffer, head: HTTPRequestHead, close: Bool = false, context: ChannelHandlerContext,
+                       headers: (inout ByteBuffer) -> Void) {
+        guard inRequest, !closing else { return }
+        let keepAlive = head.isKeepAlive && !close && !closeAfterAnswer
+        let sendsBody = head.method != .HEAD && body.readableBytes > 0
+        let copied = sendsBody && body.readableBytes <= Self.copiedBodyBytes
+        var out = context.channel.allocator.buffer(capacity: 320 + (copied ? body.readableBytes : 0))
+        out.writeStatusLine(version: head.version, status: status)
+        headers(&out)
+        out.writeHeader("Content-Length", decimal: body.readableBytes)
+        if !keepAlive {
+            out.writeStaticString("Connection: close\r\n")
+        } else if head.version.minor == 0 {
+            out.writeStaticString("Connection: keep-alive\r\n")
         }
+        out.writeStaticString("\r\n")
+        if copied { out.writeImmutableBuffer(body) }
+        if sendsBody && !copied {
+            context.write(wrapOutboundOut(out), promise: nil)
+            out = body
+        }
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+        answered(keepAlive: keepAlive, context: context)
     }
 }
 

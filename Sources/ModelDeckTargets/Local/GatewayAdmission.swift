@@ -47,6 +47,22 @@ public struct GatewayAdmission: Sendable {
         return value.split(separator: ":").first.map(String.init) ?? value
     }
 
+    /// `localhost` or `127.0.0.1`, with or without a port: the `Host` most requests carry, recognised without
+    /// building strings (every request is checked). Anything else goes through `hostName` and `isLoopback`.
+    static func isPlainLoopback(_ header: String) -> Bool {
+        var utf8 = header.utf8[...]
+        if utf8.starts(with: "localhost".utf8) {
+            utf8 = utf8.dropFirst(9)
+        } else if utf8.starts(with: "127.0.0.1".utf8) {
+            utf8 = utf8.dropFirst(9)
+        } else {
+            return false
+        }
+        guard let colon = utf8.first else { return true }
+        let port = utf8.dropFirst()
+        return colon == UInt8(ascii: ":") && !port.isEmpty && port.count <= 5 && port.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
     /// The media type of a `Content-Type` value: lowercased, without its parameters and the spaces around it
     /// (`Application/JSON; charset=utf-8` → `application/json`). Without Foundation: it runs for every request.
     public static func mediaType(_ value: String?) -> String {
@@ -70,11 +86,12 @@ public struct GatewayAdmission: Sendable {
             return Refusal(status: 401, reason: "this gateway listens off loopback and has no token; set MODELDECK_GATEWAY_TOKEN")
         }
         if listensOnLoopback {
-            guard let host, Self.isLoopback(Self.hostName(host)) else {
+            guard let host, Self.isPlainLoopback(host) || Self.isLoopback(Self.hostName(host)) else {
                 return Refusal(status: 421, reason: "Host '\(host ?? "")' is not this gateway; it answers localhost, 127.0.0.1 and [::1] only")
             }
         }
-        if isInvoke && !clientHeader {
+        // `application/json` as it is (most requests) needs no parsing.
+        if isInvoke && !clientHeader && contentType != "application/json" {
             let type = Self.mediaType(contentType)
             if type.isEmpty || ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"].contains(type) {
                 return Refusal(status: 415, reason: "invoke needs Content-Type: application/json (or another non-form type), "

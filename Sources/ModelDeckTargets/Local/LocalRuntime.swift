@@ -218,8 +218,13 @@ public actor LocalRuntime {
             wakeOne(endpoint: lease.endpoint, version: nil)
             return
         }
-        guard let index = waiters[lease.endpoint]?.firstIndex(where: { $0.version == instance.version }),
-              let handed = slots.take(instance: instance.id) else { return }
+        guard let index = waiters[lease.endpoint]?.firstIndex(where: { $0.version == instance.version }) else {
+            // Nobody waits for this version: a request waiting for another one may take this instance's place
+            // now that it is idle (`acquireStartingOrQueuing` retires it), rather than wait out the queue timeout.
+            if instance.inFlight == 0 { wakeOne(endpoint: lease.endpoint, version: nil) }
+            return
+        }
+        guard let handed = slots.take(instance: instance.id) else { return }
         let waiter = waiters[lease.endpoint]!.remove(at: index)
         slots.dequeued(endpoint: lease.endpoint)
         waiter.continuation.resume(returning: handed)
