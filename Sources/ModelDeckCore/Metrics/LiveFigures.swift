@@ -269,16 +269,37 @@ public struct EndpointFigures: Equatable, Sendable, Codable {
 
     /// Adds buckets of any endpoints and versions into figures per endpoint.
     public static func build(_ buckets: some Sequence<StoredBucket>, window: LiveWindow) throws -> [String: EndpointFigures] {
-        var builders: [String: [String: LiveFigures.Builder]] = [:]
-        for bucket in buckets {
-            try builders[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: window)].add(bucket)
+        var builder = Builder(window: window)
+        for bucket in buckets { try builder.add(bucket) }
+        return builder.figures()
+    }
+
+    /// Adds buckets of any endpoints and versions one at a time (a caller streaming them from the registry),
+    /// then gives the figures per endpoint: each version's, and their sum as the endpoint's.
+    public struct Builder: Sendable {
+        public let window: LiveWindow
+        private var versions: [String: [String: LiveFigures.Builder]] = [:]
+
+        public init(window: LiveWindow) { self.window = window }
+
+        public mutating func add(_ bucket: StoredBucket) throws {
+            try versions[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: window)].add(bucket)
         }
-        var result: [String: EndpointFigures] = [:]
-        for (endpoint, versions) in builders {
+
+        /// The figures of `endpoint`; zero when none of its buckets was added.
+        public func figures(of endpoint: String) -> EndpointFigures {
+            Self.figures(versions[endpoint] ?? [:], window: window)
+        }
+
+        /// The figures of every endpoint with buckets.
+        public func figures() -> [String: EndpointFigures] {
+            versions.mapValues { Self.figures($0, window: window) }
+        }
+
+        private static func figures(_ versions: [String: LiveFigures.Builder], window: LiveWindow) -> EndpointFigures {
             var total = LiveFigures.Builder(window: window)
             for builder in versions.values { total.add(builder) }
-            result[endpoint] = EndpointFigures(total: total.figuresNow(), versions: versions.mapValues { $0.figuresNow() })
+            return EndpointFigures(total: total.figuresNow(), versions: versions.mapValues { $0.figuresNow() })
         }
-        return result
     }
 }

@@ -43,8 +43,9 @@ public struct Fleet: Sendable {
 }
 
 extension EndpointStatus {
-    /// Every endpoint's status, in name order: the buckets of the last hour are read once and added into
-    /// the three windows (a minute, five minutes, an hour), the same way `LiveFigures` reads any window.
+    /// Every endpoint's status, in name order: the buckets of the last five minutes are read once and added
+    /// into two windows (a minute, five minutes), and the hour's counts are summed in SQL — each read the
+    /// way `LiveFigures` reads any window.
     static func loadAll(_ db: Database, now: Date) throws -> [EndpointStatus] {
         let minute = LiveWindow(last: 60, now: now)
         let recent = LiveWindow(last: Fleet.recentSeconds, now: now)
@@ -56,33 +57,24 @@ extension EndpointStatus {
         let drifts = try Registry.drifts(db)
         let instances = try Registry.instanceFigures(db)
 
-        var lastMinute: [String: [String: LiveFigures.Builder]] = [:]
-        var lastFive: [String: [String: LiveFigures.Builder]] = [:]
+        // The last five minutes bucket by bucket (histograms merged), streamed rather than held; the last
+        // minute is part of them. The hour needs counts only: summed in SQL, then read by `LiveFigures` as one
+        // bucket, so the figure is still made where every other one is.
+        var lastMinute = EndpointFigures.Builder(window: minute)
+        var lastFive = EndpointFigures.Builder(window: recent)
+        try StoredBucket.forEach(db, overlapping: recent) { bucket in
+            try lastFive.add(bucket)
+            if bucket.start + bucket.width > minute.start { try lastMinute.add(bucket) }
+        }
         var lastHour: [String: LiveFigures.Builder] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
-                   cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts,
-                   CASE WHEN start + width_s > :recent THEN latency_hist END AS latency_hist,
-                   CASE WHEN start + width_s > :recent THEN cold_latency_hist END AS cold_latency_hist,
-                   CASE WHEN start + width_s > :recent THEN probe_latency_hist END AS probe_latency_hist
-            FROM metric_buckets WHERE start > :hour - 86400 AND start < :now AND start + width_s > :hour
-            """, arguments: ["recent": recent.start, "hour": hour.start, "now": hour.end]) {
-            let bucket = StoredBucket(row: row)
-            try lastHour[bucket.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(bucket)
-            guard bucket.start + bucket.width > recent.start else { continue }
-            try lastFive[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: recent)].add(bucket)
-            guard bucket.start + bucket.width > minute.start else { continue }
-            try lastMinute[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: minute)].add(bucket)
+        for sum in try StoredBucket.sums(db, overlapping: hour) {
+            try lastHour[sum.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(sum)
         }
-        func figures(_ builders: [String: LiveFigures.Builder]?, window: LiveWindow) -> EndpointFigures {
-            var total = LiveFigures.Builder(window: window)
-            for builder in (builders ?? [:]).values { total.add(builder) }
-            return EndpointFigures(total: total.figuresNow(), versions: (builders ?? [:]).mapValues { $0.figuresNow() })
-        }
-
         let sparkFrom = (Int64(now.timeIntervalSince1970) / 60 - Int64(Fleet.sparklineMinutes) + 1) * 60
         let minuteP99s = try Registry.minuteP99s(db, since: sparkFrom)
-        let burn = Dictionary(try CostBurn.load(db, now: now).endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
+        let recentFigures = lastFive.figures()
+        let burn = Dictionary(try CostBurn.load(db, now: now, recent: Fleet.recentSeconds == CostBurn.nowWindowSeconds ? recentFigures : nil)
+                                .endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
 
         return try Endpoint.order(Column("name")).fetchAll(db).map { endpoint in
             var sparkline: [Double?] = []
@@ -95,8 +87,8 @@ extension EndpointStatus {
             }
             return EndpointStatus(endpoint: endpoint, targetKind: targets[endpoint.target], weights: weights[endpoint.name] ?? [:],
                                   deployment: active[endpoint.name], keepWarm: keepWarm[endpoint.name],
-                                  lastMinute: figures(lastMinute[endpoint.name], window: minute),
-                                  recent: figures(lastFive[endpoint.name], window: recent),
+                                  lastMinute: lastMinute.figures(of: endpoint.name),
+                                  recent: recentFigures[endpoint.name] ?? lastFive.figures(of: endpoint.name),
                                   coldStartsLastHour: lastHour[endpoint.name]?.figuresNow().observed.coldStarts ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
                                   today: burn[endpoint.name]?.today ?? CostSplit(),
@@ -123,10 +115,14 @@ extension Registry {
         try read { db in
             var rows = try Listings.endpoints(db)
             guard let window else { return rows }
-            let figures = try EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: window), window: window)
+            var builder = EndpointFigures.Builder(window: window)
+            try StoredBucket.forEach(db, overlapping: window) { try builder.add($0) }
+            let figures = builder.figures()
             let instances = try Registry.instanceFigures(db)
             let nowDate = Date(timeIntervalSince1970: TimeInterval(window.end))
-            let burn = Dictionary(try CostBurn.load(db, now: nowDate).endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
+            // Over the five minutes `CostBurn` reads its rate from, the figures just built are those.
+            let burn = Dictionary(try CostBurn.load(db, now: nowDate, recent: window.seconds == CostBurn.nowWindowSeconds ? figures : nil)
+                                    .endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
             for index in rows.indices {
                 let name = rows[index].name
                 let endpointFigures = figures[name] ?? EndpointFigures(total: LiveFigures(windowSeconds: window.seconds))
