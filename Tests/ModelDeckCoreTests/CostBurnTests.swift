@@ -87,4 +87,41 @@ struct CostBurnTests {
             try parseDeck(region)
         }
     }
+
+    /// `cost_hours` is kept by triggers, whichever way buckets are written: merged (an upsert that replaces the
+    /// row), replaced by a platform's figures, rolled up into coarser tiers and dropped past the retention. At
+    /// every step it is exactly the buckets summed by the hour they start in.
+    @Test func theCostByHourIsTheBucketsSummedThroughWritesRollupsAndDrops() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try registry(scratch)
+        func expectSummed(_ step: String) throws {
+            let (kept, summed) = try registry.read { db in
+                (try Row.fetchAll(db, sql: "SELECT * FROM cost_hours ORDER BY endpoint, version_id, hour").map { $0.description },
+                 try Row.fetchAll(db, sql: """
+                    SELECT endpoint, version_id, start - start % 3600 AS hour, SUM(cost_micros) AS cost_micros,
+                           SUM(warmup_cost_micros) AS warmup_cost_micros, MIN(start) AS first_start, COUNT(*) AS buckets
+                    FROM metric_buckets GROUP BY endpoint, version_id, hour ORDER BY endpoint, version_id, hour
+                    """).map { $0.description })
+            }
+            #expect(kept == summed, "\(step)")
+            #expect(!kept.isEmpty, "\(step)")
+        }
+        for secondsAgo: Int64 in [0, 10, 10, 3_590, 3_600, 7_300, 90_000, 40 * 86_400] {
+            try add(registry, version: "sentiment@v1", secondsAgo: secondsAgo, traffic: 100 + secondsAgo % 7, warm: secondsAgo % 3)
+        }
+        try add(registry, version: "sentiment@v2", secondsAgo: 20, traffic: 50)
+        try expectSummed("merged")
+        var observed = MetricBucket()
+        observed.requests = 9
+        observed.costMicros = 4_321
+        try registry.replaceObserved([MetricBucket.Key(endpoint: "sentiment", version: "sentiment@v1", start: 1_800_000_000 - 10, width: 10): observed],
+                                     platformCountsColdStarts: false)
+        try expectSummed("replaced by a platform's figures")
+        try registry.rollUpMetrics(now: now, retentionDays: 30)
+        try expectSummed("rolled up and dropped")
+        let burn = try registry.read { db in try CostBurn.load(db, now: now) }
+        #expect(burn.total.today.trafficMicros == 100 + 4_321 + 106 + 102 + 106 + 50,
+                "today: the buckets of 0, 10 (replaced), 3,590, 3,600 and 7,300 s ago, and v2's")
+    }
 }

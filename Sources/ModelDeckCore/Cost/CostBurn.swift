@@ -38,7 +38,8 @@ public struct BurnFigures: Codable, Equatable, Sendable {
     public var perHourNow = CostSplit()
     /// Since midnight UTC.
     public var today = CostSplit()
-    /// A 30-day month (720 h) at the rate of the last 24 hours — or of the time since the endpoint's first
+    /// A 30-day month (720 h) at the rate of the last 24 hours, counted from the top of the hour 24 hours ago
+    /// (whole hours are what the registry keeps cost by) — or of the time since the endpoint's first
     /// measurement, when that is later (at least 5 minutes).
     public var projectedMonth = CostSplit()
 

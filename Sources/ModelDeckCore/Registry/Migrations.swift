@@ -18,6 +18,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 rollout control", migrate: addRolloutControl)
         migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
         migrator.registerMigration("2026-11-30 notifications", migrate: addNotifications)
+        migrator.registerMigration("2026-11-30 cost by hour", migrate: addCostByHour)
         return migrator
     }
 
@@ -371,6 +372,83 @@ public enum Migrations {
                 created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
                 updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
             );
+            """)
+    }
+
+    /// Each endpoint version's cost per hour (the hour its buckets start in), kept by triggers as metric buckets
+    /// are written, rolled up and dropped, so that `CostBurn` reads today's cost and the month's projection
+    /// from a row per hour instead of summing a day of buckets per endpoint at every dashboard snapshot (issue
+    /// #20). `first_start` is the earliest bucket start of the hour (the projection's observed span), `buckets`
+    /// how many buckets the row sums (a row goes with its last bucket).
+    ///
+    /// Buckets are written with `INSERT OR REPLACE`, and SQLite fires no delete trigger for the row a REPLACE
+    /// removes unless `recursive_triggers` is on (https://sqlite.org/lang_conflict.html, REPLACE; the registry
+    /// leaves it off): the row about to be replaced is taken out by a BEFORE INSERT trigger instead.
+    private static func addCostByHour(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE cost_hours (
+                endpoint TEXT NOT NULL,
+                version_id TEXT NOT NULL,
+                hour INTEGER NOT NULL,
+                cost_micros INTEGER NOT NULL DEFAULT 0,
+                warmup_cost_micros INTEGER NOT NULL DEFAULT 0,
+                first_start INTEGER NOT NULL,
+                buckets INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (endpoint, version_id, hour)
+            ) WITHOUT ROWID;
+            CREATE INDEX cost_hours_by_hour ON cost_hours(hour);
+            INSERT INTO cost_hours (endpoint, version_id, hour, cost_micros, warmup_cost_micros, first_start, buckets)
+                SELECT endpoint, version_id, start - start % 3600, SUM(cost_micros), SUM(warmup_cost_micros), MIN(start), COUNT(*)
+                FROM metric_buckets GROUP BY endpoint, version_id, start - start % 3600;
+
+            CREATE TRIGGER cost_hours_replaced BEFORE INSERT ON metric_buckets BEGIN
+                UPDATE cost_hours SET
+                    cost_micros = cost_micros - (SELECT b.cost_micros FROM metric_buckets b WHERE b.endpoint = new.endpoint
+                        AND b.version_id = new.version_id AND b.start = new.start AND b.width_s = new.width_s),
+                    warmup_cost_micros = warmup_cost_micros - (SELECT b.warmup_cost_micros FROM metric_buckets b WHERE b.endpoint = new.endpoint
+                        AND b.version_id = new.version_id AND b.start = new.start AND b.width_s = new.width_s),
+                    buckets = buckets - 1
+                WHERE endpoint = new.endpoint AND version_id = new.version_id AND hour = new.start - new.start % 3600
+                  AND EXISTS (SELECT 1 FROM metric_buckets b WHERE b.endpoint = new.endpoint AND b.version_id = new.version_id
+                              AND b.start = new.start AND b.width_s = new.width_s);
+            END;
+
+            CREATE TRIGGER cost_hours_inserted AFTER INSERT ON metric_buckets BEGIN
+                INSERT INTO cost_hours (endpoint, version_id, hour, cost_micros, warmup_cost_micros, first_start, buckets)
+                VALUES (new.endpoint, new.version_id, new.start - new.start % 3600, new.cost_micros, new.warmup_cost_micros, new.start, 1)
+                ON CONFLICT (endpoint, version_id, hour) DO UPDATE SET
+                    cost_micros = cost_micros + excluded.cost_micros, warmup_cost_micros = warmup_cost_micros + excluded.warmup_cost_micros,
+                    first_start = MIN(first_start, excluded.first_start), buckets = buckets + 1;
+            END;
+
+            CREATE TRIGGER cost_hours_deleted AFTER DELETE ON metric_buckets BEGIN
+                UPDATE cost_hours SET
+                    cost_micros = cost_micros - old.cost_micros, warmup_cost_micros = warmup_cost_micros - old.warmup_cost_micros,
+                    buckets = buckets - 1,
+                    first_start = CASE WHEN first_start < old.start THEN first_start
+                        ELSE IFNULL((SELECT MIN(b.start) FROM metric_buckets b WHERE b.endpoint = old.endpoint AND b.version_id = old.version_id
+                                     AND b.start >= old.start - old.start % 3600 AND b.start < old.start - old.start % 3600 + 3600), first_start) END
+                WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600;
+                DELETE FROM cost_hours
+                WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600 AND buckets <= 0;
+            END;
+
+            CREATE TRIGGER cost_hours_updated AFTER UPDATE OF endpoint, version_id, start, cost_micros, warmup_cost_micros ON metric_buckets BEGIN
+                UPDATE cost_hours SET
+                    cost_micros = cost_micros - old.cost_micros, warmup_cost_micros = warmup_cost_micros - old.warmup_cost_micros,
+                    buckets = buckets - 1,
+                    first_start = CASE WHEN first_start < old.start THEN first_start
+                        ELSE IFNULL((SELECT MIN(b.start) FROM metric_buckets b WHERE b.endpoint = old.endpoint AND b.version_id = old.version_id
+                                     AND b.start >= old.start - old.start % 3600 AND b.start < old.start - old.start % 3600 + 3600), first_start) END
+                WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600;
+                DELETE FROM cost_hours
+                WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600 AND buckets <= 0;
+                INSERT INTO cost_hours (endpoint, version_id, hour, cost_micros, warmup_cost_micros, first_start, buckets)
+                VALUES (new.endpoint, new.version_id, new.start - new.start % 3600, new.cost_micros, new.warmup_cost_micros, new.start, 1)
+                ON CONFLICT (endpoint, version_id, hour) DO UPDATE SET
+                    cost_micros = cost_micros + excluded.cost_micros, warmup_cost_micros = warmup_cost_micros + excluded.warmup_cost_micros,
+                    first_start = MIN(first_start, excluded.first_start), buckets = buckets + 1;
+            END;
             """)
     }
 }
