@@ -118,6 +118,12 @@ struct CostBurnTests {
         try registry.replaceObserved([MetricBucket.Key(endpoint: "sentiment", version: "sentiment@v1", start: 1_800_000_000 - 10, width: 10): observed],
                                      platformCountsColdStarts: false)
         try expectSummed("replaced by a platform's figures")
+        try registry.write { db in try db.execute(sql: "UPDATE metric_buckets SET warmup_cost_micros = warmup_cost_micros + 11") }
+        try expectSummed("updated in place")
+        #expect(throws: (any Error).self) {
+            try registry.write { db in try db.execute(sql: "UPDATE metric_buckets SET start = start + 3600") }
+        }
+        try expectSummed("a key update refused")
         try registry.rollUpMetrics(now: now, retentionDays: 30)
         try expectSummed("rolled up and dropped")
         let burn = try registry.read { db in try CostBurn.load(db, now: now) }

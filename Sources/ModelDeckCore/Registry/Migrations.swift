@@ -381,6 +381,8 @@ public enum Migrations {
     /// #20). `first_start` is the earliest bucket start of the hour (the projection's observed span), `buckets`
     /// how many buckets the row sums (a row goes with its last bucket).
     ///
+    /// A bucket's key (endpoint, version, start, width) is never updated in place (a trigger refuses it; the
+    /// rollup inserts the coarser bucket and deletes the finer ones), so an update changes one hour's row only.
     /// Buckets are written with `INSERT OR REPLACE`, and SQLite fires no delete trigger for the row a REPLACE
     /// removes unless `recursive_triggers` is on (https://sqlite.org/lang_conflict.html, REPLACE; the registry
     /// leaves it off): the row about to be replaced is taken out by a BEFORE INSERT trigger instead.
@@ -433,21 +435,15 @@ public enum Migrations {
                 WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600 AND buckets <= 0;
             END;
 
-            CREATE TRIGGER cost_hours_updated AFTER UPDATE OF endpoint, version_id, start, cost_micros, warmup_cost_micros ON metric_buckets BEGIN
+            CREATE TRIGGER cost_hours_updated AFTER UPDATE OF cost_micros, warmup_cost_micros ON metric_buckets BEGIN
                 UPDATE cost_hours SET
-                    cost_micros = cost_micros - old.cost_micros, warmup_cost_micros = warmup_cost_micros - old.warmup_cost_micros,
-                    buckets = buckets - 1,
-                    first_start = CASE WHEN first_start < old.start THEN first_start
-                        ELSE IFNULL((SELECT MIN(b.start) FROM metric_buckets b WHERE b.endpoint = old.endpoint AND b.version_id = old.version_id
-                                     AND b.start >= old.start - old.start % 3600 AND b.start < old.start - old.start % 3600 + 3600), first_start) END
-                WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600;
-                DELETE FROM cost_hours
-                WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600 AND buckets <= 0;
-                INSERT INTO cost_hours (endpoint, version_id, hour, cost_micros, warmup_cost_micros, first_start, buckets)
-                VALUES (new.endpoint, new.version_id, new.start - new.start % 3600, new.cost_micros, new.warmup_cost_micros, new.start, 1)
-                ON CONFLICT (endpoint, version_id, hour) DO UPDATE SET
-                    cost_micros = cost_micros + excluded.cost_micros, warmup_cost_micros = warmup_cost_micros + excluded.warmup_cost_micros,
-                    first_start = MIN(first_start, excluded.first_start), buckets = buckets + 1;
+                    cost_micros = cost_micros - old.cost_micros + new.cost_micros,
+                    warmup_cost_micros = warmup_cost_micros - old.warmup_cost_micros + new.warmup_cost_micros
+                WHERE endpoint = new.endpoint AND version_id = new.version_id AND hour = new.start - new.start % 3600;
+            END;
+
+            CREATE TRIGGER metric_bucket_keys_stay BEFORE UPDATE OF endpoint, version_id, start, width_s ON metric_buckets BEGIN
+                SELECT RAISE(ABORT, 'a metric bucket keeps its endpoint, version, start and width: delete it and insert another');
             END;
             """)
     }
