@@ -60,7 +60,8 @@ public struct Daemon: Sendable {
         let probes = ProbeLoop(registry: registry, drivers: drivers, logger: logger)
         let notifications = NotificationLoop(registry: registry, sender: NotificationTransport(), logger: logger, clock: ContinuousClock(),
                                              retry: settings.notificationRetry)
-        var services: [any Service] = [loops, keepWarm, collector, probes, notifications]
+        let provisioned = ProvisionedConcurrencyLoop(registry: registry, drivers: drivers, logger: logger)
+        var services: [any Service] = [loops, keepWarm, collector, probes, notifications, provisioned]
         if let api = settings.api {
             services.append(api.application(registry: registry, logger: logger, onListening: onAPIListening))
         }

@@ -19,7 +19,8 @@ public final class Drivers: DriverSource {
     private let gateway: (target: String, address: GatewayAddress)?
     private let aws: TargetDrivers.AWSEnvironment
     private let logger: Logger
-    private let state = Mutex<(drivers: [String: any TargetDriver], lastLook: ContinuousClock.Instant?)>(([:], nil))
+    /// The drivers, when the targets were last looked at, and the catalog generation they were made from.
+    private let state = Mutex<(drivers: [String: any TargetDriver], lastLook: ContinuousClock.Instant?, generation: Int64?)>(([:], nil, nil))
 
     static let lookInterval: Duration = .seconds(1)
 
@@ -48,7 +49,10 @@ public final class Drivers: DriverSource {
             return true
         }
         guard due else { return }
-        let targets = try registry.targets()
+        // Targets are read again only when the catalog moved: at 10,000 targets, reading them every second
+        // was a large share of an idle daemon's work.
+        let (generation, read) = try registry.targets(unless: force ? nil : state.withLock { $0.generation })
+        guard let targets = read else { return }
         let current = state.withLock { $0.drivers }
         var next: [String: any TargetDriver] = [:]
         var unavailable: [(Target, String)] = []
@@ -75,6 +79,9 @@ public final class Drivers: DriverSource {
                 logger.warning("target cannot be driven", metadata: ["target": "\(target.name)", "reason": "\(reason)"])
             }
         }
-        state.withLock { $0.drivers = next }
+        state.withLock {
+            $0.drivers = next
+            $0.generation = generation
+        }
     }
 }

@@ -50,7 +50,9 @@ struct MetricsCollector: Service {
                         "points": "\(measured.refused.prefix(5).joined(separator: ", "))",
                     ])
                 }
-                let buckets = measured.buckets(rates: try? TargetPricing.rates(for: driver.target, table: prices))
+                let buckets = measured.buckets(rates: try? TargetPricing.rates(for: driver.target, table: prices),
+                                               taskRates: try? TargetPricing.taskRates(for: driver.target, table: prices),
+                                               perInstanceHour: TargetPricing.instanceRate(for: driver.target, table: prices)?.rate.perHour)
                 try await registry.perform { try $0.replaceObserved(buckets, platformCountsColdStarts: measured.countsColdStarts) }
             } catch {
                 logger.warning("metrics collection failed", metadata: [

@@ -30,7 +30,8 @@ struct ProbeLoop: Service {
     let drivers: any DriverSource
     let logger: Logger
     var maxConcurrentProbes = 32
-    /// How often the probed endpoints are re-read (a target applied while the daemon runs is probed within it).
+    /// How often the catalog generation is looked at; the probed endpoints are re-read when it moved (a target
+    /// applied while the daemon runs is probed within it).
     var reloadInterval: Duration = .seconds(1)
     /// Records the probes, carrying fractions of a micro-dollar from one flush to the next.
     let recorder = InvocationRecorder()
@@ -46,14 +47,19 @@ struct ProbeLoop: Service {
     func run() async throws {
         let book = Book()
         var probed: [String: ProbedEndpoint] = [:]
+        var generation: Int64?
         var lastLoad: ContinuousClock.Instant?
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 if lastLoad.map({ .now - $0 >= reloadInterval }) ?? true {
                     lastLoad = .now
                     do {
-                        probed = Dictionary(try await registry.perform { try $0.probedEndpoints() }.map { ($0.endpoint.name, $0) },
-                                            uniquingKeysWith: { first, _ in first })
+                        let known = generation
+                        let read = try await registry.perform { try $0.probedEndpoints(unless: known) }
+                        generation = read.generation
+                        if let endpoints = read.endpoints {
+                            probed = Dictionary(endpoints.map { ($0.endpoint.name, $0) }, uniquingKeysWith: { first, _ in first })
+                        }
                         try await drivers.refresh()
                     } catch { logger.error("probes failed", metadata: ["error": "\(error)"]) }
                 }

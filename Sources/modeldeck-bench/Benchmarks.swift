@@ -8,4 +8,5 @@ let benchmarks: [any ParsableCommand.Type] = [
     PingJitterBenchmark.self,
     RegistryGrowthBenchmark.self,
     NotifyLatencyBenchmark.self,
+    GeneratorBenchmark.self,
 ]

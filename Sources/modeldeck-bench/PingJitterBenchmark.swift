@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ModelDeckCore
+import ModelDeckTargets
 
 /// `modeldeck-bench ping-jitter`: the real `modeldeck daemon` binary, as a child process, with its local
 /// target and N endpoints on `fixed` keep-warm. Each endpoint's instance is a tiny Perl HTTP server (the
@@ -8,6 +9,10 @@ import ModelDeckCore
 /// gateway to it. Lateness of a ping = when the daemon sent it (`keep_warm_state.last_ping_at`) − when it
 /// was due (`last_ping_due_at`), both written by the daemon. Baseline in the same run: how late this
 /// process's own timer fires meanwhile. Then the daemon's CPU with keep-warm off, at 1 and at N endpoints.
+///
+/// `--kind http` declares each endpoint on its own `http` target instead, all pointing at one shared Perl
+/// server (probes once an hour): the daemon's keep-warm scheduling at 10,000 endpoints without 10,000 model
+/// processes, which two cores and 24 GB cannot hold.
 struct PingJitterBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ping-jitter",
                                                     abstract: "How late the daemon sends keep-warm pings at 1,000 endpoints, and its idle CPU.")
@@ -30,6 +35,11 @@ struct PingJitterBenchmark: AsyncParsableCommand {
     @Option(help: "The modeldeck binary (default: beside this one).")
     var cli: String?
 
+    @Option(help: "local: one Perl model process per endpoint behind the gateway; http: one http target per endpoint, all on one shared Perl server.")
+    var kind: Kind = .local
+
+    enum Kind: String, ExpressibleByArgument { case local, http }
+
     func run() async throws {
         let binary = cli ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modeldeck").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -40,9 +50,12 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let server = folder + "/echo.pl"
         try Self.echoServer.write(toFile: server, atomically: true, encoding: .utf8)
+        let shared = kind == .http ? try SharedServer(script: server) : nil
+        defer { shared?.stop() }
+        let backend: Backend = shared.map { .http(port: $0.port) } ?? .local(server: server)
 
         // Pinging first: the machine is quiet then.
-        let pinged = try Self.registry(at: folder + "/pinged.sqlite", endpoints: endpoints, server: server, keepWarm: "{mode: fixed, every: \(every)s}")
+        let pinged = try Self.registry(at: folder + "/pinged.sqlite", endpoints: endpoints, backend: backend, keepWarm: "{mode: fixed, every: \(every)s}")
         let lead: TimeInterval = 5 // the daemon starts meanwhile
         let first = Date().addingTimeInterval(lead)
         var lastPings: [String: Date] = [:]
@@ -81,7 +94,7 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         // Idle: keep-warm off, no traffic, at one endpoint and at N.
         var idleCPU: [(Int, Double)] = []
         for size in [1, endpoints] {
-            let registry = try Self.registry(at: folder + "/idle-\(size).sqlite", endpoints: size, server: server, keepWarm: "{mode: off}")
+            let registry = try Self.registry(at: folder + "/idle-\(size).sqlite", endpoints: size, backend: backend, keepWarm: "{mode: off}")
             let idler = try DaemonProcess(binary: binary, registry: registry, log: folder + "/idle-\(size).log")
             defer { idler.stop() }
             try await idler.waitUntilRunning(registry: registry)
@@ -93,7 +106,7 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         }
 
         let mode = burst ? "all due at once" : "spread over the interval"
-        print("ping lateness: \(endpoints) endpoints, fixed every \(every)s (\(mode)), \(duration)s measured, \(lateness.count) pings (\(early) due before the daemon was up, left out)")
+        print("ping lateness: \(endpoints) \(kind) endpoints, fixed every \(every)s (\(mode)), \(duration)s measured, \(lateness.count) pings (\(early) due before the daemon was up, left out)")
         print("                                      p50 ms    p99 ms    max ms")
         print(String(format: "daemon: sent − due                  %7.1f   %7.1f   %7.1f   (goal p99 ≤ 50 ms)",
                      percentile(lateness, 50), percentile(lateness, 99), lateness.last ?? .nan))
@@ -110,21 +123,42 @@ struct PingJitterBenchmark: AsyncParsableCommand {
 
     static func name(_ index: Int) -> String { String(format: "e%04d", index) }
 
-    /// A registry with a local target and `count` endpoints of one tiny model.
-    static func registry(at path: String, endpoints count: Int, server: String, keepWarm: String) throws -> Registry {
+    /// Where the endpoints' model runs.
+    enum Backend {
+        /// One Perl process per instance, started by the local target.
+        case local(server: String)
+        /// One Perl process for all, on this port, each endpoint on its own `http` target.
+        case http(port: Int)
+    }
+
+    /// A registry with `count` endpoints of one tiny model, on the local target or on http targets.
+    static func registry(at path: String, endpoints count: Int, backend: Backend, keepWarm: String) throws -> Registry {
+        var targets = ""
+        var command = ""
+        var target: (Int) -> String = { _ in "local" }
+        switch backend {
+        case .local(let server):
+            targets = "  - {name: local, kind: local}\n"
+            command = ", command: [perl, \(server)]"
+        case .http(let port):
+            targets = "  - {name: local, kind: local}\n" // the daemon's gateway runs on it; no endpoint does
+            target = { "t" + name($0) }
+            for index in 0..<count {
+                targets += "  - {name: \(target(index)), kind: http, url: 'http://127.0.0.1:\(port)/invoke', probe_interval: 3600s}\n"
+            }
+        }
         var deck = """
         apiVersion: modeldeck/v1
         targets:
-          - {name: local, kind: local}
-        models:
+        \(targets)models:
           - name: echo
             versions:
-              - {version: v1, digest: "sha256:\(String(repeating: "0", count: 64))", size: 1KB, command: [perl, \(server)], memory: 128MB}
+              - {version: v1, digest: "sha256:\(String(repeating: "0", count: 64))", size: 1KB\(command), memory: 128MB}
         endpoints:
 
         """
         for index in 0..<count {
-            deck += "  - {name: \(name(index)), model: echo, target: local, memory: 128MB, idle_timeout: 1h, keep_warm: \(keepWarm), traffic: {v1: 100}}\n"
+            deck += "  - {name: \(name(index)), model: echo, target: \(target(index)), memory: 128MB, idle_timeout: 1h, keep_warm: \(keepWarm), traffic: {v1: 100}}\n"
         }
         let registry = try Registry(path: path)
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -165,6 +199,43 @@ struct PingJitterBenchmark: AsyncParsableCommand {
             close $client;
         }
         """#
+}
+
+/// The echo server on a free loopback port, for every `http` target at once.
+private final class SharedServer {
+    let process = Process()
+    let port: Int
+
+    init(script: String) throws {
+        port = try freeLoopbackPort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        process.arguments = [script]
+        process.environment = ["PORT": String(port), "PATH": "/usr/bin:/bin"]
+        try process.run()
+        // Until it listens.
+        for _ in 0..<100 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if connected == 0 { return }
+            usleep(50_000)
+        }
+        process.terminate()
+        throw ValidationError("the shared echo server did not listen on \(port)")
+    }
+
+    /// SIGKILL: the server inherits this process's ignored SIGTERM.
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
 }
 
 /// `modeldeck daemon` as a child process, with its CPU time read from /proc.

@@ -5,10 +5,10 @@ import ModelDeckCore
 struct GetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
-        abstract: "List targets, models, versions, endpoints, deployments, events or notifications.")
+        abstract: "List targets, models, versions, endpoints, deployments, events, notifications or bench runs.")
 
     enum Resource: String, ExpressibleByArgument, CaseIterable {
-        case targets, models, versions, endpoints, deployments, events, notifications
+        case targets, models, versions, endpoints, deployments, events, notifications, bench
     }
 
     @Argument(help: ArgumentHelp("What to list: \(Resource.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "resource"))
@@ -24,7 +24,7 @@ struct GetCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Output format: table, wide (endpoints with live figures), json or yaml.")
     var format: ListFormat = .table
 
-    @Option(help: ArgumentHelp("Only this endpoint (deployments, events).", valueName: "name"), completion: endpointCompletion)
+    @Option(help: ArgumentHelp("Only this endpoint (deployments, events, bench).", valueName: "name"), completion: endpointCompletion)
     var endpoint: String?
 
     @Option(help: "Most recent rows to show (deployments, events; default 50, and every event with --since).")
@@ -59,6 +59,7 @@ struct GetCommand: ParsableCommand {
         case .deployments:
             try Output.print(opened.listDeployments(endpoint: endpoint, limit: limit ?? 50), as: output, table: Listings.table)
         case .notifications: try Output.print(opened.notificationStates(), as: output, table: Listings.table)
+        case .bench: try Output.print(opened.benchRuns(endpoint: endpoint, limit: limit ?? 50), as: output, table: BenchTables.runs)
         case .events:
             if let from {
                 try Output.print(opened.events(since: from, endpoint: endpoint, limit: limit), as: output, table: Listings.table)

@@ -23,7 +23,7 @@ struct ModelDeckCommand: AsyncParsableCommand {
         subcommands: [
             TUICommand.self, InitCommand.self, ApplyCommand.self, GetCommand.self,
             DeployCommand.self, RollbackCommand.self, WarmCommand.self, PingCommand.self, ServeCommand.self, DaemonCommand.self, DemoCommand.self,
-            CostCommand.self, SimulateCommand.self, RegistryCommand.self, NotifyCommand.self,
+            CostCommand.self, BenchCommand.self, SimulateCommand.self, RegistryCommand.self, NotifyCommand.self,
             PauseCommand.self, ResumeCommand.self, PromoteCommand.self, AbortCommand.self, SetWeightCommand.self,
         ],
         defaultSubcommand: TUICommand.self

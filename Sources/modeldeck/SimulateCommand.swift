@@ -35,7 +35,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Trace format: modeldeck (timestamp,endpoint,duration_ms), azure2019 or azure2021.", valueName: "format"))
     var format: TraceFormat = .modeldeck
 
-    @Option(help: ArgumentHelp("A policy to compare: off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2), greedy-dual[:INSTANCES] (FaasCache; default half the endpoints). Repeatable; default: off, fixed:5m, adaptive.", valueName: "policy"))
+    @Option(help: ArgumentHelp("A policy to compare: off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2), greedy-dual[:INSTANCES] (FaasCache; default half the endpoints), provisioned:N (Lambda provisioned concurrency, N environments per endpoint). Repeatable; default: off, fixed:5m, adaptive.", valueName: "policy"))
     var policy: [String] = []
 
     enum Split: String, ExpressibleByArgument, CaseIterable { case odd, even }
@@ -87,10 +87,18 @@ struct SimulateCommand: ParsableCommand {
         case planner(KeepWarmPolicy)
         /// FaasCache's Greedy-Dual keep-alive with a cache of this many warm instances (nil: the default).
         case greedyDual(instances: Int?)
+        /// Lambda provisioned concurrency: this many environments per endpoint, all the time, no pings.
+        case provisioned(environments: Int)
     }
 
     static func parseSimulated(_ text: String) throws -> SimulatedPolicy {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        if parts[0] == "provisioned" {
+            guard parts.count == 2, let count = Int(parts[1]), ProvisionedConcurrency.limit.contains(count) else {
+                throw ModelDeckError("--policy '\(text)' is not a policy; use provisioned:N with N environments per endpoint from 1 to 1,000, e.g. provisioned:2")
+            }
+            return .provisioned(environments: count)
+        }
         guard parts[0] == "greedy-dual" else { return .planner(try parsePolicy(text)) }
         guard parts.count <= 2 else { throw ModelDeckError("--policy '\(text)' is not a policy; use greedy-dual or greedy-dual:INSTANCES, e.g. greedy-dual:50") }
         guard parts.count == 2 else { return .greedyDual(instances: nil) }
@@ -117,7 +125,7 @@ struct SimulateCommand: ParsableCommand {
             }
             return .fixed(everySeconds: every, concurrency: concurrency)
         default:
-            throw ModelDeckError("--policy '\(text)' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2) or greedy-dual[:INSTANCES]")
+            throw ModelDeckError("--policy '\(text)' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2), greedy-dual[:INSTANCES] or provisioned:N")
         }
     }
 
@@ -166,7 +174,15 @@ struct SimulateCommand: ParsableCommand {
         guard rates.perVCPUSecond == 0 else {
             throw ModelDeckError("simulate prices memory time only, and \(rates.platform) also prices vCPU time; pass --platform aws-lambda or sagemaker-serverless")
         }
-        return idles.map { SimulatedTarget(coldStartMilliseconds: cold, idleTimeoutSeconds: $0, pingMilliseconds: pingMs, memoryMB: mb, rates: rates) }
+        let provisionedRates = try table.provisionedRates(platform: rates.platform, region: rates.region, architecture: rates.architecture)
+        if provisionedRates == nil, let asked = policy.first(where: { $0.hasPrefix("provisioned:") }) {
+            throw ModelDeckError("--policy \(TerminalText.sanitize(asked)) needs provisioned-concurrency prices, and the price table has none for \(rates.platform) \(rates.architecture) in \(rates.region)")
+        }
+        return idles.map {
+            var target = SimulatedTarget(coldStartMilliseconds: cold, idleTimeoutSeconds: $0, pingMilliseconds: pingMs, memoryMB: mb, rates: rates)
+            target.provisionedRates = provisionedRates
+            return target
+        }
     }
 
     func load() throws -> Trace {
@@ -218,13 +234,17 @@ struct SimulateCommand: ParsableCommand {
         // Per endpoint, the cold starts warming avoided are counted against keep-warm off.
         let baseline = perEndpoint && !policies.contains(.planner(.off))
         let endpointCount = only?.count ?? replay.endpoints.count
+        let grouped = CallsByEndpoint(replay, only: only)
         let runs = targets.map { target in
             (target, (baseline ? [.planner(.off)] + policies : policies).map { policy in
                 switch policy {
-                case .planner(let policy): KeepWarmSimulator.run(replay, policy: policy, target: target, endpoints: only)
+                case .planner(let policy): KeepWarmSimulator.run(grouped, policy: policy, target: target)
                 case .greedyDual(let instances):
                     GreedyDualSimulator.run(replay, capacity: instances ?? GreedyDualSimulator.defaultCapacity(endpoints: endpointCount),
                                             target: target, endpoints: only)
+                case .provisioned(let environments):
+                    // `targets()` refused a platform without provisioned-concurrency prices.
+                    ProvisionedSimulator.run(grouped, environments: environments, target: target)!
                 }
             })
         }
@@ -280,28 +300,28 @@ struct SimulateCommand: ParsableCommand {
     /// starts it avoided and the waiting those would have cost (count × the cold start).
     static func perEndpointTable(_ outcome: SimulationOutcome, off: SimulationOutcome, coldStartMilliseconds: Int64) -> Table {
         let offByName = Dictionary(off.endpoints.map { ($0.endpoint, $0) }, uniquingKeysWith: { first, _ in first })
-        return Table(headers: ["endpoint", "requests", "cold starts", "avoided", "waiting avoided", "pings (cold)", "ping cost", "per avoided", "wasted warm-s"],
+        return Table(headers: ["endpoint", "requests", "cold starts", "avoided", "waiting avoided", "pings (cold)", "warming cost", "per avoided", "wasted warm-s"],
                      rows: outcome.endpoints.map { endpoint in
                          let avoided = (offByName[endpoint.endpoint]?.coldStarts ?? endpoint.coldStarts) - endpoint.coldStarts
-                         let perAvoided = avoided > 0 ? Format.dollars(micros: endpoint.pingCostMicros / avoided) : "-"
+                         let perAvoided = avoided > 0 ? Format.dollars(micros: endpoint.warmingCostMicros / avoided) : "-"
                          return [TerminalText.sanitize(endpoint.endpoint), Format.grouped(endpoint.requests), Format.grouped(endpoint.coldStarts),
                                  Format.grouped(avoided), Format.duration(milliseconds: max(0, avoided) * coldStartMilliseconds),
                                  "\(Format.grouped(endpoint.pings)) (\(Format.grouped(endpoint.coldPings)))",
-                                 Format.dollars(micros: endpoint.pingCostMicros), perAvoided, Format.grouped(endpoint.wastedWarmInstanceSeconds)]
+                                 Format.dollars(micros: endpoint.warmingCostMicros), perAvoided, Format.grouped(endpoint.wastedWarmInstanceSeconds)]
                      })
     }
 
     static func table(_ outcomes: [SimulationOutcome]) -> Table { table(outcomes.map { (0, $0) }, idleTimeouts: false) }
 
     static func table(_ rows: [(idleTimeoutSeconds: Int64, outcome: SimulationOutcome)], idleTimeouts: Bool) -> Table {
-        let headers = ["policy", "requests", "cold starts", "warm hits", "p99", "pings (cold)", "warm instance-s", "wasted warm-s", "traffic cost", "ping cost", "total"]
+        let headers = ["policy", "requests", "cold starts", "warm hits", "p99", "pings (cold)", "warm instance-s", "wasted warm-s", "traffic cost", "warming cost", "total"]
         return Table(headers: idleTimeouts ? ["idle timeout"] + headers : headers,
                      rows: rows.map { idle, outcome in
                          let row = [outcome.policy, Format.grouped(outcome.requests), Format.grouped(outcome.coldStarts), Format.percent(ppm: outcome.warmHitPPM),
                                     outcome.p99Ms.map { Format.duration(milliseconds: Int64($0.rounded())) } ?? "-",
                                     "\(Format.grouped(outcome.pings)) (\(Format.grouped(outcome.coldPings)))", Format.grouped(outcome.warmInstanceSeconds),
                                     Format.grouped(outcome.wastedWarmInstanceSeconds),
-                                    Format.dollars(micros: outcome.trafficCostMicros), Format.dollars(micros: outcome.pingCostMicros),
+                                    Format.dollars(micros: outcome.trafficCostMicros), Format.dollars(micros: outcome.warmingCostMicros),
                                     Format.dollars(micros: outcome.totalCostMicros)]
                          return idleTimeouts ? [Format.duration(seconds: idle)] + row : row
                      })

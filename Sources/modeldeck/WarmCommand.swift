@@ -9,6 +9,10 @@ struct WarmCommand: ParsableCommand {
             --every 5m --concurrency 2   two pings at once every 5 minutes, so two instances stay warm
             --adaptive                   pre-warm from the endpoint's own idle-time histogram
             --off                        no pings
+            --provisioned 5              Lambda provisioned concurrency: 5 environments kept initialised on the
+                                         alias, billed while configured (0 removes it)
+            --provisioned 10 --schedule "0 8 * * MON-FRI"
+                                         10 each time the cron fires (UTC), until another entry fires
             Pings carry X-ModelDeck-Warmup: 1 and are counted apart from user traffic.
             """)
 
@@ -27,6 +31,12 @@ struct WarmCommand: ParsableCommand {
     @Flag(help: "Stop keep-warm pings.")
     var off = false
 
+    @Option(help: ArgumentHelp("Lambda provisioned concurrency: environments kept initialised on the alias (0 removes it).", valueName: "n"))
+    var provisioned: Int?
+
+    @Option(help: ArgumentHelp("With --provisioned: apply it each time this cron fires (5 fields, UTC).", valueName: "cron"))
+    var schedule: String?
+
     @OptionGroup var registry: RegistryOptions
 
     func policy() throws -> KeepWarmPolicy {
@@ -44,6 +54,17 @@ struct WarmCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let provisioned {
+            guard every == nil, concurrency == nil, !adaptive, !off else {
+                throw ModelDeckError("--provisioned sets provisioned concurrency apart from pings; give it without --every, --adaptive or --off")
+            }
+            let cron = try schedule.map { try Cron(parsing: $0) }
+            let (old, new) = try Intents.provision(try registry.open(), endpoint: endpoint, concurrency: provisioned, cron: cron)
+            print(old == new ? "provisioned concurrency of \(endpoint) is already \(new.summary); nothing changed"
+                             : "provisioned concurrency of \(endpoint): \(old?.summary ?? "0") → \(new.summary) (the daemon applies it)")
+            return
+        }
+        if schedule != nil { throw ModelDeckError("--schedule goes with --provisioned N") }
         let policy = try policy()
         let (old, new) = try Intents.keepWarm(try registry.open(), endpoint: endpoint, policy: policy)
         print(old == new ? "keep-warm of \(endpoint) is already \(new.summary); nothing changed"

@@ -114,10 +114,19 @@ struct CostEstimateTests {
         let long = try rows(TrafficProfile(requestsPerDay: 1_000_000, durationMilliseconds: 200, memoryMB: 512))
         #expect(long.fargate.note?.hasSuffix("over a day: split it over tasks in parallel (the same time in all)") == true)
 
-        // Batch Transform: the instance named, its instance-hours; the built-in table has no checked price for it.
-        #expect(daily.transform.option == "ml.m5.large, a job a day" && daily.transform.perDayMicros == nil)
-        #expect(daily.transform.note == "requests × duration = 33m20s on one instance, 0.56 instance-hours; the price table has no sagemaker-batch-transform ml.m5.large price in us-east-1")
-        // With a price row (a table file), the hours are priced: 2,000 s × $0.2 an hour = $0.111111…
+        // Batch Transform: the instance named, its instance-hours at its hourly price: 2,000 s × $0.115 an hour =
+        // $0.0638888… a day, × 30 = $1.9166666… a month.
+        #expect(daily.transform.option == "ml.m5.large, a job a day")
+        #expect(daily.transform.perDayMicros == 63_889 && daily.transform.perMonthMicros == 1_916_667)
+        #expect(daily.transform.note == "requests × duration = 33m20s on one instance, 0.56 instance-hours")
+        #expect(daily.transform.breakEvenRequestsPerDay == nil, "a batch is no request-billed option")
+        // An instance the table has no price for is named, with its hours, and left unpriced.
+        var unpriced = TrafficProfile(requestsPerDay: 10_000, durationMilliseconds: 200, memoryMB: 512)
+        unpriced.batchInstance = "ml.g4dn.xlarge"
+        let missing = try rows(unpriced).transform
+        #expect(missing.perDayMicros == nil)
+        #expect(missing.note == "requests × duration = 33m20s on one instance, 0.56 instance-hours; the price table has no sagemaker-batch-transform ml.g4dn.xlarge price in us-east-1")
+        // With a price row (a table file), another type is priced: 2,000 s × $0.2 an hour = $0.111111…
         let row = "  - {platform: sagemaker-batch-transform, region: us-east-1, instance: ml.c5.xlarge, unit: instance-hour, price: 0.2, checked: \"2026-11-30\", source: https://aws.amazon.com/sagemaker/pricing/}\n"
         let priced = try PriceTable(yaml: standardPriceTableYAML + "\n" + row, source: "test")
         var profile = TrafficProfile(requestsPerDay: 10_000, durationMilliseconds: 200, memoryMB: 512)

@@ -45,6 +45,27 @@ struct FitCheckTests {
             == ["endpoint 'sentiment' max instances 201; target 'sm' (sagemaker-serverless) allows at most 200"])
     }
 
+    /// Fargate runs only its task sizes (AWS's task-size table): a memory of the table, with the target's `cpu`
+    /// when it names one, else the fewest vCPUs that allow it; up to 16 vCPU and 120 GB, no GPU.
+    @Test func fargateTakesOnlyItsCPUAndMemoryPairs() {
+        func problems(memory: Int, cpu: String? = nil) -> [String] {
+            let fargate = Target(name: "fg", kind: .ecsFargate, region: "us-east-1", config: cpu.map { ["cpu": $0] } ?? [:])
+            return FitCheck.problems(endpoint: endpoint(memory: memory, target: "fg"), target: fargate)
+        }
+        for memory in [512, 1_024, 2_048, 3_072, 30_720, 32_768, 61_440, 122_880] { #expect(problems(memory: memory) == [], "\(memory)") }
+        #expect(problems(memory: 1_500) == ["endpoint 'sentiment' on target 'fg' (ecs-fargate): Fargate has no task with 1,500 MB of memory; it takes 512 MB, 1 GB, 2 GB, then whole GB up to 30 GB, 4 GB steps up to 60 GB and 8 GB steps up to 120 GB"])
+        #expect(problems(memory: 34_816).count == 1, "34 GB: above 30 GB only 4 GB steps")
+        #expect(problems(memory: 4_096, cpu: "0.25") == ["endpoint 'sentiment' on target 'fg' (ecs-fargate): Fargate has no task of 0.25 vCPU with 4,096 MB; 0.25 vCPU takes 512 MB, 1,024 MB, 2,048 MB"])
+        #expect(problems(memory: 2_048, cpu: "4") == ["endpoint 'sentiment' on target 'fg' (ecs-fargate): Fargate has no task of 4 vCPU with 2,048 MB; 4 vCPU takes 8,192 MB–30,720 MB in 1,024 MB steps"])
+        #expect(problems(memory: 4_096, cpu: "0.5") == [] && problems(memory: 122_880, cpu: "16") == [])
+        #expect(problems(memory: 131_072).first?.contains("outside target 'fg' (ecs-fargate) range 512 MB–122,880 MB") == true)
+        #expect(FargateSize.vcpu(memoryMB: 8_192, cpu: nil) == 1 && FargateSize.vcpu(memoryMB: 8_192, cpu: "2") == 2)
+        #expect(FargateSize.cpuUnits(FargateSize.vcpu(memoryMB: 512, cpu: nil)!) == 256)
+        let fargate = Target(name: "fg", kind: .ecsFargate, region: "us-east-1")
+        #expect(FitCheck.problems(version: version(memory: 512, command: nil, image: "img:1", gpus: 1), endpoint: endpoint(memory: 1_024, target: "fg"), target: fargate)
+            == ["version 'sentiment@v3' needs a GPU; target 'fg' (ecs-fargate) has none"])
+    }
+
     @Test func aGPUModelCannotRunWhereThereIsNoGPU() {
         #expect(FitCheck.problems(version: version(gpus: 1), endpoint: endpoint(), target: lambda)
             == ["version 'sentiment@v3' needs a GPU; target 'lambda-eu' (aws-lambda) has none"])

@@ -85,6 +85,11 @@ struct PriceTableTests {
         #expect(try TargetPricing.rates(for: Target(name: "f", kind: .ecsFargate, region: "us-east-1"), table: table) == nil)
         #expect(try TargetPricing.rates(for: Target(name: "h", kind: .http, config: ["url": "http://x"]), table: table) == nil)
         #expect(try TargetPricing.rates(for: Target(name: "free", kind: .local), table: table) == nil)
+        // Fargate is priced by task time: its target's region and architecture pick the rates, and burn says so.
+        let fargate = Target(name: "f", kind: .ecsFargate, region: "eu-central-1")
+        #expect(try TargetPricing.taskRates(for: fargate, table: table)?.perVCPUHour == Decimal(string: "0.04656"))
+        #expect(TargetPricing.label(of: fargate, table: table) == "ecs-fargate x86_64 eu-central-1")
+        #expect(try TargetPricing.taskRates(for: Target(name: "l", kind: .awsLambda, region: "us-east-1"), table: table) == nil)
     }
 
     /// `--prices FILE` / `$MODELDECK_PRICES` (both end in `PriceTable.load(path:)`) replace the whole table.

@@ -44,7 +44,7 @@ struct TargetDescriptorTests {
         #expect([local, lambda, sagemaker, fargate, http].map(\.controlsDeployments) == [true, true, true, true, false])
         #expect([local, lambda, sagemaker, fargate, http].map(\.servedByGateway) == [true, false, false, false, false])
         #expect([local, lambda, sagemaker, fargate, http].map(\.pricing)
-            == [.configured(key: "price_as"), .platform("aws-lambda"), .platform("sagemaker-serverless"), .none, .configured(key: "price_as")])
+            == [.configured(key: "price_as"), .platform("aws-lambda"), .platform("sagemaker-serverless"), .tasks("ecs-fargate"), .configured(key: "price_as")])
         #expect(local.packaging == .command && lambda.packaging == .commandOrImage && sagemaker.packaging == .image)
         #expect(fargate.packaging == .image && http.packaging == .none)
     }
@@ -99,18 +99,37 @@ struct TargetDescriptorTests {
         }
     }
 
-    @Test func localAndFargateTargetsNeedNoSetting() {
+    static let fargate = ["listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/50dc6c495c0c9188/f2f7dc8efc522ab2",
+                          "subnets": "subnet-1a2b, subnet-3c4d", "security_groups": "sg-0abc"]
+
+    @Test func localTargetsNeedNoSettingAndFargateNeedsItsListenerAndNetwork() {
         #expect(problems(.local, [:]) == [])
-        #expect(problems(.ecsFargate, region: "us-east-1", [:]) == [])
-        #expect(problems(.ecsFargate, [:]) == ["target 't' (ecs-fargate) needs a region, e.g. region: eu-central-1"])
+        #expect(problems(.ecsFargate, region: "us-east-1", Self.fargate) == [])
+        #expect(problems(.ecsFargate, Self.fargate) == ["target 't' (ecs-fargate) needs a region, e.g. region: eu-central-1"])
+        #expect(problems(.ecsFargate, region: "us-east-1", [:]) == [
+            "target 't' (ecs-fargate) needs listener_arn: the Application Load Balancer listener whose rules route the endpoints (arn:aws:elasticloadbalancing:…:listener/app/…)",
+            "target 't' (ecs-fargate) needs subnets: the subnets the tasks run in, comma-separated (subnet-…)",
+            "target 't' (ecs-fargate) needs security_groups: the security groups of the tasks, comma-separated (sg-…)",
+        ])
+    }
+
+    @Test func fargateSettingsAreChecked() {
+        func fargate(_ key: String, _ value: String) -> [String] { problems(.ecsFargate, region: "us-east-1", Self.fargate.merging([key: value]) { $1 }) }
+        #expect(fargate("cpu", "3") == ["target 't' (ecs-fargate): cpu '3' is not a Fargate task size; use one of 0.25, 0.5, 1, 2, 4, 8, 16"])
+        #expect(fargate("cpu", "0.25") == [] && fargate("cpu", "16") == [])
+        #expect(fargate("subnets", "subnet-1,vpc-2") == ["target 't' (ecs-fargate): subnets 'subnet-1,vpc-2' must be a comma-separated list of subnet-… ids"])
+        #expect(fargate("security_groups", "") == ["target 't' (ecs-fargate): security_groups '' must be a comma-separated list of sg-… ids"])
+        #expect(fargate("listener_arn", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1") ==
+            ["target 't' (ecs-fargate): listener_arn 'arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1' must be an Application Load Balancer listener ARN, arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID"])
+        #expect(fargate("container_port", "0") == ["target 't' (ecs-fargate): container_port '0' must be a whole number from 1 to 65535"])
     }
 
     @Test func regionsMustLookLikeAWSRegions() {
         for good in ["us-east-1", "eu-central-1", "us-gov-west-1", "ap-southeast-4", "cn-north-1"] {
-            #expect(problems(.ecsFargate, region: good, [:]) == [], "\(good)")
+            #expect(problems(.ecsFargate, region: good, Self.fargate) == [], "\(good)")
         }
         for bad in ["eu-central", "EU-CENTRAL-1", "us_east_1", "useast1", "us-east-1a", "-east-1", "us--1", ""] {
-            #expect(problems(.ecsFargate, region: bad, [:]) == ["target 't' (ecs-fargate): region '\(bad)' is not an AWS region name such as eu-central-1"], "\(bad)")
+            #expect(problems(.ecsFargate, region: bad, Self.fargate) == ["target 't' (ecs-fargate): region '\(bad)' is not an AWS region name such as eu-central-1"], "\(bad)")
         }
         // A local target's region only says where it is priced, so it is not checked here (the price table does).
         #expect(problems(.local, region: "my-laptop", [:]) == [])
@@ -156,7 +175,7 @@ struct TargetDescriptorTests {
         for good in ["x86_64", "arm64", "amd64", "aarch64", "ARM64"] {
             #expect(problems(.awsLambda, region: "us-east-1", ["role_arn": role, "architecture": good]) == [], "\(good)")
             #expect(problems(.local, ["architecture": good]) == [], "\(good)")
-            #expect(problems(.ecsFargate, region: "us-east-1", ["architecture": good]) == [], "\(good)")
+            #expect(problems(.ecsFargate, region: "us-east-1", Self.fargate.merging(["architecture": good]) { $1 }) == [], "\(good)")
         }
         for bad in ["sparc", "", "x86-64", "riscv64"] {
             #expect(problems(.local, ["architecture": bad]) == ["target 't' (local): architecture '\(bad)' must be x86_64 or arm64"], "\(bad)")
@@ -186,9 +205,9 @@ struct TargetDescriptorTests {
         for bad in ["", "-md", "md_prod", "md prod", String(repeating: "e", count: 64)] {
             #expect(sagemaker(bad) == ["target 't' (sagemaker-serverless): endpoint_prefix '\(bad)' must be 1–63 letters, digits or hyphens, starting with a letter or digit"], "\(bad)")
         }
-        for good in ["default", "prod_cluster-1"] { #expect(problems(.ecsFargate, region: "us-east-1", ["cluster": good]) == [], "\(good)") }
+        for good in ["default", "prod_cluster-1"] { #expect(problems(.ecsFargate, region: "us-east-1", Self.fargate.merging(["cluster": good]) { $1 }) == [], "\(good)") }
         for bad in ["", "my cluster", "a/b", String(repeating: "c", count: 256)] {
-            #expect(problems(.ecsFargate, region: "us-east-1", ["cluster": bad]).count == 1, "\(bad)")
+            #expect(problems(.ecsFargate, region: "us-east-1", Self.fargate.merging(["cluster": bad]) { $1 }).count == 1, "\(bad)")
         }
     }
 
@@ -217,7 +236,7 @@ struct TargetDescriptorTests {
         #expect(Target.allowedConfigKeys(for: .local) == ["host", "port", "max_memory", "gpus", "price_as", "architecture", "drift"])
         #expect(Target.allowedConfigKeys(for: .awsLambda) == ["role_arn", "function_prefix", "architecture", "runtime", "handler", "drift"])
         #expect(Target.allowedConfigKeys(for: .sagemakerServerless) == ["execution_role_arn", "role_arn", "endpoint_prefix", "drift"])
-        #expect(Target.allowedConfigKeys(for: .ecsFargate) == ["cluster", "architecture", "drift"])
+        #expect(Target.allowedConfigKeys(for: .ecsFargate) == ["listener_arn", "subnets", "security_groups", "cluster", "cpu", "execution_role_arn", "container_port", "url", "architecture", "drift"])
         #expect(Target.allowedConfigKeys(for: .http) == ["url", "probe_method", "probe_body", "probe_content_type", "headers", "probe_interval",
                                                          "probe_timeout", "cold_start_over", "cold_start_header", "price_as", "architecture", "cpu"])
     }

@@ -37,8 +37,13 @@ final class FakeDriver: TargetDriver {
     let isRemote: Bool
     let state = Mutex(State())
 
-    init(target: String, remote: Bool) {
-        self.target = Target(name: target, kind: .local)
+    convenience init(target: String, remote: Bool) {
+        self.init(Target(name: target, kind: .local), remote: remote)
+    }
+
+    /// A fake driver of `target` as declared (a kind priced by its own settings, say).
+    init(_ target: Target, remote: Bool) {
+        self.target = target
         isRemote = remote
     }
 

@@ -36,4 +36,27 @@ struct MetricsCollectorTests {
         #expect(fixture.there.state.withLock { $0.collectedFor } == [["m@v1"], ["m@v1"]])
         #expect(fixture.here.state.withLock { $0.collectedFor }.isEmpty)
     }
+
+    /// Instances billed by the hour (sagemaker-realtime): a minute the variant's instances ran costs
+    /// instance_count × the type's hourly price / 60, whether or not they served anything.
+    @Test func instanceMinutesArePricedByTheInstanceHourOfTheTargetsType() async throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let realtime = FakeDriver(Target(name: "there", kind: .sagemakerRealtime, region: "us-east-1",
+                                         config: ["instance_type": "ml.m5.large", "instance_count": "3"]), remote: true)
+        let minute: Int64 = 1_800_000_000 / 60 * 60
+        var ran = PeriodFigures()
+        ran.instances = 3
+        ran.cpuUtilization = 12
+        let key = MetricBucket.Key(endpoint: "b", version: "m@v1", start: minute, width: 60)
+        realtime.state.withLock { $0.measured = PlatformMetrics(periods: [.init(key: key, figures: ran, memoryMB: 512)]) }
+        var collector = MetricsCollector(registry: fixture.registry, drivers: FakeDrivers(drivers: ["here": fixture.here, "there": realtime]),
+                                         logger: fixture.logger)
+        collector.prices = .standard
+        await collector.collect(now: Date(timeIntervalSince1970: TimeInterval(minute + 120)), lookBack: 900)
+        let stored = try #require(try fixture.registry.bucket(at: key))
+        // 3 × $0.115 an hour for one minute = $0.00575 → 5,750 µ$, with no request at all.
+        #expect(stored.requests == 0 && stored.instances == 3 && stored.costMicros == 5_750)
+        #expect(stored.cpuUtilizationPercent == 12 && stored.memoryUtilizationPercent == nil)
+    }
 }

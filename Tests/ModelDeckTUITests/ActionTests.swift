@@ -215,6 +215,18 @@ struct ActionTests {
         dashboard.update(detail)
         screen = Fixtures.render(&dashboard, width: 160, height: 50)
         #expect(screen.text.contains("warm after idle gaps up to 7m, cold from 9m"))
+        // Provisioned concurrency beside the pings: asked, on the alias, ready, its price per hour, a failure in red.
+        detail.provisioned = ProvisionedConcurrencyRecord(endpoint: "sentiment", intent: ProvisionedConcurrency(concurrency: 5),
+                                                          status: .init(applied: 3, platformStatus: "IN_PROGRESS", available: 1,
+                                                                        failures: 1, lastError: "AWS refused \u{1b}[31mit"))
+        detail.provisionedMicrosPerHour = 120_000
+        dashboard.update(detail)
+        screen = Fixtures.render(&dashboard, width: 200, height: 50)
+        let provisioned = try! #require(Fixtures.row(containing: "Provisioned", in: screen))
+        #expect(screen.line(provisioned).contains("5 asked · 3 on the alias (1 ready, IN_PROGRESS)"))
+        #expect(screen.line(provisioned).contains("$0.12/h configured vs pings"))
+        #expect(screen.line(provisioned).contains("AWS refused"))
+        #expect(!screen.text.contains("\u{1b}"))
         dashboard.handle(.escape)
         #expect(dashboard.page == .table)
     }

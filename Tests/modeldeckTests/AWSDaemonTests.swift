@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import HTTPTypes
-import ModelDeckTargets
+@testable import ModelDeckTargets
 import ModelDeckTestSupport
 import Synchronization
 import Testing
@@ -277,5 +277,137 @@ import Testing
         }
         #expect(alias.version == v1 && alias.additional.isEmpty)
         #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+    }
+
+    /// The same daemon and CLI on an ecs-fargate target: a deploy makes v1 a task definition and a service behind
+    /// the endpoint's listener rule, a canary starts v2's service and gives its target group 10% of the rule, and a
+    /// rollback puts the rule back on v1 and scales v2 to zero — asked of ECS and ELBv2 themselves.
+    @Test func aCanaryAndARollbackThroughTheCLIMoveTheLoadBalancerWeights() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let name = "md\(UUID().uuidString.prefix(6).lowercased())"
+        let network = try await MotoLoadBalancer.make(name: name)
+        try applyDeck(scratch, target: "{name: fg, kind: ecs-fargate, region: us-east-1, cluster: \(name), \(network.deckSettings)}",
+                      versionMemory: "1GB", endpoint: "{name: scoring, model: scorer, target: fg, memory: 2GB, min_instances: 1, max_instances: 3}")
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: try await awsEnvironment(scratch))
+        defer { daemon.stop() }
+
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        let rules = LoadBalancerRules(client: client, listener: network.listenerARN)
+        /// The endpoint rule's weights by target group name, from DescribeRules.
+        func weights() async throws -> [String: Int] {
+            let rule = try await rules.rules().first { $0.header == nil && $0.pathPatterns == ["/endpoints/scoring/*"] }
+            return Dictionary((rule?.forward ?? []).map { (FargateDriver.targetGroupName(fromARN: $0.targetGroup), $0.weight) }, uniquingKeysWith: +)
+        }
+        /// Service name → desired count, from DescribeServices (every service of the cluster).
+        func desired() async throws -> [String: Int] {
+            let listed = try await client.json(.ecs, targetPrefix: FargateDriver.ecsPrefix, operation: "ListServices", ["cluster": name])
+            let arns = (try JSONSerialization.jsonObject(with: listed.body) as? [String: Any])?["serviceArns"] as? [String] ?? []
+            guard !arns.isEmpty else { return [:] }
+            let described = try await client.json(.ecs, targetPrefix: FargateDriver.ecsPrefix, operation: "DescribeServices",
+                                                   ["cluster": AnyEncodable(name), "services": AnyEncodable(arns)])
+            let services = (try JSONSerialization.jsonObject(with: described.body) as? [String: Any])?["services"] as? [[String: Any]] ?? []
+            return services.reduce(into: [:]) { $0[$1["serviceName"] as? String ?? ""] = $1["desiredCount"] as? Int }
+        }
+
+        #expect(try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" },
+                "\(String(describing: try? deploymentState(scratch.registry, id: 1)))")
+        #expect(try await weights() == ["md-scoring-v1": 100])
+        let v1Service = try #require(try await desired().keys.first { $0.hasPrefix("md-scoring-v1-") })
+        let definition = try await client.json(.ecs, targetPrefix: FargateDriver.ecsPrefix, operation: "DescribeTaskDefinition", ["taskDefinition": v1Service])
+        let task = (try JSONSerialization.jsonObject(with: definition.body) as? [String: Any])?["taskDefinition"] as? [String: Any]
+        #expect(task?["memory"] as? String == "2048" && task?["cpu"] as? String == "256")
+
+        #expect(try CLI.run(["deploy", "scoring", "v2", "--strategy", "canary:10%:5m", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 2)?.weight == 10 })
+        var routed: [String: Int] = [:]
+        for _ in 0..<100 where routed["md-scoring-v2"] != 10 {  // the registry's weight comes first, then the driver's call
+            routed = try await weights()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(routed == ["md-scoring-v1": 90, "md-scoring-v2": 10])
+        let canary = try await desired()
+        #expect(canary.count == 2 && canary.values.allSatisfy { $0 == 1 }, "\(canary)")
+
+        // `get endpoints -o wide` shows the endpoint like any other, through the same generic rows.
+        let wide = try CLI.run(["get", "endpoints", "-o", "wide", "--registry", scratch.registry])
+        #expect(wide.status == 0, "\(wide.stderr)")
+        let row = try #require(wide.stdout.split(separator: "\n").first { $0.hasPrefix("scoring") })
+        #expect(row.contains("fg") && row.contains("v2"), "\(wide.stdout)")
+
+        #expect(try CLI.run(["rollback", "scoring", "--reason", "canary looks wrong", "--registry", scratch.registry]).status == 0)
+        for _ in 0..<100 where routed != ["md-scoring-v1": 100] {
+            routed = try await weights()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(routed == ["md-scoring-v1": 100])
+        var after: [String: Int] = [:]
+        for _ in 0..<100 where after.values.filter({ $0 == 0 }).count != 1 {
+            after = try await desired()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(after[v1Service] == 1 && after.filter { $0.key != v1Service }.values.allSatisfy { $0 == 0 }, "\(after)")
+        #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+    }
+
+    /// The same daemon and CLI on a sagemaker-realtime target (moto, with `UpdateEndpoint` stood in for at the HTTP
+    /// boundary: `MotoWithUpdateEndpoint`): a deploy makes the endpoint, a canary adds v2's variant at 10% with one
+    /// `UpdateEndpoint`, and a rollback moves the weights back — asked of SageMaker itself (DescribeEndpoint).
+    @Test func aCanaryAndARollbackThroughTheCLIMoveTheRealtimeVariantsWeights() async throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let prefix = "md\(UUID().uuidString.prefix(6).lowercased())"
+        let aws = MotoWithUpdateEndpoint()
+        defer { aws.stop() }
+        var environment = try await awsEnvironment(scratch)
+        environment["AWS_ENDPOINT_URL"] = try await aws.start()
+        try applyDeck(scratch, target: "{name: rt, kind: sagemaker-realtime, region: us-east-1, execution_role_arn: '\(Self.role)', instance_type: ml.t2.medium, endpoint_prefix: \(prefix)}",
+                      versionMemory: "1GB", endpoint: "{name: scoring, model: scorer, target: rt, memory: 2GB}")
+        let daemon = try BackgroundCommand("daemon", registry: scratch.registry, environment: environment)
+        defer { daemon.stop() }
+
+        let client = AWSClient(configuration: try await Moto.shared.configuration())
+        func variants() async throws -> [String: Double] {
+            let answer = try await client.json(.sagemaker, targetPrefix: "SageMaker", operation: "DescribeEndpoint", ["EndpointName": "\(prefix)-scoring"])
+            let endpoint = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any] ?? [:]
+            return (endpoint["ProductionVariants"] as? [[String: Any]] ?? []).reduce(into: [:]) { result, variant in
+                result[variant["VariantName"] as? String ?? "?"] = variant["CurrentWeight"] as? Double ?? 0
+            }
+        }
+        func waitForVariants(_ expected: [String: Double]) async throws -> [String: Double] {
+            var seen: [String: Double] = [:]
+            for _ in 0..<300 {  // the registry's weight comes first, then the driver's calls
+                seen = (try? await variants()) ?? [:]
+                if seen == expected { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return seen
+        }
+
+        #expect(try CLI.run(["deploy", "scoring", "v1", "--bake", "0s", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 1)?.state == "succeeded" })
+        #expect(try await waitForVariants(["v1": 100]) == ["v1": 100])
+
+        let canary = try CLI.run(["deploy", "scoring", "v2", "--strategy", "canary:10%:5m", "--registry", scratch.registry])
+        #expect(canary.status == 0, "\(canary.stderr)")
+        #expect(try await waitUntil(60) { try deploymentState(scratch.registry, id: 2)?.weight == 10 })
+        #expect(try await waitForVariants(["v1": 90, "v2": 10]) == ["v1": 90, "v2": 10])
+
+        // Every view reads it through the generic paths: the endpoint's row names its target and both versions.
+        let wide = try CLI.run(["get", "endpoints", "-o", "wide", "--registry", scratch.registry])
+        let row = try #require(wide.stdout.split(separator: "\n").first { $0.hasPrefix("scoring") }, "\(wide.stdout)\(wide.stderr)")
+        #expect(row.contains(" rt ") && row.contains("v1=90%,v2=10%") && row.contains("scorer@v2 shifting 10%"), "\(wide.stdout)")
+        let burn = try CLI.run(["cost", "burn", "--registry", scratch.registry])
+        #expect(burn.stdout.contains("sagemaker-realtime 1 × ml.t2.medium us-east-1"), "\(burn.stdout)")
+
+        #expect(try CLI.run(["rollback", "scoring", "--reason", "canary looks wrong", "--registry", scratch.registry]).status == 0)
+        #expect(try await waitForVariants(["v1": 100, "v2": 0]) == ["v1": 100, "v2": 0])
+        #expect(try desiredWeights(scratch.registry, endpoint: "scoring") == ["scorer@v1": 100])
+        // One new config for the canary, and no other: the rollback moved weights on the variants there were.
+        let operations = aws.operations
+        #expect(operations.filter { $0 == "UpdateEndpoint" }.count == 1, "\(operations)")
+        #expect(operations.filter { $0 == "CreateEndpointConfig" }.count == 2, "\(operations)")
+        #expect(operations.contains("UpdateEndpointWeightsAndCapacities"), "\(operations)")
     }
 }

@@ -32,6 +32,21 @@ struct BadInputTests {
         #expect(error.contains("malformed YAML"))
     }
 
+    @Test(arguments: [
+        (["bench", "sentinel"], "unknown endpoint 'sentinel' (known: sentiment)"),
+        (["bench", "sentiment", "--rate", "0/s"], "--rate '0/s' must be more than 0/s"),
+        (["bench", "sentiment", "--idle-gaps", "30m,45m"], "over the idle budget of 1h"),
+        (["bench", "sentiment", "--payload", "/nonexistent/payload.json"], "--payload file '/nonexistent/payload.json' does not exist"),
+        (["bench", "sentiment", "--ramp", "50..10/s:1m"], "must rise"),
+        (["bench", "sentiment", "--only", "tepid"], "is not a phase"),
+        (["bench", "compare", "sentiment", "sentinel"], "unknown endpoint 'sentinel'"),
+        (["bench", "sentiment", "--only", "cold", "--gateway", "http://127.0.0.1:9"], "does not answer"),
+    ])
+    func benchBadInputGetsOneLineAndNoRun(arguments: [String], message: String) throws {
+        let error = try expectRefused(arguments)
+        #expect(error.contains(message), "\(error)")
+    }
+
     @Test func unknownField() throws {
         let error = try expectRefused(["apply", "-f", "{deck}"], deck: remoteDeck(replacements: [("memory: 512MB", "memroy: 512MB")]))
         #expect(error.contains("unknown field 'memroy' in endpoint 'sentiment'"))
@@ -112,6 +127,12 @@ struct BadInputTests {
         #expect(try expectRefused(["deploy", "sentiment", "v2", "--bake", "soon"]).contains("--bake 'soon' is not a duration"))
         #expect(try expectRefused(["warm", "sentiment", "--every", "5m", "--off"]).contains("choose exactly one of"))
         #expect(try expectRefused(["warm", "sentiment", "--every", "0s"]).contains("must be at least 1s"))
+        // Provisioned concurrency is Lambda's: refused on the local target, named, before anything is written.
+        #expect(try expectRefused(["warm", "sentiment", "--provisioned", "2"]).contains("target 'local' (local), which has no provisioned concurrency; only aws-lambda targets do"))
+        #expect(try expectRefused(["warm", "sentiment", "--provisioned=-1"]).contains("is outside 0–1,000"))
+        #expect(try expectRefused(["warm", "sentiment", "--provisioned", "2", "--schedule", "0 8 * *"]).contains("has 4 fields; it needs 5"))
+        #expect(try expectRefused(["warm", "sentiment", "--provisioned", "2", "--every", "5m"]).contains("without --every"))
+        #expect(try expectRefused(["warm", "sentiment", "--every", "5m", "--schedule", "0 8 * * *"]).contains("--schedule goes with --provisioned"))
         #expect(try expectRefused(["rollback", "sentiment", "--reason", "x"]).contains("no earlier good version"))
         #expect(try expectRefused(["get", "events", "--limit", "0"]).contains("--limit 0"))
     }
@@ -157,6 +178,26 @@ struct BadInputTests {
         #expect(try expectRefused(["daemon", "--tiers", "10s:1h,1m:1d,1h:30d"]).contains("expected WIDTH:KEPT"))
         #expect(try expectRefused(["get", "events", "--since", "yesterday"]).contains("--since 'yesterday' is neither a date"))
         #expect(try expectRefused(["get", "deployments", "--since", "7d"]).contains("--since applies to events only"))
+    }
+
+    /// An ecs-fargate target: a CPU and memory pair Fargate does not have, a cpu it does not have, a listener that is
+    /// not a listener's ARN. One line each, at apply, and nothing written.
+    @Test func fargateTaskSizesAndSettings() throws {
+        let listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/50dc6c495c0c9188/f2f7dc8efc522ab2"
+        func deck(cpu: String, memory: String = "4GB", listener: String = listener) -> String {
+            remoteDeck(endpoints: ["sentiment", "boxed"], replacements: [
+                ("models:\n", "  - {name: fg, kind: ecs-fargate, region: us-east-1, listener_arn: '\(listener)', subnets: subnet-1a, security_groups: sg-1a, cpu: '\(cpu)'}\nmodels:\n"),
+                ("  - name: boxed\n    model: sentiment\n    target: local\n    memory: 512MB", "  - name: boxed\n    model: sentiment\n    target: fg\n    memory: \(memory)"),
+            ])
+        }
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck(cpu: "0.25"))
+            .contains("endpoint 'boxed' on target 'fg' (ecs-fargate): Fargate has no task of 0.25 vCPU with 4,096 MB; 0.25 vCPU takes 512 MB, 1,024 MB, 2,048 MB"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck(cpu: "1", memory: "1500MB"))
+            .contains("Fargate has no task of 1 vCPU with 1,500 MB; 1 vCPU takes 2,048 MB–8,192 MB in 1,024 MB steps"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck(cpu: "3"))
+            .contains("target 'fg' (ecs-fargate): cpu '3' is not a Fargate task size; use one of 0.25, 0.5, 1, 2, 4, 8, 16"))
+        #expect(try expectRefused(["apply", "-f", "{deck}"], deck: deck(cpu: "1", listener: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/1"))
+            .contains("listener_arn 'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x/1' must be an Application Load Balancer listener ARN"))
     }
 
     /// An http target: a URL that is not http(s), a header variable that is not set, a header value written in the

@@ -38,7 +38,15 @@ struct CostCommandTests {
         #expect(lines.contains { $0.hasPrefix("sagemaker-realtime") && $0.contains("$40.32") })
         // The batch rows: Fargate task time for the day's requests, Batch Transform's instance-hours on the instance named.
         #expect(lines.contains { $0.hasPrefix("ecs-fargate") && $0.contains("a batch job a day") && $0.contains("$0.006857") && $0.contains("33m20s of task time") })
-        #expect(lines.contains { $0.hasPrefix("sagemaker-batch-transform") && $0.contains("ml.m5.large, a job a day") && $0.contains("0.56 instance-hours") })
+        #expect(lines.contains { $0.hasPrefix("sagemaker-batch-transform") && $0.contains("ml.m5.large, a job a day") && $0.contains("0.56 instance-hours")
+                && $0.contains("$0.063889") && $0.contains("$1.916667") })
+        // The seeds' table, whole: every platform it compares has a priced row (Lambda, SageMaker serverless, the
+        // real-time ml.t2.medium baseline, Fargate as a batch job, Batch Transform).
+        for (platform, option) in [("aws-lambda", "on demand"), ("sagemaker-serverless", "on demand"), ("sagemaker-realtime", "ml.t2.medium always on"),
+                                   ("ecs-fargate", "a batch job a day"), ("sagemaker-batch-transform", "ml.m5.large, a job a day")] {
+            let row = try #require(lines.first { $0.hasPrefix(platform) && $0.contains(option) }, "\(platform) \(option)")
+            #expect(row.contains("$") && !row.contains("the price table has no"), "\(row)")
+        }
         let other = try CLI.run(["cost", "estimate", "--requests", "10000/day", "--duration", "200ms", "--memory", "512", "--batch-instance", "ml.c5.xlarge"])
         #expect(other.stdout.contains("ml.c5.xlarge, a job a day"))
         let refused = try CLI.run(["cost", "estimate", "--requests", "10000/day", "--duration", "200ms", "--memory", "512", "--batch-instance", "m5 large"])
@@ -193,7 +201,10 @@ struct CostCommandTests {
         try expectRefused(["simulate", trace, "--idle-timeout", "0s"], "--idle-timeout 0s must be above zero")
         try expectRefused(["simulate", trace, "--cold-start", "later"], "--cold-start 'later' is not a duration")
         try expectRefused(["simulate", trace, "--memory", "0"], "--memory 0 must be above zero")
-        try expectRefused(["simulate", trace, "--policy", "sometimes"], "--policy 'sometimes' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2) or greedy-dual[:INSTANCES]")
+        try expectRefused(["simulate", trace, "--policy", "sometimes"], "--policy 'sometimes' is not a policy; use off, adaptive, fixed:INTERVAL[:CONCURRENCY] (e.g. fixed:5m:2), greedy-dual[:INSTANCES] or provisioned:N")
+        try expectRefused(["simulate", trace, "--policy", "provisioned:0"], "--policy 'provisioned:0' is not a policy; use provisioned:N with N environments per endpoint from 1 to 1,000, e.g. provisioned:2")
+        try expectRefused(["simulate", trace, "--platform", "sagemaker-serverless", "--policy", "provisioned:1"],
+                          "--policy provisioned:1 needs provisioned-concurrency prices, and the price table has none for sagemaker-serverless x86_64 in us-east-1")
         try expectRefused(["simulate", trace, "--policy", "greedy-dual:none"], "--policy greedy-dual:none: instances 'none' must be a whole number from 1 to 1,000,000")
         try expectRefused(["simulate", trace, "--idle-timeout", "5m", "--idle-timeout", "2d"], "--idle-timeout 2d is over the limit of 1d")
         try expectRefused(["simulate"], "no trace file given")

@@ -63,13 +63,23 @@ struct NewcomerTests {
         #expect(models.contains("Stimmung — café ×"), "\(models)")
     }
 
-    @Test func theAWSExampleDeckApplies() throws {
+    @Test(arguments: [("aws.yaml", ["lambda-eu", "sagemaker-serverless"]), ("fargate.yaml", ["fargate-eu", "ecs-fargate"])])
+    func theAWSExampleDecksApply(deck: String, shown: [String]) throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
-        let applied = try CLI.run(["apply", "-f", "fixtures/decks/aws.yaml", "--registry", scratch.registry])
+        let applied = try CLI.run(["apply", "-f", "fixtures/decks/\(deck)", "--registry", scratch.registry])
         #expect(applied.status == 0, "\(applied.stderr)")
         let targets = try CLI.run(["get", "targets", "--registry", scratch.registry]).stdout
-        #expect(targets.contains("lambda-eu") && targets.contains("sagemaker-serverless"))
+        #expect(shown.allSatisfy { targets.contains($0) }, "\(targets)")
+    }
+
+    @Test func theSageMakerRealtimeExampleDeckApplies() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let applied = try CLI.run(["apply", "-f", "fixtures/decks/sagemaker-realtime.yaml", "--registry", scratch.registry])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let targets = try CLI.run(["get", "targets", "--registry", scratch.registry]).stdout
+        #expect(targets.contains("realtime-us") && targets.contains("sagemaker-realtime") && targets.contains("ml.m5.large"), "\(targets)")
     }
 
     @Test func dryRunShowsThePlanAndWritesNothing() throws {

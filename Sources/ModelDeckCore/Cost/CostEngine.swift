@@ -81,9 +81,11 @@ public struct InvocationRates: Equatable, Sendable {
     public var lines: [PriceLine]
 
     /// Billed milliseconds of one invocation that ran `microseconds`: rounded up to the granularity, at least the minimum.
+    @inline(__always)
     public func billedMilliseconds(microseconds: Int64) -> Int64 {
         let ms = (max(0, microseconds) + 999) / 1_000
-        let rounded = (ms + granularityMilliseconds - 1) / granularityMilliseconds * granularityMilliseconds
+        // Lambda bills per 1 ms: no division then (the keep-warm simulator asks this for every request and ping).
+        let rounded = granularityMilliseconds == 1 ? ms : (ms + granularityMilliseconds - 1) / granularityMilliseconds * granularityMilliseconds
         return max(minimumMilliseconds, rounded)
     }
 

@@ -282,25 +282,3 @@ struct BatchJob {
     /// over several in parallel.
     var overADay: String { milliseconds > 86_400_000 ? "; over a day: split it over tasks in parallel (the same time in all)" : "" }
 }
-
-/// Fargate's task sizes: each vCPU count allows a range of memory. The smallest size that fits is what an
-/// estimate prices. https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
-public enum FargateSize {
-    /// (vCPU, allowed memory in MB).
-    static let sizes: [(vcpu: Decimal, memoryMB: [Int])] = [
-        (Decimal(string: "0.25")!, [512, 1_024, 2_048]),
-        (Decimal(string: "0.5")!, Array(stride(from: 1_024, through: 4_096, by: 1_024))),
-        (1, Array(stride(from: 2_048, through: 8_192, by: 1_024))),
-        (2, Array(stride(from: 4_096, through: 16_384, by: 1_024))),
-        (4, Array(stride(from: 8_192, through: 30_720, by: 1_024))),
-        (8, Array(stride(from: 16_384, through: 61_440, by: 4_096))),
-        (16, Array(stride(from: 32_768, through: 122_880, by: 8_192))),
-    ]
-
-    public static func smallest(fitting memoryMB: Int) -> (vcpu: Decimal, memoryMB: Int)? {
-        for size in sizes {
-            if let memory = size.memoryMB.first(where: { $0 >= memoryMB }) { return (size.vcpu, memory) }
-        }
-        return nil
-    }
-}

@@ -37,8 +37,7 @@ platforms:
   sagemaker-realtime:
     billing: instance
     source: https://aws.amazon.com/sagemaker/pricing/
-  # Batch Transform: instances billed by the hour while a job runs. No price is checked yet: a `cost estimate` row
-  # gives the job's instance-hours and says the price is missing until a row is added.
+  # Batch Transform: instances billed by the hour while a job runs (per second of the job, on the instance named).
   sagemaker-batch-transform:
     billing: job
     source: https://aws.amazon.com/sagemaker/pricing/
@@ -76,6 +75,9 @@ prices:
   # SageMaker real-time endpoints: always-on instances, per hour. eu-central-1 not checked yet.
   - {platform: sagemaker-realtime, region: us-east-1, instance: ml.t2.medium, unit: instance-hour, price: 0.056, checked: "2026-11-23", source: https://aws.amazon.com/sagemaker/pricing/}
   - {platform: sagemaker-realtime, region: us-east-1, instance: ml.m5.large, unit: instance-hour, price: 0.115, checked: "2026-11-23", source: https://aws.amazon.com/sagemaker/pricing/}
+  # SageMaker Batch Transform: the instance a job runs on, per hour while it runs (the pricing page's Batch Transform
+  # tab; the same hourly price as a real-time ml.m5.large). Other types and regions not checked yet.
+  - {platform: sagemaker-batch-transform, region: us-east-1, instance: ml.m5.large, unit: instance-hour, price: 0.115, checked: "2026-11-30", source: https://aws.amazon.com/sagemaker/pricing/}
   # Google Cloud Run, request-based billing, tier 1 regions (us-central1, europe-west1): per vCPU-second and GiB-second
   # (GiB = MB / 1,024, as the GB-second rows count) of billed time, plus requests. Price an http target with
   # `price_as: google-cloud-run` and `region: us-central1`; its `cpu` gives the vCPUs (default 1).

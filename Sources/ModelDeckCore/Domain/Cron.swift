@@ -14,6 +14,10 @@ public struct Cron: Equatable, Sendable, CustomStringConvertible {
     let daysOfWeek: Set<Int>
     let anyDayOfMonth: Bool
     let anyDayOfWeek: Bool
+    /// The hours and minutes in order, sorted once here: the keep-warm loop asks every endpoint's schedule
+    /// for its previous and next firing at each pass.
+    let hoursAscending: [Int]
+    let minutesAscending: [Int]
 
     /// How far back and ahead a firing is looked for: a weekly schedule fires within 8 days.
     public static let horizonDays = 8
@@ -33,6 +37,8 @@ public struct Cron: Equatable, Sendable, CustomStringConvertible {
         anyDayOfMonth = fields[2] == "*" || fields[2] == "?"
         anyDayOfWeek = fields[4] == "*" || fields[4] == "?"
         description = fields.joined(separator: " ")
+        hoursAscending = hours.sorted()
+        minutesAscending = minutes.sorted()
     }
 
     private static func field(_ text: String, name: String, range: ClosedRange<Int>, names: [String] = [], firstName: Int = 0) throws -> Set<Int> {
@@ -95,13 +101,13 @@ public struct Cron: Equatable, Sendable, CustomStringConvertible {
     private func firing(from date: Date, forward: Bool) -> Date? {
         let calendar = Self.utc
         let startOfToday = calendar.startOfDay(for: date)
-        let hourOrder = forward ? hours.sorted() : hours.sorted(by: >)
-        let minuteOrder = forward ? minutes.sorted() : minutes.sorted(by: >)
         for offset in 0...Self.horizonDays {
             guard let day = calendar.date(byAdding: .day, value: forward ? offset : -offset, to: startOfToday),
                   matches(day: calendar.dateComponents([.month, .day, .weekday], from: day)) else { continue }
-            for hour in hourOrder {
-                for minute in minuteOrder {
+            for h in hoursAscending.indices {
+                let hour = hoursAscending[forward ? h : hoursAscending.count - 1 - h]
+                for m in minutesAscending.indices {
+                    let minute = minutesAscending[forward ? m : minutesAscending.count - 1 - m]
                     let firing = day.addingTimeInterval(TimeInterval(hour * 3_600 + minute * 60))
                     if forward ? firing > date : firing <= date { return firing }
                 }

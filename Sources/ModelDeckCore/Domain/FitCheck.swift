@@ -13,6 +13,7 @@ public enum FitCheck {
         } else if limits.memoryStepMB > 1, (memory - limits.memoryMB.lowerBound) % limits.memoryStepMB != 0 {
             problems.append("endpoint '\(endpoint.name)' memory \(Format.megabytes(memory)) is not a step of \(Format.megabytes(limits.memoryStepMB)) from \(Format.megabytes(limits.memoryMB.lowerBound)), as target \(target.label) requires")
         }
+        if let problem = target.descriptor.checkEndpoint(endpoint, target) { problems.append(problem) }
         if let perInstance = limits.maxConcurrencyPerInstance, endpoint.concurrency > perInstance {
             problems.append("endpoint '\(endpoint.name)' concurrency \(endpoint.concurrency) per instance; target \(target.label) serves at most \(perInstance) request at a time per instance")
         }

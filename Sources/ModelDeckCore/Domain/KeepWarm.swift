@@ -19,6 +19,9 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     /// found without walking the empty ends.
     private var low = binCount
     private var high = -1
+    /// `windows` as `cacheWindows()` last computed it, until an idle time is added or forgotten: the keep-warm
+    /// simulator plans again after every ping, when the histogram has not changed.
+    private var cachedWindows: (prewarmSeconds: Int64, keepAliveSeconds: Int64)?? = .none
 
     public init() {
         bins = Array(repeating: 0, count: Self.binCount)
@@ -50,6 +53,12 @@ public struct IdleTimeHistogram: Equatable, Sendable {
         if low > high { (low, high) = (Self.binCount, -1) }
         inRange += delta
         sumOfSquares += (old + delta) * (old + delta) - old * old
+        cachedWindows = .none
+    }
+
+    /// Keeps `windows` until the histogram changes.
+    public mutating func cacheWindows() {
+        if case .none = cachedWindows { cachedWindows = .some(computedWindows) }
     }
 
     /// Idle times from the starts of the metric buckets (of `bucketSeconds`) that saw user requests: the gap
@@ -81,6 +90,11 @@ public struct IdleTimeHistogram: Equatable, Sendable {
     /// Seconds after the last invocation to have an instance warm, and to keep it warm until: the 5th
     /// percentile less 10% and the 99th percentile plus 10%, at bin edges (the paper's margins).
     public var windows: (prewarmSeconds: Int64, keepAliveSeconds: Int64)? {
+        if case .some(let cached) = cachedWindows { return cached }
+        return computedWindows
+    }
+
+    private var computedWindows: (prewarmSeconds: Int64, keepAliveSeconds: Int64)? {
         guard isRepresentative else { return nil }
         func bin(atPercentile percentile: Double) -> Int {
             let rank = max(1, Int((percentile / 100 * Double(inRange)).rounded(.up)))
@@ -121,6 +135,9 @@ public struct IdleTimeWindow: Sendable {
     private var head = 0
 
     public init(bucketSeconds: Int64) { self.bucketSeconds = bucketSeconds }
+
+    /// Keeps the histogram's windows until it changes (`IdleTimeHistogram.cacheWindows`).
+    public mutating func cacheWindows() { histogram.cacheWindows() }
 
     public var lastStart: Int64? { head < starts.count ? starts.last : nil }
 

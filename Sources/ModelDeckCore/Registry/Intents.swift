@@ -180,6 +180,15 @@ extension Registry {
     }
 
     public func targets() throws -> [Target] { try read { db in try Target.fetchAll(db) } }
+
+    /// Every target with the catalog generation it was read at, or only the generation when it is still
+    /// `known` (no target, endpoint, version or weight changed since).
+    public func targets(unless known: Int64?) throws -> (generation: Int64, targets: [Target]?) {
+        try read { db in
+            let generation = try CatalogStamp.generation(db)
+            return (generation, generation == known ? nil : try Target.fetchAll(db))
+        }
+    }
     public func endpoints() throws -> [Endpoint] { try read { db in try Endpoint.order(Column("name")).fetchAll(db) } }
     public func endpoint(named name: String) throws -> Endpoint? { try read { db in try Endpoint.fetchOne(db, key: name) } }
     public func version(id: String) throws -> ModelVersion? { try read { db in try ModelVersion.fetchOne(db, key: id) } }

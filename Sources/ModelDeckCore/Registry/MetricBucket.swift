@@ -40,6 +40,10 @@ public struct MetricBucket: Equatable, Sendable {
     public var probeErrors: Int64 = 0
     public var probeColdStarts: Int64 = 0
     public var probeLatency = LatencyHistogram()
+    /// The instances' highest average CPU (percent of one core) and memory (percent) use in the interval, where a
+    /// platform bills instances by the hour and reports them (SageMaker real-time); nil where none was reported.
+    public var cpuUtilizationPercent: Double?
+    public var memoryUtilizationPercent: Double?
 
     public init() {}
 
@@ -60,7 +64,11 @@ public struct MetricBucket: Equatable, Sendable {
         probeErrors += other.probeErrors
         probeColdStarts += other.probeColdStarts
         probeLatency.add(other.probeLatency)
+        cpuUtilizationPercent = Self.larger(cpuUtilizationPercent, other.cpuUtilizationPercent)
+        memoryUtilizationPercent = Self.larger(memoryUtilizationPercent, other.memoryUtilizationPercent)
     }
+
+    private static func larger(_ a: Double?, _ b: Double?) -> Double? { [a, b].compactMap { $0 }.max() }
 
     public init(row: Row) throws {
         requests = row["requests"]
@@ -79,6 +87,8 @@ public struct MetricBucket: Equatable, Sendable {
         probeErrors = row["probe_errors"]
         probeColdStarts = row["probe_cold_starts"]
         if let blob: Data = row["probe_latency_hist"] { probeLatency = try LatencyHistogram(encoded: blob) }
+        cpuUtilizationPercent = row["cpu_utilization_pct"]
+        memoryUtilizationPercent = row["memory_utilization_pct"]
     }
 
     /// Adds `self` to the stored bucket at `key` (creating it), in the caller's transaction.
@@ -95,7 +105,8 @@ public struct MetricBucket: Equatable, Sendable {
     /// stored bucket at `key`, in the caller's transaction: those fields are replaced, not added, because a
     /// platform revises recent figures and the same interval is collected again. What ModelDeck recorded
     /// itself in that bucket stays: warmups and their cold starts and cost, cold starts, instances, MB·ms.
-    /// `maxInFlight` keeps the larger of the two (a maximum, so writing it twice changes nothing).
+    /// `maxInFlight` and `instances` keep the larger of the two (maxima, so writing them twice changes nothing);
+    /// the instances' CPU and memory use are the platform's alone, and replaced.
     /// `coldStarts` is the platform's too when it counts them (`platformCountsColdStarts`: SageMaker does,
     /// Lambda's metrics do not).
     public func replaceObserved(at key: Key, platformCountsColdStarts: Bool = false, _ db: Database) throws {
@@ -106,6 +117,9 @@ public struct MetricBucket: Equatable, Sendable {
         total.latency = latency
         total.costMicros = costMicros
         total.maxInFlight = max(total.maxInFlight, maxInFlight)
+        total.instances = max(total.instances, instances)  // instances billed by the hour (SageMaker real-time)
+        total.cpuUtilizationPercent = cpuUtilizationPercent
+        total.memoryUtilizationPercent = memoryUtilizationPercent
         try total.store(at: key, db)
     }
 
@@ -128,15 +142,17 @@ public struct MetricBucket: Equatable, Sendable {
             INSERT OR REPLACE INTO metric_buckets
                 (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
                  latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, instances, mb_ms,
-                 cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, probe_latency_hist)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, probe_latency_hist,
+                 cpu_utilization_pct, memory_utilization_pct)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
                              total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
                              total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),
                              total.latency.milliseconds(atPercentile: 95), total.latency.milliseconds(atPercentile: 99),
                              total.maxInFlight, total.instances, total.mbMs, total.costMicros, total.warmupCostMicros,
                              total.probes, total.probeErrors, total.probeColdStarts,
-                             total.probes > 0 ? total.probeLatency.encoded() : nil])
+                             total.probes > 0 ? total.probeLatency.encoded() : nil,
+                             total.cpuUtilizationPercent, total.memoryUtilizationPercent])
     }
 }
 

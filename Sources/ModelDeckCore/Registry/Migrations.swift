@@ -18,6 +18,9 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 rollout control", migrate: addRolloutControl)
         migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
         migrator.registerMigration("2026-11-30 notifications", migrate: addNotifications)
+        migrator.registerMigration("2026-11-30 bench runs", migrate: addBenchRuns)
+        migrator.registerMigration("2026-11-30 provisioned concurrency", migrate: addProvisionedConcurrency)
+        migrator.registerMigration("2026-11-30 instance utilization", migrate: addInstanceUtilization)
         migrator.registerMigration("2026-11-30 cost by hour", migrate: addCostByHour)
         return migrator
     }
@@ -373,6 +376,62 @@ public enum Migrations {
                 updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
             );
             """)
+    }
+
+    /// `modeldeck bench` runs (issue #18): what was asked (`plan`, JSON), what was measured (`figures`, JSON),
+    /// whether it was cut short (`partial`), and its cost. `token` is the run's random pass: the local gateway
+    /// treats a request as bench traffic (pinned version, kept out of user figures) only while it names the
+    /// token of a running run.
+    private static func addBenchRuns(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE bench_runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                endpoint TEXT NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
+                version_id TEXT NOT NULL,
+                target TEXT NOT NULL,
+                target_kind TEXT NOT NULL,
+                memory_mb INTEGER NOT NULL,
+                token TEXT NOT NULL UNIQUE,
+                state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'partial', 'failed')),
+                partial INTEGER NOT NULL DEFAULT 0,
+                plan TEXT NOT NULL,
+                figures TEXT,
+                cost_micros INTEGER NOT NULL DEFAULT 0 CHECK (cost_micros >= 0),
+                actor TEXT NOT NULL,
+                reason TEXT,
+                started_at DATETIME NOT NULL,
+                finished_at DATETIME
+            );
+            CREATE INDEX bench_runs_by_endpoint ON bench_runs(endpoint, id);
+            """)
+    }
+
+    /// Provisioned concurrency as a keep-warm mode (issue #19): per endpoint, what the user asked for
+    /// (`concurrency` and its cron `schedule`, JSON) and what the daemon last saw on the target (`applied`, the
+    /// platform's status, the tries that failed and when the next one is due).
+    private static func addProvisionedConcurrency(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE provisioned_concurrency (
+                endpoint TEXT PRIMARY KEY NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
+                concurrency INTEGER NOT NULL CHECK (concurrency >= 0),
+                schedule TEXT NOT NULL DEFAULT '[]',
+                applied INTEGER NOT NULL DEFAULT 0 CHECK (applied >= 0),
+                platform_status TEXT,
+                available INTEGER,
+                failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+                last_error TEXT,
+                retry_at DATETIME,
+                checked_at DATETIME,
+                updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now'))
+            );
+            """)
+    }
+
+    /// Where a platform runs instances by the hour (SageMaker real-time), the highest average CPU (percent of one
+    /// core, so up to 100 × vCPUs) and memory (percent) its instances reported in the bucket; NULL where none did.
+    private static func addInstanceUtilization(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN cpu_utilization_pct REAL")
+        try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN memory_utilization_pct REAL")
     }
 
     /// Each endpoint version's cost per hour (the hour its buckets start in), kept by triggers as metric buckets

@@ -19,6 +19,11 @@ public struct CatalogStamp: Sendable, Equatable {
     public var generation: Int64
     /// Nothing loaded yet.
     public static let none = CatalogStamp(dataVersion: -1, generation: -1)
+
+    /// The catalog generation now.
+    static func generation(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM catalog_generation WHERE id = 1") ?? 0
+    }
 }
 
 extension RegistryWatcher {
@@ -29,7 +34,7 @@ extension RegistryWatcher {
     public func servedEndpoints(targets: Set<String>, unless known: CatalogStamp) throws -> (stamp: CatalogStamp, endpoints: [String: ServedEndpoint]?) {
         try read { db, version in
             if version == known.dataVersion { return (known, nil) }
-            let generation = try Int64.fetchOne(db, sql: "SELECT value FROM catalog_generation WHERE id = 1") ?? 0
+            let generation = try CatalogStamp.generation(db)
             let stamp = CatalogStamp(dataVersion: version, generation: generation)
             if generation == known.generation { return (stamp, nil) }
             let served = try Target.fetchAll(db).filter { targets.contains($0.name) && $0.descriptor.servedByGateway }

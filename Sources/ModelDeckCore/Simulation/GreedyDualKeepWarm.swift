@@ -122,7 +122,7 @@ public enum GreedyDualSimulator {
         /// For a cached endpoint: its last activity, from which its next ping is planned.
         var anchor = [Int64?](repeating: nil, count: count)
         var cache = GreedyDualCache(capacity: capacity, coldStartMilliseconds: target.coldStartMilliseconds, memoryMB: target.memoryMB)
-        var latency = LatencyHistogram()
+        var latency = SimulatedLatencies()
         var traffic = InvocationUsage()
 
         /// Sends endpoint `e`'s pings due before `time`.
@@ -166,7 +166,7 @@ public enum GreedyDualSimulator {
             figures[e].requests += 1
             figures[e].servingMicroseconds += waited
             if cold { figures[e].coldStarts += 1 }
-            latency.record(microseconds: UInt64(waited))
+            latency.record(microseconds: waited)
             traffic.requests += 1
             traffic.billedMBMilliseconds += memoryMB * target.rates.billedMilliseconds(microseconds: waited)
             // As the daemon knows it: from the start of the request's 10-second bucket.
@@ -192,7 +192,7 @@ public enum GreedyDualSimulator {
         }
         outcome.warmInstanceSeconds /= 1_000_000
         outcome.wastedWarmInstanceSeconds /= 1_000_000
-        outcome.p99Ms = latency.milliseconds(atPercentile: 99)
+        outcome.p99Ms = latency.histogram.milliseconds(atPercentile: 99)
         outcome.trafficCostMicros = Money.micros(target.rates.cost(traffic))
         return outcome
     }

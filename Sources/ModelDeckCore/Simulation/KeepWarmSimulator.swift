@@ -10,6 +10,8 @@ public struct SimulatedTarget: Sendable {
     public var pingMilliseconds: Int64
     public var memoryMB: Int
     public var rates: InvocationRates
+    /// Provisioned-concurrency prices where the platform has them (Lambda), for `ProvisionedSimulator`.
+    public var provisionedRates: ProvisionedRates? = nil
 
     public init(coldStartMilliseconds: Int64, idleTimeoutSeconds: Int64, pingMilliseconds: Int64, memoryMB: Int, rates: InvocationRates) {
         self.coldStartMilliseconds = coldStartMilliseconds
@@ -17,108 +19,6 @@ public struct SimulatedTarget: Sendable {
         self.pingMilliseconds = pingMilliseconds
         self.memoryMB = memoryMB
         self.rates = rates
-    }
-}
-
-/// What one keep-warm policy did for one endpoint of a trace.
-public struct EndpointOutcome: Codable, Equatable, Sendable {
-    public var endpoint: String
-    public var requests: Int64 = 0
-    public var coldStarts: Int64 = 0
-    public var pings: Int64 = 0
-    public var coldPings: Int64 = 0
-    public var pingCostMicros: Int64 = 0
-    /// Microseconds instances were alive, and of that, serving user requests (their starts included).
-    public var aliveMicroseconds: Int64 = 0
-    public var servingMicroseconds: Int64 = 0
-
-    public init(endpoint: String) { self.endpoint = endpoint }
-
-    public var warmInstanceSeconds: Int64 { aliveMicroseconds / 1_000_000 }
-    /// Warm instance time that served no user request: idle, or answering pings.
-    public var wastedWarmInstanceSeconds: Int64 { max(0, aliveMicroseconds - servingMicroseconds) / 1_000_000 }
-}
-
-/// What one keep-warm policy did over a trace.
-public struct SimulationOutcome: Codable, Equatable, Sendable {
-    public var policy: String
-    public var requests: Int64 = 0
-    /// User requests that found no warm instance and waited for a start.
-    public var coldStarts: Int64 = 0
-    /// p99 of what callers waited, cold starts included, in milliseconds.
-    public var p99Ms: Double?
-    public var pings: Int64 = 0
-    /// Pings that found no warm instance and started one.
-    public var coldPings: Int64 = 0
-    /// Time instances were alive (starting, busy or idle), summed over instances, in whole seconds.
-    public var warmInstanceSeconds: Int64 = 0
-    /// The part of `warmInstanceSeconds` that served no user request (idle, or answering pings): the
-    /// wasted memory-time of "Serverless in the Wild".
-    public var wastedWarmInstanceSeconds: Int64 = 0
-    public var trafficCostMicros: Int64 = 0
-    public var pingCostMicros: Int64 = 0
-    /// Per endpoint, in the trace's order.
-    public var endpoints: [EndpointOutcome] = []
-
-    public var totalCostMicros: Int64 { trafficCostMicros + pingCostMicros }
-    /// Cold starts per million requests.
-    public var coldStartPPM: Int64 { requests == 0 ? 0 : coldStarts * 1_000_000 / requests }
-    /// The share of user requests that found a warm instance, per million.
-    public var warmHitPPM: Int64 { requests == 0 ? 0 : 1_000_000 - coldStartPPM }
-
-    private enum CodingKeys: String, CodingKey {
-        case policy, requests, coldStarts, p99Ms, pings, coldPings, warmInstanceSeconds, wastedWarmInstanceSeconds
-        case trafficCostMicros, pingCostMicros, totalCostMicros, coldStartRate, warmHitRate, endpoints
-    }
-
-    public init(policy: String) { self.policy = policy }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        policy = try c.decode(String.self, forKey: .policy)
-        requests = try c.decode(Int64.self, forKey: .requests)
-        coldStarts = try c.decode(Int64.self, forKey: .coldStarts)
-        p99Ms = try c.decodeIfPresent(Double.self, forKey: .p99Ms)
-        pings = try c.decode(Int64.self, forKey: .pings)
-        coldPings = try c.decode(Int64.self, forKey: .coldPings)
-        warmInstanceSeconds = try c.decode(Int64.self, forKey: .warmInstanceSeconds)
-        wastedWarmInstanceSeconds = try c.decodeIfPresent(Int64.self, forKey: .wastedWarmInstanceSeconds) ?? 0
-        trafficCostMicros = try c.decode(Int64.self, forKey: .trafficCostMicros)
-        pingCostMicros = try c.decode(Int64.self, forKey: .pingCostMicros)
-        endpoints = try c.decodeIfPresent([EndpointOutcome].self, forKey: .endpoints) ?? []
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(policy, forKey: .policy)
-        try c.encode(requests, forKey: .requests)
-        try c.encode(coldStarts, forKey: .coldStarts)
-        try c.encode(Format.percent(ppm: coldStartPPM), forKey: .coldStartRate)
-        try c.encode(Format.percent(ppm: warmHitPPM), forKey: .warmHitRate)
-        try c.encodeIfPresent(p99Ms, forKey: .p99Ms)
-        try c.encode(pings, forKey: .pings)
-        try c.encode(coldPings, forKey: .coldPings)
-        try c.encode(warmInstanceSeconds, forKey: .warmInstanceSeconds)
-        try c.encode(wastedWarmInstanceSeconds, forKey: .wastedWarmInstanceSeconds)
-        try c.encode(trafficCostMicros, forKey: .trafficCostMicros)
-        try c.encode(pingCostMicros, forKey: .pingCostMicros)
-        try c.encode(totalCostMicros, forKey: .totalCostMicros)
-        if !endpoints.isEmpty { try c.encode(endpoints, forKey: .endpoints) }
-    }
-}
-
-extension SimulationOutcome {
-    /// One plain line on how `self` did against `other`, for cold starts and ping cost, whichever way it went:
-    /// `adaptive vs every 5m: fewer cold starts (1 vs 265) at lower ping cost ($0.004872 vs $0.005813)`.
-    public func compared(with other: SimulationOutcome) -> String {
-        func word(_ mine: Int64, _ theirs: Int64, less: String, more: String) -> String {
-            mine < theirs ? less : mine > theirs ? more : "the same"
-        }
-        let starts = word(coldStarts, other.coldStarts, less: "fewer", more: "more")
-        let cost = word(pingCostMicros, other.pingCostMicros, less: "lower", more: "higher")
-        return "\(policy) vs \(other.policy): \(starts) cold starts (\(Format.grouped(coldStarts)) vs \(Format.grouped(other.coldStarts))) "
-            + "at \(cost) ping cost (\(Format.dollars(micros: pingCostMicros)) vs \(Format.dollars(micros: other.pingCostMicros)); "
-            + "\(Format.grouped(pings)) vs \(Format.grouped(other.pings)) pings)"
     }
 }
 
@@ -141,48 +41,21 @@ public enum KeepWarmSimulator {
     /// - Parameter skipping: count runs of steady pings in one step (tests compare with `false`, round by round).
     public static func run(_ trace: Trace, policy: KeepWarmPolicy, target: SimulatedTarget, endpoints only: Set<Int32>? = nil,
                            skipping: Bool = true) -> SimulationOutcome {
+        run(CallsByEndpoint(trace, only: only), policy: policy, target: target, skipping: skipping)
+    }
+
+    /// The same on a trace already grouped by endpoint (shared by several policies).
+    public static func run(_ grouped: CallsByEndpoint, policy: KeepWarmPolicy, target: SimulatedTarget, skipping: Bool = true) -> SimulationOutcome {
         var outcome = SimulationOutcome(policy: policy.summary)
-        var latency = LatencyHistogram()
+        var latency = SimulatedLatencies()
         var traffic = InvocationUsage()
         var pingTotal: Int64 = 0
-        // Invocations of each endpoint, in time order: endpoints never share instances, so each runs alone.
-        // Gathered into one array, endpoint after endpoint (a counting sort), so each replay reads memory in order.
-        let endpointCount = trace.endpoints.count
-        var offsets = [Int](repeating: 0, count: endpointCount + 1)
-        var end = Int64.min
-        trace.times.withUnsafeBufferPointer { times in
-            trace.durations.withUnsafeBufferPointer { durations in
-                trace.endpointIndices.withUnsafeBufferPointer { indices in
-                    for index in 0..<times.count {
-                        let endpoint = indices[index]
-                        if let only, !only.contains(endpoint) { continue }
-                        offsets[Int(endpoint) + 1] += 1
-                        end = max(end, times[index] + durations[index])
-                    }
-                }
-            }
-        }
-        for endpoint in 0..<endpointCount { offsets[endpoint + 1] += offsets[endpoint] }
-        guard let start = trace.times.first, offsets[endpointCount] > 0 else { return outcome }
-        var calls = [(time: Int64, duration: Int64)](repeating: (0, 0), count: offsets[endpointCount])
-        var next = offsets
-        trace.times.withUnsafeBufferPointer { times in
-            trace.durations.withUnsafeBufferPointer { durations in
-                trace.endpointIndices.withUnsafeBufferPointer { indices in
-                    calls.withUnsafeMutableBufferPointer { calls in
-                        for index in 0..<times.count {
-                            let endpoint = Int(indices[index])
-                            if let only, !only.contains(Int32(endpoint)) { continue }
-                            calls[next[endpoint]] = (times[index], durations[index])
-                            next[endpoint] += 1
-                        }
-                    }
-                }
-            }
-        }
+        let (offsets, calls, end) = (grouped.offsets, grouped.calls, grouped.end)
+        let endpointCount = grouped.endpoints.count
+        guard let start = grouped.start, offsets[endpointCount] > 0 else { return outcome }
         for endpointIndex in 0..<endpointCount where offsets[endpointIndex + 1] > offsets[endpointIndex] {
             var endpoint = EndpointReplay(policy: policy, target: target, start: start, skipping: skipping)
-            var figures = EndpointOutcome(endpoint: trace.endpoints[endpointIndex])
+            var figures = EndpointOutcome(endpoint: grouped.endpoints[endpointIndex])
             var pings = InvocationUsage()
             calls.withUnsafeBufferPointer { calls in
                 for call in calls[offsets[endpointIndex]..<offsets[endpointIndex + 1]] {
@@ -202,7 +75,7 @@ public enum KeepWarmSimulator {
         }
         outcome.warmInstanceSeconds /= 1_000_000
         outcome.wastedWarmInstanceSeconds /= 1_000_000
-        outcome.p99Ms = latency.milliseconds(atPercentile: 99)
+        outcome.p99Ms = latency.histogram.milliseconds(atPercentile: 99)
         outcome.trafficCostMicros = Money.micros(target.rates.cost(traffic))
         outcome.pingCostMicros = pingTotal
         return outcome
@@ -252,7 +125,7 @@ private struct EndpointReplay {
         coldPingBilled = memoryMB * target.rates.billedMilliseconds(microseconds: pingDuration + coldStart)
     }
 
-    mutating func invoke(at time: Int64, duration: Int64, figures: inout EndpointOutcome, latency: inout LatencyHistogram,
+    mutating func invoke(at time: Int64, duration: Int64, figures: inout EndpointOutcome, latency: inout SimulatedLatencies,
                          usage: inout InvocationUsage, pingUsage: inout InvocationUsage) {
         keepWarm(until: time, figures: &figures, pingUsage: &pingUsage)
         clock = max(clock, time)
@@ -261,7 +134,7 @@ private struct EndpointReplay {
         figures.requests += 1
         figures.servingMicroseconds += waited
         if cold { figures.coldStarts += 1 }
-        latency.record(microseconds: UInt64(waited))
+        latency.record(microseconds: waited)
         usage.requests += 1
         usage.billedMBMilliseconds += memoryMB * target.rates.billedMilliseconds(microseconds: waited)
         guard learns else { return }
@@ -350,7 +223,8 @@ private struct EndpointReplay {
 
     func microseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 
-    func replan(at now: Int64) -> KeepWarmDecision {
+    mutating func replan(at now: Int64) -> KeepWarmDecision {
+        if learns { window.cacheWindows() }
         func date(_ us: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(us) / 1_000_000) }
         // As the daemon reads it: the end of the latest busy bucket of the last 4 hours, the latest a request in it can have come.
         let lastInvocation = window.lastStart.map { date(($0 + window.bucketSeconds) * 1_000_000) }
@@ -372,86 +246,9 @@ private struct EndpointReplay {
 
 }
 
-/// One endpoint's instances on the simulated target: one request at a time each; a request takes the most
-/// recently idle warm instance, else starts one; an instance idle for the idle timeout stops. Times in µs.
-struct InstancePool {
-    let idleTimeout: Int64
-    let coldStart: Int64
-    /// Instances serving something, soonest free first.
-    private var busy = Heap<Busy>()
-    /// Idle instances as (idle since, started at), oldest first; requests take the newest.
-    private var idle: [(since: Int64, started: Int64)] = []
-    private var idleHead = 0
-
-    init(idleTimeout: Int64, coldStart: Int64) {
-        self.idleTimeout = idleTimeout
-        self.coldStart = coldStart
-    }
-
-    /// A busy instance: until when, and when it started; ordered by `until`, then `started`.
-    private struct Busy: Comparable {
-        var until: Int64
-        var started: Int64
-
-        static func < (a: Busy, b: Busy) -> Bool { (a.until, a.started) < (b.until, b.started) }
-    }
-
-    var busyCount: Int { busy.count }
-    func allBusyEnd(at until: Int64) -> Bool { busy.unordered.allSatisfy { $0.until == until } }
-    /// Every busy instance busy until `until` instead (they all end together).
-    mutating func moveAllBusy(until: Int64) {
-        busy = Heap(busy.unordered.map { Busy(until: until, started: $0.started) })
-    }
-
-    /// Takes a warm instance or starts one; returns whether it was a cold start. The lifetimes of instances
-    /// found stopped are added to `alive`.
-    mutating func acquire(at time: Int64, running duration: Int64, alive: inout Int64) -> Bool {
-        release(until: time)
-        // Instances idle for the whole timeout have stopped.
-        while idleHead < idle.count, idle[idleHead].since + idleTimeout <= time {
-            alive += lifetime(idle[idleHead], until: .max)
-            idleHead += 1
-        }
-        if idleHead > 4_096 && idleHead * 2 > idle.count {
-            idle.removeFirst(idleHead)
-            idleHead = 0
-        }
-        if idleHead < idle.count {
-            let instance = idle.removeLast()
-            busy.insert(Busy(until: time + duration, started: instance.started))
-            return false
-        }
-        busy.insert(Busy(until: time + coldStart + duration, started: time))
-        return true
-    }
-
-    /// Adds the lifetimes of every instance, up to `end`, to `alive`.
-    mutating func finish(at end: Int64, alive: inout Int64) {
-        release(until: Int64.max)
-        for instance in idle[idleHead...] { alive += lifetime(instance, until: end) }
-    }
-
-    /// Instances whose work ended by `time` become idle (in order, so `idle` stays sorted).
-    private mutating func release(until time: Int64) {
-        while let top = busy.min, top.until <= time {
-            busy.removeMin()
-            idle.append((top.until, top.started))
-        }
-    }
-
-    /// Microseconds an idle instance was alive, from its start until it stopped or `end`.
-    private func lifetime(_ instance: (since: Int64, started: Int64), until end: Int64) -> Int64 {
-        max(0, min(instance.since + idleTimeout, end) - instance.started)
-    }
-}
-
-extension Int64 {
-    func roundedUp(to step: Int64) -> Int64 { (self + step - 1) / step * step }
-}
-
 /// The peak of user requests in flight over the last `window` seconds of busy buckets, as the daemon reads
 /// it from the buckets' `max_in_flight`: a monotonic queue of (bucket, peak), so the peak is its head.
-private struct ConcurrencyWindow {
+struct ConcurrencyWindow {
     private var buckets: [(start: Int64, peak: Int)] = []
     private var head = 0
 

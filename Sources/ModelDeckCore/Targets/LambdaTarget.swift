@@ -48,6 +48,7 @@ public enum LambdaTarget {
         splitsTraffic: true,
         pricing: .platform("aws-lambda"),
         isRemote: true,
-        metrics: .platform
+        metrics: .platform,
+        provisionsConcurrency: true
     )
 }

@@ -1,12 +1,12 @@
 import Foundation
 
 extension TargetKind {
-    /// SageMaker real-time endpoints on instances: a production variant per version, weights between them (no driver yet).
+    /// SageMaker real-time endpoints on instances: a production variant per version, weights between them.
     public static let sagemakerRealtime = TargetKind(declaring: "sagemaker-realtime")
 }
 
-/// SageMaker real-time inference on instances, always on. ModelDeck has no driver for it yet: a target may be
-/// declared and fit-checked against its instance type, and a deploy to it fails saying so.
+/// SageMaker real-time inference on instances, always on, as ModelDeck drives it (the driver is
+/// `SageMakerRealtimeDriver`): a production variant per version, canary and linear steps as variant weights.
 ///
 /// Facts relied on, from AWS's documentation:
 /// - An endpoint config holds production variants, each a model on `InitialInstanceCount` instances of one
@@ -19,7 +19,7 @@ extension TargetKind {
 public enum SageMakerRealtimeTarget {
     public static let descriptor = TargetDescriptor(
         kind: .sagemakerRealtime,
-        summary: "SageMaker real-time endpoints on instances, a weighted variant per version (no driver yet)",
+        summary: "SageMaker real-time endpoints on instances, a weighted variant per version",
         // The instance type decides the memory and GPUs (`adjustLimits`); before one is known, the largest in the table.
         limits: TargetLimits(memoryMB: 1...SageMakerInstanceType.table.map(\.memoryMB).max()!,
                              gpus: SageMakerInstanceType.table.map(\.gpus).max()!),
@@ -30,13 +30,14 @@ public enum SageMakerRealtimeTarget {
                 SageMakerInstanceType.named(value) == nil
                     ? "is not in ModelDeck's instance table (known: \(SageMakerInstanceType.table.map(\.name).joined(separator: ", ")))" : nil
             },
+            // AWS's default quota is far lower for most types; 100 is a ceiling against typos, not a promise.
             ConfigKey("instance_count", meaning: "instances per variant", default: "1", check: ConfigChecks.integer(in: 1...100)),
             ConfigKey.sageMakerEndpointPrefix,
         ],
         needsRegion: true,
         splitsTraffic: true,
-        // Billed by instance-hours, not invocations (the price table's `sagemaker-realtime` rows).
-        pricing: .none,
+        // Billed by instance-hours × instances, not invocations (the price table's `sagemaker-realtime` rows).
+        pricing: .instances("sagemaker-realtime", typeKey: "instance_type", countKey: "instance_count"),
         isRemote: true,
         metrics: .platform,
         adjustLimits: { limits, config in

@@ -11,12 +11,18 @@ public struct TargetDescriptor: Sendable {
 
     /// How a kind's invocations are priced from the price table (`PriceTable`).
     public enum Pricing: Sendable, Equatable {
-        /// Not from invocations: someone else's bill (http), or billed by running task time (Fargate).
+        /// Not from invocations: someone else's bill (http).
         case none
+        /// By running task time, as the price table's task-billed platform of this name (Fargate): the driver
+        /// reports the task time, and invocations cost nothing apart.
+        case tasks(String)
         /// As the price table's platform of this name, in the target's region and architecture.
         case platform(String)
         /// As the platform the target names in this setting (local: `price_as`), free when it names none.
         case configured(key: String)
+        /// By the instance-hour, busy or not, as the price table's platform of this name prices the instance type
+        /// named in `typeKey`, times the count in `countKey` (SageMaker real-time); invocations cost nothing more.
+        case instances(String, typeKey: String, countKey: String)
     }
 
     /// Where the figures of a kind's endpoints come from.
@@ -52,16 +58,23 @@ public struct TargetDescriptor: Sendable {
     /// Whether ModelDeck deploys and rolls back on this kind; false for an endpoint someone else runs (http), where
     /// `deploy` and `rollback` are refused before anything is written.
     public let controlsDeployments: Bool
+    /// Whether the platform keeps a number of instances initialised on request, billed while configured
+    /// (Lambda's provisioned concurrency): `modeldeck warm E --provisioned N` is refused elsewhere.
+    public let provisionsConcurrency: Bool
     /// What is wrong with the environment `target` needs (an http target's header variables), as one line, or nil.
     /// `apply` asks it of its own environment; the daemon reads the variables when it starts.
     public let checkEnvironment: @Sendable (Target, [String: String]) -> String?
+    /// What is wrong with an endpoint's settings on `target` beyond the limits (Fargate: a CPU and memory pair
+    /// that does not exist), as one line, or nil. Part of the fit check (`FitCheck.problems(endpoint:target:)`).
+    public let checkEndpoint: @Sendable (Endpoint, Target) -> String?
     /// Per-target settings that change the limits (local: `max_memory`, `gpus`).
     let adjustLimits: @Sendable (inout TargetLimits, [String: String]) -> Void
 
     public init(kind: TargetKind, summary: String, limits: TargetLimits, packaging: Packaging, configKeys: [ConfigKey],
                 needsRegion: Bool, splitsTraffic: Bool, pricing: Pricing, isRemote: Bool, metrics: MetricsSource,
-                controlsDeployments: Bool = true,
+                controlsDeployments: Bool = true, provisionsConcurrency: Bool = false,
                 checkEnvironment: @escaping @Sendable (Target, [String: String]) -> String? = { _, _ in nil },
+                checkEndpoint: @escaping @Sendable (Endpoint, Target) -> String? = { _, _ in nil },
                 adjustLimits: @escaping @Sendable (inout TargetLimits, [String: String]) -> Void = { _, _ in }) {
         self.kind = kind
         self.summary = summary
@@ -76,7 +89,9 @@ public struct TargetDescriptor: Sendable {
         self.isRemote = isRemote
         self.metrics = metrics
         self.controlsDeployments = controlsDeployments
+        self.provisionsConcurrency = provisionsConcurrency
         self.checkEnvironment = checkEnvironment
+        self.checkEndpoint = checkEndpoint
         self.adjustLimits = adjustLimits
     }
 

@@ -15,6 +15,8 @@ public struct DashboardData: Sendable {
     public var events: [Listings.EventRow]
     /// Notification entries whose deliveries fail: the header names them.
     public var failingNotifications: [FailingNotification]
+    /// Stored `modeldeck bench` runs, newest first (the `:bench` view).
+    public var benchRuns: [BenchRun] = []
 
     public init(registryPath: String, loadedAt: Date, daemon: DaemonStatus = DaemonStatus(state: .never),
                 endpoints: [EndpointSummary] = [], versions: [Listings.VersionRow] = [],
@@ -48,10 +50,12 @@ public struct DashboardData: Sendable {
     /// One snapshot of the registry (one read transaction), laid out for the views.
     public static func load(_ registry: Registry, now: Date) throws -> DashboardData {
         let fleet = try registry.fleet(now: now, historyLimit: historyLimit)
-        return DashboardData(registryPath: registry.path, loadedAt: now, daemon: fleet.daemon,
-                             endpoints: fleet.endpoints.map(EndpointSummary.init(status:)), versions: fleet.versions,
-                             deployments: fleet.deployments, targets: fleet.targets, events: fleet.events,
-                             failingNotifications: fleet.failingNotifications)
+        var data = DashboardData(registryPath: registry.path, loadedAt: now, daemon: fleet.daemon,
+                                 endpoints: fleet.endpoints.map(EndpointSummary.init(status:)), versions: fleet.versions,
+                                 deployments: fleet.deployments, targets: fleet.targets, events: fleet.events,
+                                 failingNotifications: fleet.failingNotifications)
+        data.benchRuns = try registry.benchRuns(limit: historyLimit)
+        return data
     }
 }
 

@@ -40,6 +40,12 @@ public struct EndpointDetail: Sendable {
     public var events: [Listings.EventRow] = []
     /// How long the platform keeps an idle instance, learned from the last day's gaps; nil until known.
     public var keepAlive: LearnedKeepAlive?
+    /// The endpoint's latest `modeldeck bench` run.
+    public var bench: BenchRun?
+    /// Provisioned concurrency asked for and as the target has it, and what the environments wanted now cost
+    /// per hour while configured (nil when the price table has no price for the target).
+    public var provisioned: ProvisionedConcurrencyRecord?
+    public var provisionedMicrosPerHour: Int64?
 
     /// Upper bounds of the histogram bands, in milliseconds; the last band is open.
     public static let bandLimits: [Double] = [10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000]
@@ -49,6 +55,16 @@ public struct EndpointDetail: Sendable {
         var detail = try build(endpoint: name, buckets: registry.buckets(endpoint: name, window: LiveWindow(last: 3_600, now: now)),
                                window: LiveWindow(last: 3_600, now: now), events: registry.listEvents(endpoint: name, limit: 20))
         detail.keepAlive = try registry.learnedKeepAlives(endpoints: [name], since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds))[name]
+        detail.bench = try registry.benchRuns(endpoint: name, limit: 1).first
+        if let provisioned = try registry.provisionedConcurrency(endpoint: name), let endpoint = try registry.endpoint(named: name) {
+            detail.provisioned = provisioned
+            let table = (try? PriceTable.load()) ?? .standard
+            if let target = try registry.targets().first(where: { $0.name == endpoint.target }),
+               let rates = try? TargetPricing.provisionedRates(for: target, table: table) {
+                let environments = max(provisioned.status.applied, provisioned.intent.wanted(at: now).concurrency)
+                detail.provisionedMicrosPerHour = Money.micros(rates.perHour(environments: environments, memoryMB: endpoint.memoryMB))
+            }
+        }
         return detail
     }
 

@@ -43,6 +43,7 @@ extension Dashboard {
         case .endpoints, .versions, .targets: "the registry has no \(resource.rawValue) yet: modeldeck apply -f DECK.yaml"
         case .deployments: "no deployments yet: press d on an endpoint, or modeldeck deploy"
         case .events: "no events yet"
+        case .bench: "no bench runs yet: modeldeck bench ENDPOINT"
         }
     }
 

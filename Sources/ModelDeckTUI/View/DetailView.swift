@@ -102,6 +102,19 @@ extension Dashboard {
             bought.append((" · \(Format.grouped(hour.pings)) \(hour.pings == 1 ? "ping" : "pings") (\(hour.pingColdStarts) arrived cold) cost \(Cells.dollars(hour.pingCostMicros)) · last hour", .dim))
             lines.append(bought)
         }
+        if let provisioned = detail?.provisioned {
+            // Provisioned concurrency beside the pings: what it costs per hour configured, against what pings cost last hour.
+            let status = provisioned.status
+            var line: [Segment] = [label("Provisioned"), ("\(provisioned.intent.summary) asked · \(status.applied) on the alias", .normal)]
+            if let platform = status.platformStatus {
+                line.append((" (\(status.available ?? 0) ready, \(TerminalText.sanitize(platform)))", platform == "READY" ? .ok : platform == "FAILED" ? .error : .warning))
+            }
+            if let perHour = detail?.provisionedMicrosPerHour {
+                line.append((" · \(Cells.dollars(perHour))/h configured vs pings \(Cells.dollars(detail?.hour?.pingCostMicros ?? 0)) last hour", .dim))
+            }
+            if let error = status.lastError { line.append((" · \(TerminalText.sanitize(error))", .error)) }
+            lines.append(line)
+        }
         if let detail, s.keepWarm != .off {
             if let learned = detail.keepAlive {
                 lines.append([label(""), ("platform keep-alive learned: warm after idle gaps up to \(Format.duration(seconds: learned.seconds)), cold from \(Format.duration(seconds: learned.shortestColdGapSeconds))", .normal),
@@ -160,6 +173,8 @@ extension Dashboard {
                           ("\(Format.grouped(requests)) req · \(Cells.percent(ppm: rate)) errors · \(figures?.coldStarts ?? 0) cold · \(figures?.warmups ?? 0) pings · p99 \(Cells.milliseconds(figures?.p99))",
                            rate.map { $0 > s.slo.errorRatePPM } == true ? .error : .normal)])
         }
+
+        lines += benchLines(detail.bench)
 
         lines.append([])
         lines.append([("Recent events", .title)])

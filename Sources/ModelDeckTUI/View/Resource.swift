@@ -3,7 +3,7 @@ import ModelDeckCore
 
 /// The tables `:` switches between, as k9s has one view per resource.
 public enum Resource: String, CaseIterable, Sendable {
-    case endpoints, versions, deployments, targets, events
+    case endpoints, versions, deployments, targets, events, bench
 
     public var title: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
 
@@ -14,13 +14,14 @@ public enum Resource: String, CaseIterable, Sendable {
         case .deployments: DeploymentsTable.columns
         case .targets: TargetsTable.columns
         case .events: EventsTable.columns
+        case .bench: BenchTable.columns
         }
     }
 
     /// The column a view starts sorted by, and in which direction.
     public var defaultSort: (column: Int, ascending: Bool) {
         switch self {
-        case .deployments, .events: (0, false)
+        case .deployments, .events, .bench: (0, false)
         default: (0, true)
         }
     }
@@ -32,6 +33,7 @@ public enum Resource: String, CaseIterable, Sendable {
         case .deployments: data.deployments.map(DeploymentsTable.row)
         case .targets: data.targets.map(TargetsTable.row)
         case .events: data.events.map(EventsTable.row)
+        case .bench: data.benchRuns.map(BenchTable.row)
         }
     }
 
@@ -41,7 +43,7 @@ public enum Resource: String, CaseIterable, Sendable {
         guard !word.isEmpty else { return nil }
         let aliases: [String: Resource] = ["ep": .endpoints, "endpoint": .endpoints, "v": .versions, "version": .versions,
                                            "dp": .deployments, "deploy": .deployments, "deployment": .deployments,
-                                           "t": .targets, "target": .targets, "ev": .events, "event": .events]
+                                           "t": .targets, "target": .targets, "ev": .events, "event": .events, "b": .bench, "benchmark": .bench]
         if let alias = aliases[word] { return alias }
         let candidates = allCases.filter { $0.rawValue.hasPrefix(word) }
         return candidates.count == 1 ? candidates[0] : nil

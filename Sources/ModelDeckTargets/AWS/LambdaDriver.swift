@@ -10,7 +10,7 @@ import NIOHTTP1
 /// description, and `ListVersionsByFunction` maps the two again — after a restart or a `kill -9` too.
 public struct LambdaDriver: TargetDriver {
     public let target: Target
-    private let client: AWSClient
+    let client: AWSClient
     /// How often `GetFunctionConfiguration` is polled while Lambda applies a change, and for how long.
     public var pollInterval: Duration = .seconds(1)
     public var updateTimeout: Duration = .seconds(5 * 60)

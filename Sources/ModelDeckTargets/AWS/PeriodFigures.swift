@@ -15,6 +15,18 @@ public struct PeriodFigures: Equatable, Sendable {
     public var concurrency: Double?
     /// Requests that waited for a new instance, where the platform counts them (SageMaker's `ModelSetupTime`).
     public var coldStarts: Double = 0
+    /// Running task time in the period, in ms, where the platform bills running tasks (Fargate: `FargateTaskTime`).
+    public var taskMilliseconds: Int64 = 0
+    /// The running time so far (ms) of each task that started in the period: its rounding up and its minimum are
+    /// billed here, where it started.
+    public var startedTaskLifetimes: [Int64] = []
+    /// vCPUs of each of those tasks, for their price.
+    public var taskVCPU: Decimal = 0
+    /// Instances that ran through the period, where the platform bills them by the hour (SageMaker real-time).
+    public var instances: Double?
+    /// The instances' average CPU (percent of one core) and memory (percent) use, where the platform reports them.
+    public var cpuUtilization: Double?
+    public var memoryUtilization: Double?
 
     public init() {}
 
@@ -25,7 +37,10 @@ public struct PeriodFigures: Equatable, Sendable {
     /// - Cost: requests × request price + Σ`Duration` × memory × GB-second price. `Duration` is not rounded
     ///   up to the billed millisecond and leaves out a cold start's billed init, so this trails the bill by
     ///   under 1 ms of duration per request plus init time; exact figures need the billing report.
-    public func bucket(memoryMB: Int, rates: InvocationRates?) -> MetricBucket {
+    /// - Task time (Fargate), with `taskRates`: `TaskRates.cost` at `taskVCPU` and `memoryMB` of `taskMilliseconds`,
+    ///   plus, for each task that started in the period, what its billing adds to its running time (rounding up
+    ///   to the second, and the one-minute minimum), on top of any invocation cost.
+    public func bucket(memoryMB: Int, rates: InvocationRates?, taskRates: TaskRates? = nil) -> MetricBucket {
         var bucket = MetricBucket()
         // CloudWatch's figures pass AWSNumber: one out of range (or NaN) counts as zero rather than trap.
         let served = AWSNumber.whole(invocations) ?? 0
@@ -35,11 +50,18 @@ public struct PeriodFigures: Equatable, Sendable {
         bucket.latency = latency(count: UInt64(max(0, served)))
         bucket.maxInFlight = AWSNumber.whole(concurrency ?? 0) ?? 0
         bucket.coldStarts = AWSNumber.whole(coldStarts) ?? 0
+        // A percentage past any instance's cores (or not a number) is left out as the counts are.
+        bucket.cpuUtilizationPercent = cpuUtilization.flatMap { AWSNumber.whole($0, limit: 100_000) != nil ? $0 : nil }
+        bucket.memoryUtilizationPercent = memoryUtilization.flatMap { AWSNumber.whole($0, limit: 100) != nil ? $0 : nil }
         if let rates, served > 0 {
             let billedMBMilliseconds = AWSNumber.whole((AWSNumber.whole(sum ?? 0).map(Double.init) ?? 0) * Double(memoryMB),
                                                        limit: 1e18, rounding: .up) ?? 0
             let dollars = rates.cost(InvocationUsage(requests: served, billedMBMilliseconds: billedMBMilliseconds, bytesIn: 0, bytesOut: 0))
             bucket.costMicros = Int64((NSDecimalNumber(decimal: dollars * 1_000_000).doubleValue).rounded())
+        }
+        if let taskRates, taskMilliseconds > 0 || !startedTaskLifetimes.isEmpty {
+            let topUps = startedTaskLifetimes.reduce(Int64(0)) { $0 + taskRates.billedMilliseconds(running: $1) - max(0, $1) }
+            bucket.costMicros += Money.micros(taskRates.cost(billedMilliseconds: taskMilliseconds + topUps, vcpu: taskVCPU, memoryMB: memoryMB))
         }
         return bucket
     }

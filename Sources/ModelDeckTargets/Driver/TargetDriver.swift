@@ -38,6 +38,14 @@ public protocol TargetDriver: Sendable {
     /// per version and period. A target measured at ModelDeck's own gateway (local) has nothing to give.
     func collectMetrics(of endpoint: Endpoint, versions: [ModelVersion], from: Date, to: Date) async throws -> PlatformMetrics
 
+    /// Configures `count` environments the platform keeps initialised for `endpoint` (Lambda: provisioned
+    /// concurrency on the alias), or removes the configuration when `count` is 0; returns how it stands then
+    /// (nil once removed). Targets without it throw (`TargetDescriptor.provisionsConcurrency`).
+    func setProvisionedConcurrency(_ count: Int, on endpoint: Endpoint) async throws -> ProvisionedConcurrencyConfig?
+
+    /// How `endpoint`'s provisioned concurrency stands on the platform, or nil when none is configured.
+    func provisionedConcurrency(of endpoint: Endpoint) async throws -> ProvisionedConcurrencyConfig?
+
     /// Whether its calls cross the network to a platform (seconds to minutes each): the daemon then runs
     /// them in the background, checks drift once a minute, and collects the platform's metrics.
     var isRemote: Bool { get }
@@ -53,6 +61,14 @@ extension TargetDriver {
 
     public func probe(_ version: ModelVersion, of endpoint: Endpoint) async throws -> PingResult {
         throw ModelDeckError("target \(target.label) is not probed: ModelDeck measures its endpoints itself")
+    }
+
+    public func setProvisionedConcurrency(_ count: Int, on endpoint: Endpoint) async throws -> ProvisionedConcurrencyConfig? {
+        throw ModelDeckError("target \(target.label) has no provisioned concurrency")
+    }
+
+    public func provisionedConcurrency(of endpoint: Endpoint) async throws -> ProvisionedConcurrencyConfig? {
+        throw ModelDeckError("target \(target.label) has no provisioned concurrency")
     }
 
     public var isRemote: Bool { target.descriptor.isRemote }
@@ -129,10 +145,22 @@ public struct PlatformMetrics: Sendable {
         self.countsColdStarts = countsColdStarts
     }
 
-    /// The periods as metric buckets priced by `rates` (`PeriodFigures.bucket`), periods of one key added.
-    public func buckets(rates: InvocationRates?) -> [MetricBucket.Key: MetricBucket] {
+    /// The periods as metric buckets priced by `rates` and, for task time, `taskRates` (`PeriodFigures.bucket`),
+    /// periods of one key added.
+    /// A period whose figures count instances (`PeriodFigures.instances`) costs them for its width at
+    /// `perInstanceHour`: instance-hours × price, busy or not.
+    public func buckets(rates: InvocationRates?, taskRates: TaskRates? = nil, perInstanceHour: Decimal? = nil) -> [MetricBucket.Key: MetricBucket] {
         var buckets: [MetricBucket.Key: MetricBucket] = [:]
-        for period in periods { buckets[period.key, default: MetricBucket()].add(period.figures.bucket(memoryMB: period.memoryMB, rates: rates)) }
+        for period in periods {
+            var bucket = period.figures.bucket(memoryMB: period.memoryMB, rates: rates, taskRates: taskRates)
+            if let instances = period.figures.instances.flatMap({ AWSNumber.whole($0, limit: 1e6) }) {
+                bucket.instances = instances
+                if let perInstanceHour {
+                    bucket.costMicros += Money.micros(Decimal(instances) * Decimal(period.key.width) / 3_600 * perInstanceHour)
+                }
+            }
+            buckets[period.key, default: MetricBucket()].add(bucket)
+        }
         return buckets
     }
 }

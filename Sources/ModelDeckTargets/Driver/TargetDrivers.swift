@@ -40,6 +40,8 @@ public enum TargetDrivers {
     /// declared, fit-checked and priced, but a deploy to it fails saying that ModelDeck cannot drive it yet.
     static let makers: [TargetKind: Maker] = Dictionary(uniqueKeysWithValues: [
         LocalDriver.maker, LambdaDriver.maker, SageMakerServerlessDriver.maker, HTTPDriver.maker,
+        FargateDriver.maker,
+        SageMakerRealtimeDriver.maker,
     ].map { ($0.kind, $0) })
 
     /// The driver of `target`. A target that cannot be driven from here (no credentials, a kind without a

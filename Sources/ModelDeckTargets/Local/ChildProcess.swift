@@ -179,7 +179,7 @@ struct SpawnError: Error, CustomStringConvertible {
 /// local side: an open connection (the gateway's own, to another instance) could hold the port between
 /// our check and the model server's bind. Below the range no outgoing connection ever lands; a test bind
 /// checks that no listener holds the port.
-func freeLoopbackPort() throws -> Int {
+public func freeLoopbackPort() throws -> Int {
     let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
         .split(whereSeparator: \.isWhitespace).compactMap { Int($0) } ?? []
     let ephemeralLow = range.first ?? 32_768

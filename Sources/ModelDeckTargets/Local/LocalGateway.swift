@@ -76,7 +76,8 @@ public struct LocalGateway: Sendable {
         let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets)
         let handler = InvocationHandler(catalog: catalog, runtime: runtime, recorder: recorder, http: http,
                                         maxRequestBytes: maxRequestBytes, warmupSecret: warmupSecret, admission: admission,
-                                        buffered: BodyBudget(limit: maxBufferedBytes), logger: logger)
+                                        buffered: BodyBudget(limit: maxBufferedBytes), bench: BenchPasses(registry: registry),
+                                        logger: logger)
 
         let router = Router()
         router.post("/endpoints/:name/invoke") { request, context in
@@ -178,6 +179,7 @@ private struct InvocationHandler: Sendable {
     let warmupSecret: String
     let admission: GatewayAdmission
     let buffered: BodyBudget
+    let bench: BenchPasses
     let logger: Logger
 
     static let warmupHeader = HTTPField.Name("X-ModelDeck-Warmup")!
@@ -212,9 +214,11 @@ private struct InvocationHandler: Sendable {
         // hold instances, or keep its requests out of the SLO gate's figures.
         let warmup = request.headers[Self.warmupHeader] == "1"
             && WarmupSecret.matches(request.headers[WarmupSecret.header], warmupSecret)
+        let benchToken = warmup ? nil : request.headers[BenchPasses.header]
+        let bench = await self.bench.isValid(benchToken, endpoint: endpointName)
         var random = SystemRandomNumberGenerator()
-        // A keep-warm ping may name its version (to warm a canary too); user traffic always follows the weights.
-        let pinned = warmup ? request.headers[Self.versionHeader].flatMap { local.weights[$0] != nil ? $0 : nil } : nil
+        // A keep-warm ping or a bench request may name its version; user traffic always follows the weights.
+        let pinned = warmup || bench ? request.headers[Self.versionHeader].flatMap { local.weights[$0] != nil ? $0 : nil } : nil
         guard let versionID = pinned ?? WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
             return jsonResponse(.serviceUnavailable, ["error": "endpoint '\(endpointName)' has no version taking traffic; deploy one", "endpoint": endpointName])
         }
@@ -232,12 +236,17 @@ private struct InvocationHandler: Sendable {
         }
 
         func finish(_ status: HTTPResponse.Status, cold: Bool, inFlight: Int) async {
+            // Bench traffic is measured and priced by its run (`bench_runs`), never in the user figures.
+            if bench { return }
             recorder.record(Invocation(endpoint: endpointName, version: versionID, at: at,
                                              latencyMicroseconds: (ContinuousClock.now - arrival).wholeMicroseconds,
                                              status: status.code, coldStart: cold, warmup: warmup, inFlight: inFlight,
                                              memoryMB: local.endpoint.memoryMB, rates: local.rates))
         }
 
+        if bench, request.headers[BenchPasses.coldHeader] == "1" {
+            await runtime.stopIdle(endpoint: endpointName, version: versionID)
+        }
         let lease: Lease
         do {
             lease = try await runtime.acquire(local, version: version)
@@ -268,6 +277,8 @@ private struct InvocationHandler: Sendable {
             headers[Self.versionHeader] = versionID
             headers[Self.instanceHeader] = lease.instanceID
             headers[Self.coldStartHeader] = lease.coldStart ? "true" : "false"
+            if let ms = lease.processStartMilliseconds { headers[BenchPasses.processStartHeader] = "\(ms)" }
+            if let ms = lease.modelLoadMilliseconds { headers[BenchPasses.modelLoadHeader] = "\(ms)" }
             return Response(status: status, headers: headers, body: .init(byteBuffer: answerBody))
         } catch {
             await runtime.release(lease)

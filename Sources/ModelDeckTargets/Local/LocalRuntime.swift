@@ -36,6 +36,10 @@ public struct Lease: Sendable {
     public let coldStart: Bool
     /// Requests in flight on this version of the endpoint, this one included.
     public let inFlight: Int
+    /// On a cold start, how its time split: spawning the process, then until its health check answered (the
+    /// model server loads its weights before it answers; the fixture does).
+    public var processStartMilliseconds: Int? = nil
+    public var modelLoadMilliseconds: Int? = nil
 }
 
 /// Why a request could not get an instance; the gateway turns each into a clear HTTP answer.
@@ -93,6 +97,8 @@ public actor LocalRuntime {
         var lastUsed = ContinuousClock.now
         var lastUsedAt: Date?
         var coldStartMilliseconds: Int?
+        var processStartMilliseconds: Int?
+        var modelLoadMilliseconds: Int?
         var readyAt: ContinuousClock.Instant?
 
         init(id: String, endpoint: String, version: String, port: Int, maxConcurrency: Int) {
@@ -290,6 +296,15 @@ public actor LocalRuntime {
 
     private func warmUpFinished(_ endpoint: String) { warmUps[endpoint] = nil }
 
+    /// Stops the idle instances of `version` of `endpoint` at once (a bench's cold phase: the next request
+    /// starts a new one); busy ones finish their requests. Returns how many were stopped.
+    @discardableResult
+    public func stopIdle(endpoint: String, version: String) -> Int {
+        let idle = instances.values.filter { $0.endpoint == endpoint && $0.version == version && $0.ready && $0.inFlight == 0 }
+        for instance in idle { retire(instance, reason: "made cold for a bench") }
+        return idle.count
+    }
+
     public func snapshot() -> [InstanceSnapshot] {
         instances.values.map { instance in
             let state: InstanceState = !instance.ready ? .starting : instance.inFlight > 0 ? .busy : .idle
@@ -327,7 +342,9 @@ public actor LocalRuntime {
         let inFlight = instances.values.filter { $0.endpoint == instance.endpoint && $0.version == instance.version }
             .reduce(0) { $0 + $1.inFlight }
         return Lease(instanceID: instance.id, endpoint: instance.endpoint, version: instance.version, port: instance.port,
-                     coldStart: cold, inFlight: inFlight)
+                     coldStart: cold, inFlight: inFlight,
+                     processStartMilliseconds: cold ? instance.processStartMilliseconds : nil,
+                     modelLoadMilliseconds: cold ? instance.modelLoadMilliseconds : nil)
     }
 
     private func coldStart(_ local: LocalEndpoint, version: ModelVersion, reserveSlot: Bool) async throws -> Lease {
@@ -341,7 +358,10 @@ public actor LocalRuntime {
         do {
             let process = try await launch(instance, version: version)
             instance.process = process
+            let launched = ContinuousClock.now
+            instance.processStartMilliseconds = (launched - started).wholeMilliseconds
             try await waitUntilHealthy(instance, process: process)
+            instance.modelLoadMilliseconds = (ContinuousClock.now - launched).wholeMilliseconds
         } catch {
             if let process = instance.process {
                 await process.stop(grace: .milliseconds(100))

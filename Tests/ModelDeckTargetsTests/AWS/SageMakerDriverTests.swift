@@ -257,21 +257,8 @@ import Testing
     }
 
     private func setUp(fail: Bool) async throws -> (SageMakerServerlessDriver, FaultServer, StandIn, Endpoint, ModelVersion, ModelVersion) {
-        let folder = NSTemporaryDirectory() + "modeldeck-smu-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try """
-        targets:
-          - {name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: 'arn:aws:iam::123456789012:role/r'}
-        models:
-          - name: sentiment
-            versions:
-              - {version: v1, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:v1, digest: 'sha256:\(String(repeating: "a", count: 64))', size: 200MB, memory: 1GB}
-              - {version: v2, image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:v2, digest: 'sha256:\(String(repeating: "b", count: 64))', size: 300MB, memory: 1GB}
-        endpoints:
-          - {name: scoring, model: sentiment, target: sm, memory: 1GB, max_instances: 3}
-        """.write(toFile: folder + "/deck.yaml", atomically: true, encoding: .utf8)
-        let registry = try Registry(path: folder + "/registry.sqlite")
-        try DeckApplier.apply(try DeckReader.read(path: folder + "/deck.yaml"), to: registry, source: "test")
+        let registry = try ImageDeck.registry(target: "{name: sm, kind: sagemaker-serverless, region: us-east-1, execution_role_arn: 'arn:aws:iam::123456789012:role/r'}",
+                                              endpoint: "{name: scoring, model: sentiment, target: sm, memory: 1GB, max_instances: 3}")
         let (target, endpoint, v1, v2) = try registry.read { db in
             (try Target.fetchOne(db, key: "sm")!, try Endpoint.fetchOne(db, key: "scoring")!,
              try ModelVersion.fetchOne(db, key: "sentiment@v1")!, try ModelVersion.fetchOne(db, key: "sentiment@v2")!)
