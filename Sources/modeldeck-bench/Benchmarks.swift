@@ -9,4 +9,5 @@ let benchmarks: [any ParsableCommand.Type] = [
     RegistryGrowthBenchmark.self,
     NotifyLatencyBenchmark.self,
     GeneratorBenchmark.self,
+    BucketWritesBenchmark.self,
 ]
