@@ -88,8 +88,8 @@ struct CostBurnTests {
         }
     }
 
-    /// `cost_hours` is kept by triggers, whichever way buckets are written: merged (an upsert that replaces the
-    /// row), replaced by a platform's figures, rolled up into coarser tiers and dropped past the retention. At
+    /// `cost_hours` is kept by triggers, whichever way buckets are written: merged (an upsert that updates a
+    /// stored bucket in place), replaced by a platform's figures, rolled up into coarser tiers and dropped past the retention. At
     /// every step it is exactly the buckets summed by the hour they start in.
     @Test func theCostByHourIsTheBucketsSummedThroughWritesRollupsAndDrops() throws {
         let scratch = Scratch()

@@ -136,15 +136,29 @@ public struct MetricBucket: Equatable, Sendable {
                          arguments: [endpoint, from, to]).map(MetricBucket.init(row:))
     }
 
+    /// Writes the bucket at `key`, updating a stored one in place. An upsert rather than `INSERT OR REPLACE`: a
+    /// replace deletes the row and inserts another (both index entries rewritten), and fires no delete trigger
+    /// (https://sqlite.org/lang_conflict.html, REPLACE), so `cost_hours` would need a lookup of the old row
+    /// before every write; an update in place fires its update trigger with the old and the new cost.
     private func store(at key: Key, _ db: Database) throws {
         let total = self
         try db.execute(sql: """
-            INSERT OR REPLACE INTO metric_buckets
+            INSERT INTO metric_buckets
                 (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
                  latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, instances, mb_ms,
                  cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, probe_latency_hist,
                  cpu_utilization_pct, memory_utilization_pct)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (endpoint, version_id, start, width_s) DO UPDATE SET
+                requests = excluded.requests, errors = excluded.errors, cold_starts = excluded.cold_starts,
+                warmups = excluded.warmups, warmup_cold_starts = excluded.warmup_cold_starts,
+                latency_hist = excluded.latency_hist, cold_latency_hist = excluded.cold_latency_hist,
+                p50_ms = excluded.p50_ms, p95_ms = excluded.p95_ms, p99_ms = excluded.p99_ms,
+                max_in_flight = excluded.max_in_flight, instances = excluded.instances, mb_ms = excluded.mb_ms,
+                cost_micros = excluded.cost_micros, warmup_cost_micros = excluded.warmup_cost_micros,
+                probes = excluded.probes, probe_errors = excluded.probe_errors, probe_cold_starts = excluded.probe_cold_starts,
+                probe_latency_hist = excluded.probe_latency_hist,
+                cpu_utilization_pct = excluded.cpu_utilization_pct, memory_utilization_pct = excluded.memory_utilization_pct
             """, arguments: [key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
                              total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
                              total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),

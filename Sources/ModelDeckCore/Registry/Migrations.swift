@@ -442,9 +442,11 @@ public enum Migrations {
     ///
     /// A bucket's key (endpoint, version, start, width) is never updated in place (a trigger refuses it; the
     /// rollup inserts the coarser bucket and deletes the finer ones), so an update changes one hour's row only.
-    /// Buckets are written with `INSERT OR REPLACE`, and SQLite fires no delete trigger for the row a REPLACE
-    /// removes unless `recursive_triggers` is on (https://sqlite.org/lang_conflict.html, REPLACE; the registry
-    /// leaves it off): the row about to be replaced is taken out by a BEFORE INSERT trigger instead.
+    /// Buckets are written with an upsert (`MetricBucket.store`), so a bucket written again is an update in
+    /// place: one statement on `cost_hours` per bucket write, the gateway's write path (`modeldeck-bench
+    /// bucket-writes` measures it). Never `INSERT OR REPLACE`: SQLite fires no delete trigger for the row a
+    /// REPLACE removes unless `recursive_triggers` is on (https://sqlite.org/lang_conflict.html, REPLACE), so
+    /// the replaced bucket's cost would be counted twice.
     private static func addCostByHour(_ db: Database) throws {
         try db.execute(sql: """
             CREATE TABLE cost_hours (
@@ -461,18 +463,6 @@ public enum Migrations {
             INSERT INTO cost_hours (endpoint, version_id, hour, cost_micros, warmup_cost_micros, first_start, buckets)
                 SELECT endpoint, version_id, start - start % 3600, SUM(cost_micros), SUM(warmup_cost_micros), MIN(start), COUNT(*)
                 FROM metric_buckets GROUP BY endpoint, version_id, start - start % 3600;
-
-            CREATE TRIGGER cost_hours_replaced BEFORE INSERT ON metric_buckets BEGIN
-                UPDATE cost_hours SET
-                    cost_micros = cost_micros - (SELECT b.cost_micros FROM metric_buckets b WHERE b.endpoint = new.endpoint
-                        AND b.version_id = new.version_id AND b.start = new.start AND b.width_s = new.width_s),
-                    warmup_cost_micros = warmup_cost_micros - (SELECT b.warmup_cost_micros FROM metric_buckets b WHERE b.endpoint = new.endpoint
-                        AND b.version_id = new.version_id AND b.start = new.start AND b.width_s = new.width_s),
-                    buckets = buckets - 1
-                WHERE endpoint = new.endpoint AND version_id = new.version_id AND hour = new.start - new.start % 3600
-                  AND EXISTS (SELECT 1 FROM metric_buckets b WHERE b.endpoint = new.endpoint AND b.version_id = new.version_id
-                              AND b.start = new.start AND b.width_s = new.width_s);
-            END;
 
             CREATE TRIGGER cost_hours_inserted AFTER INSERT ON metric_buckets BEGIN
                 INSERT INTO cost_hours (endpoint, version_id, hour, cost_micros, warmup_cost_micros, first_start, buckets)
@@ -494,7 +484,8 @@ public enum Migrations {
                 WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600 AND buckets <= 0;
             END;
 
-            CREATE TRIGGER cost_hours_updated AFTER UPDATE OF cost_micros, warmup_cost_micros ON metric_buckets BEGIN
+            CREATE TRIGGER cost_hours_updated AFTER UPDATE OF cost_micros, warmup_cost_micros ON metric_buckets
+            WHEN old.cost_micros <> new.cost_micros OR old.warmup_cost_micros <> new.warmup_cost_micros BEGIN
                 UPDATE cost_hours SET
                     cost_micros = cost_micros - old.cost_micros + new.cost_micros,
                     warmup_cost_micros = warmup_cost_micros - old.warmup_cost_micros + new.warmup_cost_micros
