@@ -73,7 +73,7 @@ struct TUIFrameBenchmark: ParsableCommand {
             }
         }
         print("load runs on a background queue when the registry changes (at most once a second); rows are built once per load.")
-        print("RSS is the whole process's after seeding (a thousand endpoints at a time) and loading.")
+        print("RSS is the whole process's after seeding (unless a kept registry was reused) and loading.")
     }
 
     struct Figures {
