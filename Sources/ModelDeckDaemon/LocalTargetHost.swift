@@ -22,6 +22,15 @@ public enum LocalTargetHost {
 
     public static let defaultPort = 8765
 
+    /// Runs Swift concurrency's tasks on the gateway's event loops (SwiftNIO's
+    /// `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`): a request's
+    /// handler, the runtime actor and AsyncHTTPClient's connection to the model then run on the thread that
+    /// read the request, instead of handing the request between the event loop and the concurrency pool's
+    /// threads at every step (thread switches were the largest cost per request). Call it once, first thing
+    /// in a process that serves the gateway, before any task starts; false when it could not be installed.
+    @discardableResult
+    public static func runTasksOnEventLoops() -> Bool { LocalGateway.runTasksOnEventLoops() }
+
     /// Chooses the local target to serve: the one named, else the only one.
     public static func choose(from targets: [Target], named: String?, host: String?, port: Int?) throws -> Listen {
         let local = targets.filter { $0.descriptor.servedByGateway }.sorted { $0.name < $1.name }

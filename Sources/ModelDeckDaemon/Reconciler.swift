@@ -146,20 +146,45 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
 
     /// Each endpoint's latest deployment decides its weights; the target is made to match when it does not
     /// (after a restart between persisting and acting, or a change made outside ModelDeck).
+    ///
+    /// A target that routes by the registry's own traffic table (the local kind) can only drift when the
+    /// registry moves, so its endpoints are checked when the routing stamp (catalog and deployment generations)
+    /// moved since the last pass; a cloud one is asked once a minute. A pass with neither reads nothing more
+    /// than the stamp: at 10,000 endpoints the tick no longer matches each of them four times a second.
     private func enforceLatestWeights() async throws {
-        let latest = try await registry.perform { try $0.latestDeployments() }
         let now = clock.now
+        let stamp = try await registry.perform { try $0.routingStamp() }
+        let registryUnchanged = stamp == checkedStamp
+        if registryUnchanged, !checksEveryTick, nextRemoteCheck.map({ now < $0 }) ?? true { return }
+        checkedStamp = stamp
+        let latest = try await registry.perform { try $0.latestDeployments() }
+        var (nextRemote, everyTick): (C.Instant?, Bool) = (nil, false)
         for (deployment, target) in latest {
             guard let driver = drivers[target], let weights = DeploymentMachine.weights(for: deployment) else { continue }
-            // A local target answers from the registry; a cloud one is an API call, so it is asked once a minute.
-            if driver.isRemote, let last = lastDriftCheck[deployment.endpoint], last.duration(to: now) < remoteDriftCheckInterval {
+            let endpoint = deployment.endpoint
+            if driver.isRemote {
+                // A cloud target answers an API call, so it is asked once a minute.
+                if let last = lastDriftCheck[endpoint], last.duration(to: now) < remoteDriftCheckInterval {
+                    nextRemote = Self.earliest(nextRemote, last.advanced(by: remoteDriftCheckInterval))
+                    continue
+                }
+            } else if driver.routesByRegistry {
+                if registryUnchanged { continue }
+            } else {
+                everyTick = true
+            }
+            guard running[endpoint] == nil else {
+                if driver.isRemote { nextRemote = Self.earliest(nextRemote, now) }
                 continue
             }
-            guard running[deployment.endpoint] == nil else { continue }
-            lastDriftCheck[deployment.endpoint] = now
-            await work(on: deployment.endpoint, driver: driver) { await $0.match(deployment, weights: weights, driver: driver) }
+            lastDriftCheck[endpoint] = now
+            if driver.isRemote { nextRemote = Self.earliest(nextRemote, now.advanced(by: remoteDriftCheckInterval)) }
+            await work(on: endpoint, driver: driver) { await $0.match(deployment, weights: weights, driver: driver) }
         }
+        (nextRemoteCheck, checksEveryTick) = (nextRemote, everyTick)
     }
+
+    private static func earliest(_ a: C.Instant?, _ b: C.Instant) -> C.Instant { a.map { min($0, b) } ?? b }
 
     private func match(_ deployment: Deployment, weights: [String: Int], driver: any TargetDriver) async {
         do {
@@ -171,6 +196,7 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
             try await handleDrift(Drift.between(endpoint: deployment.endpoint, registry: weights, target: live),
                                   of: deployment, weights: weights, routing: routing, driver: driver)
         } catch {
+            checkedStamp = nil // checked again at the next pass, even if the registry does not move
             logger.error("cannot make target match the registry",
                          metadata: ["endpoint": "\(deployment.endpoint)", "error": "\((error as? ModelDeckError)?.message ?? "\(error)")"])
         }
@@ -226,4 +252,10 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
     public var routeRetryInterval: Duration = .seconds(15)
     private var lastRouteRetry: [String: C.Instant] = [:]
     private var lastDriftCheck: [String: C.Instant] = [:]
+    /// The routing stamp of the last drift pass, nil before the first one or after a check failed.
+    private var checkedStamp: Registry.RoutingStamp?
+    /// When the next cloud endpoint is due its drift check, nil when none is deployed.
+    private var nextRemoteCheck: C.Instant?
+    /// Whether a deployed endpoint's target is checked at every tick (neither a cloud one nor routed by the registry).
+    private var checksEveryTick = false
 }

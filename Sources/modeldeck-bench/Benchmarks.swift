@@ -8,6 +8,7 @@ let benchmarks: [any ParsableCommand.Type] = [
     PingJitterBenchmark.self,
     RegistryGrowthBenchmark.self,
     NotifyLatencyBenchmark.self,
+    GatewayBenchmark.self,
     GeneratorBenchmark.self,
     BucketWritesBenchmark.self,
 ]

@@ -9,7 +9,9 @@ import ModelDeckTargets
 /// microseconds, so whatever is late is the generator's), through the same runner and HTTP transport as
 /// `modeldeck bench`. Its scheduling lateness (due time → the request handed to the HTTP client) and its
 /// latency (due time → answer) are printed against wrk's latency to the same nginx in the same run
-/// (`wrk -t1 -c8 --latency`, closed-loop: the best a request can do there). Goal (issue #18): lateness p99 ≤ 1 ms.
+/// (`wrk -t1 -c8 --latency`, closed-loop: the best a request can do there), and against this machine's own timer
+/// (a thread sleeping to absolute deadlines at the same rate), the floor under any scheduler here. Goal (issue
+/// #18): lateness p99 ≤ 1 ms.
 struct GeneratorBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generator",
                                                     abstract: "The bench generator's own lateness at 1,000 requests/s, against wrk's latency.")
@@ -33,6 +35,10 @@ struct GeneratorBenchmark: AsyncParsableCommand {
         }
         guard up else { throw BenchmarkFailure("nginx did not answer on \(base)") }
 
+        // The floor: how late this machine's own timer wakes a thread at the same rate (clock_nanosleep on an
+        // absolute deadline, no Swift concurrency, no HTTP), measured just before the generator.
+        let floor = BenchLatency(await Self.threadTimerLateness(rate: rate, seconds: duration))
+
         let transport = GatewayBenchTransport(gateway: base, endpoint: "fast", token: "bench", version: "fast@v1",
                                               payload: Data(#"{"text": "great"}"#.utf8), timeoutSeconds: 10)
         // Warm-up: connections opened, code paths hot.
@@ -43,32 +49,47 @@ struct GeneratorBenchmark: AsyncParsableCommand {
         let latency = BenchLatency(samples.map(\.latencyMicroseconds))
         let errors = samples.filter(\.failed).count
 
-        let wrkOutput = try LoadTools.run(LoadTools.path(of: "wrk")!, ["-t1", "-c8", "-d\(duration)s", "--latency", base + "/"])
-        let wrkP50 = Self.wrkPercentile(wrkOutput, "50%"), wrkP99 = Self.wrkPercentile(wrkOutput, "99%")
+        let wrk = try WrkResult.run(url: base + "/", connections: 8, seconds: duration)
 
         func ms(_ value: Double) -> String { String(format: "%.3f ms", value) }
         print("modeldeck bench generator: \(samples.count) requests at \(Int(rate))/s for \(duration)s to nginx on loopback, \(errors) errors")
         print("  lateness (due → sent)    p50 \(ms(lateness.milliseconds(atPercentile: 50)))  p99 \(ms(lateness.milliseconds(atPercentile: 99)))  max \(ms(lateness.maxMilliseconds))   goal p99 ≤ 1 ms")
         print("  latency  (due → answer)  p50 \(ms(latency.milliseconds(atPercentile: 50)))  p99 \(ms(latency.milliseconds(atPercentile: 99)))  max \(ms(latency.maxMilliseconds))")
-        guard let wrkP50, let wrkP99 else {
-            print("  wrk: no latency distribution in its output:\n\(wrkOutput)")
+        print("  this machine's timer     p50 \(ms(floor.milliseconds(atPercentile: 50)))  p99 \(ms(floor.milliseconds(atPercentile: 99)))  max \(ms(floor.maxMilliseconds))   (a thread's clock_nanosleep at the same rate)")
+        print(String(format: "  generator lateness p99 / the machine's timer p99 = %.2f", lateness.milliseconds(atPercentile: 99) / floor.milliseconds(atPercentile: 99)))
+        guard !wrk.p50.isNaN, !wrk.p99.isNaN else {
+            print("  wrk: no latency distribution in its output")
             return
         }
+        let (wrkP50, wrkP99) = (wrk.p50 / 1_000, wrk.p99 / 1_000)
         print("wrk -t1 -c8 (closed loop) to the same nginx: latency p50 \(ms(wrkP50))  p99 \(ms(wrkP99))")
         print(String(format: "ratios: generator lateness p99 / wrk latency p99 = %.2f; generator latency p99 / wrk latency p99 = %.2f",
                      lateness.milliseconds(atPercentile: 99) / wrkP99, latency.milliseconds(atPercentile: 99) / wrkP99))
     }
 
-    /// wrk's `--latency` line for `label` (`99%  1.23ms`), in milliseconds.
-    static func wrkPercentile(_ output: String, _ label: String) -> Double? {
-        for line in output.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count == 2, fields[0] == label else { continue }
-            let text = String(fields[1])
-            for (unit, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1_000.0)] where text.hasSuffix(unit) {
-                return Double(text.dropLast(unit.count)).map { $0 * factor }
+    /// Lateness in microseconds of a dedicated thread sleeping to absolute deadlines `rate` times a second for
+    /// `seconds`: what any scheduler in this process can do at best on this machine at this moment.
+    static func threadTimerLateness(rate: Double, seconds: Int) async -> [UInt64] {
+        await withCheckedContinuation { continuation in
+            let thread = Thread {
+                let period = Int(1_000_000_000 / rate)
+                let count = Int(rate) * seconds
+                var samples: [UInt64] = []
+                samples.reserveCapacity(count)
+                var deadline = timespec()
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &deadline)
+                for _ in 0..<count {
+                    deadline.tv_nsec += period
+                    while deadline.tv_nsec >= 1_000_000_000 { deadline.tv_nsec -= 1_000_000_000; deadline.tv_sec += 1 }
+                    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nil)
+                    clock_gettime(CLOCK_MONOTONIC, &now)
+                    let late = (now.tv_sec - deadline.tv_sec) * 1_000_000_000 + (now.tv_nsec - deadline.tv_nsec)
+                    samples.append(UInt64(max(0, late / 1_000)))
+                }
+                continuation.resume(returning: samples)
             }
+            thread.start()
         }
-        return nil
     }
 }

@@ -1,7 +1,9 @@
+import ArgumentParser
 import Foundation
 
 /// The load tools benchmarks compare against (wrk) and serve from (nginx): Debian packages, installed when missing
-/// (`apt-get install -y wrk nginx`, as root), so a fresh machine can run the benchmark without a set-up step.
+/// (`apt-get install -y wrk nginx`, through sudo unless root), so a fresh machine can run the benchmark without a
+/// set-up step.
 enum LoadTools {
     /// Installs the Debian packages of `commands` that are not on PATH; throws when they still are not.
     static func ensure(_ commands: [String: String]) throws {
@@ -9,31 +11,45 @@ enum LoadTools {
         guard !missing.isEmpty else { return }
         let packages = Array(Set(missing.values)).sorted()
         FileHandle.standardError.write(Data("installing \(packages.joined(separator: ", ")) (apt-get)…\n".utf8))
-        _ = try run("/usr/bin/apt-get", ["update", "-qq"])
-        _ = try run("/usr/bin/apt-get", ["install", "-y", "-qq"] + packages)
+        let sudo = geteuid() == 0 ? [] : ["sudo"]
+        let aptGet = sudo + ["apt-get"]
+        _ = try? capture(aptGet[0], Array(aptGet.dropFirst()) + ["update", "-qq"])
+        _ = try? capture(aptGet[0], Array(aptGet.dropFirst()) + ["install", "-y", "-qq"] + packages)
         if let still = missing.keys.first(where: { path(of: $0) == nil }) {
             throw BenchmarkFailure("\(still) is not installed and apt-get could not install it; install \(packages.joined(separator: " ")) by hand")
         }
     }
 
+    /// Where `command` is: on PATH, or in the usual folders.
     static func path(of command: String) -> String? {
-        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
         return directories.split(separator: ":").map { "\($0)/\(command)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Runs a command to its end; its standard output.
+    /// `path(of:)`, or an error naming the command.
+    static func requiredPath(of command: String) throws -> String {
+        guard let found = path(of: command) else { throw ValidationError("\(command) is not installed") }
+        return found
+    }
+
+    /// Runs a program (a path, or a command found with `path(of:)`) to its end; its standard output and error,
+    /// or an error naming it and its last output when it fails.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+    static func capture(_ program: String, _ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        process.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : try requiredPath(of: program))
         process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
         try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("\(program) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text.suffix(500))")
+        }
+        return text
     }
 }
 

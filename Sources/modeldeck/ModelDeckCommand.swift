@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ModelDeckCore
+import ModelDeckDaemon
 
 @main
 struct ModelDeckCommand: AsyncParsableCommand {
@@ -34,6 +35,8 @@ struct ModelDeckCommand: AsyncParsableCommand {
     /// of terminal control sequences before it reaches stderr (errors quote names and text from decks).
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // Before any task starts: the processes that serve the gateway run their tasks on its event loops.
+        if let word = arguments.first, ["serve", "daemon"].contains(word) { LocalTargetHost.runTasksOnEventLoops() }
         LoggingSystem.bootstrap(TerminalSafeLogHandler.init)
         if let refusal = CommandWord.refusal(arguments, known: CommandWord.names(of: configuration.subcommands)) {
             printError(refusal)

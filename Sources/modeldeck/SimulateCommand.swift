@@ -46,7 +46,7 @@ struct SimulateCommand: ParsableCommand {
     @Flag(name: .customLong("per-endpoint"), help: "Per endpoint: what warming cost against the cold starts it avoided (against keep-warm off).")
     var perEndpoint = false
 
-    @Option(help: ArgumentHelp("Take memory, idle timeout, prices and the measured cold start from this registry endpoint; flags still override.", valueName: "name"),
+    @Option(help: ArgumentHelp("Take memory, idle timeout (the platform keep-alive learned, when there is one), prices and the measured cold start from this registry endpoint; flags still override.", valueName: "name"),
             completion: endpointCompletion)
     var endpoint: String?
 
@@ -137,13 +137,21 @@ struct SimulateCommand: ParsableCommand {
         }
         let table = try prices.load()
         // An endpoint of the registry gives the defaults (read only); explicit flags win.
-        let like = try endpoint.map { name in try registry.open().simulationSettings(endpoint: name, table: table) }
+        var like: SimulatedTarget.EndpointSettings?
+        var learned: LearnedKeepAlive?
+        if let name = endpoint {
+            let opened = try registry.open()
+            like = try opened.simulationSettings(endpoint: name, table: table)
+            // The idle timeout the daemon's planner uses: the platform's keep-alive learned from the endpoint's
+            // traffic and bench runs, when there is one.
+            learned = try opened.learnedKeepAlives(endpoints: [name], since: Date().addingTimeInterval(-KeepAliveLearner.lookbackSeconds))[name]
+        }
         var cold = like?.coldStartMilliseconds ?? 2_000
         if let coldStart {
             cold = try positive(coldStart, "--cold-start")
             guard cold <= 900_000 else { throw ModelDeckError("--cold-start \(coldStart) is over the limit of 15m") }
         }
-        var idles = [like?.idleTimeoutSeconds ?? 600]
+        var idles = [learned?.seconds ?? like?.idleTimeoutSeconds ?? 600]
         if !idleTimeout.isEmpty {
             idles = try idleTimeout.map { text in
                 let idle = try Quantity.seconds(text, what: "--idle-timeout")

@@ -57,6 +57,32 @@ struct CostBurnTests {
         #expect(text.contains("$0.01152 (warm $0.00072)"))
     }
 
+    @Test func benchRunsCountTodayAndAgainstTheBudgetButAreNotProjected() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try registry(scratch)
+        try add(registry, version: "sentiment@v1", secondsAgo: 3_600, traffic: 1_000)
+        let subject = try registry.benchSubject(endpoint: "sentiment", version: "v2", force: false, reason: nil)
+        var figures = BenchFigures()
+        figures.requests = 400
+        figures.costMicros = 2_500
+        // One run today on v2 (a version without user traffic), one yesterday: only today's counts.
+        let today = try registry.startBenchRun(subject, plan: BenchPlan(), reason: nil, now: now.addingTimeInterval(-600))
+        try registry.finishBenchRun(today.id, figures: figures, partial: false, now: now.addingTimeInterval(-500))
+        let yesterday = try registry.startBenchRun(subject, plan: BenchPlan(), reason: nil, now: now.addingTimeInterval(-30_000))
+        try registry.finishBenchRun(yesterday.id, figures: figures, partial: false, now: now.addingTimeInterval(-29_900))
+
+        let burn = try registry.read { db in try CostBurn.load(db, now: now) }
+        let endpoint = try #require(burn.endpoints.first { $0.endpoint == "sentiment" })
+        let v2 = try #require(endpoint.versions.first { $0.version == "sentiment@v2" }).burn
+        #expect(v2.today == CostSplit(benchMicros: 2_500))
+        #expect(v2.projectedMonth == CostSplit())
+        #expect(endpoint.burn.today.totalMicros == 3_500)
+        #expect(endpoint.budgetUsedPPM == 3_500)
+        #expect(burn.total.today.benchMicros == 2_500)
+        #expect(CostBurn.table(burn).render().contains("$0.0035 (bench $0.0025)"))
+    }
+
     @Test func aFreshEndpointIsProjectedFromAtLeastFiveMinutes() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
@@ -86,48 +112,5 @@ struct CostBurnTests {
         #expect(throws: ModelDeckError("deck.yaml:5:15: target 'local': unknown region 'mars-1'; the price table (version 2026-11-30) has us-east-1, eu-central-1, us-central1, europe-west1")) {
             try parseDeck(region)
         }
-    }
-
-    /// `cost_hours` is kept by triggers, whichever way buckets are written: merged (an upsert that updates a
-    /// stored bucket in place), replaced by a platform's figures, rolled up into coarser tiers and dropped past the retention. At
-    /// every step it is exactly the buckets summed by the hour they start in.
-    @Test func theCostByHourIsTheBucketsSummedThroughWritesRollupsAndDrops() throws {
-        let scratch = Scratch()
-        defer { scratch.cleanUp() }
-        let registry = try registry(scratch)
-        func expectSummed(_ step: String) throws {
-            let (kept, summed) = try registry.read { db in
-                (try Row.fetchAll(db, sql: "SELECT * FROM cost_hours ORDER BY endpoint, version_id, hour").map { $0.description },
-                 try Row.fetchAll(db, sql: """
-                    SELECT endpoint, version_id, start - start % 3600 AS hour, SUM(cost_micros) AS cost_micros,
-                           SUM(warmup_cost_micros) AS warmup_cost_micros, MIN(start) AS first_start, COUNT(*) AS buckets
-                    FROM metric_buckets GROUP BY endpoint, version_id, hour ORDER BY endpoint, version_id, hour
-                    """).map { $0.description })
-            }
-            #expect(kept == summed, "\(step)")
-            #expect(!kept.isEmpty, "\(step)")
-        }
-        for secondsAgo: Int64 in [0, 10, 10, 3_590, 3_600, 7_300, 90_000, 40 * 86_400] {
-            try add(registry, version: "sentiment@v1", secondsAgo: secondsAgo, traffic: 100 + secondsAgo % 7, warm: secondsAgo % 3)
-        }
-        try add(registry, version: "sentiment@v2", secondsAgo: 20, traffic: 50)
-        try expectSummed("merged")
-        var observed = MetricBucket()
-        observed.requests = 9
-        observed.costMicros = 4_321
-        try registry.replaceObserved([MetricBucket.Key(endpoint: "sentiment", version: "sentiment@v1", start: 1_800_000_000 - 10, width: 10): observed],
-                                     platformCountsColdStarts: false)
-        try expectSummed("replaced by a platform's figures")
-        try registry.write { db in try db.execute(sql: "UPDATE metric_buckets SET warmup_cost_micros = warmup_cost_micros + 11") }
-        try expectSummed("updated in place")
-        #expect(throws: (any Error).self) {
-            try registry.write { db in try db.execute(sql: "UPDATE metric_buckets SET start = start + 3600") }
-        }
-        try expectSummed("a key update refused")
-        try registry.rollUpMetrics(now: now, retentionDays: 30)
-        try expectSummed("rolled up and dropped")
-        let burn = try registry.read { db in try CostBurn.load(db, now: now) }
-        #expect(burn.total.today.trafficMicros == 100 + 4_321 + 106 + 102 + 106 + 50,
-                "today: the buckets of 0, 10 (replaced), 3,590, 3,600 and 7,300 s ago, and v2's")
     }
 }

@@ -144,6 +144,31 @@ struct KeepWarmTests {
         #expect(kept.rule == .window(prewarmSeconds: 540, keepAliveSeconds: 726, .ping))
     }
 
+    @Test func adaptivePrewarmsOnlyWhenThatSavesPings() {
+        // Window 540–726 s after a request. Idle timeout 400 s: kept, one ping at 388 s (400 less the 10 s
+        // bucket slack and the 2 s guard, as the idle timeout counts from the bucket's start) holds the instance
+        // past the window; let go, one pre-warm at 536 s does the same, cold. As many pings: the instance is kept, and no ping arrives cold.
+        let learned = histogram([(10, 50)])
+        let kept = adaptive(now: t0, last: t0, ping: nil, idle: 400, cold: 2, histogram: learned)
+        #expect(kept.nextPing == t0.addingTimeInterval(388))
+        #expect(kept.rule == .window(prewarmSeconds: 540, keepAliveSeconds: 726, .ping))
+        // Idle timeout 300 s: kept, pings at 288 and 586 s; let go, one pre-warm at 536 s. One ping fewer: pre-warm.
+        let letGo = adaptive(now: t0, last: t0, ping: nil, idle: 300, cold: 2, histogram: learned)
+        #expect(letGo.nextPing == t0.addingTimeInterval(536))
+        #expect(letGo.rule == .window(prewarmSeconds: 540, keepAliveSeconds: 726, .prewarm))
+        // Kept by a ping at 388 s, the next one (at 786 s) is past the window: no more pings.
+        #expect(adaptive(now: t0.addingTimeInterval(388), last: t0, ping: t0.addingTimeInterval(388), idle: 400, cold: 2,
+                         histogram: learned).rule == .window(prewarmSeconds: 540, keepAliveSeconds: 726, .pastWindow))
+    }
+
+    @Test func roundsOfPingsAreCountedUpToAndIncludingTheEnd() {
+        #expect(KeepWarmPlanner.pings(from: t0, through: t0.addingTimeInterval(-1), every: 60) == 0)
+        #expect(KeepWarmPlanner.pings(from: t0, through: t0, every: 60) == 1)
+        #expect(KeepWarmPlanner.pings(from: t0, through: t0.addingTimeInterval(59), every: 60) == 1)
+        #expect(KeepWarmPlanner.pings(from: t0, through: t0.addingTimeInterval(60), every: 60) == 2)
+        #expect(KeepWarmPlanner.pings(from: t0, through: t0.addingTimeInterval(3_600), every: 298) == 13)
+    }
+
     @Test func adaptiveSendsNothingWhenTheIdleTimeoutAlreadyCoversTheWindow() {
         let plan = KeepWarmPlanner.plan(policy: .adaptive, now: t0, lastInvocation: t0, lastPing: nil,
                                         idleTimeoutSeconds: 3_600, coldStartSeconds: 1, histogram: histogram([(10, 50)]))

@@ -50,6 +50,38 @@ extension ReconcilerTests {
         #expect(try fixture.registry.drifts().isEmpty)
     }
 
+    @Test func aTargetRoutedByTheRegistryIsCheckedOnlyWhenTheRegistryMovesOrACheckFailed() async throws {
+        let fixture = try Fixture(hereRoutesByRegistry: true)
+        defer { fixture.cleanUp() }
+        let reconciler = reconciler(fixture, clock: TestClock())
+        try await deployV2(fixture, reconciler, drift: "enforce")
+        func pass() async {
+            await reconciler.tick()
+            _ = await eventually { await reconciler.isIdle }
+        }
+        let calls = { fixture.here.state.withLock { $0.liveWeightsCalls } }
+        await pass()
+        let settled = calls()
+        for _ in 0..<5 { await pass() }
+        #expect(calls() == settled, "nothing moved in the registry: nothing is read from the target")
+
+        // The registry moves (the target's drift policy): checked once more, then left alone again.
+        try setDrift(fixture, target: "here", "alert")
+        await pass()
+        await pass()
+        #expect(calls() == settled + 1)
+
+        // A check that fails is tried again at the next pass, though the registry did not move.
+        fixture.here.state.withLock { $0.liveWeightsFailures = 1 }
+        try setDrift(fixture, target: "here", "enforce")
+        await pass()
+        #expect(calls() == settled + 2)
+        await pass()
+        await pass()
+        #expect(calls() == settled + 3)
+        #expect(try driftEvents(fixture).isEmpty)
+    }
+
     @Test func underAdoptTheTargetsRoutingBecomesTheRegistrysAndStays() async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

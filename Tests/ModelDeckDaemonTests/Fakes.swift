@@ -15,6 +15,8 @@ final class FakeDriver: TargetDriver {
         var changedByHand: [String: [String: Int]] = [:]
         var setWeightsCalls: [(endpoint: String, weights: [String: Int])] = []
         var liveWeightsCalls = 0
+        /// liveWeights fails this many more times.
+        var liveWeightsFailures = 0
         /// setWeights fails this many more times.
         var failures = 0
         /// setWeights waits (until cancelled) on these endpoints.
@@ -35,16 +37,19 @@ final class FakeDriver: TargetDriver {
 
     let target: Target
     let isRemote: Bool
+    /// False by default: what it routes is changed by hand in tests, like a platform's.
+    let routesByRegistry: Bool
     let state = Mutex(State())
 
-    convenience init(target: String, remote: Bool) {
-        self.init(Target(name: target, kind: .local), remote: remote)
+    convenience init(target: String, remote: Bool, routesByRegistry: Bool = false) {
+        self.init(Target(name: target, kind: .local), remote: remote, routesByRegistry: routesByRegistry)
     }
 
     /// A fake driver of `target` as declared (a kind priced by its own settings, say).
-    init(_ target: Target, remote: Bool) {
+    init(_ target: Target, remote: Bool, routesByRegistry: Bool = false) {
         self.target = target
         isRemote = remote
+        self.routesByRegistry = routesByRegistry
     }
 
     var unavailableReason: String? { state.withLock { $0.unavailable } }
@@ -78,8 +83,12 @@ final class FakeDriver: TargetDriver {
 
     func liveWeights(of settings: Endpoint, versions: [String: ModelVersion]) async throws -> [String: Int] {
         let endpoint = settings.name
-        return state.withLock { state in
+        return try state.withLock { state in
             state.liveWeightsCalls += 1
+            if state.liveWeightsFailures > 0 {
+                state.liveWeightsFailures -= 1
+                throw ModelDeckError("the fake platform cannot be read")
+            }
             return state.changedByHand[endpoint] ?? state.routed[endpoint] ?? [:]
         }
     }
@@ -124,11 +133,13 @@ struct FakeDrivers: DriverSource {
 struct Fixture {
     let folder: String
     let registry: Registry
-    let here = FakeDriver(target: "here", remote: false)
+    let here: FakeDriver
     let there = FakeDriver(target: "there", remote: true)
     var drivers: FakeDrivers { FakeDrivers(drivers: ["here": here, "there": there]) }
 
-    init() throws {
+    /// `hereRoutesByRegistry`: `here` routes by the registry's traffic table, like the local kind's gateway.
+    init(hereRoutesByRegistry: Bool = false) throws {
+        here = FakeDriver(target: "here", remote: false, routesByRegistry: hereRoutesByRegistry)
         folder = NSTemporaryDirectory() + "modeldeck-daemon-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let deck = folder + "/deck.yaml"

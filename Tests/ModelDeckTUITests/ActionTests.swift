@@ -215,6 +215,14 @@ struct ActionTests {
         dashboard.update(detail)
         screen = Fixtures.render(&dashboard, width: 160, height: 50)
         #expect(screen.text.contains("warm after idle gaps up to 7m, cold from 9m"))
+        #expect(!screen.text.contains("from bench run"))
+        // Learned with a bench run's luke-warm curve: the run is named.
+        detail.keepAlive = LearnedKeepAlive(seconds: 300, shortestColdGapSeconds: 900, contrary: 0, warmObservations: 2, coldObservations: 2,
+                                            benchObservations: 4, benchRun: 17)
+        dashboard.update(detail)
+        screen = Fixtures.render(&dashboard, width: 200, height: 50)
+        #expect(screen.text.contains("warm after idle gaps up to 5m, cold from 15m"))
+        #expect(screen.text.contains("(2 warm, 2 cold gaps, last day, 4 of them from bench run #17; planned with it)"))
         // Provisioned concurrency beside the pings: asked, on the alias, ready, its price per hour, a failure in red.
         detail.provisioned = ProvisionedConcurrencyRecord(endpoint: "sentiment", intent: ProvisionedConcurrency(concurrency: 5),
                                                           status: .init(applied: 3, platformStatus: "IN_PROGRESS", available: 1,

@@ -115,6 +115,20 @@ struct Client: Sendable {
 
 func processIsAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 }
 
+extension Client {
+    /// The first answer by `version` after a change of weights: the gateway swaps its endpoint catalog in the
+    /// background (a millisecond or so after the commit), so a request sent at once may still follow the old
+    /// weights. Every answer before it is by another version; nil when `version` never answers within 10 s.
+    func firstAnswer(by version: String) async throws -> Answer? {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let answer = try await invoke()
+            if answer.version == version { return answer }
+        }
+        return nil
+    }
+}
+
 /// Polls `condition` every 50 ms for up to `seconds`.
 func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)

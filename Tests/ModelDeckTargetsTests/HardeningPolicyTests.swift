@@ -50,6 +50,15 @@ struct HardeningPolicyTests {
         #expect(WarmupSecret.make().count == 64 && WarmupSecret.make() != WarmupSecret.make())
     }
 
+    @Test func aContentTypesMediaTypeIsItsLowercasedNameWithoutParameters() {
+        #expect(GatewayAdmission.mediaType("application/json") == "application/json")
+        #expect(GatewayAdmission.mediaType(" Text/Plain ;charset=UTF-8") == "text/plain")
+        #expect(GatewayAdmission.mediaType("\tmultipart/form-data; boundary=x") == "multipart/form-data")
+        #expect(GatewayAdmission.mediaType("  ") == "")
+        #expect(GatewayAdmission.mediaType(";x") == "")
+        #expect(GatewayAdmission.mediaType(nil) == "")
+    }
+
     @Test func aModelsEnvironmentIsTheAllowlistAndItsOwnEnv() {
         let version = ModelVersion(model: "m", version: "v1", artifact: "/a/w.json", digest: "sha256:" + String(repeating: "a", count: 64),
                                    sizeBytes: 1, memoryMB: 128, environment: ["LOG_LEVEL": "debug", "PORT": "80"])

@@ -1,6 +1,8 @@
+import AsyncHTTPClient
 import Foundation
 import GRDB
 import ModelDeckCore
+import NIOCore
 import Testing
 @testable import ModelDeckTargets
 
@@ -106,10 +108,26 @@ struct LocalGatewayTests {
             try harness.registry.write { db in
                 try TrafficSplit.all(on: "sentiment@v2").save(db, endpoint: "sentiment")
             }
+            #expect(try await client.firstAnswer(by: "sentiment@v2") != nil)
             for _ in 0..<20 {
                 #expect(try await client.invoke().version == "sentiment@v2")
             }
         }
+    }
+
+    @Test func theCatalogFollowsTheRegistryInTheBackground() async throws {
+        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        let catalog = try EndpointCatalog(registryPath: harness.registry.path, targets: ["local"])
+        #expect(catalog.endpoint(named: "sentiment")?.weights == ["sentiment@v1": 100])
+        let following = Task { await catalog.follow() }
+        defer { following.cancel() }
+        try harness.registry.write { db in try TrafficSplit.all(on: "sentiment@v2").save(db, endpoint: "sentiment") }
+        // Read by the background task: asking the catalog never reads the registry.
+        #expect(try await eventually { catalog.endpoint(named: "sentiment")?.weights == ["sentiment@v2": 100] })
+        #expect(catalog.failure == nil)
     }
 
     @Test func killingAnInstanceMidRequestGives502AndTheEndpointRecovers() async throws {
@@ -216,14 +234,13 @@ struct LocalGatewayTests {
             let v1 = try await client.invoke()
             #expect(v1.version == "sentiment@v1")
             try route(to: "sentiment@v2")
-            #expect(try await client.invoke().coldStart == true)
+            #expect(try await client.firstAnswer(by: "sentiment@v2")?.coldStart == true)
             try await Task.sleep(for: .milliseconds(300)) // several maintenance passes
 
             try route(to: "sentiment@v1")
-            let back = try await client.invoke()
-            #expect(back.version == "sentiment@v1")
-            #expect(back.coldStart == false)
-            #expect(back.instance == v1.instance)
+            let back = try await client.firstAnswer(by: "sentiment@v1")
+            #expect(back?.coldStart == false)
+            #expect(back?.instance == v1.instance)
             // Idle past its timeout, the version without traffic is stopped like any other instance.
             #expect(try await eventually { try !harness.instanceRows().contains { $0["version_id"] == "sentiment@v2" } })
         }
@@ -241,6 +258,94 @@ struct LocalGatewayTests {
             let idle = try await client.invoke()
             #expect(idle.status == 503)
             #expect(idle.body.contains("has no version taking traffic"))
+        }
+    }
+
+    @Test func everyRequestOnKeptAliveConnectionsIsAnsweredAndCountedWithTheModelsErrors() async throws {
+        let harness = try GatewayHarness(versions: ["v1": ["--error-rate", "0.3", "--seed", "7"]], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 16, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        let statuses = try await harness.withGateway { client in
+            _ = try await client.invoke() // the cold start, alone
+            // 12 callers at once, each on its own kept-alive connection, 25 requests each: forwarded on the hot path.
+            return try await withThrowingTaskGroup(of: [Int].self) { group in
+                for _ in 0..<12 {
+                    group.addTask {
+                        var statuses: [Int] = []
+                        for _ in 0..<25 { statuses.append(try await client.invoke().status) }
+                        return statuses
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0 += $1 }
+            }
+        }
+        #expect(statuses.count == 300)
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 500 }, "\(Set(statuses))")
+        let failed = statuses.filter { $0 == 500 }.count
+        #expect(failed > 30 && failed < 150, "\(failed) of 300 failed with an error rate of 0.3")
+        let totals = try harness.registry.read { db in
+            try Row.fetchOne(db, sql: "SELECT SUM(requests) AS requests, SUM(errors) AS errors FROM metric_buckets WHERE endpoint = 'sentiment'")
+        }
+        // The first request may have failed too: it is counted with the rest.
+        #expect((totals?["requests"] as Int?) == 301)
+        #expect(((totals?["errors"] as Int?) ?? 0) - failed <= 1)
+        #expect(((totals?["errors"] as Int?) ?? 0) >= failed)
+    }
+
+    @Test func aChunkedBodyIsForwardedWhole() async throws {
+        let harness = try GatewayHarness(versions: ["v1": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        try await harness.withGateway { client in
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(client.port)/endpoints/sentiment/invoke")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let chunks = ["{\"text\": ", "\"terrible, ", "I hate it", "\"}"].map { ByteBuffer(string: $0) }
+            let (stream, parts) = AsyncStream<ByteBuffer>.makeStream()
+            for part in chunks { parts.yield(part) }
+            parts.finish()
+            request.body = .stream(stream, length: .unknown)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(response.status.code == 200, "\(body)")
+            #expect(body.contains("\"label\": \"negative\""), "\(body)")
+            #expect(response.headers.first(name: "X-ModelDeck-Version") == "sentiment@v1")
+
+            // Other paths and methods: 404, and the connection stays usable.
+            var other = HTTPClientRequest(url: "http://127.0.0.1:\(client.port)/nope")
+            other.method = .GET
+            let missing = try await HTTPClient.shared.execute(other, timeout: .seconds(10))
+            #expect(missing.status.code == 404)
+            #expect(try await client.invoke().status == 200)
+        }
+    }
+
+    @Test func aCallerThatHangsUpIsStillAnsweredByTheModelAndCountedAsServed() async throws {
+        let harness = try GatewayHarness(versions: ["v1": ["--extra-latency-ms", "800"]], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        @Sendable func counted() throws -> (requests: Int, errors: Int) {
+            let row = try harness.registry.read { db in
+                try Row.fetchOne(db, sql: "SELECT SUM(requests) AS requests, SUM(errors) AS errors FROM metric_buckets WHERE endpoint = 'sentiment'")
+            }
+            return ((row?["requests"] as Int?) ?? 0, (row?["errors"] as Int?) ?? 0)
+        }
+        try await harness.withGateway { client in
+            let cold = try await client.invoke()
+            #expect(cold.status == 200)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(client.port)/endpoints/sentiment/invoke")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: "{\"text\": \"fine\"}"))
+            // The caller gives up (and closes its connection) long before the model answers.
+            await #expect(throws: (any Error).self) { _ = try await HTTPClient.shared.execute(request, timeout: .milliseconds(200)) }
+            // The model's answer still comes back, frees the slot and is counted as what it was: not a gateway error.
+            #expect(try await eventually { try counted().requests == 2 })
+            #expect(try counted().errors == 0)
+            #expect(try await client.invoke().coldStart == false)
         }
     }
 }

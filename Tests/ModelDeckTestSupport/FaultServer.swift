@@ -6,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// An AWS stand-in that misbehaves on purpose, on a loopback port: it answers each request with the next
@@ -66,13 +67,28 @@ public final class FaultServer: Sendable {
 }
 
 /// Runs `router` on a free loopback port until `task` is cancelled; returns the port.
+///
+/// Cancelling `task` shuts the server down gracefully rather than cancelling it: a cancelled server can leave
+/// a connection it had accepted but not yet served, whose writer NIO then traps on ("Deinited NIOAsyncWriter
+/// without calling finish()", apple/swift-nio#3481, where NIO's maintainers advise a graceful shutdown).
 func serveOnLoopback(_ router: Router<BasicRequestContext>, label: String, task: borrowing Mutex<Task<Void, any Error>?>) async throws -> Int {
     var logger = Logger(label: label)
     logger.logLevel = .critical
     let (ports, portReady) = AsyncStream<Int>.makeStream()
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                           onServerRunning: { portReady.yield($0.localAddress?.port ?? 0) }, logger: logger)
-    task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+    let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+    // Not a child of the task below, so cancelling that one does not cancel the server.
+    let serving = Task { try await group.run() }
+    task.withLock {
+        $0 = Task {
+            await withTaskCancellationHandler {
+                _ = await serving.result
+            } onCancel: {
+                Task { await group.triggerGracefulShutdown() }
+            }
+        }
+    }
     var iterator = ports.makeAsyncIterator()
     guard let port = await iterator.next() else { throw TestFailure("the \(label) did not start") }
     return port

@@ -1,4 +1,5 @@
 import Foundation
+import ModelDeckCore
 import Testing
 
 /// `modeldeck cost estimate`, `cost burn` and `simulate` through the real binary.
@@ -139,6 +140,32 @@ struct CostCommandTests {
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("unknown endpoint 'nope'"))
         #expect(try dump(registryAt: scratch.registry) == before)
+    }
+
+    @Test func simulateTakesTheEndpointsLearnedKeepAliveOverItsIdleTimeout() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let deck = scratch.file("deck.yaml", remoteDeck(endpoints: ["on-lambda"], replacements: [
+            ("  - name: on-lambda\n    model: sentiment\n    target: local\n", "  - name: on-lambda\n    model: sentiment\n    target: lambda-eu\n"),
+        ]))
+        #expect(try CLI.run(["apply", "-f", deck, "--registry", scratch.registry]).status == 0)
+        // A bench run's luke-warm curve: warm after 1 and 4 minutes idle, cold after 7.
+        let registry = try Registry(path: scratch.registry)
+        let version = try #require(try registry.versions(model: "sentiment").first?.id)
+        let run = try registry.startBenchRun(try registry.benchSubject(endpoint: "on-lambda", version: version, force: true, reason: "test"),
+                                             plan: BenchPlan(), reason: nil)
+        var figures = BenchFigures()
+        let warm = BenchSample(due: .zero, latencyMicroseconds: 20_000, status: 200)
+        let cold = BenchSample(due: .zero, latencyMicroseconds: 900_000, status: 200, coldStart: true)
+        figures.lukeWarm = [.init(gapMs: 60_000, samples: [warm]), .init(gapMs: 240_000, samples: [warm]), .init(gapMs: 420_000, samples: [cold])]
+        try registry.finishBenchRun(run.id, figures: figures, partial: false)
+        let result = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--registry", scratch.registry])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("cold start 2s, idle timeout 4m, pings of 10ms"))
+        // A flag still wins.
+        let overridden = try CLI.run(["simulate", "fixtures/traces/periodic.csv", "--endpoint", "on-lambda", "--idle-timeout", "1m",
+                                      "--registry", scratch.registry])
+        #expect(overridden.stdout.contains("idle timeout 1m, pings of 10ms"))
     }
 
     @Test func burnReadsTheRegistry() throws {

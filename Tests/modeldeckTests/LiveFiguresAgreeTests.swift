@@ -74,15 +74,16 @@ struct LiveFiguresAgreeTests {
         let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
         defer { daemon.stop() }
         let port = daemon.port
-        let traffic = generateTraffic(port: { port }, perSecond: 20)
-        try await Task.sleep(for: .seconds(4))
-        traffic.cancel()
-
-        // Until the gateway has flushed every request (it does twice a second).
         func viaGet() throws -> Seen? {
             let listed = try CLI.run(["get", "endpoints", "-o", "json", "--window", "5m", "--registry", scratch.registry])
             return Self.endpointFigures(inJSON: listed.stdout, endpoint: "sentiment")
         }
+        // Traffic until more than 40 requests are recorded (a loaded machine answers the first ones slowly).
+        let traffic = generateTraffic(port: { port }, perSecond: 20)
+        #expect(try await waitUntil(60) { (try viaGet()?.requests ?? 0) > 40 })
+        traffic.cancel()
+
+        // Until the gateway has flushed every request (it does twice a second).
         var settled: Seen?
         #expect(try await waitUntil(20) {
             let before = try viaGet()

@@ -1,33 +1,39 @@
 import Foundation
 
-/// A cost, user traffic and keep-warm pings apart, in micro-dollars.
+/// A cost in micro-dollars, split by what spent it: user traffic, keep-warm pings, and `modeldeck bench` runs.
 public struct CostSplit: Codable, Equatable, Sendable {
     public var trafficMicros: Int64 = 0
     public var keepWarmMicros: Int64 = 0
-    public var totalMicros: Int64 { trafficMicros + keepWarmMicros }
+    /// Bench runs started in the period (their requests are kept out of the traffic figures, not out of the bill).
+    public var benchMicros: Int64 = 0
+    public var totalMicros: Int64 { trafficMicros + keepWarmMicros + benchMicros }
 
-    public init(trafficMicros: Int64 = 0, keepWarmMicros: Int64 = 0) {
+    public init(trafficMicros: Int64 = 0, keepWarmMicros: Int64 = 0, benchMicros: Int64 = 0) {
         self.trafficMicros = trafficMicros
         self.keepWarmMicros = keepWarmMicros
+        self.benchMicros = benchMicros
     }
 
     mutating func add(_ other: CostSplit) {
         trafficMicros += other.trafficMicros
         keepWarmMicros += other.keepWarmMicros
+        benchMicros += other.benchMicros
     }
 
-    private enum CodingKeys: String, CodingKey { case trafficMicros, keepWarmMicros, totalMicros }
+    private enum CodingKeys: String, CodingKey { case trafficMicros, keepWarmMicros, benchMicros, totalMicros }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         trafficMicros = try container.decode(Int64.self, forKey: .trafficMicros)
         keepWarmMicros = try container.decode(Int64.self, forKey: .keepWarmMicros)
+        benchMicros = try container.decodeIfPresent(Int64.self, forKey: .benchMicros) ?? 0
     }
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(trafficMicros, forKey: .trafficMicros)
         try container.encode(keepWarmMicros, forKey: .keepWarmMicros)
+        try container.encode(benchMicros, forKey: .benchMicros)
         try container.encode(totalMicros, forKey: .totalMicros)
     }
 }
@@ -36,11 +42,10 @@ public struct CostSplit: Codable, Equatable, Sendable {
 public struct BurnFigures: Codable, Equatable, Sendable {
     /// Per hour at the rate of the last 5 minutes (their cost × 12).
     public var perHourNow = CostSplit()
-    /// Since midnight UTC.
+    /// Since midnight UTC, bench runs started today included.
     public var today = CostSplit()
-    /// A 30-day month (720 h) at the rate of the last 24 hours, counted from the top of the hour 24 hours ago
-    /// (whole hours are what the registry keeps cost by) — or of the time since the endpoint's first
-    /// measurement, when that is later (at least 5 minutes).
+    /// A 30-day month (720 h) at the rate of the last 24 hours — or of the time since the endpoint's first
+    /// measurement, when that is later (at least 5 minutes). Bench runs are one-off and not projected.
     public var projectedMonth = CostSplit()
 
     public init() {}
@@ -92,8 +97,10 @@ public struct CostBurn: Codable, Equatable, Sendable {
     /// Laid out for `modeldeck cost burn`: one line per endpoint, then its versions indented, then the total.
     public static func table(_ report: CostBurn) -> Table {
         func money(_ split: CostSplit) -> String {
-            split.keepWarmMicros == 0 ? Format.dollars(micros: split.totalMicros)
-                : "\(Format.dollars(micros: split.totalMicros)) (warm \(Format.dollars(micros: split.keepWarmMicros)))"
+            let parts = [split.keepWarmMicros > 0 ? "warm \(Format.dollars(micros: split.keepWarmMicros))" : nil,
+                         split.benchMicros > 0 ? "bench \(Format.dollars(micros: split.benchMicros))" : nil].compactMap { $0 }
+            return parts.isEmpty ? Format.dollars(micros: split.totalMicros)
+                : "\(Format.dollars(micros: split.totalMicros)) (\(parts.joined(separator: ", ")))"
         }
         var rows: [[String]] = []
         for endpoint in report.endpoints {

@@ -80,7 +80,7 @@ public struct DeckReader {
 
     // MARK: - Declarations
 
-    private func target(_ node: Node) throws -> Target {
+    func target(_ node: Node) throws -> Target {
         let fields = try mapping(node, what: "a target", allowed: nil)
         let name = try requiredName(fields, in: node, what: "target")
         guard let kindNode = fields["kind"] else { throw error(at: node, "target '\(name)' has no kind; use one of \(TargetKind.names)") }
@@ -115,7 +115,7 @@ public struct DeckReader {
         return target
     }
 
-    private func model(_ node: Node) throws -> (Model, [Declared<ModelVersion>]) {
+    func model(_ node: Node) throws -> (Model, [Declared<ModelVersion>]) {
         let fields = try mapping(node, what: "a model", allowed: nil)
         let name = try requiredName(fields, in: node, what: "model")
         try checkFields(node, allowed: ["name", "description", "versions"], what: "model '\(name)'")
@@ -127,7 +127,7 @@ public struct DeckReader {
         return (model, versions)
     }
 
-    private func version(_ node: Node, model: String) throws -> ModelVersion {
+    func version(_ node: Node, model: String) throws -> ModelVersion {
         let fields = try mapping(node, what: "a version", allowed: nil)
         guard let versionNode = fields["version"] else { throw error(at: node, "a version of model '\(model)' has no 'version' field") }
         let label = try string(versionNode, what: "version")
@@ -208,7 +208,7 @@ public struct DeckReader {
 
     /// `env: {NAME: value}`: names as a shell takes them, at most 64, values of one line up to 4 KB; the
     /// contract's own names (`PORT`, `HOST`, `MODEL_*`, `MODELDECK_*`, `TMPDIR`) are ModelDeck's to set.
-    private func environment(_ node: Node, what: String) throws -> [String: String] {
+    func environment(_ node: Node, what: String) throws -> [String: String] {
         guard case .mapping(let pairs) = node else { throw error(at: node, "\(what): env must map names to values, e.g. env: {LOG_LEVEL: info}") }
         guard pairs.count <= 64 else { throw error(at: node, "\(what): env has \(pairs.count) variables, over the limit of 64") }
         let reserved: Set<String> = ["PORT", "HOST", "TMPDIR", "TMP", "TEMP", "PATH"]
@@ -230,341 +230,5 @@ public struct DeckReader {
             environment[name] = text
         }
         return environment
-    }
-
-    private func endpoint(_ node: Node) throws -> EndpointDeclaration {
-        let fields = try mapping(node, what: "an endpoint", allowed: nil)
-        let name = try requiredName(fields, in: node, what: "endpoint")
-        let what = "endpoint '\(name)'"
-        try checkFields(node, allowed: ["name", "model", "target", "memory", "concurrency", "min_instances",
-                                          "max_instances", "idle_timeout", "slo", "daily_budget", "keep_warm",
-                                          "traffic", "production", "rollout", "gate"], what: what)
-        guard let modelNode = fields["model"] else { throw error(at: node, "\(what) has no model") }
-        guard let targetNode = fields["target"] else { throw error(at: node, "\(what) has no target") }
-        guard let memoryNode = fields["memory"] else { throw error(at: node, "\(what) has no memory, e.g. memory: 512MB") }
-        var endpoint = Endpoint(
-            name: name, model: try string(modelNode, what: "model"), target: try string(targetNode, what: "target"),
-            memoryMB: try at(memoryNode) { try Quantity.megabytes(try string(memoryNode, what: "memory"), what: "\(what) memory") })
-        var declared: Set<EndpointSetting> = [.memory]
-        if let n = fields["concurrency"] {
-            endpoint.concurrency = try integer(n, what: "\(what) concurrency", range: 1...10_000)
-            declared.insert(.concurrency)
-        }
-        if let n = fields["min_instances"] {
-            endpoint.minInstances = try integer(n, what: "\(what) min_instances", range: 0...10_000)
-            declared.insert(.minInstances)
-        }
-        if let n = fields["max_instances"] {
-            endpoint.maxInstances = try integer(n, what: "\(what) max_instances", range: 1...10_000)
-            declared.insert(.maxInstances)
-        }
-        if endpoint.minInstances > endpoint.maxInstances {
-            throw error(at: fields["min_instances"] ?? node, "\(what): min_instances \(endpoint.minInstances) is more than max_instances \(endpoint.maxInstances)")
-        }
-        if let n = fields["idle_timeout"] {
-            endpoint.idleTimeoutSeconds = try at(n) { try Quantity.seconds(try string(n, what: "idle_timeout"), what: "\(what) idle_timeout") }
-            declared.insert(.idleTimeout)
-        }
-        if let sloNode = fields["slo"] {
-            let slo = try mapping(sloNode, what: "\(what) slo", allowed: ["p99", "error_rate"])
-            if let n = slo["p99"] {
-                endpoint.slo.p99Milliseconds = try at(n) { try Quantity.milliseconds(try string(n, what: "p99"), what: "\(what) slo p99") }
-                guard endpoint.slo.p99Milliseconds > 0 else { throw error(at: n, "\(what): slo p99 must be more than 0ms") }
-                declared.insert(.sloP99)
-            }
-            if let n = slo["error_rate"] {
-                endpoint.slo.errorRatePPM = try at(n) { try Quantity.ppm(try string(n, what: "error_rate"), what: "\(what) slo error_rate") }
-                declared.insert(.sloErrorRate)
-            }
-        }
-        if let n = fields["daily_budget"] {
-            endpoint.dailyBudgetMicros = try at(n) { try Quantity.microdollars(try string(n, what: "daily_budget"), what: "\(what) daily_budget") }
-            declared.insert(.dailyBudget)
-        }
-        if let n = fields["keep_warm"] {
-            (endpoint.keepWarm, endpoint.keepWarmSchedule) = try keepWarm(n, what: what)
-            declared.insert(.keepWarm)
-        }
-        if let n = fields["production"] {
-            endpoint.production = try boolean(n, what: "\(what) production")
-            declared.insert(.production)
-        }
-        if let n = fields["rollout"] {
-            let text = try string(n, what: "\(what) rollout")
-            _ = try at(n) { try DeploymentStrategy.rollout(parsing: text) }
-            endpoint.rollout = text
-            declared.insert(.rollout)
-        }
-        if let gateNode = fields["gate"] {
-            endpoint.gate = try gate(gateNode, what: what)
-            declared.insert(.gate)
-        }
-
-        var traffic: [String: Int] = [:]
-        if let trafficNode = fields["traffic"] {
-            guard case .mapping(let pairs) = trafficNode else {
-                throw error(at: trafficNode, "\(what): traffic must map versions to weights, e.g. traffic: {v1: 90, v2: 10}")
-            }
-            for (key, value) in pairs {
-                let version = try string(key, what: "version")
-                guard traffic[version] == nil else { throw error(at: key, "\(what): version '\(version)' appears twice in traffic") }
-                traffic[version] = try integer(value, what: "\(what) weight for '\(version)'", range: 0...100)
-            }
-            let sum = traffic.values.reduce(0, +)
-            guard sum == 100 else {
-                throw error(at: trafficNode, "\(what): traffic weights sum to \(sum), they must sum to 100")
-            }
-        }
-        return EndpointDeclaration(endpoint: endpoint, traffic: traffic, declared: declared)
-    }
-
-    /// A `notifications:` entry: a webhook `url` or a `command`, a `format`, optional `events`, `endpoints`
-    /// and `production` filters, and `headers`. `${NAME}`s must be set in the environment now.
-    private func notification(_ node: Node) throws -> NotificationChannel {
-        let fields = try mapping(node, what: "a notification", allowed: nil)
-        let name = try requiredName(fields, in: node, what: "notification")
-        let what = "notification '\(name)'"
-        try checkFields(node, allowed: ["name", "url", "command", "format", "events", "endpoints", "production", "headers"], what: what)
-        let destination: NotificationChannel.Destination
-        switch (fields["url"], fields["command"]) {
-        case (let url?, nil): destination = .url(try string(url, what: "\(what) url"))
-        case (nil, let command?):
-            if case .sequence(let items) = command {
-                destination = .command(try items.map { try string($0, what: "\(what) command") })
-            } else {
-                destination = .command(try string(command, what: "\(what) command").split(separator: " ").map(String.init))
-            }
-        case (_?, _?): throw error(at: node, "\(what) has both url and command; give one")
-        case (nil, nil): throw error(at: node, "\(what) has no url or command; give a webhook url or a command to run")
-        }
-        guard let formatNode = fields["format"] else {
-            throw error(at: node, "\(what) has no format; use \(NotificationChannel.Format.allCases.map(\.rawValue).joined(separator: " or "))")
-        }
-        let formatText = try string(formatNode, what: "\(what) format")
-        guard let format = NotificationChannel.Format(rawValue: formatText) else {
-            throw error(at: formatNode, "\(what): format '\(formatText)' is not \(NotificationChannel.Format.allCases.map(\.rawValue).joined(separator: " or "))")
-        }
-        var channel = NotificationChannel(name: name, destination: destination, format: format)
-        if let eventsNode = fields["events"] {
-            channel.events = try sequence(eventsNode, what: "\(what) events").map { try string($0, what: "\(what) event kind") }
-            guard !channel.events.isEmpty else { throw error(at: eventsNode, "\(what): events is empty; leave it out for the on-call kinds") }
-        }
-        if let endpointsNode = fields["endpoints"] {
-            channel.endpoints = try sequence(endpointsNode, what: "\(what) endpoints").map { try string($0, what: "\(what) endpoint") }
-        }
-        if let productionNode = fields["production"] {
-            channel.productionOnly = try boolean(productionNode, what: "\(what) production")
-        }
-        if let headersNode = fields["headers"] {
-            guard case .mapping(let pairs) = headersNode else {
-                throw error(at: headersNode, "\(what): headers must map names to values, e.g. headers: {Authorization: \"Bearer ${TOKEN}\"}")
-            }
-            for (key, value) in pairs {
-                channel.headers[try string(key, what: "\(what) header name")] = try string(value, what: "\(what) header")
-            }
-        }
-        if case .command = destination, let headersNode = fields["headers"] {
-            throw error(at: headersNode, "\(what): headers apply to a webhook url, not to a command")
-        }
-        if let problem = channel.problem(environment: environment) { throw error(at: node, problem) }
-        return channel
-    }
-
-    private func keepWarm(_ node: Node, what: String) throws -> (KeepWarmPolicy, [ScheduledConcurrency]) {
-        if case .scalar = node {
-            switch try string(node, what: "keep_warm") {
-            case "off", "false": return (.off, [])
-            case "adaptive": return (.adaptive, [])
-            case let other:
-                throw error(at: node, "\(what): keep_warm '\(other)' is not off, adaptive or a mapping {mode: fixed, every: 5m, concurrency: 1}")
-            }
-        }
-        let fields = try mapping(node, what: "\(what) keep_warm", allowed: ["mode", "every", "concurrency", "schedule"])
-        let mode = try fields["mode"].map { try string($0, what: "mode") } ?? (fields["every"] != nil ? "fixed" : "off")
-        if mode != "fixed", let schedule = fields["schedule"] {
-            throw error(at: schedule, "\(what): keep_warm schedule needs mode fixed (a concurrency per schedule for fixed pings)")
-        }
-        switch mode {
-        case "off": return (.off, [])
-        case "adaptive": return (.adaptive, [])
-        case "fixed":
-            guard let every = fields["every"] else { throw error(at: node, "\(what): keep_warm fixed needs every, e.g. every: 5m") }
-            let seconds = try at(every) { try Quantity.seconds(try string(every, what: "every"), what: "\(what) keep_warm every") }
-            guard seconds >= 1 else { throw error(at: every, "\(what): keep_warm every must be at least 1s") }
-            let concurrency = try fields["concurrency"].map { try integer($0, what: "\(what) keep_warm concurrency", range: 1...1_000) } ?? 1
-            var schedule: [ScheduledConcurrency] = []
-            let entries = try sequence(fields["schedule"], what: "\(what) keep_warm schedule")
-            guard entries.count <= 24 else { throw error(at: fields["schedule"]!, "\(what): keep_warm schedule has \(entries.count) entries; at most 24") }
-            for entry in entries {
-                let parts = try mapping(entry, what: "\(what) keep_warm schedule entry", allowed: ["cron", "concurrency"])
-                guard let cronNode = parts["cron"], let countNode = parts["concurrency"] else {
-                    throw error(at: entry, "\(what): each keep_warm schedule entry needs cron and concurrency, e.g. {cron: \"0 8 * * MON-FRI\", concurrency: 10}")
-                }
-                let cron = try at(cronNode) { try Cron(parsing: try string(cronNode, what: "cron")) }
-                schedule.append(ScheduledConcurrency(cron: cron, concurrency: try integer(countNode, what: "\(what) keep_warm schedule concurrency", range: 0...1_000)))
-            }
-            return (.fixed(everySeconds: seconds, concurrency: concurrency), schedule)
-        default:
-            throw error(at: fields["mode"]!, "\(what): keep_warm mode '\(mode)' is not off, fixed or adaptive")
-        }
-    }
-
-    // MARK: - Node helpers
-
-    private func location(_ node: Node) -> String {
-        guard let mark = node.mark else { return sourceName }
-        return "\(sourceName):\(mark.line):\(mark.column)"
-    }
-
-    private func error(at node: Node, _ message: String) -> ModelDeckError {
-        ModelDeckError("\(location(node)): \(message)")
-    }
-
-    /// Runs `body`, prefixing any error it throws with the node's position.
-    /// `gate: {tolerance: 20%, slack: 100ms, confidence: 95%, min_requests: 50, on_low_traffic: wait|fail|promote, deadline: 10m}`.
-    private func gate(_ node: Node, what: String) throws -> RollbackGate {
-        let fields = try mapping(node, what: "\(what) gate", allowed: ["tolerance", "slack", "confidence", "min_requests", "on_low_traffic", "deadline"])
-        var gate = RollbackGate()
-        if let n = fields["tolerance"] {
-            let ppm = try at(n) { try Quantity.ppm(try string(n, what: "tolerance"), what: "\(what) gate tolerance") }
-            gate.tolerance = Double(ppm) / 1_000_000
-        }
-        if let n = fields["slack"] {
-            gate.slackMilliseconds = try at(n) { try Quantity.milliseconds(try string(n, what: "slack"), what: "\(what) gate slack") }
-        }
-        if let n = fields["confidence"] {
-            let ppm = try at(n) { try Quantity.ppm(try string(n, what: "confidence"), what: "\(what) gate confidence") }
-            guard (500_000...999_999).contains(ppm) else { throw error(at: n, "\(what): gate confidence must be from 50% to 99.9999%") }
-            gate.confidence = Double(ppm) / 1_000_000
-        }
-        if let n = fields["min_requests"] {
-            gate.minimumRequests = Int64(try integer(n, what: "\(what) gate min_requests", range: 1...1_000_000))
-        }
-        if let n = fields["on_low_traffic"] {
-            let text = try string(n, what: "on_low_traffic")
-            guard let action = LowTrafficAction(rawValue: text) else {
-                throw error(at: n, "\(what): gate on_low_traffic '\(text)' is not wait, fail or promote")
-            }
-            gate.onLowTraffic = action
-        }
-        if let n = fields["deadline"] {
-            gate.lowTrafficDeadlineSeconds = try at(n) { try Quantity.seconds(try string(n, what: "deadline"), what: "\(what) gate deadline") }
-        }
-        return gate
-    }
-
-    private func at<T>(_ node: Node, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as ModelDeckError { throw self.error(at: node, error.message) }
-    }
-
-    private func mapping(_ node: Node, what: String, allowed: [String]?) throws -> [String: Node] {
-        guard case .mapping(let pairs) = node else { throw error(at: node, "\(what) must be a mapping of fields") }
-        var fields: [String: Node] = [:]
-        for (key, value) in pairs {
-            let name = try string(key, what: "field name")
-            guard fields[name] == nil else { throw error(at: key, "field '\(name)' appears twice in \(what)") }
-            fields[name] = value
-        }
-        if let allowed { try checkFields(node, allowed: allowed, what: what) }
-        return fields
-    }
-
-    /// Refuses the first field (in document order) that is not in `allowed`, pointing at its key.
-    private func checkFields(_ node: Node, allowed: [String], what: String) throws {
-        guard case .mapping(let pairs) = node else { return }
-        for (key, _) in pairs {
-            let name = try string(key, what: "field name")
-            if !allowed.contains(name) {
-                throw error(at: key, "unknown field '\(name)' in \(what); known fields: \(allowed.joined(separator: ", "))")
-            }
-        }
-    }
-
-    private func sequence(_ node: Node?, what: String) throws -> [Node] {
-        guard let node else { return [] }
-        if case .scalar(let scalar) = node, scalar.tag == Tag(.null) || scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { return [] }
-        guard case .sequence(let items) = node else { throw error(at: node, "\(what) must be a list (items start with '- ')") }
-        return Array(items)
-    }
-
-    /// A mapping of single values as one `key: value` a line, in the deck's order.
-    private func lines(_ node: Node, what: String) throws -> String {
-        guard case .mapping(let pairs) = node else { throw error(at: node, "\(what) must be a mapping, e.g. {Name: value}") }
-        return try pairs.map { key, value in
-            let text = try string(value, what: what)
-            guard !text.contains(where: \.isNewline) else { throw error(at: value, "\(what): a value must be one line") }
-            return "\(try string(key, what: what)): \(text)"
-        }.joined(separator: "\n")
-    }
-
-    private func string(_ node: Node, what: String) throws -> String {
-        guard case .scalar(let scalar) = node else { throw error(at: node, "\(what) must be a single value, not a list or mapping") }
-        return scalar.string
-    }
-
-    private func integer(_ node: Node, what: String, range: ClosedRange<Int>) throws -> Int {
-        let text = try string(node, what: what)
-        guard let value = Int(text) else { throw error(at: node, "\(what) '\(text)' is not a whole number") }
-        guard range.contains(value) else {
-            throw error(at: node, "\(what) \(value) is outside \(range.lowerBound)–\(Format.grouped(Int64(range.upperBound)))")
-        }
-        return value
-    }
-
-    private func boolean(_ node: Node, what: String) throws -> Bool {
-        switch try string(node, what: what).lowercased() {
-        case "true", "yes", "on": return true
-        case "false", "no", "off": return false
-        case let other: throw error(at: node, "\(what) '\(other)' is not true or false")
-        }
-    }
-
-    private func requiredName(_ fields: [String: Node], in node: Node, what: String) throws -> String {
-        guard let nameNode = fields["name"] else { throw error(at: node, "a \(what) has no name") }
-        let name = try string(nameNode, what: "name")
-        try checkIdentifier(name, at: nameNode, what: "\(what) name")
-        return name
-    }
-
-    /// Names end up in URLs, process environments and terminal cells: keep them to a safe alphabet.
-    private func checkIdentifier(_ name: String, at node: Node, what: String) throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-        guard !name.isEmpty, name.count <= 63, name.allSatisfy(allowed.contains), name.first != "-", name.first != "." else {
-            throw error(at: node, "\(what) '\(name)' must be 1–63 letters, digits, '-', '_' or '.', not starting with '-' or '.'")
-        }
-    }
-
-    private func describe(_ error: YamlError) -> String {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
-            let while_ = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-            return "\(sourceName):\(mark.line):\(mark.column): malformed YAML: \(problem)\(while_)"
-        case .reader(let problem, let offset, _, _):
-            return "\(sourceName): malformed YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")"
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return "\(sourceName):\(context.mark.line):\(context.mark.column): key '\(duplicates.joined(separator: "', '"))' appears twice"
-        default:
-            return "\(sourceName): malformed YAML: \(error)"
-        }
-    }
-
-    /// `sha256:<hex>` and size of a file, read in 1 MB chunks so large artifacts do not fill memory.
-    public static func sha256(ofFileAt path: String, what: String) throws -> (digest: String, size: Int64) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ModelDeckError("\(what): artifact \(path) does not exist")
-        }
-        guard !isDirectory.boolValue else { throw ModelDeckError("\(what): artifact \(path) is a folder; point at a file (zip or weights)") }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ModelDeckError("\(what): cannot read artifact \(path)") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        var size: Int64 = 0
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            hasher.update(data: chunk)
-            size += Int64(chunk.count)
-        }
-        let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        return ("sha256:" + hex, size)
     }
 }

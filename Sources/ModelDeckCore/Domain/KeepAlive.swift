@@ -5,10 +5,14 @@ import Foundation
 public struct KeepAliveObservation: Sendable, Equatable {
     public var gapSeconds: Int64
     public var cold: Bool
+    /// Measured by `bench`'s luke-warm phase: the first request after an exact gap with nothing else running,
+    /// so neither a burst nor the width of a metric bucket blurs it.
+    public var fromBench: Bool
 
-    public init(gapSeconds: Int64, cold: Bool) {
+    public init(gapSeconds: Int64, cold: Bool, fromBench: Bool = false) {
         self.gapSeconds = gapSeconds
         self.cold = cold
+        self.fromBench = fromBench
     }
 }
 
@@ -24,13 +28,19 @@ public struct LearnedKeepAlive: Sendable, Equatable {
     public var contrary: Int
     public var warmObservations: Int
     public var coldObservations: Int
+    /// How many of the observations came from a bench run's luke-warm curve, and which run (the registry names it).
+    public var benchObservations: Int
+    public var benchRun: Int64?
 
-    public init(seconds: Int64, shortestColdGapSeconds: Int64, contrary: Int, warmObservations: Int, coldObservations: Int) {
+    public init(seconds: Int64, shortestColdGapSeconds: Int64, contrary: Int, warmObservations: Int, coldObservations: Int,
+                benchObservations: Int = 0, benchRun: Int64? = nil) {
         self.seconds = seconds
         self.shortestColdGapSeconds = shortestColdGapSeconds
         self.contrary = contrary
         self.warmObservations = warmObservations
         self.coldObservations = coldObservations
+        self.benchObservations = benchObservations
+        self.benchRun = benchRun
     }
 }
 
@@ -40,10 +50,12 @@ public struct LearnedKeepAlive: Sendable, Equatable {
 /// platform's keep-alive it fell: warm after the gap, or cold.
 ///
 /// The boundary is the threshold that the fewest observations contradict (warm after a longer gap, cold
-/// after a shorter one); a tie goes to the shorter threshold. Gaps shorter than `shortestGapSeconds` are not
-/// evidence (a cold start there comes from concurrency, not from idleness). The platform's keep-alive is
-/// learned only with at least `minimumEach` warm and `minimumEach` cold observations around the boundary,
-/// so one reclaim does not decide it.
+/// after a shorter one); a tie goes to the shorter threshold. Gaps of traffic shorter than `shortestGapSeconds`
+/// are not evidence (a cold start there comes from concurrency, not from idleness). The platform's keep-alive
+/// is learned only with at least `minimumEach` warm and `minimumEach` cold observations around the boundary,
+/// so one reclaim does not decide it — or with a bench run's luke-warm curve on that side: `bench` waits an
+/// exact gap with nothing else running and then sends the first requests, a controlled measurement where
+/// traffic's gaps are only lower bounds (bucket widths) and its cold starts may come from a burst.
 public enum KeepAliveLearner {
     public static let shortestGapSeconds: Int64 = 60
     public static let minimumEach = 3
@@ -54,10 +66,11 @@ public enum KeepAliveLearner {
     public static let relearnSeconds: TimeInterval = 60
 
     public static func learn(_ observations: [KeepAliveObservation]) -> LearnedKeepAlive? {
-        let evidence = observations.filter { $0.gapSeconds >= shortestGapSeconds }.sorted { $0.gapSeconds < $1.gapSeconds }
+        let evidence = observations.filter { $0.fromBench || $0.gapSeconds >= shortestGapSeconds }.sorted { $0.gapSeconds < $1.gapSeconds }
         let colds = evidence.lazy.filter(\.cold).count
         let warms = evidence.count - colds
-        guard colds >= minimumEach, warms >= minimumEach else { return nil }
+        func enough(_ side: [KeepAliveObservation]) -> Bool { side.count >= minimumEach || side.contains(where: \.fromBench) }
+        guard enough(evidence.filter(\.cold)), enough(evidence.filter { !$0.cold }) else { return nil }
         // Threshold at index i: gaps of evidence[..<i] count as "should be warm", the rest as "should be cold".
         // Contradictions = colds below + warms from i on; walk i upwards keeping both counts.
         var coldBelow = 0
@@ -74,11 +87,23 @@ public enum KeepAliveLearner {
         let above = evidence[best.index...]
         guard let warmGap = below.last(where: { !$0.cold })?.gapSeconds,
               let coldGap = above.first(where: \.cold)?.gapSeconds else { return nil }
-        let warmSide = below.lazy.filter { !$0.cold }.count
-        let coldSide = above.lazy.filter(\.cold).count
-        guard warmSide >= minimumEach, coldSide >= minimumEach else { return nil }
+        guard enough(below.filter { !$0.cold }), enough(above.filter(\.cold)) else { return nil }
         return LearnedKeepAlive(seconds: warmGap, shortestColdGapSeconds: coldGap, contrary: best.contrary,
-                                warmObservations: warms, coldObservations: colds)
+                                warmObservations: warms, coldObservations: colds,
+                                benchObservations: evidence.lazy.filter(\.fromBench).count)
+    }
+
+    /// The observations in a bench run's luke-warm curve: one per gap, warm when any first request after it
+    /// found a warm instance (the others, sent at once, may have needed more instances than were kept), cold
+    /// when every one that answered was cold; a gap where all failed says nothing. Gaps are kept in whole
+    /// seconds, as the planner plans: a warm one rounded down and a cold one up, so neither claims more than
+    /// was measured; gaps under a second say nothing at that resolution.
+    public static func observations(lukeWarm curve: [BenchFigures.LukeWarm]) -> [KeepAliveObservation] {
+        curve.compactMap { gap in
+            guard gap.gapMs >= 1_000, gap.requests > gap.errors else { return nil }
+            let cold = gap.cold >= gap.requests - gap.errors
+            return KeepAliveObservation(gapSeconds: cold ? (gap.gapMs + 999) / 1_000 : gap.gapMs / 1_000, cold: cold, fromBench: true)
+        }
     }
 
     /// The observations in one version's activity: buckets (`start`, `width`, whether any activity in it was

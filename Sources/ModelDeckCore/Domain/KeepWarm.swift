@@ -325,8 +325,13 @@ public enum KeepWarmPlanner {
             }
             let warmUntil = last.addingTimeInterval(TimeInterval(windows.keepAliveSeconds))
             let warmFrom = last.addingTimeInterval(TimeInterval(windows.prewarmSeconds - coldStartSeconds - refreshGuardSeconds))
-            // Still warm when the window opens: keep it; else let it go cold and pre-warm.
+            // Still warm when the window opens: keep it. Else let it go cold and pre-warm, but only when that
+            // saves pings: kept, the instance takes a ping every `refresh` from `refreshAt` to the window's end;
+            // let go, one pre-warm at `warmFrom` and a ping every `refresh` from there. The pre-warm arrives cold
+            // (billed with its start, as Lambda bills the init phase, and warm only from then), so when both
+            // need as many pings the instance is kept.
             let prewarm = refreshAt < warmFrom && lastPing.map { $0 < warmFrom } ?? true
+                && pings(from: warmFrom, through: warmUntil, every: refresh) < pings(from: refreshAt, through: warmUntil, every: refresh)
             let next = prewarm ? warmFrom : refreshAt
             guard next <= warmUntil else {
                 return KeepWarmDecision(nextPing: nil, concurrency: 0, rule: window(.pastWindow))
@@ -334,6 +339,12 @@ public enum KeepWarmPlanner {
             return KeepWarmDecision(nextPing: next, concurrency: instances, rule: window(prewarm ? .prewarm : .ping),
                                     repeats: .init(everySeconds: refresh, lastDue: warmUntil, plannedBefore: dormantAt))
         }
+    }
+
+    /// Rounds of pings at `from`, `from + every`, … up to `through`.
+    static func pings(from: Date, through: Date, every seconds: Int64) -> Int64 {
+        guard from <= through else { return 0 }
+        return Int64(through.timeIntervalSince(from) / TimeInterval(seconds)) + 1
     }
 
     /// A fixed policy under its concurrency schedule at `now`: the policy with the concurrency in force (0

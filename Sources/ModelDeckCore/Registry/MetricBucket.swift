@@ -136,38 +136,48 @@ public struct MetricBucket: Equatable, Sendable {
                          arguments: [endpoint, from, to]).map(MetricBucket.init(row:))
     }
 
-    /// Writes the bucket at `key`, updating a stored one in place. An upsert rather than `INSERT OR REPLACE`: a
-    /// replace deletes the row and inserts another (both index entries rewritten), and fires no delete trigger
-    /// (https://sqlite.org/lang_conflict.html, REPLACE), so `cost_hours` would need a lookup of the old row
-    /// before every write; an update in place fires its update trigger with the old and the new cost.
-    private func store(at key: Key, _ db: Database) throws {
+    /// Writes the bucket at `key`, updating a stored one in place: an upsert (`INSERT … ON CONFLICT DO UPDATE`)
+    /// rather than `INSERT OR REPLACE`, which deletes the row and inserts another, rewriting the entries of
+    /// every index (https://sqlite.org/lang_conflict.html, REPLACE); an update in place leaves the key's
+    /// indexes alone. Its statement is prepared once per connection (`cachedStatement`). `replacing` writes it
+    /// the old way, for the `bucket-writes` benchmark's baseline only.
+    func store(at key: Key, _ db: Database, replacing: Bool = false) throws {
         let total = self
-        try db.execute(sql: """
-            INSERT INTO metric_buckets
-                (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
-                 latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, instances, mb_ms,
-                 cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, probe_latency_hist,
-                 cpu_utilization_pct, memory_utilization_pct)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (endpoint, version_id, start, width_s) DO UPDATE SET
-                requests = excluded.requests, errors = excluded.errors, cold_starts = excluded.cold_starts,
-                warmups = excluded.warmups, warmup_cold_starts = excluded.warmup_cold_starts,
-                latency_hist = excluded.latency_hist, cold_latency_hist = excluded.cold_latency_hist,
-                p50_ms = excluded.p50_ms, p95_ms = excluded.p95_ms, p99_ms = excluded.p99_ms,
-                max_in_flight = excluded.max_in_flight, instances = excluded.instances, mb_ms = excluded.mb_ms,
-                cost_micros = excluded.cost_micros, warmup_cost_micros = excluded.warmup_cost_micros,
-                probes = excluded.probes, probe_errors = excluded.probe_errors, probe_cold_starts = excluded.probe_cold_starts,
-                probe_latency_hist = excluded.probe_latency_hist,
-                cpu_utilization_pct = excluded.cpu_utilization_pct, memory_utilization_pct = excluded.memory_utilization_pct
-            """, arguments: [key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
+        let arguments: StatementArguments = [
+                             key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
                              total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
                              total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),
                              total.latency.milliseconds(atPercentile: 95), total.latency.milliseconds(atPercentile: 99),
                              total.maxInFlight, total.instances, total.mbMs, total.costMicros, total.warmupCostMicros,
                              total.probes, total.probeErrors, total.probeColdStarts,
                              total.probes > 0 ? total.probeLatency.encoded() : nil,
-                             total.cpuUtilizationPercent, total.memoryUtilizationPercent])
+                             total.cpuUtilizationPercent, total.memoryUtilizationPercent]
+        // The baseline is written exactly as before: its statement prepared at every write.
+        if replacing { try db.execute(sql: Self.replaceSQL, arguments: arguments) } else { try db.cachedStatement(sql: Self.upsertSQL).execute(arguments: arguments) }
     }
+
+    private static let insertSQL = """
+        INTO metric_buckets
+            (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
+             latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, instances, mb_ms,
+             cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, probe_latency_hist,
+             cpu_utilization_pct, memory_utilization_pct)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+    private static let replaceSQL = "INSERT OR REPLACE " + insertSQL
+    private static let upsertSQL = "INSERT " + insertSQL + """
+
+        ON CONFLICT (endpoint, version_id, start, width_s) DO UPDATE SET
+            requests = excluded.requests, errors = excluded.errors, cold_starts = excluded.cold_starts,
+            warmups = excluded.warmups, warmup_cold_starts = excluded.warmup_cold_starts,
+            latency_hist = excluded.latency_hist, cold_latency_hist = excluded.cold_latency_hist,
+            p50_ms = excluded.p50_ms, p95_ms = excluded.p95_ms, p99_ms = excluded.p99_ms,
+            max_in_flight = excluded.max_in_flight, instances = excluded.instances, mb_ms = excluded.mb_ms,
+            cost_micros = excluded.cost_micros, warmup_cost_micros = excluded.warmup_cost_micros,
+            probes = excluded.probes, probe_errors = excluded.probe_errors, probe_cold_starts = excluded.probe_cold_starts,
+            probe_latency_hist = excluded.probe_latency_hist,
+            cpu_utilization_pct = excluded.cpu_utilization_pct, memory_utilization_pct = excluded.memory_utilization_pct
+        """
 }
 
 /// Keeps `metric_buckets` small: buckets move to coarser tiers as they age (`MetricTiers`: 10 s → 1 min

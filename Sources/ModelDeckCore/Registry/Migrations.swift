@@ -21,7 +21,7 @@ public enum Migrations {
         migrator.registerMigration("2026-11-30 bench runs", migrate: addBenchRuns)
         migrator.registerMigration("2026-11-30 provisioned concurrency", migrate: addProvisionedConcurrency)
         migrator.registerMigration("2026-11-30 instance utilization", migrate: addInstanceUtilization)
-        migrator.registerMigration("2026-11-30 cost by hour", migrate: addCostByHour)
+        migrator.registerMigration("2026-11-30 deployment generation", migrate: addDeploymentGeneration)
         return migrator
     }
 
@@ -434,67 +434,19 @@ public enum Migrations {
         try db.execute(sql: "ALTER TABLE metric_buckets ADD COLUMN memory_utilization_pct REAL")
     }
 
-    /// Each endpoint version's cost per hour (the hour its buckets start in), kept by triggers as metric buckets
-    /// are written, rolled up and dropped, so that `CostBurn` reads today's cost and the month's projection
-    /// from a row per hour instead of summing a day of buckets per endpoint at every dashboard snapshot (issue
-    /// #20). `first_start` is the earliest bucket start of the hour (the projection's observed span), `buckets`
-    /// how many buckets the row sums (a row goes with its last bucket).
-    ///
-    /// A bucket's key (endpoint, version, start, width) is never updated in place (a trigger refuses it; the
-    /// rollup inserts the coarser bucket and deletes the finer ones), so an update changes one hour's row only.
-    /// Buckets are written with an upsert (`MetricBucket.store`), so a bucket written again is an update in
-    /// place: one statement on `cost_hours` per bucket write, the gateway's write path (`modeldeck-bench
-    /// bucket-writes` measures it). Never `INSERT OR REPLACE`: SQLite fires no delete trigger for the row a
-    /// REPLACE removes unless `recursive_triggers` is on (https://sqlite.org/lang_conflict.html, REPLACE), so
-    /// the replaced bucket's cost would be counted twice.
-    private static func addCostByHour(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE cost_hours (
-                endpoint TEXT NOT NULL,
-                version_id TEXT NOT NULL,
-                hour INTEGER NOT NULL,
-                cost_micros INTEGER NOT NULL DEFAULT 0,
-                warmup_cost_micros INTEGER NOT NULL DEFAULT 0,
-                first_start INTEGER NOT NULL,
-                buckets INTEGER NOT NULL DEFAULT 0,
-                PRIMARY KEY (endpoint, version_id, hour)
-            ) WITHOUT ROWID;
-            CREATE INDEX cost_hours_by_hour ON cost_hours(hour);
-            INSERT INTO cost_hours (endpoint, version_id, hour, cost_micros, warmup_cost_micros, first_start, buckets)
-                SELECT endpoint, version_id, start - start % 3600, SUM(cost_micros), SUM(warmup_cost_micros), MIN(start), COUNT(*)
-                FROM metric_buckets GROUP BY endpoint, version_id, start - start % 3600;
-
-            CREATE TRIGGER cost_hours_inserted AFTER INSERT ON metric_buckets BEGIN
-                INSERT INTO cost_hours (endpoint, version_id, hour, cost_micros, warmup_cost_micros, first_start, buckets)
-                VALUES (new.endpoint, new.version_id, new.start - new.start % 3600, new.cost_micros, new.warmup_cost_micros, new.start, 1)
-                ON CONFLICT (endpoint, version_id, hour) DO UPDATE SET
-                    cost_micros = cost_micros + excluded.cost_micros, warmup_cost_micros = warmup_cost_micros + excluded.warmup_cost_micros,
-                    first_start = MIN(first_start, excluded.first_start), buckets = buckets + 1;
-            END;
-
-            CREATE TRIGGER cost_hours_deleted AFTER DELETE ON metric_buckets BEGIN
-                UPDATE cost_hours SET
-                    cost_micros = cost_micros - old.cost_micros, warmup_cost_micros = warmup_cost_micros - old.warmup_cost_micros,
-                    buckets = buckets - 1,
-                    first_start = CASE WHEN first_start < old.start THEN first_start
-                        ELSE IFNULL((SELECT MIN(b.start) FROM metric_buckets b WHERE b.endpoint = old.endpoint AND b.version_id = old.version_id
-                                     AND b.start >= old.start - old.start % 3600 AND b.start < old.start - old.start % 3600 + 3600), first_start) END
-                WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600;
-                DELETE FROM cost_hours
-                WHERE endpoint = old.endpoint AND version_id = old.version_id AND hour = old.start - old.start % 3600 AND buckets <= 0;
-            END;
-
-            CREATE TRIGGER cost_hours_updated AFTER UPDATE OF cost_micros, warmup_cost_micros ON metric_buckets
-            WHEN old.cost_micros <> new.cost_micros OR old.warmup_cost_micros <> new.warmup_cost_micros BEGIN
-                UPDATE cost_hours SET
-                    cost_micros = cost_micros - old.cost_micros + new.cost_micros,
-                    warmup_cost_micros = warmup_cost_micros - old.warmup_cost_micros + new.warmup_cost_micros
-                WHERE endpoint = new.endpoint AND version_id = new.version_id AND hour = new.start - new.start % 3600;
-            END;
-
-            CREATE TRIGGER metric_bucket_keys_stay BEFORE UPDATE OF endpoint, version_id, start, width_s ON metric_buckets BEGIN
-                SELECT RAISE(ABORT, 'a metric bucket keeps its endpoint, version, start and width: delete it and insert another');
-            END;
-            """)
+    /// A counter that moves whenever a deployment row is written, kept by triggers like the catalog generation.
+    /// With it, the daemon's drift check of targets that route by the registry's own traffic table (the local
+    /// kind) runs only when a deployment or the catalog moved, instead of reading every endpoint's latest
+    /// deployment at each tick.
+    private static func addDeploymentGeneration(_ db: Database) throws {
+        try db.execute(sql: "CREATE TABLE deployment_generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
+        for event in ["INSERT", "UPDATE", "DELETE"] {
+            try db.execute(sql: """
+                CREATE TRIGGER deployments_\(event.lowercased())_moves_generation AFTER \(event) ON deployments
+                BEGIN
+                    INSERT INTO deployment_generation (id, value) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET value = value + 1;
+                END
+                """)
+        }
     }
 }

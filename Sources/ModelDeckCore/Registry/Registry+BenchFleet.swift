@@ -33,4 +33,21 @@ extension Registry {
                                  "count": prototypes.count])
         }
     }
+
+    /// The recorder's flush as main wrote it before this branch (read each stored bucket, add, then `INSERT OR
+    /// REPLACE` the whole row with a statement prepared per write): the `bucket-writes` benchmark's baseline,
+    /// run in the same process as `merge` so that both see the same machine. Not for anything else.
+    public func mergeAsBefore(_ batch: [MetricBucket.Key: MetricBucket]) throws {
+        guard !batch.isEmpty else { return }
+        try write { db in
+            for (key, delta) in batch {
+                var total = delta
+                if let stored = try MetricBucket.fetch(key, db) {
+                    total = stored
+                    total.add(delta)
+                }
+                try total.store(at: key, db, replacing: true)
+            }
+        }
+    }
 }

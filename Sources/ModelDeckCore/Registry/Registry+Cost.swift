@@ -13,30 +13,28 @@ extension CostBurn {
         // The rate now is the live figures' burn over the last 5 minutes: the same figure every view shows.
         let nowWindow = LiveWindow(start: nowSeconds - nowWindowSeconds, end: nowSeconds)
         let live = try recent ?? EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: nowWindow), window: nowWindow)
-        // Whole hours from `cost_hours` (kept by triggers as buckets are written): the projection's window
-        // starts at the top of the hour 24 hours ago. Buckets that start after `now` do not count yet: those
-        // of the current hour are taken back out.
-        let projectionStart = hour(nowSeconds - projectionWindowSeconds)
+        let projectionStart = nowSeconds - projectionWindowSeconds
         let earliest = min(dayStart, projectionStart)
         let rows = try Row.fetchAll(db, sql: """
             SELECT endpoint, version_id,
-                   SUM(CASE WHEN hour >= :day THEN cost_micros ELSE 0 END) AS day_traffic,
-                   SUM(CASE WHEN hour >= :day THEN warmup_cost_micros ELSE 0 END) AS day_warm,
-                   SUM(CASE WHEN hour >= :projection THEN cost_micros ELSE 0 END) AS last_traffic,
-                   SUM(CASE WHEN hour >= :projection THEN warmup_cost_micros ELSE 0 END) AS last_warm,
-                   MIN(CASE WHEN hour >= :projection AND first_start <= :now THEN first_start END) AS first_start
-            FROM cost_hours WHERE hour >= :earliest AND hour <= :now
-            GROUP BY endpoint, version_id HAVING MIN(first_start) <= :now ORDER BY endpoint, version_id
+                   SUM(CASE WHEN start >= :day THEN cost_micros ELSE 0 END) AS day_traffic,
+                   SUM(CASE WHEN start >= :day THEN warmup_cost_micros ELSE 0 END) AS day_warm,
+                   SUM(CASE WHEN start >= :projection THEN cost_micros ELSE 0 END) AS last_traffic,
+                   SUM(CASE WHEN start >= :projection THEN warmup_cost_micros ELSE 0 END) AS last_warm,
+                   MIN(CASE WHEN start >= :projection THEN start END) AS first_start
+            FROM metric_buckets WHERE start >= :earliest AND start <= :now
+            GROUP BY endpoint, version_id ORDER BY endpoint, version_id
             """, arguments: ["day": dayStart, "projection": projectionStart, "earliest": earliest, "now": nowSeconds])
-        var ahead: [String: (traffic: Int64, warm: Int64)] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT endpoint, version_id, SUM(cost_micros), SUM(warmup_cost_micros) FROM metric_buckets
-            WHERE start > :now AND start < :next GROUP BY endpoint, version_id
-            """, arguments: ["now": nowSeconds, "next": hour(nowSeconds) + 3_600]) {
-            ahead["\(row[0] as String) \(row[1] as String)"] = (row[2], row[3])
-        }
         var byEndpoint: [String: [Row]] = [:]
         for row in rows { byEndpoint[row["endpoint"], default: []].append(row) }
+        // Bench runs started today, by endpoint and version: their cost is stored on the run, not in the buckets.
+        var benchToday: [String: [String: Int64]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT endpoint, version_id, SUM(cost_micros) AS micros FROM bench_runs
+            WHERE started_at >= ? AND started_at <= ? GROUP BY endpoint, version_id
+            """, arguments: [Date(timeIntervalSince1970: TimeInterval(dayStart)), now]) {
+            benchToday[row["endpoint"], default: [:]][row["version_id"]] = row["micros"]
+        }
 
         let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var report = CostBurn(at: now, endpoints: [], total: BurnFigures(), totalBudgetMicros: nil)
@@ -47,16 +45,20 @@ extension CostBurn {
             let observed = max(nowWindowSeconds, nowSeconds - max(projectionStart, firstStart))
             var burn = BurnFigures()
             var versions: [EndpointBurn.Version] = []
-            for row in versionRows {
+            let bench = benchToday[endpoint.name] ?? [:]
+            let rowsByVersion = Dictionary(versionRows.map { ($0["version_id"] as String, $0) }, uniquingKeysWith: { first, _ in first })
+            for version in Set(rowsByVersion.keys).union(bench.keys).sorted() {
                 var figures = BurnFigures()
-                let rate = live[endpoint.name]?.versions[row["version_id"]]
-                let later = ahead["\(endpoint.name) \(row["version_id"] as String)"] ?? (0, 0)
+                let rate = live[endpoint.name]?.versions[version]
                 figures.perHourNow = CostSplit(trafficMicros: (rate?.burnMicrosPerHour ?? 0) - (rate?.pingBurnMicrosPerHour ?? 0),
                                                keepWarmMicros: rate?.pingBurnMicrosPerHour ?? 0)
-                figures.today = CostSplit(trafficMicros: row["day_traffic"] - later.traffic, keepWarmMicros: row["day_warm"] - later.warm)
-                figures.projectedMonth = CostSplit(trafficMicros: project(row["last_traffic"] - later.traffic, over: observed),
-                                                   keepWarmMicros: project(row["last_warm"] - later.warm, over: observed))
-                versions.append(.init(version: row["version_id"], burn: figures))
+                if let row = rowsByVersion[version] {
+                    figures.today = CostSplit(trafficMicros: row["day_traffic"], keepWarmMicros: row["day_warm"])
+                    figures.projectedMonth = CostSplit(trafficMicros: project(row["last_traffic"], over: observed),
+                                                       keepWarmMicros: project(row["last_warm"], over: observed))
+                }
+                figures.today.benchMicros = bench[version] ?? 0
+                versions.append(.init(version: version, burn: figures))
                 burn.add(figures)
             }
             let target = targets[endpoint.target]
@@ -70,8 +72,6 @@ extension CostBurn {
         return report
     }
 
-    /// The top of the hour `seconds` is in (Unix seconds; the same hours `cost_hours` is kept by).
-    static func hour(_ seconds: Int64) -> Int64 { seconds - seconds % 3_600 }
 }
 
 extension Registry {

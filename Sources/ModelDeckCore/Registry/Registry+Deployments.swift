@@ -42,6 +42,22 @@ extension Registry {
         }
     }
 
+    /// What the routing of targets that route by the registry depends on: the catalog generation (targets, with
+    /// their drift policy, endpoints, versions and weights) and the deployment generation. Two equal stamps
+    /// mean nothing a local drift check compares has changed in between.
+    public struct RoutingStamp: Equatable, Sendable {
+        public var catalog: Int64
+        public var deployments: Int64
+    }
+
+    /// The routing stamp now: two one-row reads.
+    public func routingStamp() throws -> RoutingStamp {
+        try read { db in
+            RoutingStamp(catalog: try CatalogStamp.generation(db),
+                         deployments: try Int64.fetchOne(db, sql: "SELECT value FROM deployment_generation WHERE id = 1") ?? 0)
+        }
+    }
+
     /// Each endpoint's latest deployment (the one whose weights the target should route), with its target.
     public func latestDeployments() throws -> [(deployment: Deployment, target: String)] {
         try read { db in

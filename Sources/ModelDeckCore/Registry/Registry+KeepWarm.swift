@@ -184,8 +184,10 @@ extension Registry {
 
 extension Registry {
     /// How long each of `endpoints` has learned its platform keeps an idle instance (`KeepAliveLearner`), from
-    /// the gaps between its buckets with activity (requests or pings) since `since`, version by version; the
-    /// endpoints with too little evidence are absent. The daemon's planner and the endpoint detail both ask here.
+    /// the gaps between its buckets with activity (requests or pings) since `since`, version by version, and
+    /// from the luke-warm curve of its newest bench run that has one (whatever its age: a deliberate
+    /// measurement, run rarely); the endpoints with too little evidence are absent. The daemon's planner and
+    /// the endpoint detail both ask here.
     public func learnedKeepAlives(endpoints: [String], since: Date) throws -> [String: LearnedKeepAlive] {
         guard !endpoints.isEmpty else { return [:] }
         return try read { db in
@@ -197,10 +199,23 @@ extension Registry {
                 """, arguments: [Int64(since.timeIntervalSince1970), jsonArray(endpoints)]) {
                 activity[row["endpoint"], default: [:]][row["version_id"], default: []].append((row["start"], row["width_s"], row["cold"]))
             }
+            var curves: [String: (run: Int64, curve: [BenchFigures.LukeWarm])] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT endpoint, id, json_extract(figures, '$.lukeWarm') AS curve FROM bench_runs
+                WHERE id IN (SELECT MAX(id) FROM bench_runs WHERE endpoint IN (SELECT value FROM json_each(?))
+                             AND json_array_length(figures, '$.lukeWarm') > 0 GROUP BY endpoint)
+                """, arguments: [jsonArray(endpoints)]) {
+                guard let text: String = row["curve"],
+                      let curve = try? JSONDecoder().decode([BenchFigures.LukeWarm].self, from: Data(text.utf8)) else { continue }
+                curves[row["endpoint"]] = (row["id"], curve)
+            }
             var result: [String: LearnedKeepAlive] = [:]
-            for (endpoint, versions) in activity {
-                let observations = versions.values.flatMap { KeepAliveLearner.observations(activity: $0) }
-                if let learned = KeepAliveLearner.learn(observations) { result[endpoint] = learned }
+            for endpoint in Set(activity.keys).union(curves.keys) {
+                let bench = curves[endpoint].map { KeepAliveLearner.observations(lukeWarm: $0.curve) } ?? []
+                let observations = (activity[endpoint] ?? [:]).values.flatMap { KeepAliveLearner.observations(activity: $0) } + bench
+                guard var learned = KeepAliveLearner.learn(observations) else { continue }
+                if learned.benchObservations > 0 { learned.benchRun = curves[endpoint]?.run }
+                result[endpoint] = learned
             }
             return result
         }

@@ -120,6 +120,7 @@ public struct EndpointSummary: Equatable, Sendable {
     /// Cost since midnight UTC, keep-warm pings included (and also given apart).
     public var todayMicros: Int64 = 0
     public var todayWarmupMicros: Int64 = 0
+    public var todayBenchMicros: Int64 = 0
     /// This month's cost at the recent rate.
     public var projectedMonthMicros: Int64 = 0
     /// The worst p99 of each of the last `sparklineMinutes` minutes, oldest first; nil where idle.
@@ -209,6 +210,7 @@ public struct EndpointSummary: Equatable, Sendable {
         warmupBurnMicrosPerHour = recent.pingBurnMicrosPerHour
         todayMicros = status.today.totalMicros
         todayWarmupMicros = status.today.keepWarmMicros
+        todayBenchMicros = status.today.benchMicros
         projectedMonthMicros = status.projectedMonth.totalMicros
         sparkline = status.sparkline
         live = status

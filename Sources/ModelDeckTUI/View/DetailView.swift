@@ -78,7 +78,7 @@ extension Dashboard {
         lines.append(capacity)
 
         var cost: [Segment] = [label("Cost"), ("\(Cells.dollars(s.burnMicrosPerHour))/h now (keep-warm \(Cells.dollars(s.warmupBurnMicrosPerHour))/h)", .normal),
-                               (" · today \(Cells.dollars(s.todayMicros)) (keep-warm \(Cells.dollars(s.todayWarmupMicros)))", .normal),
+                               (" · today \(Cells.dollars(s.todayMicros)) (keep-warm \(Cells.dollars(s.todayWarmupMicros))\(s.todayBenchMicros > 0 ? ", bench \(Cells.dollars(s.todayBenchMicros))" : ""))", .normal),
                                (" · month ≈ \(Cells.dollars(s.projectedMonthMicros))", .normal)]
         if let budget = s.dailyBudgetMicros, let percent = s.budgetPercent {
             cost.append((" · budget \(Format.dollars(micros: budget))/day: \(percent)%", breaches.contains(.budget) ? .error : percent >= 80 ? .warning : .ok))
@@ -118,9 +118,9 @@ extension Dashboard {
         if let detail, s.keepWarm != .off {
             if let learned = detail.keepAlive {
                 lines.append([label(""), ("platform keep-alive learned: warm after idle gaps up to \(Format.duration(seconds: learned.seconds)), cold from \(Format.duration(seconds: learned.shortestColdGapSeconds))", .normal),
-                              (" (\(learned.warmObservations) warm, \(learned.coldObservations) cold gaps, last day; planned with it)", .dim)])
+                              (" (\(learned.warmObservations) warm, \(learned.coldObservations) cold gaps, last day\(Self.benchSource(learned)); planned with it)", .dim)])
             } else {
-                lines.append([label(""), ("platform keep-alive not learned yet (\(KeepAliveLearner.minimumEach) cold and \(KeepAliveLearner.minimumEach) warm gaps of 1m+ needed): planned with idle_timeout", .dim)])
+                lines.append([label(""), ("platform keep-alive not learned yet (\(KeepAliveLearner.minimumEach) cold and \(KeepAliveLearner.minimumEach) warm gaps of 1m+ needed, or a bench run's luke-warm curve): planned with idle_timeout", .dim)])
             }
         }
 
@@ -184,6 +184,12 @@ extension Dashboard {
                           ("\(event.actor): ", .dim), (event.message, .normal)])
         }
         return lines
+    }
+
+    /// Where a learned keep-alive came from besides traffic: the bench run whose luke-warm curve counted.
+    static func benchSource(_ learned: LearnedKeepAlive) -> String {
+        guard learned.benchObservations > 0 else { return "" }
+        return ", \(learned.benchObservations) of them from bench run" + (learned.benchRun.map { " #\($0)" } ?? "")
     }
 }
 

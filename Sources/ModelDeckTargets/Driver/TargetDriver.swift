@@ -52,6 +52,10 @@ public protocol TargetDriver: Sendable {
 
     /// Whether the platform measures what the endpoint did (CloudWatch), so the daemon collects it once a minute.
     var collectsPlatformMetrics: Bool { get }
+
+    /// Whether what it routes is the registry's own traffic table (the local kind's gateway): it can then drift
+    /// from the registry only when the registry moves, and the daemon checks it only then.
+    var routesByRegistry: Bool { get }
 }
 
 extension TargetDriver {
@@ -74,6 +78,8 @@ extension TargetDriver {
     public var isRemote: Bool { target.descriptor.isRemote }
 
     public var collectsPlatformMetrics: Bool { target.descriptor.metrics == .platform }
+
+    public var routesByRegistry: Bool { target.descriptor.servedByGateway }
 
     public var unavailableReason: String? { nil }
 }

@@ -16,16 +16,25 @@ final class BenchPasses: Sendable {
 
     private let registry: Registry
     /// Answers for a second, so a run at 1,000 requests a second asks the registry about once a second.
-    private let known = Mutex<[String: (valid: Bool, at: ContinuousClock.Instant)]>([:])
+    private let answers = Mutex<[String: (valid: Bool, at: ContinuousClock.Instant)]>([:])
 
     init(registry: Registry) { self.registry = registry }
 
-    func isValid(_ token: String?, endpoint: String) async -> Bool {
+    /// Whether `token` is valid for `endpoint` without asking the registry: false without a token (or with one
+    /// no run could have), the answer of the last second when there is one, else nil (then `isValid` asks).
+    func known(_ token: String?, endpoint: String) -> Bool? {
         guard let token, !token.isEmpty, token.utf8.count <= 64 else { return false }
         let key = endpoint + " " + token
-        if let hit = known.withLock({ $0[key] }), ContinuousClock.now - hit.at < .seconds(1) { return hit.valid }
+        guard let hit = answers.withLock({ $0[key] }), ContinuousClock.now - hit.at < .seconds(1) else { return nil }
+        return hit.valid
+    }
+
+    func isValid(_ token: String?, endpoint: String) async -> Bool {
+        if let known = known(token, endpoint: endpoint) { return known }
+        guard let token else { return false }
+        let key = endpoint + " " + token
         let valid = (try? await registry.perform { try $0.benchPassIsValid(token, endpoint: endpoint) }) ?? false
-        known.withLock { cache in
+        answers.withLock { cache in
             if cache.count >= 1_024 { cache.removeAll() }
             cache[key] = (valid, .now)
         }

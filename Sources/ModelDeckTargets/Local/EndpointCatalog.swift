@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import ModelDeckCore
 import Synchronization
@@ -14,30 +15,64 @@ public struct LocalEndpoint: Sendable {
     public var rates: InvocationRates? = nil
 }
 
-/// The endpoints of the local target(s) a gateway serves, re-read from the registry whenever another
-/// connection has committed a change to what it serves (`PRAGMA data_version`, then the catalog
-/// generation), so a weight changed in the registry routes the very next request without a restart.
+/// The endpoints of the local target(s) a gateway serves: an immutable snapshot that requests read under a
+/// lock, and that `follow` replaces in the background whenever another connection has committed a change to
+/// what the gateway serves (woken by inotify within a millisecond of the commit, `PRAGMA data_version` as
+/// the fallback poll, then the catalog generation). No request waits on SQLite: a weight changed in the
+/// registry routes requests from the moment the new snapshot is swapped in, a millisecond or so after the
+/// commit, without a restart.
 public final class EndpointCatalog: Sendable {
     private let watcher: RegistryWatcher
     private let targetNames: Set<String>
-    private let cache = Mutex<(stamp: CatalogStamp, endpoints: [String: LocalEndpoint])>((.none, [:]))
+    /// The snapshot, its stamp, and why the last reload failed (the snapshot before it keeps serving).
+    private let cache = Mutex<(stamp: CatalogStamp, endpoints: [String: LocalEndpoint], failure: String?)>((.none, [:], nil))
+    /// Where reloads run: SQLite is read off the cooperative pool.
+    private let io = DispatchQueue(label: "modeldeck.gateway.catalog")
 
-    /// Serves the endpoints of the local targets named in `targets`.
+    /// Serves the endpoints of the local targets named in `targets`, loaded once here.
     public init(registryPath: String, targets: Set<String>) throws {
-        watcher = try RegistryWatcher(path: registryPath)
+        watcher = try RegistryWatcher(path: registryPath, notified: true)
         targetNames = targets
+        try reload()
     }
 
-    /// The current endpoints, reloaded only if the registry changed since the last call.
-    public func endpoints() throws -> [String: LocalEndpoint] {
+    /// The endpoints as last loaded; never reads the registry.
+    public func endpoints() -> [String: LocalEndpoint] { cache.withLock { $0.endpoints } }
+
+    public func endpoint(named name: String) -> LocalEndpoint? { cache.withLock { $0.endpoints[name] } }
+
+    /// Why the last reload failed, while the registry cannot be read; nil when the snapshot is current.
+    public var failure: String? { cache.withLock { $0.failure } }
+
+    /// Keeps the snapshot current until the task is cancelled.
+    public func follow() async {
+        var version = Int64.min
+        while !Task.isCancelled {
+            version = await watcher.waitForChange(from: version, until: .now + .seconds(1))
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                io.async { [self] in
+                    do {
+                        try reload()
+                    } catch {
+                        cache.withLock { $0.failure = "registry unreadable: \(error)" }
+                    }
+                    done.resume()
+                }
+            }
+        }
+    }
+
+    /// Reads the registry again if what the gateway serves changed since the last load (blocking).
+    private func reload() throws {
         let known = cache.withLock { $0.stamp }
         let (stamp, loaded) = try watcher.servedEndpoints(targets: targetNames, unless: known)
         guard let loaded else {
-            return cache.withLock { cache in
-                // Only the data version moved: remembered, so the next call does not ask again.
+            // Only the data version moved (a flush of measurements): remembered, so the next look does not ask again.
+            cache.withLock { cache in
                 if cache.stamp == known { cache.stamp = stamp }
-                return cache.endpoints
+                cache.failure = nil
             }
+            return
         }
         // A broken $MODELDECK_PRICES file is refused by the CLI; the gateway keeps serving on the built-in table.
         let prices = (try? PriceTable.load()) ?? .standard
@@ -48,9 +83,6 @@ public final class EndpointCatalog: Sendable {
             result[name] = LocalEndpoint(endpoint: served.endpoint, target: served.target, versions: served.versions,
                                          weights: served.weights, rates: rates[served.target.name] ?? nil)
         }
-        cache.withLock { $0 = (stamp, result) }
-        return result
+        cache.withLock { $0 = (stamp, result, nil) }
     }
-
-    public func endpoint(named name: String) throws -> LocalEndpoint? { try endpoints()[name] }
 }

@@ -47,6 +47,16 @@ public struct GatewayAdmission: Sendable {
         return value.split(separator: ":").first.map(String.init) ?? value
     }
 
+    /// The media type of a `Content-Type` value: lowercased, without its parameters and the spaces around it
+    /// (`Application/JSON; charset=utf-8` → `application/json`). Without Foundation: it runs for every request.
+    public static func mediaType(_ value: String?) -> String {
+        guard let value else { return "" }
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let bare = value.utf8.prefix { $0 != UInt8(ascii: ";") }.drop(while: blank)
+        let end = bare.lastIndex { !blank($0) }.map { bare.index(after: $0) } ?? bare.startIndex
+        return String(decoding: bare[..<end], as: UTF8.self).lowercased()
+    }
+
     /// Nil when the request may go on.
     public func check(host: String?, authorization: String?, contentType: String?, clientHeader: Bool,
                       warmupSecret given: String?, isInvoke: Bool) -> Refusal? {
@@ -65,7 +75,7 @@ public struct GatewayAdmission: Sendable {
             }
         }
         if isInvoke && !clientHeader {
-            let type = contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            let type = Self.mediaType(contentType)
             if type.isEmpty || ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"].contains(type) {
                 return Refusal(status: 415, reason: "invoke needs Content-Type: application/json (or another non-form type), "
                                + "or the header X-ModelDeck-Client for \(type.isEmpty ? "a body without a type" : type)")

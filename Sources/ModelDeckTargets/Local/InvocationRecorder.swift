@@ -70,6 +70,9 @@ public final class InvocationRecorder: Sendable {
         state.withLock { $0.record(invocation) }
     }
 
+    /// Buckets waiting for the next flush: one per endpoint, version and 10 seconds, however many requests.
+    public var pendingBuckets: Int { state.withLock { $0.pending.count } }
+
     /// Writes everything recorded since the last flush, plus the live instance table of `endpoints`, in one
     /// transaction. Only instance rows that changed are written (`updated_at` is when a row last changed):
     /// a thousand idle instances cost nothing, and a flush with nothing new writes nothing. A failed write
@@ -114,7 +117,16 @@ private struct Pending: Sendable {
     mutating func record(_ invocation: Invocation) {
         let start = Int64(invocation.at.timeIntervalSince1970) / InvocationRecorder.bucketSeconds * InvocationRecorder.bucketSeconds
         let key = MetricBucket.Key(endpoint: invocation.endpoint, version: invocation.version, start: start, width: InvocationRecorder.bucketSeconds)
-        var delta = pending[key] ?? MetricBucket()
+        // In place: a copy out of the dictionary and back would copy the bucket's histograms at every request.
+        Self.add(invocation, to: &pending[key, default: MetricBucket()])
+        if invocation.rates != nil {
+            var cost = pendingCost[key] ?? (0, 0)
+            if invocation.warmup || invocation.probe { cost.warmup += invocation.cost } else { cost.traffic += invocation.cost }
+            pendingCost[key] = cost
+        }
+    }
+
+    private static func add(_ invocation: Invocation, to delta: inout MetricBucket) {
         if invocation.probe {
             delta.probes += 1
             if HTTPProbe.failed(status: invocation.status) { delta.probeErrors += 1 }
@@ -134,12 +146,6 @@ private struct Pending: Sendable {
         }
         delta.maxInFlight = max(delta.maxInFlight, Int64(invocation.inFlight))
         delta.mbMs += Int64(invocation.memoryMB) * Int64(invocation.latencyMicroseconds / 1_000)
-        pending[key] = delta
-        if invocation.rates != nil {
-            var cost = pendingCost[key] ?? (0, 0)
-            if invocation.warmup || invocation.probe { cost.warmup += invocation.cost } else { cost.traffic += invocation.cost }
-            pendingCost[key] = cost
-        }
     }
 
     /// Moves the exact costs into whole micro-dollars on the batch, carrying each series' remainder.

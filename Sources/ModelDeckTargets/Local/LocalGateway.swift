@@ -1,11 +1,10 @@
 import AsyncHTTPClient
 import Foundation
-import HTTPTypes
-import Hummingbird
 import HummingbirdCore
 import Logging
 import ModelDeckCore
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -63,6 +62,7 @@ public struct LocalGateway: Sendable {
         // Before the first flush drops their rows: kill what a gateway killed with -9 left running.
         let stale = StaleInstances.stop((try? registry.recordedInstances(onTargets: targets)) ?? [])
         if !stale.isEmpty { logger.notice("stopped processes a previous gateway left behind", metadata: ["pids": "\(stale)"]) }
+        // Only for the runtime's health checks of starting instances: requests are forwarded by `ForwardingHandler`.
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let recorder = InvocationRecorder()
         // The dashboard's endpoint detail lists these under recent events; `modeldeck get events` too.
@@ -74,46 +74,41 @@ public struct LocalGateway: Sendable {
             _ = try? await registry.perform { try $0.record(event) }
         }
         let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets)
-        let handler = InvocationHandler(catalog: catalog, runtime: runtime, recorder: recorder, http: http,
-                                        maxRequestBytes: maxRequestBytes, warmupSecret: warmupSecret, admission: admission,
-                                        buffered: BodyBudget(limit: maxBufferedBytes), bench: BenchPasses(registry: registry),
-                                        logger: logger)
-
-        let router = Router()
-        router.post("/endpoints/:name/invoke") { request, context in
-            await handler.invoke(request, endpointName: context.parameters.get("name") ?? "")
-        }
-        router.get("/healthz") { _, _ in jsonResponse(.ok, ["status": "ok"]) }
-        router.get("/readyz") { _, _ in
-            do {
-                let served = try catalog.endpoints().count
-                return jsonResponse(.ok, ["status": "ready", "endpoints": "\(served)"])
-            } catch {
-                return jsonResponse(.serviceUnavailable, ["status": "not ready", "error": "registry unreadable: \(error)"])
-            }
-        }
-        let app = Application(router: router,
-                              server: .http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))),
-                              configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck",
-                                                   availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
-                              onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
-                              logger: logger)
+        let shared = ForwardingShared(catalog: catalog, runtime: runtime, recorder: recorder, admission: admission,
+                                      warmupSecret: warmupSecret, maxRequestBytes: maxRequestBytes,
+                                      buffered: BodyBudget(limit: maxBufferedBytes), bench: BenchPasses(registry: registry),
+                                      idleTimeout: TimeAmount(idleTimeout), logger: logger)
+        let server = Server(childChannelSetup: ForwardingChannel(shared: shared),
+                            configuration: .init(address: .hostname(host, port: port), serverName: "modeldeck",
+                                                 availableConnectionsDelegate: MaximumAvailableConnections(maxConnections)),
+                            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+                            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
 
         let housekeeping = Housekeeping(catalog: catalog, runtime: runtime, recorder: recorder, registry: registry,
                                         maintenanceInterval: settings.maintenanceInterval, flushInterval: flushInterval,
                                         logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app, housekeeping] + services,
+        let group = ServiceGroup(configuration: .init(services: [server, housekeeping] + services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await stopper?.attach(group)
         var failure: Error?
         do { try await group.run() } catch { failure = error }
         // However the gateway stops, no instance outlives it and no measurement is lost.
         await runtime.shutdown()
-        let served = (try? catalog.endpoints().keys).map(Set.init) ?? []
+        let served = Set(catalog.endpoints().keys)
         _ = try? await registry.perform { try recorder.flush(to: $0, instances: [], endpoints: served) }
         try? await http.shutdown()
         try? FileManager.default.removeItem(atPath: settings.runDirectory)
         if let failure, !(failure is CancellationError) { throw failure }
+    }
+}
+
+extension LocalGateway {
+    /// See `LocalTargetHost.runTasksOnEventLoops`. Blocking work stays off the cooperative pool (the registry's
+    /// own queue, the catalog's queue, artifact hashing on a dispatch queue), which is what makes this safe: a
+    /// blocked task would now also hold up the event loop it runs on.
+    @discardableResult
+    public static func runTasksOnEventLoops() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 }
 
@@ -140,7 +135,8 @@ public final class GatewayStopper: Sendable {
     }
 }
 
-/// Stops idle instances, reaps dead ones, and writes measurements, on their own intervals.
+/// Keeps the endpoint catalog current, stops idle instances, reaps dead ones, and writes measurements, on
+/// their own intervals.
 private struct Housekeeping: Service {
     let catalog: EndpointCatalog
     let runtime: LocalRuntime
@@ -151,10 +147,18 @@ private struct Housekeeping: Service {
     let logger: Logger
 
     func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await catalog.follow() }
+            await maintainAndFlush()
+            group.cancelAll()
+        }
+    }
+
+    private func maintainAndFlush() async {
         var lastFlush = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let endpoints = try catalog.endpoints()
+                let endpoints = catalog.endpoints()
                 await runtime.maintain(endpoints)
                 if ContinuousClock.now - lastFlush >= flushInterval {
                     lastFlush = .now
@@ -167,138 +171,6 @@ private struct Housekeeping: Service {
             try? await Task.sleep(for: maintenanceInterval)
         }
     }
-}
-
-/// One invocation, from routing to the answer.
-private struct InvocationHandler: Sendable {
-    let catalog: EndpointCatalog
-    let runtime: LocalRuntime
-    let recorder: InvocationRecorder
-    let http: HTTPClient
-    let maxRequestBytes: Int
-    let warmupSecret: String
-    let admission: GatewayAdmission
-    let buffered: BodyBudget
-    let bench: BenchPasses
-    let logger: Logger
-
-    static let warmupHeader = HTTPField.Name("X-ModelDeck-Warmup")!
-    static let versionHeader = HTTPField.Name("X-ModelDeck-Version")!
-    static let instanceHeader = HTTPField.Name("X-ModelDeck-Instance")!
-    static let coldStartHeader = HTTPField.Name("X-ModelDeck-Cold-Start")!
-    static let holdHeader = HTTPField.Name("X-ModelDeck-Warmup-Hold-Ms")!
-    static let clientHeader = HTTPField.Name("X-ModelDeck-Client")!
-
-    func invoke(_ request: Request, endpointName: String) async -> Response {
-        let arrival = ContinuousClock.now
-        let at = Date()
-        if let refusal = admission.check(host: request.head.authority, authorization: request.headers[.authorization],
-                                         contentType: request.headers[.contentType], clientHeader: request.headers[Self.clientHeader] != nil,
-                                         warmupSecret: request.headers[WarmupSecret.header], isInvoke: true) {
-            return jsonResponse(HTTPResponse.Status(code: refusal.status), ["error": refusal.reason, "endpoint": endpointName])
-        }
-        // Refuse a body declared too large before reading any of it.
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxRequestBytes {
-            return jsonResponse(.contentTooLarge, ["error": "request body is over \(Format.bytes(Int64(maxRequestBytes)))", "endpoint": endpointName])
-        }
-        let local: LocalEndpoint
-        do {
-            guard let found = try catalog.endpoint(named: endpointName) else {
-                return jsonResponse(.notFound, ["error": "unknown endpoint '\(endpointName)' on this gateway", "endpoint": endpointName])
-            }
-            local = found
-        } catch {
-            return jsonResponse(.serviceUnavailable, ["error": "registry unreadable: \(error)", "endpoint": endpointName])
-        }
-        // A caller without the daemon's secret is user traffic, whatever it claims: it must not pin a version,
-        // hold instances, or keep its requests out of the SLO gate's figures.
-        let warmup = request.headers[Self.warmupHeader] == "1"
-            && WarmupSecret.matches(request.headers[WarmupSecret.header], warmupSecret)
-        let benchToken = warmup ? nil : request.headers[BenchPasses.header]
-        let bench = await self.bench.isValid(benchToken, endpoint: endpointName)
-        var random = SystemRandomNumberGenerator()
-        // A keep-warm ping or a bench request may name its version; user traffic always follows the weights.
-        let pinned = warmup || bench ? request.headers[Self.versionHeader].flatMap { local.weights[$0] != nil ? $0 : nil } : nil
-        guard let versionID = pinned ?? WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
-            return jsonResponse(.serviceUnavailable, ["error": "endpoint '\(endpointName)' has no version taking traffic; deploy one", "endpoint": endpointName])
-        }
-        let holdMilliseconds = warmup ? min(1_000, Int(request.headers[Self.holdHeader] ?? "") ?? 0) : 0
-        let body: ByteBuffer
-        let reserved = request.headers[.contentLength].flatMap(Int.init) ?? maxRequestBytes
-        guard buffered.reserve(reserved) else {
-            return jsonResponse(.serviceUnavailable, ["error": "the gateway is reading \(Format.bytes(Int64(buffered.limit))) of request bodies already; try again shortly", "endpoint": endpointName])
-        }
-        do {
-            defer { buffered.release(reserved) }
-            body = try await request.body.collect(upTo: maxRequestBytes)
-        } catch {
-            return jsonResponse(.contentTooLarge, ["error": "request body is over \(Format.bytes(Int64(maxRequestBytes)))", "endpoint": endpointName])
-        }
-
-        func finish(_ status: HTTPResponse.Status, cold: Bool, inFlight: Int) async {
-            // Bench traffic is measured and priced by its run (`bench_runs`), never in the user figures.
-            if bench { return }
-            recorder.record(Invocation(endpoint: endpointName, version: versionID, at: at,
-                                             latencyMicroseconds: (ContinuousClock.now - arrival).wholeMicroseconds,
-                                             status: status.code, coldStart: cold, warmup: warmup, inFlight: inFlight,
-                                             memoryMB: local.endpoint.memoryMB, rates: local.rates))
-        }
-
-        if bench, request.headers[BenchPasses.coldHeader] == "1" {
-            await runtime.stopIdle(endpoint: endpointName, version: versionID)
-        }
-        let lease: Lease
-        do {
-            lease = try await runtime.acquire(local, version: version)
-        } catch let failure as RuntimeFailure {
-            let status: HTTPResponse.Status = if case .startFailed = failure { .badGateway } else { .serviceUnavailable }
-            await finish(status, cold: false, inFlight: 0)
-            return jsonResponse(status, ["error": failure.message, "endpoint": endpointName, "version": versionID])
-        } catch {
-            await finish(.badGateway, cold: false, inFlight: 0)
-            return jsonResponse(.badGateway, ["error": "\(error)", "endpoint": endpointName, "version": versionID])
-        }
-
-        var forward = HTTPClientRequest(url: "http://127.0.0.1:\(lease.port)/invoke")
-        forward.method = .POST
-        if let contentType = request.headers[.contentType] { forward.headers.add(name: "Content-Type", value: contentType) }
-        if warmup { forward.headers.add(name: "X-ModelDeck-Warmup", value: "1") }
-        forward.body = .bytes(body)
-        let timeout = TimeAmount.seconds(version.timeoutSeconds ?? 60)
-        do {
-            let answer = try await http.execute(forward, timeout: timeout)
-            let answerBody = try await answer.body.collect(upTo: 64 << 20)
-            if holdMilliseconds > 0 { try? await Task.sleep(for: .milliseconds(holdMilliseconds)) }
-            await runtime.release(lease)
-            let status = HTTPResponse.Status(code: Int(answer.status.code))
-            await finish(status, cold: lease.coldStart, inFlight: lease.inFlight)
-            var headers = HTTPFields()
-            headers[.contentType] = answer.headers.first(name: "Content-Type") ?? "application/octet-stream"
-            headers[Self.versionHeader] = versionID
-            headers[Self.instanceHeader] = lease.instanceID
-            headers[Self.coldStartHeader] = lease.coldStart ? "true" : "false"
-            if let ms = lease.processStartMilliseconds { headers[BenchPasses.processStartHeader] = "\(ms)" }
-            if let ms = lease.modelLoadMilliseconds { headers[BenchPasses.modelLoadHeader] = "\(ms)" }
-            return Response(status: status, headers: headers, body: .init(byteBuffer: answerBody))
-        } catch {
-            await runtime.release(lease)
-            let ended = await runtime.processEnded(for: lease)
-            await finish(.badGateway, cold: lease.coldStart, inFlight: lease.inFlight)
-            let message = ended.map { "\($0) during the request" } ?? "instance \(lease.instanceID) of \(versionID) did not answer: \(error)"
-            var response = jsonResponse(.badGateway, ["error": message, "endpoint": endpointName, "version": versionID])
-            response.headers[Self.versionHeader] = versionID
-            response.headers[Self.instanceHeader] = lease.instanceID
-            return response
-        }
-    }
-}
-
-/// A small JSON object answer (gateway errors, health).
-func jsonResponse(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
-    let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
-    var headers = HTTPFields()
-    headers[.contentType] = "application/json"
-    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
 /// Bytes of request bodies being read, all requests together, against a limit.

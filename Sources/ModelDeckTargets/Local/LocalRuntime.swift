@@ -92,22 +92,36 @@ public actor LocalRuntime {
         let maxConcurrency: Int
         let startedAt = Date()
         var process: ChildProcess?
-        var ready = false
-        var inFlight = 0
-        var lastUsed = ContinuousClock.now
-        var lastUsedAt: Date?
         var coldStartMilliseconds: Int?
         var processStartMilliseconds: Int?
         var modelLoadMilliseconds: Int?
         var readyAt: ContinuousClock.Instant?
+        /// Where requests take and give back slots; what they change is kept there, under its lock.
+        private let slots: InstanceSlots
 
-        init(id: String, endpoint: String, version: String, port: Int, maxConcurrency: Int) {
+        init(id: String, endpoint: String, version: String, port: Int, maxConcurrency: Int, slots: InstanceSlots) {
             self.id = id
             self.endpoint = endpoint
             self.version = version
             self.port = port
             self.maxConcurrency = maxConcurrency
+            self.slots = slots
+            slots.insert(id: id, endpoint: endpoint, version: version, port: port, maxConcurrency: maxConcurrency)
         }
+
+        var ready: Bool {
+            get { slots[id]?.ready ?? false }
+            set { slots.update(id) { $0.ready = newValue } }
+        }
+        var inFlight: Int {
+            get { slots[id]?.inFlight ?? 0 }
+            set { slots.update(id) { $0.inFlight = newValue } }
+        }
+        var lastUsed: ContinuousClock.Instant {
+            get { slots[id]?.lastUsed ?? .now }
+            set { slots.update(id) { $0.lastUsed = newValue } }
+        }
+        var lastUsedAt: Date? { slots[id]?.lastUsedAt }
     }
 
     private struct Waiter {
@@ -125,6 +139,8 @@ public actor LocalRuntime {
     private let http: HTTPClient
     private let logger: Logger
     private var instances: [String: Instance] = [:]
+    /// The instances' request slots, which requests take and give back without this actor.
+    private let slots = InstanceSlots()
     private var waiters: [String: [Waiter]] = [:]
     private var nextWaiter: UInt64 = 0
     private var stopping = false
@@ -150,21 +166,30 @@ public actor LocalRuntime {
     // MARK: - Requests
 
     /// A slot on an instance of `version` for one request: a free one, else a new one (cold start), else
-    /// a place in the endpoint's bounded queue.
-    public func acquire(_ local: LocalEndpoint, version: ModelVersion) async throws -> Lease {
+    /// a place in the endpoint's bounded queue. A free slot is taken without waiting for this actor.
+    public nonisolated func acquire(_ local: LocalEndpoint, version: ModelVersion) async throws -> Lease {
+        if let lease = slots.take(endpoint: local.endpoint.name, version: version.id) { return lease }
+        return try await acquireStartingOrQueuing(local, version: version)
+    }
+
+    /// A slot on a free instance of `version`, taken under the slots' lock; nil when there is none (then
+    /// `acquire` starts or queues). Never waits: the gateway's hot path calls it on an event loop.
+    public nonisolated func takeFree(endpoint: String, version: String) -> Lease? {
+        slots.take(endpoint: endpoint, version: version)
+    }
+
+    private func acquireStartingOrQueuing(_ local: LocalEndpoint, version: ModelVersion) async throws -> Lease {
         let endpoint = local.endpoint
         while true {
             if stopping { throw RuntimeFailure.stopping }
-            if let instance = freeInstance(endpoint: endpoint.name, version: version.id) {
-                return lease(instance, cold: false)
-            }
+            if let lease = slots.take(endpoint: endpoint.name, version: version.id) { return lease }
             let pool = instances.values.filter { $0.endpoint == endpoint.name }
             if pool.count < endpoint.maxInstances {
                 if let waiting = crashLoopRefusal(endpoint: endpoint.name, version: version.id) { throw waiting }
                 return try await coldStart(local, version: version, reserveSlot: true)
             }
             // At max: an idle instance of another version gives way rather than leave this request waiting.
-            if let idle = pool.first(where: { $0.version != version.id && $0.ready && $0.inFlight == 0 }) {
+            if let idle = pool.first(where: { $0.version != version.id && $0.ready && $0.inFlight == 0 }), slots.closeIfIdle(idle.id) {
                 retire(idle, reason: "making room for \(version.id)")
                 continue
             }
@@ -174,20 +199,30 @@ public actor LocalRuntime {
         }
     }
 
-    /// Gives the slot back; a queued request for the same version takes it over directly.
-    public func release(_ lease: Lease) {
+    /// Gives the slot back; a queued request for the same version takes it over directly. Without a queued
+    /// request, this actor is not involved.
+    public nonisolated func release(_ lease: Lease) async {
+        guard slots.release(lease) else { return }
+        await handOver(lease)
+    }
+
+    /// `release` without waiting: the slot is given back at once, and only when a request is queued does a task
+    /// take it to the actor. Called on an event loop by the gateway's hot path.
+    public nonisolated func releaseNow(_ lease: Lease) {
+        guard slots.release(lease) else { return }
+        Task { await self.handOver(lease) }
+    }
+
+    private func handOver(_ lease: Lease) {
         guard let instance = instances[lease.instanceID] else {
             wakeOne(endpoint: lease.endpoint, version: nil)
             return
         }
-        instance.inFlight -= 1
-        instance.lastUsed = .now
-        instance.lastUsedAt = Date()
-        if instance.ready, instance.inFlight < instance.maxConcurrency,
-           let index = waiters[lease.endpoint]?.firstIndex(where: { $0.version == instance.version }) {
-            let waiter = waiters[lease.endpoint]!.remove(at: index)
-            waiter.continuation.resume(returning: self.lease(instance, cold: false))
-        }
+        guard let index = waiters[lease.endpoint]?.firstIndex(where: { $0.version == instance.version }),
+              let handed = slots.take(instance: instance.id) else { return }
+        let waiter = waiters[lease.endpoint]!.remove(at: index)
+        slots.dequeued(endpoint: lease.endpoint)
+        waiter.continuation.resume(returning: handed)
     }
 
     /// After a request to an instance failed at the HTTP level: if its process has ended, removes it and says
@@ -252,15 +287,17 @@ public actor LocalRuntime {
         }
         for instance in Array(instances.values) where instance.ready && instance.inFlight == 0 {
             guard let local = endpoints[instance.endpoint] else {
-                retire(instance, reason: "endpoint no longer served")
+                if slots.closeIfIdle(instance.id) { retire(instance, reason: "endpoint no longer served") }
                 continue
             }
             let idle = now - instance.lastUsed >= .seconds(local.endpoint.idleTimeoutSeconds)
             if local.weights[instance.version] == nil {
-                if idle { retire(instance, reason: "\(instance.version) no longer takes traffic, idle for \(local.endpoint.idleTimeoutSeconds)s") }
+                if idle, slots.closeIfIdle(instance.id) {
+                    retire(instance, reason: "\(instance.version) no longer takes traffic, idle for \(local.endpoint.idleTimeoutSeconds)s")
+                }
                 continue
             }
-            if idle, warm[instance.endpoint, default: 0] > local.endpoint.minInstances {
+            if idle, warm[instance.endpoint, default: 0] > local.endpoint.minInstances, slots.closeIfIdle(instance.id) {
                 retire(instance, reason: "idle for \(local.endpoint.idleTimeoutSeconds)s")
                 warm[instance.endpoint, default: 0] -= 1
             }
@@ -274,7 +311,7 @@ public actor LocalRuntime {
             // Idle instances of versions without traffic give way to the ones min_instances asks for.
             var room = local.endpoint.maxInstances - pool.count
             for old in pool where room < local.endpoint.minInstances - count
-                && local.weights[old.version] == nil && old.ready && old.inFlight == 0 {
+                && local.weights[old.version] == nil && old.ready && old.inFlight == 0 && slots.closeIfIdle(old.id) {
                 retire(old, reason: "making room for \(version.id)")
                 room += 1
             }
@@ -300,7 +337,7 @@ public actor LocalRuntime {
     /// starts a new one); busy ones finish their requests. Returns how many were stopped.
     @discardableResult
     public func stopIdle(endpoint: String, version: String) -> Int {
-        let idle = instances.values.filter { $0.endpoint == endpoint && $0.version == version && $0.ready && $0.inFlight == 0 }
+        let idle = instances.values.filter { $0.endpoint == endpoint && $0.version == version && $0.ready && slots.closeIfIdle($0.id) }
         for instance in idle { retire(instance, reason: "made cold for a bench") }
         return idle.count
     }
@@ -319,7 +356,11 @@ public actor LocalRuntime {
     /// Stops every instance (SIGTERM, then SIGKILL after the grace period) and refuses new requests.
     public func shutdown() async {
         stopping = true
-        for (_, queue) in waiters { queue.forEach { $0.continuation.resume(throwing: RuntimeFailure.stopping) } }
+        slots.stop()
+        for (endpoint, queue) in waiters {
+            slots.dequeued(endpoint: endpoint, count: queue.count)
+            queue.forEach { $0.continuation.resume(throwing: RuntimeFailure.stopping) }
+        }
         waiters = [:]
         // Warm-ups first, so that no instance starts after the others were stopped.
         let starting = Array(warmUps.values)
@@ -331,27 +372,19 @@ public actor LocalRuntime {
 
     // MARK: - Internals
 
-    private func freeInstance(endpoint: String, version: String) -> Instance? {
-        instances.values
-            .filter { $0.endpoint == endpoint && $0.version == version && $0.ready && $0.inFlight < $0.maxConcurrency }
-            .min { $0.inFlight < $1.inFlight }
-    }
-
-    private func lease(_ instance: Instance, cold: Bool) -> Lease {
-        if !cold { instance.inFlight += 1 }
-        let inFlight = instances.values.filter { $0.endpoint == instance.endpoint && $0.version == instance.version }
-            .reduce(0) { $0 + $1.inFlight }
-        return Lease(instanceID: instance.id, endpoint: instance.endpoint, version: instance.version, port: instance.port,
-                     coldStart: cold, inFlight: inFlight,
-                     processStartMilliseconds: cold ? instance.processStartMilliseconds : nil,
-                     modelLoadMilliseconds: cold ? instance.modelLoadMilliseconds : nil)
+    /// The lease of the request that started `instance` (its slot was reserved when the start began).
+    private func coldLease(_ instance: Instance) -> Lease {
+        Lease(instanceID: instance.id, endpoint: instance.endpoint, version: instance.version, port: instance.port,
+              coldStart: true, inFlight: slots.inFlight(endpoint: instance.endpoint, version: instance.version),
+              processStartMilliseconds: instance.processStartMilliseconds, modelLoadMilliseconds: instance.modelLoadMilliseconds)
     }
 
     private func coldStart(_ local: LocalEndpoint, version: ModelVersion, reserveSlot: Bool) async throws -> Lease {
         let endpoint = local.endpoint
         let port = try unusedPort()
         let id = "\(endpoint.name)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-        let instance = Instance(id: id, endpoint: endpoint.name, version: version.id, port: port, maxConcurrency: endpoint.concurrency)
+        let instance = Instance(id: id, endpoint: endpoint.name, version: version.id, port: port, maxConcurrency: endpoint.concurrency,
+                                slots: slots)
         if reserveSlot { instance.inFlight = 1 }
         instances[id] = instance
         let started = ContinuousClock.now
@@ -384,7 +417,7 @@ public actor LocalRuntime {
         instance.lastUsed = .now
         logger.info("instance ready", metadata: ["instance": "\(id)", "version": "\(version.id)", "cold_start_ms": "\(instance.coldStartMilliseconds ?? 0)"])
         if !reserveSlot { wakeOne(endpoint: endpoint.name, version: version.id) }
-        return lease(instance, cold: true)
+        return coldLease(instance)
     }
 
     /// A free loopback port that none of our instances holds: the kernel may hand a just-released port
@@ -449,6 +482,9 @@ public actor LocalRuntime {
         guard queued < settings.queueDepth else {
             throw RuntimeFailure.queueFull(endpoint: endpoint.name, maxInstances: endpoint.maxInstances, depth: queued)
         }
+        // A last look for a free slot, and counted as queued in the same step: a slot given back from now on
+        // comes to this actor (`handOver`), which finds this request in the queue.
+        if let lease = slots.takeOrQueue(endpoint: endpoint.name, version: version) { return lease }
         nextWaiter += 1
         let id = nextWaiter
         let timeout = settings.queueTimeout
@@ -465,6 +501,7 @@ public actor LocalRuntime {
     private func expire(waiter id: UInt64, endpoint: Endpoint, waited: Duration) {
         guard let index = waiters[endpoint.name]?.firstIndex(where: { $0.id == id }) else { return }
         let waiter = waiters[endpoint.name]!.remove(at: index)
+        slots.dequeued(endpoint: endpoint.name)
         waiter.continuation.resume(throwing: RuntimeFailure.queueTimeout(endpoint: endpoint.name, maxInstances: endpoint.maxInstances, waited: waited))
     }
 
@@ -474,11 +511,13 @@ public actor LocalRuntime {
         let index = version.flatMap { v in queue.firstIndex { $0.version == v } } ?? 0
         let waiter = queue.remove(at: index)
         waiters[endpoint] = queue
+        slots.dequeued(endpoint: endpoint)
         waiter.continuation.resume(returning: nil)
     }
 
     private func remove(_ instance: Instance) {
         guard instances.removeValue(forKey: instance.id) != nil else { return }
+        slots.remove(id: instance.id)
         wakeOne(endpoint: instance.endpoint, version: nil)
     }
 
