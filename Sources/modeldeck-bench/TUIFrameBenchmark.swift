@@ -38,9 +38,21 @@ struct TUIFrameBenchmark: ParsableCommand {
     @Option(help: "Endpoints checked against `get endpoints -o json` per size.")
     var sample = 100
 
+    @Option(help: "Steady refreshes measured per size, each one second after the one before.")
+    var refreshes = 20
+
+    @Option(help: "Share of the endpoints whose current bucket is written between two refreshes (the recorder's flush).")
+    var active = 0.1
+
+    @Option(help: "Full reads of the windows measured per size (the path without rolling windows: `get`, the API).")
+    var fullLoads = 5
+
     func validate() throws {
         guard frames >= 1, frames <= 100_000 else { throw ValidationError("--frames \(frames): expected 1 to 100,000") }
         guard sample >= 0 else { throw ValidationError("--sample \(sample): expected 0 or more") }
+        guard (1...10_000).contains(refreshes) else { throw ValidationError("--refreshes \(refreshes): expected 1 to 10,000") }
+        guard (0...1).contains(active) else { throw ValidationError("--active \(active): expected a share from 0 to 1") }
+        guard (1...100).contains(fullLoads) else { throw ValidationError("--full-loads \(fullLoads): expected 1 to 100") }
         let counts = sizes.split(separator: ",").map { Int($0) }
         guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 1_000_000 }) else {
             throw ValidationError("--sizes \(sizes): expected endpoint counts from 1 to 1,000,000, comma-separated")
@@ -72,8 +84,10 @@ struct TUIFrameBenchmark: ParsableCommand {
                 print("before   \(size): the baseline printed no figures for this size")
             }
         }
-        print("load runs on a background queue when the registry changes (at most once a second); rows are built once per load.")
-        print("RSS is the whole process's after seeding (unless a kept registry was reused) and loading.")
+        print("load ms: a full read of the windows (what `get` and the API do; the dashboard before rolling windows), median of --full-loads.")
+        print("refresh: the dashboard's own loads, the first a full read into its rolling windows, then steady refreshes that read only what changed.")
+        print("loads run on a background queue when the registry changes (at most once a second); rows are built once per load.")
+        print("RSS is the whole process's after the first load and the refreshes (before the full reads), seeding included unless a kept registry was reused.")
     }
 
     struct Figures {
@@ -91,7 +105,7 @@ struct TUIFrameBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = folder + "/registry-\(size).sqlite"
         let stampPath = path + ".seeded-at"
-        let now: Date
+        var now: Date
         let registry: Registry
         if keep != nil, let stamp = try? String(contentsOfFile: stampPath, encoding: .utf8), let seconds = Double(stamp) {
             registry = try Registry(path: path, create: false)
@@ -105,18 +119,54 @@ struct TUIFrameBenchmark: ParsableCommand {
             try String(now.timeIntervalSince1970).write(toFile: stampPath, atomically: true, encoding: .utf8)
         }
 
-        var loads: [Double] = []
-        var cpu: [Double] = []
-        var data: DashboardData?
-        for _ in 0..<5 {
+        // The dashboard's own path first: the first snapshot (a full read into the rolling windows), then
+        // steady refreshes one second apart, the recorder's flush written between them.
+        var rolling: RollingFigures? = RollingFigures.dashboard
+        let coldWatch = Stopwatch()
+        let coldCPUBefore = Self.processCPUMilliseconds()
+        var data = try DashboardData.load(registry, now: now, rolling: &rolling)
+        let cold = coldWatch.milliseconds, coldCPU = Self.processCPUMilliseconds() - coldCPUBefore
+        var refreshTimes: [Double] = [], refreshCPU: [Double] = []
+        var random = SplitMix64(seed: 0x20_2612)
+        let written = Int((Double(size) * active).rounded())
+        var later = now
+        for _ in 0..<refreshes {
+            later += 1
+            let seconds = Int64(later.timeIntervalSince1970)
+            var flush: [MetricBucket.Key: MetricBucket] = [:]
+            for _ in 0..<written {
+                var bucket = MetricBucket()
+                bucket.requests = Int64.random(in: 1...10, using: &random)
+                for _ in 0..<bucket.requests { bucket.latency.record(microseconds: UInt64.random(in: 2_000...400_000, using: &random)) }
+                bucket.costMicros = bucket.requests * 3
+                let name = Self.name(Int.random(in: 0..<size, using: &random))
+                flush[MetricBucket.Key(endpoint: name, version: "m@v1", start: seconds / 10 * 10, width: 10)] = bucket
+            }
+            try registry.merge(flush)
             let watch = Stopwatch()
             let cpuBefore = Self.processCPUMilliseconds()
-            data = nil
-            data = try DashboardData.load(registry, now: now)
+            data = try DashboardData.load(registry, now: later, rolling: &rolling)
+            refreshTimes.append(watch.milliseconds)
+            refreshCPU.append(Self.processCPUMilliseconds() - cpuBefore)
+        }
+        refreshTimes.sort(); refreshCPU.sort()
+        let rollingRSS = Double(residentBytes()) / 1_048_576
+        print(String(format: "refresh  %-8d first load %.1f ms (cpu %.1f ms); steady refresh p50 %.1f ms, p99 %.1f ms (cpu p50 %.1f ms), %d refreshes with %d bucket writes before each; RSS %.0f MB",
+                     size, cold, coldCPU, percentile(refreshTimes, 50), percentile(refreshTimes, 99), percentile(refreshCPU, 50),
+                     refreshes, written, rollingRSS))
+        if sample > 0 { try check(data, registry: registry, now: later) }
+
+        // The full read (no rolling windows), as `get` and the API read their window, for comparison.
+        var loads: [Double] = []
+        var cpu: [Double] = []
+        for _ in 0..<fullLoads {
+            let watch = Stopwatch()
+            let cpuBefore = Self.processCPUMilliseconds()
+            _ = try DashboardData.load(registry, now: later)
             loads.append(watch.milliseconds)
             cpu.append(Self.processCPUMilliseconds() - cpuBefore)
         }
-        guard let data else { throw ValidationError("no snapshot loaded") }
+        now = later
         let build = Stopwatch()
         var dashboard = Dashboard(data: data, now: now)
         let rowsMs = build.milliseconds
@@ -148,8 +198,7 @@ struct TUIFrameBenchmark: ParsableCommand {
         frameTimes.sort(); sortTimes.sort(); filterTimes.sort(); loads.sort(); cpu.sort()
         let figures = Figures(load: percentile(loads, 50), loadCPU: percentile(cpu, 50), rows: rowsMs, frameP50: percentile(frameTimes, 50),
                               frameP99: percentile(frameTimes, 99), sortKey: percentile(sortTimes, 50), filterKey: percentile(filterTimes, 50),
-                              residentMB: Double(residentBytes()) / 1_048_576, size: size)
-        if sample > 0 { try check(data, registry: registry, now: now) }
+                              residentMB: rollingRSS, size: size)
         return figures
     }
 

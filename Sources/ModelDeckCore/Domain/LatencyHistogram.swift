@@ -215,7 +215,21 @@ public struct LatencyHistogram: Sendable {
     /// per bucket (its byte copy and bin array) was most of that time. Same result as
     /// `add(LatencyHistogram(encoded:))`; an empty sketch takes the blob's schema. A damaged blob throws and
     /// may leave part of it added: callers drop the sum.
-    public mutating func add(encoded data: Data) throws {
+    public mutating func add(encoded data: Data) throws { try apply(encoded: data, subtracting: false) }
+
+    /// Takes the requests of an encoded sketch back out of this one, bin by bin: the dashboard's rolling
+    /// window, when a bucket it added leaves the window or is written again. The blob must be part of this
+    /// sketch and no coarser (a sketch never becomes finer again); anything else throws, and the caller
+    /// rebuilds the sum from the buckets. A throw may leave part of it taken out.
+    public mutating func subtract(encoded data: Data) throws { try apply(encoded: data, subtracting: true) }
+
+    /// The schema an encoded sketch is at, without decoding it; nil for an empty or foreign blob.
+    public static func schema(ofEncoded data: Data) -> Int? {
+        guard data.count >= 2, data[data.startIndex] == formatVersion else { return nil }
+        return Int(data[data.startIndex + 1])
+    }
+
+    private mutating func apply(encoded data: Data, subtracting: Bool) throws {
         guard !data.isEmpty else { return }
         try data.withUnsafeBytes { raw in
             var reader = VarintReader(raw.bindMemory(to: UInt8.self))
@@ -224,17 +238,26 @@ public struct LatencyHistogram: Sendable {
             }
             let blobSchema = Int(try reader.byte())
             guard blobSchema <= Self.maximumSchema else { throw ModelDeckError("latency histogram schema \(blobSchema) is past the largest, \(Self.maximumSchema)") }
-            if count == 0, bins.isEmpty { schema = blobSchema }
-            while schema < blobSchema { downscale() }
+            if subtracting {
+                guard blobSchema <= schema else { throw ModelDeckError("latency sketch at schema \(blobSchema) cannot be taken out of one at schema \(schema)") }
+            } else {
+                if count == 0, bins.isEmpty { schema = blobSchema }
+                while schema < blobSchema { downscale() }
+            }
             let coarsening = schema - blobSchema
             func add(_ n: UInt64) throws {
-                let (sum, overflow) = count.addingReportingOverflow(n)
+                let (sum, overflow) = subtracting ? count.subtractingReportingOverflow(n) : count.addingReportingOverflow(n)
                 guard !overflow else { throw ModelDeckError("latency histogram blob's counts overflow") }
                 count = sum
             }
             let zeros = try reader.varint()
             try add(zeros)
-            zeroCount += zeros
+            if subtracting {
+                guard zeroCount >= zeros else { throw ModelDeckError("latency sketch taken out holds requests this one does not") }
+                zeroCount -= zeros
+            } else {
+                zeroCount += zeros
+            }
             var previousEnd: Int?
             // 1 µs to a day is 2,519 bins at schema 0; anything far outside is a damaged blob.
             let limit = 10_000
@@ -254,15 +277,26 @@ public struct LatencyHistogram: Sendable {
                 let end = start + Int(length)
                 var first = start, last = end - 1
                 for _ in 0..<coarsening { first = Self.coarser(first); last = Self.coarser(last) }
-                grow(toInclude: first)
-                grow(toInclude: last)
+                if subtracting {
+                    guard !bins.isEmpty, first >= offset, last < offset + bins.count else {
+                        throw ModelDeckError("latency sketch taken out holds requests this one does not")
+                    }
+                } else {
+                    grow(toInclude: first)
+                    grow(toInclude: last)
+                }
                 for blobIndex in start..<end {
                     let n = try reader.varint()
                     guard n > 0 else { continue }
                     try add(n)
                     var index = blobIndex
                     for _ in 0..<coarsening { index = Self.coarser(index) }
-                    bins[index - offset] += n
+                    if subtracting {
+                        guard bins[index - offset] >= n else { throw ModelDeckError("latency sketch taken out holds requests this one does not") }
+                        bins[index - offset] -= n
+                    } else {
+                        bins[index - offset] += n
+                    }
                 }
                 previousEnd = end
             }
@@ -354,6 +388,11 @@ public struct LatencyPairs: Sendable {
     /// Adds the requests of one encoded histogram (`LatencyHistogram.encoded()`).
     public mutating func add(encoded data: Data) throws {
         try histogram.add(encoded: data)
+    }
+
+    /// Takes the requests of one encoded histogram back out (`LatencyHistogram.subtract(encoded:)`).
+    public mutating func subtract(encoded data: Data) throws {
+        try histogram.subtract(encoded: data)
     }
 
     /// Adds the requests of `other`.

@@ -46,7 +46,9 @@ extension EndpointStatus {
     /// Every endpoint's status, in name order: the buckets of the last five minutes are read once and added
     /// into two windows (a minute, five minutes), and the hour's counts are summed in SQL — each read the
     /// way `LiveFigures` reads any window.
-    static func loadAll(_ db: Database, now: Date) throws -> [EndpointStatus] {
+    /// With `rolling`, the minute and the five minutes come from the dashboard's rolling windows
+    /// (`RollingFigures`, lengths 60 and `Fleet.recentSeconds`), brought to `now` by reading only what changed.
+    static func loadAll(_ db: Database, now: Date, rolling: inout RollingFigures?) throws -> [EndpointStatus] {
         let minute = LiveWindow(last: 60, now: now)
         let recent = LiveWindow(last: Fleet.recentSeconds, now: now)
         let hour = LiveWindow(last: 3_600, now: now)
@@ -60,11 +62,22 @@ extension EndpointStatus {
         // The last five minutes bucket by bucket (histograms merged), streamed rather than held; the last
         // minute is part of them. The hour needs counts only: summed in SQL, then read by `LiveFigures` as one
         // bucket, so the figure is still made where every other one is.
-        var lastMinute = EndpointFigures.Builder(window: minute)
-        var lastFive = EndpointFigures.Builder(window: recent)
-        try StoredBucket.forEach(db, overlapping: recent) { bucket in
-            try lastFive.add(bucket)
-            if bucket.start + bucket.width > minute.start { try lastMinute.add(bucket) }
+        var minuteFigures: [String: EndpointFigures]
+        var recentFigures: [String: EndpointFigures]
+        if var kept = rolling {
+            try kept.refresh(db, now: recent.end)
+            minuteFigures = kept.figures(length: minute.seconds)
+            recentFigures = kept.figures(length: recent.seconds)
+            rolling = kept
+        } else {
+            var lastMinute = EndpointFigures.Builder(window: minute)
+            var lastFive = EndpointFigures.Builder(window: recent)
+            try StoredBucket.forEach(db, overlapping: recent) { bucket in
+                try lastFive.add(bucket)
+                if bucket.start + bucket.width > minute.start { try lastMinute.add(bucket) }
+            }
+            minuteFigures = lastMinute.figures()
+            recentFigures = lastFive.figures()
         }
         var lastHour: [String: LiveFigures.Builder] = [:]
         for sum in try StoredBucket.sums(db, overlapping: hour) {
@@ -72,7 +85,6 @@ extension EndpointStatus {
         }
         let sparkFrom = (Int64(now.timeIntervalSince1970) / 60 - Int64(Fleet.sparklineMinutes) + 1) * 60
         let minuteP99s = try Registry.minuteP99s(db, since: sparkFrom)
-        let recentFigures = lastFive.figures()
         let burn = Dictionary(try CostBurn.load(db, now: now, recent: Fleet.recentSeconds == CostBurn.nowWindowSeconds ? recentFigures : nil)
                                 .endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
 
@@ -87,8 +99,8 @@ extension EndpointStatus {
             }
             return EndpointStatus(endpoint: endpoint, targetKind: targets[endpoint.target], weights: weights[endpoint.name] ?? [:],
                                   deployment: active[endpoint.name], keepWarm: keepWarm[endpoint.name],
-                                  lastMinute: lastMinute.figures(of: endpoint.name),
-                                  recent: recentFigures[endpoint.name] ?? lastFive.figures(of: endpoint.name),
+                                  lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
+                                  recent: recentFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
                                   coldStartsLastHour: lastHour[endpoint.name]?.figuresNow().observed.coldStarts ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
                                   today: burn[endpoint.name]?.today ?? CostSplit(),
@@ -100,13 +112,21 @@ extension EndpointStatus {
 
 extension Registry {
     /// Everything the dashboard shows, in one read transaction; lists keep their newest `historyLimit` rows.
-    public func fleet(now: Date, historyLimit: Int = 500) throws -> Fleet {
+    /// With `rolling` (kept by the caller from one refresh to the next, `RollingFigures.dashboard` at first),
+    /// the live figures are brought up to date rather than read again.
+    public func fleet(now: Date, historyLimit: Int = 500, rolling: inout RollingFigures?) throws -> Fleet {
         try read { db in
-            Fleet(daemon: try DaemonStatus.load(db, now: now), endpoints: try EndpointStatus.loadAll(db, now: now),
+            Fleet(daemon: try DaemonStatus.load(db, now: now), endpoints: try EndpointStatus.loadAll(db, now: now, rolling: &rolling),
                   versions: try Listings.versions(db), deployments: try Listings.deployments(db, limit: historyLimit),
                   targets: try Listings.targets(db), events: try Listings.events(db, limit: historyLimit),
                   failingNotifications: try FailingNotification.load(db))
         }
+    }
+
+    /// Everything the dashboard shows, every figure read afresh.
+    public func fleet(now: Date, historyLimit: Int = 500) throws -> Fleet {
+        var none: RollingFigures?
+        return try fleet(now: now, historyLimit: historyLimit, rolling: &none)
     }
 
     /// The endpoints as `modeldeck get endpoints` and `/api/v1/endpoints` list them, with their live figures
