@@ -75,10 +75,15 @@ struct FleetFiguresAgreeTests {
         return bucket
     }
 
-    @Test func everyRowOfAFleetShowsWhatGetEndpointsJSONLists() throws {
+    /// Read afresh, and through the dashboard's rolling windows (a first load 6 s earlier, then a refresh).
+    @Test(arguments: [false, true])
+    func everyRowOfAFleetShowsWhatGetEndpointsJSONLists(rolling: Bool) throws {
         let registry = try seeded()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let data = try DashboardData.load(registry, now: now)
+        var kept: RollingFigures? = rolling ? RollingFigures.dashboard : nil
+        if rolling { _ = try DashboardData.load(registry, now: now - 6, rolling: &kept) }
+        let data = try DashboardData.load(registry, now: now, rolling: &kept)
+        #expect(kept?.end == (rolling ? Int64(now.timeIntervalSince1970) : nil))
         #expect(data.endpoints.count == Self.endpoints)
 
         func listed(_ seconds: Int64) throws -> [String: Listings.LiveRow] {

@@ -44,13 +44,15 @@ public struct RollingFigures: Sendable {
         /// How many buckets it holds: a version is shown while one of its buckets overlaps the window.
         var buckets = 0
 
-        init() { sums = LiveFigures.Sums(histograms: true) }
+        init(histograms: Bool) { sums = LiveFigures.Sums(histograms: histograms) }
 
         var isEmpty: Bool { buckets == 0 }
     }
 
     /// The window lengths kept, in seconds.
     public let lengths: [Int64]
+    /// The lengths whose figures need no latency (counts, costs and rates only: cold starts over the hour).
+    public let countsOnly: Set<Int64>
     /// The end of the windows as of the last refresh, and the write sequence read with it.
     public private(set) var end: Int64?
     public private(set) var sequence: Int64 = 0
@@ -59,12 +61,13 @@ public struct RollingFigures: Sendable {
     /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`).
     private var young: [MetricBucket.Key: StoredBucket] = [:]
 
-    /// The dashboard's: the last minute and the last five (`Fleet.recentSeconds`).
-    public static var dashboard: RollingFigures { RollingFigures(lengths: [60, Fleet.recentSeconds]) }
+    /// The dashboard's: the last minute, the last five (`Fleet.recentSeconds`) and, counts only, the hour.
+    public static var dashboard: RollingFigures { RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [3_600]) }
 
-    public init(lengths: [Int64]) {
-        precondition(!lengths.isEmpty && lengths.allSatisfy { $0 > 0 }, "windows are at least a second long")
+    public init(lengths: [Int64], countsOnly: Set<Int64> = []) {
+        precondition(!lengths.isEmpty && lengths.allSatisfy { $0 > Self.youngSeconds }, "windows are longer than the young buckets")
         self.lengths = lengths.sorted()
+        self.countsOnly = countsOnly
     }
 
     /// The longest window kept.
@@ -113,7 +116,8 @@ public struct RollingFigures: Sendable {
     }
 
     private mutating func add(_ bucket: StoredBucket, length: Int64, windowStart: Int64) throws {
-        try entries[length, default: [:]][bucket.endpoint, default: [:]][bucket.version, default: Entry()].add(bucket, windowStart: windowStart)
+        try entries[length, default: [:]][bucket.endpoint, default: [:]][bucket.version, default: Entry(histograms: !countsOnly.contains(length))]
+            .add(bucket, windowStart: windowStart)
     }
 
     // MARK: Refreshing
@@ -169,7 +173,7 @@ public struct RollingFigures: Sendable {
                     lost.insert(version)  // its old value is not kept
                     break
                 }
-                var entry = entries[length]?[version.endpoint]?[version.version] ?? Entry()
+                var entry = entries[length]?[version.endpoint]?[version.version] ?? Entry(histograms: !countsOnly.contains(length))
                 if let before, !entry.remove(before, windowStart: oldEnd - length) {
                     lost.insert(version)
                     break
@@ -224,7 +228,7 @@ public struct RollingFigures: Sendable {
         for (endpoint, versions) in byEndpoint {
             var kept = versions
             var figures: [String: LiveFigures] = [:]
-            var total = LiveFigures.Sums(histograms: true)
+            var total = LiveFigures.Sums(histograms: !countsOnly.contains(length))
             var inside = LiveFigures.Amounts()
             var partial = LiveFigures.Rates()
             for (version, entry) in versions {

@@ -64,10 +64,12 @@ extension EndpointStatus {
         // bucket, so the figure is still made where every other one is.
         var minuteFigures: [String: EndpointFigures]
         var recentFigures: [String: EndpointFigures]
+        var coldStarts: [String: Int64] = [:]
         if var kept = rolling {
             try kept.refresh(db, now: recent.end)
             minuteFigures = kept.figures(length: minute.seconds)
             recentFigures = kept.figures(length: recent.seconds)
+            coldStarts = kept.figures(length: hour.seconds).mapValues { $0.total.observed.coldStarts }
             rolling = kept
         } else {
             var lastMinute = EndpointFigures.Builder(window: minute)
@@ -78,10 +80,11 @@ extension EndpointStatus {
             }
             minuteFigures = lastMinute.figures()
             recentFigures = lastFive.figures()
-        }
-        var lastHour: [String: LiveFigures.Builder] = [:]
-        for sum in try StoredBucket.sums(db, overlapping: hour) {
-            try lastHour[sum.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(sum)
+            var lastHour: [String: LiveFigures.Builder] = [:]
+            for sum in try StoredBucket.sums(db, overlapping: hour) {
+                try lastHour[sum.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(sum)
+            }
+            coldStarts = lastHour.mapValues { $0.figuresNow().observed.coldStarts }
         }
         let sparkFrom = (Int64(now.timeIntervalSince1970) / 60 - Int64(Fleet.sparklineMinutes) + 1) * 60
         let minuteP99s = try Registry.minuteP99s(db, since: sparkFrom)
@@ -101,7 +104,7 @@ extension EndpointStatus {
                                   deployment: active[endpoint.name], keepWarm: keepWarm[endpoint.name],
                                   lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
                                   recent: recentFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
-                                  coldStartsLastHour: lastHour[endpoint.name]?.figuresNow().observed.coldStarts ?? 0,
+                                  coldStartsLastHour: coldStarts[endpoint.name] ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
                                   today: burn[endpoint.name]?.today ?? CostSplit(),
                                   projectedMonth: burn[endpoint.name]?.projectedMonth ?? CostSplit(),
