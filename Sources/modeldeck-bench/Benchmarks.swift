@@ -10,4 +10,5 @@ let benchmarks: [any ParsableCommand.Type] = [
     NotifyLatencyBenchmark.self,
     GatewayBenchmark.self,
     GeneratorBenchmark.self,
+    BucketWritesBenchmark.self,
 ]

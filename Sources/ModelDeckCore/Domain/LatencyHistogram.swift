@@ -206,42 +206,100 @@ public struct LatencyHistogram: Sendable {
     }
 
     public init(encoded data: Data) throws {
+        self.init()
+        try add(encoded: data)
+    }
+
+    /// Adds the requests of an encoded sketch straight into this one, bin by bin, without building a sketch
+    /// for it first: the dashboard adds hundreds of thousands of stored buckets per snapshot, and a sketch
+    /// per bucket (its byte copy and bin array) was most of that time. Same result as
+    /// `add(LatencyHistogram(encoded:))`; an empty sketch takes the blob's schema. A damaged blob throws and
+    /// may leave part of it added: callers drop the sum.
+    public mutating func add(encoded data: Data) throws { try apply(encoded: data, subtracting: false) }
+
+    /// Takes the requests of an encoded sketch back out of this one, bin by bin: the dashboard's rolling
+    /// window, when a bucket it added leaves the window or is written again. The blob must be part of this
+    /// sketch and no coarser (a sketch never becomes finer again); anything else throws, and the caller
+    /// rebuilds the sum from the buckets. A throw may leave part of it taken out.
+    public mutating func subtract(encoded data: Data) throws { try apply(encoded: data, subtracting: true) }
+
+    /// The schema an encoded sketch is at, without decoding it; nil for an empty or foreign blob.
+    public static func schema(ofEncoded data: Data) -> Int? {
+        guard data.count >= 2, data[data.startIndex] == formatVersion else { return nil }
+        return Int(data[data.startIndex + 1])
+    }
+
+    private mutating func apply(encoded data: Data, subtracting: Bool) throws {
         guard !data.isEmpty else { return }
-        var reader = VarintReader(data)
-        guard try reader.byte() == Self.formatVersion else {
-            throw ModelDeckError("latency histogram blob of \(data.count) bytes is not in the sketch format (first byte \(data.first ?? 0), expected \(Self.formatVersion)); was the registry migrated?")
-        }
-        let schema = Int(try reader.byte())
-        guard schema <= Self.maximumSchema else { throw ModelDeckError("latency histogram schema \(schema) is past the largest, \(Self.maximumSchema)") }
-        self.schema = schema
-        zeroCount = try reader.varint()
-        count = zeroCount
-        var previousEnd: Int?
-        // 1 µs to a day is 2,519 bins at schema 0; anything far outside is a damaged blob.
-        let limit = 10_000
-        while !reader.atEnd {
-            let raw = try reader.varint()
-            let start: Int
-            if let previousEnd {
-                guard raw > 0, raw <= UInt64(limit) else { throw ModelDeckError("latency histogram blob has a gap of \(raw) bins (at most \(limit))") }
-                start = previousEnd + Int(raw)
+        try data.withUnsafeBytes { raw in
+            var reader = VarintReader(raw.bindMemory(to: UInt8.self))
+            guard try reader.byte() == Self.formatVersion else {
+                throw ModelDeckError("latency histogram blob of \(data.count) bytes is not in the sketch format (first byte \(data.first ?? 0), expected \(Self.formatVersion)); was the registry migrated?")
+            }
+            let blobSchema = Int(try reader.byte())
+            guard blobSchema <= Self.maximumSchema else { throw ModelDeckError("latency histogram schema \(blobSchema) is past the largest, \(Self.maximumSchema)") }
+            if subtracting {
+                guard blobSchema <= schema else { throw ModelDeckError("latency sketch at schema \(blobSchema) cannot be taken out of one at schema \(schema)") }
             } else {
-                start = Int(Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1))
+                if count == 0, bins.isEmpty { schema = blobSchema }
+                while schema < blobSchema { downscale() }
             }
-            let length = try reader.varint()
-            guard length > 0, start >= -limit, start <= limit, length <= UInt64(limit), start + Int(length) <= limit else {
-                throw ModelDeckError("latency histogram blob has bins out of range (at most \(limit) from 1 µs)")
-            }
-            if bins.isEmpty { offset = start }
-            bins.append(contentsOf: repeatElement(0, count: start - offset - bins.count))
-            for _ in 0..<length {
-                let n = try reader.varint()
-                let (sum, overflow) = count.addingReportingOverflow(n)
+            let coarsening = schema - blobSchema
+            func add(_ n: UInt64) throws {
+                let (sum, overflow) = subtracting ? count.subtractingReportingOverflow(n) : count.addingReportingOverflow(n)
                 guard !overflow else { throw ModelDeckError("latency histogram blob's counts overflow") }
                 count = sum
-                bins.append(n)
             }
-            previousEnd = start + Int(length)
+            let zeros = try reader.varint()
+            try add(zeros)
+            if subtracting {
+                guard zeroCount >= zeros else { throw ModelDeckError("latency sketch taken out holds requests this one does not") }
+                zeroCount -= zeros
+            } else {
+                zeroCount += zeros
+            }
+            var previousEnd: Int?
+            // 1 µs to a day is 2,519 bins at schema 0; anything far outside is a damaged blob.
+            let limit = 10_000
+            while !reader.atEnd {
+                let rawStart = try reader.varint()
+                let start: Int
+                if let previousEnd {
+                    guard rawStart > 0, rawStart <= UInt64(limit) else { throw ModelDeckError("latency histogram blob has a gap of \(rawStart) bins (at most \(limit))") }
+                    start = previousEnd + Int(rawStart)
+                } else {
+                    start = Int(Int64(bitPattern: rawStart >> 1) ^ -Int64(bitPattern: rawStart & 1))
+                }
+                let length = try reader.varint()
+                guard length > 0, start >= -limit, start <= limit, length <= UInt64(limit), start + Int(length) <= limit else {
+                    throw ModelDeckError("latency histogram blob has bins out of range (at most \(limit) from 1 µs)")
+                }
+                let end = start + Int(length)
+                var first = start, last = end - 1
+                for _ in 0..<coarsening { first = Self.coarser(first); last = Self.coarser(last) }
+                if subtracting {
+                    guard !bins.isEmpty, first >= offset, last < offset + bins.count else {
+                        throw ModelDeckError("latency sketch taken out holds requests this one does not")
+                    }
+                } else {
+                    grow(toInclude: first)
+                    grow(toInclude: last)
+                }
+                for blobIndex in start..<end {
+                    let n = try reader.varint()
+                    guard n > 0 else { continue }
+                    try add(n)
+                    var index = blobIndex
+                    for _ in 0..<coarsening { index = Self.coarser(index) }
+                    if subtracting {
+                        guard bins[index - offset] >= n else { throw ModelDeckError("latency sketch taken out holds requests this one does not") }
+                        bins[index - offset] -= n
+                    } else {
+                        bins[index - offset] += n
+                    }
+                }
+                previousEnd = end
+            }
         }
     }
 
@@ -288,12 +346,13 @@ extension LatencyHistogram: Equatable {
     }
 }
 
-/// Reads the bytes and LEB128 varints of an encoded sketch, refusing truncated or oversized ones.
+/// Reads the bytes and LEB128 varints of an encoded sketch, refusing truncated or oversized ones. It reads
+/// the blob in place (no copy); it must not outlive the buffer it was given.
 private struct VarintReader {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var position = 0
 
-    init(_ data: Data) { bytes = [UInt8](data) }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     var atEnd: Bool { position >= bytes.count }
 
@@ -328,7 +387,12 @@ public struct LatencyPairs: Sendable {
 
     /// Adds the requests of one encoded histogram (`LatencyHistogram.encoded()`).
     public mutating func add(encoded data: Data) throws {
-        histogram.add(try LatencyHistogram(encoded: data))
+        try histogram.add(encoded: data)
+    }
+
+    /// Takes the requests of one encoded histogram back out (`LatencyHistogram.subtract(encoded:)`).
+    public mutating func subtract(encoded data: Data) throws {
+        try histogram.subtract(encoded: data)
     }
 
     /// Adds the requests of `other`.

@@ -94,34 +94,141 @@ public struct LiveFigures: Equatable, Sendable, Codable {
     }
 
     /// Adds buckets one by one, then gives the figures: the one computation behind every view.
+    ///
+    /// Counts, costs and sketches are summed whole (`Sums`); the rates count whole the buckets entirely in the
+    /// window (`inside`, integers) and pro rata the ones straddling its start (`partial`). The dashboard's
+    /// rolling window (`RollingFigures`) keeps the same sums as buckets come and go, and gives its figures
+    /// through `figures(window:sums:inside:partial:)`, the same function.
     public struct Builder: Sendable {
         public let window: LiveWindow
-        private var figures: LiveFigures
-        private var proRatedRequests = 0.0
-        private var proRatedCost = 0.0
-        private var proRatedPingCost = 0.0
-        private var latency = LatencyPairs()
-        private var cold = LatencyPairs()
-        private var probeLatency = LatencyPairs()
+        private(set) var sums: Sums
+        private var inside = Amounts()
+        private var partial = Rates()
 
         /// Whether latency histograms are merged; without them only counts, rates and costs are given
         /// (cold starts over an hour, say, where merging hundreds of histograms would buy nothing).
-        public let histograms: Bool
+        public var histograms: Bool { sums.histograms }
 
         public init(window: LiveWindow, histograms: Bool = true) {
             self.window = window
-            self.histograms = histograms
-            figures = LiveFigures(windowSeconds: window.seconds)
+            sums = Sums(histograms: histograms)
         }
 
-        public var isEmpty: Bool {
-            figures.requests == 0 && figures.pings == 0 && figures.probes == 0 && figures.costMicros == 0 && figures.pingCostMicros == 0
-        }
+        public var isEmpty: Bool { sums.isEmpty }
 
         /// Adds one stored bucket (its histograms as stored); a bucket outside the window adds nothing.
         public mutating func add(_ bucket: StoredBucket) throws {
             let share = window.share(ofBucketAt: bucket.start, width: bucket.width)
             guard share > 0 else { return }
+            try sums.add(bucket)
+            if share == 1 {
+                inside.add(bucket)
+            } else {
+                partial.add(bucket, share: share)
+            }
+        }
+
+        /// Adds another builder's buckets over the same window (an endpoint's versions into its total).
+        public mutating func add(_ other: Builder) {
+            precondition(other.window == window, "figures of different windows do not add")
+            sums.add(other.sums)
+            inside.add(other.inside)
+            partial.requests += other.partial.requests
+            partial.cost += other.partial.cost
+            partial.pingCost += other.partial.pingCost
+        }
+
+        public func figuresNow() -> LiveFigures {
+            Self.figures(window: window, sums: sums, inside: inside, partial: partial)
+        }
+
+        /// The figures of `sums` over `window`, where `inside` are the amounts of the buckets entirely in it
+        /// and `partial` the pro-rated amounts of those straddling its start.
+        static func figures(window: LiveWindow, sums: Sums, inside: Amounts, partial: Rates, percentiles known: Sums.Percentiles? = nil) -> LiveFigures {
+            var result = sums.figures
+            result.windowSeconds = window.seconds
+            let seconds = Double(window.seconds)
+            result.requestsPerSecond = (Double(inside.requests) + partial.requests) / seconds
+            result.burnMicrosPerHour = Int64(((Double(inside.cost) + partial.cost) * 3_600 / seconds).rounded())
+            result.pingBurnMicrosPerHour = Int64(((Double(inside.pingCost) + partial.pingCost) * 3_600 / seconds).rounded())
+            result.errorRate = result.requests == 0 ? nil : Double(result.errors) / Double(result.requests)
+            let percentiles = known ?? sums.percentiles()
+            result.p50Milliseconds = percentiles.p50
+            result.p95Milliseconds = percentiles.p95
+            result.p99Milliseconds = percentiles.p99
+            result.warmP99Milliseconds = percentiles.warmP99
+            result.coldP99Milliseconds = percentiles.coldP99
+            result.probeP50Milliseconds = percentiles.probeP50
+            result.probeP99Milliseconds = percentiles.probeP99
+            result.availability = result.probes == 0 ? nil : Double(result.probes - result.probeErrors) / Double(result.probes)
+            return result
+        }
+
+        /// The merged histograms, for views that draw the distribution (the endpoint detail).
+        public var merged: (all: LatencyPairs, cold: LatencyPairs) { (sums.latency, sums.cold) }
+    }
+
+    /// The whole amounts of some buckets (requests, user cost, ping cost): what the rates count.
+    struct Amounts: Sendable, Equatable {
+        var requests: Int64 = 0
+        var cost: Int64 = 0
+        var pingCost: Int64 = 0
+
+        mutating func add(_ bucket: StoredBucket) {
+            requests += bucket.requests
+            cost += bucket.costMicros + bucket.warmupCostMicros
+            pingCost += bucket.warmupCostMicros
+        }
+
+        mutating func subtract(_ bucket: StoredBucket) {
+            requests -= bucket.requests
+            cost -= bucket.costMicros + bucket.warmupCostMicros
+            pingCost -= bucket.warmupCostMicros
+        }
+
+        mutating func add(_ other: Amounts) {
+            requests += other.requests
+            cost += other.cost
+            pingCost += other.pingCost
+        }
+    }
+
+    /// Pro-rated amounts of buckets straddling a window's start.
+    struct Rates: Sendable {
+        var requests = 0.0
+        var cost = 0.0
+        var pingCost = 0.0
+
+        mutating func add(_ bucket: StoredBucket, share: Double) {
+            var amounts = Amounts()
+            amounts.add(bucket)
+            add(amounts, share: share)
+        }
+
+        mutating func add(_ amounts: Amounts, share: Double) {
+            requests += Double(amounts.requests) * share
+            cost += Double(amounts.cost) * share
+            pingCost += Double(amounts.pingCost) * share
+        }
+    }
+
+    /// Buckets summed whole: counts, costs and merged sketches, with no window. Buckets can be taken out
+    /// again (`subtract`), exactly, except where a maximum or a sketch's schema would have to go back down:
+    /// then `subtract` says so and the caller sums again from the buckets.
+    struct Sums: Sendable {
+        private(set) var figures = LiveFigures(windowSeconds: 0)
+        private(set) var latency = LatencyPairs()
+        private(set) var cold = LatencyPairs()
+        private(set) var probeLatency = LatencyPairs()
+        let histograms: Bool
+
+        init(histograms: Bool) { self.histograms = histograms }
+
+        var isEmpty: Bool {
+            figures.requests == 0 && figures.pings == 0 && figures.probes == 0 && figures.costMicros == 0 && figures.pingCostMicros == 0
+        }
+
+        mutating func add(_ bucket: StoredBucket) throws {
             figures.requests += bucket.requests
             figures.errors += bucket.errors
             figures.coldStarts += bucket.coldStarts
@@ -133,18 +240,38 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             figures.probes += bucket.probes
             figures.probeErrors += bucket.probeErrors
             figures.probeColdStarts += bucket.probeColdStarts
-            proRatedRequests += Double(bucket.requests) * share
-            proRatedCost += Double(bucket.costMicros + bucket.warmupCostMicros) * share
-            proRatedPingCost += Double(bucket.warmupCostMicros) * share
             guard histograms else { return }
             if let blob = bucket.latency, bucket.requests > 0 { try latency.add(encoded: blob) }
             if let blob = bucket.coldLatency, bucket.coldStarts > 0 { try cold.add(encoded: blob) }
             if let blob = bucket.probeLatency, bucket.probes > 0 { try probeLatency.add(encoded: blob) }
         }
 
-        /// Adds another builder's buckets over the same window (an endpoint's versions into its total).
-        public mutating func add(_ other: Builder) {
-            precondition(other.window == window, "figures of different windows do not add")
+        /// Takes `bucket` (added before, as it was then) back out. False, with the sums left unusable, when
+        /// that cannot be exact: the bucket held the maximum in flight, or a sketch coarser than the finest.
+        mutating func subtract(_ bucket: StoredBucket) -> Bool {
+            if bucket.maxInFlight > 0, bucket.maxInFlight >= figures.maxInFlight { return false }
+            figures.requests -= bucket.requests
+            figures.errors -= bucket.errors
+            figures.coldStarts -= bucket.coldStarts
+            figures.pings -= bucket.warmups
+            figures.pingColdStarts -= bucket.warmupColdStarts
+            figures.costMicros -= bucket.costMicros
+            figures.pingCostMicros -= bucket.warmupCostMicros
+            figures.probes -= bucket.probes
+            figures.probeErrors -= bucket.probeErrors
+            figures.probeColdStarts -= bucket.probeColdStarts
+            guard histograms else { return true }
+            func out(_ blob: Data?, _ n: Int64, _ pairs: inout LatencyPairs) -> Bool {
+                guard let blob, n > 0 else { return true }
+                // A sketch coarser than schema 0 made the sum coarser; without it the sum would be finer.
+                guard LatencyHistogram.schema(ofEncoded: blob) == 0 else { return false }
+                return (try? pairs.subtract(encoded: blob)) != nil
+            }
+            return out(bucket.latency, bucket.requests, &latency) && out(bucket.coldLatency, bucket.coldStarts, &cold)
+                && out(bucket.probeLatency, bucket.probes, &probeLatency)
+        }
+
+        mutating func add(_ other: Sums) {
             figures.requests += other.figures.requests
             figures.errors += other.figures.errors
             figures.coldStarts += other.figures.coldStarts
@@ -156,34 +283,21 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             figures.probes += other.figures.probes
             figures.probeErrors += other.figures.probeErrors
             figures.probeColdStarts += other.figures.probeColdStarts
-            proRatedRequests += other.proRatedRequests
-            proRatedCost += other.proRatedCost
-            proRatedPingCost += other.proRatedPingCost
             latency.add(other.latency)
             cold.add(other.cold)
             probeLatency.add(other.probeLatency)
         }
 
-        public func figuresNow() -> LiveFigures {
-            var result = figures
-            let seconds = Double(window.seconds)
-            result.requestsPerSecond = proRatedRequests / seconds
-            result.burnMicrosPerHour = Int64((proRatedCost * 3_600 / seconds).rounded())
-            result.pingBurnMicrosPerHour = Int64((proRatedPingCost * 3_600 / seconds).rounded())
-            result.errorRate = result.requests == 0 ? nil : Double(result.errors) / Double(result.requests)
-            result.p50Milliseconds = latency.milliseconds(atPercentile: 50)
-            result.p95Milliseconds = latency.milliseconds(atPercentile: 95)
-            result.p99Milliseconds = latency.milliseconds(atPercentile: 99)
-            result.warmP99Milliseconds = latency.subtracting(cold).milliseconds(atPercentile: 99)
-            result.coldP99Milliseconds = cold.milliseconds(atPercentile: 99)
-            result.probeP50Milliseconds = probeLatency.milliseconds(atPercentile: 50)
-            result.probeP99Milliseconds = probeLatency.milliseconds(atPercentile: 99)
-            result.availability = result.probes == 0 ? nil : Double(result.probes - result.probeErrors) / Double(result.probes)
-            return result
+        struct Percentiles: Sendable, Equatable {
+            var p50, p95, p99, warmP99, coldP99, probeP50, probeP99: Double?
         }
 
-        /// The merged histograms, for views that draw the distribution (the endpoint detail).
-        public var merged: (all: LatencyPairs, cold: LatencyPairs) { (latency, cold) }
+        func percentiles() -> Percentiles {
+            Percentiles(p50: latency.milliseconds(atPercentile: 50), p95: latency.milliseconds(atPercentile: 95),
+                        p99: latency.milliseconds(atPercentile: 99), warmP99: latency.subtracting(cold).milliseconds(atPercentile: 99),
+                        coldP99: cold.milliseconds(atPercentile: 99), probeP50: probeLatency.milliseconds(atPercentile: 50),
+                        probeP99: probeLatency.milliseconds(atPercentile: 99))
+        }
     }
 }
 
@@ -269,16 +383,37 @@ public struct EndpointFigures: Equatable, Sendable, Codable {
 
     /// Adds buckets of any endpoints and versions into figures per endpoint.
     public static func build(_ buckets: some Sequence<StoredBucket>, window: LiveWindow) throws -> [String: EndpointFigures] {
-        var builders: [String: [String: LiveFigures.Builder]] = [:]
-        for bucket in buckets {
-            try builders[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: window)].add(bucket)
+        var builder = Builder(window: window)
+        for bucket in buckets { try builder.add(bucket) }
+        return builder.figures()
+    }
+
+    /// Adds buckets of any endpoints and versions one at a time (a caller streaming them from the registry),
+    /// then gives the figures per endpoint: each version's, and their sum as the endpoint's.
+    public struct Builder: Sendable {
+        public let window: LiveWindow
+        private var versions: [String: [String: LiveFigures.Builder]] = [:]
+
+        public init(window: LiveWindow) { self.window = window }
+
+        public mutating func add(_ bucket: StoredBucket) throws {
+            try versions[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: window)].add(bucket)
         }
-        var result: [String: EndpointFigures] = [:]
-        for (endpoint, versions) in builders {
+
+        /// The figures of `endpoint`; zero when none of its buckets was added.
+        public func figures(of endpoint: String) -> EndpointFigures {
+            Self.figures(versions[endpoint] ?? [:], window: window)
+        }
+
+        /// The figures of every endpoint with buckets.
+        public func figures() -> [String: EndpointFigures] {
+            versions.mapValues { Self.figures($0, window: window) }
+        }
+
+        private static func figures(_ versions: [String: LiveFigures.Builder], window: LiveWindow) -> EndpointFigures {
             var total = LiveFigures.Builder(window: window)
             for builder in versions.values { total.add(builder) }
-            result[endpoint] = EndpointFigures(total: total.figuresNow(), versions: versions.mapValues { $0.figuresNow() })
+            return EndpointFigures(total: total.figuresNow(), versions: versions.mapValues { $0.figuresNow() })
         }
-        return result
     }
 }

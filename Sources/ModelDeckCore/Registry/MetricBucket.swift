@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 
 /// One row of `metric_buckets`: what an endpoint's version did in one interval (10 s recent, 1 min older).
@@ -136,23 +137,85 @@ public struct MetricBucket: Equatable, Sendable {
                          arguments: [endpoint, from, to]).map(MetricBucket.init(row:))
     }
 
-    private func store(at key: Key, _ db: Database) throws {
+    /// Writes the bucket at `key`, updating a stored one in place, stamped with the transaction's write
+    /// sequence (`BucketWriteSequence`): the one place buckets are written, so the dashboard finds every
+    /// bucket changed since its last refresh by `write_seq` alone.
+    ///
+    /// An upsert (`INSERT … ON CONFLICT DO UPDATE`) rather than `INSERT OR REPLACE`, which deletes the row and
+    /// inserts another, rewriting the entries of every index (https://sqlite.org/lang_conflict.html, REPLACE);
+    /// an update in place rewrites only the entries of the indexes whose columns change (here `write_seq`'s).
+    /// Its statement is prepared once per connection (`cachedStatement`). `replacing` writes it the way main
+    /// did (no stamp, `INSERT OR REPLACE`, prepared at each write), for the `bucket-writes` benchmark only.
+    func store(at key: Key, _ db: Database, replacing: Bool = false) throws {
         let total = self
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO metric_buckets
-                (endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
-                 latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, instances, mb_ms,
-                 cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, probe_latency_hist,
-                 cpu_utilization_pct, memory_utilization_pct)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
-                             total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
-                             total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),
-                             total.latency.milliseconds(atPercentile: 95), total.latency.milliseconds(atPercentile: 99),
-                             total.maxInFlight, total.instances, total.mbMs, total.costMicros, total.warmupCostMicros,
-                             total.probes, total.probeErrors, total.probeColdStarts,
-                             total.probes > 0 ? total.probeLatency.encoded() : nil,
-                             total.cpuUtilizationPercent, total.memoryUtilizationPercent])
+        var arguments: StatementArguments = [
+            key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
+            total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
+            total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),
+            total.latency.milliseconds(atPercentile: 95), total.latency.milliseconds(atPercentile: 99),
+            total.maxInFlight, total.instances, total.mbMs, total.costMicros, total.warmupCostMicros,
+            total.probes, total.probeErrors, total.probeColdStarts,
+            total.probes > 0 ? total.probeLatency.encoded() : nil,
+            total.cpuUtilizationPercent, total.memoryUtilizationPercent]
+        if replacing { return try db.execute(sql: Self.replaceSQL, arguments: arguments) }
+        arguments += [try BucketWriteSequence.stamp(db)]
+        try db.cachedStatement(sql: Self.upsertSQL).execute(arguments: arguments)
+    }
+
+    private static let columns = """
+        endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts,
+        latency_hist, cold_latency_hist, p50_ms, p95_ms, p99_ms, max_in_flight, instances, mb_ms,
+        cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, probe_latency_hist,
+        cpu_utilization_pct, memory_utilization_pct
+        """
+    private static let values = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+    private static let replaceSQL = "INSERT OR REPLACE INTO metric_buckets (\(columns)) VALUES (\(values))"
+    private static let upsertSQL = """
+        INSERT INTO metric_buckets (\(columns), write_seq) VALUES (\(values), ?)
+        ON CONFLICT (endpoint, version_id, start, width_s) DO UPDATE SET
+            requests = excluded.requests, errors = excluded.errors, cold_starts = excluded.cold_starts,
+            warmups = excluded.warmups, warmup_cold_starts = excluded.warmup_cold_starts,
+            latency_hist = excluded.latency_hist, cold_latency_hist = excluded.cold_latency_hist,
+            p50_ms = excluded.p50_ms, p95_ms = excluded.p95_ms, p99_ms = excluded.p99_ms,
+            max_in_flight = excluded.max_in_flight, instances = excluded.instances, mb_ms = excluded.mb_ms,
+            cost_micros = excluded.cost_micros, warmup_cost_micros = excluded.warmup_cost_micros,
+            probes = excluded.probes, probe_errors = excluded.probe_errors, probe_cold_starts = excluded.probe_cold_starts,
+            probe_latency_hist = excluded.probe_latency_hist,
+            cpu_utilization_pct = excluded.cpu_utilization_pct, memory_utilization_pct = excluded.memory_utilization_pct,
+            write_seq = excluded.write_seq
+        """
+}
+
+/// The write sequence of `metric_buckets` (migration "2026-11-30 bucket write sequence"): a one-row counter
+/// bumped once per transaction that writes buckets, and every bucket that transaction writes stamped with
+/// the new value. A reader that saw the counter at `v` finds every bucket written since with `write_seq > v`
+/// (an index), which is how the dashboard refreshes without reading its windows again. Deletes are not
+/// stamped: only the rollup deletes buckets inside a day, and it writes the coarser bucket holding them in the
+/// same transaction (stamped), older than any live window.
+///
+/// Once per transaction rather than per row: the counter is one row, bumped at the transaction's first
+/// bucket; the value is kept for the connection until the transaction ends (GRDB's `afterNextTransaction`).
+/// Kept in Swift because SQLite has no transaction identifier to key it by, and a trigger per row is what
+/// made `cost_hours` cost a quarter of the write rate.
+public enum BucketWriteSequence {
+    private static let current = Mutex<[ObjectIdentifier: Int64]>([:])
+
+    /// The transaction's stamp, bumping the counter at its first call in the transaction.
+    static func stamp(_ db: Database) throws -> Int64 {
+        let connection = ObjectIdentifier(db)
+        if let value = current.withLock({ $0[connection] }) { return value }
+        let value = try Int64.fetchOne(db, sql: """
+            INSERT INTO bucket_write_sequence (id, value) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET value = value + 1 RETURNING value
+            """) ?? 0
+        current.withLock { $0[connection] = value }
+        let forget: @Sendable (Database) -> Void = { _ in _ = current.withLock { $0.removeValue(forKey: connection) } }
+        db.afterNextTransaction(onCommit: forget, onRollback: forget)
+        return value
+    }
+
+    /// The counter as of `db`'s snapshot: every bucket written so far has `write_seq` at most this.
+    static func value(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM bucket_write_sequence WHERE id = 1") ?? 0
     }
 }
 
@@ -230,7 +293,7 @@ public enum MetricRollup {
     }
 
     /// The bucket widths stored below `limit`, each found through the (width_s, start) index.
-    private static func widths(_ db: Database, below limit: Int64) throws -> [Int64] {
+    static func widths(_ db: Database, below limit: Int64) throws -> [Int64] {
         var result: [Int64] = []
         var after: Int64 = 0
         while let width = try Int64.fetchOne(db, sql: "SELECT MIN(width_s) FROM metric_buckets WHERE width_s > ? AND width_s < ?",

@@ -22,6 +22,7 @@ public enum Migrations {
         ("2026-11-30 provisioned concurrency", addProvisionedConcurrency),
         ("2026-11-30 instance utilization", addInstanceUtilization),
         ("2026-11-30 deployment generation", addDeploymentGeneration),
+        ("2026-11-30 bucket write sequence", addBucketWriteSequence),
     ]
 
     /// The names of every migration this build knows, oldest first. Reading them builds no migrator: a
@@ -460,5 +461,17 @@ public enum Migrations {
                 END
                 """)
         }
+    }
+
+    /// The write sequence of `metric_buckets` (`BucketWriteSequence`): a one-row counter bumped once per
+    /// transaction that writes buckets, and `write_seq` on every bucket, indexed, so that the dashboard reads
+    /// only the buckets written since its last refresh (issue #20). Buckets already stored keep 0; the
+    /// counter's row is made by the first write, like `deployment_generation`'s.
+    private static func addBucketWriteSequence(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE bucket_write_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+            ALTER TABLE metric_buckets ADD COLUMN write_seq INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX metric_buckets_by_write_seq ON metric_buckets(write_seq);
+            """)
     }
 }

@@ -4,13 +4,15 @@ import GRDB
 extension CostBurn {
     /// Reads every endpoint's burn as of `now` (buckets that start after `now` are ignored). `table` only
     /// labels how each endpoint is priced (default: `PriceTable.load()`); the amounts are those stored.
-    public static func load(_ db: Database, now: Date, table: PriceTable? = nil) throws -> CostBurn {
+    /// `recent`: the live figures of the `nowWindowSeconds` ending at `now`, when the caller already has them
+    /// (the dashboard), so the five minutes of buckets are not read and merged twice.
+    public static func load(_ db: Database, now: Date, table: PriceTable? = nil, recent: [String: EndpointFigures]? = nil) throws -> CostBurn {
         let table = table ?? (try? PriceTable.load()) ?? .standard
         let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
         let dayStart = nowSeconds / 86_400 * 86_400
         // The rate now is the live figures' burn over the last 5 minutes: the same figure every view shows.
-        let live = try EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: LiveWindow(start: nowSeconds - nowWindowSeconds, end: nowSeconds)),
-                                             window: LiveWindow(start: nowSeconds - nowWindowSeconds, end: nowSeconds))
+        let nowWindow = LiveWindow(start: nowSeconds - nowWindowSeconds, end: nowSeconds)
+        let live = try recent ?? EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: nowWindow), window: nowWindow)
         let projectionStart = nowSeconds - projectionWindowSeconds
         let earliest = min(dayStart, projectionStart)
         let rows = try Row.fetchAll(db, sql: """

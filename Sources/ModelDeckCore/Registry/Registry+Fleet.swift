@@ -43,9 +43,12 @@ public struct Fleet: Sendable {
 }
 
 extension EndpointStatus {
-    /// Every endpoint's status, in name order: the buckets of the last hour are read once and added into
-    /// the three windows (a minute, five minutes, an hour), the same way `LiveFigures` reads any window.
-    static func loadAll(_ db: Database, now: Date) throws -> [EndpointStatus] {
+    /// Every endpoint's status, in name order: the buckets of the last five minutes are read once and added
+    /// into two windows (a minute, five minutes), and the hour's counts are summed in SQL — each read the
+    /// way `LiveFigures` reads any window.
+    /// With `rolling`, the minute and the five minutes come from the dashboard's rolling windows
+    /// (`RollingFigures`, lengths 60 and `Fleet.recentSeconds`), brought to `now` by reading only what changed.
+    static func loadAll(_ db: Database, now: Date, rolling: inout RollingFigures?) throws -> [EndpointStatus] {
         let minute = LiveWindow(last: 60, now: now)
         let recent = LiveWindow(last: Fleet.recentSeconds, now: now)
         let hour = LiveWindow(last: 3_600, now: now)
@@ -56,33 +59,37 @@ extension EndpointStatus {
         let drifts = try Registry.drifts(db)
         let instances = try Registry.instanceFigures(db)
 
-        var lastMinute: [String: [String: LiveFigures.Builder]] = [:]
-        var lastFive: [String: [String: LiveFigures.Builder]] = [:]
-        var lastHour: [String: LiveFigures.Builder] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
-                   cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts,
-                   CASE WHEN start + width_s > :recent THEN latency_hist END AS latency_hist,
-                   CASE WHEN start + width_s > :recent THEN cold_latency_hist END AS cold_latency_hist,
-                   CASE WHEN start + width_s > :recent THEN probe_latency_hist END AS probe_latency_hist
-            FROM metric_buckets WHERE start > :hour - 86400 AND start < :now AND start + width_s > :hour
-            """, arguments: ["recent": recent.start, "hour": hour.start, "now": hour.end]) {
-            let bucket = StoredBucket(row: row)
-            try lastHour[bucket.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(bucket)
-            guard bucket.start + bucket.width > recent.start else { continue }
-            try lastFive[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: recent)].add(bucket)
-            guard bucket.start + bucket.width > minute.start else { continue }
-            try lastMinute[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: minute)].add(bucket)
+        // The last five minutes bucket by bucket (histograms merged), streamed rather than held; the last
+        // minute is part of them. The hour needs counts only: summed in SQL, then read by `LiveFigures` as one
+        // bucket, so the figure is still made where every other one is.
+        var minuteFigures: [String: EndpointFigures]
+        var recentFigures: [String: EndpointFigures]
+        var coldStarts: [String: Int64] = [:]
+        if var kept = rolling {
+            try kept.refresh(db, now: recent.end)
+            minuteFigures = kept.figures(length: minute.seconds)
+            recentFigures = kept.figures(length: recent.seconds)
+            coldStarts = kept.figures(length: hour.seconds).mapValues { $0.total.observed.coldStarts }
+            rolling = kept
+        } else {
+            var lastMinute = EndpointFigures.Builder(window: minute)
+            var lastFive = EndpointFigures.Builder(window: recent)
+            try StoredBucket.forEach(db, overlapping: recent) { bucket in
+                try lastFive.add(bucket)
+                if bucket.start + bucket.width > minute.start { try lastMinute.add(bucket) }
+            }
+            minuteFigures = lastMinute.figures()
+            recentFigures = lastFive.figures()
+            var lastHour: [String: LiveFigures.Builder] = [:]
+            for sum in try StoredBucket.sums(db, overlapping: hour) {
+                try lastHour[sum.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(sum)
+            }
+            coldStarts = lastHour.mapValues { $0.figuresNow().observed.coldStarts }
         }
-        func figures(_ builders: [String: LiveFigures.Builder]?, window: LiveWindow) -> EndpointFigures {
-            var total = LiveFigures.Builder(window: window)
-            for builder in (builders ?? [:]).values { total.add(builder) }
-            return EndpointFigures(total: total.figuresNow(), versions: (builders ?? [:]).mapValues { $0.figuresNow() })
-        }
-
         let sparkFrom = (Int64(now.timeIntervalSince1970) / 60 - Int64(Fleet.sparklineMinutes) + 1) * 60
         let minuteP99s = try Registry.minuteP99s(db, since: sparkFrom)
-        let burn = Dictionary(try CostBurn.load(db, now: now).endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
+        let burn = Dictionary(try CostBurn.load(db, now: now, recent: Fleet.recentSeconds == CostBurn.nowWindowSeconds ? recentFigures : nil)
+                                .endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
 
         return try Endpoint.order(Column("name")).fetchAll(db).map { endpoint in
             var sparkline: [Double?] = []
@@ -95,9 +102,9 @@ extension EndpointStatus {
             }
             return EndpointStatus(endpoint: endpoint, targetKind: targets[endpoint.target], weights: weights[endpoint.name] ?? [:],
                                   deployment: active[endpoint.name], keepWarm: keepWarm[endpoint.name],
-                                  lastMinute: figures(lastMinute[endpoint.name], window: minute),
-                                  recent: figures(lastFive[endpoint.name], window: recent),
-                                  coldStartsLastHour: lastHour[endpoint.name]?.figuresNow().observed.coldStarts ?? 0,
+                                  lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
+                                  recent: recentFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
+                                  coldStartsLastHour: coldStarts[endpoint.name] ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
                                   today: burn[endpoint.name]?.today ?? CostSplit(),
                                   projectedMonth: burn[endpoint.name]?.projectedMonth ?? CostSplit(),
@@ -108,13 +115,21 @@ extension EndpointStatus {
 
 extension Registry {
     /// Everything the dashboard shows, in one read transaction; lists keep their newest `historyLimit` rows.
-    public func fleet(now: Date, historyLimit: Int = 500) throws -> Fleet {
+    /// With `rolling` (kept by the caller from one refresh to the next, `RollingFigures.dashboard` at first),
+    /// the live figures are brought up to date rather than read again.
+    public func fleet(now: Date, historyLimit: Int = 500, rolling: inout RollingFigures?) throws -> Fleet {
         try read { db in
-            Fleet(daemon: try DaemonStatus.load(db, now: now), endpoints: try EndpointStatus.loadAll(db, now: now),
+            Fleet(daemon: try DaemonStatus.load(db, now: now), endpoints: try EndpointStatus.loadAll(db, now: now, rolling: &rolling),
                   versions: try Listings.versions(db), deployments: try Listings.deployments(db, limit: historyLimit),
                   targets: try Listings.targets(db), events: try Listings.events(db, limit: historyLimit),
                   failingNotifications: try FailingNotification.load(db))
         }
+    }
+
+    /// Everything the dashboard shows, every figure read afresh.
+    public func fleet(now: Date, historyLimit: Int = 500) throws -> Fleet {
+        var none: RollingFigures?
+        return try fleet(now: now, historyLimit: historyLimit, rolling: &none)
     }
 
     /// The endpoints as `modeldeck get endpoints` and `/api/v1/endpoints` list them, with their live figures
@@ -123,10 +138,14 @@ extension Registry {
         try read { db in
             var rows = try Listings.endpoints(db)
             guard let window else { return rows }
-            let figures = try EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: window), window: window)
+            var builder = EndpointFigures.Builder(window: window)
+            try StoredBucket.forEach(db, overlapping: window) { try builder.add($0) }
+            let figures = builder.figures()
             let instances = try Registry.instanceFigures(db)
             let nowDate = Date(timeIntervalSince1970: TimeInterval(window.end))
-            let burn = Dictionary(try CostBurn.load(db, now: nowDate).endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
+            // Over the five minutes `CostBurn` reads its rate from, the figures just built are those.
+            let burn = Dictionary(try CostBurn.load(db, now: nowDate, recent: window.seconds == CostBurn.nowWindowSeconds ? figures : nil)
+                                    .endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
             for index in rows.indices {
                 let name = rows[index].name
                 let endpointFigures = figures[name] ?? EndpointFigures(total: LiveFigures(windowSeconds: window.seconds))

@@ -35,8 +35,9 @@ extension Listings {
     static func endpoints(_ db: Database) throws -> [EndpointRow] {
         let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         let drifts = try Registry.drifts(db)
+        let weights = try TrafficSplit.allDesired(db)
         return try Endpoint.fetchAll(db, sql: "SELECT * FROM endpoints ORDER BY name").map { endpoint in
-            let traffic = try TrafficSplit.desired(db, endpoint: endpoint.name)?.weights ?? [:]
+            let traffic = weights[endpoint.name] ?? [:]
             let deployment = active[endpoint.name].map { "#\($0.id ?? 0) \($0.toVersion) \($0.state.rawValue) \($0.currentWeight)%" }
             var keepWarm = KeepWarmRow(mode: endpoint.keepWarm.mode)
             if case .fixed(let every, let concurrency) = endpoint.keepWarm {

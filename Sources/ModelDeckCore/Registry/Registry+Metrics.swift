@@ -4,26 +4,54 @@ import GRDB
 // The metric buckets: what the gateway and the drivers measured, and the live figures read from them.
 
 extension StoredBucket: FetchableRecord {
+    /// The columns `init(row:)` reads, in its order: rows are read by position, which at hundreds of
+    /// thousands of buckets per dashboard snapshot is several times cheaper than looking each column up by name.
+    static let selection = """
+        endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
+        cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, latency_hist, cold_latency_hist, probe_latency_hist
+        """
+
+    /// A row selected with `selection` (the histogram columns may be NULL, or left out as NULL by the query).
     public init(row: Row) {
-        self.init(endpoint: row["endpoint"], version: row["version_id"], start: row["start"], width: row["width_s"],
-                  requests: row["requests"], errors: row["errors"], coldStarts: row["cold_starts"], warmups: row["warmups"],
-                  warmupColdStarts: row["warmup_cold_starts"], maxInFlight: row["max_in_flight"], costMicros: row["cost_micros"],
-                  warmupCostMicros: row["warmup_cost_micros"], latency: row["latency_hist"], coldLatency: row["cold_latency_hist"],
-                  probes: row["probes"], probeErrors: row["probe_errors"], probeColdStarts: row["probe_cold_starts"],
-                  probeLatency: row["probe_latency_hist"])
+        self.init(endpoint: row[0], version: row[1], start: row[2], width: row[3], requests: row[4], errors: row[5],
+                  coldStarts: row[6], warmups: row[7], warmupColdStarts: row[8], maxInFlight: row[9], costMicros: row[10],
+                  warmupCostMicros: row[11], latency: row[15], coldLatency: row[16], probes: row[12], probeErrors: row[13],
+                  probeColdStarts: row[14], probeLatency: row[17])
     }
+
+    /// The SQL that picks the buckets overlapping `:from..<:to`. `start` is indexed; a bucket overlaps only
+    /// if it starts less than the widest stored bucket before `:from`, which bounds the index range (the
+    /// widest is read from the `(width_s, start)` index in one step, and is at most a day).
+    static let overlapping = """
+        start > :from - (SELECT IFNULL(MAX(width_s), 0) FROM metric_buckets) AND start < :to AND start + width_s > :from
+        """
 
     /// The buckets that overlap `window`, of one endpoint (and version) or of all.
     static func fetchAll(_ db: Database, overlapping window: LiveWindow, endpoint: String? = nil, version: String? = nil) throws -> [StoredBucket] {
-        // `start` is indexed; no bucket is wider than a day, so the index bounds the scan.
         try StoredBucket.fetchAll(db, sql: """
-            SELECT endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
-                   cost_micros, warmup_cost_micros, latency_hist, cold_latency_hist, probes, probe_errors, probe_cold_starts, probe_latency_hist
-            FROM metric_buckets
-            WHERE start > :from - 86400 AND start < :to AND start + width_s > :from
-              AND (:endpoint IS NULL OR endpoint = :endpoint) AND (:version IS NULL OR version_id = :version)
+            SELECT \(selection) FROM metric_buckets
+            WHERE \(overlapping) AND (:endpoint IS NULL OR endpoint = :endpoint) AND (:version IS NULL OR version_id = :version)
             ORDER BY start
             """, arguments: ["from": window.start, "to": window.end, "endpoint": endpoint, "version": version])
+    }
+
+    /// Every bucket that overlaps `window`, one at a time without holding them all (a dashboard snapshot at
+    /// 10,000 endpoints reads 300,000 of them).
+    static func forEach(_ db: Database, overlapping window: LiveWindow, _ body: (StoredBucket) throws -> Void) throws {
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(selection) FROM metric_buckets WHERE \(overlapping)",
+                                       arguments: ["from": window.start, "to": window.end])
+        while let row = try rows.next() { try body(StoredBucket(row: row)) }
+    }
+
+    /// The whole buckets overlapping `window` summed per endpoint in SQL, each sum as one bucket spanning the
+    /// window, without histograms: counts and costs (not rates) for `LiveFigures.Builder(histograms: false)`.
+    static func sums(_ db: Database, overlapping window: LiveWindow) throws -> [StoredBucket] {
+        try Row.fetchAll(db, sql: """
+            SELECT endpoint, '' AS version_id, :from AS start, :to - :from AS width_s, SUM(requests), SUM(errors), SUM(cold_starts),
+                   SUM(warmups), SUM(warmup_cold_starts), MAX(max_in_flight), SUM(cost_micros), SUM(warmup_cost_micros), SUM(probes),
+                   SUM(probe_errors), SUM(probe_cold_starts), NULL, NULL, NULL
+            FROM metric_buckets WHERE \(overlapping) GROUP BY endpoint
+            """, arguments: ["from": window.start, "to": window.end]).map(StoredBucket.init(row:))
     }
 }
 

@@ -20,8 +20,9 @@ public final class Registry: Sendable {
     public static let busyTimeout: TimeInterval = 10
 
     /// Opens the registry at `path`, creating it (and its folder, mode 0700) when `create` is true. A
-    /// `readOnly` registry (the dashboard's loader) neither creates nor migrates anything.
-    public init(path: String, create: Bool = true, readOnly: Bool = false) throws {
+    /// `readOnly` registry (the dashboard's loader) neither creates nor migrates anything. `migratedUpTo` stops
+    /// the migrations after the one named (a benchmark comparing a schema with and without a later change).
+    public init(path: String, create: Bool = true, readOnly: Bool = false, migratedUpTo: String? = nil) throws {
         self.path = path
         try RegistryOwnership.check(path)
         let fileManager = FileManager.default
@@ -42,7 +43,11 @@ public final class Registry: Sendable {
         do {
             writer = try DatabasePool(path: path, configuration: configuration)
             let applied = try Registry.appliedMigrations(writer)
-            if !applied.isSuperset(of: Migrations.names) && !readOnly { try Migrations.migrator.migrate(writer) }
+            if let migratedUpTo, !readOnly {
+                try Migrations.migrator.migrate(writer, upTo: migratedUpTo)
+            } else if !applied.isSuperset(of: Migrations.names) && !readOnly {
+                try Migrations.migrator.migrate(writer)
+            }
         } catch let error as DatabaseError {
             throw ModelDeckError("cannot open registry \(path): \(error.message ?? "\(error.resultCode)")")
         }

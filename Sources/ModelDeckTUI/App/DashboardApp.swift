@@ -119,6 +119,8 @@ final class Loader: Sendable {
     private let registry: Registry
     private let queue = DispatchQueue(label: "modeldeck.tui.loader")
     private let state = Mutex<(busy: Bool, result: Outcome?)>((false, nil))
+    /// The live figures kept from one load to the next (`RollingFigures`): a load reads only what changed.
+    private let rolling = Mutex<RollingFigures?>(RollingFigures.dashboard)
 
     /// What one background load gave: the figures, or why there are none (the screen keeps the last ones).
     enum Outcome: Sendable {
@@ -136,7 +138,15 @@ final class Loader: Sendable {
 
     func loadNow(detail: String?) throws -> (data: DashboardData, detail: EndpointDetail?) {
         let now = Date()
-        return (try DashboardData.load(registry, now: now), try detail.map { try EndpointDetail.load(registry, endpoint: $0, now: now) })
+        let data = try rolling.withLock { kept in
+            do {
+                return try DashboardData.load(registry, now: now, rolling: &kept)
+            } catch {
+                kept = RollingFigures.dashboard  // start again from a full read next time
+                throw error
+            }
+        }
+        return (data, try detail.map { try EndpointDetail.load(registry, endpoint: $0, now: now) })
     }
 
     /// Starts a load unless one is running (then returns false, unless `force`, which queues one more).

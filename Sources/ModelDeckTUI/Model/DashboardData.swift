@@ -48,14 +48,22 @@ public struct DashboardData: Sendable {
     public static let historyLimit = 500
 
     /// One snapshot of the registry (one read transaction), laid out for the views.
-    public static func load(_ registry: Registry, now: Date) throws -> DashboardData {
-        let fleet = try registry.fleet(now: now, historyLimit: historyLimit)
+    /// `rolling`: the live figures kept from the last snapshot (`RollingFigures.dashboard` at first); without
+    /// it every figure is read afresh.
+    public static func load(_ registry: Registry, now: Date, rolling: inout RollingFigures?) throws -> DashboardData {
+        let fleet = try registry.fleet(now: now, historyLimit: historyLimit, rolling: &rolling)
         var data = DashboardData(registryPath: registry.path, loadedAt: now, daemon: fleet.daemon,
                                  endpoints: fleet.endpoints.map(EndpointSummary.init(status:)), versions: fleet.versions,
                                  deployments: fleet.deployments, targets: fleet.targets, events: fleet.events,
                                  failingNotifications: fleet.failingNotifications)
         data.benchRuns = try registry.benchRuns(limit: historyLimit)
         return data
+    }
+
+    /// One snapshot with every figure read afresh.
+    public static func load(_ registry: Registry, now: Date) throws -> DashboardData {
+        var none: RollingFigures?
+        return try load(registry, now: now, rolling: &none)
     }
 }
 

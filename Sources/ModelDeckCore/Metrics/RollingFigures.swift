@@ -1,0 +1,296 @@
+import Foundation
+
+/// The dashboard's live figures over windows that end now (the last minute, the last five), kept up to date
+/// from one refresh to the next instead of read again (issue #20: at 10,000 endpoints five minutes of
+/// 10-second buckets are 300,000 rows, which no refresh can read in 50 ms).
+///
+/// Per window and endpoint version it keeps the buckets that overlap the window summed whole
+/// (`LiveFigures.Sums`: counts, costs, merged sketches), the amounts of those entirely inside it, and the few
+/// straddling its start, whose share of the window changes with every refresh. A refresh
+/// (`Registry.refresh(_:now:)`) then reads only:
+/// - the buckets written since the last refresh (`BucketWriteSequence`); a bucket written again is taken out
+///   as it was and added as it is. The old value is known for the buckets that started in the last
+///   `youngSeconds` (kept here: the recorder writes only those); a bucket written again further back (a
+///   platform's collector revising its figures, the rollup) makes its endpoint version be summed again from
+///   its buckets;
+/// - the buckets that left a window, entered it, or came to straddle its start as it moved.
+///
+/// A sum that cannot be taken from exactly (the bucket with the maximum in flight left, or a sketch coarser
+/// than the finest) is summed again from the buckets too. The figures themselves are made by
+/// `LiveFigures.Builder.figures`, the one computation behind every view, so they are those a full read of
+/// the window gives: `RollingFiguresTests` checks that after every step of random writes and refreshes.
+public struct RollingFigures: Sendable {
+    /// Buckets that start this close to the end of the last refresh are kept whole, so that one written
+    /// again can be taken out as it was.
+    public static let youngSeconds: Int64 = 30
+
+    public struct VersionKey: Hashable, Sendable {
+        public var endpoint: String
+        public var version: String
+    }
+
+    struct Straddler: Sendable {
+        var start: Int64
+        var width: Int64
+        var amounts: LiveFigures.Amounts
+    }
+
+    /// One endpoint version over one window.
+    struct Entry: Sendable {
+        var sums: LiveFigures.Sums
+        var inside = LiveFigures.Amounts()
+        var straddlers: [Straddler] = []
+        var percentiles: LiveFigures.Sums.Percentiles?
+        /// How many buckets it holds: a version is shown while one of its buckets overlaps the window.
+        var buckets = 0
+
+        init(histograms: Bool) { sums = LiveFigures.Sums(histograms: histograms) }
+
+        var isEmpty: Bool { buckets == 0 }
+    }
+
+    /// The window lengths kept, in seconds.
+    public let lengths: [Int64]
+    /// The lengths whose figures need no latency (counts, costs and rates only: cold starts over the hour).
+    public let countsOnly: Set<Int64>
+    /// The end of the windows as of the last refresh, and the write sequence read with it.
+    public private(set) var end: Int64?
+    public private(set) var sequence: Int64 = 0
+    /// Per window length, per endpoint, per version.
+    private var entries: [Int64: [String: [String: Entry]]] = [:]
+    /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`).
+    private var young: [MetricBucket.Key: StoredBucket] = [:]
+
+    /// The dashboard's: the last minute, the last five (`Fleet.recentSeconds`) and, counts only, the hour.
+    public static var dashboard: RollingFigures { RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [3_600]) }
+
+    public init(lengths: [Int64], countsOnly: Set<Int64> = []) {
+        precondition(!lengths.isEmpty && lengths.allSatisfy { $0 > Self.youngSeconds }, "windows are longer than the young buckets")
+        self.lengths = lengths.sorted()
+        self.countsOnly = countsOnly
+    }
+
+    /// The longest window kept.
+    public var longest: Int64 { lengths.last ?? 0 }
+
+    static func key(_ bucket: StoredBucket) -> MetricBucket.Key {
+        MetricBucket.Key(endpoint: bucket.endpoint, version: bucket.version, start: bucket.start, width: bucket.width)
+    }
+
+    // MARK: Loading
+
+    /// Starts again from `buckets`: every bucket that ends after `now - longest` (future ones included),
+    /// as of write sequence `sequence`.
+    public mutating func load(_ buckets: some Sequence<StoredBucket>, now: Int64, sequence: Int64) throws {
+        reset(now: now, sequence: sequence)
+        for bucket in buckets { try place(bucket) }
+    }
+
+    /// Forgets every bucket: windows ending at `now`, as of write sequence `sequence`; `place` adds them.
+    mutating func reset(now: Int64, sequence: Int64) {
+        entries = [:]
+        young = [:]
+        end = now
+        self.sequence = sequence
+    }
+
+    /// Sums one endpoint version again from `buckets` (all of its buckets that end after `now - longest`),
+    /// for the versions `refresh` could not keep exactly.
+    mutating func reload(_ version: VersionKey, from buckets: [StoredBucket]) throws {
+        for length in lengths { entries[length]?[version.endpoint]?[version.version] = nil }
+        young = young.filter { $0.key.endpoint != version.endpoint || $0.key.version != version.version }
+        for bucket in buckets { try place(bucket) }
+    }
+
+    /// Adds a bucket read whole to every window it overlaps, and to the young ones.
+    mutating func place(_ bucket: StoredBucket) throws {
+        guard let end else { return }
+        if bucket.start >= end - Self.youngSeconds { young[Self.key(bucket)] = bucket }
+        for length in lengths where Self.overlaps(bucket, start: end - length, end: end) {
+            try add(bucket, length: length, windowStart: end - length)
+        }
+    }
+
+    static func overlaps(_ bucket: StoredBucket, start: Int64, end: Int64) -> Bool {
+        bucket.start < end && bucket.start + bucket.width > start
+    }
+
+    private mutating func add(_ bucket: StoredBucket, length: Int64, windowStart: Int64) throws {
+        try entries[length, default: [:]][bucket.endpoint, default: [:]][bucket.version, default: Entry(histograms: !countsOnly.contains(length))]
+            .add(bucket, windowStart: windowStart)
+    }
+
+    // MARK: Refreshing
+
+    /// What a refresh must read, for windows moving from the last refresh's end to `now`.
+    public struct Reads: Sendable {
+        /// Buckets written after this sequence.
+        public var after: Int64
+        /// Buckets starting in `entering` (the windows' common end moved over them).
+        public var entering: Range<Int64>
+        /// Per window length, its start before and after: buckets whose end or start lies between.
+        public var starts: [(length: Int64, from: Int64, to: Int64)]
+    }
+
+    /// What `refresh` must read to move to `now`; nil when it must load again instead (nothing loaded yet,
+    /// time went back, or the windows moved past themselves).
+    public func reads(now: Int64) -> Reads? {
+        guard let end, now >= end, now - end < lengths[0], now - end < Self.youngSeconds else { return nil }
+        return Reads(after: sequence, entering: end..<now, starts: lengths.map { ($0, end - $0, now - $0) })
+    }
+
+    /// The buckets a refresh read, as plain values.
+    public struct Moves: Sendable {
+        /// Buckets written since `Reads.after`, and the sequence they were read at.
+        public var written: [StoredBucket] = []
+        public var sequence: Int64 = 0
+        /// Buckets starting in `Reads.entering`.
+        public var entering: [StoredBucket] = []
+        /// Per window length: the buckets that ended in (from, to] (left), and those that started in [from, to)
+        /// and still overlap (now straddle the start).
+        public var left: [Int64: [StoredBucket]] = [:]
+        public var straddling: [Int64: [StoredBucket]] = [:]
+
+        public init() {}
+    }
+
+    /// Moves the windows to `now` with what `reads(now:)` asked for. Returns the endpoint versions whose sums
+    /// could not be kept exactly: the caller reads their buckets and calls `reload` (through
+    /// `Registry.refresh`).
+    mutating func refresh(_ moves: Moves, now: Int64) -> Set<VersionKey> {
+        guard let oldEnd = end else { return [] }
+        var lost = Set<VersionKey>()
+        let youngFrom = oldEnd - Self.youngSeconds
+        // Buckets written again or anew, against the windows as they were.
+        for bucket in moves.written {
+            let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
+            let key = Self.key(bucket)
+            let before = young[key]
+            if bucket.start >= youngFrom { young[key] = bucket }
+            guard !lost.contains(version) else { continue }
+            for length in lengths where Self.overlaps(bucket, start: oldEnd - length, end: oldEnd) {
+                if bucket.start < youngFrom {
+                    lost.insert(version)  // its old value is not kept
+                    break
+                }
+                var entry = entries[length]?[version.endpoint]?[version.version] ?? Entry(histograms: !countsOnly.contains(length))
+                if let before, !entry.remove(before, windowStart: oldEnd - length) {
+                    lost.insert(version)
+                    break
+                }
+                do { try entry.add(bucket, windowStart: oldEnd - length) } catch { lost.insert(version); break }
+                entries[length, default: [:]][version.endpoint, default: [:]][version.version] = entry
+            }
+        }
+        // The windows move: buckets leave, come to straddle the start, or enter at the end.
+        for length in lengths {
+            let (oldStart, newStart) = (oldEnd - length, now - length)
+            for bucket in moves.left[length] ?? [] where Self.overlaps(bucket, start: oldStart, end: oldEnd) {
+                let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
+                guard !lost.contains(version) else { continue }
+                if entries[length]?[bucket.endpoint]?[bucket.version]?.remove(bucket, windowStart: oldStart) != true { lost.insert(version) }
+            }
+            for bucket in moves.straddling[length] ?? [] where bucket.start < oldEnd && bucket.start >= oldStart && bucket.start + bucket.width > newStart {
+                let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
+                guard !lost.contains(version), var entry = entries[length]?[bucket.endpoint]?[bucket.version] else { lost.insert(version); continue }
+                entry.inside.subtract(bucket)
+                entry.straddlers.append(Straddler(start: bucket.start, width: bucket.width, amounts: Self.amounts(bucket)))
+                entries[length]?[bucket.endpoint]?[bucket.version] = entry
+            }
+            for bucket in moves.entering where bucket.start + bucket.width > newStart {
+                let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
+                guard !lost.contains(version) else { continue }
+                do { try add(bucket, length: length, windowStart: newStart) } catch { lost.insert(version) }
+            }
+        }
+        end = now
+        sequence = moves.sequence
+        let youngNow = now - Self.youngSeconds
+        young = young.filter { $0.value.start >= youngNow }
+        for bucket in moves.entering where bucket.start >= youngNow { young[Self.key(bucket)] = bucket }
+        return lost
+    }
+
+    static func amounts(_ bucket: StoredBucket) -> LiveFigures.Amounts {
+        var amounts = LiveFigures.Amounts()
+        amounts.add(bucket)
+        return amounts
+    }
+
+    // MARK: Figures
+
+    /// The figures of every endpoint with buckets over the window of `length` ending at the last refresh.
+    public mutating func figures(length: Int64) -> [String: EndpointFigures] {
+        guard let end, var byEndpoint = entries[length] else { return [:] }
+        let window = LiveWindow(start: end - length, end: end)
+        var result: [String: EndpointFigures] = [:]
+        result.reserveCapacity(byEndpoint.count)
+        for (endpoint, versions) in byEndpoint {
+            var kept = versions
+            var figures: [String: LiveFigures] = [:]
+            var total = LiveFigures.Sums(histograms: !countsOnly.contains(length))
+            var inside = LiveFigures.Amounts()
+            var partial = LiveFigures.Rates()
+            for (version, entry) in versions {
+                if entry.isEmpty { kept[version] = nil; continue }
+                var entry = entry
+                let percentiles = entry.percentiles ?? entry.sums.percentiles()
+                entry.percentiles = percentiles
+                kept[version] = entry
+                let rates = entry.rates(window)
+                figures[version] = LiveFigures.Builder.figures(window: window, sums: entry.sums, inside: entry.inside, partial: rates,
+                                                               percentiles: percentiles)
+                total.add(entry.sums)
+                inside.add(entry.inside)
+                partial.requests += rates.requests
+                partial.cost += rates.cost
+                partial.pingCost += rates.pingCost
+            }
+            byEndpoint[endpoint] = kept.isEmpty ? nil : kept
+            guard !figures.isEmpty else { continue }
+            let single = figures.count == 1 ? kept.values.first?.percentiles : nil
+            result[endpoint] = EndpointFigures(total: LiveFigures.Builder.figures(window: window, sums: total, inside: inside, partial: partial,
+                                                                                  percentiles: single),
+                                               versions: figures)
+        }
+        entries[length] = byEndpoint
+        return result
+    }
+}
+
+extension RollingFigures.Entry {
+    /// Adds a bucket overlapping the window that starts at `windowStart`.
+    mutating func add(_ bucket: StoredBucket, windowStart: Int64) throws {
+        try sums.add(bucket)
+        percentiles = nil
+        buckets += 1
+        if bucket.start < windowStart {
+            straddlers.append(.init(start: bucket.start, width: bucket.width, amounts: RollingFigures.amounts(bucket)))
+        } else {
+            inside.add(bucket)
+        }
+    }
+
+    /// Takes out a bucket added before (as it was then). False when that cannot be exact.
+    mutating func remove(_ bucket: StoredBucket, windowStart: Int64) -> Bool {
+        guard buckets > 0, sums.subtract(bucket) else { return false }
+        percentiles = nil
+        buckets -= 1
+        if bucket.start < windowStart {
+            guard let index = straddlers.firstIndex(where: { $0.start == bucket.start && $0.width == bucket.width }) else { return false }
+            straddlers.remove(at: index)
+        } else {
+            inside.subtract(bucket)
+        }
+        return true
+    }
+
+    /// The straddlers' amounts pro rata of their share of `window`, oldest first.
+    func rates(_ window: LiveWindow) -> LiveFigures.Rates {
+        var rates = LiveFigures.Rates()
+        for straddler in straddlers.sorted(by: { ($0.start, $0.width) < ($1.start, $1.width) }) {
+            rates.add(straddler.amounts, share: window.share(ofBucketAt: straddler.start, width: straddler.width))
+        }
+        return rates
+    }
+}

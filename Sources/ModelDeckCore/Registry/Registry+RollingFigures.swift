@@ -1,0 +1,45 @@
+import Foundation
+import GRDB
+
+// The dashboard's rolling windows (`RollingFigures`): what each refresh reads.
+
+extension RollingFigures {
+    /// Brings the windows to `now` in the caller's read transaction: the buckets written since the last
+    /// refresh (by `write_seq`) and those the windows moved over, through the indexes on `write_seq`, `start`
+    /// and (`width_s`, `start`); a full read of the windows the first time, or when time went back or jumped.
+    public mutating func refresh(_ db: Database, now: Int64) throws {
+        let sequence = try BucketWriteSequence.value(db)
+        guard let reads = reads(now: now) else {
+            let from = now - longest
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT \(StoredBucket.selection) FROM metric_buckets
+                WHERE start > :from - (SELECT IFNULL(MAX(width_s), 0) FROM metric_buckets) AND start + width_s > :from
+                """, arguments: ["from": from])
+            reset(now: now, sequence: sequence)
+            while let row = try cursor.next() { try place(StoredBucket(row: row)) }
+            return
+        }
+        func buckets(_ sql: String, _ arguments: StatementArguments) throws -> [StoredBucket] {
+            try Row.fetchAll(db, sql: "SELECT \(StoredBucket.selection) FROM metric_buckets WHERE " + sql, arguments: arguments)
+                .map(StoredBucket.init(row:))
+        }
+        var moves = Moves()
+        moves.sequence = sequence
+        if sequence > reads.after { moves.written = try buckets("write_seq > ?", [reads.after]) }
+        moves.entering = try buckets("start >= ? AND start < ?", [reads.entering.lowerBound, reads.entering.upperBound])
+        let widths = try MetricRollup.widths(db, below: Int64.max)
+        for (length, from, to) in reads.starts where to > from {
+            var left: [StoredBucket] = []
+            for width in widths {
+                left += try buckets("width_s = ? AND start > ? AND start <= ?", [width, from - width, to - width])
+            }
+            moves.left[length] = left
+            moves.straddling[length] = try buckets("start >= ? AND start < ?", [from, to])
+        }
+        for version in refresh(moves, now: now) {
+            try reload(version, from: buckets("""
+                endpoint = ? AND version_id = ? AND start > ? - (SELECT IFNULL(MAX(width_s), 0) FROM metric_buckets) AND start + width_s > ?
+                """, [version.endpoint, version.version, now - longest, now - longest]))
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import GRDB
+import Testing
+@testable import ModelDeckCore
+
+/// The dashboard's rolling windows give exactly the figures a full read of the same windows gives, after
+/// every step of random bucket writes (the recorder's flushes, a platform's revisions of older buckets,
+/// buckets ahead of now, maxima in flight) and refreshes that move now by 0 to 7 seconds, or jump.
+struct RollingFiguresTests {
+    /// A small deterministic generator, so that a failure can be replayed.
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func bucket(_ random: inout Generator) -> MetricBucket {
+        var bucket = MetricBucket()
+        bucket.requests = Int64.random(in: 0...6, using: &random)
+        bucket.errors = Int64.random(in: 0...min(1, bucket.requests), using: &random)
+        for _ in 0..<bucket.requests { bucket.latency.record(microseconds: UInt64.random(in: 500...900_000, using: &random)) }
+        if bucket.requests > 0, Bool.random(using: &random) {
+            bucket.coldStarts = 1
+            bucket.coldLatency.record(microseconds: 800_000)
+            bucket.latency.record(microseconds: 800_000)
+            bucket.requests += 1
+        }
+        bucket.warmups = Int64.random(in: 0...1, using: &random)
+        bucket.costMicros = bucket.requests * Int64.random(in: 1...40, using: &random)
+        bucket.warmupCostMicros = bucket.warmups * 7
+        bucket.maxInFlight = Int.random(in: 0..<8, using: &random) == 0 ? Int64.random(in: 1...9, using: &random) : 0
+        if Int.random(in: 0..<10, using: &random) == 0 {
+            bucket.probes = 2
+            bucket.probeErrors = 1
+            bucket.probeLatency.record(microseconds: 30_000, count: 2)
+        }
+        return bucket
+    }
+
+    /// The same figures, up to the last bits of a rate summed in another order.
+    static func disagreement(_ a: LiveFigures, _ b: LiveFigures) -> String? {
+        var left = a, right = b
+        guard abs(left.requestsPerSecond - right.requestsPerSecond) <= max(abs(left.requestsPerSecond), 1) * 1e-12,
+              abs(left.burnMicrosPerHour - right.burnMicrosPerHour) <= 1, abs(left.pingBurnMicrosPerHour - right.pingBurnMicrosPerHour) <= 1
+        else { return "rates: \(a) vs \(b)" }
+        left.requestsPerSecond = 0; right.requestsPerSecond = 0
+        left.burnMicrosPerHour = 0; right.burnMicrosPerHour = 0
+        left.pingBurnMicrosPerHour = 0; right.pingBurnMicrosPerHour = 0
+        return left == right ? nil : "\(a)\n vs \(b)"
+    }
+
+    /// A full read's figures as a counts-only window gives them (no latency merged).
+    static func countsOnly(_ figures: LiveFigures) -> LiveFigures {
+        var result = figures
+        result.p50Milliseconds = nil; result.p95Milliseconds = nil; result.p99Milliseconds = nil
+        result.warmP99Milliseconds = nil; result.coldP99Milliseconds = nil
+        result.probeP50Milliseconds = nil; result.probeP99Milliseconds = nil
+        return result
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func theRollingWindowsGiveTheFiguresOfAFullReadAfterEveryStep(seed: UInt64) throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        var random = Generator(state: seed)
+        let versions = [("a", "a@v1"), ("a", "a@v2"), ("b", "b@v1"), ("c", "c@v1")]
+        var now: Int64 = 1_800_000_000 + Int64.random(in: 0..<10, using: &random)
+        // Ten minutes of history: 10-second buckets, and 60-second ones as a platform's collector writes them.
+        var history: [MetricBucket.Key: MetricBucket] = [:]
+        for (endpoint, version) in versions {
+            for start in stride(from: now / 10 * 10 - 600, to: now, by: 10) where Bool.random(using: &random) {
+                history[.init(endpoint: endpoint, version: version, start: start, width: 10)] = Self.bucket(&random)
+            }
+        }
+        for start in stride(from: now / 60 * 60 - 600, to: now, by: 60) {
+            history[.init(endpoint: "cloud", version: "cloud@v1", start: start, width: 60)] = Self.bucket(&random)
+        }
+        try registry.merge(history)
+
+        var rolling = RollingFigures.dashboard
+        var steps = 0
+        for step in 0..<160 {
+            // The recorder's flush: the current and the previous 10-second bucket of some versions.
+            var flush: [MetricBucket.Key: MetricBucket] = [:]
+            for (endpoint, version) in versions where Int.random(in: 0..<3, using: &random) > 0 {
+                let start = now / 10 * 10 - (Bool.random(using: &random) ? 0 : 10)
+                flush[.init(endpoint: endpoint, version: version, start: start, width: 10)] = Self.bucket(&random)
+            }
+            if Int.random(in: 0..<12, using: &random) == 0 {  // a bucket stamped ahead of now (another clock)
+                flush[.init(endpoint: "b", version: "b@v1", start: now / 10 * 10 + 20, width: 10)] = Self.bucket(&random)
+            }
+            try registry.merge(flush)
+            if Int.random(in: 0..<6, using: &random) == 0 {  // a platform revises one of its recent minutes
+                let start = now / 60 * 60 - 60 * Int64.random(in: 0...5, using: &random)
+                try registry.replaceObserved([.init(endpoint: "cloud", version: "cloud@v1", start: start, width: 60): Self.bucket(&random)],
+                                             platformCountsColdStarts: false)
+            }
+            now += Int.random(in: 0..<25, using: &random) == 0 ? 400 : Int64.random(in: 0...7, using: &random)
+
+            if rolling.reads(now: now) != nil { steps += 1 }
+            try registry.read { db in try rolling.refresh(db, now: now) }
+            for length in rolling.lengths {
+                let window = LiveWindow(start: now - length, end: now)
+                var full = try registry.read { db in try EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: window), window: window) }
+                if rolling.countsOnly.contains(length) {
+                    full = full.mapValues { EndpointFigures(total: Self.countsOnly($0.total), versions: $0.versions.mapValues(Self.countsOnly)) }
+                }
+                let rolled = rolling.figures(length: length)
+                #expect(Set(rolled.keys) == Set(full.keys), "step \(step), \(length) s: endpoints")
+                for (endpoint, figures) in full {
+                    guard let other = rolled[endpoint] else { continue }
+                    #expect(Set(other.versions.keys) == Set(figures.versions.keys), "step \(step), \(length) s, \(endpoint): versions")
+                    if let problem = Self.disagreement(other.total, figures.total) {
+                        Issue.record("step \(step), \(length) s, \(endpoint) total: \(problem)")
+                    }
+                    for (version, versionFigures) in figures.versions {
+                        guard let rolledVersion = other.versions[version] else { continue }
+                        if let problem = Self.disagreement(rolledVersion, versionFigures) {
+                            Issue.record("step \(step), \(length) s, \(version): \(problem)")
+                        }
+                    }
+                }
+            }
+        }
+        #expect(steps > 100, "most steps were refreshes, not full reads")
+    }
+
+    @Test func aSketchTakenOutOfASumLeavesTheRest() throws {
+        var a = LatencyHistogram(), b = LatencyHistogram()
+        for value in [1_000, 2_000, 2_000, 90_000] as [UInt64] { a.record(microseconds: value) }
+        for value in [0, 2_000, 400_000] as [UInt64] { b.record(microseconds: value) }
+        var sum = a
+        sum.add(b)
+        try sum.subtract(encoded: b.encoded())
+        #expect(sum == a)
+        #expect(sum.milliseconds(atPercentile: 99) == a.milliseconds(atPercentile: 99))
+        #expect(throws: (any Error).self) { try sum.subtract(encoded: b.encoded()) }
+    }
+}
