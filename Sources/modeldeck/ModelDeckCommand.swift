@@ -21,14 +21,20 @@ struct ModelDeckCommand: AsyncParsableCommand {
               modeldeck get events                          who did what, and why
             """,
         version: ModelDeckRelease.versionLine,
-        subcommands: [
-            TUICommand.self, InitCommand.self, ApplyCommand.self, GetCommand.self,
-            DeployCommand.self, RollbackCommand.self, WarmCommand.self, PingCommand.self, ServeCommand.self, DaemonCommand.self, DemoCommand.self,
-            CostCommand.self, BenchCommand.self, SimulateCommand.self, RegistryCommand.self, NotifyCommand.self,
-            PauseCommand.self, ResumeCommand.self, PromoteCommand.self, AbortCommand.self, SetWeightCommand.self,
-        ],
-        defaultSubcommand: TUICommand.self
+        subcommands: givenSubcommands,
+        defaultSubcommand: givenSubcommands.count == 1 ? nil : TUICommand.self
     )
+
+    /// The subcommands ArgumentParser is given: the one the first word names, else all of them.
+    static let givenSubcommands = CommandWord.subcommands(named: CommandLine.arguments.dropFirst().first, in: allSubcommands)
+
+    /// Every command, in the order `--help` lists them.
+    static let allSubcommands: [ParsableCommand.Type] = [
+        TUICommand.self, InitCommand.self, ApplyCommand.self, GetCommand.self,
+        DeployCommand.self, RollbackCommand.self, WarmCommand.self, PingCommand.self, ServeCommand.self, DaemonCommand.self, DemoCommand.self,
+        CostCommand.self, BenchCommand.self, SimulateCommand.self, RegistryCommand.self, NotifyCommand.self,
+        PauseCommand.self, ResumeCommand.self, PromoteCommand.self, AbortCommand.self, SetWeightCommand.self,
+    ]
 
     /// ArgumentParser's own `main`, with two changes: a first word that is no command is refused (a typo
     /// such as `modeldeck rolback` must not fall through to the dashboard), and every error line is stripped
@@ -38,7 +44,7 @@ struct ModelDeckCommand: AsyncParsableCommand {
         // Before any task starts: the processes that serve the gateway run their tasks on its event loops.
         if let word = arguments.first, ["serve", "daemon"].contains(word) { LocalTargetHost.runTasksOnEventLoops() }
         LoggingSystem.bootstrap(TerminalSafeLogHandler.init)
-        if let refusal = CommandWord.refusal(arguments, known: CommandWord.names(of: configuration.subcommands)) {
+        if let refusal = CommandWord.refusal(arguments, known: CommandWord.names(of: allSubcommands)) {
             printError(refusal)
             Foundation.exit(2) // as git, kubectl and POSIX utilities do for a usage error
         }
@@ -58,7 +64,7 @@ struct ModelDeckCommand: AsyncParsableCommand {
             let full = fullMessage(for: error).trimmingCharacters(in: .newlines)
             let short = message(for: error).trimmingCharacters(in: .newlines)
             if full.contains("\n") && !short.isEmpty && !short.contains("\n") {
-                let known = CommandWord.names(of: configuration.subcommands)
+                let known = CommandWord.names(of: allSubcommands)
                 let words = arguments.prefix { !$0.hasPrefix("-") }
                 let command = words.first.map { known.contains($0) ? ($0 == "cost" && words.count > 1 ? "cost \(words[words.startIndex + 1])" : $0) : "" } ?? ""
                 printError("Error: \(short) (see modeldeck \(command.isEmpty ? "" : command + " ")--help)")
@@ -74,9 +80,21 @@ struct ModelDeckCommand: AsyncParsableCommand {
 enum CommandWord {
     /// Every subcommand's name and aliases, plus ArgumentParser's built-in `help`.
     static func names(of commands: [ParsableCommand.Type]) -> [String] {
-        commands.flatMap { type in
-            [type.configuration.commandName ?? String(describing: type).lowercased()] + type.configuration.aliases
-        } + ["help"]
+        commands.flatMap(names(of:)) + ["help"]
+    }
+
+    /// A command's name and aliases.
+    static func names(of command: ParsableCommand.Type) -> [String] {
+        [command.configuration.commandName ?? String(describing: command).lowercased()] + command.configuration.aliases
+    }
+
+    /// The subcommands ArgumentParser is given: when the first word names a command, that one alone;
+    /// otherwise all of them (`--help`, `help X`, a bare `modeldeck`, which opens the dashboard).
+    /// ArgumentParser builds and reflects every subcommand it is given at each start; on the on-call path
+    /// (`modeldeck rollback`) that was milliseconds of the command's time (`modeldeck-bench rollback-latency`).
+    static func subcommands(named word: String?, in all: [ParsableCommand.Type]) -> [ParsableCommand.Type] {
+        guard let word, let named = all.first(where: { names(of: $0).contains(word) }) else { return all }
+        return [named]
     }
 
     /// The refusal line when `arguments` starts with a word that is no command, nil otherwise. Only a bare

@@ -31,6 +31,21 @@ extension BadInputTests {
         #expect(try CLI.run(["help", "apply"]).stdout.contains("USAGE: modeldeck apply"))
     }
 
+    /// ArgumentParser is given only the command the first word names (a fast start for `rollback`): help,
+    /// usage errors and the full list must read as they did with every command given.
+    @Test func helpAndUsageErrorsReadTheSameWhenOnlyTheNamedCommandIsParsed() throws {
+        #expect(try CLI.run(["rollback", "--help"]).stdout.contains("USAGE: modeldeck rollback <endpoint>"))
+        #expect(try CLI.run(["help", "rollback"]).stdout.contains("USAGE: modeldeck rollback <endpoint>"))
+        #expect(try CLI.run(["cost", "burn", "--help"]).stdout.contains("USAGE: modeldeck cost burn"))
+        let all = try CLI.run(["--help"]).stdout
+        for command in ["rollback", "deploy", "set-weight", "simulate", "registry"] {
+            #expect(all.contains("  \(command) "), "\(command) missing from --help")
+        }
+        let missing = try CLI.run(["rollback", "--reason", "x"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr == "Error: Missing expected argument '<endpoint>' (see modeldeck rollback --help)\n", "\(missing.stderr)")
+    }
+
     // MARK: Item 1 — numbers the arithmetic cannot hold are refused at parse, with the limit
 
     @Test func hugeBudgetsSizesAndDurationsAreRefusedWithTheLimit() throws {

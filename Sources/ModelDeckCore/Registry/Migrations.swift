@@ -4,24 +4,36 @@ import GRDB
 /// Every schema change, registered by name in order. A migration that has shipped is never edited:
 /// a change is a new migration appended at the end.
 public enum Migrations {
+    /// Every migration, oldest first: its name and its body. A new one is appended at the end.
+    static let all: [(name: String, migrate: @Sendable (Database) throws -> Void)] = [
+        ("2026-11-23 registry v1", createRegistryV1),
+        ("2026-11-24 ping requests", addPingRequests),
+        ("2026-11-25 ping due time", addPingDueTime),
+        ("2026-11-30 target kinds checked in Swift", dropTargetKindCheck),
+        ("2026-11-30 version environment", addVersionEnvironment),
+        ("2026-11-30 latency sketches", convertLatencyHistograms),
+        ("2026-11-30 catalog generation", addCatalogGeneration),
+        ("2026-11-30 keep-warm schedule", addKeepWarmSchedule),
+        ("2026-11-30 crash-looping instance state", allowCrashLoopingInstances),
+        ("2026-11-30 rollout control", addRolloutControl),
+        ("2026-11-30 probes", addProbes),
+        ("2026-11-30 notifications", addNotifications),
+        ("2026-11-30 bench runs", addBenchRuns),
+        ("2026-11-30 provisioned concurrency", addProvisionedConcurrency),
+        ("2026-11-30 instance utilization", addInstanceUtilization),
+        ("2026-11-30 deployment generation", addDeploymentGeneration),
+    ]
+
+    /// The names of every migration this build knows, oldest first. Reading them builds no migrator: a
+    /// command opening a registry that is already current (most do) compares these with the registry's
+    /// own list and skips GRDB's migrator, whose generic setup costs milliseconds at each start.
+    public static let names: [String] = all.map(\.name)
+
     public static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("2026-11-23 registry v1", migrate: createRegistryV1)
-        migrator.registerMigration("2026-11-24 ping requests", migrate: addPingRequests)
-        migrator.registerMigration("2026-11-25 ping due time", migrate: addPingDueTime)
-        migrator.registerMigration("2026-11-30 target kinds checked in Swift", migrate: dropTargetKindCheck)
-        migrator.registerMigration("2026-11-30 version environment", migrate: addVersionEnvironment)
-        migrator.registerMigration("2026-11-30 latency sketches", migrate: convertLatencyHistograms)
-        migrator.registerMigration("2026-11-30 catalog generation", migrate: addCatalogGeneration)
-        migrator.registerMigration("2026-11-30 keep-warm schedule", migrate: addKeepWarmSchedule)
-        migrator.registerMigration("2026-11-30 crash-looping instance state", migrate: allowCrashLoopingInstances)
-        migrator.registerMigration("2026-11-30 rollout control", migrate: addRolloutControl)
-        migrator.registerMigration("2026-11-30 probes", migrate: addProbes)
-        migrator.registerMigration("2026-11-30 notifications", migrate: addNotifications)
-        migrator.registerMigration("2026-11-30 bench runs", migrate: addBenchRuns)
-        migrator.registerMigration("2026-11-30 provisioned concurrency", migrate: addProvisionedConcurrency)
-        migrator.registerMigration("2026-11-30 instance utilization", migrate: addInstanceUtilization)
-        migrator.registerMigration("2026-11-30 deployment generation", migrate: addDeploymentGeneration)
+        for migration in all {
+            migrator.registerMigration(migration.name, migrate: migration.migrate)
+        }
         return migrator
     }
 

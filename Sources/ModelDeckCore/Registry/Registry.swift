@@ -41,14 +41,23 @@ public final class Registry: Sendable {
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_size_limit = \(Registry.walSizeLimit)") }
         do {
             writer = try DatabasePool(path: path, configuration: configuration)
-            if !readOnly { try Migrations.migrator.migrate(writer) }
+            let applied = try Registry.appliedMigrations(writer)
+            if !applied.isSuperset(of: Migrations.names) && !readOnly { try Migrations.migrator.migrate(writer) }
         } catch let error as DatabaseError {
             throw ModelDeckError("cannot open registry \(path): \(error.message ?? "\(error.resultCode)")")
         }
+        if try !Registry.appliedMigrations(writer).subtracting(Migrations.names).isEmpty {
+            throw ModelDeckError("registry \(path) was written by a newer modeldeck; upgrade this one before using it")
+        }
+    }
+
+    /// The names of the migrations the registry has had (none for a new file). Read with one query rather
+    /// than through GRDB's migrator, so that opening a current registry, which every command does, costs
+    /// no migrator set-up (`Migrations.names`).
+    private static func appliedMigrations(_ writer: DatabasePool) throws -> Set<String> {
         try writer.read { db in
-            if try Migrations.migrator.hasBeenSuperseded(db) {
-                throw ModelDeckError("registry \(path) was written by a newer modeldeck; upgrade this one before using it")
-            }
+            guard try db.tableExists("grdb_migrations") else { return [] }
+            return try Set(String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
         }
     }
 

@@ -4,7 +4,7 @@ public enum ModelDeckRelease {
     public static let version = "0.1.0"
 
     /// The name of the last migration this build knows (`Migrations`): a registry migrated by it has this schema.
-    public static var registrySchema: String { Migrations.migrator.migrations.last ?? "none" }
+    public static var registrySchema: String { Migrations.names.last ?? "none" }
 
     /// `modeldeck 0.1.0 (registry schema "2026-11-30 …")`.
     public static var versionLine: String { "modeldeck \(version) (registry schema \"\(registrySchema)\")" }
