@@ -39,7 +39,7 @@ struct KeepWarmLoopTests {
         defer { fixture.cleanUp() }
         let clock = TestClock()
         let loop = loop(fixture, clock: clock)
-        var states = ["a": try state(fixture, "a", lastPing: 61), "b": try state(fixture, "b", lastPing: 30)]
+        var states = KeepWarmAgenda(["a": try state(fixture, "a", lastPing: 61), "b": try state(fixture, "b", lastPing: 30)])
         var deadline = clock.now.advanced(by: .seconds(5 * 60))
         var starved = false
         var unsaved: [(String, KeepWarmPlan)] = []
@@ -68,7 +68,7 @@ struct KeepWarmLoopTests {
         var configured = try state(fixture, "b", policy: .adaptive, lastPing: nil)
         configured.lastInvocation = learned.lastInvocation
         #expect(configured.endpoint.idleTimeoutSeconds > 240)
-        var states = ["a": learned, "b": configured]
+        var states = KeepWarmAgenda(["a": learned, "b": configured])
         var deadline = clock.now.advanced(by: .seconds(3_600))
         var starved = false
         var unsaved: [(String, KeepWarmPlan)] = []
@@ -95,7 +95,7 @@ struct KeepWarmLoopTests {
             ScheduledConcurrency(cron: try Cron(parsing: "\(firing.minute!) \(firing.hour!) * * *"), concurrency: 10),
             ScheduledConcurrency(cron: try Cron(parsing: "\(firing.minute!) \((firing.hour! + 10) % 24) * * *"), concurrency: 1),
         ]
-        var states = ["a": scheduled]
+        var states = KeepWarmAgenda(["a": scheduled])
         var deadline = clock.now.advanced(by: .seconds(3_600))
         var starved = false
         var unsaved: [(String, KeepWarmPlan)] = []
@@ -110,7 +110,7 @@ struct KeepWarmLoopTests {
         defer { fixture.cleanUp() }
         let clock = TestClock()
         let loop = loop(fixture, clock: clock, maxConcurrentPings: 1)
-        var states = ["a": try state(fixture, "a", lastPing: 120), "b": try state(fixture, "b", lastPing: 120)]
+        var states = KeepWarmAgenda(["a": try state(fixture, "a", lastPing: 120), "b": try state(fixture, "b", lastPing: 120)])
         var deadline = clock.now.advanced(by: .seconds(5))
         var starved = false
         var unsaved: [(String, KeepWarmPlan)] = []
@@ -132,7 +132,7 @@ struct KeepWarmLoopTests {
             outcome.failures = 2
             outcome.retryAt = now.addingTimeInterval(KeepWarmBackoff.pause(afterFailures: 2, first: 1))
         }
-        var states = ["a": try state(fixture, "a", lastPing: 600), "b": try state(fixture, "b", lastPing: 600)]
+        var states = KeepWarmAgenda(["a": try state(fixture, "a", lastPing: 600), "b": try state(fixture, "b", lastPing: 600)])
         var deadline = clock.now.advanced(by: .seconds(5))
         var starved = false
         var unsaved: [(String, KeepWarmPlan)] = []
@@ -154,7 +154,7 @@ struct KeepWarmLoopTests {
         defer { fixture.cleanUp() }
         fixture.there.state.withLock { $0.unavailable = "no AWS credentials" }
         let clock = TestClock()
-        var states = ["a": try state(fixture, "a", lastPing: 600), "b": try state(fixture, "b", lastPing: 600)]
+        var states = KeepWarmAgenda(["a": try state(fixture, "a", lastPing: 600), "b": try state(fixture, "b", lastPing: 600)])
         var deadline = clock.now.advanced(by: .seconds(5))
         var starved = false
         var unsaved: [(String, KeepWarmPlan)] = []
@@ -167,8 +167,8 @@ struct KeepWarmLoopTests {
         defer { fixture.cleanUp() }
         let clock = TestClock()
         let asked = now.addingTimeInterval(-3)
-        var states = ["a": try state(fixture, "a", policy: .off, lastPing: nil, requested: asked),
-                      "b": try state(fixture, "b", policy: .off, lastPing: nil)]
+        var states = KeepWarmAgenda(["a": try state(fixture, "a", policy: .off, lastPing: nil, requested: asked),
+                      "b": try state(fixture, "b", policy: .off, lastPing: nil)])
         var deadline = clock.now.advanced(by: .seconds(5))
         var starved = false
         var unsaved: [(String, KeepWarmPlan)] = []
