@@ -56,7 +56,8 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
         var free = maxConcurrentPings - pings.inFlightCount
         var changed: [(String, KeepWarmPlan)] = []
         var due: [DuePing] = []
-        func visit(_ name: String) {
+        // `woken`: taken from the heap at its wake time, so a due ping may leave now.
+        func visit(_ name: String, woken: Bool) {
             guard let state = agenda[name] else { return }
             // A target that cannot be driven (no credentials) is not pinged: its deploys already say why.
             guard let driver = agenda.driver(for: state.endpoint.target, in: drivers) else {
@@ -114,9 +115,9 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                 agenda.wake(name, at: Self.earlier(revisit, dueAt))
                 return
             }
-            guard free > 0 else {
-                // Waits in the heap at its due time, before any later one; a finishing ping wakes the loop.
-                starved = true
+            guard woken, free > 0 else {
+                // Leaves from the heap, in due order (the longest overdue first when the slots are short); with
+                // no slot, it waits there for a finishing ping to wake the loop.
                 agenda.wake(name, at: dueAt)
                 return
             }
@@ -127,9 +128,9 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                                pings: KeepWarmPlanner.pings(concurrency: max(1, decision.concurrency), weights: state.weights),
                                dueAt: dueAt, requested: requested))
         }
-        for name in agenda.takePending() { visit(name) }
+        for name in agenda.takePending() { visit(name, woken: false) }
         // Due wakes in time order, as long as there is a slot for a ping.
-        while free > 0, let name = agenda.popDue(now: now) { visit(name) }
+        while free > 0, let name = agenda.popDue(now: now) { visit(name, woken: true) }
         if let next = agenda.nextWake() {
             if next.at <= now {
                 starved = true
