@@ -190,7 +190,12 @@ struct KeepWarmLoopTests {
             var unsaved: [(String, KeepWarmPlan)] = []
             let due = loop.plan(&agenda, pings: book, now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved)
             saved += unsaved.map(\.0)
-            for ping in due { book.finish(ping.endpoint) { $0.sentAt = now } }
+            for ping in due {
+                book.finish(ping.endpoint) { outcome in
+                    outcome.sentAt = now
+                    if let requested = ping.requested { outcome.answeredRequest = requested }
+                }
+            }
             sent += due
             let left = clock.now.duration(to: deadline).components
             next = deadline == clock.now.advanced(by: .seconds(3_600)) ? nil : Double(left.seconds) + Double(left.attoseconds) / 1e18
