@@ -277,14 +277,14 @@ private final class DaemonProcess {
         throw ValidationError("the daemon did not start within 60 s")
     }
 
-    /// Until its start-up work is over (a first probe of every http endpoint, say): the first of 30 one-second
-    /// windows in which it used under 20% of a core, at least 3 s after it started.
+    /// Until its start-up work is over (a first probe of every http endpoint: 10,000 take about a minute): the
+    /// first 3-second window in which it used under 10% of a core, at least 3 s after it started, at most 3 minutes.
     func settle() async throws {
         try await Task.sleep(for: .seconds(3))
-        for _ in 0..<30 {
+        for _ in 0..<60 {
             let before = try cpuSeconds()
-            try await Task.sleep(for: .seconds(1))
-            if try cpuSeconds() - before < 0.2 { return }
+            try await Task.sleep(for: .seconds(3))
+            if try cpuSeconds() - before < 0.3 { return }
         }
     }
 
