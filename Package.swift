@@ -30,7 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        // Heap (HeapModule): the simulators' priority queues.
+        // Heap (HeapModule): the simulators' priority queues and the keep-warm loop's wake times.
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         // Test clocks for the daemon's loops (their pacing without waiting for it).
         .package(url: "https://github.com/pointfreeco/swift-clocks", from: "1.1.1"),
@@ -82,6 +82,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
         .target(

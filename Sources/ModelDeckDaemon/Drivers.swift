@@ -9,6 +9,13 @@ public protocol DriverSource: Sendable {
     subscript(target: String) -> (any TargetDriver)? { get }
     /// Follows the targets table (added or changed targets get their driver).
     func refresh() async throws
+    /// Moves whenever a driver was added, replaced or removed: a loop that keeps the drivers it looked up
+    /// looks them up again then.
+    var generation: Int { get }
+}
+
+extension DriverSource {
+    public var generation: Int { 0 }
 }
 
 /// The daemon's target drivers, one per target in the registry, kept in step with the `targets` table: a
@@ -20,7 +27,7 @@ public final class Drivers: DriverSource {
     private let aws: TargetDrivers.AWSEnvironment
     private let logger: Logger
     /// The drivers, when the targets were last looked at, and the catalog generation they were made from.
-    private let state = Mutex<(drivers: [String: any TargetDriver], lastLook: ContinuousClock.Instant?, generation: Int64?)>(([:], nil, nil))
+    private let state = Mutex<(drivers: [String: any TargetDriver], lastLook: ContinuousClock.Instant?, generation: Int64?, changes: Int)>(([:], nil, nil, 0))
 
     static let lookInterval: Duration = .seconds(1)
 
@@ -35,6 +42,8 @@ public final class Drivers: DriverSource {
     }
 
     public subscript(target: String) -> (any TargetDriver)? { state.withLock { $0.drivers[target] } }
+
+    public var generation: Int { state.withLock { $0.changes } }
 
     /// Re-reads the targets (a few rows) unless that was done within the last second, and makes a driver
     /// for each new or changed one. A target that cannot be driven is said once in the audit log.
@@ -56,6 +65,7 @@ public final class Drivers: DriverSource {
         let current = state.withLock { $0.drivers }
         var next: [String: any TargetDriver] = [:]
         var unavailable: [(Target, String)] = []
+        var made = false
         for target in targets {
             if let existing = current[target.name], existing.target == target {
                 next[target.name] = existing
@@ -68,6 +78,7 @@ public final class Drivers: DriverSource {
             }, aws: aws)
             if let reason = driver.unavailableReason { unavailable.append((target, reason)) }
             next[target.name] = driver
+            made = true
         }
         if !unavailable.isEmpty {
             // Said before the new drivers are kept: if the write fails, the next look says it again.
@@ -79,9 +90,11 @@ public final class Drivers: DriverSource {
                 logger.warning("target cannot be driven", metadata: ["target": "\(target.name)", "reason": "\(reason)"])
             }
         }
+        let changed = made || current.keys.contains { next[$0] == nil }
         state.withLock {
             $0.drivers = next
             $0.generation = generation
+            if changed { $0.changes += 1 }
         }
     }
 }

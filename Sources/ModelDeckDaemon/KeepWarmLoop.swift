@@ -31,27 +31,7 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     /// What pings the target does not record itself are priced with (`TargetPricing`).
     var prices: PriceTable = (try? PriceTable.load()) ?? .standard
 
-    struct EndpointState {
-        var endpoint: Endpoint
-        var weights: [String: Int]
-        /// The versions that take traffic, by id.
-        var versions: [String: ModelVersion] = [:]
-        var lastInvocation: Date?
-        var lastPing: Date?
-        var histogram: IdleTimeHistogram
-        var coldStartSeconds: Int64
-        /// The most user requests in flight at once in the hour before the last one (adaptive warms that many).
-        var recentConcurrency = 1
-        /// How long the platform keeps an idle instance, learned from cold starts after idle gaps
-        /// (`KeepAliveLearner`); the endpoint's configured `idle_timeout` until there is enough evidence.
-        var learnedKeepAlive: LearnedKeepAlive? = nil
-        var storedPlan: String?
-        var storedNext: Date?
-        /// A "ping now" someone asked for (TUI `p`, `modeldeck ping`), whatever the policy.
-        var pingRequested: Date?
-        /// The planner's rule the last time this state was planned, so an unchanged plan is not put into words again.
-        var plannedRule: KeepWarmDecision.Rule?
-    }
+    typealias EndpointState = KeepWarmEndpointState
 
     /// A ping to send now.
     struct DuePing: Sendable {
@@ -65,38 +45,32 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
         var requested: Date?
     }
 
-    /// Plans every endpoint, gives the plans that changed in `unsaved` (for `save`), and returns the pings due
-    /// now that may start, marked in flight; `deadline` comes down to the next planned ping, and `starved`
-    /// says whether a due ping waits for a free slot.
-    func plan(_ states: inout [String: EndpointState], pings: PingBook, now: Date,
+    /// Plans the endpoints that are pending (inputs changed, a ping finished) and those whose wake time came,
+    /// in wake order, gives the plans that changed in `unsaved` (for `save`), and returns the pings due now that
+    /// may start, marked in flight; `deadline` comes down to the next wake, and `starved` says whether a due
+    /// ping waits for a free slot. Every other endpoint is left as it is: its plan holds until its wake.
+    func plan(_ agenda: inout KeepWarmAgenda, pings: PingBook, now: Date,
               deadline: inout C.Instant, starved: inout Bool, unsaved: inout [(String, KeepWarmPlan)]) -> [DuePing] {
-        let book = pings.snapshot()
-        var free = maxConcurrentPings - book.inFlight.count
+        agenda.markPending(pings.takeFinished())
+        agenda.follow(drivers)
+        var free = maxConcurrentPings - pings.inFlightCount
         var changed: [(String, KeepWarmPlan)] = []
         var due: [DuePing] = []
-        func wake(at date: Date) {
-            deadline = min(deadline, clock.now.advanced(by: .seconds(max(0, date.timeIntervalSince(now)))))
-        }
-        // Each target's driver, looked up once per pass.
-        var driverOf: [String: (any TargetDriver)?] = [:]
-        func driver(for target: String) -> (any TargetDriver)? {
-            if let known = driverOf[target] { return known }
-            let found = drivers[target].flatMap { $0.unavailableReason == nil ? $0 : nil }
-            driverOf[target] = .some(found)
-            return found
-        }
-        // Each state is planned in place: not copied at every pass (a fleet has thousands, and a pass comes with
-        // each due ping).
-        func visit(_ name: String, _ state: inout EndpointState) {
+        // `woken`: taken from the heap at its wake time, so a due ping may leave now.
+        func visit(_ name: String, woken: Bool) {
+            guard let state = agenda[name] else { return }
             // A target that cannot be driven (no credentials) is not pinged: its deploys already say why.
-            guard let driver = driver(for: state.endpoint.target) else { return }
-            let outcome = book.outcomes[name]
+            guard let driver = agenda.driver(for: state.endpoint.target, in: drivers) else {
+                agenda.noteUndriven(name)
+                agenda.wake(name, at: nil)
+                return
+            }
+            let (inFlight, outcome) = pings.status(of: name)
             // What a finished ping did is known here before the registry is re-read.
             let lastPing = Self.later(state.lastPing, outcome?.sentAt)
-            // A fixed policy's concurrency by the clock; the loop wakes when the next entry fires.
+            // A fixed policy's concurrency by the clock; the endpoint is looked at again when the next entry fires.
             let timetable = KeepWarmPlanner.scheduled(state.endpoint.keepWarm, schedule: state.endpoint.keepWarmSchedule,
                                                       now: now, lastPing: lastPing)
-            if let change = timetable.nextChange { wake(at: change) }
             let decision = KeepWarmPlanner.decide(policy: timetable.policy, now: now, lastInvocation: state.lastInvocation,
                                                   lastPing: lastPing, idleTimeoutSeconds: state.learnedKeepAlive?.seconds ?? state.endpoint.idleTimeoutSeconds,
                                                   coldStartSeconds: state.coldStartSeconds, histogram: state.histogram,
@@ -106,40 +80,64 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
                 || (decision.nextPing.map { $0 <= now } == true && state.storedNext.map { $0 <= now } == true)
             if decision.rule != state.plannedRule || !sameNext {
                 let plan = decision.plan
-                if plan.reason != state.storedPlan || !sameNext {
-                    changed.append((name, plan))
-                    state.storedPlan = plan.reason
-                    state.storedNext = plan.nextPing
+                agenda.withState(name) { state in
+                    if plan.reason != state.storedPlan || !sameNext {
+                        changed.append((name, plan))
+                        state.storedPlan = plan.reason
+                        state.storedNext = plan.nextPing
+                    }
+                    state.plannedRule = decision.rule
                 }
-                state.plannedRule = decision.rule
             }
-            guard !book.inFlight.contains(name) else {
-                // Its next ping is planned once it is back: an interval (a second at least) after this one went.
-                wake(at: now.addingTimeInterval(1))
+            // Besides its next ping, the clock changes a plan when a schedule entry fires, and when an adaptive
+            // endpoint goes dormant (no request for the histogram's span).
+            var revisit = timetable.nextChange
+            if state.endpoint.keepWarm == .adaptive, let last = state.lastInvocation {
+                let dormant = last.addingTimeInterval(TimeInterval(IdleTimeWindow.spanSeconds))
+                if dormant > now { revisit = Self.earlier(revisit, dormant) }
+            }
+            guard !inFlight else {
+                // Its next ping is planned once it is back (its end marks it pending); looked at in a second anyway.
+                agenda.wake(name, at: Self.earlier(revisit, now.addingTimeInterval(1)))
                 return
             }
             if let retryAt = outcome?.retryAt, retryAt > now {
-                wake(at: retryAt)
+                agenda.wake(name, at: Self.earlier(revisit, retryAt))
                 return
             }
             let requested = state.pingRequested.flatMap { $0 == outcome?.answeredRequest ? nil : $0 }
             let scheduled = timetable.policy != .off ? Self.earlier(decision.nextPing, timetable.firedSinceLastPing) : nil
-            guard let dueAt = Self.earlier(requested, scheduled), !state.weights.isEmpty else { return }
-            guard dueAt <= now else {
-                wake(at: dueAt)
+            guard let dueAt = Self.earlier(requested, scheduled), !state.weights.isEmpty else {
+                agenda.wake(name, at: revisit)
                 return
             }
-            guard free > 0 else {
-                starved = true // a finishing ping wakes the loop
+            guard dueAt <= now else {
+                agenda.wake(name, at: Self.earlier(revisit, dueAt))
+                return
+            }
+            guard woken, free > 0 else {
+                // Leaves from the heap, in due order (the longest overdue first when the slots are short); with
+                // no slot, it waits there for a finishing ping to wake the loop.
+                agenda.wake(name, at: dueAt)
                 return
             }
             free -= 1
+            pings.start(name)
+            agenda.wake(name, at: revisit)
             due.append(DuePing(endpoint: name, settings: state.endpoint, versions: state.versions, driver: driver,
                                pings: KeepWarmPlanner.pings(concurrency: max(1, decision.concurrency), weights: state.weights),
                                dueAt: dueAt, requested: requested))
         }
-        for index in states.indices { visit(states.keys[index], &states.values[index]) }
-        for ping in due { pings.start(ping.endpoint) }
+        for name in agenda.takePending() { visit(name, woken: false) }
+        // Due wakes in time order, as long as there is a slot for a ping.
+        while free > 0, let name = agenda.popDue(now: now) { visit(name, woken: true) }
+        if let next = agenda.nextWake() {
+            if next.at <= now {
+                starved = true
+            } else {
+                deadline = min(deadline, clock.now.advanced(by: .seconds(next.at.timeIntervalSince(now))))
+            }
+        }
         unsaved = changed
         return due
     }
@@ -158,12 +156,13 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
 
     /// Stores the plans that changed (for the dashboard), once the due pings have left: a ping never waits for
     /// the registry's write lock.
-    func save(_ plans: [(String, KeepWarmPlan)], _ states: inout [String: EndpointState], now: Date) async {
+    func save(_ plans: [(String, KeepWarmPlan)], _ agenda: inout KeepWarmAgenda, now: Date) async {
         guard !plans.isEmpty else { return }
         do { try await registry.perform { try $0.saveKeepWarmPlans(plans, now: now) } } catch {
             logger.error("keep-warm failed", metadata: ["error": "\(error)"])
             // Not stored: put into words and saved again at the next pass.
-            for (name, _) in plans { states[name]?.plannedRule = nil; states[name]?.storedPlan = nil }
+            for (name, _) in plans { agenda.withState(name) { $0.plannedRule = nil; $0.storedPlan = nil } }
+            agenda.markPending(plans.map(\.0))
         }
     }
 
@@ -224,36 +223,66 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
-    /// Every endpoint with keep-warm on or a ping asked for, in a few set queries (a fleet has thousands).
-    /// The platform keep-alives (a day of buckets) are learned again only once `KeepAliveLearner.relearnSeconds`
-    /// have passed since `keepAlives` was learned, not at every reload.
-    private func load(now: Date, keepAlives: inout (at: Date, learned: [String: LearnedKeepAlive])?) async throws -> [String: EndpointState] {
+    /// What the last reload read, so the next one reads only what moved.
+    struct Readings {
+        /// The catalog and keep-warm generations the endpoints were read at; nil before the first read.
+        var stamp: Registry.KeepWarmStamp?
+        /// The adaptive endpoints as last read: their traffic figures are read again at each reload.
+        var adaptive: [KeepWarmInput] = []
+        /// When the platform keep-alives were learned, and what.
+        var keepAlives: (at: Date, learned: [String: LearnedKeepAlive])?
+    }
+
+    /// Reads what changed since `readings`. Every endpoint with keep-warm on or a ping asked for is read (in a
+    /// few set queries) only when the catalog (targets, endpoints, versions, weights) or a ping request moved;
+    /// otherwise only the adaptive endpoints' traffic (their idle times, peaks, cold starts), the only inputs
+    /// that move with traffic. The platform keep-alives (a day of buckets) are learned again only once
+    /// `KeepAliveLearner.relearnSeconds` have passed. Only the endpoints whose inputs differ become pending.
+    func reload(_ agenda: inout KeepWarmAgenda, _ readings: inout Readings, now: Date) async throws {
         let since = now.addingTimeInterval(-Double(IdleTimeHistogram.binCount) * 60)
-        let relearn = keepAlives.map { now.timeIntervalSince($0.at) >= KeepAliveLearner.relearnSeconds } ?? true
-        let (inputs, busy, peaks, fresh) = try await registry.perform { registry in
-            let inputs = try registry.keepWarmInputs()
+        let relearn = readings.keepAlives.map { now.timeIntervalSince($0.at) >= KeepAliveLearner.relearnSeconds } ?? true
+        let (known, adaptiveBefore) = (readings.stamp, readings.adaptive)
+        let read = try await registry.perform { registry in
+            let (stamp, inputs) = try registry.keepWarmInputs(unless: known)
             // Only the adaptive policy learns from traffic.
-            let adaptive = inputs.filter { $0.endpoint.keepWarm == .adaptive }.map(\.endpoint.name)
-            return (inputs, try registry.busyIntervals(endpoints: adaptive, since: since),
-                    adaptive.isEmpty ? [:] : try registry.recentPeakConcurrency(since: Int64(since.timeIntervalSince1970)),
-                    relearn ? try registry.learnedKeepAlives(endpoints: adaptive, since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds)) : nil)
+            let adaptive = inputs?.filter { $0.endpoint.keepWarm == .adaptive } ?? adaptiveBefore
+            let names = adaptive.map(\.endpoint.name)
+            guard !names.isEmpty else {
+                return (stamp, inputs, adaptive, [String: [(start: Int64, width: Int64)]](), [String: Int](), [String: LearnedKeepAlive]?.none)
+            }
+            // The cold starts come with a full read; between two, the adaptive endpoints' are read again.
+            let coldStarts = inputs == nil ? try registry.slowestColdStarts(endpoints: names) : nil
+            return (stamp, inputs, adaptive.map { input in
+                        var input = input
+                        if let coldStarts { input.slowestColdStartMs = coldStarts[input.endpoint.name] }
+                        return input
+                    },
+                    try registry.busyIntervals(endpoints: names, since: since),
+                    try registry.recentPeakConcurrency(since: Int64(since.timeIntervalSince1970)),
+                    relearn ? try registry.learnedKeepAlives(endpoints: names, since: now.addingTimeInterval(-KeepAliveLearner.lookbackSeconds)) : nil)
         }
-        if let fresh { keepAlives = (now, fresh) }
-        var states: [String: EndpointState] = [:]
-        for input in inputs {
+        let (stamp, inputs, adaptive, busy, peaks, fresh) = read
+        if let fresh { readings.keepAlives = (now, fresh) }
+        readings.stamp = stamp
+        readings.adaptive = adaptive
+        func state(_ input: KeepWarmInput) -> EndpointState {
             // Buckets are 10 s wide, 1 min once rolled up after an hour, and 1 min from CloudWatch.
             let intervals = busy[input.endpoint.name] ?? []
-            states[input.endpoint.name] = EndpointState(
+            return EndpointState(
                 endpoint: input.endpoint, weights: input.weights, versions: input.versions,
                 // A bucket's end is the latest a request in it can have come.
                 lastInvocation: intervals.map { $0.start + $0.width }.max().map { Date(timeIntervalSince1970: TimeInterval($0)) },
                 lastPing: input.state?.lastPingAt, histogram: IdleTimeHistogram.from(busyBuckets: intervals),
                 coldStartSeconds: max(1, ((input.slowestColdStartMs ?? 1_000) + 999) / 1_000),
                 recentConcurrency: input.endpoint.keepWarm == .adaptive ? peaks[input.endpoint.name] ?? 1 : 1,
-                learnedKeepAlive: keepAlives?.learned[input.endpoint.name],
+                learnedKeepAlive: readings.keepAlives?.learned[input.endpoint.name],
                 storedPlan: input.state?.plan, storedNext: input.state?.nextPingAt, pingRequested: input.state?.pingRequestedAt)
         }
-        return states
+        if let inputs {
+            agenda.replace(with: Dictionary(inputs.map { ($0.endpoint.name, state($0)) }, uniquingKeysWith: { a, _ in a }))
+        } else {
+            for input in adaptive { agenda.update(input.endpoint.name, state(input)) }
+        }
     }
 
     private func noteFailure(_ endpoint: String, _ reason: String, now: Date) async throws {
@@ -279,19 +308,20 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
 
 extension KeepWarmLoop: Service where C == ContinuousClock {
     func run() async throws {
-        let watcher = try RegistryWatcher(path: registry.path)
+        // Woken by inotify at each commit (a ping asked for, a ping's own record), the pragma asked as a fallback.
+        let watcher = try RegistryWatcher(path: registry.path, notified: true)
         let pings = PingBook()
-        var states: [String: EndpointState] = [:]
+        var agenda = KeepWarmAgenda()
+        var readings = Readings()
         var seen = watcher.version()
         var reloadPending = true
         var lastLoad: ContinuousClock.Instant?
-        var keepAlives: (at: Date, learned: [String: LearnedKeepAlive])?
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 if reloadPending, lastLoad.map({ .now - $0 >= reloadInterval }) ?? true {
                     lastLoad = .now
                     do {
-                        states = try await load(now: Date(), keepAlives: &keepAlives)
+                        try await reload(&agenda, &readings, now: Date())
                         reloadPending = false
                     } catch { logger.error("keep-warm failed", metadata: ["error": "\(error)"]) }
                 }
@@ -300,15 +330,15 @@ extension KeepWarmLoop: Service where C == ContinuousClock {
                 var starved = false
                 var unsaved: [(String, KeepWarmPlan)] = []
                 let now = Date()
-                for ping in plan(&states, pings: pings, now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved) {
+                for ping in plan(&agenda, pings: pings, now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved) {
                     group.addTask { await send(ping, pings: pings) }
                 }
-                await save(unsaved, &states, now: now)
-                // Pings leave on time whatever the polling (the sleep ends at the deadline); registry changes are
-                // re-read at most every `reloadInterval`, so a slower poll does, unless due pings wait for a slot.
+                await save(unsaved, &agenda, now: now)
+                // Pings leave on time whatever the polling (the sleep ends at the deadline); a finished ping wakes
+                // the loop (its end is planned at once), and so does a commit (re-read at most every `reloadInterval`).
                 let version = await watcher.waitForChange(from: seen, until: deadline,
-                                                          polling: starved ? RegistryWatcher.pollInterval : reloadInterval / 4,
-                                                          orWhen: { starved && pings.takeFinished() })
+                                                          polling: starved ? RegistryWatcher.pollInterval : reloadInterval,
+                                                          orWhen: { pings.hasFinished })
                 if version != seen {
                     seen = version
                     reloadPending = true
@@ -326,8 +356,9 @@ enum KeepWarmBackoff {
     }
 }
 
-/// What the keep-warm loop and its ping tasks share: the endpoints being pinged, and what each endpoint's
-/// last pings did (the registry says the same once the loop has re-read it).
+/// What the keep-warm loop and its ping tasks share: the endpoints being pinged, what each endpoint's last
+/// pings did (the registry says the same once the loop has re-read it), and which finished since the loop
+/// last looked (planned again then).
 final class PingBook: Sendable {
     struct Outcome: Sendable {
         /// When the last pings that reached the target were sent.
@@ -343,14 +374,17 @@ final class PingBook: Sendable {
     private struct State {
         var inFlight: Set<String> = []
         var outcomes: [String: Outcome] = [:]
-        var finished = false
+        var finished: Set<String> = []
     }
 
     private let state = Mutex(State())
 
-    func snapshot() -> (inFlight: Set<String>, outcomes: [String: Outcome]) {
-        state.withLock { ($0.inFlight, $0.outcomes) }
+    /// Whether `endpoint` is being pinged, and what its last pings did.
+    func status(of endpoint: String) -> (inFlight: Bool, outcome: Outcome?) {
+        state.withLock { ($0.inFlight.contains(endpoint), $0.outcomes[endpoint]) }
     }
+
+    var inFlightCount: Int { state.withLock { $0.inFlight.count } }
 
     func start(_ endpoint: String) {
         state.withLock { _ = $0.inFlight.insert(endpoint) }
@@ -360,14 +394,17 @@ final class PingBook: Sendable {
         state.withLock { state in
             update(&state.outcomes[endpoint, default: Outcome()])
             state.inFlight.remove(endpoint)
-            state.finished = true
+            state.finished.insert(endpoint)
         }
     }
 
-    /// Whether a ping finished since the last call.
-    func takeFinished() -> Bool {
+    /// Whether a ping finished since the last `takeFinished`.
+    var hasFinished: Bool { state.withLock { !$0.finished.isEmpty } }
+
+    /// The endpoints whose pings finished since the last call.
+    func takeFinished() -> Set<String> {
         state.withLock { state in
-            defer { state.finished = false }
+            defer { state.finished = [] }
             return state.finished
         }
     }

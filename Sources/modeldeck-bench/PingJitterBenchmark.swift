@@ -23,7 +23,7 @@ struct PingJitterBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds between two pings of an endpoint (fixed keep-warm).")
     var every = 60
 
-    @Option(help: "Seconds of pinging measured.")
+    @Option(help: "Seconds of pinging measured (0: only the idle daemon).")
     var duration = 120
 
     @Option(help: "Seconds the idle daemon is measured, at each size.")
@@ -37,6 +37,9 @@ struct PingJitterBenchmark: AsyncParsableCommand {
 
     @Option(help: "local: one Perl model process per endpoint behind the gateway; http: one http target per endpoint, all on one shared Perl server.")
     var kind: Kind = .local
+
+    @Flag(help: "Also the idle daemon at N deployed endpoints: on the local target, each with a succeeded deployment and its traffic weights, keep-warm off.")
+    var deployed = false
 
     enum Kind: String, ExpressibleByArgument { case local, http }
 
@@ -55,6 +58,46 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         let backend: Backend = shared.map { .http(port: $0.port) } ?? .local(server: server)
 
         // Pinging first: the machine is quiet then.
+        if duration > 0 {
+            let (lateness, baseline, early, busyCPU) = try await ping(binary: binary, folder: folder, backend: backend)
+            let mode = burst ? "all due at once" : "spread over the interval"
+            print("ping lateness: \(endpoints) \(kind) endpoints, fixed every \(every)s (\(mode)), \(duration)s measured, \(lateness.count) pings (\(early) due before the daemon was up, left out)")
+            print("                                      p50 ms    p99 ms    max ms")
+            print(String(format: "daemon: sent − due                  %7.1f   %7.1f   %7.1f   (goal p99 ≤ 2× the timer's)",
+                         percentile(lateness, 50), percentile(lateness, 99), lateness.last ?? .nan))
+            print(String(format: "baseline: this process's timer       %7.1f   %7.1f   %7.1f   (p99 ratio %.1f×)",
+                         percentile(baseline, 50), percentile(baseline, 99), baseline.last ?? .nan,
+                         percentile(lateness, 99) / percentile(baseline, 99)))
+            print(String(format: "daemon CPU while pinging: %.1f%% of one core", busyCPU / Double(duration) * 100))
+        }
+
+        // Idle: keep-warm off, no traffic, at one endpoint and at N (and N deployed on the local target).
+        var sizes: [(label: String, count: Int, backend: Backend, deployed: Bool)] = [("1 endpoint", 1, backend, false),
+                                                                                      ("\(endpoints) \(kind) endpoints", endpoints, backend, false)]
+        if deployed { sizes.append(("\(endpoints) deployed local endpoints", endpoints, .local(server: server), true)) }
+        var idleCPU: [(String, Double)] = []
+        for (index, size) in sizes.enumerated() {
+            let registry = try Self.registry(at: folder + "/idle-\(index).sqlite", endpoints: size.count, backend: size.backend, keepWarm: "{mode: off}")
+            if size.deployed { try registry.recordDeployed(endpoints: (0..<size.count).map(Self.name), actor: "bench", now: Date()) }
+            let idler = try DaemonProcess(binary: binary, registry: registry, log: folder + "/idle-\(index).log")
+            defer { idler.stop() }
+            try await idler.waitUntilRunning(registry: registry)
+            try await idler.settle()
+            let before = try idler.cpuSeconds()
+            try await Task.sleep(for: .seconds(idle))
+            idleCPU.append((size.label, (try idler.cpuSeconds() - before) / Double(idle) * 100))
+            idler.stop()
+        }
+        print("daemon CPU at idle (keep-warm off, no traffic, \(idle)s each; goal ≤ 2% of one core):")
+        for (label, percent) in idleCPU {
+            let ratio = label == idleCPU.first?.0 ? "" : String(format: "   (%.1f× one endpoint)", percent / (idleCPU.first?.1 ?? .nan))
+            print(String(format: "  %@  %5.2f%% of one core%@", label.padding(toLength: 34, withPad: " ", startingAt: 0), percent, ratio))
+        }
+    }
+
+    /// Runs the daemon on `endpoints` pinged every `every` seconds for `duration`: each ping's lateness (ms), this
+    /// process's timer lateness meanwhile, how many were due before the daemon was up, and the daemon's CPU seconds.
+    func ping(binary: String, folder: String, backend: Backend) async throws -> (lateness: [Double], baseline: [Double], early: Int, cpu: Double) {
         let pinged = try Self.registry(at: folder + "/pinged.sqlite", endpoints: endpoints, backend: backend, keepWarm: "{mode: fixed, every: \(every)s}")
         let lead: TimeInterval = 5 // the daemon starts meanwhile
         let first = Date().addingTimeInterval(lead)
@@ -88,37 +131,7 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         }
         let busyCPU = try daemon.cpuSeconds() - cpuBefore
         daemon.stop()
-        let baseline = await timer.value.sorted()
-        lateness.sort()
-
-        // Idle: keep-warm off, no traffic, at one endpoint and at N.
-        var idleCPU: [(Int, Double)] = []
-        for size in [1, endpoints] {
-            let registry = try Self.registry(at: folder + "/idle-\(size).sqlite", endpoints: size, backend: backend, keepWarm: "{mode: off}")
-            let idler = try DaemonProcess(binary: binary, registry: registry, log: folder + "/idle-\(size).log")
-            defer { idler.stop() }
-            try await idler.waitUntilRunning(registry: registry)
-            try await Task.sleep(for: .seconds(3)) // past its start
-            let before = try idler.cpuSeconds()
-            try await Task.sleep(for: .seconds(idle))
-            idleCPU.append((size, (try idler.cpuSeconds() - before) / Double(idle) * 100))
-            idler.stop()
-        }
-
-        let mode = burst ? "all due at once" : "spread over the interval"
-        print("ping lateness: \(endpoints) \(kind) endpoints, fixed every \(every)s (\(mode)), \(duration)s measured, \(lateness.count) pings (\(early) due before the daemon was up, left out)")
-        print("                                      p50 ms    p99 ms    max ms")
-        print(String(format: "daemon: sent − due                  %7.1f   %7.1f   %7.1f   (goal p99 ≤ 50 ms)",
-                     percentile(lateness, 50), percentile(lateness, 99), lateness.last ?? .nan))
-        print(String(format: "baseline: this process's timer       %7.1f   %7.1f   %7.1f   (p99 ratio %.1f×)",
-                     percentile(baseline, 50), percentile(baseline, 99), baseline.last ?? .nan,
-                     percentile(lateness, 99) / percentile(baseline, 99)))
-        print(String(format: "daemon CPU while pinging: %.1f%% of one core", busyCPU / Double(duration) * 100))
-        print("daemon CPU at idle (keep-warm off, no traffic, \(idle)s):")
-        for (size, percent) in idleCPU {
-            let ratio = size == 1 ? "" : String(format: "   (%.1f× one endpoint)", percent / (idleCPU.first?.1 ?? .nan))
-            print(String(format: "  %5d endpoint%@  %5.2f%% of one core%@", size, size == 1 ? " " : "s", percent, ratio))
-        }
+        return (lateness.sorted(), await timer.value.sorted(), early, busyCPU)
     }
 
     static func name(_ index: Int) -> String { String(format: "e%04d", index) }
@@ -262,6 +275,17 @@ private final class DaemonProcess {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw ValidationError("the daemon did not start within 60 s")
+    }
+
+    /// Until its start-up work is over (a first probe of every http endpoint: 10,000 take about a minute): the
+    /// first 3-second window in which it used under 10% of a core, at least 3 s after it started, at most 3 minutes.
+    func settle() async throws {
+        try await Task.sleep(for: .seconds(3))
+        for _ in 0..<60 {
+            let before = try cpuSeconds()
+            try await Task.sleep(for: .seconds(3))
+            if try cpuSeconds() - before < 0.3 { return }
+        }
     }
 
     /// User + system CPU seconds so far (/proc/PID/stat fields 14 and 15).

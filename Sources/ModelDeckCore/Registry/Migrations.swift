@@ -23,6 +23,7 @@ public enum Migrations {
         ("2026-11-30 instance utilization", addInstanceUtilization),
         ("2026-11-30 deployment generation", addDeploymentGeneration),
         ("2026-11-30 bucket write sequence", addBucketWriteSequence),
+        ("2026-11-30 keep-warm generation", addKeepWarmGeneration),
     ]
 
     /// The names of every migration this build knows, oldest first. Reading them builds no migrator: a
@@ -472,6 +473,23 @@ public enum Migrations {
             CREATE TABLE bucket_write_sequence (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
             ALTER TABLE metric_buckets ADD COLUMN write_seq INTEGER NOT NULL DEFAULT 0;
             CREATE INDEX metric_buckets_by_write_seq ON metric_buckets(write_seq);
+            """)
+    }
+
+    /// A counter that moves when someone asks for a ping (`modeldeck ping`, the TUI's `p`) or a request is
+    /// answered: what keep-warm reads besides the catalog and traffic. With it and the catalog generation, the
+    /// daemon's keep-warm loop re-reads its endpoints only when one of them moved, not at every commit (each
+    /// ping's own record is one). The daemon's writes of plans and pings leave it as it is.
+    private static func addKeepWarmGeneration(_ db: Database) throws {
+        try db.execute(sql: "CREATE TABLE keep_warm_generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
+        let moves = "INSERT INTO keep_warm_generation (id, value) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET value = value + 1;"
+        try db.execute(sql: """
+            CREATE TRIGGER keep_warm_state_insert_moves_generation AFTER INSERT ON keep_warm_state
+            WHEN NEW.ping_requested_at IS NOT NULL BEGIN \(moves) END;
+            CREATE TRIGGER keep_warm_state_update_moves_generation AFTER UPDATE OF ping_requested_at ON keep_warm_state
+            WHEN OLD.ping_requested_at IS NOT NEW.ping_requested_at BEGIN \(moves) END;
+            CREATE TRIGGER keep_warm_state_delete_moves_generation AFTER DELETE ON keep_warm_state
+            WHEN OLD.ping_requested_at IS NOT NULL BEGIN \(moves) END;
             """)
     }
 }

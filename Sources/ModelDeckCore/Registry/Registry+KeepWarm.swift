@@ -51,25 +51,53 @@ public struct KeepWarmInput: Sendable {
 }
 
 extension Registry {
+    /// What keep-warm's inputs depend on, besides traffic: the catalog generation (targets, endpoints and their
+    /// policies, versions, weights) and the keep-warm generation (pings asked for). Two equal stamps: the same
+    /// `keepWarmInputs`, but for the cold starts of instances.
+    public struct KeepWarmStamp: Equatable, Sendable {
+        public var catalog: Int64
+        public var keepWarm: Int64
+    }
+
     /// Every endpoint with keep-warm on or a ping asked for, with what its plan needs, in a few set queries
-    /// (a fleet has thousands).
-    public func keepWarmInputs() throws -> [KeepWarmInput] {
+    /// (a fleet has thousands) — or only the stamp when it is still `known`: the daemon asks at each change
+    /// of the registry, and at 10,000 endpoints reading them all was a full second's work of its keep-warm loop.
+    public func keepWarmInputs(unless known: KeepWarmStamp?) throws -> (stamp: KeepWarmStamp, inputs: [KeepWarmInput]?) {
         try read { db in
-            let states = Dictionary(try KeepWarmState.fetchAll(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
-            let endpoints = try Endpoint.fetchAll(db).filter { $0.keepWarm != .off || states[$0.name]?.pingRequestedAt != nil }
-            guard !endpoints.isEmpty else { return [] }
-            let weights = try TrafficSplit.allDesired(db)
-            let taking = try ModelVersion.fetchAll(db, keys: Set(endpoints.flatMap { weights[$0.name]?.keys ?? [:].keys }))
-            let versions = Dictionary(taking.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            var coldStartMs: [String: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT endpoint, MAX(cold_start_ms) AS ms FROM instances GROUP BY endpoint") {
-                coldStartMs[row["endpoint"]] = row["ms"]
-            }
-            return endpoints.map { endpoint in
-                KeepWarmInput(endpoint: endpoint, weights: weights[endpoint.name] ?? [:], state: states[endpoint.name],
-                              slowestColdStartMs: coldStartMs[endpoint.name],
-                              versions: versions.filter { weights[endpoint.name]?[$0.key] != nil })
-            }
+            let stamp = KeepWarmStamp(catalog: try CatalogStamp.generation(db),
+                                      keepWarm: try Int64.fetchOne(db, sql: "SELECT value FROM keep_warm_generation WHERE id = 1") ?? 0)
+            return (stamp, stamp == known ? nil : try Self.keepWarmInputs(db))
+        }
+    }
+
+    /// The slowest cold start (milliseconds) among the instances of each of `endpoints` now; absent: none.
+    public func slowestColdStarts(endpoints: [String]) throws -> [String: Int64] {
+        guard !endpoints.isEmpty else { return [:] }
+        return try read { db in try Self.slowestColdStarts(db, endpoints: endpoints) }
+    }
+
+    private static func slowestColdStarts(_ db: Database, endpoints: [String]?) throws -> [String: Int64] {
+        var coldStartMs: [String: Int64] = [:]
+        let filter = endpoints == nil ? "" : " WHERE endpoint IN (SELECT value FROM json_each(?))"
+        for row in try Row.fetchAll(db, sql: "SELECT endpoint, MAX(cold_start_ms) AS ms FROM instances\(filter) GROUP BY endpoint",
+                                    arguments: endpoints.map { [jsonArray($0)] } ?? []) {
+            coldStartMs[row["endpoint"]] = row["ms"]
+        }
+        return coldStartMs
+    }
+
+    private static func keepWarmInputs(_ db: Database) throws -> [KeepWarmInput] {
+        let states = Dictionary(try KeepWarmState.fetchAll(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        let endpoints = try Endpoint.fetchAll(db).filter { $0.keepWarm != .off || states[$0.name]?.pingRequestedAt != nil }
+        guard !endpoints.isEmpty else { return [] }
+        let weights = try TrafficSplit.allDesired(db)
+        let taking = try ModelVersion.fetchAll(db, keys: Set(endpoints.flatMap { weights[$0.name]?.keys ?? [:].keys }))
+        let versions = Dictionary(taking.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let coldStartMs = try slowestColdStarts(db, endpoints: nil)
+        return endpoints.map { endpoint in
+            KeepWarmInput(endpoint: endpoint, weights: weights[endpoint.name] ?? [:], state: states[endpoint.name],
+                          slowestColdStartMs: coldStartMs[endpoint.name],
+                          versions: versions.filter { weights[endpoint.name]?[$0.key] != nil })
         }
     }
 

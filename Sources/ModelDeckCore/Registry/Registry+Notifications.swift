@@ -182,7 +182,12 @@ extension Registry {
                                                   arguments: [BudgetAlarm.kind, BudgetAlarm.dayStart(now)]))
             return BudgetAlarm.due(try CostBurn.load(db, now: now).endpoints, alarmedToday: alarmed)
         }
-        guard try !read(due).isEmpty else { return [] }
+        // Most fleets set no budget: then the whole fleet's cost is not loaded every 10 s (at 10,000 endpoints it
+        // was the largest share of an idle daemon's work).
+        let budgeted = try read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM endpoints WHERE daily_budget_micros IS NOT NULL)") ?? false
+        }
+        guard budgeted, try !read(due).isEmpty else { return [] }
         return try write { db in
             let alarms = try due(db)
             for alarm in alarms {
