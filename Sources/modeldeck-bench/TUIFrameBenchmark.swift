@@ -121,11 +121,13 @@ struct TUIFrameBenchmark: ParsableCommand {
 
         // The dashboard's own path first: the first snapshot (a full read into the rolling windows), then
         // steady refreshes one second apart, the recorder's flush written between them.
+        let openedRSS = Double(residentBytes()) / 1_048_576
         var rolling: RollingFigures? = RollingFigures.dashboard
         let coldWatch = Stopwatch()
         let coldCPUBefore = Self.processCPUMilliseconds()
         var data = try DashboardData.load(registry, now: now, rolling: &rolling)
         let cold = coldWatch.milliseconds, coldCPU = Self.processCPUMilliseconds() - coldCPUBefore
+        let firstRSS = Double(residentBytes()) / 1_048_576
         var refreshTimes: [Double] = [], refreshCPU: [Double] = []
         var random = SplitMix64(seed: 0x20_2612)
         let written = Int((Double(size) * active).rounded())
@@ -154,6 +156,8 @@ struct TUIFrameBenchmark: ParsableCommand {
         print(String(format: "refresh  %-8d first load %.1f ms (cpu %.1f ms); steady refresh p50 %.1f ms, p99 %.1f ms (cpu p50 %.1f ms), %d refreshes with %d bucket writes before each; RSS %.0f MB",
                      size, cold, coldCPU, percentile(refreshTimes, 50), percentile(refreshTimes, 99), percentile(refreshCPU, 50),
                      refreshes, written, rollingRSS))
+        print(String(format: "memory   %-8d RSS %.0f MB with the registry open (seeded in this process unless reused), %.0f MB after the first load, %.0f MB after the refreshes",
+                     size, openedRSS, firstRSS, rollingRSS))
         if sample > 0 { try check(data, registry: registry, now: later) }
 
         // The full read (no rolling windows), as `get` and the API read their window, for comparison.
@@ -170,6 +174,7 @@ struct TUIFrameBenchmark: ParsableCommand {
         let build = Stopwatch()
         var dashboard = Dashboard(data: data, now: now)
         let rowsMs = build.milliseconds
+        print(String(format: "memory   %-8d RSS %.0f MB after the full reads, with the rows built", size, Double(residentBytes()) / 1_048_576))
 
         var frameTimes: [Double] = []
         for _ in 0..<frames {

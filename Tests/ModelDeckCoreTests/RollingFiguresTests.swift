@@ -7,19 +7,7 @@ import Testing
 /// every step of random bucket writes (the recorder's flushes, a platform's revisions of older buckets,
 /// buckets ahead of now, maxima in flight) and refreshes that move now by 0 to 7 seconds, or jump.
 struct RollingFiguresTests {
-    /// A small deterministic generator, so that a failure can be replayed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func bucket(_ random: inout Generator) -> MetricBucket {
+    static func bucket(_ random: inout SeededRandom) -> MetricBucket {
         var bucket = MetricBucket()
         bucket.requests = Int64.random(in: 0...6, using: &random)
         bucket.errors = Int64.random(in: 0...min(1, bucket.requests), using: &random)
@@ -68,7 +56,7 @@ struct RollingFiguresTests {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         let registry = try Registry(path: scratch.registryPath)
-        var random = Generator(state: seed)
+        var random = SeededRandom(seed: seed)  // the same steps at every run, so a failure can be replayed
         let versions = [("a", "a@v1"), ("a", "a@v2"), ("b", "b@v1"), ("c", "c@v1")]
         var now: Int64 = 1_800_000_000 + Int64.random(in: 0..<10, using: &random)
         // Ten minutes of history: 10-second buckets, and 60-second ones as a platform's collector writes them.
