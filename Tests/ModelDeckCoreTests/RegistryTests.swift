@@ -11,7 +11,7 @@ struct RegistryTests {
         let tables = try registry.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name")
         }
-        #expect(tables == ["bench_runs", "catalog_generation", "daemon", "deployment_generation", "deployments", "endpoint_drift", "endpoints", "events", "instances", "keep_warm_state", "metric_buckets",
+        #expect(tables == ["bench_runs", "catalog_generation", "daemon", "deployment_generation", "deployments", "endpoint_drift", "endpoints", "events", "instances", "keep_warm_generation", "keep_warm_state", "metric_buckets",
                            "model_versions", "models", "notifications", "provisioned_concurrency", "targets", "traffic"])
         let applied = try registry.read { db in try Migrations.migrator.appliedIdentifiers(db) }
         #expect(applied == Set(Migrations.migrator.migrations))
