@@ -47,6 +47,7 @@ struct ProbeLoop: Service {
                 if let at = state.lastProbe[name] { state.finished.append((name, at)) }
             }
         }
+        var inFlightCount: Int { state.withLock { $0.inFlight.count } }
         /// The probes that finished since the last call, with when each was sent.
         func takeFinished() -> [(String, Date)] { state.withLock { state in defer { state.finished = [] }; return state.finished } }
     }
@@ -57,9 +58,12 @@ struct ProbeLoop: Service {
         var generation: Int64?
         var lastLoad: ContinuousClock.Instant?
         // The probes are planned again (every endpoint sorted and looked at) only when the endpoints or the drivers
-        // changed, a probe falls due, or due ones waited for a slot: at 10,000 endpoints probed hourly, planning
-        // them every second was a large share of an idle daemon's work.
+        // changed or a probe falls due: at 10,000 endpoints probed hourly, planning them every second was a large
+        // share of an idle daemon's work.
         var (replan, nextDue, driversSeen): (Bool, Date?, Int?) = (true, nil, nil)
+        // Due probes waiting for a slot, most overdue first: started as slots free up, without planning again (a
+        // daemon starting at 10,000 endpoints probes them all, and at 32 a wake that took minutes).
+        var backlog: ArraySlice<String> = []
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 if lastLoad.map({ .now - $0 >= reloadInterval }) ?? true {
@@ -83,21 +87,22 @@ struct ProbeLoop: Service {
                     let at = sentAt.addingTimeInterval(TimeInterval(seconds))
                     nextDue = min(nextDue ?? at, at)
                 }
-                if replan || nextDue.map({ $0 <= now }) == true {
+                if backlog.isEmpty, replan || nextDue.map({ $0 <= now }) == true {
                     let ready = probed.filter { drivers[$0.value.target.name]?.unavailableReason == nil && drivers[$0.value.target.name] != nil }
                     let (snapshotLast, inFlight) = book.snapshot()
-                    var (due, next) = ProbeSchedule.plan(intervals: ready.mapValues(\.intervalSeconds), lastProbe: snapshotLast,
+                    let (due, next) = ProbeSchedule.plan(intervals: ready.mapValues(\.intervalSeconds), lastProbe: snapshotLast,
                                                          inFlight: inFlight, now: now)
-                    let slots = max(0, maxConcurrentProbes - inFlight.count)
-                    (replan, nextDue) = (due.count > slots, next)
-                    due = Array(due.prefix(slots))
-                    for name in due {
-                        guard let input = ready[name], let driver = drivers[input.target.name] else { continue }
-                        book.start(name, at: now)
-                        group.addTask { await probe(input, driver: driver, sentAt: now, book: book) }
-                    }
+                    (replan, nextDue, backlog) = (false, next, due[...])
                 }
-                let wake = min(nextDue.map { max(0, $0.timeIntervalSince(Date())) } ?? 1, 1)
+                let slots = max(0, maxConcurrentProbes - book.inFlightCount)
+                for name in backlog.prefix(slots) {
+                    guard let input = probed[name], let driver = drivers[input.target.name], driver.unavailableReason == nil else { continue }
+                    book.start(name, at: now)
+                    group.addTask { await probe(input, driver: driver, sentAt: now, book: book) }
+                }
+                backlog = backlog.dropFirst(slots)
+                // While probes wait for a slot, the loop looks again soon: a slot frees as a probe ends.
+                let wake = backlog.isEmpty ? min(nextDue.map { max(0, $0.timeIntervalSince(Date())) } ?? 1, 1) : 0.05
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(wake * 1_000) + 1)) }
             }
         }
