@@ -77,15 +77,17 @@ import Testing
         defer { fixture.cleanUp() }
         let clock = TestClock()
         let reconciler = reconciler(fixture, clock: clock)
-        fixture.there.state.withLock { $0.failures = 2 }
+        fixture.there.state.withLock { $0.failures = 1_000 }
         let deploy = try Intents.deploy(fixture.registry, endpoint: "b", version: "v2", strategy: .allAtOnce, bakeSeconds: 0, reason: "test")
         #expect(try await tick(reconciler) { try fixture.registry.deployment(id: deploy.id)?.alarm?.hasPrefix("cannot route") == true })
         let alarm = try #require(try fixture.registry.deployment(id: deploy.id)?.alarm)
         #expect(alarm.contains("throttled by the fake platform"))
         #expect(try fixture.registry.deployment(id: deploy.id)?.state != .succeeded)
 
-        // The next wake tries again at once, and fails again; then, within 15 s of that try, the platform is not
-        // asked again however often the reconciler wakes.
+        // Once 15 s have passed since any try (however many wakes it took to see the alarm), the next wake tries
+        // again at once, and fails again; then, within 15 s of that try, the platform is not asked again however
+        // often the reconciler wakes.
+        await clock.advance(by: .seconds(15))
         let first = fixture.there.state.withLock { $0.setWeightsCalls.count }
         await reconciler.tick(checkDrift: false)
         _ = await eventually { await reconciler.isIdle }
@@ -98,6 +100,7 @@ import Testing
         #expect(fixture.there.state.withLock { $0.setWeightsCalls.count } == calls)
         #expect(try fixture.registry.deployment(id: deploy.id)?.state != .succeeded)
 
+        fixture.there.state.withLock { $0.failures = 0 }
         await clock.advance(by: .seconds(15))
         #expect(try await tick(reconciler) { try fixture.registry.deployment(id: deploy.id)?.state == .succeeded })
         #expect(try fixture.registry.deployment(id: deploy.id)?.alarm == nil)
