@@ -40,9 +40,12 @@ public final class Registry: Sendable {
         // After a checkpoint resets the WAL, SQLite keeps the file at its largest size unless told a limit:
         // a burst (a big rollup, a VACUUM) would leave a WAL of that size on disk for good.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_size_limit = \(Registry.walSizeLimit)") }
+        // Read once: migrating adds only names this build knows, so the names it does not know (a registry
+        // from a newer modeldeck) are the same before and after.
+        let applied: Set<String>
         do {
             writer = try DatabasePool(path: path, configuration: configuration)
-            let applied = try Registry.appliedMigrations(writer)
+            applied = try Registry.appliedMigrations(writer)
             if let migratedUpTo, !readOnly {
                 try Migrations.migrator.migrate(writer, upTo: migratedUpTo)
             } else if !applied.isSuperset(of: Migrations.names) && !readOnly {
@@ -51,7 +54,7 @@ public final class Registry: Sendable {
         } catch let error as DatabaseError {
             throw ModelDeckError("cannot open registry \(path): \(error.message ?? "\(error.resultCode)")")
         }
-        if try !Registry.appliedMigrations(writer).subtracting(Migrations.names).isEmpty {
+        if !applied.subtracting(Migrations.names).isEmpty {
             throw ModelDeckError("registry \(path) was written by a newer modeldeck; upgrade this one before using it")
         }
     }
