@@ -85,7 +85,7 @@ import Testing
         let ping = try CLI.run(["ping", "scoring", "--registry", scratch.registry])
         #expect(ping.status == 0, "\(ping.stderr)\(ping.stdout)")
         #expect(try await waitUntil(30) { try !events(scratch.registry, kinds: "ping.sent").isEmpty })
-        let counts = try DatabaseQueue(path: scratch.registry).read { db in
+        let counts = try registryQueue(scratch.registry).read { db in
             try Row.fetchOne(db, sql: "SELECT SUM(warmups) AS warmups, SUM(requests) AS requests FROM metric_buckets WHERE endpoint = 'scoring'")
         }
         #expect(counts?["warmups"] as Int64? == 1)

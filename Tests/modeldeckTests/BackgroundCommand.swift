@@ -92,7 +92,7 @@ func generateTraffic(port: @escaping @Sendable () -> Int, endpoint: String = "se
 }
 
 func deploymentState(_ registry: String, id: Int64) throws -> (state: String, weight: Int, alarm: String?)? {
-    let queue = try DatabaseQueue(path: registry)
+    let queue = try registryQueue(registry)
     return try queue.read { db in
         try Row.fetchOne(db, sql: "SELECT state, current_weight, alarm FROM deployments WHERE id = ?", arguments: [id])
             .map { ($0["state"], $0["current_weight"], $0["alarm"]) }
@@ -100,7 +100,7 @@ func deploymentState(_ registry: String, id: Int64) throws -> (state: String, we
 }
 
 func events(_ registry: String, kinds: String = "%") throws -> [(kind: String, message: String)] {
-    let queue = try DatabaseQueue(path: registry)
+    let queue = try registryQueue(registry)
     return try queue.read { db in
         try Row.fetchAll(db, sql: "SELECT kind, message FROM events WHERE kind LIKE ? ORDER BY id", arguments: [kinds])
             .map { ($0["kind"], $0["message"]) }
@@ -108,7 +108,7 @@ func events(_ registry: String, kinds: String = "%") throws -> [(kind: String, m
 }
 
 func desiredWeights(_ registry: String, endpoint: String = "sentiment") throws -> [String: Int] {
-    let queue = try DatabaseQueue(path: registry)
+    let queue = try registryQueue(registry)
     return try queue.read { db in
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT version_id, weight FROM traffic WHERE endpoint = ? AND weight > 0",
                                                             arguments: [endpoint]).map { ($0["version_id"] as String, $0["weight"] as Int) })

@@ -91,7 +91,7 @@ struct BenchTests {
     }
 
     func userRequests(_ registry: String, endpoint: String) throws -> Int {
-        let queue = try DatabaseQueue(path: registry)
+        let queue = try registryQueue(registry)
         return try queue.read { db in
             try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(requests + warmups + probes), 0) FROM metric_buckets WHERE endpoint = ?", arguments: [endpoint]) ?? 0
         }

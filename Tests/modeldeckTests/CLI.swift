@@ -64,6 +64,14 @@ struct Scratch {
     func cleanUp() { try? FileManager.default.removeItem(atPath: path) }
 }
 
+/// The registry opened directly, for the tests' own SQL: with the busy timeout every ModelDeck process uses,
+/// so a write that meets the daemon's transaction waits for it rather than failing with "database is locked".
+func registryQueue(_ path: String) throws -> DatabaseQueue {
+    var configuration = Configuration()
+    configuration.busyMode = .timeout(10)
+    return try DatabaseQueue(path: path, configuration: configuration)
+}
+
 /// Every row of every table as text (nil when there is no registry file): equal dumps, unchanged registry.
 func dump(registryAt path: String) throws -> [String]? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }

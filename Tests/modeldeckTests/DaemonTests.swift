@@ -13,7 +13,7 @@ struct DaemonTests {
         if !latencyGate {
             // Tests of promotion and resumption must not depend on how loaded the machine is: the latency
             // gate is covered by DeploymentMachineTests, the error gate end to end by the bad canary.
-            let queue = try DatabaseQueue(path: scratch.registry)
+            let queue = try registryQueue(scratch.registry)
             // The comparative gate too: a p99 slack of a minute, and cold starts not compared (a loaded machine
             // starts more instances of a new version than it needs; ComparativeGateTests cover that comparison).
             let gate = #"{"minimumRequests":20,"tolerance":0.2,"slackMilliseconds":60000,"confidence":0.95,"onLowTraffic":"wait","lowTrafficDeadlineSeconds":600,"expectedColdStarts":1000000}"#
@@ -114,7 +114,7 @@ struct DaemonTests {
 
 extension DaemonTests {
     func instances(_ registry: String) throws -> [String] {
-        let queue = try GRDB.DatabaseQueue(path: registry)
+        let queue = try registryQueue(registry)
         return try queue.read { db in
             // The endpoint's own: sentiment-batch serves sentiment@v1 too, and its adaptive policy pings it warm.
             try String.fetchAll(db, sql: "SELECT version_id FROM instances WHERE endpoint = 'sentiment' AND state != 'starting' ORDER BY version_id")
@@ -135,7 +135,7 @@ extension DaemonTests {
         #expect(try CLI.run(["deploy", "sentiment", "v3", "--strategy", "canary:50%:10m", "--registry", scratch.registry]).status == 0)
         #expect(try await waitUntil(30) { try instances(scratch.registry).contains("sentiment@v3") })
 
-        let queue = try GRDB.DatabaseQueue(path: scratch.registry)
+        let queue = try registryQueue(scratch.registry)
         let (requests, warmups, plan, sentAfterDue) = try await queue.read { db in
             (try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(requests), 0) FROM metric_buckets WHERE endpoint = 'sentiment'") ?? -1,
              try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(warmups), 0) FROM metric_buckets WHERE endpoint = 'sentiment'") ?? -1,
@@ -214,7 +214,7 @@ extension DaemonTests {
         #expect(asked.status == 0, "\(asked.stderr)")
         let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
         defer { daemon.stop() }
-        let queue = try GRDB.DatabaseQueue(path: scratch.registry)
+        let queue = try registryQueue(scratch.registry)
         #expect(try await waitUntil(30) {
             try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE kind = 'ping.sent' AND endpoint = 'sentiment'") } == 1
         })

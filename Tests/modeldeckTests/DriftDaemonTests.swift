@@ -6,7 +6,7 @@ import Testing
 /// that table is writing the live weights), detected, shown, logged, and restored only under enforce.
 extension DaemonTests {
     func writeLiveWeights(_ registry: String, v1: Int, v3: Int) throws {
-        let queue = try DatabaseQueue(path: registry)
+        let queue = try registryQueue(registry)
         try queue.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO traffic (endpoint, version_id, weight, live_weight) VALUES ('sentiment', 'sentiment@v1', ?, ?), ('sentiment', 'sentiment@v3', ?, ?)",
                            arguments: [v1, v1, v3, v3])
@@ -14,7 +14,7 @@ extension DaemonTests {
     }
 
     func setDriftPolicy(_ registry: String, _ policy: String) throws {
-        let queue = try DatabaseQueue(path: registry)
+        let queue = try registryQueue(registry)
         try queue.write { db in try db.execute(sql: "UPDATE targets SET config = json_set(config, '$.drift', ?) WHERE name = 'local'", arguments: [policy]) }
     }
 

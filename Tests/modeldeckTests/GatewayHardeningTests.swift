@@ -32,7 +32,7 @@ struct GatewayHardeningTests {
     }
 
     func counts(_ registry: String) throws -> (requests: Int, warmups: Int) {
-        try DatabaseQueue(path: registry).read { db in
+        try registryQueue(registry).read { db in
             let row = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(requests), 0) AS r, COALESCE(SUM(warmups), 0) AS w FROM metric_buckets")
             return (row?["r"] ?? 0, row?["w"] ?? 0)
         }

@@ -42,7 +42,7 @@ struct HTTPTargetCLITests {
     }
 
     func deployments(_ registry: String) throws -> Int {
-        try DatabaseQueue(path: registry).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deployments") ?? 0 }
+        try registryQueue(registry).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deployments") ?? 0 }
     }
 
     @Test func anHTTPEndpointIsProbedPingedShownAndNeverDeployed() async throws {

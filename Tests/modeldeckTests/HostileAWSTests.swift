@@ -86,7 +86,7 @@ import Testing
 
         // What was stored: the sane period as CloudWatch gave it, nothing of the hostile one, and the ping
         // priced on the endpoint's memory and its round trip.
-        let rows = try DatabaseQueue(path: scratch.registry).read { db in
+        let rows = try registryQueue(scratch.registry).read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM metric_buckets WHERE endpoint = 'scoring' ORDER BY start")
         }
         #expect(!rows.isEmpty)
@@ -107,7 +107,7 @@ import Testing
         #expect(warmups >= 1, "\(rows)")
 
         // The registry is whole, and what reads it works.
-        let (integrity, violations) = try DatabaseQueue(path: scratch.registry).read { db in
+        let (integrity, violations) = try registryQueue(scratch.registry).read { db in
             (try String.fetchOne(db, sql: "PRAGMA integrity_check"), try Row.fetchAll(db, sql: "PRAGMA foreign_key_check"))
         }
         #expect(integrity == "ok" && violations.isEmpty, "\(String(describing: integrity)) \(violations)")

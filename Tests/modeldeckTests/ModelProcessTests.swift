@@ -34,7 +34,7 @@ struct ModelProcessTests {
     }
 
     func instancePIDs(_ registry: String) throws -> [Int32] {
-        try DatabaseQueue(path: registry).read { db in try Int32.fetchAll(db, sql: "SELECT pid FROM instances WHERE pid IS NOT NULL") }
+        try registryQueue(registry).read { db in try Int32.fetchAll(db, sql: "SELECT pid FROM instances WHERE pid IS NOT NULL") }
     }
 
     @Test func aModelSeesOnlyTheAllowlistedEnvironment() throws {
@@ -92,7 +92,7 @@ struct ModelProcessTests {
         let refused = try invoke(port: again.port)
         #expect(refused.status >= 500, "\(refused)")
         #expect(refused.body.contains("has changed: it now has digest sha256:"), "\(refused.body)")
-        let recorded = try DatabaseQueue(path: scratch.registry).read { db in
+        let recorded = try registryQueue(scratch.registry).read { db in
             try String.fetchOne(db, sql: "SELECT digest FROM model_versions WHERE version = 'v1'")
         }
         #expect(refused.body.contains("the registry has \(try #require(recorded))"), "\(refused.body)")
@@ -186,13 +186,13 @@ struct ModelProcessTests {
         let daemon = try BackgroundCommand("daemon", registry: scratch.registry)
         defer { daemon.stop() }
         func states() throws -> [String: String] {
-            try DatabaseQueue(path: scratch.registry).read { db in
+            try registryQueue(scratch.registry).read { db in
                 Dictionary(try Row.fetchAll(db, sql: "SELECT version_id, state FROM instances WHERE endpoint = 'shell'")
                     .map { ($0["state"] as String, $0["version_id"] as String) }, uniquingKeysWith: { a, _ in a })
             }
         }
         #expect(try waitFor(30) { try states()["crash-looping"] == "shell@v1" }, "\((try? states()) ?? [:])")
-        let row = try DatabaseQueue(path: scratch.registry).read { db in
+        let row = try registryQueue(scratch.registry).read { db in
             try Row.fetchOne(db, sql: "SELECT pid, address, in_flight FROM instances WHERE state = 'crash-looping'")
         }
         #expect(row?["pid"] as Int32? == nil && row?["address"] as String? == nil && row?["in_flight"] as Int? == 0)

@@ -13,7 +13,7 @@ extension DaemonTests {
 
     /// What the target routes now: the weights the daemon recorded as live.
     func liveWeights(_ registry: String) throws -> [String: Int] {
-        let queue = try DatabaseQueue(path: registry)
+        let queue = try registryQueue(registry)
         return try queue.read { db in
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT version_id, live_weight FROM traffic WHERE endpoint = 'sentiment' AND live_weight > 0")
                 .map { ($0["version_id"] as String, $0["live_weight"] as Int) })

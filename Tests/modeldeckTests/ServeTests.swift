@@ -32,7 +32,7 @@ struct ServeTests {
     }
 
     func instancePIDs(_ registry: String) throws -> [Int32] {
-        let queue = try DatabaseQueue(path: registry)
+        let queue = try registryQueue(registry)
         return try queue.read { db in try Int32.fetchAll(db, sql: "SELECT pid FROM instances WHERE pid IS NOT NULL") }
     }
 

@@ -103,7 +103,7 @@ struct TUITests {
         #expect(screen.contains("no daemon is running"))
 
         // The registry has the intent and its audit event, from the TUI's user.
-        let queue = try DatabaseQueue(path: scratch.registry)
+        let queue = try registryQueue(scratch.registry)
         let (kind, reason, actor, event) = try await queue.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT * FROM deployments ORDER BY id DESC LIMIT 1")
             let event = try String.fetchOne(db, sql: "SELECT message FROM events WHERE kind = 'rollback.requested'")
