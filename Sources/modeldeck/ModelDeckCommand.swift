@@ -4,7 +4,7 @@ import Logging
 import ModelDeckCore
 import ModelDeckDaemon
 
-@main
+/// The root command: every subcommand, the help and the version line. `ModelDeckMain` runs it.
 struct ModelDeckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modeldeck",
@@ -35,44 +35,69 @@ struct ModelDeckCommand: AsyncParsableCommand {
         CostCommand.self, BenchCommand.self, SimulateCommand.self, RegistryCommand.self, NotifyCommand.self,
         PauseCommand.self, ResumeCommand.self, PromoteCommand.self, AbortCommand.self, SetWeightCommand.self,
     ]
+}
 
-    /// ArgumentParser's own `main`, with two changes: a first word that is no command is refused (a typo
-    /// such as `modeldeck rolback` must not fall through to the dashboard), and every error line is stripped
-    /// of terminal control sequences before it reaches stderr (errors quote names and text from decks).
-    static func main() async {
+/// The program's entry point: ArgumentParser's own `main`, with three changes. A first word that is no command
+/// is refused (a typo such as `modeldeck rolback` must not fall through to the dashboard); every error line is
+/// stripped of terminal control sequences before it reaches stderr (errors quote names and text from decks);
+/// and a command that is not async, which every on-call command is (`rollback`, `get`, `deploy`), is parsed
+/// and run on the main thread without starting Swift concurrency. An async `main` parses on one pool thread
+/// and runs on another, and each hop waits for a core: milliseconds of `modeldeck rollback` on a busy machine
+/// (`modeldeck-bench rollback-latency`).
+@main
+enum ModelDeckMain {
+    static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         // Before any task starts: the processes that serve the gateway run their tasks on its event loops.
         if let word = arguments.first, ["serve", "daemon"].contains(word) { LocalTargetHost.runTasksOnEventLoops() }
         LoggingSystem.bootstrap(TerminalSafeLogHandler.init)
-        if let refusal = CommandWord.refusal(arguments, known: CommandWord.names(of: allSubcommands)) {
+        if let refusal = CommandWord.refusal(arguments, known: CommandWord.names(of: ModelDeckCommand.allSubcommands)) {
             printError(refusal)
             Foundation.exit(2) // as git, kubectl and POSIX utilities do for a usage error
         }
+        let parsed: ParsableCommand
         do {
-            var command = try await asyncParseAsRoot(arguments)
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
+            parsed = try ModelDeckCommand.parseAsRoot(arguments)
         } catch {
-            let code = exitCode(for: error)
-            // Help, --version and completion scripts are not errors: ArgumentParser prints them to stdout.
-            if code == .success { exit(withError: error) }
-            // One line, as every refusal is: ArgumentParser's usage errors come with Help/Usage lines, which
-            // become a pointer to --help.
-            let full = fullMessage(for: error).trimmingCharacters(in: .newlines)
-            let short = message(for: error).trimmingCharacters(in: .newlines)
-            if full.contains("\n") && !short.isEmpty && !short.contains("\n") {
-                let known = CommandWord.names(of: allSubcommands)
-                let words = arguments.prefix { !$0.hasPrefix("-") }
-                let command = words.first.map { known.contains($0) ? ($0 == "cost" && words.count > 1 ? "cost \(words[words.startIndex + 1])" : $0) : "" } ?? ""
-                printError("Error: \(short) (see modeldeck \(command.isEmpty ? "" : command + " ")--help)")
-            } else if !full.isEmpty {
-                printError(full)
-            }
-            Foundation.exit(code.rawValue)
+            fail(error, arguments: arguments)
         }
+        guard let asyncCommand = parsed as? AsyncParsableCommand else {
+            var command = parsed
+            do { try command.run() } catch { fail(error, arguments: arguments) }
+            return
+        }
+        // A parsed command is a plain value that only this task touches from here on.
+        let started = Started(command: asyncCommand)
+        Task.detached {
+            var command = started.command
+            do { try await command.run() } catch { fail(error, arguments: arguments) }
+            Foundation.exit(0)
+        }
+        dispatchMain()
+    }
+
+    private struct Started: @unchecked Sendable {
+        let command: AsyncParsableCommand
+    }
+
+    /// Exits as ArgumentParser would for `error`, with the error in one sanitized line.
+    private static func fail(_ error: Error, arguments: [String]) -> Never {
+        let code = ModelDeckCommand.exitCode(for: error)
+        // Help, --version and completion scripts are not errors: ArgumentParser prints them to stdout.
+        if code == .success { ModelDeckCommand.exit(withError: error) }
+        // One line, as every refusal is: ArgumentParser's usage errors come with Help/Usage lines, which
+        // become a pointer to --help.
+        let full = ModelDeckCommand.fullMessage(for: error).trimmingCharacters(in: .newlines)
+        let short = ModelDeckCommand.message(for: error).trimmingCharacters(in: .newlines)
+        if full.contains("\n") && !short.isEmpty && !short.contains("\n") {
+            let known = CommandWord.names(of: ModelDeckCommand.allSubcommands)
+            let words = arguments.prefix { !$0.hasPrefix("-") }
+            let command = words.first.map { known.contains($0) ? ($0 == "cost" && words.count > 1 ? "cost \(words[words.startIndex + 1])" : $0) : "" } ?? ""
+            printError("Error: \(short) (see modeldeck \(command.isEmpty ? "" : command + " ")--help)")
+        } else if !full.isEmpty {
+            printError(full)
+        }
+        Foundation.exit(code.rawValue)
     }
 }
 
