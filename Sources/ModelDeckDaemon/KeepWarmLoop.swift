@@ -23,6 +23,8 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     var reloadInterval: Duration = .seconds(1)
     /// The longest the loop sleeps without a reason to wake.
     var maxSleep: Duration = .seconds(5)
+    /// The registry watcher it waits on (the daemon's loops share one); nil: its own.
+    var watcher: RegistryWatcher?
     /// How long an endpoint whose pings reached nothing (its gateway is still starting, say) waits before the next try.
     var retryDelay: TimeInterval = 1
     /// Records the pings the target does not record itself; one for the loop's life, so the fractions of a
@@ -308,8 +310,8 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
 
 extension KeepWarmLoop: Service where C == ContinuousClock {
     func run() async throws {
-        // Woken by inotify at each commit (a ping asked for, a ping's own record), the pragma asked as a fallback.
-        let watcher = try RegistryWatcher(path: registry.path, notified: true)
+        // Woken by inotify at each commit (a ping asked for, a ping's own record).
+        let watcher = try self.watcher ?? RegistryWatcher(path: registry.path, notified: true)
         let pings = PingBook()
         var agenda = KeepWarmAgenda()
         var readings = Readings()
@@ -334,11 +336,15 @@ extension KeepWarmLoop: Service where C == ContinuousClock {
                     group.addTask { await send(ping, pings: pings) }
                 }
                 await save(unsaved, &agenda, now: now)
-                // Pings leave on time whatever the polling (the sleep ends at the deadline); a finished ping wakes
-                // the loop (its end is planned at once), and so does a commit (re-read at most every `reloadInterval`).
-                let version = await watcher.waitForChange(from: seen, until: deadline,
-                                                          polling: starved ? RegistryWatcher.pollInterval : reloadInterval,
-                                                          orWhen: { pings.hasFinished })
+                // Pings leave on time (the sleep ends at the deadline); a finished ping wakes the loop (its end is
+                // planned at once: looked for at each commit, and every `reloadInterval` while pings are out, or
+                // every poll interval while due pings wait for a slot), and so does a commit (re-read at most every
+                // `reloadInterval`). With no ping out, only a commit or the deadline wakes it.
+                let polling: Duration? = starved ? RegistryWatcher.pollInterval : pings.inFlightCount > 0 ? reloadInterval : nil
+                let (from, until) = (seen, deadline)
+                let version = await cancelWhenGracefulShutdown {
+                    await watcher.waitForChange(from: from, until: until, polling: polling, orWhen: { pings.hasFinished })
+                }
                 if version != seen {
                     seen = version
                     reloadPending = true

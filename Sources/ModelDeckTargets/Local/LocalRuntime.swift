@@ -14,8 +14,10 @@ public struct LocalRuntimeSettings: Sendable {
     public var queueDepth = 100
     /// How long a queued request waits for a free instance before it gets 503.
     public var queueTimeout: Duration = .seconds(30)
-    /// How often idle instances are stopped and dead ones removed.
-    public var maintenanceInterval: Duration = .milliseconds(200)
+    /// While instances run, how often housekeeping looks for ones whose process ended on its own (and caps
+    /// their logs). Idle instances are stopped when their idle timeout ends, not on this tick; with no
+    /// instance, housekeeping sleeps until a request or a catalog change (`HousekeepingSchedule`).
+    public var maintenanceInterval: Duration = .seconds(1)
     /// Where instance logs go.
     public var runDirectory: String
     /// An instance's log is cut above this (its last half kept in `<log>.1`).
@@ -269,7 +271,11 @@ public actor LocalRuntime {
     /// endpoints no longer served. A version that no longer takes traffic keeps its idle instances until the
     /// idle timeout, as Lambda keeps an old version's environments: a rollback to it finds them warm, and a
     /// version short of room takes theirs (`acquire`).
-    public func maintain(_ endpoints: [String: LocalEndpoint]) async {
+    ///
+    /// Returns when a pass next has something to do without a request or a change of `endpoints`
+    /// (`HousekeepingSchedule.nextDue`); nil when nothing runs.
+    @discardableResult
+    public func maintain(_ endpoints: [String: LocalEndpoint]) async -> ContinuousClock.Instant? {
         for instance in Array(instances.values) where instance.ready {
             if let process = instance.process, process.exitIfEnded() != nil { await removeDead(instance, process: process) }
         }
@@ -290,12 +296,17 @@ public actor LocalRuntime {
         for instance in instances.values where instance.ready && endpoints[instance.endpoint]?.weights[instance.version] != nil {
             warm[instance.endpoint, default: 0] += 1
         }
+        // When each idle instance that stays can be reclaimed (a busy one's release records an invocation, which
+        // wakes housekeeping).
+        var reclaimable: [ContinuousClock.Instant] = []
         for instance in Array(instances.values) where instance.ready && instance.inFlight == 0 {
             guard let local = endpoints[instance.endpoint] else {
                 if slots.closeIfIdle(instance.id) { retire(instance, reason: "endpoint no longer served") }
                 continue
             }
-            let idle = now - instance.lastUsed >= .seconds(local.endpoint.idleTimeoutSeconds)
+            let timeout: Duration = .seconds(local.endpoint.idleTimeoutSeconds)
+            let idle = now - instance.lastUsed >= timeout
+            if !idle { reclaimable.append(instance.lastUsed + timeout) }
             if local.weights[instance.version] == nil {
                 if idle, slots.closeIfIdle(instance.id) {
                     retire(instance, reason: "\(instance.version) no longer takes traffic, idle for \(local.endpoint.idleTimeoutSeconds)s")
@@ -331,6 +342,8 @@ public actor LocalRuntime {
                 self.warmUpFinished(name)
             }
         }
+        return HousekeepingSchedule.nextDue(now: now, reclaimable: reclaimable, startRetries: backoff.values.map(\.notBefore),
+                                            live: !instances.isEmpty || !warmUps.isEmpty, reapInterval: settings.maintenanceInterval)
     }
 
     /// The `min_instances` warm-up of each endpoint, while it runs.
