@@ -8,14 +8,15 @@ import ServiceLifecycle
 ///
 /// It used to pass over every endpoint five times a second and flush twice a second, whatever happened: at
 /// 10,000 endpoints and no traffic, most of an idle daemon's wakes. Now, with no instance running, it sleeps
-/// until a request is recorded or the catalog changes (`wake`); with instances, until the first idle one can
+/// until an instance starts, a request is recorded or the catalog changes (`wake`); with instances, until the first idle one can
 /// be reclaimed, a crash-looping version may be started again, or the next look for crashed processes.
 struct GatewayHousekeeping: Service {
     let catalog: EndpointCatalog
     let runtime: LocalRuntime
     let recorder: InvocationRecorder
     let registry: Registry
-    /// Signalled by the recorder (an invocation after a flush) and the catalog (a reload).
+    /// Signalled by the recorder (an invocation after a flush), the runtime (an instance starting) and the
+    /// catalog (a reload).
     let wake: WakeSignal
     let flushInterval: Duration
     let logger: Logger

@@ -65,11 +65,11 @@ public struct LocalGateway: Sendable {
         if !stale.isEmpty { logger.notice("stopped processes a previous gateway left behind", metadata: ["pids": "\(stale)"]) }
         // Only for the runtime's health checks of starting instances: requests are forwarded by `ForwardingHandler`.
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        // Wakes housekeeping when an invocation is recorded after a flush, or the catalog reloads.
+        // Wakes housekeeping when an invocation is recorded after a flush, an instance starts, or the catalog reloads.
         let wake = WakeSignal(label: "modeldeck.gateway.housekeeping")
         let recorder = InvocationRecorder(wake: wake)
         // The dashboard's endpoint detail lists these under recent events; `modeldeck get events` too.
-        let runtime = LocalRuntime(settings: settings, http: http, logger: logger, onCrashLoop: { endpoint, message in
+        let runtime = LocalRuntime(settings: settings, http: http, logger: logger, wake: wake, onCrashLoop: { endpoint, message in
             let event = AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.crash-looping", message: message)
             _ = try? await registry.perform { try $0.record(event) }
         }) { endpoint, message in

@@ -155,7 +155,8 @@ public actor LocalRuntime {
     /// Called with a line for the audit log when a version becomes crash-looping.
     private let onCrashLoop: @Sendable (_ endpoint: String, _ message: String) async -> Void
 
-    public init(settings: LocalRuntimeSettings, http: HTTPClient, logger: Logger,
+    /// `wake`: signalled when an instance starts, so the gateway's housekeeping, asleep while none ran, looks after it.
+    public init(settings: LocalRuntimeSettings, http: HTTPClient, logger: Logger, wake: WakeSignal? = nil,
                 onCrashLoop: @escaping @Sendable (String, String) async -> Void = { _, _ in },
                 onInstanceExit: @escaping @Sendable (String, String) async -> Void = { _, _ in }) {
         self.settings = settings
@@ -163,7 +164,11 @@ public actor LocalRuntime {
         self.logger = logger
         self.onCrashLoop = onCrashLoop
         self.onInstanceExit = onInstanceExit
+        self.wake = wake
     }
+
+    /// See `init`.
+    private let wake: WakeSignal?
 
     // MARK: - Requests
 
@@ -405,6 +410,7 @@ public actor LocalRuntime {
                                 slots: slots)
         if reserveSlot { instance.inFlight = 1 }
         instances[id] = instance
+        wake?.signal()
         let started = ContinuousClock.now
         do {
             let process = try await launch(instance, version: version)
