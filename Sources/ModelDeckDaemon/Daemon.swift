@@ -9,7 +9,8 @@ import ServiceLifecycle
 /// stops every instance.
 public struct Daemon: Sendable {
     public struct Settings: Sendable {
-        /// How often intents are looked for (a tick also runs as soon as the registry changes).
+        /// How often the reconciler ticks while it has work in flight (a deployment, a background step, a target
+        /// checked at every tick); an idle one ticks when the registry changes or something falls due.
         public var tickInterval: Duration = .milliseconds(250)
         public var gate = RollbackGate()
         /// How often a cloud target is asked what it routes (drift).
@@ -51,15 +52,19 @@ public struct Daemon: Sendable {
         let drivers = try Drivers(registry: registry, gateway: listen.map { (target: $0.target, address: gatewayAddress) }, logger: logger)
         let reconciler = Reconciler(registry: registry, drivers: drivers, gate: settings.gate, logger: logger, clock: ContinuousClock(),
                                     remoteDriftCheckInterval: settings.remoteDriftCheckInterval)
-        let loops = ControlLoops(registry: registry, reconciler: reconciler, startedAt: startedAt,
+        // One watcher for the loops that wait on registry changes: one inotify descriptor and one connection.
+        let watcher = try RegistryWatcher(path: registry.path, notified: true)
+        let loops = ControlLoops(registry: registry, watcher: watcher, reconciler: reconciler, startedAt: startedAt,
                                  tickInterval: settings.tickInterval,
                                  tiers: settings.metricTiers ?? .standard(retentionDays: settings.retentionDays), logger: logger)
 
-        let keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger, clock: ContinuousClock())
+        var keepWarm = KeepWarmLoop(registry: registry, drivers: drivers, logger: logger, clock: ContinuousClock())
+        keepWarm.watcher = watcher
         let collector = MetricsCollector(registry: registry, drivers: drivers, logger: logger)
         let probes = ProbeLoop(registry: registry, drivers: drivers, logger: logger)
-        let notifications = NotificationLoop(registry: registry, sender: NotificationTransport(), logger: logger, clock: ContinuousClock(),
+        var notifications = NotificationLoop(registry: registry, sender: NotificationTransport(), logger: logger, clock: ContinuousClock(),
                                              retry: settings.notificationRetry)
+        notifications.watcher = watcher
         let provisioned = ProvisionedConcurrencyLoop(registry: registry, drivers: drivers, logger: logger)
         var services: [any Service] = [loops, keepWarm, collector, probes, notifications, provisioned]
         if let api = settings.api {
@@ -80,65 +85,6 @@ public struct Daemon: Sendable {
         try? Heartbeat.stopped(registry)
         try? registry.record(AuditEvent(at: Date(), actor: "daemon", kind: "daemon.stopped", message: "daemon stopped (pid \(getpid()))"))
         withExtendedLifetime(lock) {}
-    }
-}
-
-/// The reconciler, the heartbeat and the metrics rollup, each on its own clock. The reconciler ticks as
-/// soon as the registry changes (an intent written by another process, within `RegistryWatcher.pollInterval`)
-/// and at least every `tickInterval`. The daemon's own writes (heartbeat, gateway flushes, keep-warm state)
-/// wake it too; that costs a few reads, because a tick that finds nothing to do writes nothing.
-struct ControlLoops: Service {
-    let registry: Registry
-    let reconciler: Reconciler<ContinuousClock>
-    let startedAt: Date
-    let tickInterval: Duration
-    let tiers: MetricTiers
-    let logger: Logger
-
-    static let rollupInterval: Duration = .seconds(60)
-    /// How often the registry's data version is asked when no write notification came.
-    static let fallbackPoll: Duration = .milliseconds(100)
-    /// How often today's cost is compared with the daily budgets (`budget.exceeded`, once per endpoint and day).
-    static let budgetInterval: Duration = .seconds(10)
-
-    func run() async throws {
-        // Woken by inotify as soon as a CLI, the dashboard or the gateway commits (a rollback acts at once);
-        // the pragma is still asked every `fallbackPoll`.
-        let watcher = try RegistryWatcher(path: registry.path, notified: true)
-        var lastBeat = ContinuousClock.now
-        var lastRollup = ContinuousClock.now - Self.rollupInterval
-        var seen = watcher.version()
-        var lastDriftCheck = ContinuousClock.now - tickInterval
-        var lastBudgetCheck = ContinuousClock.now - Self.budgetInterval
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let started = ContinuousClock.now
-            // Intents are acted on at every wake; drift between target and registry is looked for on the tick's clock.
-            let checkDrift = started - lastDriftCheck >= tickInterval
-            if checkDrift { lastDriftCheck = started }
-            await reconciler.tick(checkDrift: checkDrift)
-            if ContinuousClock.now - lastBeat >= Heartbeat.interval {
-                lastBeat = .now
-                do { try await registry.perform { [startedAt] in try Heartbeat.beat($0, startedAt: startedAt) } } catch { logger.error("heartbeat failed", metadata: ["error": "\(error)"]) }
-            }
-            if ContinuousClock.now - lastRollup >= Self.rollupInterval {
-                lastRollup = .now
-                // One short transaction per batch of rows, so a backlog never holds the write lock for long;
-                // then a checkpoint that empties the WAL even while dashboards keep reading.
-                do {
-                    let tiers = self.tiers
-                    _ = try await registry.perform { try $0.maintain(now: Date(), tiers: tiers) }
-                } catch { logger.error("metrics rollup failed", metadata: ["error": "\(error)"]) }
-            }
-            if ContinuousClock.now - lastBudgetCheck >= Self.budgetInterval {
-                lastBudgetCheck = .now
-                do { _ = try await registry.perform { try $0.recordBudgetAlarms(now: Date()) } } catch {
-                    logger.error("budget check failed", metadata: ["error": "\(error)"])
-                }
-            }
-            // A change during this tick (its own writes included) wakes the next one at once.
-            seen = await watcher.waitForChange(from: seen, until: started + tickInterval, polling: Self.fallbackPoll)
-        }
-        await reconciler.shutdown()
     }
 }
 

@@ -3,7 +3,6 @@ import Logging
 import ModelDeckCore
 import ModelDeckTargets
 import ServiceLifecycle
-import Synchronization
 
 /// Keeps endpoints warm, each on its own clock. `KeepWarmPlanner` decides every endpoint's next ping (stored
 /// for the TUI); the loop sleeps until the earliest one is due — or until the registry changes or a ping
@@ -23,6 +22,8 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     var reloadInterval: Duration = .seconds(1)
     /// The longest the loop sleeps without a reason to wake.
     var maxSleep: Duration = .seconds(5)
+    /// The registry watcher it waits on (the daemon's loops share one); nil: its own.
+    var watcher: RegistryWatcher?
     /// How long an endpoint whose pings reached nothing (its gateway is still starting, say) waits before the next try.
     var retryDelay: TimeInterval = 1
     /// Records the pings the target does not record itself; one for the loop's life, so the fractions of a
@@ -308,8 +309,8 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
 
 extension KeepWarmLoop: Service where C == ContinuousClock {
     func run() async throws {
-        // Woken by inotify at each commit (a ping asked for, a ping's own record), the pragma asked as a fallback.
-        let watcher = try RegistryWatcher(path: registry.path, notified: true)
+        // Woken by inotify at each commit (a ping asked for, a ping's own record).
+        let watcher = try self.watcher ?? RegistryWatcher(path: registry.path, notified: true)
         let pings = PingBook()
         var agenda = KeepWarmAgenda()
         var readings = Readings()
@@ -334,78 +335,20 @@ extension KeepWarmLoop: Service where C == ContinuousClock {
                     group.addTask { await send(ping, pings: pings) }
                 }
                 await save(unsaved, &agenda, now: now)
-                // Pings leave on time whatever the polling (the sleep ends at the deadline); a finished ping wakes
-                // the loop (its end is planned at once), and so does a commit (re-read at most every `reloadInterval`).
-                let version = await watcher.waitForChange(from: seen, until: deadline,
-                                                          polling: starved ? RegistryWatcher.pollInterval : reloadInterval,
-                                                          orWhen: { pings.hasFinished })
+                // Pings leave on time (the sleep ends at the deadline); a finished ping wakes the loop (its end is
+                // planned at once: looked for at each commit, and every `reloadInterval` while pings are out, or
+                // every poll interval while due pings wait for a slot), and so does a commit (re-read at most every
+                // `reloadInterval`). With no ping out, only a commit or the deadline wakes it.
+                let polling: Duration? = starved ? RegistryWatcher.pollInterval : pings.inFlightCount > 0 ? reloadInterval : nil
+                let (from, until) = (seen, deadline)
+                let version = await cancelWhenGracefulShutdown {
+                    await watcher.waitForChange(from: from, until: until, polling: polling, orWhen: { pings.hasFinished })
+                }
                 if version != seen {
                     seen = version
                     reloadPending = true
                 }
             }
-        }
-    }
-}
-
-/// How long keep-warm leaves an endpoint whose pings reached nothing before trying again.
-enum KeepWarmBackoff {
-    /// The pause before trying an endpoint again after `failures` rounds in a row reached nothing.
-    static func pause(afterFailures failures: Int, first: TimeInterval) -> TimeInterval {
-        RetrySchedule(first: first, cap: 300).pause(afterFailures: failures)
-    }
-}
-
-/// What the keep-warm loop and its ping tasks share: the endpoints being pinged, what each endpoint's last
-/// pings did (the registry says the same once the loop has re-read it), and which finished since the loop
-/// last looked (planned again then).
-final class PingBook: Sendable {
-    struct Outcome: Sendable {
-        /// When the last pings that reached the target were sent.
-        var sentAt: Date?
-        /// The "ping now" request they answered.
-        var answeredRequest: Date?
-        /// Nothing reached the target: not before this.
-        var retryAt: Date?
-        /// Rounds in a row in which nothing reached the target; each doubles the pause before the next.
-        var failures = 0
-    }
-
-    private struct State {
-        var inFlight: Set<String> = []
-        var outcomes: [String: Outcome] = [:]
-        var finished: Set<String> = []
-    }
-
-    private let state = Mutex(State())
-
-    /// Whether `endpoint` is being pinged, and what its last pings did.
-    func status(of endpoint: String) -> (inFlight: Bool, outcome: Outcome?) {
-        state.withLock { ($0.inFlight.contains(endpoint), $0.outcomes[endpoint]) }
-    }
-
-    var inFlightCount: Int { state.withLock { $0.inFlight.count } }
-
-    func start(_ endpoint: String) {
-        state.withLock { _ = $0.inFlight.insert(endpoint) }
-    }
-
-    func finish(_ endpoint: String, _ update: (inout Outcome) -> Void) {
-        state.withLock { state in
-            update(&state.outcomes[endpoint, default: Outcome()])
-            state.inFlight.remove(endpoint)
-            state.finished.insert(endpoint)
-        }
-    }
-
-    /// Whether a ping finished since the last `takeFinished`.
-    var hasFinished: Bool { state.withLock { !$0.finished.isEmpty } }
-
-    /// The endpoints whose pings finished since the last call.
-    func takeFinished() -> Set<String> {
-        state.withLock { state in
-            defer { state.finished = [] }
-            return state.finished
         }
     }
 }

@@ -22,6 +22,8 @@ struct NotificationLoop<C: Clock>: Sendable where C.Duration == Duration {
     var retry = NotificationLoop.defaultRetry
     /// Events one entry sends in one pass at most, so a backlog does not starve the next pass's checks.
     var perPass = 100
+    /// The registry watcher it waits on (the daemon's loops share one); nil: its own.
+    var watcher: RegistryWatcher?
 
     static var defaultRetry: RetrySchedule { RetrySchedule(first: 1, cap: 300) }
 
@@ -35,8 +37,13 @@ struct NotificationLoop<C: Clock>: Sendable where C.Duration == Duration {
 
     /// The entries not waiting out a pause after a failure, as stored.
     private func due(now: Date) async -> [NotificationState] {
+        NotificationSchedule.due(await states(), now: now)
+    }
+
+    /// Every entry, as stored.
+    private func states() async -> [NotificationState] {
         do {
-            return try await registry.perform { try $0.notificationStates() }.filter { $0.nextAttemptAt.map { $0 <= now } ?? true }
+            return try await registry.perform { try $0.notificationStates() }
         } catch {
             logger.error("notifications failed", metadata: ["error": "\(error)"])
             return []
@@ -81,19 +88,19 @@ struct NotificationLoop<C: Clock>: Sendable where C.Duration == Duration {
 }
 
 extension NotificationLoop: Service where C == ContinuousClock {
-    /// Looks for due entries at every registry change (a new event) and at least every `maxSleep`, which is
-    /// also how late a retry may be. Each entry's sending runs on its own, so one whose receiver hangs (up to
-    /// the transport's timeout) holds up no other; an entry still sending is not started again.
+    /// Looks for due entries at every registry change (a new event, a cursor moved by a delivery) and when the
+    /// next retry after a failure falls due. Each entry's sending runs on its own, so one whose receiver hangs
+    /// (up to the transport's timeout) holds up no other; an entry still sending is not started again.
     func run() async throws {
-        // Woken by inotify as soon as an event is committed (a rollback's notice leaves within milliseconds),
-        // asking the data version every 100 ms only as a fallback.
-        let watcher = try RegistryWatcher(path: registry.path, notified: true)
+        // Woken by inotify as soon as an event is committed (a rollback's notice leaves within milliseconds).
+        let watcher = try self.watcher ?? RegistryWatcher(path: registry.path, notified: true)
         var seen = watcher.version()
         let sending = SendingEntries()
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let started = clock.now
-                for state in await due(now: Date()) {
+                let now = Date()
+                let states = await states()
+                for state in NotificationSchedule.due(states, now: now) {
                     let name = state.channel.name
                     guard sending.names.withLock({ $0.insert(name).inserted }) else { continue }
                     group.addTask {
@@ -101,12 +108,33 @@ extension NotificationLoop: Service where C == ContinuousClock {
                         _ = sending.names.withLock { $0.remove(name) }
                     }
                 }
-                seen = await watcher.waitForChange(from: seen, until: started + maxSleep, polling: .milliseconds(100))
+                let wait = NotificationSchedule.sleep(states, now: now, sending: sending.names.withLock { $0 }, maxSleep: maxSleep)
+                let (from, deadline) = (seen, clock.now + wait)
+                seen = await cancelWhenGracefulShutdown { await watcher.waitForChange(from: from, until: deadline) }
             }
         }
     }
 
-    var maxSleep: Duration { .milliseconds(Int64(min(1_000, retry.first * 1_000))) }
+    /// The longest sleep without a registry change. Only a bound on how late a commit the notifier missed
+    /// (slower than its settling) is seen if nothing else writes; the daemon's heartbeat writes every 2 s.
+    var maxSleep: Duration { .seconds(60) }
+}
+
+/// When the notification loop has something to do: the pure part of its schedule, on any dates.
+enum NotificationSchedule {
+    /// The entries not waiting out a pause after a failure.
+    static func due(_ states: [NotificationState], now: Date) -> [NotificationState] {
+        states.filter { $0.nextAttemptAt.map { $0 <= now } ?? true }
+    }
+
+    /// How long to sleep if the registry does not change: until the earliest retry of an entry that is not
+    /// sending now (its sending ends with a write to the registry, which wakes the loop), at most `maxSleep`.
+    /// An entry with nothing to send waits for an event, which is a write.
+    static func sleep(_ states: [NotificationState], now: Date, sending: Set<String>, maxSleep: Duration) -> Duration {
+        let retries = states.filter { !sending.contains($0.channel.name) }.compactMap(\.nextAttemptAt).filter { $0 > now }
+        guard let next = retries.min() else { return maxSleep }
+        return min(maxSleep, .milliseconds(Int64((next.timeIntervalSince(now) * 1_000).rounded(.up))))
+    }
 }
 
 /// The entries whose sending runs now.

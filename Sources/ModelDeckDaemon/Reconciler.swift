@@ -40,14 +40,29 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
             let superseded = try await registry.perform { try $0.supersedeDeploysByRollbacks(now: now) }
             cancelSteps(of: superseded)
             let active = try await registry.perform { try $0.deploymentsInFlight() }
+            inFlight = !active.isEmpty
             for (deployment, target) in active {
                 guard let target, let driver = drivers[target] else { continue } // another daemon's target kind
                 await work(on: deployment.endpoint, driver: driver) { await $0.advance(deployment, now: now) }
             }
             if checkDrift { try await enforceLatestWeights() }
         } catch {
+            inFlight = true // tried again a tick interval on
             logger.error("reconcile failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// When the reconciler must tick again if the registry does not change (a change wakes it anyway): a tick
+    /// interval on while a deployment is in flight, a background step runs, a target is checked at every tick
+    /// or a check failed; else when a cloud target's drift check falls due; nil when only a change in the
+    /// registry can give it something to do (local targets route by the registry, so they drift only with it).
+    public func nextDue(tickInterval: Duration) -> C.Instant? {
+        Self.nextDue(now: clock.now, tickInterval: tickInterval,
+                     busy: inFlight || !running.isEmpty || checksEveryTick || checkedStamp == nil, nextRemoteCheck: nextRemoteCheck)
+    }
+
+    static func nextDue(now: C.Instant, tickInterval: Duration, busy: Bool, nextRemoteCheck: C.Instant?) -> C.Instant? {
+        busy ? now.advanced(by: tickInterval) : nextRemoteCheck
     }
 
     /// Runs `step` for `endpoint`: at once on a local target (registry writes, milliseconds), in the background
@@ -256,6 +271,8 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
     private var checkedStamp: Registry.RoutingStamp?
     /// When the next cloud endpoint is due its drift check, nil when none is deployed.
     private var nextRemoteCheck: C.Instant?
+    /// Whether the last tick found a deployment or rollback in flight (or failed).
+    private var inFlight = true
     /// Whether a deployed endpoint's target is checked at every tick (neither a cloud one nor routed by the registry).
     private var checksEveryTick = false
 }

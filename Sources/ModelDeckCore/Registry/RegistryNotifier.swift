@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import Glibc
-import Synchronization
 
 /// Tells, within a millisecond, that some process wrote to the registry: inotify on the registry's folder,
 /// for writes to the database file and its WAL. A waiter then asks `PRAGMA data_version` whether a commit
@@ -12,12 +11,11 @@ import Synchronization
 ///
 /// The folder is watched (not the WAL file) because the WAL is created, truncated by checkpoints and
 /// recreated; events for other files in it (a demo's logs) are dropped by name.
-final class RegistryNotifier: @unchecked Sendable { // immutable after init; the state is behind its Mutex
+final class RegistryNotifier: @unchecked Sendable { // immutable after init; waiters are the signal's
     private let source: DispatchSourceRead
     private let queue = DispatchQueue(label: "modeldeck.registry.notifier")
-    /// A write seen while nobody waited; the one waiter and the number of its wait (so a late timer does not
-    /// end a later wait).
-    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Bool, Never>?, wait: UInt64)>((false, nil, 0))
+    /// Moves at each batch of writes to the registry's file or WAL; any number of tasks wait on it.
+    let writes = WakeSignal(label: "modeldeck.registry.notifier.timers")
 
     /// nil when inotify is not available (then the watcher polls, as before).
     init?(registryPath: String) {
@@ -31,51 +29,15 @@ final class RegistryNotifier: @unchecked Sendable { // immutable after init; the
             return nil
         }
         source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
-        source.setEventHandler { [weak self] in
-            guard Self.drain(descriptor, namesStartingWith: prefix), let self else { return }
-            let waiter = self.state.withLock { state in
-                guard let waiter = state.waiter else {
-                    state.pending = true
-                    return nil as CheckedContinuation<Bool, Never>?
-                }
-                state.waiter = nil
-                return waiter
-            }
-            waiter?.resume(returning: true)
+        let writes = self.writes
+        source.setEventHandler {
+            if Self.drain(descriptor, namesStartingWith: prefix) { writes.signal() }
         }
         source.setCancelHandler { close(descriptor) }
         source.resume()
     }
 
     deinit { source.cancel() }
-
-    /// True as soon as the registry is written to (or was since the last wait), false after `duration`.
-    func next(within duration: Duration) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let (now, replaced, wait) = state.withLock { state -> (Bool, CheckedContinuation<Bool, Never>?, UInt64) in
-                if state.pending {
-                    state.pending = false
-                    return (true, nil, 0)
-                }
-                let replaced = state.waiter
-                state.wait &+= 1
-                state.waiter = continuation
-                return (false, replaced, state.wait)
-            }
-            replaced?.resume(returning: false) // one waiter at a time: an earlier one gives up
-            if now { return continuation.resume(returning: true) }
-            let (seconds, attoseconds) = duration.components
-            let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-            queue.asyncAfter(deadline: .now() + .nanoseconds(max(0, nanoseconds))) { [self] in
-                let waiter = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
-                    guard state.wait == wait, let waiter = state.waiter else { return nil }
-                    state.waiter = nil
-                    return waiter
-                }
-                waiter?.resume(returning: false)
-            }
-        }
-    }
 
     /// Reads every pending event; true when one names the registry's file or its WAL.
     private static func drain(_ descriptor: Int32, namesStartingWith prefix: String) -> Bool {

@@ -29,10 +29,14 @@ public final class EndpointCatalog: Sendable {
     /// Where reloads run: SQLite is read off the cooperative pool.
     private let io = DispatchQueue(label: "modeldeck.gateway.catalog")
 
+    /// Signalled when a reload swapped in a new snapshot (the gateway's housekeeping then looks at it).
+    private let wake: WakeSignal?
+
     /// Serves the endpoints of the local targets named in `targets`, loaded once here.
-    public init(registryPath: String, targets: Set<String>) throws {
+    public init(registryPath: String, targets: Set<String>, wake: WakeSignal? = nil) throws {
         watcher = try RegistryWatcher(path: registryPath, notified: true)
         targetNames = targets
+        self.wake = wake
         try reload()
     }
 
@@ -48,7 +52,9 @@ public final class EndpointCatalog: Sendable {
     public func follow() async {
         var version = Int64.min
         while !Task.isCancelled {
-            version = await watcher.waitForChange(from: version, until: .now + .seconds(1))
+            // Woken by each commit; a failed reload is tried again a second on.
+            let retry = failure != nil
+            version = await watcher.waitForChange(from: version, until: .now + (retry ? .seconds(1) : Self.maxSleep))
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 io.async { [self] in
                     do {
@@ -84,5 +90,10 @@ public final class EndpointCatalog: Sendable {
                                          weights: served.weights, rates: rates[served.target.name] ?? nil)
         }
         cache.withLock { $0 = (stamp, result, nil) }
+        wake?.signal()
     }
+
+    /// The longest wait without a commit: only a bound on how late a commit the notifier missed (slower than
+    /// its settling) is seen if nothing else writes.
+    static let maxSleep: Duration = .seconds(60)
 }

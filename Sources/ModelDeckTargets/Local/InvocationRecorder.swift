@@ -63,11 +63,20 @@ public final class InvocationRecorder: Sendable {
     public static let bucketSeconds: Int64 = 10
 
     private let state = Mutex(Pending())
+    /// Signalled by the first invocation recorded after a flush: the gateway's housekeeping sleeps until there
+    /// is something to flush.
+    private let wake: WakeSignal?
 
-    public init() {}
+    public init(wake: WakeSignal? = nil) {
+        self.wake = wake
+    }
 
     public func record(_ invocation: Invocation) {
-        state.withLock { $0.record(invocation) }
+        let first = state.withLock { state in
+            defer { state.record(invocation) }
+            return state.pending.isEmpty
+        }
+        if first { wake?.signal() }
     }
 
     /// Buckets waiting for the next flush: one per endpoint, version and 10 seconds, however many requests.

@@ -17,7 +17,8 @@ public struct LocalGateway: Sendable {
     public var host: String
     public var port: Int
     public var settings: LocalRuntimeSettings
-    /// How often measurements and the instance table are written to the registry.
+    /// How often measurements and the instance table are written to the registry, at most (only when
+    /// something was recorded or an instance changed).
     public var flushInterval: Duration = .milliseconds(500)
     /// Largest request body forwarded to a model (413 above).
     public var maxRequestBytes = 16 << 20
@@ -64,16 +65,18 @@ public struct LocalGateway: Sendable {
         if !stale.isEmpty { logger.notice("stopped processes a previous gateway left behind", metadata: ["pids": "\(stale)"]) }
         // Only for the runtime's health checks of starting instances: requests are forwarded by `ForwardingHandler`.
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let recorder = InvocationRecorder()
+        // Wakes housekeeping when an invocation is recorded after a flush, an instance starts, or the catalog reloads.
+        let wake = WakeSignal(label: "modeldeck.gateway.housekeeping")
+        let recorder = InvocationRecorder(wake: wake)
         // The dashboard's endpoint detail lists these under recent events; `modeldeck get events` too.
-        let runtime = LocalRuntime(settings: settings, http: http, logger: logger, onCrashLoop: { endpoint, message in
+        let runtime = LocalRuntime(settings: settings, http: http, logger: logger, wake: wake, onCrashLoop: { endpoint, message in
             let event = AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.crash-looping", message: message)
             _ = try? await registry.perform { try $0.record(event) }
         }) { endpoint, message in
             let event = AuditEvent(at: Date(), actor: "gateway", endpoint: endpoint, kind: "instance.exited", message: message)
             _ = try? await registry.perform { try $0.record(event) }
         }
-        let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets)
+        let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets, wake: wake)
         let shared = ForwardingShared(catalog: catalog, runtime: runtime, recorder: recorder, admission: admission,
                                       warmupSecret: warmupSecret, maxRequestBytes: maxRequestBytes,
                                       buffered: BodyBudget(limit: maxBufferedBytes), bench: BenchPasses(registry: registry),
@@ -84,9 +87,8 @@ public struct LocalGateway: Sendable {
                             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
                             eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
 
-        let housekeeping = Housekeeping(catalog: catalog, runtime: runtime, recorder: recorder, registry: registry,
-                                        maintenanceInterval: settings.maintenanceInterval, flushInterval: flushInterval,
-                                        logger: logger)
+        let housekeeping = GatewayHousekeeping(catalog: catalog, runtime: runtime, recorder: recorder, registry: registry, wake: wake,
+                                               flushInterval: flushInterval, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [server, housekeeping] + services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await stopper?.attach(group)
@@ -132,44 +134,6 @@ public final class GatewayStopper: Sendable {
             return state.stopRequested
         }
         if stopNow { await group.triggerGracefulShutdown() }
-    }
-}
-
-/// Keeps the endpoint catalog current, stops idle instances, reaps dead ones, and writes measurements, on
-/// their own intervals.
-private struct Housekeeping: Service {
-    let catalog: EndpointCatalog
-    let runtime: LocalRuntime
-    let recorder: InvocationRecorder
-    let registry: Registry
-    let maintenanceInterval: Duration
-    let flushInterval: Duration
-    let logger: Logger
-
-    func run() async throws {
-        await withDiscardingTaskGroup { group in
-            group.addTask { await catalog.follow() }
-            await maintainAndFlush()
-            group.cancelAll()
-        }
-    }
-
-    private func maintainAndFlush() async {
-        var lastFlush = ContinuousClock.now
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let endpoints = catalog.endpoints()
-                await runtime.maintain(endpoints)
-                if ContinuousClock.now - lastFlush >= flushInterval {
-                    lastFlush = .now
-                    let instances = await runtime.snapshot(), served = Set(endpoints.keys)
-                    try await registry.perform { try recorder.flush(to: $0, instances: instances, endpoints: served) }
-                }
-            } catch {
-                logger.error("housekeeping failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: maintenanceInterval)
-        }
     }
 }
 

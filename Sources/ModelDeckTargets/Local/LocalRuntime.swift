@@ -14,8 +14,10 @@ public struct LocalRuntimeSettings: Sendable {
     public var queueDepth = 100
     /// How long a queued request waits for a free instance before it gets 503.
     public var queueTimeout: Duration = .seconds(30)
-    /// How often idle instances are stopped and dead ones removed.
-    public var maintenanceInterval: Duration = .milliseconds(200)
+    /// While instances run, how often housekeeping looks for ones whose process ended on its own (and caps
+    /// their logs). Idle instances are stopped when their idle timeout ends, not on this tick; with no
+    /// instance, housekeeping sleeps until a request or a catalog change (`HousekeepingSchedule`).
+    public var maintenanceInterval: Duration = .seconds(1)
     /// Where instance logs go.
     public var runDirectory: String
     /// An instance's log is cut above this (its last half kept in `<log>.1`).
@@ -153,7 +155,8 @@ public actor LocalRuntime {
     /// Called with a line for the audit log when a version becomes crash-looping.
     private let onCrashLoop: @Sendable (_ endpoint: String, _ message: String) async -> Void
 
-    public init(settings: LocalRuntimeSettings, http: HTTPClient, logger: Logger,
+    /// `wake`: signalled when an instance starts, so the gateway's housekeeping, asleep while none ran, looks after it.
+    public init(settings: LocalRuntimeSettings, http: HTTPClient, logger: Logger, wake: WakeSignal? = nil,
                 onCrashLoop: @escaping @Sendable (String, String) async -> Void = { _, _ in },
                 onInstanceExit: @escaping @Sendable (String, String) async -> Void = { _, _ in }) {
         self.settings = settings
@@ -161,7 +164,11 @@ public actor LocalRuntime {
         self.logger = logger
         self.onCrashLoop = onCrashLoop
         self.onInstanceExit = onInstanceExit
+        self.wake = wake
     }
+
+    /// See `init`.
+    private let wake: WakeSignal?
 
     // MARK: - Requests
 
@@ -269,7 +276,11 @@ public actor LocalRuntime {
     /// endpoints no longer served. A version that no longer takes traffic keeps its idle instances until the
     /// idle timeout, as Lambda keeps an old version's environments: a rollback to it finds them warm, and a
     /// version short of room takes theirs (`acquire`).
-    public func maintain(_ endpoints: [String: LocalEndpoint]) async {
+    ///
+    /// Returns when a pass next has something to do without a request or a change of `endpoints`
+    /// (`HousekeepingSchedule.nextDue`); nil when nothing runs.
+    @discardableResult
+    public func maintain(_ endpoints: [String: LocalEndpoint]) async -> ContinuousClock.Instant? {
         for instance in Array(instances.values) where instance.ready {
             if let process = instance.process, process.exitIfEnded() != nil { await removeDead(instance, process: process) }
         }
@@ -290,12 +301,17 @@ public actor LocalRuntime {
         for instance in instances.values where instance.ready && endpoints[instance.endpoint]?.weights[instance.version] != nil {
             warm[instance.endpoint, default: 0] += 1
         }
+        // When each idle instance that stays can be reclaimed (a busy one's release records an invocation, which
+        // wakes housekeeping).
+        var reclaimable: [ContinuousClock.Instant] = []
         for instance in Array(instances.values) where instance.ready && instance.inFlight == 0 {
             guard let local = endpoints[instance.endpoint] else {
                 if slots.closeIfIdle(instance.id) { retire(instance, reason: "endpoint no longer served") }
                 continue
             }
-            let idle = now - instance.lastUsed >= .seconds(local.endpoint.idleTimeoutSeconds)
+            let timeout: Duration = .seconds(local.endpoint.idleTimeoutSeconds)
+            let idle = now - instance.lastUsed >= timeout
+            if !idle { reclaimable.append(instance.lastUsed + timeout) }
             if local.weights[instance.version] == nil {
                 if idle, slots.closeIfIdle(instance.id) {
                     retire(instance, reason: "\(instance.version) no longer takes traffic, idle for \(local.endpoint.idleTimeoutSeconds)s")
@@ -331,6 +347,8 @@ public actor LocalRuntime {
                 self.warmUpFinished(name)
             }
         }
+        return HousekeepingSchedule.nextDue(now: now, reclaimable: reclaimable, startRetries: backoff.values.map(\.notBefore),
+                                            live: !instances.isEmpty || !warmUps.isEmpty, reapInterval: settings.maintenanceInterval)
     }
 
     /// The `min_instances` warm-up of each endpoint, while it runs.
@@ -392,6 +410,7 @@ public actor LocalRuntime {
                                 slots: slots)
         if reserveSlot { instance.inFlight = 1 }
         instances[id] = instance
+        wake?.signal()
         let started = ContinuousClock.now
         do {
             let process = try await launch(instance, version: version)
