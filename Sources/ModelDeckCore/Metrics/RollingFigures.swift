@@ -60,6 +60,9 @@ public struct RollingFigures: Sendable {
     private var entries: [Int64: [String: [String: Entry]]] = [:]
     /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`).
     private var young: [MetricBucket.Key: StoredBucket] = [:]
+    /// Today's cost and the month's projection per endpoint version, and the sparkline's minutes, kept the same way.
+    public internal(set) var cost = RollingCost()
+    public internal(set) var sparkline = RollingSparkline()
 
     /// The dashboard's: the last minute, the last five (`Fleet.recentSeconds`) and, counts only, the hour.
     public static var dashboard: RollingFigures { RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [3_600]) }
@@ -130,13 +133,16 @@ public struct RollingFigures: Sendable {
         public var entering: Range<Int64>
         /// Per window length, its start before and after: buckets whose end or start lies between.
         public var starts: [(length: Int64, from: Int64, to: Int64)]
+        /// Buckets starting here left the cost projection's window (`CostBurn.Bounds`).
+        public var leavingProjection: Range<Int64>
     }
 
     /// What `refresh` must read to move to `now`; nil when it must load again instead (nothing loaded yet,
     /// time went back, or the windows moved past themselves).
     public func reads(now: Int64) -> Reads? {
         guard let end, now >= end, now - end < lengths[0], now - end < Self.youngSeconds else { return nil }
-        return Reads(after: sequence, entering: end..<now, starts: lengths.map { ($0, end - $0, now - $0) })
+        return Reads(after: sequence, entering: end..<now, starts: lengths.map { ($0, end - $0, now - $0) },
+                     leavingProjection: CostBurn.Bounds(now: end).projectionStart..<CostBurn.Bounds(now: now).projectionStart)
     }
 
     /// The buckets a refresh read, as plain values.
@@ -150,15 +156,37 @@ public struct RollingFigures: Sendable {
         /// and still overlap (now straddle the start).
         public var left: [Int64: [StoredBucket]] = [:]
         public var straddling: [Int64: [StoredBucket]] = [:]
+        /// Buckets starting in `Reads.leavingProjection` (their costs only).
+        public var leavingProjection: [StoredBucket] = []
 
         public init() {}
     }
 
-    /// Moves the windows to `now` with what `reads(now:)` asked for. Returns the endpoint versions whose sums
-    /// could not be kept exactly: the caller reads their buckets and calls `reload` (through
-    /// `Registry.refresh`).
-    mutating func refresh(_ moves: Moves, now: Int64) -> Set<VersionKey> {
-        guard let oldEnd = end else { return [] }
+    /// One endpoint version's minute of the sparkline.
+    struct MinuteKey: Hashable, Sendable {
+        var version: VersionKey
+        var minute: Int64
+    }
+
+    /// What a refresh could not keep exactly and must read again.
+    struct Rereads: Sendable {
+        /// Endpoint versions to sum again from their buckets (`reload`).
+        var figures = Set<VersionKey>()
+        /// Endpoint versions whose costs to sum again, or whose earliest start in the projection to find again.
+        var cost = Set<VersionKey>()
+        var firstStarts = Set<VersionKey>()
+        /// Every cost, at midnight UTC.
+        var allCost = false
+        /// Sparkline minutes with a bucket written.
+        var minutes = Set<MinuteKey>()
+    }
+
+    /// Moves the windows to `now` with what `reads(now:)` asked for. Returns what could not be kept exactly:
+    /// the caller reads it again (`Registry.refresh`: the endpoint versions' buckets through `reload`, costs
+    /// and sparkline minutes through their own reads).
+    mutating func refresh(_ moves: Moves, now: Int64) -> Rereads {
+        guard let oldEnd = end else { return Rereads() }
+        var rereads = Rereads()
         var lost = Set<VersionKey>()
         let youngFrom = oldEnd - Self.youngSeconds
         // Buckets written again or anew, against the windows as they were.
@@ -167,6 +195,8 @@ public struct RollingFigures: Sendable {
             let key = Self.key(bucket)
             let before = young[key]
             if bucket.start >= youngFrom { young[key] = bucket }
+            if !cost.rewrite(bucket, before: before, known: bucket.start >= youngFrom) { rereads.cost.insert(version) }
+            if let minute = sparkline.minute(ofBucketAt: bucket.start) { rereads.minutes.insert(MinuteKey(version: version, minute: minute)) }
             guard !lost.contains(version) else { continue }
             for length in lengths where Self.overlaps(bucket, start: oldEnd - length, end: oldEnd) {
                 if bucket.start < youngFrom {
@@ -203,12 +233,21 @@ public struct RollingFigures: Sendable {
                 do { try add(bucket, length: length, windowStart: newStart) } catch { lost.insert(version) }
             }
         }
+        // Today's cost: the young buckets whose start now reached (as written), and those that left the projection.
+        let reached = young.values.filter { $0.start > oldEnd && $0.start <= now }
+        if let firsts = cost.move(to: now, entering: reached, leaving: moves.leavingProjection) {
+            rereads.firstStarts = firsts
+        } else {
+            rereads.allCost = true
+        }
+        sparkline.move(to: now)
         end = now
         sequence = moves.sequence
+        rereads.figures = lost
         let youngNow = now - Self.youngSeconds
         young = young.filter { $0.value.start >= youngNow }
         for bucket in moves.entering where bucket.start >= youngNow { young[Self.key(bucket)] = bucket }
-        return lost
+        return rereads
     }
 
     static func amounts(_ bucket: StoredBucket) -> LiveFigures.Amounts {

@@ -65,11 +65,16 @@ extension EndpointStatus {
         var minuteFigures: [String: EndpointFigures]
         var recentFigures: [String: EndpointFigures]
         var coldStarts: [String: Int64] = [:]
+        // Today's cost and the projection's sums per version, and the sparkline's minutes.
+        let costs: [String: [String: CostBurn.VersionSums]]
+        let sparklines: [String: [Double?]]
         if var kept = rolling {
             try kept.refresh(db, now: recent.end)
             minuteFigures = kept.figures(length: minute.seconds)
             recentFigures = kept.figures(length: recent.seconds)
             coldStarts = kept.figures(length: hour.seconds).mapValues { $0.total.observed.coldStarts }
+            costs = kept.cost.sums
+            sparklines = kept.sparkline.lines()
             rolling = kept
         } else {
             var lastMinute = EndpointFigures.Builder(window: minute)
@@ -85,30 +90,24 @@ extension EndpointStatus {
                 try lastHour[sum.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(sum)
             }
             coldStarts = lastHour.mapValues { $0.figuresNow().observed.coldStarts }
+            costs = try CostBurn.sums(db, bounds: CostBurn.Bounds(now: recent.end))
+            sparklines = RollingSparkline(try Registry.minuteP99s(db, since: RollingSparkline.from(now: recent.end)), now: recent.end).lines()
         }
-        let sparkFrom = (Int64(now.timeIntervalSince1970) / 60 - Int64(Fleet.sparklineMinutes) + 1) * 60
-        let minuteP99s = try Registry.minuteP99s(db, since: sparkFrom)
-        let burn = Dictionary(try CostBurn.load(db, now: now, recent: Fleet.recentSeconds == CostBurn.nowWindowSeconds ? recentFigures : nil)
-                                .endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
+        // The burn as `CostBurn` makes it, its rate now from the five minutes' figures (the same window).
+        precondition(Fleet.recentSeconds == CostBurn.nowWindowSeconds, "the burn's rate now is the five minutes' figures")
+        let bench = try CostBurn.benchToday(db, now: now)
 
         return try Endpoint.order(Column("name")).fetchAll(db).map { endpoint in
-            var sparkline: [Double?] = []
-            if let points = minuteP99s[endpoint.name], !points.isEmpty {
-                sparkline = Array(repeating: nil, count: Fleet.sparklineMinutes)
-                for point in points {
-                    let index = Int((point.minuteStart - sparkFrom) / 60)
-                    if index >= 0, index < Fleet.sparklineMinutes { sparkline[index] = max(sparkline[index] ?? 0, point.p99) }
-                }
-            }
+            let burn = CostBurn.burn(versions: costs[endpoint.name] ?? [:], bench: bench[endpoint.name] ?? [:],
+                                     live: recentFigures[endpoint.name], now: recent.end).burn
             return EndpointStatus(endpoint: endpoint, targetKind: targets[endpoint.target], weights: weights[endpoint.name] ?? [:],
                                   deployment: active[endpoint.name], keepWarm: keepWarm[endpoint.name],
                                   lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
                                   recent: recentFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
                                   coldStartsLastHour: coldStarts[endpoint.name] ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
-                                  today: burn[endpoint.name]?.today ?? CostSplit(),
-                                  projectedMonth: burn[endpoint.name]?.projectedMonth ?? CostSplit(),
-                                  sparkline: sparkline, drift: drifts[endpoint.name]?.summary)
+                                  today: burn.today, projectedMonth: burn.projectedMonth,
+                                  sparkline: sparklines[endpoint.name] ?? [], drift: drifts[endpoint.name]?.summary)
         }
     }
 }
