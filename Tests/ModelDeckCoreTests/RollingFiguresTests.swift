@@ -136,6 +136,39 @@ struct RollingFiguresTests {
         #expect(steps > 100, "most steps were refreshes, not full reads")
     }
 
+    /// The endpoint tables kept between refreshes (`FleetCatalog`) are read again when a deck or a deploy
+    /// changes them: each refresh shows what a fresh read shows.
+    @Test func theKeptEndpointTablesAreReadAgainWhenTheCatalogOrADeploymentMoves() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        try DeckApplier.apply(parseDeck(sampleDeck()), to: registry, source: "deck.yaml", actor: "test")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var rolling: RollingFigures? = RollingFigures.dashboard
+        func expectAFreshRead(_ what: String, at seconds: TimeInterval) throws {
+            let at = now + seconds
+            let kept = try registry.fleet(now: at, rolling: &rolling), fresh = try registry.fleet(now: at)
+            #expect(kept.endpoints == fresh.endpoints, "\(what): endpoints")
+            #expect(kept.versions.map(\.id) == fresh.versions.map(\.id), "\(what): versions")
+            #expect(kept.targets.map(\.name) == fresh.targets.map(\.name), "\(what): targets")
+        }
+        try expectAFreshRead("first load", at: 0)
+        let deployment = try Intents.deploy(registry, endpoint: "sentiment", version: "v2", strategy: .canary(percent: 10, intervalSeconds: 300),
+                                            bakeSeconds: 60, reason: nil, actor: "alice")
+        try expectAFreshRead("a deploy", at: 1)
+        #expect(try registry.fleet(now: now + 1, rolling: &rolling).endpoints.first?.deployment?.id == deployment.id)
+        try DeckApplier.apply(parseDeck(sampleDeck([("traffic: {v1: 100}", "traffic: {v1: 50, v2: 50}")], extra: """
+
+              - name: second
+                model: sentiment
+                target: lambda-eu
+                memory: 512MB
+                traffic: {v2: 100}
+            """)), to: registry, source: "deck.yaml", actor: "test")
+        try expectAFreshRead("a deck with new weights and a new endpoint", at: 2)
+        #expect(try registry.fleet(now: now + 2, rolling: &rolling).endpoints.map(\.endpoint.name) == ["second", "sentiment"])
+    }
+
     @Test func aSketchTakenOutOfASumLeavesTheRest() throws {
         var a = LatencyHistogram(), b = LatencyHistogram()
         for value in [1_000, 2_000, 2_000, 90_000] as [UInt64] { a.record(microseconds: value) }

@@ -63,6 +63,9 @@ public struct RollingFigures: Sendable {
     /// Today's cost and the month's projection per endpoint version, and the sparkline's minutes, kept the same way.
     public internal(set) var cost = RollingCost()
     public internal(set) var sparkline = RollingSparkline()
+    /// Not figures, but kept with them: the endpoint tables the rows are made of, until the catalog or a
+    /// deployment moves (`FleetCatalog`).
+    public internal(set) var catalog: FleetCatalog?
 
     /// The dashboard's: the last minute, the last five (`Fleet.recentSeconds`) and, counts only, the hour.
     public static var dashboard: RollingFigures { RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [3_600]) }

@@ -42,19 +42,44 @@ public struct Fleet: Sendable {
     public static let recentSeconds: Int64 = 300
 }
 
+/// What the dashboard's rows are made of that changes only with the catalog (targets, endpoints, versions,
+/// desired weights: `catalog_generation`) or a deployment (`deployment_generation`), decoded once and kept
+/// from one refresh to the next until either generation moves (issue #20: the 10,000 endpoints were decoded
+/// twice at every refresh). Keep-warm state, instances and drift change without them and are read each time.
+public struct FleetCatalog: Sendable {
+    var stamp: Registry.RoutingStamp
+    /// In name order.
+    var endpoints: [Endpoint]
+    var targetKinds: [String: TargetKind]
+    var weights: [String: [String: Int]]
+    /// The deploy in flight per endpoint.
+    var active: [String: Deployment]
+    var versions: [Listings.VersionRow]
+    var targets: [Listings.TargetRow]
+
+    /// `kept` when neither generation moved since it was read, else read afresh, in the caller's transaction.
+    static func current(_ db: Database, kept: FleetCatalog?) throws -> FleetCatalog {
+        let stamp = try Registry.RoutingStamp.load(db)
+        if let kept, kept.stamp == stamp { return kept }
+        let targets = try Listings.targets(db)
+        return FleetCatalog(stamp: stamp, endpoints: try Endpoint.order(Column("name")).fetchAll(db),
+                            targetKinds: Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a }),
+                            weights: try TrafficSplit.allDesired(db),
+                            active: Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a }),
+                            versions: try Listings.versions(db), targets: targets)
+    }
+}
+
 extension EndpointStatus {
     /// Every endpoint's status, in name order: the buckets of the last five minutes are read once and added
     /// into two windows (a minute, five minutes), and the hour's counts are summed in SQL — each read the
     /// way `LiveFigures` reads any window.
     /// With `rolling`, the minute and the five minutes come from the dashboard's rolling windows
     /// (`RollingFigures`, lengths 60 and `Fleet.recentSeconds`), brought to `now` by reading only what changed.
-    static func loadAll(_ db: Database, now: Date, rolling: inout RollingFigures?) throws -> [EndpointStatus] {
+    static func loadAll(_ db: Database, now: Date, catalog: FleetCatalog, rolling: inout RollingFigures?) throws -> [EndpointStatus] {
         let minute = LiveWindow(last: 60, now: now)
         let recent = LiveWindow(last: Fleet.recentSeconds, now: now)
         let hour = LiveWindow(last: 3_600, now: now)
-        let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
-        let weights = try TrafficSplit.allDesired(db)
-        let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         let keepWarm = try Registry.keepWarmStates(db)
         let drifts = try Registry.drifts(db)
         let instances = try Registry.instanceFigures(db)
@@ -97,11 +122,11 @@ extension EndpointStatus {
         precondition(Fleet.recentSeconds == CostBurn.nowWindowSeconds, "the burn's rate now is the five minutes' figures")
         let bench = try CostBurn.benchToday(db, now: now)
 
-        return try Endpoint.order(Column("name")).fetchAll(db).map { endpoint in
+        return catalog.endpoints.map { endpoint in
             let burn = CostBurn.burn(versions: costs[endpoint.name] ?? [:], bench: bench[endpoint.name] ?? [:],
                                      live: recentFigures[endpoint.name], now: recent.end).burn
-            return EndpointStatus(endpoint: endpoint, targetKind: targets[endpoint.target], weights: weights[endpoint.name] ?? [:],
-                                  deployment: active[endpoint.name], keepWarm: keepWarm[endpoint.name],
+            return EndpointStatus(endpoint: endpoint, targetKind: catalog.targetKinds[endpoint.target], weights: catalog.weights[endpoint.name] ?? [:],
+                                  deployment: catalog.active[endpoint.name], keepWarm: keepWarm[endpoint.name],
                                   lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
                                   recent: recentFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
                                   coldStartsLastHour: coldStarts[endpoint.name] ?? 0,
@@ -118,10 +143,13 @@ extension Registry {
     /// the live figures are brought up to date rather than read again.
     public func fleet(now: Date, historyLimit: Int = 500, rolling: inout RollingFigures?) throws -> Fleet {
         try read { db in
-            Fleet(daemon: try DaemonStatus.load(db, now: now), endpoints: try EndpointStatus.loadAll(db, now: now, rolling: &rolling),
-                  versions: try Listings.versions(db), deployments: try Listings.deployments(db, limit: historyLimit),
-                  targets: try Listings.targets(db), events: try Listings.events(db, limit: historyLimit),
-                  failingNotifications: try FailingNotification.load(db))
+            let catalog = try FleetCatalog.current(db, kept: rolling?.catalog)
+            rolling?.catalog = catalog
+            return Fleet(daemon: try DaemonStatus.load(db, now: now),
+                         endpoints: try EndpointStatus.loadAll(db, now: now, catalog: catalog, rolling: &rolling),
+                         versions: catalog.versions, deployments: try Listings.deployments(db, limit: historyLimit),
+                         targets: catalog.targets, events: try Listings.events(db, limit: historyLimit),
+                         failingNotifications: try FailingNotification.load(db))
         }
     }
 
