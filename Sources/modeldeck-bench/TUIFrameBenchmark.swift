@@ -47,6 +47,9 @@ struct TUIFrameBenchmark: ParsableCommand {
     @Option(help: "Full reads of the windows measured per size (the path without rolling windows: `get`, the API).")
     var fullLoads = 5
 
+    @Option(help: ArgumentHelp("SQLite's mmap_size on the dashboard's read-only connection, in MB (0: pages copied, SQLite's default).", valueName: "MB"))
+    var mmap: Int64?
+
     func validate() throws {
         guard frames >= 1, frames <= 100_000 else { throw ValidationError("--frames \(frames): expected 1 to 100,000") }
         guard sample >= 0 else { throw ValidationError("--sample \(sample): expected 0 or more") }
@@ -149,10 +152,13 @@ struct TUIFrameBenchmark: ParsableCommand {
             baselineCopy = copyFolder
         }
         let openedRSS = Double(residentBytes()) / 1_048_576
+        // The dashboard reads through a read-only connection of its own, as `modeldeck` does.
+        let dashboardRegistry = try Registry(path: path, create: false, readOnly: true,
+                                             mmapBytes: (mmap ?? DashboardData.mmapBytes / 1_048_576) * 1_048_576)
         var rolling: RollingFigures? = RollingFigures.dashboard
         let coldWatch = Stopwatch()
         let coldCPUBefore = Self.processCPUMilliseconds()
-        var data = try DashboardData.load(registry, now: now, rolling: &rolling)
+        var data = try DashboardData.load(dashboardRegistry, now: now, rolling: &rolling)
         let cold = coldWatch.milliseconds, coldCPU = Self.processCPUMilliseconds() - coldCPUBefore
         let firstRSS = Double(residentBytes()) / 1_048_576
         var refreshTimes: [Double] = [], refreshCPU: [Double] = []
@@ -174,7 +180,7 @@ struct TUIFrameBenchmark: ParsableCommand {
             try registry.merge(flush)
             let watch = Stopwatch()
             let cpuBefore = Self.processCPUMilliseconds()
-            data = try DashboardData.load(registry, now: later, rolling: &rolling)
+            data = try DashboardData.load(dashboardRegistry, now: later, rolling: &rolling)
             refreshTimes.append(watch.milliseconds)
             refreshCPU.append(Self.processCPUMilliseconds() - cpuBefore)
         }

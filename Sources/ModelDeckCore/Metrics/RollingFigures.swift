@@ -67,8 +67,12 @@ public struct RollingFigures: Sendable {
     /// deployment moves (`FleetCatalog`).
     public internal(set) var catalog: FleetCatalog?
 
-    /// The dashboard's: the last minute, the last five (`Fleet.recentSeconds`) and, counts only, the hour.
-    public static var dashboard: RollingFigures { RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [3_600]) }
+    /// The dashboard's: the last five minutes (`Fleet.recentSeconds`) and, counts only, the last minute (its
+    /// request rate) and the hour (its cold starts). A latency sketch is a dense array of bins (about 4 KB
+    /// for 2–400 ms), so a window without them halves what 10,000 endpoints keep.
+    public static var dashboard: RollingFigures {
+        RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [60, 3_600])
+    }
 
     public init(lengths: [Int64], countsOnly: Set<Int64> = []) {
         precondition(!lengths.isEmpty && lengths.allSatisfy { $0 > Self.youngSeconds }, "windows are longer than the young buckets")
@@ -263,38 +267,55 @@ public struct RollingFigures: Sendable {
 
     /// The figures of every endpoint with buckets over the window of `length` ending at the last refresh.
     public mutating func figures(length: Int64) -> [String: EndpointFigures] {
-        guard let end, var byEndpoint = entries[length] else { return [:] }
+        // Taken out while read, so that the few entries updated below are changed in place, not in a copy
+        // of the whole table.
+        guard let end, var byEndpoint = entries.removeValue(forKey: length) else { return [:] }
         let window = LiveWindow(start: end - length, end: end)
         var result: [String: EndpointFigures] = [:]
         result.reserveCapacity(byEndpoint.count)
+        var changed: [(endpoint: String, versions: [String: Entry])] = []
         for (endpoint, versions) in byEndpoint {
             var kept = versions
+            var edited = false
             var figures: [String: LiveFigures] = [:]
-            var total = LiveFigures.Sums(histograms: !countsOnly.contains(length))
-            var inside = LiveFigures.Amounts()
             var partial = LiveFigures.Rates()
             for (version, entry) in versions {
-                if entry.isEmpty { kept[version] = nil; continue }
+                if entry.isEmpty {
+                    kept[version] = nil
+                    edited = true
+                    continue
+                }
                 var entry = entry
-                let percentiles = entry.percentiles ?? entry.sums.percentiles()
-                entry.percentiles = percentiles
-                kept[version] = entry
+                if entry.percentiles == nil {
+                    entry.percentiles = entry.sums.percentiles()
+                    kept[version] = entry
+                    edited = true
+                }
                 let rates = entry.rates(window)
                 figures[version] = LiveFigures.Builder.figures(window: window, sums: entry.sums, inside: entry.inside, partial: rates,
-                                                               percentiles: percentiles)
-                total.add(entry.sums)
-                inside.add(entry.inside)
+                                                               percentiles: entry.percentiles)
                 partial.requests += rates.requests
                 partial.cost += rates.cost
                 partial.pingCost += rates.pingCost
             }
-            byEndpoint[endpoint] = kept.isEmpty ? nil : kept
+            if edited { changed.append((endpoint, kept)) }
             guard !figures.isEmpty else { continue }
-            let single = figures.count == 1 ? kept.values.first?.percentiles : nil
+            // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again.
+            if figures.count == 1, let only = figures.values.first {
+                result[endpoint] = EndpointFigures(total: only, versions: figures)
+                continue
+            }
+            var total = LiveFigures.Sums(histograms: !countsOnly.contains(length))
+            var inside = LiveFigures.Amounts()
+            for entry in kept.values {
+                total.add(entry.sums)
+                inside.add(entry.inside)
+            }
             result[endpoint] = EndpointFigures(total: LiveFigures.Builder.figures(window: window, sums: total, inside: inside, partial: partial,
-                                                                                  percentiles: single),
+                                                                                  percentiles: nil),
                                                versions: figures)
         }
+        for (endpoint, versions) in changed { byEndpoint[endpoint] = versions.isEmpty ? nil : versions }
         entries[length] = byEndpoint
         return result
     }

@@ -11,7 +11,8 @@ public struct EndpointStatus: Equatable, Sendable {
     /// The deploy in flight, if any.
     public var deployment: Deployment?
     public var keepWarm: KeepWarmState?
-    /// The last minute (request rate) and the last five minutes (latency, errors, burn).
+    /// The last minute (request rate: its counts and rates only, no latency) and the last five minutes
+    /// (latency, errors, burn).
     public var lastMinute: EndpointFigures
     public var recent: EndpointFigures
     /// User requests that started an instance in the last hour.
@@ -102,7 +103,7 @@ extension EndpointStatus {
             sparklines = kept.sparkline.lines()
             rolling = kept
         } else {
-            var lastMinute = EndpointFigures.Builder(window: minute)
+            var lastMinute = EndpointFigures.Builder(window: minute, histograms: false)
             var lastFive = EndpointFigures.Builder(window: recent)
             try StoredBucket.forEach(db, overlapping: recent) { bucket in
                 try lastFive.add(bucket)
