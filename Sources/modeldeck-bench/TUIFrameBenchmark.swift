@@ -47,6 +47,9 @@ struct TUIFrameBenchmark: ParsableCommand {
     @Option(help: "Full reads of the windows measured per size (the path without rolling windows: `get`, the API).")
     var fullLoads = 5
 
+    @Option(help: ArgumentHelp("SQLite's mmap_size on the dashboard's read-only connection, in MB (0: pages copied, SQLite's default).", valueName: "MB"))
+    var mmap: Int64?
+
     func validate() throws {
         guard frames >= 1, frames <= 100_000 else { throw ValidationError("--frames \(frames): expected 1 to 100,000") }
         guard sample >= 0 else { throw ValidationError("--sample \(sample): expected 0 or more") }
@@ -71,7 +74,19 @@ struct TUIFrameBenchmark: ParsableCommand {
             let figures = try measure(size: size, width: parts[0], height: parts[1])
             print("after    " + figures.line + String(format: "  %11.1f", figures.loadCPU))
             guard let baseline, size <= baselineMax else { continue }
-            if let before = try Self.baselineLine(baseline, size: size, frames: frames, screen: screen) {
+            let output = try baselineOutput(baseline, size: size, copy: figures.baselineCopy)
+            for line in output where line.hasPrefix("refresh ") || line.hasPrefix("memory ") || line.hasPrefix("check ") {
+                print("before   " + line)
+            }
+            if let refresh = output.first(where: { $0.hasPrefix("refresh ") }), let before = Self.refreshFigures(refresh),
+               let after = figures.refresh {
+                print(String(format: "ratio    %-8d first load %.3f× (cpu %.3f×); steady refresh p50 %.3f× (cpu p50 %.3f×); RSS after the refreshes %.2f×",
+                             size, after.first / before.first, after.firstCPU / before.firstCPU, after.p50 / before.p50,
+                             after.cpuP50 / before.cpuP50, after.rss / before.rss))
+            }
+            // Its figures line (`after    SIZE …` in its own output; `SIZE …` in older builds).
+            let figuresLine = output.map { $0.hasPrefix("after ") ? String($0.dropFirst(6).drop { $0 == " " }) : $0 }
+            if let before = figuresLine.first(where: { $0.hasPrefix("\(size) ") }) {
                 print("before   " + before)
                 let values = before.split(separator: " ").compactMap { Double($0) }
                 if values.count >= 8 {
@@ -93,6 +108,10 @@ struct TUIFrameBenchmark: ParsableCommand {
     struct Figures {
         var load, loadCPU, rows, frameP50, frameP99, sortKey, filterKey, residentMB: Double
         var size: Int
+        /// The dashboard's own loads: the first, and the steady refreshes' medians.
+        var refresh: RefreshFigures?
+        /// A copy of the registry as seeded, before this run wrote to it, for the baseline to read.
+        var baselineCopy: String?
 
         var line: String {
             String(format: "%-8d %7.1f  %7.1f  %9.2f  %9.2f  %12.2f  %14.2f  %6.0f", size, load, rows, frameP50, frameP99, sortKey, filterKey, residentMB)
@@ -121,11 +140,25 @@ struct TUIFrameBenchmark: ParsableCommand {
 
         // The dashboard's own path first: the first snapshot (a full read into the rolling windows), then
         // steady refreshes one second apart, the recorder's flush written between them.
+        // The baseline reads the same registry as seeded (a copy, before the flushes below write to it).
+        var baselineCopy: String?
+        if baseline != nil, size <= baselineMax {
+            let copyFolder = folder + "/baseline"
+            try? FileManager.default.removeItem(atPath: copyFolder)
+            try FileManager.default.createDirectory(atPath: copyFolder, withIntermediateDirectories: true)
+            _ = try registry.checkpoint()
+            try FileManager.default.copyItem(atPath: path, toPath: copyFolder + "/registry-\(size).sqlite")
+            try String(now.timeIntervalSince1970).write(toFile: copyFolder + "/registry-\(size).sqlite.seeded-at", atomically: true, encoding: .utf8)
+            baselineCopy = copyFolder
+        }
         let openedRSS = Double(residentBytes()) / 1_048_576
+        // The dashboard reads through a read-only connection of its own, as `modeldeck` does.
+        let dashboardRegistry = try Registry(path: path, create: false, readOnly: true,
+                                             mmapBytes: (mmap ?? DashboardData.mmapBytes / 1_048_576) * 1_048_576)
         var rolling: RollingFigures? = RollingFigures.dashboard
         let coldWatch = Stopwatch()
         let coldCPUBefore = Self.processCPUMilliseconds()
-        var data = try DashboardData.load(registry, now: now, rolling: &rolling)
+        var data = try DashboardData.load(dashboardRegistry, now: now, rolling: &rolling)
         let cold = coldWatch.milliseconds, coldCPU = Self.processCPUMilliseconds() - coldCPUBefore
         let firstRSS = Double(residentBytes()) / 1_048_576
         var refreshTimes: [Double] = [], refreshCPU: [Double] = []
@@ -147,15 +180,16 @@ struct TUIFrameBenchmark: ParsableCommand {
             try registry.merge(flush)
             let watch = Stopwatch()
             let cpuBefore = Self.processCPUMilliseconds()
-            data = try DashboardData.load(registry, now: later, rolling: &rolling)
+            data = try DashboardData.load(dashboardRegistry, now: later, rolling: &rolling)
             refreshTimes.append(watch.milliseconds)
             refreshCPU.append(Self.processCPUMilliseconds() - cpuBefore)
         }
         refreshTimes.sort(); refreshCPU.sort()
         let rollingRSS = Double(residentBytes()) / 1_048_576
-        print(String(format: "refresh  %-8d first load %.1f ms (cpu %.1f ms); steady refresh p50 %.1f ms, p99 %.1f ms (cpu p50 %.1f ms), %d refreshes with %d bucket writes before each; RSS %.0f MB",
-                     size, cold, coldCPU, percentile(refreshTimes, 50), percentile(refreshTimes, 99), percentile(refreshCPU, 50),
-                     refreshes, written, rollingRSS))
+        let refreshLine = String(format: "refresh  %-8d first load %.1f ms (cpu %.1f ms); steady refresh p50 %.1f ms, p99 %.1f ms (cpu p50 %.1f ms), %d refreshes with %d bucket writes before each; RSS %.0f MB",
+                                 size, cold, coldCPU, percentile(refreshTimes, 50), percentile(refreshTimes, 99), percentile(refreshCPU, 50),
+                                 refreshes, written, rollingRSS)
+        print(refreshLine)
         print(String(format: "memory   %-8d RSS %.0f MB with the registry open (seeded in this process unless reused), %.0f MB after the first load, %.0f MB after the refreshes",
                      size, openedRSS, firstRSS, rollingRSS))
         if sample > 0 { try check(data, registry: registry, now: later) }
@@ -203,7 +237,7 @@ struct TUIFrameBenchmark: ParsableCommand {
         frameTimes.sort(); sortTimes.sort(); filterTimes.sort(); loads.sort(); cpu.sort()
         let figures = Figures(load: percentile(loads, 50), loadCPU: percentile(cpu, 50), rows: rowsMs, frameP50: percentile(frameTimes, 50),
                               frameP99: percentile(frameTimes, 99), sortKey: percentile(sortTimes, 50), filterKey: percentile(filterTimes, 50),
-                              residentMB: rollingRSS, size: size)
+                              residentMB: rollingRSS, size: size, refresh: Self.refreshFigures(refreshLine), baselineCopy: baselineCopy)
         return figures
     }
 
@@ -254,17 +288,34 @@ struct TUIFrameBenchmark: ParsableCommand {
         return Double(spec.tv_sec) * 1_000 + Double(spec.tv_nsec) / 1e6
     }
 
-    /// The figures line an earlier build's `tui-frame` prints for `size` (its own process, the same flags).
-    static func baselineLine(_ binary: String, size: Int, frames: Int, screen: String) throws -> String? {
+    /// What an earlier build's `tui-frame` prints for `size` (its own process, the same flags), reading a copy
+    /// of the registry this run seeded (`copy`) when it has one.
+    func baselineOutput(_ binary: String, size: Int, copy: String?) throws -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["tui-frame", "--sizes", "\(size)", "--frames", "\(frames)", "--screen", screen]
+        process.arguments = ["tui-frame", "--sizes", "\(size)", "--frames", "\(frames)", "--screen", screen, "--refreshes", "\(refreshes)",
+                             "--active", "\(active)", "--full-loads", "\(fullLoads)", "--sample", "\(sample)"] + (copy.map { ["--keep", $0] } ?? [])
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return output.split(separator: "\n").first { $0.hasPrefix("\(size) ") }.map(String.init)
+        return output.split(separator: "\n").map(String.init)
+    }
+
+    struct RefreshFigures {
+        var first, firstCPU, p50, cpuP50, rss: Double
+    }
+
+    /// The figures of a `refresh` line (this build's or the baseline's).
+    static func refreshFigures(_ line: String) -> RefreshFigures? {
+        func number(after marker: String) -> Double? {
+            guard let range = line.range(of: marker) else { return nil }
+            return Double(line[range.upperBound...].prefix { $0.isNumber || $0 == "." })
+        }
+        guard let first = number(after: "first load "), let firstCPU = number(after: "(cpu "), let p50 = number(after: "steady refresh p50 "),
+              let cpuP50 = number(after: "(cpu p50 "), let rss = number(after: "; RSS ") else { return nil }
+        return RefreshFigures(first: first, firstCPU: firstCPU, p50: p50, cpuP50: cpuP50, rss: rss)
     }
 
     /// `count` endpoints on one local target, each with 30 ten-second buckets (the last five minutes) of

@@ -5,7 +5,8 @@ import Testing
 
 /// The dashboard's rolling windows give exactly the figures a full read of the same windows gives, after
 /// every step of random bucket writes (the recorder's flushes, a platform's revisions of older buckets,
-/// buckets ahead of now, maxima in flight) and refreshes that move now by 0 to 7 seconds, or jump.
+/// buckets ahead of now, maxima in flight, the rollup) and refreshes that move now by 0 to 7 seconds, or
+/// jump: the live figures, today's cost and the month's projection, and the sparkline, across midnight UTC.
 struct RollingFiguresTests {
     static func bucket(_ random: inout SeededRandom) -> MetricBucket {
         var bucket = MetricBucket()
@@ -58,9 +59,16 @@ struct RollingFiguresTests {
         let registry = try Registry(path: scratch.registryPath)
         var random = SeededRandom(seed: seed)  // the same steps at every run, so a failure can be replayed
         let versions = [("a", "a@v1"), ("a", "a@v2"), ("b", "b@v1"), ("c", "c@v1")]
-        var now: Int64 = 1_800_000_000 + Int64.random(in: 0..<10, using: &random)
-        // Ten minutes of history: 10-second buckets, and 60-second ones as a platform's collector writes them.
+        // Starts some minutes before midnight UTC (1,800,000,000 is 08:00), so today's cost starts again.
+        var now: Int64 = 1_800_000_000 - 28_800 - 200 * Int64(seed) + Int64.random(in: 0..<10, using: &random)
+        // Ten minutes of history: 10-second buckets, and 60-second ones as a platform's collector writes them;
+        // and the minutes of a day ago, which leave the cost projection's 24 hours as the test goes.
         var history: [MetricBucket.Key: MetricBucket] = [:]
+        for (endpoint, version) in versions {
+            for start in stride(from: (now - 86_400) / 60 * 60 - 120, to: now - 86_400 + 3_000, by: 60) where Int.random(in: 0..<3, using: &random) == 0 {
+                history[.init(endpoint: endpoint, version: version, start: start, width: 60)] = Self.bucket(&random)
+            }
+        }
         for (endpoint, version) in versions {
             for start in stride(from: now / 10 * 10 - 600, to: now, by: 10) where Bool.random(using: &random) {
                 history[.init(endpoint: endpoint, version: version, start: start, width: 10)] = Self.bucket(&random)
@@ -89,10 +97,19 @@ struct RollingFiguresTests {
                 try registry.replaceObserved([.init(endpoint: "cloud", version: "cloud@v1", start: start, width: 60): Self.bucket(&random)],
                                              platformCountsColdStarts: false)
             }
+            if Int.random(in: 0..<20, using: &random) == 0 {  // the daemon's rollup: buckets merged and deleted
+                try registry.rollUpMetrics(now: Date(timeIntervalSince1970: TimeInterval(now)))
+            }
             now += Int.random(in: 0..<25, using: &random) == 0 ? 400 : Int64.random(in: 0...7, using: &random)
 
             if rolling.reads(now: now) != nil { steps += 1 }
             try registry.read { db in try rolling.refresh(db, now: now) }
+            let (costs, sparklines) = try registry.read { db in
+                (try CostBurn.sums(db, bounds: CostBurn.Bounds(now: now)),
+                 RollingSparkline(try Registry.minuteP99s(db, since: RollingSparkline.from(now: now)), now: now).lines())
+            }
+            #expect(rolling.cost.sums == costs, "step \(step): today's cost and the projection's sums")
+            #expect(rolling.sparkline.lines() == sparklines, "step \(step): sparklines")
             for length in rolling.lengths {
                 let window = LiveWindow(start: now - length, end: now)
                 var full = try registry.read { db in try EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: window), window: window) }
@@ -117,6 +134,39 @@ struct RollingFiguresTests {
             }
         }
         #expect(steps > 100, "most steps were refreshes, not full reads")
+    }
+
+    /// The endpoint tables kept between refreshes (`FleetCatalog`) are read again when a deck or a deploy
+    /// changes them: each refresh shows what a fresh read shows.
+    @Test func theKeptEndpointTablesAreReadAgainWhenTheCatalogOrADeploymentMoves() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        try DeckApplier.apply(parseDeck(sampleDeck()), to: registry, source: "deck.yaml", actor: "test")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var rolling: RollingFigures? = RollingFigures.dashboard
+        func expectAFreshRead(_ what: String, at seconds: TimeInterval) throws {
+            let at = now + seconds
+            let kept = try registry.fleet(now: at, rolling: &rolling), fresh = try registry.fleet(now: at)
+            #expect(kept.endpoints == fresh.endpoints, "\(what): endpoints")
+            #expect(kept.versions.map(\.id) == fresh.versions.map(\.id), "\(what): versions")
+            #expect(kept.targets.map(\.name) == fresh.targets.map(\.name), "\(what): targets")
+        }
+        try expectAFreshRead("first load", at: 0)
+        let deployment = try Intents.deploy(registry, endpoint: "sentiment", version: "v2", strategy: .canary(percent: 10, intervalSeconds: 300),
+                                            bakeSeconds: 60, reason: nil, actor: "alice")
+        try expectAFreshRead("a deploy", at: 1)
+        #expect(try registry.fleet(now: now + 1, rolling: &rolling).endpoints.first?.deployment?.id == deployment.id)
+        try DeckApplier.apply(parseDeck(sampleDeck([("traffic: {v1: 100}", "traffic: {v1: 50, v2: 50}")], extra: """
+
+              - name: second
+                model: sentiment
+                target: lambda-eu
+                memory: 512MB
+                traffic: {v2: 100}
+            """)), to: registry, source: "deck.yaml", actor: "test")
+        try expectAFreshRead("a deck with new weights and a new endpoint", at: 2)
+        #expect(try registry.fleet(now: now + 2, rolling: &rolling).endpoints.map(\.endpoint.name) == ["second", "sentiment"])
     }
 
     @Test func aSketchTakenOutOfASumLeavesTheRest() throws {

@@ -119,3 +119,89 @@ public struct CostBurn: Codable, Equatable, Sendable {
         return Table(headers: ["endpoint", "priced as", "per hour now", "today (UTC)", "month projected", "daily budget"], rows: rows)
     }
 }
+
+extension CostBurn {
+    /// What today's cost and the month's projection are summed over, as of `now` (Unix seconds): the stored
+    /// buckets by their start, from midnight UTC (today) and from `projectionWindowSeconds` back (the
+    /// projection), up to `now` included (a bucket stamped ahead of now is not counted yet).
+    public struct Bounds: Equatable, Sendable {
+        public var now: Int64
+
+        public init(now: Int64) { self.now = now }
+
+        public var dayStart: Int64 { now / 86_400 * 86_400 }
+        public var projectionStart: Int64 { now - projectionWindowSeconds }
+        /// The earliest start counted at all.
+        public var earliest: Int64 { min(dayStart, projectionStart) }
+
+        public func counts(start: Int64) -> Bool { start >= earliest && start <= now }
+    }
+
+    /// One endpoint version's stored costs within `Bounds`: what `CostBurn` makes today's cost and the month's
+    /// projection from. Read by one query (`CostBurn.sums`), or kept up to date by the dashboard
+    /// (`RollingCost`); the figures are made from them by `burn(versions:bench:live:now:)` either way.
+    public struct VersionSums: Equatable, Sendable {
+        public var dayTraffic: Int64 = 0
+        public var dayWarm: Int64 = 0
+        public var lastTraffic: Int64 = 0
+        public var lastWarm: Int64 = 0
+        /// The earliest bucket start in the projection's window.
+        public var firstStart: Int64?
+        /// How many buckets are summed: a version is listed while it has one.
+        public var buckets: Int64 = 0
+
+        public init(dayTraffic: Int64 = 0, dayWarm: Int64 = 0, lastTraffic: Int64 = 0, lastWarm: Int64 = 0, firstStart: Int64? = nil,
+                    buckets: Int64 = 0) {
+            self.dayTraffic = dayTraffic
+            self.dayWarm = dayWarm
+            self.lastTraffic = lastTraffic
+            self.lastWarm = lastWarm
+            self.firstStart = firstStart
+            self.buckets = buckets
+        }
+
+        /// Adds a bucket's costs (`sign` 1), or takes them out (-1: `firstStart` is then the caller's to find
+        /// again). A bucket `bounds` does not count changes nothing.
+        mutating func add(start: Int64, traffic: Int64, warm: Int64, bounds: Bounds, sign: Int64 = 1) {
+            guard bounds.counts(start: start) else { return }
+            buckets += sign
+            if start >= bounds.dayStart {
+                dayTraffic += sign * traffic
+                dayWarm += sign * warm
+            }
+            if start >= bounds.projectionStart {
+                lastTraffic += sign * traffic
+                lastWarm += sign * warm
+                if sign > 0 { firstStart = min(firstStart ?? start, start) }
+            }
+        }
+    }
+
+    /// An endpoint's burn, in total and per version: the rate now from the live figures of the last
+    /// `nowWindowSeconds` (`live`), today's cost and the projection from its versions' stored sums, and the
+    /// bench runs started today (`bench`, by version). The one place these figures are made.
+    static func burn(versions sums: [String: VersionSums], bench: [String: Int64], live: EndpointFigures?,
+                     now: Int64) -> (burn: BurnFigures, versions: [EndpointBurn.Version]) {
+        let projectionStart = now - projectionWindowSeconds
+        // One observed span per endpoint, so its versions' projections add up to its own.
+        let firstStart = sums.values.compactMap(\.firstStart).min() ?? projectionStart
+        let observed = max(nowWindowSeconds, now - max(projectionStart, firstStart))
+        var burn = BurnFigures()
+        var versions: [EndpointBurn.Version] = []
+        for version in Set(sums.keys).union(bench.keys).sorted() {
+            var figures = BurnFigures()
+            let rate = live?.versions[version]
+            figures.perHourNow = CostSplit(trafficMicros: (rate?.burnMicrosPerHour ?? 0) - (rate?.pingBurnMicrosPerHour ?? 0),
+                                           keepWarmMicros: rate?.pingBurnMicrosPerHour ?? 0)
+            if let sum = sums[version] {
+                figures.today = CostSplit(trafficMicros: sum.dayTraffic, keepWarmMicros: sum.dayWarm)
+                figures.projectedMonth = CostSplit(trafficMicros: project(sum.lastTraffic, over: observed),
+                                                   keepWarmMicros: project(sum.lastWarm, over: observed))
+            }
+            figures.today.benchMicros = bench[version] ?? 0
+            versions.append(.init(version: version, burn: figures))
+            burn.add(figures)
+        }
+        return (burn, versions)
+    }
+}

@@ -392,26 +392,32 @@ public struct EndpointFigures: Equatable, Sendable, Codable {
     /// then gives the figures per endpoint: each version's, and their sum as the endpoint's.
     public struct Builder: Sendable {
         public let window: LiveWindow
+        /// Whether latency histograms are merged (`LiveFigures.Builder.histograms`).
+        public let histograms: Bool
         private var versions: [String: [String: LiveFigures.Builder]] = [:]
 
-        public init(window: LiveWindow) { self.window = window }
+        public init(window: LiveWindow, histograms: Bool = true) {
+            self.window = window
+            self.histograms = histograms
+        }
 
         public mutating func add(_ bucket: StoredBucket) throws {
-            try versions[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: window)].add(bucket)
+            try versions[bucket.endpoint, default: [:]][bucket.version, default: LiveFigures.Builder(window: window, histograms: histograms)]
+                .add(bucket)
         }
 
         /// The figures of `endpoint`; zero when none of its buckets was added.
         public func figures(of endpoint: String) -> EndpointFigures {
-            Self.figures(versions[endpoint] ?? [:], window: window)
+            Self.figures(versions[endpoint] ?? [:], window: window, histograms: histograms)
         }
 
         /// The figures of every endpoint with buckets.
         public func figures() -> [String: EndpointFigures] {
-            versions.mapValues { Self.figures($0, window: window) }
+            versions.mapValues { Self.figures($0, window: window, histograms: histograms) }
         }
 
-        private static func figures(_ versions: [String: LiveFigures.Builder], window: LiveWindow) -> EndpointFigures {
-            var total = LiveFigures.Builder(window: window)
+        private static func figures(_ versions: [String: LiveFigures.Builder], window: LiveWindow, histograms: Bool) -> EndpointFigures {
+            var total = LiveFigures.Builder(window: window, histograms: histograms)
             for builder in versions.values { total.add(builder) }
             return EndpointFigures(total: total.figuresNow(), versions: versions.mapValues { $0.figuresNow() })
         }

@@ -60,9 +60,19 @@ public struct RollingFigures: Sendable {
     private var entries: [Int64: [String: [String: Entry]]] = [:]
     /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`).
     private var young: [MetricBucket.Key: StoredBucket] = [:]
+    /// Today's cost and the month's projection per endpoint version, and the sparkline's minutes, kept the same way.
+    public internal(set) var cost = RollingCost()
+    public internal(set) var sparkline = RollingSparkline()
+    /// Not figures, but kept with them: the endpoint tables the rows are made of, until the catalog or a
+    /// deployment moves (`FleetCatalog`).
+    public internal(set) var catalog: FleetCatalog?
 
-    /// The dashboard's: the last minute, the last five (`Fleet.recentSeconds`) and, counts only, the hour.
-    public static var dashboard: RollingFigures { RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [3_600]) }
+    /// The dashboard's: the last five minutes (`Fleet.recentSeconds`) and, counts only, the last minute (its
+    /// request rate) and the hour (its cold starts). A latency sketch is a dense array of bins (about 4 KB
+    /// for 2–400 ms), so a window without them halves what 10,000 endpoints keep.
+    public static var dashboard: RollingFigures {
+        RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [60, 3_600])
+    }
 
     public init(lengths: [Int64], countsOnly: Set<Int64> = []) {
         precondition(!lengths.isEmpty && lengths.allSatisfy { $0 > Self.youngSeconds }, "windows are longer than the young buckets")
@@ -130,13 +140,16 @@ public struct RollingFigures: Sendable {
         public var entering: Range<Int64>
         /// Per window length, its start before and after: buckets whose end or start lies between.
         public var starts: [(length: Int64, from: Int64, to: Int64)]
+        /// Buckets starting here left the cost projection's window (`CostBurn.Bounds`).
+        public var leavingProjection: Range<Int64>
     }
 
     /// What `refresh` must read to move to `now`; nil when it must load again instead (nothing loaded yet,
     /// time went back, or the windows moved past themselves).
     public func reads(now: Int64) -> Reads? {
         guard let end, now >= end, now - end < lengths[0], now - end < Self.youngSeconds else { return nil }
-        return Reads(after: sequence, entering: end..<now, starts: lengths.map { ($0, end - $0, now - $0) })
+        return Reads(after: sequence, entering: end..<now, starts: lengths.map { ($0, end - $0, now - $0) },
+                     leavingProjection: CostBurn.Bounds(now: end).projectionStart..<CostBurn.Bounds(now: now).projectionStart)
     }
 
     /// The buckets a refresh read, as plain values.
@@ -150,15 +163,37 @@ public struct RollingFigures: Sendable {
         /// and still overlap (now straddle the start).
         public var left: [Int64: [StoredBucket]] = [:]
         public var straddling: [Int64: [StoredBucket]] = [:]
+        /// Buckets starting in `Reads.leavingProjection` (their costs only).
+        public var leavingProjection: [StoredBucket] = []
 
         public init() {}
     }
 
-    /// Moves the windows to `now` with what `reads(now:)` asked for. Returns the endpoint versions whose sums
-    /// could not be kept exactly: the caller reads their buckets and calls `reload` (through
-    /// `Registry.refresh`).
-    mutating func refresh(_ moves: Moves, now: Int64) -> Set<VersionKey> {
-        guard let oldEnd = end else { return [] }
+    /// One endpoint version's minute of the sparkline.
+    struct MinuteKey: Hashable, Sendable {
+        var version: VersionKey
+        var minute: Int64
+    }
+
+    /// What a refresh could not keep exactly and must read again.
+    struct Rereads: Sendable {
+        /// Endpoint versions to sum again from their buckets (`reload`).
+        var figures = Set<VersionKey>()
+        /// Endpoint versions whose costs to sum again, or whose earliest start in the projection to find again.
+        var cost = Set<VersionKey>()
+        var firstStarts = Set<VersionKey>()
+        /// Every cost, at midnight UTC.
+        var allCost = false
+        /// Sparkline minutes with a bucket written.
+        var minutes = Set<MinuteKey>()
+    }
+
+    /// Moves the windows to `now` with what `reads(now:)` asked for. Returns what could not be kept exactly:
+    /// the caller reads it again (`Registry.refresh`: the endpoint versions' buckets through `reload`, costs
+    /// and sparkline minutes through their own reads).
+    mutating func refresh(_ moves: Moves, now: Int64) -> Rereads {
+        guard let oldEnd = end else { return Rereads() }
+        var rereads = Rereads()
         var lost = Set<VersionKey>()
         let youngFrom = oldEnd - Self.youngSeconds
         // Buckets written again or anew, against the windows as they were.
@@ -167,6 +202,8 @@ public struct RollingFigures: Sendable {
             let key = Self.key(bucket)
             let before = young[key]
             if bucket.start >= youngFrom { young[key] = bucket }
+            if !cost.rewrite(bucket, before: before, known: bucket.start >= youngFrom) { rereads.cost.insert(version) }
+            if let minute = sparkline.minute(ofBucketAt: bucket.start) { rereads.minutes.insert(MinuteKey(version: version, minute: minute)) }
             guard !lost.contains(version) else { continue }
             for length in lengths where Self.overlaps(bucket, start: oldEnd - length, end: oldEnd) {
                 if bucket.start < youngFrom {
@@ -203,12 +240,21 @@ public struct RollingFigures: Sendable {
                 do { try add(bucket, length: length, windowStart: newStart) } catch { lost.insert(version) }
             }
         }
+        // Today's cost: the young buckets whose start now reached (as written), and those that left the projection.
+        let reached = young.values.filter { $0.start > oldEnd && $0.start <= now }
+        if let firsts = cost.move(to: now, entering: reached, leaving: moves.leavingProjection) {
+            rereads.firstStarts = firsts
+        } else {
+            rereads.allCost = true
+        }
+        sparkline.move(to: now)
         end = now
         sequence = moves.sequence
+        rereads.figures = lost
         let youngNow = now - Self.youngSeconds
         young = young.filter { $0.value.start >= youngNow }
         for bucket in moves.entering where bucket.start >= youngNow { young[Self.key(bucket)] = bucket }
-        return lost
+        return rereads
     }
 
     static func amounts(_ bucket: StoredBucket) -> LiveFigures.Amounts {
@@ -221,38 +267,55 @@ public struct RollingFigures: Sendable {
 
     /// The figures of every endpoint with buckets over the window of `length` ending at the last refresh.
     public mutating func figures(length: Int64) -> [String: EndpointFigures] {
-        guard let end, var byEndpoint = entries[length] else { return [:] }
+        // Taken out while read, so that the few entries updated below are changed in place, not in a copy
+        // of the whole table.
+        guard let end, var byEndpoint = entries.removeValue(forKey: length) else { return [:] }
         let window = LiveWindow(start: end - length, end: end)
         var result: [String: EndpointFigures] = [:]
         result.reserveCapacity(byEndpoint.count)
+        var changed: [(endpoint: String, versions: [String: Entry])] = []
         for (endpoint, versions) in byEndpoint {
             var kept = versions
+            var edited = false
             var figures: [String: LiveFigures] = [:]
-            var total = LiveFigures.Sums(histograms: !countsOnly.contains(length))
-            var inside = LiveFigures.Amounts()
             var partial = LiveFigures.Rates()
             for (version, entry) in versions {
-                if entry.isEmpty { kept[version] = nil; continue }
+                if entry.isEmpty {
+                    kept[version] = nil
+                    edited = true
+                    continue
+                }
                 var entry = entry
-                let percentiles = entry.percentiles ?? entry.sums.percentiles()
-                entry.percentiles = percentiles
-                kept[version] = entry
+                if entry.percentiles == nil {
+                    entry.percentiles = entry.sums.percentiles()
+                    kept[version] = entry
+                    edited = true
+                }
                 let rates = entry.rates(window)
                 figures[version] = LiveFigures.Builder.figures(window: window, sums: entry.sums, inside: entry.inside, partial: rates,
-                                                               percentiles: percentiles)
-                total.add(entry.sums)
-                inside.add(entry.inside)
+                                                               percentiles: entry.percentiles)
                 partial.requests += rates.requests
                 partial.cost += rates.cost
                 partial.pingCost += rates.pingCost
             }
-            byEndpoint[endpoint] = kept.isEmpty ? nil : kept
+            if edited { changed.append((endpoint, kept)) }
             guard !figures.isEmpty else { continue }
-            let single = figures.count == 1 ? kept.values.first?.percentiles : nil
+            // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again.
+            if figures.count == 1, let only = figures.values.first {
+                result[endpoint] = EndpointFigures(total: only, versions: figures)
+                continue
+            }
+            var total = LiveFigures.Sums(histograms: !countsOnly.contains(length))
+            var inside = LiveFigures.Amounts()
+            for entry in kept.values {
+                total.add(entry.sums)
+                inside.add(entry.inside)
+            }
             result[endpoint] = EndpointFigures(total: LiveFigures.Builder.figures(window: window, sums: total, inside: inside, partial: partial,
-                                                                                  percentiles: single),
+                                                                                  percentiles: nil),
                                                versions: figures)
         }
+        for (endpoint, versions) in changed { byEndpoint[endpoint] = versions.isEmpty ? nil : versions }
         entries[length] = byEndpoint
         return result
     }

@@ -48,14 +48,17 @@ extension Registry {
     public struct RoutingStamp: Equatable, Sendable {
         public var catalog: Int64
         public var deployments: Int64
+
+        /// The stamp in the caller's transaction: two one-row reads.
+        static func load(_ db: Database) throws -> RoutingStamp {
+            RoutingStamp(catalog: try CatalogStamp.generation(db),
+                         deployments: try Int64.fetchOne(db, sql: "SELECT value FROM deployment_generation WHERE id = 1") ?? 0)
+        }
     }
 
     /// The routing stamp now: two one-row reads.
     public func routingStamp() throws -> RoutingStamp {
-        try read { db in
-            RoutingStamp(catalog: try CatalogStamp.generation(db),
-                         deployments: try Int64.fetchOne(db, sql: "SELECT value FROM deployment_generation WHERE id = 1") ?? 0)
-        }
+        try read { db in try RoutingStamp.load(db) }
     }
 
     /// Each endpoint's latest deployment (the one whose weights the target should route), with its target.

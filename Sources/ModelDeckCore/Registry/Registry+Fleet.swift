@@ -11,7 +11,8 @@ public struct EndpointStatus: Equatable, Sendable {
     /// The deploy in flight, if any.
     public var deployment: Deployment?
     public var keepWarm: KeepWarmState?
-    /// The last minute (request rate) and the last five minutes (latency, errors, burn).
+    /// The last minute (request rate: its counts and rates only, no latency) and the last five minutes
+    /// (latency, errors, burn).
     public var lastMinute: EndpointFigures
     public var recent: EndpointFigures
     /// User requests that started an instance in the last hour.
@@ -42,19 +43,44 @@ public struct Fleet: Sendable {
     public static let recentSeconds: Int64 = 300
 }
 
+/// What the dashboard's rows are made of that changes only with the catalog (targets, endpoints, versions,
+/// desired weights: `catalog_generation`) or a deployment (`deployment_generation`), decoded once and kept
+/// from one refresh to the next until either generation moves (issue #20: the 10,000 endpoints were decoded
+/// twice at every refresh). Keep-warm state, instances and drift change without them and are read each time.
+public struct FleetCatalog: Sendable {
+    var stamp: Registry.RoutingStamp
+    /// In name order.
+    var endpoints: [Endpoint]
+    var targetKinds: [String: TargetKind]
+    var weights: [String: [String: Int]]
+    /// The deploy in flight per endpoint.
+    var active: [String: Deployment]
+    var versions: [Listings.VersionRow]
+    var targets: [Listings.TargetRow]
+
+    /// `kept` when neither generation moved since it was read, else read afresh, in the caller's transaction.
+    static func current(_ db: Database, kept: FleetCatalog?) throws -> FleetCatalog {
+        let stamp = try Registry.RoutingStamp.load(db)
+        if let kept, kept.stamp == stamp { return kept }
+        let targets = try Listings.targets(db)
+        return FleetCatalog(stamp: stamp, endpoints: try Endpoint.order(Column("name")).fetchAll(db),
+                            targetKinds: Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a }),
+                            weights: try TrafficSplit.allDesired(db),
+                            active: Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a }),
+                            versions: try Listings.versions(db), targets: targets)
+    }
+}
+
 extension EndpointStatus {
     /// Every endpoint's status, in name order: the buckets of the last five minutes are read once and added
     /// into two windows (a minute, five minutes), and the hour's counts are summed in SQL — each read the
     /// way `LiveFigures` reads any window.
     /// With `rolling`, the minute and the five minutes come from the dashboard's rolling windows
     /// (`RollingFigures`, lengths 60 and `Fleet.recentSeconds`), brought to `now` by reading only what changed.
-    static func loadAll(_ db: Database, now: Date, rolling: inout RollingFigures?) throws -> [EndpointStatus] {
+    static func loadAll(_ db: Database, now: Date, catalog: FleetCatalog, rolling: inout RollingFigures?) throws -> [EndpointStatus] {
         let minute = LiveWindow(last: 60, now: now)
         let recent = LiveWindow(last: Fleet.recentSeconds, now: now)
         let hour = LiveWindow(last: 3_600, now: now)
-        let targets = Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
-        let weights = try TrafficSplit.allDesired(db)
-        let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         let keepWarm = try Registry.keepWarmStates(db)
         let drifts = try Registry.drifts(db)
         let instances = try Registry.instanceFigures(db)
@@ -65,14 +91,19 @@ extension EndpointStatus {
         var minuteFigures: [String: EndpointFigures]
         var recentFigures: [String: EndpointFigures]
         var coldStarts: [String: Int64] = [:]
+        // Today's cost and the projection's sums per version, and the sparkline's minutes.
+        let costs: [String: [String: CostBurn.VersionSums]]
+        let sparklines: [String: [Double?]]
         if var kept = rolling {
             try kept.refresh(db, now: recent.end)
             minuteFigures = kept.figures(length: minute.seconds)
             recentFigures = kept.figures(length: recent.seconds)
             coldStarts = kept.figures(length: hour.seconds).mapValues { $0.total.observed.coldStarts }
+            costs = kept.cost.sums
+            sparklines = kept.sparkline.lines()
             rolling = kept
         } else {
-            var lastMinute = EndpointFigures.Builder(window: minute)
+            var lastMinute = EndpointFigures.Builder(window: minute, histograms: false)
             var lastFive = EndpointFigures.Builder(window: recent)
             try StoredBucket.forEach(db, overlapping: recent) { bucket in
                 try lastFive.add(bucket)
@@ -85,30 +116,24 @@ extension EndpointStatus {
                 try lastHour[sum.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(sum)
             }
             coldStarts = lastHour.mapValues { $0.figuresNow().observed.coldStarts }
+            costs = try CostBurn.sums(db, bounds: CostBurn.Bounds(now: recent.end))
+            sparklines = RollingSparkline(try Registry.minuteP99s(db, since: RollingSparkline.from(now: recent.end)), now: recent.end).lines()
         }
-        let sparkFrom = (Int64(now.timeIntervalSince1970) / 60 - Int64(Fleet.sparklineMinutes) + 1) * 60
-        let minuteP99s = try Registry.minuteP99s(db, since: sparkFrom)
-        let burn = Dictionary(try CostBurn.load(db, now: now, recent: Fleet.recentSeconds == CostBurn.nowWindowSeconds ? recentFigures : nil)
-                                .endpoints.map { ($0.endpoint, $0.burn) }, uniquingKeysWith: { a, _ in a })
+        // The burn as `CostBurn` makes it, its rate now from the five minutes' figures (the same window).
+        precondition(Fleet.recentSeconds == CostBurn.nowWindowSeconds, "the burn's rate now is the five minutes' figures")
+        let bench = try CostBurn.benchToday(db, now: now)
 
-        return try Endpoint.order(Column("name")).fetchAll(db).map { endpoint in
-            var sparkline: [Double?] = []
-            if let points = minuteP99s[endpoint.name], !points.isEmpty {
-                sparkline = Array(repeating: nil, count: Fleet.sparklineMinutes)
-                for point in points {
-                    let index = Int((point.minuteStart - sparkFrom) / 60)
-                    if index >= 0, index < Fleet.sparklineMinutes { sparkline[index] = max(sparkline[index] ?? 0, point.p99) }
-                }
-            }
-            return EndpointStatus(endpoint: endpoint, targetKind: targets[endpoint.target], weights: weights[endpoint.name] ?? [:],
-                                  deployment: active[endpoint.name], keepWarm: keepWarm[endpoint.name],
+        return catalog.endpoints.map { endpoint in
+            let burn = CostBurn.burn(versions: costs[endpoint.name] ?? [:], bench: bench[endpoint.name] ?? [:],
+                                     live: recentFigures[endpoint.name], now: recent.end).burn
+            return EndpointStatus(endpoint: endpoint, targetKind: catalog.targetKinds[endpoint.target], weights: catalog.weights[endpoint.name] ?? [:],
+                                  deployment: catalog.active[endpoint.name], keepWarm: keepWarm[endpoint.name],
                                   lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
                                   recent: recentFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
                                   coldStartsLastHour: coldStarts[endpoint.name] ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
-                                  today: burn[endpoint.name]?.today ?? CostSplit(),
-                                  projectedMonth: burn[endpoint.name]?.projectedMonth ?? CostSplit(),
-                                  sparkline: sparkline, drift: drifts[endpoint.name]?.summary)
+                                  today: burn.today, projectedMonth: burn.projectedMonth,
+                                  sparkline: sparklines[endpoint.name] ?? [], drift: drifts[endpoint.name]?.summary)
         }
     }
 }
@@ -119,10 +144,13 @@ extension Registry {
     /// the live figures are brought up to date rather than read again.
     public func fleet(now: Date, historyLimit: Int = 500, rolling: inout RollingFigures?) throws -> Fleet {
         try read { db in
-            Fleet(daemon: try DaemonStatus.load(db, now: now), endpoints: try EndpointStatus.loadAll(db, now: now, rolling: &rolling),
-                  versions: try Listings.versions(db), deployments: try Listings.deployments(db, limit: historyLimit),
-                  targets: try Listings.targets(db), events: try Listings.events(db, limit: historyLimit),
-                  failingNotifications: try FailingNotification.load(db))
+            let catalog = try FleetCatalog.current(db, kept: rolling?.catalog)
+            rolling?.catalog = catalog
+            return Fleet(daemon: try DaemonStatus.load(db, now: now),
+                         endpoints: try EndpointStatus.loadAll(db, now: now, catalog: catalog, rolling: &rolling),
+                         versions: catalog.versions, deployments: try Listings.deployments(db, limit: historyLimit),
+                         targets: catalog.targets, events: try Listings.events(db, limit: historyLimit),
+                         failingNotifications: try FailingNotification.load(db))
         }
     }
 

@@ -122,16 +122,26 @@ extension Registry {
         }
     }
 
-    /// Per endpoint, the worst p99 of each minute since `since` (a bucket's stored p99), for sparklines.
-    static func minuteP99s(_ db: Database, since: Int64) throws -> [String: [(minuteStart: Int64, p99: Double)]] {
-        var result: [String: [(minuteStart: Int64, p99: Double)]] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT endpoint, start / 60 * 60 AS minute, MAX(p99_ms) AS p99 FROM metric_buckets
-            WHERE start >= ? AND requests > 0 AND p99_ms IS NOT NULL GROUP BY endpoint, minute
-            """, arguments: [since]) {
-            result[row["endpoint"], default: []].append((row["minute"], row["p99"]))
+    /// Per endpoint version, the worst p99 of each minute since `since` (a bucket's stored p99), for sparklines.
+    static func minuteP99s(_ db: Database, since: Int64) throws -> [RollingFigures.VersionKey: [RollingSparkline.Point]] {
+        var result: [RollingFigures.VersionKey: [RollingSparkline.Point]] = [:]
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT endpoint, version_id, start / 60 * 60 AS minute, MAX(p99_ms) AS p99 FROM metric_buckets
+            WHERE start >= ? AND requests > 0 AND p99_ms IS NOT NULL GROUP BY endpoint, version_id, minute
+            """, arguments: [since])
+        while let row = try rows.next() {
+            result[RollingFigures.VersionKey(endpoint: row[0], version: row[1]), default: []].append(.init(minute: row[2], p99: row[3]))
         }
         return result
+    }
+
+    /// One endpoint version's worst p99 in the minute that starts at `minute`, through the primary key; nil
+    /// when none of its buckets there has requests and a p99.
+    static func minuteP99(_ db: Database, _ version: RollingFigures.VersionKey, minute: Int64) throws -> Double? {
+        try Double.fetchOne(db.cachedStatement(sql: """
+            SELECT MAX(p99_ms) FROM metric_buckets
+            WHERE endpoint = ? AND version_id = ? AND start >= ? AND start < ? AND requests > 0 AND p99_ms IS NOT NULL
+            """), arguments: [version.endpoint, version.version, minute, minute + 60])
     }
 }
 

@@ -17,6 +17,8 @@ extension RollingFigures {
                 """, arguments: ["from": from])
             reset(now: now, sequence: sequence)
             while let row = try cursor.next() { try place(StoredBucket(row: row)) }
+            cost.load(try CostBurn.sums(db, bounds: CostBurn.Bounds(now: now)), now: now)
+            sparkline = RollingSparkline(try Registry.minuteP99s(db, since: RollingSparkline.from(now: now)), now: now)
             return
         }
         func buckets(_ sql: String, _ arguments: StatementArguments) throws -> [StoredBucket] {
@@ -36,10 +38,34 @@ extension RollingFigures {
             moves.left[length] = left
             moves.straddling[length] = try buckets("start >= ? AND start < ?", [from, to])
         }
-        for version in refresh(moves, now: now) {
+        if !reads.leavingProjection.isEmpty {
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT endpoint, version_id, start, width_s, cost_micros, warmup_cost_micros FROM metric_buckets WHERE start >= ? AND start < ?
+                """, arguments: [reads.leavingProjection.lowerBound, reads.leavingProjection.upperBound])
+            while let row = try rows.next() {
+                moves.leavingProjection.append(StoredBucket(endpoint: row[0], version: row[1], start: row[2], width: row[3], costMicros: row[4],
+                                                            warmupCostMicros: row[5]))
+            }
+        }
+        let rereads = refresh(moves, now: now)
+        for version in rereads.figures {
             try reload(version, from: buckets("""
                 endpoint = ? AND version_id = ? AND start > ? - (SELECT IFNULL(MAX(width_s), 0) FROM metric_buckets) AND start + width_s > ?
                 """, [version.endpoint, version.version, now - longest, now - longest]))
+        }
+        let bounds = CostBurn.Bounds(now: now)
+        if rereads.allCost {
+            cost.load(try CostBurn.sums(db, bounds: bounds), now: now)
+        } else {
+            for version in rereads.cost {
+                cost.set(version, try CostBurn.sums(db, bounds: bounds, endpoint: version.endpoint, version: version.version))
+            }
+            for version in rereads.firstStarts where !rereads.cost.contains(version) {
+                cost.setFirstStart(version, try CostBurn.firstStart(db, bounds: bounds, endpoint: version.endpoint, version: version.version))
+            }
+        }
+        for key in rereads.minutes where key.minute >= RollingSparkline.from(now: now) {
+            sparkline.set(key.version, minute: key.minute, p99: try Registry.minuteP99(db, key.version, minute: key.minute))
         }
     }
 }

@@ -22,7 +22,9 @@ public final class Registry: Sendable {
     /// Opens the registry at `path`, creating it (and its folder, mode 0700) when `create` is true. A
     /// `readOnly` registry (the dashboard's loader) neither creates nor migrates anything. `migratedUpTo` stops
     /// the migrations after the one named (a benchmark comparing a schema with and without a later change).
-    public init(path: String, create: Bool = true, readOnly: Bool = false, migratedUpTo: String? = nil) throws {
+    /// `mmapBytes`: SQLite reads up to that much of the file through a memory map instead of copying each page
+    /// it reads (https://sqlite.org/mmap.html; `PRAGMA mmap_size`), for the dashboard's read-only loader.
+    public init(path: String, create: Bool = true, readOnly: Bool = false, migratedUpTo: String? = nil, mmapBytes: Int64 = 0) throws {
         self.path = path
         try RegistryOwnership.check(path)
         let fileManager = FileManager.default
@@ -39,7 +41,10 @@ public final class Registry: Sendable {
         configuration.readonly = readOnly
         // After a checkpoint resets the WAL, SQLite keeps the file at its largest size unless told a limit:
         // a burst (a big rollup, a VACUUM) would leave a WAL of that size on disk for good.
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_size_limit = \(Registry.walSizeLimit)") }
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Registry.walSizeLimit)")
+            if mmapBytes > 0 { try db.execute(sql: "PRAGMA mmap_size = \(mmapBytes)") }
+        }
         // Read once: migrating adds only names this build knows, so the names it does not know (a registry
         // from a newer modeldeck) are the same before and after.
         let applied: Set<String>

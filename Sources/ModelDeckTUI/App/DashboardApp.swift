@@ -131,7 +131,7 @@ final class Loader: Sendable {
     init(path: String) throws {
         self.path = path
         watcher = try RegistryWatcher(path: path)
-        registry = try Registry(path: path, create: false, readOnly: true)
+        registry = try Registry(path: path, create: false, readOnly: true, mmapBytes: DashboardData.mmapBytes)
     }
 
     func dataVersion() -> Int64 { watcher.version() }

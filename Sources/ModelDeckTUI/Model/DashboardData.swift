@@ -47,6 +47,9 @@ public struct DashboardData: Sendable {
     /// How many events and deployments the views keep: the newest.
     public static let historyLimit = 500
 
+    /// SQLite's `mmap_size` on the dashboard's read-only connection (`Registry.init(mmapBytes:)`).
+    public static let mmapBytes: Int64 = 0
+
     /// One snapshot of the registry (one read transaction), laid out for the views.
     /// `rolling`: the live figures kept from the last snapshot (`RollingFigures.dashboard` at first); without
     /// it every figure is read afresh.

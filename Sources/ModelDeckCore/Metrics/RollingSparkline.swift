@@ -1,0 +1,81 @@
+import Foundation
+
+/// The worst p99 of each of the last `Fleet.sparklineMinutes` minutes per endpoint (the dashboard's
+/// sparkline), kept per endpoint version and minute from one refresh to the next (issue #20: the 30 minutes
+/// were grouped afresh at every refresh). A refresh reads again only the minutes of the buckets written
+/// since the last one, each through the primary key (`Registry.refresh`); minutes that fall out of the 30
+/// are dropped. A stored bucket's p99 is fixed when it is written, so a minute changes only when one of
+/// its buckets is written (the rollup's deletions come with the write of the minute's merged bucket).
+/// Minutes after now are kept too: a bucket stamped ahead of now shows once now reaches its minute, as a
+/// full read shows it.
+public struct RollingSparkline: Sendable {
+    /// One minute's worst p99 (a bucket's stored `p99_ms`, over buckets with requests).
+    public struct Point: Equatable, Sendable {
+        public var minute: Int64
+        public var p99: Double
+
+        public init(minute: Int64, p99: Double) {
+            self.minute = minute
+            self.p99 = p99
+        }
+    }
+
+    /// The first minute shown at `now`: the sparkline ends with the minute `now` is in.
+    public static func from(now: Int64) -> Int64 { (now / 60 - Int64(Fleet.sparklineMinutes) + 1) * 60 }
+
+    public private(set) var from: Int64?
+    /// Per endpoint version, its minutes from `from` on, in order.
+    public private(set) var points: [RollingFigures.VersionKey: [Point]] = [:]
+
+    public init() {}
+
+    /// Starts again from a full read (`Registry.minuteP99s`) as of `now`.
+    public init(_ points: [RollingFigures.VersionKey: [Point]], now: Int64) {
+        from = Self.from(now: now)
+        self.points = points.mapValues { $0.sorted { $0.minute < $1.minute } }
+    }
+
+    /// Sets one version's minute read again (nil: no bucket with requests and a p99 in it).
+    mutating func set(_ version: RollingFigures.VersionKey, minute: Int64, p99: Double?) {
+        var list = points[version] ?? []
+        list.removeAll { $0.minute == minute }
+        if let p99 {
+            list.insert(Point(minute: minute, p99: p99), at: list.firstIndex { $0.minute > minute } ?? list.endIndex)
+        }
+        points[version] = list.isEmpty ? nil : list
+    }
+
+    /// Drops the minutes before the first shown at `now`.
+    mutating func move(to now: Int64) {
+        let first = Self.from(now: now)
+        from = first
+        guard points.values.contains(where: { ($0.first?.minute ?? first) < first }) else { return }
+        points = points.compactMapValues { list in
+            let kept = list.drop { $0.minute < first }
+            return kept.isEmpty ? nil : Array(kept)
+        }
+    }
+
+    /// The minutes a written bucket starting at `start` may change: its own, if shown from now on.
+    func minute(ofBucketAt start: Int64) -> Int64? {
+        guard let from, start >= from else { return nil }
+        return start / 60 * 60
+    }
+
+    /// Each endpoint's sparkline: the worst p99 of its versions in each shown minute, oldest first, nil where
+    /// idle; endpoints without a point (from the first shown minute on, later ones included) are left out.
+    public func lines() -> [String: [Double?]] {
+        guard let from else { return [:] }
+        var result: [String: [Double?]] = [:]
+        for (version, list) in points where !list.isEmpty {
+            var line = result[version.endpoint] ?? Array(repeating: nil, count: Fleet.sparklineMinutes)
+            for point in list {
+                let index = Int((point.minute - from) / 60)
+                guard index >= 0, index < Fleet.sparklineMinutes else { continue }
+                line[index] = max(line[index] ?? 0, point.p99)
+            }
+            result[version.endpoint] = line
+        }
+        return result
+    }
+}
