@@ -121,7 +121,9 @@ final class ForwardingHandler: ChannelDuplexHandler {
     private var head: HTTPRequestHead?
     private var route = GatewayRoute.notFound
     private var body: ByteBuffer?
-    private var arrival = ContinuousClock.now
+    /// The headers an invoke reads, taken out in one pass when its head arrives.
+    private var fields: RequestFields?
+    private var arrival = NIODeadline.now()
     /// Bytes taken from the gateway's body budget for this request.
     private var reserved = 0
     /// Admission refused the request: it is answered when its body has been read (and thrown away).
@@ -146,6 +148,8 @@ final class ForwardingHandler: ChannelDuplexHandler {
     /// The last read or answer, for the idle timeout; one timer per connection, moved along as it fires.
     private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
+    /// The buffer answers are written into, used again once SwiftNIO has written it (no allocation per answer).
+    private var answerBuffer = ByteBuffer()
 
     init(shared: ForwardingShared) { self.shared = shared }
 
@@ -196,9 +200,14 @@ final class ForwardingHandler: ChannelDuplexHandler {
         close(context)
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Once per read from the socket rather than per request part: the clock is read less often.
+        lastActivity = .now()
+        context.fireChannelReadComplete()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        lastActivity = .now()
         let part = unwrapInboundIn(data)
         if awaitingAnswer || !queued.isEmpty {
             queued.append(part)
@@ -224,15 +233,17 @@ final class ForwardingHandler: ChannelDuplexHandler {
             awaitingAnswer = true
             releaseBudget()
             let body = self.body ?? context.channel.allocator.buffer(capacity: 0)
+            let fields = self.fields ?? RequestFields(head.headers)
             self.head = nil
             self.body = nil
+            self.fields = nil
             switch route {
             case .invoke(let name):
                 if let refusal {
                     self.refusal = nil
                     respond(HTTPResponseStatus(statusCode: refusal.status), ["error": refusal.reason, "endpoint": name], head: head, context: context)
                 } else {
-                    invoke(name, head: head, body: body, context: context)
+                    invoke(name, head: head, fields: fields, body: body, context: context)
                 }
             case .health:
                 respond(.ok, ["status": "ok"], head: head, context: context)
@@ -252,18 +263,19 @@ final class ForwardingHandler: ChannelDuplexHandler {
     /// A request's head: the checks that need no body, and the body budget.
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         self.head = head
-        arrival = .now
+        arrival = .now()
         inRequest = true
         body = nil
         refusal = nil
+        fields = nil
         route = GatewayRoute.of(method: head.method, uri: head.uri)
         guard case .invoke(let name) = route else { return }
-        let headers = head.headers
-        refusal = shared.admission.check(host: headers.first(name: "Host"), authorization: headers.first(name: "Authorization"),
-                                         contentType: headers.first(name: "Content-Type"), clientHeader: headers.contains(name: Self.clientHeader),
-                                         warmupSecret: headers.first(name: WarmupSecret.header.rawName), isInvoke: true)
+        let fields = RequestFields(head.headers)
+        self.fields = fields
+        refusal = shared.admission.check(host: fields.host, authorization: fields.authorization, contentType: fields.contentType,
+                                         clientHeader: fields.client, warmupSecret: fields.warmupSecret, isInvoke: true)
         guard refusal == nil else { return }
-        let declared = headers.first(name: "Content-Length").flatMap(Int.init)
+        let declared = fields.contentLength.flatMap(Int.init)
         // Refuse a body declared too large before reading any of it.
         if let declared, declared > shared.maxRequestBytes {
             return refuseEarly(.payloadTooLarge, ["error": "request body is over \(Format.bytes(Int64(shared.maxRequestBytes)))", "endpoint": name],
@@ -339,61 +351,87 @@ final class ForwardingHandler: ChannelDuplexHandler {
 
     // MARK: - Invoke
 
-    /// What one invocation needs once it is routed.
-    private struct Routed {
+    /// What one invocation needs once it is routed: a reference, handed on (to the upstream's callback, the
+    /// slow path's task) with one retain rather than a copy of each of its fields.
+    private final class Routed {
         let name: String
-        let local: LocalEndpoint
+        let route: EndpointRoute
         let versionID: String
-        let version: ModelVersion
+        let timeout: TimeAmount
         let warmup: Bool
         let bench: Bool
         let holdMilliseconds: Int
         let head: HTTPRequestHead
+        let contentType: String?
         let body: ByteBuffer
-        let arrival: ContinuousClock.Instant
+        let arrival: NIODeadline
         let at: Date
+
+        init(name: String, route: EndpointRoute, versionID: String, timeout: TimeAmount, warmup: Bool, bench: Bool,
+             holdMilliseconds: Int, head: HTTPRequestHead, contentType: String?, body: ByteBuffer, arrival: NIODeadline, at: Date) {
+            self.name = name
+            self.route = route
+            self.versionID = versionID
+            self.timeout = timeout
+            self.warmup = warmup
+            self.bench = bench
+            self.holdMilliseconds = holdMilliseconds
+            self.head = head
+            self.contentType = contentType
+            self.body = body
+            self.arrival = arrival
+            self.at = at
+        }
     }
 
-    private func invoke(_ name: String, head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func invoke(_ name: String, head: HTTPRequestHead, fields: RequestFields, body: ByteBuffer, context: ChannelHandlerContext) {
         let at = Date()
-        guard let local = shared.catalog.endpoint(named: name) else {
+        guard let endpoint = shared.catalog.route(named: name) else {
             return respond(.notFound, ["error": "unknown endpoint '\(name)' on this gateway", "endpoint": name], head: head, context: context)
         }
         // A caller without the daemon's secret is user traffic, whatever it claims: it must not pin a version,
         // hold instances, or keep its requests out of the SLO gate's figures.
-        let warmup = head.headers.first(name: Self.warmupHeader) == "1"
-            && WarmupSecret.matches(head.headers.first(name: WarmupSecret.header.rawName), shared.warmupSecret)
-        let token = warmup ? nil : head.headers.first(name: BenchPasses.header.rawName)
+        let warmup = fields.warmup == "1" && WarmupSecret.matches(fields.warmupSecret, shared.warmupSecret)
+        let token = warmup ? nil : fields.benchToken
         let arrival = self.arrival
         if let known = shared.bench.known(token, endpoint: name) {
-            return route(name, local: local, warmup: warmup, bench: known, head: head, body: body, arrival: arrival, at: at, context: context)
+            return route(name, endpoint: endpoint, warmup: warmup, bench: known, head: head, fields: fields, body: body, arrival: arrival, at: at,
+                         context: context)
         }
         // A bench token not checked in the last second: the registry says (off the loop).
         let bench = shared.bench
         context.eventLoop.makeFutureWithTask { await bench.isValid(token, endpoint: name) }
             .assumeIsolated().whenSuccess { [self] known in
-                route(name, local: local, warmup: warmup, bench: known, head: head, body: body, arrival: arrival, at: at, context: context)
+                route(name, endpoint: endpoint, warmup: warmup, bench: known, head: head, fields: fields, body: body, arrival: arrival, at: at,
+                      context: context)
             }
     }
 
-    private func route(_ name: String, local: LocalEndpoint, warmup: Bool, bench: Bool, head: HTTPRequestHead, body: ByteBuffer,
-                       arrival: ContinuousClock.Instant, at: Date, context: ChannelHandlerContext) {
+    private func route(_ name: String, endpoint: EndpointRoute, warmup: Bool, bench: Bool, head: HTTPRequestHead, fields: RequestFields,
+                       body: ByteBuffer, arrival: NIODeadline, at: Date, context: ChannelHandlerContext) {
         // A keep-warm ping or a bench request may name its version; user traffic always follows the weights.
-        let pinned = warmup || bench ? head.headers.first(name: Self.versionHeader).flatMap { local.weights[$0] != nil ? $0 : nil } : nil
-        guard let versionID = pinned ?? WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
+        let weights = endpoint.local.weights
+        let pinned = warmup || bench ? fields.version.flatMap { weights[$0] != nil ? $0 : nil } : nil
+        // The roll on a local copy: `random` is not accessed (and checked for exclusivity) while it runs.
+        var random = self.random
+        let picked = pinned ?? WeightedRouter.pick(weights, using: &random)
+        self.random = random
+        guard let versionID = picked, let timeout = endpoint.timeouts[versionID] else {
             return respond(.serviceUnavailable, ["error": "endpoint '\(name)' has no version taking traffic; deploy one", "endpoint": name],
                            head: head, context: context)
         }
-        let hold = warmup ? min(1_000, Int(head.headers.first(name: Self.holdHeader) ?? "") ?? 0) : 0
-        let invocation = Routed(name: name, local: local, versionID: versionID, version: version, warmup: warmup, bench: bench,
-                                    holdMilliseconds: hold, head: head, body: body, arrival: arrival, at: at)
+        let hold = warmup ? min(1_000, Int(fields.holdMilliseconds ?? "") ?? 0) : 0
+        let invocation = Routed(name: name, route: endpoint, versionID: versionID, timeout: timeout, warmup: warmup, bench: bench,
+                                holdMilliseconds: hold, head: head, contentType: fields.contentType, body: body, arrival: arrival, at: at)
         let runtime = shared.runtime
-        let cold = bench && head.headers.first(name: BenchPasses.coldHeader.rawName) == "1"
+        let cold = bench && fields.benchCold == "1"
         // The hot path: a free slot, taken under the slots' lock.
         if !cold, let lease = runtime.takeFree(endpoint: name, version: versionID) {
             return forward(invocation, lease: lease, context: context)
         }
         // The slow path: a cold start, the queue, or a bench run's cold request, through the runtime actor.
+        let local = endpoint.local
+        guard let version = local.versions[versionID] else { return }
         context.eventLoop.makeFutureWithTask { () async -> Result<Lease, RuntimeFailure> in
             if cold { await runtime.stopIdle(endpoint: name, version: versionID) }
             do {
@@ -416,10 +454,9 @@ final class ForwardingHandler: ChannelDuplexHandler {
     }
 
     private func forward(_ invocation: Routed, lease: Lease, context: ChannelHandlerContext) {
-        let timeout = TimeAmount.seconds(Int64(invocation.version.timeoutSeconds ?? 60))
         guard let upstreams else { return }
-        upstreams.send(port: lease.port, contentType: invocation.head.headers.first(name: "Content-Type"), warmup: invocation.warmup,
-                       body: invocation.body, timeout: timeout) { [self] result in
+        upstreams.send(port: lease.port, contentType: invocation.contentType, warmup: invocation.warmup,
+                       body: invocation.body, timeout: invocation.timeout) { [self] result in
             switch result {
             case .success(let answer):
                 if invocation.holdMilliseconds > 0 {
@@ -475,9 +512,9 @@ final class ForwardingHandler: ChannelDuplexHandler {
         if invocation.bench { return }
         shared.recorder.record(Invocation(
             endpoint: invocation.name, version: invocation.versionID, at: invocation.at,
-            latencyMicroseconds: (ContinuousClock.now - invocation.arrival).wholeMicroseconds,
+            latencyMicroseconds: UInt64(max(0, (NIODeadline.now() - invocation.arrival).nanoseconds / 1_000)),
             status: status, coldStart: cold, warmup: invocation.warmup, inFlight: inFlight,
-            memoryMB: invocation.local.endpoint.memoryMB, rates: invocation.local.rates))
+            memoryMB: invocation.route.local.endpoint.memoryMB, rates: invocation.route.local.rates))
     }
 
     // MARK: - Answers
@@ -500,17 +537,22 @@ final class ForwardingHandler: ChannelDuplexHandler {
         let keepAlive = head.isKeepAlive && !close && !closeAfterAnswer
         let sendsBody = head.method != .HEAD && body.readableBytes > 0
         let copied = sendsBody && body.readableBytes <= Self.copiedBodyBytes
-        var out = context.channel.allocator.buffer(capacity: 320 + (copied ? body.readableBytes : 0))
-        out.writeStatusLine(version: head.version, status: status)
-        headers(&out)
-        out.writeHeader("Content-Length", decimal: body.readableBytes)
-        if !keepAlive {
-            out.writeStaticString("Connection: close\r\n")
-        } else if head.version.minor == 0 {
-            out.writeStaticString("Connection: keep-alive\r\n")
+        // The kept buffer, emptied and written in place: SwiftNIO has written (and let go of) the last answer by
+        // now, so this neither allocates nor copies; were that answer still queued, clearing would take a new
+        // buffer (copy on write).
+        answerBuffer.rewrite(minimumCapacity: 320 + (copied ? body.readableBytes : 0)) { out in
+            out.writeStatusLine(version: head.version, status: status)
+            headers(&out)
+            out.writeHeader("Content-Length", decimal: body.readableBytes)
+            if !keepAlive {
+                out.writeStaticString("Connection: close\r\n")
+            } else if head.version.minor == 0 {
+                out.writeStaticString("Connection: keep-alive\r\n")
+            }
+            out.writeStaticString("\r\n")
+            if copied { out.writeImmutableBuffer(body) }
         }
-        out.writeStaticString("\r\n")
-        if copied { out.writeImmutableBuffer(body) }
+        var out = answerBuffer
         if sendsBody && !copied {
             context.write(wrapOutboundOut(out), promise: nil)
             out = body
