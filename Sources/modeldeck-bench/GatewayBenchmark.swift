@@ -18,7 +18,10 @@ import NIOCore
 /// `--before PATH` adds an earlier `modeldeck` binary's gateway, driven the same way.
 ///
 /// Each is measured with `wrk -t1 -cN -dS --latency` at 16 connections and at one. Printed: throughput, p50,
-/// p99, the gateway's throughput over nginx's, and the p50 it adds over direct at one connection. Then every
+/// p99, the gateway's throughput over nginx's, and the p50 it adds over direct at one connection; the CPU each
+/// proxy spent per request in its loaded run (its own processes, user + system: nginx's master and workers,
+/// the gateway's process without its model server), which other work on the machine moves far less than
+/// throughput. Then every
 /// request is checked to be in the registry: wrk counts the answers it read; requests still in flight when
 /// wrk stops are answered (and recorded) too, so the registry holds between wrk's count and that plus one
 /// per connection per run.
@@ -71,9 +74,10 @@ struct GatewayBenchmark: AsyncParsableCommand {
         try NginxConfig.backend.write(toFile: template, atomically: true, encoding: .utf8)
         let backendPort = try freeLoopbackPort(), proxyPort = try freeLoopbackPort()
         servers.append(try Server.nginx(NginxConfig.backend, port: backendPort, folder: folder + "/direct"))
-        servers.append(try Server.nginx(NginxConfig.proxy(to: backendPort), port: proxyPort, folder: folder + "/proxy"))
+        let proxy = try Server.nginx(NginxConfig.proxy(to: backendPort), port: proxyPort, folder: folder + "/proxy")
+        servers.append(proxy)
         var targets = [Target(name: "direct", url: "http://127.0.0.1:\(backendPort)/invoke"),
-                       Target(name: "nginx", url: "http://127.0.0.1:\(proxyPort)/invoke")]
+                       Target(name: "nginx", url: "http://127.0.0.1:\(proxyPort)/invoke", cpu: { proxy.cpuSeconds(withChildren: true) })]
         var started: [(name: String, server: Server, registry: String, warmups: Int)] = []
         for gateway in gateways {
             let port = try freeLoopbackPort(), registry = folder + "/\(gateway.name)/registry.sqlite"
@@ -81,16 +85,22 @@ struct GatewayBenchmark: AsyncParsableCommand {
             servers.append(server)
             let warmups = try await Self.firstAnswer(at: "http://127.0.0.1:\(port)/endpoints/constant/invoke", server: server)
             started.append((gateway.name, server, registry, warmups))
-            targets.append(Target(name: gateway.name, url: "http://127.0.0.1:\(port)/endpoints/constant/invoke"))
+            // The gateway's own process: its children are the model server, measured by neither proxy.
+            targets.append(Target(name: gateway.name, url: "http://127.0.0.1:\(port)/endpoints/constant/invoke",
+                                  cpu: { server.cpuSeconds(withChildren: false) }))
         }
         for target in targets.prefix(2) { _ = try await Self.firstAnswer(at: target.url, server: nil) }
 
         let script = folder + "/post.lua"
         try Self.wrkScript.write(toFile: script, atomically: true, encoding: .utf8)
         var results: [String: [Int: WrkResult]] = [:]
+        /// CPU seconds of each proxy during its loaded run.
+        var cpu: [String: Double] = [:]
         for count in [connections, 1] {
             for target in targets {
+                let cpuBefore = target.cpu?() ?? 0
                 results[target.name, default: [:]][count] = try WrkResult.run(url: target.url, connections: count, seconds: duration, script: script)
+                if count == connections, let measure = target.cpu { cpu[target.name] = measure() - cpuBefore }
             }
         }
 
@@ -119,6 +129,19 @@ struct GatewayBenchmark: AsyncParsableCommand {
             print("\(name): throughput \(String(format: "%.2f", ratio))× nginx proxy_pass at \(connections) connections (goal ≥ 0.9×); "
                   + "adds \(Self.whole(result[1]!.p50 - direct[1]!.p50)) µs p50 over direct at one connection "
                   + "(nginx adds \(Self.whole(nginx[1]!.p50 - direct[1]!.p50)) µs; goal ≤ 100 µs)")
+        }
+
+        // How much CPU each proxy spent per request (user + system, from /proc): the throughput ratio moves with
+        // whatever else runs on the machine; this much less.
+        let perRequest = cpu.reduce(into: [String: Double]()) { result, entry in
+            result[entry.key] = entry.value * 1_000_000 / Double(max(1, results[entry.key]![connections]!.requests))
+        }
+        if let nginxCPU = perRequest["nginx"] {
+            let gatewaysCPU = started.map { started in
+                "\(started.name) \(Self.whole(perRequest[started.name] ?? .nan)) µs (\(String(format: "%.2f", (perRequest[started.name] ?? .nan) / nginxCPU))×)"
+            }
+            print("CPU per request at \(connections) connections (user + system, the proxy's own processes): nginx \(Self.whole(nginxCPU)) µs, "
+                  + gatewaysCPU.joined(separator: ", "))
         }
 
         // Every request counted: stop each gateway (its last flush), then read its registry.
@@ -180,6 +203,8 @@ struct GatewayBenchmark: AsyncParsableCommand {
 private struct Target {
     var name: String
     var url: String
+    /// CPU seconds the proxy behind `url` has used so far; nil for the model server itself.
+    var cpu: (() -> Double)? = nil
 }
 
 /// One wrk run, read from its `--latency` output.
@@ -341,6 +366,28 @@ final class Server {
             """.write(toFile: deck, atomically: true, encoding: .utf8)
         _ = try LoadTools.capture(binary, ["apply", "-f", deck, "--registry", registry])
         return try launch("modeldeck serve (\(binary))", binary, ["serve", "--registry", registry], log: folder + "/serve.log")
+    }
+
+    /// CPU seconds (user + system) the process has used, and its children's that are still running when
+    /// `withChildren` (nginx's workers), from `/proc/PID/stat` (fields 14 and 15, in clock ticks; proc(5)).
+    func cpuSeconds(withChildren: Bool) -> Double {
+        let pid = process.processIdentifier
+        var pids = [pid]
+        if withChildren, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") {
+            pids += entries.compactMap(Int32.init).filter { Self.stat($0)?.parent == pid }
+        }
+        let ticks = pids.compactMap { Self.stat($0)?.ticks }.reduce(0, +)
+        return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The parent and the user + system clock ticks of a process; fields are counted after the command's
+    /// closing parenthesis (the command may hold spaces).
+    private static func stat(_ pid: Int32) -> (parent: Int32, ticks: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let parent = Int32(fields[1]), let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        return (parent, user + system)
     }
 
     /// The process's peak resident set (VmHWM), in bytes.

@@ -1,95 +1,7 @@
 import Foundation
-import HTTPTypes
-import HummingbirdCore
-import Logging
 import ModelDeckCore
 import NIOCore
 import NIOHTTP1
-
-/// What a request line asks the gateway for.
-enum GatewayRoute: Equatable {
-    case invoke(endpoint: String)
-    case health
-    case ready
-    case notFound
-
-    /// `POST /endpoints/{name}/invoke`, `GET /healthz`, `GET /readyz`; a query string is ignored.
-    /// Read from the path's bytes: it runs for every request.
-    static func of(method: HTTPMethod, uri: String) -> GatewayRoute {
-        let path = uri.utf8.prefix { $0 != UInt8(ascii: "?") }
-        let prefix = "/endpoints/".utf8, suffix = "/invoke".utf8
-        switch method {
-        case .POST where path.count > prefix.count + suffix.count && path.starts(with: prefix) && path.reversed().starts(with: suffix.reversed()):
-            let name = path.dropFirst(prefix.count).dropLast(suffix.count)
-            guard !name.contains(UInt8(ascii: "/")) else { return .notFound }
-            let decoded = String(decoding: name, as: UTF8.self)
-            return .invoke(endpoint: name.contains(UInt8(ascii: "%")) ? decoded.removingPercentEncoding ?? decoded : decoded)
-        case .GET where path.elementsEqual("/healthz".utf8): return .health
-        case .GET where path.elementsEqual("/readyz".utf8): return .ready
-        default: return .notFound
-        }
-    }
-}
-
-/// What every connection's handler shares: the catalog, the runtime, the recorder and the limits.
-final class ForwardingShared: Sendable {
-    let catalog: EndpointCatalog
-    let runtime: LocalRuntime
-    let recorder: InvocationRecorder
-    let admission: GatewayAdmission
-    let warmupSecret: String
-    let maxRequestBytes: Int
-    let buffered: BodyBudget
-    let bench: BenchPasses
-    let idleTimeout: TimeAmount
-    let logger: Logger
-
-    init(catalog: EndpointCatalog, runtime: LocalRuntime, recorder: InvocationRecorder, admission: GatewayAdmission,
-         warmupSecret: String, maxRequestBytes: Int, buffered: BodyBudget, bench: BenchPasses, idleTimeout: TimeAmount,
-         logger: Logger) {
-        self.catalog = catalog
-        self.runtime = runtime
-        self.recorder = recorder
-        self.admission = admission
-        self.warmupSecret = warmupSecret
-        self.maxRequestBytes = maxRequestBytes
-        self.buffered = buffered
-        self.bench = bench
-        self.idleTimeout = idleTimeout
-        self.logger = logger
-    }
-}
-
-/// The gateway's connections: SwiftNIO's HTTP/1 request decoder and `ForwardingHandler`, served by
-/// HummingbirdCore's `Server` (binding, the cap on open connections, graceful shutdown that lets requests in
-/// flight finish).
-///
-/// Two handlers, where `configureHTTPServerPipeline` and an `IdleStateHandler` made five before ours (the
-/// response encoder, the request decoder, pipelining assistance, protocol-error handling, the idle timer):
-/// every event went through each of them (issue #20's `perf`). What those did is done by `ForwardingHandler`:
-/// answers are written as bytes; one request at a time per connection, with pipelined requests kept until the
-/// answer before them is written; a protocol error answered `400` and the connection closed; the connection
-/// closed when idle for the idle timeout, when the caller closes its side, or when the server quiesces (at
-/// once if idle, else after the answer in flight).
-struct ForwardingChannel: ServerChildChannel {
-    struct Value: ServerChildChannelValue {
-        let channel: any Channel
-    }
-
-    let shared: ForwardingShared
-
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-            try channel.pipeline.syncOperations.addHandler(ForwardingHandler(shared: shared))
-            return Value(channel: channel)
-        }
-    }
-
-    func handle(value: Value, logger: Logger) async {
-        try? await value.channel.closeFuture.get()
-    }
-}
 
 /// One client connection of the gateway: reads a request, routes it, and forwards it to an instance, all on
 /// the connection's event loop when an instance has a free slot (the hot path: no task, no actor, no SQLite;
@@ -112,16 +24,18 @@ final class ForwardingHandler: ChannelDuplexHandler {
     /// An answer body up to this size goes out in the same buffer as its head (one write).
     static let copiedBodyBytes = 16 << 10
 
-    private let shared: ForwardingShared
-    private var upstreams: UpstreamConnections?
+    let shared: ForwardingShared
+    var upstreams: UpstreamConnections?
     /// Rolls for the traffic weights: no `getrandom` system call per request (see `SplitMix64`).
-    private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
+    var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
 
     /// The request being read.
     private var head: HTTPRequestHead?
     private var route = GatewayRoute.notFound
     private var body: ByteBuffer?
-    private var arrival = ContinuousClock.now
+    /// The headers an invoke reads, taken out in one pass when its head arrives.
+    private var fields: RequestFields?
+    var arrival = NIODeadline.now()
     /// Bytes taken from the gateway's body budget for this request.
     private var reserved = 0
     /// Admission refused the request: it is answered when its body has been read (and thrown away).
@@ -146,6 +60,8 @@ final class ForwardingHandler: ChannelDuplexHandler {
     /// The last read or answer, for the idle timeout; one timer per connection, moved along as it fires.
     private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
+    /// The buffer answers are written into, used again once SwiftNIO has written it (no allocation per answer).
+    private var answerBuffer = ByteBuffer()
 
     init(shared: ForwardingShared) { self.shared = shared }
 
@@ -196,9 +112,14 @@ final class ForwardingHandler: ChannelDuplexHandler {
         close(context)
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Once per read from the socket rather than per request part: the clock is read less often.
+        lastActivity = .now()
+        context.fireChannelReadComplete()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        lastActivity = .now()
         let part = unwrapInboundIn(data)
         if awaitingAnswer || !queued.isEmpty {
             queued.append(part)
@@ -224,15 +145,17 @@ final class ForwardingHandler: ChannelDuplexHandler {
             awaitingAnswer = true
             releaseBudget()
             let body = self.body ?? context.channel.allocator.buffer(capacity: 0)
+            let fields = self.fields ?? RequestFields(head.headers)
             self.head = nil
             self.body = nil
+            self.fields = nil
             switch route {
             case .invoke(let name):
                 if let refusal {
                     self.refusal = nil
                     respond(HTTPResponseStatus(statusCode: refusal.status), ["error": refusal.reason, "endpoint": name], head: head, context: context)
                 } else {
-                    invoke(name, head: head, body: body, context: context)
+                    invoke(name, head: head, fields: fields, body: body, context: context)
                 }
             case .health:
                 respond(.ok, ["status": "ok"], head: head, context: context)
@@ -252,18 +175,19 @@ final class ForwardingHandler: ChannelDuplexHandler {
     /// A request's head: the checks that need no body, and the body budget.
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         self.head = head
-        arrival = .now
+        arrival = .now()
         inRequest = true
         body = nil
         refusal = nil
+        fields = nil
         route = GatewayRoute.of(method: head.method, uri: head.uri)
         guard case .invoke(let name) = route else { return }
-        let headers = head.headers
-        refusal = shared.admission.check(host: headers.first(name: "Host"), authorization: headers.first(name: "Authorization"),
-                                         contentType: headers.first(name: "Content-Type"), clientHeader: headers.contains(name: Self.clientHeader),
-                                         warmupSecret: headers.first(name: WarmupSecret.header.rawName), isInvoke: true)
+        let fields = RequestFields(head.headers)
+        self.fields = fields
+        refusal = shared.admission.check(host: fields.host, authorization: fields.authorization, contentType: fields.contentType,
+                                         clientHeader: fields.client, warmupSecret: fields.warmupSecret, isInvoke: true)
         guard refusal == nil else { return }
-        let declared = headers.first(name: "Content-Length").flatMap(Int.init)
+        let declared = fields.contentLength.flatMap(Int.init)
         // Refuse a body declared too large before reading any of it.
         if let declared, declared > shared.maxRequestBytes {
             return refuseEarly(.payloadTooLarge, ["error": "request body is over \(Format.bytes(Int64(shared.maxRequestBytes)))", "endpoint": name],
@@ -337,153 +261,10 @@ final class ForwardingHandler: ChannelDuplexHandler {
         }
     }
 
-    // MARK: - Invoke
-
-    /// What one invocation needs once it is routed.
-    private struct Routed {
-        let name: String
-        let local: LocalEndpoint
-        let versionID: String
-        let version: ModelVersion
-        let warmup: Bool
-        let bench: Bool
-        let holdMilliseconds: Int
-        let head: HTTPRequestHead
-        let body: ByteBuffer
-        let arrival: ContinuousClock.Instant
-        let at: Date
-    }
-
-    private func invoke(_ name: String, head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        let at = Date()
-        guard let local = shared.catalog.endpoint(named: name) else {
-            return respond(.notFound, ["error": "unknown endpoint '\(name)' on this gateway", "endpoint": name], head: head, context: context)
-        }
-        // A caller without the daemon's secret is user traffic, whatever it claims: it must not pin a version,
-        // hold instances, or keep its requests out of the SLO gate's figures.
-        let warmup = head.headers.first(name: Self.warmupHeader) == "1"
-            && WarmupSecret.matches(head.headers.first(name: WarmupSecret.header.rawName), shared.warmupSecret)
-        let token = warmup ? nil : head.headers.first(name: BenchPasses.header.rawName)
-        let arrival = self.arrival
-        if let known = shared.bench.known(token, endpoint: name) {
-            return route(name, local: local, warmup: warmup, bench: known, head: head, body: body, arrival: arrival, at: at, context: context)
-        }
-        // A bench token not checked in the last second: the registry says (off the loop).
-        let bench = shared.bench
-        context.eventLoop.makeFutureWithTask { await bench.isValid(token, endpoint: name) }
-            .assumeIsolated().whenSuccess { [self] known in
-                route(name, local: local, warmup: warmup, bench: known, head: head, body: body, arrival: arrival, at: at, context: context)
-            }
-    }
-
-    private func route(_ name: String, local: LocalEndpoint, warmup: Bool, bench: Bool, head: HTTPRequestHead, body: ByteBuffer,
-                       arrival: ContinuousClock.Instant, at: Date, context: ChannelHandlerContext) {
-        // A keep-warm ping or a bench request may name its version; user traffic always follows the weights.
-        let pinned = warmup || bench ? head.headers.first(name: Self.versionHeader).flatMap { local.weights[$0] != nil ? $0 : nil } : nil
-        guard let versionID = pinned ?? WeightedRouter.pick(local.weights, using: &random), let version = local.versions[versionID] else {
-            return respond(.serviceUnavailable, ["error": "endpoint '\(name)' has no version taking traffic; deploy one", "endpoint": name],
-                           head: head, context: context)
-        }
-        let hold = warmup ? min(1_000, Int(head.headers.first(name: Self.holdHeader) ?? "") ?? 0) : 0
-        let invocation = Routed(name: name, local: local, versionID: versionID, version: version, warmup: warmup, bench: bench,
-                                    holdMilliseconds: hold, head: head, body: body, arrival: arrival, at: at)
-        let runtime = shared.runtime
-        let cold = bench && head.headers.first(name: BenchPasses.coldHeader.rawName) == "1"
-        // The hot path: a free slot, taken under the slots' lock.
-        if !cold, let lease = runtime.takeFree(endpoint: name, version: versionID) {
-            return forward(invocation, lease: lease, context: context)
-        }
-        // The slow path: a cold start, the queue, or a bench run's cold request, through the runtime actor.
-        context.eventLoop.makeFutureWithTask { () async -> Result<Lease, RuntimeFailure> in
-            if cold { await runtime.stopIdle(endpoint: name, version: versionID) }
-            do {
-                return .success(try await runtime.acquire(local, version: version))
-            } catch let failure as RuntimeFailure {
-                return .failure(failure)
-            } catch {
-                return .failure(.startFailed(endpoint: name, version: versionID, reason: "\(error)"))
-            }
-        }.assumeIsolated().whenSuccess { [self] acquired in
-            switch acquired {
-            case .success(let lease):
-                forward(invocation, lease: lease, context: context)
-            case .failure(let failure):
-                let status: HTTPResponseStatus = if case .startFailed = failure { .badGateway } else { .serviceUnavailable }
-                record(invocation, status: Int(status.code), cold: false, inFlight: 0)
-                respond(status, ["error": failure.message, "endpoint": name, "version": versionID], head: head, context: context)
-            }
-        }
-    }
-
-    private func forward(_ invocation: Routed, lease: Lease, context: ChannelHandlerContext) {
-        let timeout = TimeAmount.seconds(Int64(invocation.version.timeoutSeconds ?? 60))
-        guard let upstreams else { return }
-        upstreams.send(port: lease.port, contentType: invocation.head.headers.first(name: "Content-Type"), warmup: invocation.warmup,
-                       body: invocation.body, timeout: timeout) { [self] result in
-            switch result {
-            case .success(let answer):
-                if invocation.holdMilliseconds > 0 {
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(invocation.holdMilliseconds))) { [self] in
-                        answered(invocation, lease: lease, answer: answer, context: context)
-                    }
-                } else {
-                    answered(invocation, lease: lease, answer: answer, context: context)
-                }
-            case .failure(let error):
-                failed(invocation, lease: lease, error: error, context: context)
-            }
-        }
-    }
-
-    private func answered(_ invocation: Routed, lease: Lease, answer: UpstreamAnswer, context: ChannelHandlerContext) {
-        shared.runtime.releaseNow(lease)
-        record(invocation, status: answer.status, cold: lease.coldStart, inFlight: lease.inFlight)
-        write(answer.status, body: answer.body, head: invocation.head, context: context) { out in
-            if let type = answer.contentType {
-                out.writeHeader("Content-Type", type)
-            } else {
-                out.writeStaticString("Content-Type: application/octet-stream\r\n")
-            }
-            out.writeHeader("X-ModelDeck-Version", invocation.versionID)
-            out.writeHeader("X-ModelDeck-Instance", lease.instanceID)
-            out.writeStaticString(lease.coldStart ? "X-ModelDeck-Cold-Start: true\r\n" : "X-ModelDeck-Cold-Start: false\r\n")
-            if let ms = lease.processStartMilliseconds { out.writeHeader("X-ModelDeck-Process-Start-Ms", decimal: ms) }
-            if let ms = lease.modelLoadMilliseconds { out.writeHeader("X-ModelDeck-Model-Load-Ms", decimal: ms) }
-        }
-    }
-
-    /// The forward failed at the HTTP level: the runtime says whether the instance's process ended.
-    private func failed(_ invocation: Routed, lease: Lease, error: any Error, context: ChannelHandlerContext) {
-        let runtime = shared.runtime
-        context.eventLoop.makeFutureWithTask { () async -> String? in
-            await runtime.release(lease)
-            return await runtime.processEnded(for: lease)
-        }.assumeIsolated().whenSuccess { [self] ended in
-            record(invocation, status: 502, cold: lease.coldStart, inFlight: lease.inFlight)
-            let message = ended.map { "\($0) during the request" }
-                ?? "instance \(lease.instanceID) of \(invocation.versionID) did not answer: \(error)"
-            respond(.badGateway, ["error": message, "endpoint": invocation.name, "version": invocation.versionID],
-                    head: invocation.head, context: context) { out in
-                out.writeHeader("X-ModelDeck-Version", invocation.versionID)
-                out.writeHeader("X-ModelDeck-Instance", lease.instanceID)
-            }
-        }
-    }
-
-    private func record(_ invocation: Routed, status: Int, cold: Bool, inFlight: Int) {
-        // Bench traffic is measured and priced by its run (`bench_runs`), never in the user figures.
-        if invocation.bench { return }
-        shared.recorder.record(Invocation(
-            endpoint: invocation.name, version: invocation.versionID, at: invocation.at,
-            latencyMicroseconds: (ContinuousClock.now - invocation.arrival).wholeMicroseconds,
-            status: status, coldStart: cold, warmup: invocation.warmup, inFlight: inFlight,
-            memoryMB: invocation.local.endpoint.memoryMB, rates: invocation.local.rates))
-    }
-
     // MARK: - Answers
 
     /// A small JSON object answer (gateway errors, health).
-    private func respond(_ status: HTTPResponseStatus, _ fields: [String: String], head: HTTPRequestHead, close: Bool = false,
+    func respond(_ status: HTTPResponseStatus, _ fields: [String: String], head: HTTPRequestHead, close: Bool = false,
                          context: ChannelHandlerContext, extra: (inout ByteBuffer) -> Void = { _ in }) {
         let body = context.channel.allocator.buffer(bytes: GatewayJSON.object(fields))
         write(Int(status.code), body: body, head: head, close: close, context: context) { out in
@@ -494,23 +275,28 @@ final class ForwardingHandler: ChannelDuplexHandler {
 
     /// The answer to `head`, written as bytes: status line, the headers `headers` writes, `Content-Length`,
     /// `Connection` when it differs from the version's default, the body (none to a HEAD request).
-    private func write(_ status: Int, body: ByteBuffer, head: HTTPRequestHead, close: Bool = false, context: ChannelHandlerContext,
+    func write(_ status: Int, body: ByteBuffer, head: HTTPRequestHead, close: Bool = false, context: ChannelHandlerContext,
                        headers: (inout ByteBuffer) -> Void) {
         guard inRequest, !closing else { return }
         let keepAlive = head.isKeepAlive && !close && !closeAfterAnswer
         let sendsBody = head.method != .HEAD && body.readableBytes > 0
         let copied = sendsBody && body.readableBytes <= Self.copiedBodyBytes
-        var out = context.channel.allocator.buffer(capacity: 320 + (copied ? body.readableBytes : 0))
-        out.writeStatusLine(version: head.version, status: status)
-        headers(&out)
-        out.writeHeader("Content-Length", decimal: body.readableBytes)
-        if !keepAlive {
-            out.writeStaticString("Connection: close\r\n")
-        } else if head.version.minor == 0 {
-            out.writeStaticString("Connection: keep-alive\r\n")
+        // The kept buffer, emptied and written in place: SwiftNIO has written (and let go of) the last answer by
+        // now, so this neither allocates nor copies; were that answer still queued, clearing would take a new
+        // buffer (copy on write).
+        answerBuffer.rewrite(minimumCapacity: 320 + (copied ? body.readableBytes : 0)) { out in
+            out.writeStatusLine(version: head.version, status: status)
+            headers(&out)
+            out.writeHeader("Content-Length", decimal: body.readableBytes)
+            if !keepAlive {
+                out.writeStaticString("Connection: close\r\n")
+            } else if head.version.minor == 0 {
+                out.writeStaticString("Connection: keep-alive\r\n")
+            }
+            out.writeStaticString("\r\n")
+            if copied { out.writeImmutableBuffer(body) }
         }
-        out.writeStaticString("\r\n")
-        if copied { out.writeImmutableBuffer(body) }
+        var out = answerBuffer
         if sendsBody && !copied {
             context.write(wrapOutboundOut(out), promise: nil)
             out = body
@@ -521,12 +307,5 @@ final class ForwardingHandler: ChannelDuplexHandler {
             context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
         answered(keepAlive: keepAlive, context: context)
-    }
-}
-
-/// The bytes of a small JSON object with sorted keys (gateway errors, health).
-enum GatewayJSON {
-    static func object(_ fields: [String: String]) -> Data {
-        (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
     }
 }

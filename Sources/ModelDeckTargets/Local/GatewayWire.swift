@@ -6,6 +6,16 @@ import NIOHTTP1
 /// an `HTTPHeaders` array of `String`s per message, which issue #20's `perf` counted among the gateway's costs).
 /// Values come from SwiftNIO's request parser (which refuses CR and LF in them) or from the gateway itself.
 extension ByteBuffer {
+    /// Empties this buffer and writes into it. The gateway's handlers keep one buffer each for what they send:
+    /// by the time the next request or answer is written, SwiftNIO has written the last one and let go of it,
+    /// so its storage is used again (no allocation); were it still queued, clearing takes new storage (copy on
+    /// write), never the bytes in flight.
+    @inline(__always)
+    mutating func rewrite(minimumCapacity: Int, _ write: (inout ByteBuffer) -> Void) {
+        clear(minimumCapacity: minimumCapacity)
+        write(&self)
+    }
+
     /// `HTTP/1.1 200 OK` and its CRLF.
     mutating func writeStatusLine(version: HTTPVersion, status: Int) {
         writeStaticString(version.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")

@@ -39,19 +39,24 @@ final class InstanceSlots: Sendable {
             (byVersion[VersionKey(endpoint: endpoint, version: version)] ?? []).reduce(0) { $0 + (slots[$1]?.inFlight ?? 0) }
         }
 
-        /// A slot on the least busy ready instance of `version` with room, taken.
+        /// A slot on the least busy ready instance of `version` with room, taken. Every request does this under
+        /// the lock: each instance id is looked up once, and its slot read in place (not copied out).
         mutating func take(endpoint: String, version: String) -> Lease? {
             let key = VersionKey(endpoint: endpoint, version: version)
             guard !stopping, let ids = byVersion[key] else { return nil }
-            var best: String?, bestInFlight = Int.max, total = 0
+            var best: (id: String, index: Dictionary<String, Slot>.Index)?, bestInFlight = Int.max, total = 0
             for id in ids {
-                guard let slot = slots[id] else { continue }
-                total += slot.inFlight
-                if slot.ready, slot.inFlight < slot.maxConcurrency, slot.inFlight < bestInFlight { (best, bestInFlight) = (id, slot.inFlight) }
+                guard let index = slots.index(forKey: id) else { continue }
+                let inFlight = slots.values[index].inFlight
+                total += inFlight
+                if inFlight < bestInFlight, slots.values[index].ready, inFlight < slots.values[index].maxConcurrency {
+                    (best, bestInFlight) = ((id, index), inFlight)
+                }
             }
-            guard let best, let slot = slots[best] else { return nil }
-            slots[best]!.inFlight += 1
-            return Lease(instanceID: best, endpoint: endpoint, version: version, port: slot.port, coldStart: false, inFlight: total + 1)
+            guard let best else { return nil }
+            slots.values[best.index].inFlight += 1
+            return Lease(instanceID: best.id, endpoint: endpoint, version: version, port: slots.values[best.index].port, coldStart: false,
+                         inFlight: total + 1)
         }
     }
 
@@ -122,12 +127,14 @@ final class InstanceSlots: Sendable {
     /// Gives a slot back; true when a request of the endpoint is queued in the actor (it may take this slot),
     /// or the instance is gone (a queued request may now cold start).
     func release(_ lease: Lease) -> Bool {
-        state.withLock { state in
-            guard state.slots[lease.instanceID] != nil else { return true }
-            state.slots[lease.instanceID]!.inFlight -= 1
-            state.slots[lease.instanceID]!.lastUsed = .now
-            state.slots[lease.instanceID]!.lastUsedAt = Date()
-            return state.queued[lease.endpoint, default: 0] > 0
+        let now = ContinuousClock.now, at = Date()
+        return state.withLock { state in
+            // One lookup of the id, the slot changed in place: every request does this under the lock.
+            guard let index = state.slots.index(forKey: lease.instanceID) else { return true }
+            state.slots.values[index].inFlight -= 1
+            state.slots.values[index].lastUsed = now
+            state.slots.values[index].lastUsedAt = at
+            return !state.queued.isEmpty && state.queued[lease.endpoint, default: 0] > 0
         }
     }
 

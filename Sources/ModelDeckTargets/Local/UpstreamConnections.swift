@@ -104,6 +104,8 @@ final class UpstreamHandler: ChannelInboundHandler {
     private let port: Int
     /// `POST /invoke HTTP/1.1` and the `Host` header, the same for every request on this connection.
     private let requestStart: ByteBuffer
+    /// The buffer requests are written into, used again for each request (no allocation per request).
+    private var requestBuffer = ByteBuffer()
     /// The connections this one belongs to, while a request is in flight.
     private var owner: UpstreamConnections?
     private var context: ChannelHandlerContext?
@@ -139,18 +141,21 @@ final class UpstreamHandler: ChannelInboundHandler {
         self.timeout = timeout
         deadline = .now() + timeout
         if deadline < timerDeadline { armTimer(context: context) }
-        var head = context.channel.allocator.buffer(capacity: requestStart.readableBytes + 128
-                                                        + (body.readableBytes <= Self.copiedBodyBytes ? body.readableBytes : 0))
-        head.writeImmutableBuffer(requestStart)
-        if let contentType { head.writeHeader("Content-Type", contentType) }
-        head.writeHeader("Content-Length", decimal: body.readableBytes)
-        if warmup { head.writeStaticString("X-ModelDeck-Warmup: 1\r\n") }
-        head.writeStaticString("\r\n")
-        if body.readableBytes <= Self.copiedBodyBytes {
-            head.writeImmutableBuffer(body)
-            context.writeAndFlush(wrapOutboundOut(head), promise: nil)
+        let copied = body.readableBytes <= Self.copiedBodyBytes
+        // The kept buffer, emptied and written in place: the last request was written (and let go of) by
+        // SwiftNIO before its answer came, so this neither allocates nor copies.
+        requestBuffer.rewrite(minimumCapacity: requestStart.readableBytes + 128 + (copied ? body.readableBytes : 0)) { head in
+            head.writeImmutableBuffer(requestStart)
+            if let contentType { head.writeHeader("Content-Type", contentType) }
+            head.writeHeader("Content-Length", decimal: body.readableBytes)
+            if warmup { head.writeStaticString("X-ModelDeck-Warmup: 1\r\n") }
+            head.writeStaticString("\r\n")
+            if copied { head.writeImmutableBuffer(body) }
+        }
+        if copied {
+            context.writeAndFlush(wrapOutboundOut(requestBuffer), promise: nil)
         } else {
-            context.write(wrapOutboundOut(head), promise: nil)
+            context.write(wrapOutboundOut(requestBuffer), promise: nil)
             context.writeAndFlush(wrapOutboundOut(body), promise: nil)
         }
     }
