@@ -4,67 +4,6 @@ import Logging
 import ModelDeckCore
 import NIOCore
 
-/// Settings of the local serverless runtime.
-public struct LocalRuntimeSettings: Sendable {
-    /// A start that is not healthy by then fails, with the process's last output in the error.
-    public var startTimeout: Duration = .seconds(60)
-    /// Between SIGTERM and SIGKILL when an instance is stopped.
-    public var stopGrace: Duration = .seconds(5)
-    /// Requests that may wait per endpoint when it is at max instances; more get 503 at once.
-    public var queueDepth = 100
-    /// How long a queued request waits for a free instance before it gets 503.
-    public var queueTimeout: Duration = .seconds(30)
-    /// While instances run, how often housekeeping looks for ones whose process ended on its own (and caps
-    /// their logs). Idle instances are stopped when their idle timeout ends, not on this tick; with no
-    /// instance, housekeeping sleeps until a request or a catalog change (`HousekeepingSchedule`).
-    public var maintenanceInterval: Duration = .seconds(1)
-    /// Where instance logs go.
-    public var runDirectory: String
-    /// An instance's log is cut above this (its last half kept in `<log>.1`).
-    public var maxLogBytes: Int64 = 4 << 20
-
-    public init(runDirectory: String) {
-        self.runDirectory = runDirectory
-    }
-}
-
-/// A slot on an instance, held for the length of one request.
-public struct Lease: Sendable {
-    public let instanceID: String
-    public let endpoint: String
-    public let version: String
-    public let port: Int
-    /// True when this request had to start the instance.
-    public let coldStart: Bool
-    /// Requests in flight on this version of the endpoint, this one included.
-    public let inFlight: Int
-    /// On a cold start, how its time split: spawning the process, then until its health check answered (the
-    /// model server loads its weights before it answers; the fixture does).
-    public var processStartMilliseconds: Int? = nil
-    public var modelLoadMilliseconds: Int? = nil
-}
-
-/// Why a request could not get an instance; the gateway turns each into a clear HTTP answer.
-public enum RuntimeFailure: Error, Sendable, Equatable {
-    case queueFull(endpoint: String, maxInstances: Int, depth: Int)
-    case queueTimeout(endpoint: String, maxInstances: Int, waited: Duration)
-    case startFailed(endpoint: String, version: String, reason: String)
-    case stopping
-
-    public var message: String {
-        switch self {
-        case .queueFull(let endpoint, let max, let depth):
-            "endpoint '\(endpoint)' is at max_instances \(max) and \(depth) requests are already waiting; try again shortly"
-        case .queueTimeout(let endpoint, let max, let waited):
-            "endpoint '\(endpoint)' is at max_instances \(max); no instance was free within \(waited.formatted(.units(allowed: [.seconds, .milliseconds])))"
-        case .startFailed(let endpoint, let version, let reason):
-            "endpoint '\(endpoint)': cold start of \(version) failed: \(reason)"
-        case .stopping:
-            "the gateway is shutting down"
-        }
-    }
-}
-
 /// The local target's serverless runtime: per endpoint, a pool of model-server processes that start on
 /// demand (cold start), serve `concurrency` requests each, queue at `max_instances`, and stop when idle past
 /// `idle_timeout` (scale to zero; `min_instances` stay).
@@ -86,7 +25,7 @@ public actor LocalRuntime {
         public let lastUsedAt: Date?
     }
 
-    private final class Instance {
+    final class Instance {
         let id: String
         let endpoint: String
         let version: String
@@ -132,28 +71,28 @@ public actor LocalRuntime {
         let continuation: CheckedContinuation<Lease?, Error>
     }
 
-    private let settings: LocalRuntimeSettings
+    let settings: LocalRuntimeSettings
     /// Artifacts checked against their digests before a cold start.
-    private let artifacts = ArtifactCheck()
+    let artifacts = ArtifactCheck()
     /// Versions whose starts keep failing, by endpoint and version id, and when they may be started again;
     /// `since`: when the version became crash-looping.
-    private var backoff: [String: (state: StartBackoff, notBefore: ContinuousClock.Instant, since: Date?)] = [:]
-    private let http: HTTPClient
-    private let logger: Logger
-    private var instances: [String: Instance] = [:]
+    var backoff: [String: (state: StartBackoff, notBefore: ContinuousClock.Instant, since: Date?)] = [:]
+    let http: HTTPClient
+    let logger: Logger
+    var instances: [String: Instance] = [:]
     /// The instances' request slots, which requests take and give back without this actor.
-    private let slots = InstanceSlots()
+    let slots = InstanceSlots()
     private var waiters: [String: [Waiter]] = [:]
     private var nextWaiter: UInt64 = 0
-    private var stopping = false
+    var stopping = false
     /// How recently dead instances ended, by instance id, for the 502 of a request that was on one.
     private var exits: [String: String] = [:]
     /// Instances being stopped, so shutdown can wait for them.
     private var stopTasks: [String: Task<Void, Never>] = [:]
     /// Called with a line for the audit log when an instance dies on its own.
-    private let onInstanceExit: @Sendable (_ endpoint: String, _ message: String) async -> Void
+    let onInstanceExit: @Sendable (_ endpoint: String, _ message: String) async -> Void
     /// Called with a line for the audit log when a version becomes crash-looping.
-    private let onCrashLoop: @Sendable (_ endpoint: String, _ message: String) async -> Void
+    let onCrashLoop: @Sendable (_ endpoint: String, _ message: String) async -> Void
 
     /// `wake`: signalled when an instance starts, so the gateway's housekeeping, asleep while none ran, looks after it.
     public init(settings: LocalRuntimeSettings, http: HTTPClient, logger: Logger, wake: WakeSignal? = nil,
@@ -168,7 +107,7 @@ public actor LocalRuntime {
     }
 
     /// See `init`.
-    private let wake: WakeSignal?
+    let wake: WakeSignal?
 
     // MARK: - Requests
 
@@ -395,112 +334,6 @@ public actor LocalRuntime {
 
     // MARK: - Internals
 
-    /// The lease of the request that started `instance` (its slot was reserved when the start began).
-    private func coldLease(_ instance: Instance) -> Lease {
-        Lease(instanceID: instance.id, endpoint: instance.endpoint, version: instance.version, port: instance.port,
-              coldStart: true, inFlight: slots.inFlight(endpoint: instance.endpoint, version: instance.version),
-              processStartMilliseconds: instance.processStartMilliseconds, modelLoadMilliseconds: instance.modelLoadMilliseconds)
-    }
-
-    private func coldStart(_ local: LocalEndpoint, version: ModelVersion, reserveSlot: Bool) async throws -> Lease {
-        let endpoint = local.endpoint
-        let port = try unusedPort()
-        let id = "\(endpoint.name)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-        let instance = Instance(id: id, endpoint: endpoint.name, version: version.id, port: port, maxConcurrency: endpoint.concurrency,
-                                slots: slots)
-        if reserveSlot { instance.inFlight = 1 }
-        instances[id] = instance
-        wake?.signal()
-        let started = ContinuousClock.now
-        do {
-            let process = try await launch(instance, version: version)
-            instance.process = process
-            let launched = ContinuousClock.now
-            instance.processStartMilliseconds = (launched - started).wholeMilliseconds
-            try await waitUntilHealthy(instance, process: process)
-            instance.modelLoadMilliseconds = (ContinuousClock.now - launched).wholeMilliseconds
-        } catch {
-            if let process = instance.process {
-                await process.stop(grace: .milliseconds(100))
-                keepLog(of: process, endpoint: endpoint.name, version: version.id)
-            }
-            remove(instance)
-            let reason = (error as? RuntimeFailure).map { "\($0.message)" } ?? "\(error)"
-            logger.warning("cold start failed", metadata: ["endpoint": "\(endpoint.name)", "version": "\(version.id)", "reason": "\(reason)"])
-            await startFailed(endpoint: endpoint.name, version: version.id, reason: reason)
-            throw error as? RuntimeFailure ?? RuntimeFailure.startFailed(endpoint: endpoint.name, version: version.id, reason: reason)
-        }
-        if stopping || instances[id] == nil {
-            retire(instance, reason: "gateway stopping")
-            throw RuntimeFailure.stopping
-        }
-        let elapsed = ContinuousClock.now - started
-        instance.coldStartMilliseconds = elapsed.wholeMilliseconds
-        instance.ready = true
-        instance.readyAt = .now
-        instance.lastUsed = .now
-        logger.info("instance ready", metadata: ["instance": "\(id)", "version": "\(version.id)", "cold_start_ms": "\(instance.coldStartMilliseconds ?? 0)"])
-        if !reserveSlot { wakeOne(endpoint: endpoint.name, version: version.id) }
-        return coldLease(instance)
-    }
-
-    /// A free loopback port that none of our instances holds: the kernel may hand a just-released port
-    /// out again, and two instances told the same PORT would answer each other's health checks.
-    private func unusedPort() throws -> Int {
-        let taken = Set(instances.values.map(\.port))
-        for _ in 0..<20 {
-            let port = try freeLoopbackPort()
-            if !taken.contains(port) { return port }
-        }
-        throw SpawnError(message: "no free loopback port found in 20 tries")
-    }
-
-    private func launch(_ instance: Instance, version: ModelVersion) async throws -> ChildProcess {
-        guard let command = version.command else {
-            throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: version.id, reason: "the version has no command")
-        }
-        do { try await artifacts.verify(version) } catch let error as ModelDeckError {
-            throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: version.id, reason: error.message)
-        }
-        try FileManager.default.createDirectory(atPath: settings.runDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        let temporary = settings.runDirectory + "/\(instance.id).tmp"
-        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let environment = ModelEnvironment.make(inherited: ProcessInfo.processInfo.environment, port: instance.port,
-                                                version: version, endpoint: instance.endpoint, instance: instance.id,
-                                                temporaryDirectory: temporary)
-        do {
-            return try await ChildProcess.start(command, environment: environment, directory: version.workdir,
-                                                logPath: settings.runDirectory + "/\(instance.id).log")
-        } catch {
-            throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: version.id, reason: "\(error)")
-        }
-    }
-
-    /// Polls `GET /healthz` with a short backoff until it answers 2xx, the process exits, or the start times out.
-    private func waitUntilHealthy(_ instance: Instance, process: ChildProcess) async throws {
-        let deadline = ContinuousClock.now + settings.startTimeout
-        var delay = Duration.milliseconds(10)
-        while ContinuousClock.now < deadline {
-            if let exit = process.exitIfEnded() {
-                let output = process.lastLogLines().joined(separator: " | ")
-                throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: instance.version,
-                                                 reason: "the process \(exit) before it was ready\(output.isEmpty ? "" : "; last output: \(output)")")
-            }
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(instance.port)/healthz")
-            request.method = .GET
-            if let response = try? await http.execute(request, timeout: .milliseconds(500)),
-               (200..<300).contains(response.status.code) {
-                return
-            }
-            try? await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(200))
-        }
-        let output = process.lastLogLines().joined(separator: " | ")
-        throw RuntimeFailure.startFailed(endpoint: instance.endpoint, version: instance.version,
-                                         reason: "not healthy within \(settings.startTimeout)\(output.isEmpty ? "" : "; last output: \(output)")")
-    }
-
     private func wait(endpoint: Endpoint, version: String) async throws -> Lease? {
         let queued = waiters[endpoint.name]?.count ?? 0
         guard queued < settings.queueDepth else {
@@ -530,7 +363,7 @@ public actor LocalRuntime {
     }
 
     /// Lets one queued request try again (an instance went away, so a cold start may now be possible).
-    private func wakeOne(endpoint: String, version: String?) {
+    func wakeOne(endpoint: String, version: String?) {
         guard var queue = waiters[endpoint], !queue.isEmpty else { return }
         let index = version.flatMap { v in queue.firstIndex { $0.version == v } } ?? 0
         let waiter = queue.remove(at: index)
@@ -539,14 +372,14 @@ public actor LocalRuntime {
         waiter.continuation.resume(returning: nil)
     }
 
-    private func remove(_ instance: Instance) {
+    func remove(_ instance: Instance) {
         guard instances.removeValue(forKey: instance.id) != nil else { return }
         slots.remove(id: instance.id)
         wakeOne(endpoint: instance.endpoint, version: nil)
     }
 
     /// Takes an instance out of the pool at once and stops its process in the background.
-    private func retire(_ instance: Instance, reason: String) {
+    func retire(_ instance: Instance, reason: String) {
         remove(instance)
         guard let process = instance.process else { return }
         logger.info("stopping instance", metadata: ["instance": "\(instance.id)", "reason": "\(reason)"])
@@ -563,58 +396,4 @@ public actor LocalRuntime {
 
     private func stopFinished(_ id: String) { stopTasks[id] = nil }
 
-    // MARK: - Crash loops
-
-    /// Counts a failed start (or an instance that died young); the third in a row makes the version
-    /// crash-looping, which the audit log says once.
-    private func startFailed(endpoint: String, version: String, reason: String) async {
-        let key = "\(endpoint) \(version)"
-        var state = backoff[key]?.state ?? StartBackoff()
-        let entered = state.fail(reason)
-        backoff[key] = (state, ContinuousClock.now + state.delay, backoff[key]?.since ?? (state.isCrashLooping ? Date() : nil))
-        guard entered else { return }
-        logger.warning("crash-looping", metadata: ["endpoint": "\(endpoint)", "version": "\(version)", "reason": "\(reason)"])
-        await onCrashLoop(endpoint, "\(version) is crash-looping: \(state.failures) starts failed in a row; starting it again "
-                             + "after \(StartBackoff.firstDelay), doubling up to \(StartBackoff.maxDelay); last: \(reason)")
-    }
-
-    /// The refusal for a start of a crash-looping version before its next try is due; nil when it may start.
-    private func crashLoopRefusal(endpoint: String, version: String) -> RuntimeFailure? {
-        guard let (state, notBefore, _) = backoff["\(endpoint) \(version)"], state.isCrashLooping else { return nil }
-        let left = notBefore - ContinuousClock.now
-        guard left > .zero else { return nil }
-        return RuntimeFailure.startFailed(endpoint: endpoint, version: version,
-                                          reason: "crash-looping (\(state.failures) starts failed in a row), next try in "
-                                              + "\(left.formatted(.units(allowed: [.minutes, .seconds], width: .narrow))); last: \(state.lastReason)")
-    }
-
-    /// A `backoff` key ("<endpoint> <version>"; an endpoint name has no space) taken apart.
-    private static func endpointAndVersion(_ key: String) -> (endpoint: String, version: String) {
-        let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
-        return (parts[0], parts.count > 1 ? parts[1] : "")
-    }
-
-    /// The `crash-looping` rows of the instance table: one per version that is backing off and has no
-    /// instance up (one that comes up healthy clears it, though its failures still count until it has lived
-    /// `StartBackoff.shortLived`). No process, no port; `startedAt` is when the crash loop began.
-    private func crashLoopingRows() -> [InstanceSnapshot] {
-        backoff.compactMap { key, value in
-            guard value.state.isCrashLooping, let since = value.since else { return nil }
-            let (endpoint, version) = Self.endpointAndVersion(key)
-            guard !instances.values.contains(where: { $0.endpoint == endpoint && $0.version == version && $0.ready }) else { return nil }
-            return InstanceSnapshot(id: "\(endpoint) \(version) crash-looping", endpoint: endpoint, version: version, state: .crashLooping,
-                                    inFlight: 0, maxConcurrency: 0, pid: nil, port: 0, coldStartMilliseconds: nil,
-                                    startedAt: since, lastUsedAt: nil)
-        }
-    }
-
-    /// One log per version for the last instance that failed or died (`<endpoint>@<version>.last.log`), so a
-    /// crash loop leaves one file, not one per attempt.
-    private func keepLog(of process: ChildProcess, endpoint: String, version: String) {
-        let kept = settings.runDirectory + "/\(endpoint)@\(version.split(separator: "@").last ?? "").last.log"
-        try? FileManager.default.removeItem(atPath: kept)
-        try? FileManager.default.moveItem(atPath: process.logPath, toPath: kept)
-        try? FileManager.default.removeItem(atPath: process.logPath + ".1")
-        try? FileManager.default.removeItem(atPath: process.logPath.replacingOccurrences(of: ".log", with: ".tmp"))
-    }
 }
