@@ -252,7 +252,9 @@ public struct RollingFigures: Sendable {
         sequence = moves.sequence
         rereads.figures = lost
         let youngNow = now - Self.youngSeconds
-        young = young.filter { $0.value.start >= youngNow }
+        // In place: the few that aged out, not a new table of every young bucket at every refresh.
+        let aged = young.compactMap { $0.value.start < youngNow ? $0.key : nil }
+        for key in aged { young.removeValue(forKey: key) }
         for bucket in moves.entering where bucket.start >= youngNow { young[Self.key(bucket)] = bucket }
         return rereads
     }
@@ -264,6 +266,35 @@ public struct RollingFigures: Sendable {
     }
 
     // MARK: Figures
+
+    /// The cold starts each endpoint with buckets over the window of `length` shows (`LiveFigures.observed`:
+    /// its user requests', or its probes' when it had only probes), without making its other figures: all
+    /// the dashboard takes of the hour. Counts are summed whole, so this is what `figures(length:)` gives.
+    public mutating func observedColdStarts(length: Int64) -> [String: Int64] {
+        guard end != nil, let byEndpoint = entries[length] else { return [:] }
+        var result: [String: Int64] = [:]
+        result.reserveCapacity(byEndpoint.count)
+        var emptied: [String] = []
+        for (endpoint, versions) in byEndpoint {
+            var counts = LiveFigures(windowSeconds: length)
+            var shown = false
+            for entry in versions.values {
+                guard !entry.isEmpty else { emptied.append(endpoint); continue }
+                shown = true
+                counts.requests += entry.sums.figures.requests
+                counts.coldStarts += entry.sums.figures.coldStarts
+                counts.probes += entry.sums.figures.probes
+                counts.probeColdStarts += entry.sums.figures.probeColdStarts
+            }
+            if shown { result[endpoint] = counts.observed.coldStarts }
+        }
+        // As `figures(length:)` does: a version none of whose buckets overlaps the window any more is dropped.
+        for endpoint in emptied {
+            let kept = byEndpoint[endpoint]?.filter { !$0.value.isEmpty } ?? [:]
+            entries[length]?[endpoint] = kept.isEmpty ? nil : kept
+        }
+        return result
+    }
 
     /// The figures of every endpoint with buckets over the window of `length` ending at the last refresh.
     public mutating func figures(length: Int64) -> [String: EndpointFigures] {
@@ -351,6 +382,11 @@ extension RollingFigures.Entry {
     /// The straddlers' amounts pro rata of their share of `window`, oldest first.
     func rates(_ window: LiveWindow) -> LiveFigures.Rates {
         var rates = LiveFigures.Rates()
+        // Most entries have one straddler (10-second buckets): no sorted copy to make.
+        if straddlers.count <= 1 {
+            for straddler in straddlers { rates.add(straddler.amounts, share: window.share(ofBucketAt: straddler.start, width: straddler.width)) }
+            return rates
+        }
         for straddler in straddlers.sorted(by: { ($0.start, $0.width) < ($1.start, $1.width) }) {
             rates.add(straddler.amounts, share: window.share(ofBucketAt: straddler.start, width: straddler.width))
         }
