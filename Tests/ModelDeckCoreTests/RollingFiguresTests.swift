@@ -110,12 +110,15 @@ struct RollingFiguresTests {
             }
             #expect(rolling.cost.sums == costs, "step \(step): today's cost and the projection's sums")
             #expect(rolling.sparkline.lines() == sparklines, "step \(step): sparklines")
+            #expect(rolling.sparkline.currentLines() == sparklines, "step \(step): sparklines made again where they changed")
             for length in rolling.lengths {
                 let window = LiveWindow(start: now - length, end: now)
                 var full = try registry.read { db in try EndpointFigures.build(StoredBucket.fetchAll(db, overlapping: window), window: window) }
                 if rolling.countsOnly.contains(length) {
                     full = full.mapValues { EndpointFigures(total: Self.countsOnly($0.total), versions: $0.versions.mapValues(Self.countsOnly)) }
                 }
+                #expect(rolling.observedColdStarts(length: length) == full.mapValues { $0.total.observed.coldStarts },
+                        "step \(step), \(length) s: cold starts")
                 let rolled = rolling.figures(length: length)
                 #expect(Set(rolled.keys) == Set(full.keys), "step \(step), \(length) s: endpoints")
                 for (endpoint, figures) in full {

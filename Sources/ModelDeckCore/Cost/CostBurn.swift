@@ -182,26 +182,49 @@ extension CostBurn {
     /// bench runs started today (`bench`, by version). The one place these figures are made.
     static func burn(versions sums: [String: VersionSums], bench: [String: Int64], live: EndpointFigures?,
                      now: Int64) -> (burn: BurnFigures, versions: [EndpointBurn.Version]) {
-        let projectionStart = now - projectionWindowSeconds
-        // One observed span per endpoint, so its versions' projections add up to its own.
-        let firstStart = sums.values.compactMap(\.firstStart).min() ?? projectionStart
-        let observed = max(nowWindowSeconds, now - max(projectionStart, firstStart))
+        let observed = observedSeconds(sums, now: now)
         var burn = BurnFigures()
         var versions: [EndpointBurn.Version] = []
         for version in Set(sums.keys).union(bench.keys).sorted() {
-            var figures = BurnFigures()
-            let rate = live?.versions[version]
-            figures.perHourNow = CostSplit(trafficMicros: (rate?.burnMicrosPerHour ?? 0) - (rate?.pingBurnMicrosPerHour ?? 0),
-                                           keepWarmMicros: rate?.pingBurnMicrosPerHour ?? 0)
-            if let sum = sums[version] {
-                figures.today = CostSplit(trafficMicros: sum.dayTraffic, keepWarmMicros: sum.dayWarm)
-                figures.projectedMonth = CostSplit(trafficMicros: project(sum.lastTraffic, over: observed),
-                                                   keepWarmMicros: project(sum.lastWarm, over: observed))
-            }
-            figures.today.benchMicros = bench[version] ?? 0
+            let figures = versionBurn(version, sums: sums, bench: bench, live: live, observed: observed)
             versions.append(.init(version: version, burn: figures))
             burn.add(figures)
         }
         return (burn, versions)
+    }
+
+    /// The endpoint's burn of `burn(versions:bench:live:now:)`, without its versions listed (the dashboard's
+    /// rows, 10,000 at every refresh): the same versions' figures, added (integers, in any order).
+    static func totalBurn(versions sums: [String: VersionSums], bench: [String: Int64], live: EndpointFigures?, now: Int64) -> BurnFigures {
+        let observed = observedSeconds(sums, now: now)
+        var burn = BurnFigures()
+        for version in sums.keys { burn.add(versionBurn(version, sums: sums, bench: bench, live: live, observed: observed)) }
+        for version in bench.keys where sums[version] == nil {
+            burn.add(versionBurn(version, sums: sums, bench: bench, live: live, observed: observed))
+        }
+        return burn
+    }
+
+    /// One observed span per endpoint, so its versions' projections add up to its own.
+    private static func observedSeconds(_ sums: [String: VersionSums], now: Int64) -> Int64 {
+        let projectionStart = now - projectionWindowSeconds
+        var firstStart: Int64?
+        for sum in sums.values { if let start = sum.firstStart { firstStart = min(firstStart ?? start, start) } }
+        return max(nowWindowSeconds, now - max(projectionStart, firstStart ?? projectionStart))
+    }
+
+    private static func versionBurn(_ version: String, sums: [String: VersionSums], bench: [String: Int64], live: EndpointFigures?,
+                                    observed: Int64) -> BurnFigures {
+        var figures = BurnFigures()
+        let rate = live?.versions[version]
+        figures.perHourNow = CostSplit(trafficMicros: (rate?.burnMicrosPerHour ?? 0) - (rate?.pingBurnMicrosPerHour ?? 0),
+                                       keepWarmMicros: rate?.pingBurnMicrosPerHour ?? 0)
+        if let sum = sums[version] {
+            figures.today = CostSplit(trafficMicros: sum.dayTraffic, keepWarmMicros: sum.dayWarm)
+            figures.projectedMonth = CostSplit(trafficMicros: project(sum.lastTraffic, over: observed),
+                                               keepWarmMicros: project(sum.lastWarm, over: observed))
+        }
+        figures.today.benchMicros = bench[version] ?? 0
+        return figures
     }
 }

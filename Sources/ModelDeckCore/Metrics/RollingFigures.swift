@@ -252,7 +252,9 @@ public struct RollingFigures: Sendable {
         sequence = moves.sequence
         rereads.figures = lost
         let youngNow = now - Self.youngSeconds
-        young = young.filter { $0.value.start >= youngNow }
+        // In place: the few that aged out, not a new table of every young bucket at every refresh.
+        let aged = young.compactMap { $0.value.start < youngNow ? $0.key : nil }
+        for key in aged { young.removeValue(forKey: key) }
         for bucket in moves.entering where bucket.start >= youngNow { young[Self.key(bucket)] = bucket }
         return rereads
     }
@@ -265,59 +267,95 @@ public struct RollingFigures: Sendable {
 
     // MARK: Figures
 
+    /// The cold starts each endpoint with buckets over the window of `length` shows (`LiveFigures.observed`:
+    /// its user requests', or its probes' when it had only probes), without making its other figures: all
+    /// the dashboard takes of the hour. Counts are summed whole, so this is what `figures(length:)` gives.
+    public mutating func observedColdStarts(length: Int64) -> [String: Int64] {
+        guard end != nil, let byEndpoint = entries[length] else { return [:] }
+        var result: [String: Int64] = [:]
+        result.reserveCapacity(byEndpoint.count)
+        var emptied: [String] = []
+        for (endpoint, versions) in byEndpoint {
+            var counts = LiveFigures(windowSeconds: length)
+            var shown = false
+            for entry in versions.values {
+                guard !entry.isEmpty else { emptied.append(endpoint); continue }
+                shown = true
+                counts.requests += entry.sums.figures.requests
+                counts.coldStarts += entry.sums.figures.coldStarts
+                counts.probes += entry.sums.figures.probes
+                counts.probeColdStarts += entry.sums.figures.probeColdStarts
+            }
+            if shown { result[endpoint] = counts.observed.coldStarts }
+        }
+        // As `figures(length:)` does: a version none of whose buckets overlaps the window any more is dropped.
+        for endpoint in emptied {
+            let kept = byEndpoint[endpoint]?.filter { !$0.value.isEmpty } ?? [:]
+            entries[length]?[endpoint] = kept.isEmpty ? nil : kept
+        }
+        return result
+    }
+
     /// The figures of every endpoint with buckets over the window of `length` ending at the last refresh.
     public mutating func figures(length: Int64) -> [String: EndpointFigures] {
-        // Taken out while read, so that the few entries updated below are changed in place, not in a copy
-        // of the whole table.
+        // Taken out while read, and changed in place (percentiles kept, emptied versions dropped), so that no
+        // endpoint's table is copied.
         guard let end, var byEndpoint = entries.removeValue(forKey: length) else { return [:] }
         let window = LiveWindow(start: end - length, end: end)
+        let histograms = !countsOnly.contains(length)
         var result: [String: EndpointFigures] = [:]
         result.reserveCapacity(byEndpoint.count)
-        var changed: [(endpoint: String, versions: [String: Entry])] = []
-        for (endpoint, versions) in byEndpoint {
-            var kept = versions
-            var edited = false
-            var figures: [String: LiveFigures] = [:]
-            var partial = LiveFigures.Rates()
-            for (version, entry) in versions {
-                if entry.isEmpty {
-                    kept[version] = nil
-                    edited = true
-                    continue
-                }
-                var entry = entry
-                if entry.percentiles == nil {
-                    entry.percentiles = entry.sums.percentiles()
-                    kept[version] = entry
-                    edited = true
-                }
-                let rates = entry.rates(window)
-                figures[version] = LiveFigures.Builder.figures(window: window, sums: entry.sums, inside: entry.inside, partial: rates,
-                                                               percentiles: entry.percentiles)
-                partial.requests += rates.requests
-                partial.cost += rates.cost
-                partial.pingCost += rates.pingCost
-            }
-            if edited { changed.append((endpoint, kept)) }
-            guard !figures.isEmpty else { continue }
-            // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again.
-            if figures.count == 1, let only = figures.values.first {
-                result[endpoint] = EndpointFigures(total: only, versions: figures)
-                continue
-            }
-            var total = LiveFigures.Sums(histograms: !countsOnly.contains(length))
-            var inside = LiveFigures.Amounts()
-            for entry in kept.values {
-                total.add(entry.sums)
-                inside.add(entry.inside)
-            }
-            result[endpoint] = EndpointFigures(total: LiveFigures.Builder.figures(window: window, sums: total, inside: inside, partial: partial,
-                                                                                  percentiles: nil),
-                                               versions: figures)
+        var emptied: [String] = []
+        var index = byEndpoint.startIndex
+        while index != byEndpoint.endIndex {
+            let endpoint = byEndpoint.keys[index]
+            let (figures, hasEmpty) = Self.figures(of: &byEndpoint.values[index], window: window, histograms: histograms)
+            if let figures { result[endpoint] = figures }
+            if hasEmpty { emptied.append(endpoint) }
+            byEndpoint.formIndex(after: &index)
         }
-        for (endpoint, versions) in changed { byEndpoint[endpoint] = versions.isEmpty ? nil : versions }
+        // A version none of whose buckets overlaps the window any more is dropped.
+        for endpoint in emptied {
+            let kept = byEndpoint[endpoint]?.filter { !$0.value.isEmpty } ?? [:]
+            byEndpoint[endpoint] = kept.isEmpty ? nil : kept
+        }
         entries[length] = byEndpoint
         return result
+    }
+
+    /// One endpoint's figures from its versions' entries (nil when none has a bucket in the window), and
+    /// whether one of them is empty; each entry's percentiles are kept until its sums change.
+    private static func figures(of versions: inout [String: Entry], window: LiveWindow, histograms: Bool) -> (EndpointFigures?, Bool) {
+        var figures = [String: LiveFigures](minimumCapacity: versions.count)
+        var partial = LiveFigures.Rates()
+        var hasEmpty = false
+        var index = versions.startIndex
+        while index != versions.endIndex {
+            defer { versions.formIndex(after: &index) }
+            if versions.values[index].isEmpty {
+                hasEmpty = true
+                continue
+            }
+            if versions.values[index].percentiles == nil { versions.values[index].percentiles = versions.values[index].sums.percentiles() }
+            let entry = versions.values[index]
+            let rates = entry.rates(window)
+            figures[versions.keys[index]] = LiveFigures.Builder.figures(window: window, sums: entry.sums, inside: entry.inside, partial: rates,
+                                                                        percentiles: entry.percentiles)
+            partial.requests += rates.requests
+            partial.cost += rates.cost
+            partial.pingCost += rates.pingCost
+        }
+        guard !figures.isEmpty else { return (nil, hasEmpty) }
+        // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again.
+        if figures.count == 1, let only = figures.values.first { return (EndpointFigures(total: only, versions: figures), hasEmpty) }
+        var total = LiveFigures.Sums(histograms: histograms)
+        var inside = LiveFigures.Amounts()
+        for entry in versions.values where !entry.isEmpty {
+            total.add(entry.sums)
+            inside.add(entry.inside)
+        }
+        return (EndpointFigures(total: LiveFigures.Builder.figures(window: window, sums: total, inside: inside, partial: partial, percentiles: nil),
+                                versions: figures), hasEmpty)
     }
 }
 
@@ -351,6 +389,11 @@ extension RollingFigures.Entry {
     /// The straddlers' amounts pro rata of their share of `window`, oldest first.
     func rates(_ window: LiveWindow) -> LiveFigures.Rates {
         var rates = LiveFigures.Rates()
+        // Most entries have one straddler (10-second buckets): no sorted copy to make.
+        if straddlers.count <= 1 {
+            for straddler in straddlers { rates.add(straddler.amounts, share: window.share(ofBucketAt: straddler.start, width: straddler.width)) }
+            return rates
+        }
         for straddler in straddlers.sorted(by: { ($0.start, $0.width) < ($1.start, $1.width) }) {
             rates.add(straddler.amounts, share: window.share(ofBucketAt: straddler.start, width: straddler.width))
         }

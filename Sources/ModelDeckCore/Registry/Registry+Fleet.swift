@@ -94,13 +94,20 @@ extension EndpointStatus {
         // Today's cost and the projection's sums per version, and the sparkline's minutes.
         let costs: [String: [String: CostBurn.VersionSums]]
         let sparklines: [String: [Double?]]
-        if var kept = rolling {
-            try kept.refresh(db, now: recent.end)
+        // Taken out of `rolling`, not copied: a copy would share the windows' tables with it, and the first
+        // change to each would copy the whole table (10,000 entries) at every refresh.
+        if var kept = rolling.take() {
+            do {
+                try kept.refresh(db, now: recent.end)
+            } catch {
+                rolling = RollingFigures(lengths: kept.lengths, countsOnly: kept.countsOnly)  // a full read next time
+                throw error
+            }
             minuteFigures = kept.figures(length: minute.seconds)
             recentFigures = kept.figures(length: recent.seconds)
-            coldStarts = kept.figures(length: hour.seconds).mapValues { $0.total.observed.coldStarts }
+            coldStarts = kept.observedColdStarts(length: hour.seconds)
             costs = kept.cost.sums
-            sparklines = kept.sparkline.lines()
+            sparklines = kept.sparkline.currentLines()
             rolling = kept
         } else {
             var lastMinute = EndpointFigures.Builder(window: minute, histograms: false)
@@ -124,8 +131,8 @@ extension EndpointStatus {
         let bench = try CostBurn.benchToday(db, now: now)
 
         return catalog.endpoints.map { endpoint in
-            let burn = CostBurn.burn(versions: costs[endpoint.name] ?? [:], bench: bench[endpoint.name] ?? [:],
-                                     live: recentFigures[endpoint.name], now: recent.end).burn
+            let burn = CostBurn.totalBurn(versions: costs[endpoint.name] ?? [:], bench: bench[endpoint.name] ?? [:],
+                                          live: recentFigures[endpoint.name], now: recent.end)
             return EndpointStatus(endpoint: endpoint, targetKind: catalog.targetKinds[endpoint.target], weights: catalog.weights[endpoint.name] ?? [:],
                                   deployment: catalog.active[endpoint.name], keepWarm: keepWarm[endpoint.name],
                                   lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),

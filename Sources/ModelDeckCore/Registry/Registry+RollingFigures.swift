@@ -21,9 +21,12 @@ extension RollingFigures {
             sparkline = RollingSparkline(try Registry.minuteP99s(db, since: RollingSparkline.from(now: now)), now: now)
             return
         }
+        // Streamed into buckets (no array of rows first).
         func buckets(_ sql: String, _ arguments: StatementArguments) throws -> [StoredBucket] {
-            try Row.fetchAll(db, sql: "SELECT \(StoredBucket.selection) FROM metric_buckets WHERE " + sql, arguments: arguments)
-                .map(StoredBucket.init(row:))
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(StoredBucket.selection) FROM metric_buckets WHERE " + sql, arguments: arguments)
+            var result: [StoredBucket] = []
+            while let row = try rows.next() { result.append(StoredBucket(row: row)) }
+            return result
         }
         var moves = Moves()
         moves.sequence = sequence

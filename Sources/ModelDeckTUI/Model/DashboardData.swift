@@ -40,8 +40,14 @@ public struct DashboardData: Sendable {
 
     /// Summed once per snapshot, not per frame: the header shows them 10 times a second.
     private mutating func totals() {
-        totalBurnMicrosPerHour = endpoints.reduce(0) { $0 + $1.burnMicrosPerHour }
-        endpointsInTrouble = endpoints.filter { !$0.breaches.isEmpty || !$0.crashLooping.isEmpty }.count
+        // Counted in one pass: a filtered array would copy every row in trouble (all 10,000 of them, at worst).
+        var burn: Int64 = 0, trouble = 0
+        for endpoint in endpoints {
+            burn += endpoint.burnMicrosPerHour
+            if endpoint.isInTrouble { trouble += 1 }
+        }
+        totalBurnMicrosPerHour = burn
+        endpointsInTrouble = trouble
     }
 
     /// How many events and deployments the views keep: the newest.
@@ -175,13 +181,25 @@ public struct EndpointSummary: Equatable, Sendable {
 
     /// The SLO and budget limits this endpoint breaks now. Errors need a handful of requests, so one failure
     /// on an idle endpoint does not paint it red.
-    public var breaches: Set<Breach> {
-        var result = Set<Breach>()
-        if let p99 = p99Milliseconds, p99 > Double(slo.p99Milliseconds) { result.insert(.latency) }
-        if let rate = errorRatePPM, recentRequests >= 10, rate > slo.errorRatePPM { result.insert(.errors) }
-        if let budget = dailyBudgetMicros, budget > 0, todayMicros > budget { result.insert(.budget) }
-        return result
+    public var breaches: Set<Breach> { Set(Breach.allCases.filter(breaks)) }
+
+    /// Whether this endpoint breaks `breach` now.
+    public func breaks(_ breach: Breach) -> Bool {
+        switch breach {
+        case .latency:
+            if let p99 = p99Milliseconds { return p99 > Double(slo.p99Milliseconds) }
+            return false
+        case .errors:
+            if let rate = errorRatePPM { return recentRequests >= 10 && rate > slo.errorRatePPM }
+            return false
+        case .budget:
+            if let budget = dailyBudgetMicros { return budget > 0 && todayMicros > budget }
+            return false
+        }
     }
+
+    /// A limit broken or a version crash-looping: the header counts these rows (no set made per row).
+    public var isInTrouble: Bool { Breach.allCases.contains(where: breaks) || !crashLooping.isEmpty }
 
     /// Today's spend as a share of the daily budget, in percent.
     public var budgetPercent: Int? {
