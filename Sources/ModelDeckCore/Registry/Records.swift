@@ -15,7 +15,7 @@ private func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
     return try? JSONDecoder().decode(type, from: Data(text.utf8))
 }
 
-extension Target: FetchableRecord, PersistableRecord {
+extension Target: FetchableRecord, PersistableRecord, RegistryRecord {
     public static var databaseTableName: String { "targets" }
 
     public init(row: Row) throws {
@@ -36,7 +36,7 @@ extension Target: FetchableRecord, PersistableRecord {
     }
 }
 
-extension Model: FetchableRecord, PersistableRecord {
+extension Model: FetchableRecord, PersistableRecord, RegistryRecord {
     public static var databaseTableName: String { "models" }
 
     public init(row: Row) throws {
@@ -49,7 +49,7 @@ extension Model: FetchableRecord, PersistableRecord {
     }
 }
 
-extension ModelVersion: FetchableRecord, PersistableRecord {
+extension ModelVersion: FetchableRecord, PersistableRecord, RegistryRecord {
     public static var databaseTableName: String { "model_versions" }
 
     public init(row: Row) throws {
@@ -80,7 +80,7 @@ extension ModelVersion: FetchableRecord, PersistableRecord {
     }
 }
 
-extension Endpoint: FetchableRecord, PersistableRecord {
+extension Endpoint: FetchableRecord, PersistableRecord, RegistryRecord {
     public static var databaseTableName: String { "endpoints" }
 
     public init(row: Row) throws {
@@ -129,7 +129,7 @@ extension Endpoint: FetchableRecord, PersistableRecord {
     }
 }
 
-extension Deployment: FetchableRecord, MutablePersistableRecord {
+extension Deployment: FetchableRecord, MutablePersistableRecord, RegistryRecord {
     public static var databaseTableName: String { "deployments" }
 
     public init(row: Row) throws {
@@ -169,7 +169,7 @@ extension Deployment: FetchableRecord, MutablePersistableRecord {
     }
 }
 
-extension AuditEvent: FetchableRecord, MutablePersistableRecord {
+extension AuditEvent: FetchableRecord, MutablePersistableRecord, RegistryRecord {
     public static var databaseTableName: String { "events" }
 
     public init(row: Row) throws {

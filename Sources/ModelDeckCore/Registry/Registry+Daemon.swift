@@ -4,7 +4,7 @@ import GRDB
 // The daemon's row: its heartbeat, so the dashboard and `get` can tell alive from offline.
 
 /// The one row of `daemon`.
-struct DaemonRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+struct DaemonRecord: Codable, Sendable, FetchableRecord, PersistableRecord, RegistryRecord {
     // Column names spelled out: cheaper than converting every key of every row from snake case.
     enum CodingKeys: String, CodingKey {
         case id

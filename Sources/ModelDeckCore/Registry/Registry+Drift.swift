@@ -5,7 +5,7 @@ import GRDB
 // until resolved, each change with its audit event.
 
 /// A drift the registry keeps: both sides and since when.
-public struct DriftRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+public struct DriftRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord, RegistryRecord {
     public static var databaseTableName: String { "endpoint_drift" }
     public var endpoint: String
     /// JSON objects, version → percent.

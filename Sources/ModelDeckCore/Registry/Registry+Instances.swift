@@ -14,7 +14,7 @@ public enum InstanceState: String, Codable, Sendable, CaseIterable {
 }
 
 /// One row of `instances`: the live view of an endpoint's concurrency, written by the gateway that runs it.
-public struct InstanceRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+public struct InstanceRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord, RegistryRecord {
     // Column names spelled out: cheaper than converting every key of every row from snake case.
     public enum CodingKeys: String, CodingKey {
         case id

@@ -3,7 +3,7 @@ import GRDB
 
 /// One row of `keep_warm_state`: what the keep-warm scheduler planned and last did for an endpoint, and a
 /// "ping now" someone asked for.
-public struct KeepWarmState: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+public struct KeepWarmState: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord, RegistryRecord {
     // Column names spelled out: cheaper than converting every key of every row from snake case.
     public enum CodingKeys: String, CodingKey {
         case endpoint

@@ -5,7 +5,7 @@ import GRDB
 // daemon last made the target route (`live_weight`).
 
 /// One row of `traffic`: an endpoint's desired share for a version, and what the target was last made to route.
-public struct TrafficRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+public struct TrafficRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord, RegistryRecord {
     // Column names spelled out: cheaper than converting every key of every row from snake case.
     public enum CodingKeys: String, CodingKey {
         case endpoint
