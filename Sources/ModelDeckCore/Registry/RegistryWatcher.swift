@@ -69,7 +69,7 @@ public final class RegistryWatcher: Sendable {
             if let notifier, let writes {
                 let until = interval.map { min(deadline, .now + $0) } ?? deadline
                 guard await notifier.writes.wait(after: writes, until: until) else { continue }
-                if let seen = await settle(from: version) { return seen }
+                if let seen = await settle(from: version, until: deadline, orWhen: condition) { return seen }
             } else {
                 do { try await Task.sleep(for: min(left, interval ?? poll)) } catch { return now }
             }
@@ -82,14 +82,15 @@ public final class RegistryWatcher: Sendable {
     /// (after an fsync under SQLite's default `synchronous=FULL`), so the pragma is asked again every
     /// millisecond for 5 ms (as often as before the watcher was shared: a rollback is not acted on later),
     /// then less and less often up to 127 ms. A commit later than that is seen at the waiter's next write or
-    /// deadline.
-    private func settle(from version: Int64) async -> Int64? {
+    /// deadline. It stops early at the waiter's deadline or when its condition holds: a keep-warm ping due
+    /// while a checkpoint's write is being settled leaves on time, not up to 127 ms late.
+    private func settle(from version: Int64, until deadline: ContinuousClock.Instant, orWhen condition: () -> Bool) async -> Int64? {
         for pause in [0, 1, 1, 1, 1, 1, 2, 4, 8, 16, 32, 64] {
             // The task's own sleep (on the event loop's timer when NIO runs tasks), not a dispatch timer.
-            if pause > 0 { try? await Task.sleep(for: .milliseconds(pause)) }
+            if pause > 0 { try? await Task.sleep(until: min(deadline, .now + .milliseconds(pause))) }
             let seen = self.version()
             if seen != version { return seen }
-            if Task.isCancelled { return nil }
+            if Task.isCancelled || condition() || ContinuousClock.now >= deadline { return nil }
         }
         return nil
     }
