@@ -42,8 +42,8 @@ struct ModelDeckCommand: AsyncParsableCommand {
 /// stripped of terminal control sequences before it reaches stderr (errors quote names and text from decks);
 /// and a command that is not async, which every on-call command is (`rollback`, `get`, `deploy`), is parsed
 /// and run on the main thread without starting Swift concurrency. An async `main` parses on one pool thread
-/// and runs on another, and each hop waits for a core: milliseconds of `modeldeck rollback` on a busy machine
-/// (`modeldeck-bench rollback-latency`).
+/// and runs on another, and each hop waits for a core on a busy machine; what that costs `modeldeck rollback`
+/// was not separated from the rest of its start (`modeldeck-bench rollback-latency`, the README's figures).
 @main
 enum ModelDeckMain {
     static func main() {
