@@ -29,6 +29,38 @@ struct StoredDateTests {
     }
 }
 
+extension StoredDateTests {
+    /// The records with encoders of their own (deployments, events) write the same text.
+    @Test func aDeploymentAndItsEventStoreGRDBsText() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        _ = try Registry(path: scratch.registryPath)
+        // The registry's schema, without an endpoint for the rows to belong to.
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = false
+        let registry = try DatabaseQueue(path: scratch.registryPath, configuration: configuration)
+        let at = Date(timeIntervalSince1970: 1_764_547_200.9996)
+        try registry.write { db in
+            var deployment = Deployment(endpoint: "e", kind: .rollback, fromVersion: "m@v2", toVersion: "m@v1", strategy: "all-at-once",
+                                        bakeSeconds: 0, reason: "test", actor: "test", createdAt: at, updatedAt: at)
+            try deployment.insert(db)
+            try db.record(AuditEvent(at: at, actor: "test", endpoint: "e", deploymentId: deployment.id, kind: "rollback.requested", message: "m"))
+        }
+        let expected = String.fromDatabaseValue(at.databaseValue)
+        #expect(expected == "2025-12-01 00:00:01.000")
+        let (created, started, event, read) = try registry.write { db in
+            (try String.fetchOne(db, sql: "SELECT created_at FROM deployments"),
+             try String.fetchOne(db, sql: "SELECT step_started_at FROM deployments"),
+             try String.fetchOne(db, sql: "SELECT at FROM events WHERE kind = 'rollback.requested'"),
+             try Deployment.fetchOne(db))
+        }
+        #expect(created == expected)
+        #expect(started != nil)
+        #expect(event == expected)
+        #expect(read?.createdAt == Date(timeIntervalSince1970: 1_764_547_201))
+    }
+}
+
 private struct Stamped: Codable, FetchableRecord, PersistableRecord, RegistryRecord {
     var id: Int64
     var at: Date

@@ -32,7 +32,7 @@ extension Target: FetchableRecord, PersistableRecord, RegistryRecord {
         container["kind"] = kind.rawValue
         container["region"] = region
         container["config"] = jsonText(config)
-        container["updated_at"] = Date()
+        container["updated_at"] = StoredDate.text(Date())
     }
 }
 
@@ -125,7 +125,7 @@ extension Endpoint: FetchableRecord, PersistableRecord, RegistryRecord {
         container["keep_warm_schedule"] = keepWarmSchedule.isEmpty ? nil : jsonText(keepWarmSchedule)
         container["rollout"] = rollout
         container["gate"] = gate.map(jsonText)
-        container["updated_at"] = Date()
+        container["updated_at"] = StoredDate.text(Date())
     }
 }
 
@@ -154,14 +154,14 @@ extension Deployment: FetchableRecord, MutablePersistableRecord, RegistryRecord 
         container["state"] = state.rawValue
         container["step"] = step
         container["current_weight"] = currentWeight
-        container["step_started_at"] = stepStartedAt
+        container["step_started_at"] = StoredDate.text(stepStartedAt)
         container["alarm"] = alarm
         container["reason"] = reason
-        container["paused_at"] = pausedAt
+        container["paused_at"] = pausedAt.map(StoredDate.text)
         container["pause_note"] = pauseNote
         container["actor"] = actor
-        container["created_at"] = createdAt
-        container["updated_at"] = updatedAt
+        container["created_at"] = StoredDate.text(createdAt)
+        container["updated_at"] = StoredDate.text(updatedAt)
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
@@ -179,7 +179,7 @@ extension AuditEvent: FetchableRecord, MutablePersistableRecord, RegistryRecord 
 
     public func encode(to container: inout PersistenceContainer) throws {
         container["id"] = id
-        container["at"] = at
+        container["at"] = StoredDate.text(at)
         container["actor"] = actor
         container["endpoint"] = endpoint
         container["deployment_id"] = deploymentId
