@@ -38,6 +38,23 @@ public struct KeepWarmState: Codable, Equatable, Sendable, FetchableRecord, Pers
     }
 }
 
+/// Pings sent to one endpoint, as the keep-warm scheduler records them (`Registry.recordPings`).
+public struct PingRecord: Sendable, Equatable {
+    public var endpoint: String
+    public var sentAt: Date
+    /// When they were due: the plan's next ping, or the request's time.
+    public var dueAt: Date
+    public var count: Int
+    /// What they did, in words ("2 pings: 1 cold (up to 840 ms), 1 warm").
+    public var summary: String
+    /// The "ping now" request they answered.
+    public var answering: Date?
+
+    public init(endpoint: String, sentAt: Date, dueAt: Date, count: Int, summary: String, answering: Date?) {
+        (self.endpoint, self.sentAt, self.dueAt, self.count, self.summary, self.answering) = (endpoint, sentAt, dueAt, count, summary, answering)
+    }
+}
+
 /// What keep-warm plans one endpoint from.
 public struct KeepWarmInput: Sendable {
     public var endpoint: Endpoint
@@ -135,24 +152,28 @@ extension Registry {
         }
     }
 
-    /// Records pings sent to `endpoint`: when they went and were due, what they did, and — when they answered a
-    /// "ping now" request — that request cleared (only that one: a request made meanwhile gets pings of its own)
-    /// with its audit event.
-    public func recordPings(endpoint: String, sentAt: Date, dueAt: Date, count: Int, summary: String, answering requested: Date?,
-                            now: Date) throws {
+    /// Records pings sent: for each endpoint, when they went and were due, what they did, and — when they
+    /// answered a "ping now" request — that request cleared (only that one: a request made meanwhile gets pings
+    /// of its own) with its audit event. All in one transaction: the daemon writes its pings in batches, so a
+    /// fleet's pings make a few commits a second, not one per ping.
+    public func recordPings(_ records: [PingRecord], now: Date) throws {
+        guard !records.isEmpty else { return }
         try write { db in
-            try Self.updateKeepWarmState(db, endpoint: endpoint, now: now) { state in
-                state.lastPingAt = sentAt
-                state.lastPingDueAt = dueAt
-                state.lastResult = summary
-                state.pingsSent += Int64(count)
-                if let requested, state.pingRequestedAt == requested {
-                    state.pingRequestedAt = nil
-                    state.pingRequestedBy = nil
+            for record in records {
+                try Self.updateKeepWarmState(db, endpoint: record.endpoint, now: now) { state in
+                    state.lastPingAt = record.sentAt
+                    state.lastPingDueAt = record.dueAt
+                    state.lastResult = record.summary
+                    state.pingsSent += Int64(record.count)
+                    if let requested = record.answering, state.pingRequestedAt == requested {
+                        state.pingRequestedAt = nil
+                        state.pingRequestedBy = nil
+                    }
                 }
-            }
-            if requested != nil {
-                try db.record(AuditEvent(at: now, actor: "daemon", endpoint: endpoint, kind: "ping.sent", message: "ping \(endpoint): \(summary)"))
+                if record.answering != nil {
+                    try db.record(AuditEvent(at: now, actor: "daemon", endpoint: record.endpoint, kind: "ping.sent",
+                                             message: "ping \(record.endpoint): \(record.summary)"))
+                }
             }
         }
     }
