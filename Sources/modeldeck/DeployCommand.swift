@@ -2,8 +2,8 @@ import ArgumentParser
 import ModelDeckCore
 
 struct DeployCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "deploy",
+    static let configuration = CommandConfiguration.onCall(
+        "deploy",
         abstract: "Ask the daemon to move an endpoint's traffic to a version.",
         discussion: """
             Writes a deployment intent and an audit event; the daemon provisions the version, shifts traffic by \

@@ -7,7 +7,7 @@ import ModelDeckDaemon
 /// The root command: every subcommand, the help and the version line. `ModelDeckMain` runs it.
 struct ModelDeckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "modeldeck",
+        commandName: name,
         abstract: "A cockpit for ML model endpoints on serverless and container targets.",
         discussion: """
             Watch endpoints, deploy and roll back model versions, and keep endpoints warm. Every command writes \
@@ -24,6 +24,8 @@ struct ModelDeckCommand: AsyncParsableCommand {
         subcommands: givenSubcommands,
         defaultSubcommand: givenSubcommands.count == 1 ? nil : TUICommand.self
     )
+
+    static let name = "modeldeck"
 
     /// The subcommands ArgumentParser is given: the one the first word names, else all of them.
     static let givenSubcommands = CommandWord.subcommands(named: CommandLine.arguments.dropFirst().first, in: allSubcommands)
@@ -57,7 +59,8 @@ enum ModelDeckMain {
         }
         let parsed: ParsableCommand
         do {
-            parsed = try ModelDeckCommand.parseAsRoot(arguments)
+            parsed = try CommandWord.onCall(arguments).map { try $0.parseAsRoot(Array(arguments.dropFirst())) }
+                ?? ModelDeckCommand.parseAsRoot(arguments)
         } catch {
             fail(error, arguments: arguments)
         }
@@ -101,6 +104,16 @@ enum ModelDeckMain {
     }
 }
 
+extension CommandConfiguration {
+    /// An on-call command's configuration: parsed as a root of its own when its word comes first
+    /// (`CommandWord.onCall`), with `modeldeck` before its name in its usage lines and `--version` as the
+    /// root has it, so its help and errors read as when it is parsed under `modeldeck`.
+    static func onCall(_ name: String, abstract: String, discussion: String = "") -> CommandConfiguration {
+        CommandConfiguration(commandName: name, _superCommandName: ModelDeckCommand.name, abstract: abstract, discussion: discussion,
+                             version: ModelDeckRelease.versionLine)
+    }
+}
+
 /// The first word of a command line, checked before ArgumentParser sees it.
 enum CommandWord {
     /// Every subcommand's name and aliases, plus ArgumentParser's built-in `help`.
@@ -113,6 +126,8 @@ enum CommandWord {
         [command.configuration.commandName ?? String(describing: command).lowercased()] + command.configuration.aliases
     }
 
+    static let name = "modeldeck"
+
     /// The subcommands ArgumentParser is given: when the first word names a command, that one alone;
     /// otherwise all of them (`--help`, `help X`, a bare `modeldeck`, which opens the dashboard).
     /// ArgumentParser builds and reflects every subcommand it is given at each start; on the on-call path
@@ -120,6 +135,19 @@ enum CommandWord {
     static func subcommands(named word: String?, in all: [ParsableCommand.Type]) -> [ParsableCommand.Type] {
         guard let word, let named = all.first(where: { names(of: $0).contains(word) }) else { return all }
         return [named]
+    }
+
+    /// The on-call command the first word names (`rollback`, `deploy`, `abort`…: those configured with
+    /// `CommandConfiguration.onCall`), parsed as a root of its own. ArgumentParser then skips its check
+    /// for a completion-script request, which parses the arguments as two commands of its own, reflected at
+    /// every start (a tenth of `modeldeck rollback`'s CPU in a profile); the help and usage lines read the
+    /// same (`modeldeck rollback <endpoint> …`). Completion scripts come from `modeldeck
+    /// --generate-completion-script`, whose first word is no command.
+    static func onCall(_ arguments: [String]) -> ParsableCommand.Type? {
+        guard let word = arguments.first, !word.hasPrefix("-"),
+              let named = ModelDeckCommand.givenSubcommands.first, ModelDeckCommand.givenSubcommands.count == 1,
+              named.configuration._superCommandName == ModelDeckCommand.name else { return nil }
+        return named
     }
 
     /// The refusal line when `arguments` starts with a word that is no command, nil otherwise. Only a bare

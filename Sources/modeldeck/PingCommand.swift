@@ -2,8 +2,8 @@ import ArgumentParser
 import ModelDeckCore
 
 struct PingCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "ping",
+    static let configuration = CommandConfiguration.onCall(
+        "ping",
         abstract: "Ask the daemon to ping an endpoint now, whatever its keep-warm policy.",
         discussion: """
             Every version taking traffic gets a ping (more with a fixed policy's concurrency). The request waits \

@@ -2,8 +2,8 @@ import ArgumentParser
 import ModelDeckCore
 
 struct RollbackCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rollback",
+    static let configuration = CommandConfiguration.onCall(
+        "rollback",
         abstract: "Put all of an endpoint's traffic back on the last good version, at once.",
         discussion: """
             Like flipping a Lambda alias: no canary, no bake. Without --to, the target is the version a deploy in \

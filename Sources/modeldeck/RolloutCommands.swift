@@ -24,15 +24,15 @@ struct RolloutTarget: ParsableArguments {
 }
 
 struct PauseCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "pause", abstract: "Hold a deploy in flight at its current weight (the gate keeps watching).")
+    static let configuration = CommandConfiguration.onCall(
+        "pause", abstract: "Hold a deploy in flight at its current weight (the gate keeps watching).")
     @OptionGroup var target: RolloutTarget
     func run() throws { try target.run(.pause) }
 }
 
 struct ResumeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "resume",
+    static let configuration = CommandConfiguration.onCall(
+        "resume",
         abstract: "Carry on with a paused deploy's plan.",
         discussion: "Past a pause step, the next step starts; after a pause or set-weight, the current step's weight comes back and its time starts again.")
     @OptionGroup var target: RolloutTarget
@@ -40,15 +40,15 @@ struct ResumeCommand: ParsableCommand {
 }
 
 struct AbortCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "abort", abstract: "Stop a deploy in flight and put all traffic back on the version it replaces.")
+    static let configuration = CommandConfiguration.onCall(
+        "abort", abstract: "Stop a deploy in flight and put all traffic back on the version it replaces.")
     @OptionGroup var target: RolloutTarget
     func run() throws { try target.run(.abort) }
 }
 
 struct PromoteCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "promote",
+    static let configuration = CommandConfiguration.onCall(
+        "promote",
         abstract: "Move a deploy in flight to its next step, or to 100% with --full.",
         discussion: "--skip-bake ends the bake at 100% at once. A step whose gate still waits for evidence (too few requests) is promoted only with --override, recorded as an override with who asked and why.")
     @OptionGroup var target: RolloutTarget
@@ -59,8 +59,8 @@ struct PromoteCommand: ParsableCommand {
 }
 
 struct SetWeightCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "set-weight",
+    static let configuration = CommandConfiguration.onCall(
+        "set-weight",
         abstract: "Set a deploy's split by hand (VERSION=PERCENT); the plan holds there until resume.")
     @OptionGroup var target: RolloutTarget
     @Argument(help: ArgumentHelp("The new version or the one it replaces, and its share: v2=30.", valueName: "version=percent"))

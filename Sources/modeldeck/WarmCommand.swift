@@ -2,8 +2,8 @@ import ArgumentParser
 import ModelDeckCore
 
 struct WarmCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "warm",
+    static let configuration = CommandConfiguration.onCall(
+        "warm",
         abstract: "Set an endpoint's keep-warm policy.",
         discussion: """
             --every 5m --concurrency 2   two pings at once every 5 minutes, so two instances stay warm
