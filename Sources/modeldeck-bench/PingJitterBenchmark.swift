@@ -59,15 +59,18 @@ struct PingJitterBenchmark: AsyncParsableCommand {
 
         // Pinging first: the machine is quiet then.
         if duration > 0 {
-            let (lateness, baseline, early, busyCPU) = try await ping(binary: binary, folder: folder, backend: backend)
+            let (startUp, steady, baseline, early, busyCPU) = try await ping(binary: binary, folder: folder, backend: backend)
             let mode = burst ? "all due at once" : "spread over the interval"
-            print("ping lateness: \(endpoints) \(kind) endpoints, fixed every \(every)s (\(mode)), \(duration)s measured, \(lateness.count) pings (\(early) due before the daemon was up, left out)")
+            print("ping lateness: \(endpoints) \(kind) endpoints, fixed every \(every)s (\(mode)), \(duration)s measured, \(startUp.count + steady.count) pings (\(early) due before the daemon was up, left out)")
             print("                                      p50 ms    p99 ms    max ms")
-            print(String(format: "daemon: sent − due                  %7.1f   %7.1f   %7.1f   (goal p99 ≤ 2× the timer's)",
-                         percentile(lateness, 50), percentile(lateness, 99), lateness.last ?? .nan))
-            print(String(format: "baseline: this process's timer       %7.1f   %7.1f   %7.1f   (p99 ratio %.1f×)",
-                         percentile(baseline, 50), percentile(baseline, 99), baseline.last ?? .nan,
-                         percentile(lateness, 99) / percentile(baseline, 99)))
+            let start = Int(Self.startUpSeconds)
+            for (label, lateness) in [("daemon: sent − due, first \(start) s", startUp), ("daemon: sent − due, after \(start) s", steady)] where !lateness.isEmpty {
+                print(String(format: "%@ %7.1f   %7.1f   %7.1f   (%5d pings; p99 %.1f× the timer's; goal 2×)",
+                             label.padding(toLength: 35, withPad: " ", startingAt: 0), percentile(lateness, 50), percentile(lateness, 99),
+                             lateness.last ?? .nan, lateness.count, percentile(lateness, 99) / percentile(baseline, 99)))
+            }
+            print(String(format: "baseline: this process's timer       %7.1f   %7.1f   %7.1f",
+                         percentile(baseline, 50), percentile(baseline, 99), baseline.last ?? .nan))
             print(String(format: "daemon CPU while pinging: %.1f%% of one core", busyCPU / Double(duration) * 100))
         }
 
@@ -95,9 +98,15 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         }
     }
 
-    /// Runs the daemon on `endpoints` pinged every `every` seconds for `duration`: each ping's lateness (ms), this
-    /// process's timer lateness meanwhile, how many were due before the daemon was up, and the daemon's CPU seconds.
-    func ping(binary: String, folder: String, backend: Backend) async throws -> (lateness: [Double], baseline: [Double], early: Int, cpu: Double) {
+    /// The daemon's start-up, reported apart: its first probe of every http endpoint (10,000 take about 20 s at
+    /// 32 at a time, on the same shared server the pings go to) and its first reads compete with the pings.
+    static let startUpSeconds: TimeInterval = 30
+
+    /// Runs the daemon on `endpoints` pinged every `every` seconds for `duration`: each ping's lateness (ms), due in
+    /// the daemon's start-up (`startUpSeconds`) and after it, this process's timer lateness meanwhile, how many
+    /// were due before the daemon was up, and the daemon's CPU seconds.
+    func ping(binary: String, folder: String, backend: Backend) async throws
+        -> (startUp: [Double], steady: [Double], baseline: [Double], early: Int, cpu: Double) {
         let pinged = try Self.registry(at: folder + "/pinged.sqlite", endpoints: endpoints, backend: backend, keepWarm: "{mode: fixed, every: \(every)s}")
         let lead: TimeInterval = 5 // the daemon starts meanwhile
         let first = Date().addingTimeInterval(lead)
@@ -114,7 +123,7 @@ struct PingJitterBenchmark: AsyncParsableCommand {
         let timer = Task { await Self.timerLateness(for: .seconds(duration)) }
         let cpuBefore = try daemon.cpuSeconds()
         var seen: [String: Date] = [:]
-        var lateness: [Double] = []
+        var (startUp, steady): ([Double], [Double]) = ([], [])
         var early = 0
         let end = ContinuousClock.now + .seconds(duration)
         while ContinuousClock.now < end {
@@ -126,12 +135,13 @@ struct PingJitterBenchmark: AsyncParsableCommand {
                 seen[endpoint] = sent
                 // Due before the daemon was up: late by its start, not by its scheduling.
                 if due < ready { early += 1; continue }
-                lateness.append(sent.timeIntervalSince(due) * 1_000)
+                let late = sent.timeIntervalSince(due) * 1_000
+                if due.timeIntervalSince(ready) < Self.startUpSeconds { startUp.append(late) } else { steady.append(late) }
             }
         }
         let busyCPU = try daemon.cpuSeconds() - cpuBefore
         daemon.stop()
-        return (lateness.sorted(), await timer.value.sorted(), early, busyCPU)
+        return (startUp.sorted(), steady.sorted(), await timer.value.sorted(), early, busyCPU)
     }
 
     static func name(_ index: Int) -> String { String(format: "e%04d", index) }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The SQLite registry every process shares: the single source of truth and the only channel between the
 /// CLI, the TUI and the daemon: they write intents and read observations here, the daemon acts on the intents
@@ -122,13 +123,13 @@ public final class Registry: Sendable {
     /// daemon's actors and services never block the cooperative pool's few threads with a write lock wait.
     public func perform<T: Sendable>(_ operation: @escaping @Sendable (Registry) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Registry.io.async { continuation.resume(with: Result { try operation(self) }) }
+            let lane = RegistryLanes.shared.take()
+            lane.queue.async {
+                defer { RegistryLanes.shared.put(lane) }
+                continuation.resume(with: Result { try operation(self) })
+            }
         }
     }
-
-    /// Where `perform` runs: GRDB serializes writes and pools reads itself, so this only keeps the waiting
-    /// off the cooperative pool.
-    private static let io = DispatchQueue(label: "modeldeck.registry.io", attributes: .concurrent)
 
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
@@ -136,5 +137,42 @@ public final class Registry: Sendable {
         } catch let error as DatabaseError {
             throw ModelDeckError("registry \(path): \(error.message ?? "\(error.resultCode)")")
         }
+    }
+}
+
+/// Where `Registry.perform` runs: serial queues, each on a thread of its own, the first idle one taken. GRDB
+/// serializes writes and pools reads itself; these only keep the waiting off the threads Swift's tasks run on.
+/// On Linux those are the threads of dispatch's default-priority root queue, and a concurrent queue of that
+/// priority (what this was) runs on the same few threads: two registry writes waiting for the write lock
+/// stalled every task of the daemon, and keep-warm pings left 20–50 ms late. Serial queues run on dispatch's
+/// overcommit threads, which are added as they block.
+final class RegistryLanes: Sendable {
+    static let shared = RegistryLanes(count: 8)
+
+    struct Lane: Sendable {
+        let index: Int
+        let queue: DispatchQueue
+    }
+
+    private let lanes: [Lane]
+    /// Operations queued or running on each lane.
+    private let load: Mutex<[Int]>
+
+    init(count: Int) {
+        lanes = (0..<count).map { Lane(index: $0, queue: DispatchQueue(label: "modeldeck.registry.io.\($0)")) }
+        load = Mutex(Array(repeating: 0, count: count))
+    }
+
+    /// The least loaded lane (an idle one while there is one), counted as taken.
+    func take() -> Lane {
+        load.withLock { load in
+            let index = load.indices.min { load[$0] < load[$1] } ?? 0
+            load[index] += 1
+            return lanes[index]
+        }
+    }
+
+    func put(_ lane: Lane) {
+        load.withLock { $0[lane.index] -= 1 }
     }
 }

@@ -86,8 +86,9 @@ public final class RegistryWatcher: Sendable {
     /// while a checkpoint's write is being settled leaves on time, not up to 127 ms late.
     private func settle(from version: Int64, until deadline: ContinuousClock.Instant, orWhen condition: () -> Bool) async -> Int64? {
         for pause in [0, 1, 1, 1, 1, 1, 2, 4, 8, 16, 32, 64] {
-            // The task's own sleep (on the event loop's timer when NIO runs tasks), not a dispatch timer.
-            if pause > 0 { try? await Task.sleep(until: min(deadline, .now + .milliseconds(pause))) }
+            // The task's own sleep (on the event loop's timer when NIO runs tasks). With no tolerance given, Swift's
+            // dispatch executor lets the timer fire up to a tenth of its delay late (at least a millisecond).
+            if pause > 0 { try? await Task.sleep(until: min(deadline, .now + .milliseconds(pause)), tolerance: .zero) }
             let seen = self.version()
             if seen != version { return seen }
             if Task.isCancelled || condition() || ContinuousClock.now >= deadline { return nil }

@@ -60,7 +60,16 @@ public final class WakeSignal: Sendable {
                 let left = ContinuousClock.now.duration(to: deadline)
                 let (seconds, attoseconds) = left.components
                 let nanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-                timers.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { [self] in expire(id) }
+                // A timer of its own with no leeway: `asyncAfter` lets a timer fire up to a tenth of its delay late
+                // (libdispatch's default leeway), so a keep-warm loop sleeping 300 ms woke up to 30 ms after its
+                // ping was due.
+                let timer = DispatchSource.makeTimerSource(flags: .strict, queue: timers)
+                timer.schedule(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), leeway: .nanoseconds(0))
+                timer.setEventHandler { [self] in
+                    expire(id)
+                    timer.cancel()
+                }
+                timer.resume()
             }
         } onCancel: {
             expire(id)
