@@ -27,6 +27,14 @@ extension RollingFigures.Entry {
         return true
     }
 
+    /// Its figures over `window`, and its straddlers' amounts pro rata (what its endpoint's total adds up);
+    /// its percentiles are made once and kept until its sums change.
+    mutating func figures(_ window: LiveWindow) -> (figures: LiveFigures, rates: LiveFigures.Rates) {
+        if percentiles == nil { percentiles = sums.percentiles() }
+        let rates = rates(window)
+        return (LiveFigures.Builder.figures(window: window, sums: sums, inside: inside, partial: rates, percentiles: percentiles), rates)
+    }
+
     /// The straddlers' amounts pro rata of their share of `window`, oldest first.
     func rates(_ window: LiveWindow) -> LiveFigures.Rates {
         var rates = LiveFigures.Rates()
