@@ -331,6 +331,13 @@ public struct RollingFigures: Sendable {
     /// One endpoint's figures from its versions' entries (nil when none has a bucket in the window), and
     /// whether one of them is empty; each entry's percentiles are kept until its sums change.
     private static func figures(of versions: inout [String: Entry], window: LiveWindow, histograms: Bool) -> (EndpointFigures?, Bool) {
+        // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again
+        // and no table of versions grown entry by entry.
+        if versions.count == 1, let index = versions.indices.first {
+            guard !versions.values[index].isEmpty else { return (nil, true) }
+            let only = versions.values[index].figures(window).figures
+            return (EndpointFigures(total: only, versions: [versions.keys[index]: only]), false)
+        }
         var figures = [String: LiveFigures](minimumCapacity: versions.count)
         var partial = LiveFigures.Rates()
         var hasEmpty = false
@@ -349,7 +356,7 @@ public struct RollingFigures: Sendable {
             partial.pingCost += rates.pingCost
         }
         guard !figures.isEmpty else { return (nil, hasEmpty) }
-        // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again.
+        // One version left with buckets in the window: its figures are the endpoint's.
         if figures.count == 1, let only = figures.values.first { return (EndpointFigures(total: only, versions: figures), hasEmpty) }
         var total = LiveFigures.Sums(histograms: histograms)
         var inside = LiveFigures.Amounts()
