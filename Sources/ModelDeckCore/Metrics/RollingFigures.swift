@@ -215,13 +215,14 @@ public struct RollingFigures: Sendable {
                     lost.insert(version)  // its old value is not kept
                     break
                 }
-                var entry = entries[length]?[version.endpoint]?[version.version] ?? Entry(histograms: !countsOnly.contains(length))
-                if let before, !entry.remove(before, windowStart: oldEnd - length) {
+                // In place: a copy of the entry would copy its sketch at the first change (4 KB per written bucket).
+                // One that fails is left as it is: its version is summed again (`reload` clears it first).
+                let histograms = !countsOnly.contains(length)
+                guard entries[length, default: [:]][version.endpoint, default: [:]][version.version, default: Entry(histograms: histograms)]
+                    .rewrite(before, as: bucket, windowStart: oldEnd - length) else {
                     lost.insert(version)
                     break
                 }
-                do { try entry.add(bucket, windowStart: oldEnd - length) } catch { lost.insert(version); break }
-                entries[length, default: [:]][version.endpoint, default: [:]][version.version] = entry
             }
         }
         // The windows move: buckets leave, come to straddle the start, or enter at the end.
@@ -234,10 +235,7 @@ public struct RollingFigures: Sendable {
             }
             for bucket in moves.straddling[length] ?? [] where bucket.start < oldEnd && bucket.start >= oldStart && bucket.start + bucket.width > newStart {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
-                guard !lost.contains(version), var entry = entries[length]?[bucket.endpoint]?[bucket.version] else { lost.insert(version); continue }
-                entry.inside.subtract(bucket)
-                entry.straddlers.append(Straddler(start: bucket.start, width: bucket.width, amounts: Self.amounts(bucket)))
-                entries[length]?[bucket.endpoint]?[bucket.version] = entry
+                if lost.contains(version) || entries[length]?[bucket.endpoint]?[bucket.version]?.straddle(bucket) == nil { lost.insert(version) }
             }
             for bucket in moves.entering where bucket.start + bucket.width > newStart {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
