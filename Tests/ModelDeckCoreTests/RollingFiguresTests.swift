@@ -172,6 +172,26 @@ struct RollingFiguresTests {
         #expect(try registry.fleet(now: now + 2, rolling: &rolling).endpoints.map(\.endpoint.name) == ["second", "sentiment"])
     }
 
+    /// A minute's worst p99 follows the recorder's writes without a read of the minute, except when the
+    /// bucket that held it got faster (the others' worst is not known) or the write is a wider bucket's.
+    @Test func aSparklineMinuteIsReadAgainOnlyWhenItsWorstBucketGotFasterOrAWiderOneWasWritten() {
+        let version = RollingFigures.VersionKey(endpoint: "a", version: "a@v1")
+        let minute: Int64 = 1_800_000_000
+        var sparkline = RollingSparkline([version: [.init(start: minute + 10, p99: 50)]], now: minute + 30)
+        func write(_ start: Int64, p99: Double?, width: Int64 = 10) -> Bool {
+            sparkline.rewrite(version, minute: minute, bucket: StoredBucket(endpoint: "a", version: "a@v1", start: start, width: width,
+                                                                            requests: 1, p99Milliseconds: p99))
+        }
+        #expect(write(minute + 20, p99: 40))
+        #expect(sparkline.lines()["a"]?.last == 50, "another bucket, faster: the worst stays")
+        #expect(write(minute + 20, p99: 70))
+        #expect(sparkline.lines()["a"]?.last == 70, "another bucket, slower: the new worst")
+        #expect(write(minute + 20, p99: 80))
+        #expect(sparkline.lines()["a"]?.last == 80, "the worst bucket, slower")
+        #expect(!write(minute + 20, p99: 60), "the worst bucket, faster: the minute is read again")
+        #expect(!write(minute, p99: 90, width: 60), "a platform's or the rollup's bucket: read again")
+    }
+
     @Test func aSketchTakenOutOfASumLeavesTheRest() throws {
         var a = LatencyHistogram(), b = LatencyHistogram()
         for value in [1_000, 2_000, 2_000, 90_000] as [UInt64] { a.record(microseconds: value) }

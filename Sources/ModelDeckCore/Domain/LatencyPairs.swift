@@ -10,6 +10,9 @@ public struct LatencyPairs: Sendable {
 
     public var count: UInt64 { histogram.count }
 
+    /// The sketch's schema (`LatencyHistogram.schema`).
+    public var schema: Int { histogram.schema }
+
     /// Adds the requests of one encoded histogram (`LatencyHistogram.encoded()`).
     public mutating func add(encoded data: Data) throws {
         try histogram.add(encoded: data)

@@ -21,11 +21,14 @@ public struct StoredBucket: Sendable {
     public var probeErrors: Int64
     public var probeColdStarts: Int64
     public var probeLatency: Data?
+    /// The p99 stored with it (`p99_ms`), when read: what the sparkline's minutes are made of.
+    public var p99Milliseconds: Double?
 
     public init(endpoint: String, version: String, start: Int64, width: Int64, requests: Int64 = 0, errors: Int64 = 0,
                 coldStarts: Int64 = 0, warmups: Int64 = 0, warmupColdStarts: Int64 = 0, maxInFlight: Int64 = 0,
                 costMicros: Int64 = 0, warmupCostMicros: Int64 = 0, latency: Data? = nil, coldLatency: Data? = nil,
-                probes: Int64 = 0, probeErrors: Int64 = 0, probeColdStarts: Int64 = 0, probeLatency: Data? = nil) {
+                probes: Int64 = 0, probeErrors: Int64 = 0, probeColdStarts: Int64 = 0, probeLatency: Data? = nil,
+                p99Milliseconds: Double? = nil) {
         self.endpoint = endpoint
         self.version = version
         self.start = start
@@ -44,6 +47,7 @@ public struct StoredBucket: Sendable {
         self.probeErrors = probeErrors
         self.probeColdStarts = probeColdStarts
         self.probeLatency = probeLatency
+        self.p99Milliseconds = p99Milliseconds
     }
 }
 

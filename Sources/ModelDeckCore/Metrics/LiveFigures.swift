@@ -293,10 +293,14 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         }
 
         func percentiles() -> Percentiles {
-            Percentiles(p50: latency.milliseconds(atPercentile: 50), p95: latency.milliseconds(atPercentile: 95),
-                        p99: latency.milliseconds(atPercentile: 99), warmP99: latency.subtracting(cold).milliseconds(atPercentile: 99),
-                        coldP99: cold.milliseconds(atPercentile: 99), probeP50: probeLatency.milliseconds(atPercentile: 50),
-                        probeP99: probeLatency.milliseconds(atPercentile: 99))
+            let p99 = latency.milliseconds(atPercentile: 99)
+            // Without cold starts (and no coarser schema to bring it to) the warm requests are all of them: no
+            // copy of the sketch to take nothing out of.
+            let noCold = cold.count == 0 && cold.schema <= latency.schema
+            return Percentiles(p50: latency.milliseconds(atPercentile: 50), p95: latency.milliseconds(atPercentile: 95), p99: p99,
+                               warmP99: noCold ? p99 : latency.subtracting(cold).milliseconds(atPercentile: 99),
+                               coldP99: cold.milliseconds(atPercentile: 99), probeP50: probeLatency.milliseconds(atPercentile: 50),
+                               probeP99: probeLatency.milliseconds(atPercentile: 99))
         }
     }
 }

@@ -27,6 +27,28 @@ extension RollingFigures.Entry {
         return true
     }
 
+    /// Takes out a bucket as it was (`before`, nil when new) and adds it as it is now. False when that cannot
+    /// be exact.
+    mutating func rewrite(_ before: StoredBucket?, as bucket: StoredBucket, windowStart: Int64) -> Bool {
+        if let before, !remove(before, windowStart: windowStart) { return false }
+        do { try add(bucket, windowStart: windowStart) } catch { return false }
+        return true
+    }
+
+    /// A bucket counted whole that now straddles the window's start: its amounts are counted pro rata from now on.
+    mutating func straddle(_ bucket: StoredBucket) {
+        inside.subtract(bucket)
+        straddlers.append(.init(start: bucket.start, width: bucket.width, amounts: RollingFigures.amounts(bucket)))
+    }
+
+    /// Its figures over `window`, and its straddlers' amounts pro rata (what its endpoint's total adds up);
+    /// its percentiles are made once and kept until its sums change.
+    mutating func figures(_ window: LiveWindow) -> (figures: LiveFigures, rates: LiveFigures.Rates) {
+        if percentiles == nil { percentiles = sums.percentiles() }
+        let rates = rates(window)
+        return (LiveFigures.Builder.figures(window: window, sums: sums, inside: inside, partial: rates, percentiles: percentiles), rates)
+    }
+
     /// The straddlers' amounts pro rata of their share of `window`, oldest first.
     func rates(_ window: LiveWindow) -> LiveFigures.Rates {
         var rates = LiveFigures.Rates()

@@ -58,8 +58,9 @@ public struct RollingFigures: Sendable {
     public private(set) var sequence: Int64 = 0
     /// Per window length, per endpoint, per version.
     private var entries: [Int64: [String: [String: Entry]]] = [:]
-    /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`).
-    private var young: [MetricBucket.Key: StoredBucket] = [:]
+    /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`), by start: a refresh
+    /// ages out and reaches whole starts, without going through every young bucket.
+    private var young: [Int64: [MetricBucket.Key: StoredBucket]] = [:]
     /// Today's cost and the month's projection per endpoint version, and the sparkline's minutes, kept the same way.
     public internal(set) var cost = RollingCost()
     public internal(set) var sparkline = RollingSparkline()
@@ -108,14 +109,16 @@ public struct RollingFigures: Sendable {
     /// for the versions `refresh` could not keep exactly.
     mutating func reload(_ version: VersionKey, from buckets: [StoredBucket]) throws {
         for length in lengths { entries[length]?[version.endpoint]?[version.version] = nil }
-        young = young.filter { $0.key.endpoint != version.endpoint || $0.key.version != version.version }
+        for start in Array(young.keys) {
+            young[start] = young[start]?.filter { $0.key.endpoint != version.endpoint || $0.key.version != version.version }
+        }
         for bucket in buckets { try place(bucket) }
     }
 
     /// Adds a bucket read whole to every window it overlaps, and to the young ones.
     mutating func place(_ bucket: StoredBucket) throws {
         guard let end else { return }
-        if bucket.start >= end - Self.youngSeconds { young[Self.key(bucket)] = bucket }
+        if bucket.start >= end - Self.youngSeconds { young[bucket.start, default: [:]][Self.key(bucket)] = bucket }
         for length in lengths where Self.overlaps(bucket, start: end - length, end: end) {
             try add(bucket, length: length, windowStart: end - length)
         }
@@ -184,7 +187,7 @@ public struct RollingFigures: Sendable {
         var firstStarts = Set<VersionKey>()
         /// Every cost, at midnight UTC.
         var allCost = false
-        /// Sparkline minutes with a bucket written.
+        /// Sparkline minutes the written buckets changed in a way `RollingSparkline.rewrite` cannot follow.
         var minutes = Set<MinuteKey>()
     }
 
@@ -200,23 +203,26 @@ public struct RollingFigures: Sendable {
         for bucket in moves.written {
             let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
             let key = Self.key(bucket)
-            let before = young[key]
-            if bucket.start >= youngFrom { young[key] = bucket }
+            let before = young[bucket.start]?[key]
+            if bucket.start >= youngFrom { young[bucket.start, default: [:]][key] = bucket }
             if !cost.rewrite(bucket, before: before, known: bucket.start >= youngFrom) { rereads.cost.insert(version) }
-            if let minute = sparkline.minute(ofBucketAt: bucket.start) { rereads.minutes.insert(MinuteKey(version: version, minute: minute)) }
+            if let minute = sparkline.minute(ofBucketAt: bucket.start), !sparkline.rewrite(version, minute: minute, bucket: bucket) {
+                rereads.minutes.insert(MinuteKey(version: version, minute: minute))
+            }
             guard !lost.contains(version) else { continue }
             for length in lengths where Self.overlaps(bucket, start: oldEnd - length, end: oldEnd) {
                 if bucket.start < youngFrom {
                     lost.insert(version)  // its old value is not kept
                     break
                 }
-                var entry = entries[length]?[version.endpoint]?[version.version] ?? Entry(histograms: !countsOnly.contains(length))
-                if let before, !entry.remove(before, windowStart: oldEnd - length) {
+                // In place: a copy of the entry would copy its sketch at the first change (4 KB per written bucket).
+                // One that fails is left as it is: its version is summed again (`reload` clears it first).
+                let histograms = !countsOnly.contains(length)
+                guard entries[length, default: [:]][version.endpoint, default: [:]][version.version, default: Entry(histograms: histograms)]
+                    .rewrite(before, as: bucket, windowStart: oldEnd - length) else {
                     lost.insert(version)
                     break
                 }
-                do { try entry.add(bucket, windowStart: oldEnd - length) } catch { lost.insert(version); break }
-                entries[length, default: [:]][version.endpoint, default: [:]][version.version] = entry
             }
         }
         // The windows move: buckets leave, come to straddle the start, or enter at the end.
@@ -229,10 +235,7 @@ public struct RollingFigures: Sendable {
             }
             for bucket in moves.straddling[length] ?? [] where bucket.start < oldEnd && bucket.start >= oldStart && bucket.start + bucket.width > newStart {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
-                guard !lost.contains(version), var entry = entries[length]?[bucket.endpoint]?[bucket.version] else { lost.insert(version); continue }
-                entry.inside.subtract(bucket)
-                entry.straddlers.append(Straddler(start: bucket.start, width: bucket.width, amounts: Self.amounts(bucket)))
-                entries[length]?[bucket.endpoint]?[bucket.version] = entry
+                if lost.contains(version) || entries[length]?[bucket.endpoint]?[bucket.version]?.straddle(bucket) == nil { lost.insert(version) }
             }
             for bucket in moves.entering where bucket.start + bucket.width > newStart {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
@@ -241,7 +244,8 @@ public struct RollingFigures: Sendable {
             }
         }
         // Today's cost: the young buckets whose start now reached (as written), and those that left the projection.
-        let reached = young.values.filter { $0.start > oldEnd && $0.start <= now }
+        var reached: [StoredBucket] = []
+        for (start, buckets) in young where start > oldEnd && start <= now { reached += buckets.values }
         if let firsts = cost.move(to: now, entering: reached, leaving: moves.leavingProjection) {
             rereads.firstStarts = firsts
         } else {
@@ -252,10 +256,9 @@ public struct RollingFigures: Sendable {
         sequence = moves.sequence
         rereads.figures = lost
         let youngNow = now - Self.youngSeconds
-        // In place: the few that aged out, not a new table of every young bucket at every refresh.
-        let aged = young.compactMap { $0.value.start < youngNow ? $0.key : nil }
-        for key in aged { young.removeValue(forKey: key) }
-        for bucket in moves.entering where bucket.start >= youngNow { young[Self.key(bucket)] = bucket }
+        // In place: the starts that aged out, not a new table of every young bucket at every refresh.
+        for start in young.keys.filter({ $0 < youngNow }) { young.removeValue(forKey: start) }
+        for bucket in moves.entering where bucket.start >= youngNow { young[bucket.start, default: [:]][Self.key(bucket)] = bucket }
         return rereads
     }
 
@@ -326,6 +329,13 @@ public struct RollingFigures: Sendable {
     /// One endpoint's figures from its versions' entries (nil when none has a bucket in the window), and
     /// whether one of them is empty; each entry's percentiles are kept until its sums change.
     private static func figures(of versions: inout [String: Entry], window: LiveWindow, histograms: Bool) -> (EndpointFigures?, Bool) {
+        // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again
+        // and no table of versions grown entry by entry.
+        if versions.count == 1, let index = versions.indices.first {
+            guard !versions.values[index].isEmpty else { return (nil, true) }
+            let only = versions.values[index].figures(window).figures
+            return (EndpointFigures(total: only, versions: [versions.keys[index]: only]), false)
+        }
         var figures = [String: LiveFigures](minimumCapacity: versions.count)
         var partial = LiveFigures.Rates()
         var hasEmpty = false
@@ -336,17 +346,15 @@ public struct RollingFigures: Sendable {
                 hasEmpty = true
                 continue
             }
-            if versions.values[index].percentiles == nil { versions.values[index].percentiles = versions.values[index].sums.percentiles() }
-            let entry = versions.values[index]
-            let rates = entry.rates(window)
-            figures[versions.keys[index]] = LiveFigures.Builder.figures(window: window, sums: entry.sums, inside: entry.inside, partial: rates,
-                                                                        percentiles: entry.percentiles)
+            // In place: a copy of the entry would retain each of its sketches.
+            let (versionFigures, rates) = versions.values[index].figures(window)
+            figures[versions.keys[index]] = versionFigures
             partial.requests += rates.requests
             partial.cost += rates.cost
             partial.pingCost += rates.pingCost
         }
         guard !figures.isEmpty else { return (nil, hasEmpty) }
-        // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again.
+        // One version left with buckets in the window: its figures are the endpoint's.
         if figures.count == 1, let only = figures.values.first { return (EndpointFigures(total: only, versions: figures), hasEmpty) }
         var total = LiveFigures.Sums(histograms: histograms)
         var inside = LiveFigures.Amounts()

@@ -51,10 +51,9 @@ public struct FleetCatalog: Sendable {
     var stamp: Registry.RoutingStamp
     /// In name order.
     var endpoints: [Endpoint]
-    var targetKinds: [String: TargetKind]
-    var weights: [String: [String: Int]]
-    /// The deploy in flight per endpoint.
-    var active: [String: Deployment]
+    /// What each endpoint routes, in the order of `endpoints`: looked up once per catalog, not by name for
+    /// each of 10,000 rows at every refresh.
+    var routes: [Route]
     var versions: [Listings.VersionRow]
     var targets: [Listings.TargetRow]
 
@@ -63,11 +62,20 @@ public struct FleetCatalog: Sendable {
         let stamp = try Registry.RoutingStamp.load(db)
         if let kept, kept.stamp == stamp { return kept }
         let targets = try Listings.targets(db)
-        return FleetCatalog(stamp: stamp, endpoints: try Endpoint.order(Column("name")).fetchAll(db),
-                            targetKinds: Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a }),
-                            weights: try TrafficSplit.allDesired(db),
-                            active: Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a }),
+        let endpoints = try Endpoint.order(Column("name")).fetchAll(db)
+        let targetKinds = Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
+        let weights = try TrafficSplit.allDesired(db)
+        let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        return FleetCatalog(stamp: stamp, endpoints: endpoints,
+                            routes: endpoints.map { Route(targetKind: targetKinds[$0.target], weights: weights[$0.name] ?? [:], deployment: active[$0.name]) },
                             versions: try Listings.versions(db), targets: targets)
+    }
+
+    /// One endpoint's target kind, desired weights (version → percent) and deploy in flight.
+    struct Route: Sendable {
+        var targetKind: TargetKind?
+        var weights: [String: Int]
+        var deployment: Deployment?
     }
 }
 
@@ -130,13 +138,14 @@ extension EndpointStatus {
         precondition(Fleet.recentSeconds == CostBurn.nowWindowSeconds, "the burn's rate now is the five minutes' figures")
         let bench = try CostBurn.benchToday(db, now: now)
 
-        return catalog.endpoints.map { endpoint in
+        return zip(catalog.endpoints, catalog.routes).map { endpoint, route in
+            let recentOfEndpoint = recentFigures[endpoint.name]
             let burn = CostBurn.totalBurn(versions: costs[endpoint.name] ?? [:], bench: bench[endpoint.name] ?? [:],
-                                          live: recentFigures[endpoint.name], now: recent.end)
-            return EndpointStatus(endpoint: endpoint, targetKind: catalog.targetKinds[endpoint.target], weights: catalog.weights[endpoint.name] ?? [:],
-                                  deployment: catalog.active[endpoint.name], keepWarm: keepWarm[endpoint.name],
+                                          live: recentOfEndpoint, now: recent.end)
+            return EndpointStatus(endpoint: endpoint, targetKind: route.targetKind, weights: route.weights,
+                                  deployment: route.deployment, keepWarm: keepWarm[endpoint.name],
                                   lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
-                                  recent: recentFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
+                                  recent: recentOfEndpoint ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
                                   coldStartsLastHour: coldStarts[endpoint.name] ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
                                   today: burn.today, projectedMonth: burn.projectedMonth,

@@ -8,15 +8,16 @@ extension StoredBucket: FetchableRecord {
     /// thousands of buckets per dashboard snapshot is several times cheaper than looking each column up by name.
     static let selection = """
         endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
-        cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, latency_hist, cold_latency_hist, probe_latency_hist
+        cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, latency_hist, cold_latency_hist, probe_latency_hist, p99_ms
         """
 
-    /// A row selected with `selection` (the histogram columns may be NULL, or left out as NULL by the query).
+    /// A row selected with `selection` (the histogram columns may be NULL, or left out as NULL by the query;
+    /// `p99_ms` may be left out).
     public init(row: Row) {
         self.init(endpoint: row[0], version: row[1], start: row[2], width: row[3], requests: row[4], errors: row[5],
                   coldStarts: row[6], warmups: row[7], warmupColdStarts: row[8], maxInFlight: row[9], costMicros: row[10],
                   warmupCostMicros: row[11], latency: row[15], coldLatency: row[16], probes: row[12], probeErrors: row[13],
-                  probeColdStarts: row[14], probeLatency: row[17])
+                  probeColdStarts: row[14], probeLatency: row[17], p99Milliseconds: row.count > 18 ? row[18] : nil)
     }
 
     /// The SQL that picks the buckets overlapping `:from..<:to`. `start` is indexed; a bucket overlaps only
@@ -122,26 +123,29 @@ extension Registry {
         }
     }
 
-    /// Per endpoint version, the worst p99 of each minute since `since` (a bucket's stored p99), for sparklines.
+    /// Per endpoint version, the worst p99 of each minute since `since` (a bucket's stored p99), for sparklines,
+    /// each with the bucket that holds it (SQLite gives a bare column of the row `MAX` picked).
     static func minuteP99s(_ db: Database, since: Int64) throws -> [RollingFigures.VersionKey: [RollingSparkline.Point]] {
         var result: [RollingFigures.VersionKey: [RollingSparkline.Point]] = [:]
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT endpoint, version_id, start / 60 * 60 AS minute, MAX(p99_ms) AS p99 FROM metric_buckets
+            SELECT endpoint, version_id, start / 60 * 60 AS minute, MAX(p99_ms) AS p99, start FROM metric_buckets
             WHERE start >= ? AND requests > 0 AND p99_ms IS NOT NULL GROUP BY endpoint, version_id, minute
             """, arguments: [since])
         while let row = try rows.next() {
-            result[RollingFigures.VersionKey(endpoint: row[0], version: row[1]), default: []].append(.init(minute: row[2], p99: row[3]))
+            result[RollingFigures.VersionKey(endpoint: row[0], version: row[1]), default: []]
+                .append(.init(start: row[4], p99: row[3]))
         }
         return result
     }
 
-    /// One endpoint version's worst p99 in the minute that starts at `minute`, through the primary key; nil
-    /// when none of its buckets there has requests and a p99.
-    static func minuteP99(_ db: Database, _ version: RollingFigures.VersionKey, minute: Int64) throws -> Double? {
-        try Double.fetchOne(db.cachedStatement(sql: """
-            SELECT MAX(p99_ms) FROM metric_buckets
+    /// One endpoint version's worst p99 in the minute that starts at `minute`, and the bucket that holds it,
+    /// through the primary key; nil when none of its buckets there has requests and a p99.
+    static func minuteP99(_ db: Database, _ version: RollingFigures.VersionKey, minute: Int64) throws -> RollingSparkline.Point? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT MAX(p99_ms), start FROM metric_buckets
             WHERE endpoint = ? AND version_id = ? AND start >= ? AND start < ? AND requests > 0 AND p99_ms IS NOT NULL
-            """), arguments: [version.endpoint, version.version, minute, minute + 60])
+            """), arguments: [version.endpoint, version.version, minute, minute + 60]), let p99: Double = row[0] else { return nil }
+        return RollingSparkline.Point(start: row[1], p99: p99)
     }
 }
 

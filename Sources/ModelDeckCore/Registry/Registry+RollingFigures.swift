@@ -68,7 +68,7 @@ extension RollingFigures {
             }
         }
         for key in rereads.minutes where key.minute >= RollingSparkline.from(now: now) {
-            sparkline.set(key.version, minute: key.minute, p99: try Registry.minuteP99(db, key.version, minute: key.minute))
+            sparkline.set(key.version, minute: key.minute, point: try Registry.minuteP99(db, key.version, minute: key.minute))
         }
     }
 }
