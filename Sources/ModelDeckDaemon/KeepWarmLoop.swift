@@ -26,7 +26,7 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     var watcher: RegistryWatcher?
     /// How long an endpoint whose pings reached nothing (its gateway is still starting, say) waits before the next try.
     var retryDelay: TimeInterval = 1
-    /// Where pings' records wait to be written, in batches; one for the loop's life.
+    /// Where pings' records and changed plans wait to be written, in batches; one for the loop's life.
     let ledger = PingLedger()
     /// What pings the target does not record itself are priced with (`TargetPricing`).
     var prices: PriceTable = (try? PriceTable.load()) ?? .standard
@@ -152,18 +152,6 @@ struct KeepWarmLoop<C: Clock>: Sendable where C.Duration == Duration {
     static func later(_ a: Date?, _ b: Date?) -> Date? {
         guard let a, let b else { return a ?? b }
         return max(a, b)
-    }
-
-    /// Stores the plans that changed (for the dashboard), once the due pings have left: a ping never waits for
-    /// the registry's write lock.
-    func save(_ plans: [(String, KeepWarmPlan)], _ agenda: inout KeepWarmAgenda, now: Date) async {
-        guard !plans.isEmpty else { return }
-        do { try await registry.perform { try $0.saveKeepWarmPlans(plans, now: now) } } catch {
-            logger.error("keep-warm failed", metadata: ["error": "\(error)"])
-            // Not stored: put into words and saved again at the next pass.
-            for (name, _) in plans { agenda.withState(name) { $0.plannedRule = nil; $0.storedPlan = nil } }
-            agenda.markPending(plans.map(\.0))
-        }
     }
 
     /// Sends one endpoint's pings (one version after another) and records them.
@@ -325,7 +313,9 @@ extension KeepWarmLoop: Service where C == ContinuousClock {
                 for ping in plan(&agenda, pings: pings, now: now, deadline: &deadline, starved: &starved, unsaved: &unsaved) {
                     group.addTask { await send(ping, pings: pings) }
                 }
-                await save(unsaved, &agenda, now: now)
+                // The plans that changed are stored for the dashboard with the next batch of ping records: the
+                // loop never waits for the registry's write lock.
+                if ledger.add(plans: unsaved) { group.addTask { await ledger.write(to: registry, logger: logger) } }
                 // Pings leave on time (the sleep ends at the deadline); a finished ping wakes the loop (its end is
                 // planned at once: looked for at each commit, and every `reloadInterval` while pings are out, or
                 // every poll interval while due pings wait for a slot), and so does a commit (re-read at most every

@@ -4,14 +4,17 @@ import ModelDeckCore
 import ModelDeckTargets
 import Synchronization
 
-/// What keep-warm pings did, written to the registry in batches. The first record after a write waits
-/// `window` for others, then all go in one transaction (and the pings the target does not record itself in
-/// one more): at 10,000 endpoints pinged every minute, 167 pings a second made as many commits, each waking
-/// every loop of the daemon, the dashboard and the gateway, and each holding a registry thread on the write
-/// lock. A ping's own scheduling never waits for its record: the loop plans from `PingBook`.
+/// What keep-warm pings did, and the plans that changed, written to the registry in batches. The first
+/// record or plan after a write waits `window` for others, then all go in one write (and the pings the target
+/// does not record itself in one more): at 10,000 endpoints pinged every minute, 167 pings a second made as
+/// many commits, each waking every loop of the daemon, the dashboard and the gateway, and each holding a
+/// registry thread on the write lock. A ping's own scheduling never waits for its record: the loop plans from
+/// `PingBook`, and hands its changed plans here rather than waiting for the write lock itself (a ping falling
+/// due while the loop waited behind another writer's commit left late).
 ///
-/// A daemon killed within `window` of a ping loses its record (not an intent): the next daemon pings that
-/// endpoint once more. A graceful stop writes at once (the waiting task is cancelled or the group drains).
+/// A daemon killed within `window` of a ping loses its record and its plan (not an intent; the plan is
+/// shown, not acted on): the next daemon plans again and pings that endpoint once more. A graceful stop
+/// writes at once (the waiting task is cancelled or the group drains).
 final class PingLedger: Sendable {
     /// How long the first record waits for others.
     let window: Duration
@@ -22,8 +25,16 @@ final class PingLedger: Sendable {
 
     private struct Pending {
         var records: [PingRecord] = []
+        /// The latest plan of each endpoint whose plan changed.
+        var plans: [String: KeepWarmPlan] = [:]
         /// A task waits to write them.
         var claimed = false
+
+        /// True for the first change since the last write: its caller is to `write` after the window.
+        mutating func claim() -> Bool {
+            defer { claimed = true }
+            return !claimed
+        }
     }
 
     init(window: Duration = .milliseconds(100)) {
@@ -36,31 +47,48 @@ final class PingLedger: Sendable {
         for invocation in unrecorded { invocations.record(invocation) }
         return pending.withLock { pending in
             pending.records.append(record)
-            defer { pending.claimed = true }
-            return !pending.claimed
+            return pending.claim()
+        }
+    }
+
+    /// Adds plans that changed (a later one of an endpoint replaces the one waiting); true: the caller is the
+    /// first since the last write, and is to `write` after the window.
+    func add(plans: [(String, KeepWarmPlan)]) -> Bool {
+        guard !plans.isEmpty else { return false }
+        return pending.withLock { pending in
+            for (endpoint, plan) in plans { pending.plans[endpoint] = plan }
+            return pending.claim()
         }
     }
 
     /// Records waiting for a write.
     var waiting: Int { pending.withLock { $0.records.count } }
 
-    /// Waits the window (less if the task is cancelled), then writes everything added meanwhile. A failed write
-    /// keeps the records for the next one.
+    /// Plans waiting for a write.
+    var waitingPlans: Int { pending.withLock { $0.plans.count } }
+
+    /// Waits the window (less if the task is cancelled), then writes everything added meanwhile: plans first,
+    /// then records (each sets its own columns of an endpoint's keep-warm row). A failed write keeps them for
+    /// the next one, under what was added since.
     func write(to registry: Registry, logger: Logger) async {
         try? await Task.sleep(for: window)
-        let records = pending.withLock { pending in
-            defer { pending.records = []; pending.claimed = false }
-            return pending.records
+        let (records, plans) = pending.withLock { pending in
+            defer { pending.records = []; pending.plans = [:]; pending.claimed = false }
+            return (pending.records, pending.plans)
         }
         let invocations = self.invocations
         do {
             try await registry.perform { registry in
                 try invocations.flush(to: registry, instances: [], endpoints: [])
+                try registry.saveKeepWarmPlans(plans.map { ($0.key, $0.value) }, now: Date())
                 try registry.recordPings(records, now: Date())
             }
         } catch {
-            logger.error("keep-warm failed", metadata: ["error": "\(error)", "records": "\(records.count)"])
-            pending.withLock { $0.records.insert(contentsOf: records, at: 0) }
+            logger.error("keep-warm failed", metadata: ["error": "\(error)", "records": "\(records.count)", "plans": "\(plans.count)"])
+            pending.withLock { pending in
+                pending.records.insert(contentsOf: records, at: 0)
+                pending.plans.merge(plans) { newer, _ in newer }
+            }
         }
     }
 }

@@ -49,9 +49,10 @@ struct KeepWarmLoopTests {
         #expect(due.first?.dueAt == now.addingTimeInterval(-1))
         #expect(deadline == clock.now.advanced(by: .seconds(30)), "b is due in 30 s")
         #expect(!starved)
-        // The plans that changed are stored for the dashboard, once the pings have left.
+        // The plans that changed are stored for the dashboard, with the next batch of ping records.
         #expect(Set(unsaved.map(\.0)) == ["a", "b"])
-        await loop.save(unsaved, &states, now: now)
+        #expect(loop.ledger.add(plans: unsaved))
+        await loop.ledger.write(to: fixture.registry, logger: fixture.logger)
         let stored = try fixture.registry.keepWarmStates()
         #expect(stored["b"]?.nextPingAt == now.addingTimeInterval(30))
         #expect(stored["b"]?.plan.isEmpty == false)

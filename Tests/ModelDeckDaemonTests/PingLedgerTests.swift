@@ -1,5 +1,5 @@
 import Foundation
-import ModelDeckCore
+@testable import ModelDeckCore
 import Testing
 @testable import ModelDeckDaemon
 
@@ -52,5 +52,28 @@ struct PingLedgerTests {
         #expect(state.pingRequestedAt == now)
         #expect(state.pingRequestedBy == "alice")
         #expect(state.lastPingAt == now)
+    }
+
+    @Test func changedPlansGoWithTheRecordsAndALaterPlanReplacesTheOneWaiting() async throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let ledger = PingLedger(window: .milliseconds(1))
+        #expect(!ledger.add(plans: []), "nothing to write claims no write")
+        let first = ledger.add(plans: [("a", KeepWarmPlan(nextPing: now.addingTimeInterval(60), concurrency: 1, reason: "fixed: every 1m")),
+                                       ("b", KeepWarmPlan(nextPing: now.addingTimeInterval(30), concurrency: 1, reason: "fixed: every 1m"))])
+        let record = ledger.add(PingRecord(endpoint: "a", sentAt: now, dueAt: now, count: 1, summary: "1 ping: 0 cold, 1 warm",
+                                           answering: nil), invocations: [])
+        let later = ledger.add(plans: [("a", KeepWarmPlan(nextPing: now.addingTimeInterval(120), concurrency: 1, reason: "fixed: every 2m"))])
+        #expect(first && !record && !later, "one write for plans and records alike")
+        #expect(ledger.waitingPlans == 2)
+        #expect(try fixture.registry.keepWarmStates()["a"] == nil, "nothing is written before the window ends")
+
+        await ledger.write(to: fixture.registry, logger: fixture.logger)
+        let states = try fixture.registry.keepWarmStates()
+        #expect(states["a"]?.nextPingAt == now.addingTimeInterval(120), "the later plan replaced the one waiting")
+        #expect(states["a"]?.plan == "fixed: every 2m")
+        #expect(states["a"]?.lastPingAt == now, "the record kept the plan's columns")
+        #expect(states["b"]?.nextPingAt == now.addingTimeInterval(30))
+        #expect(ledger.waitingPlans == 0 && ledger.waiting == 0)
     }
 }
