@@ -127,6 +127,19 @@ extension Client {
         }
         return nil
     }
+
+    /// Whether `length` answers in a row come from `version` within 10 s. Where the old weights also sent
+    /// some traffic to `version`, one answer by it does not show the change was applied; `length` in a row
+    /// does (30 in a row at the old 10% happen by chance once in 10^30).
+    func run(of version: String, length: Int) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var inARow = 0
+        while ContinuousClock.now < deadline {
+            inARow = try await invoke().version == version ? inARow + 1 : 0
+            if inARow == length { return true }
+        }
+        return false
+    }
 }
 
 /// Polls `condition` every 50 ms for up to `seconds`.
