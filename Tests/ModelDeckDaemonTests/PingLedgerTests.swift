@@ -77,3 +77,26 @@ struct PingLedgerTests {
         #expect(ledger.waitingPlans == 0 && ledger.waiting == 0)
     }
 }
+
+extension PingLedgerTests {
+    @Test func aFailedWriteIsTriedAgainByItselfUntilTheRegistryTakesIt() async throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        try fixture.registry.write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON keep_warm_state BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        }
+        let ledger = PingLedger(window: .milliseconds(1), retryDelay: .milliseconds(20))
+        #expect(ledger.add(plans: [("a", KeepWarmPlan(nextPing: now.addingTimeInterval(60), concurrency: 1, reason: "fixed: every 1m"))]))
+        let writing = Task { await ledger.write(to: fixture.registry, logger: fixture.logger) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ledger.failures == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(ledger.failures >= 1, "the trigger refused the first write")
+        #expect(try fixture.registry.keepWarmStates()["a"] == nil)
+
+        // No other ping or plan comes: the same task writes it once the registry takes it.
+        try fixture.registry.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+        await writing.value
+        #expect(try fixture.registry.keepWarmStates()["a"]?.plan == "fixed: every 1m")
+        #expect(ledger.waitingPlans == 0)
+    }
+}
