@@ -123,6 +123,34 @@ struct GatewayWireTests {
         #expect(lease.version == "sentiment@v2")
         #expect(lease.coldStart)
     }
+
+    /// The full demo's canary at 10% rolled back a good version for cold starts: at `max_instances`, the two
+    /// versions took each other's idle instances in turn. A version within its share of the instances (its
+    /// weight × `max_instances`, rounded up) keeps them; the other version's request waits for its own.
+    @Test func aVersionWithinItsShareOfTheInstancesKeepsThemWhenTheOtherVersionIsBusy() async throws {
+        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 1, max_instances: 2, traffic: {v1: 90, v2: 10}}
+        """)
+        defer { harness.cleanUp() }
+        let local = try #require(try EndpointCatalog(registryPath: harness.registry.path, targets: ["local"]).endpoint(named: "sentiment"))
+        let v1 = try #require(local.versions["sentiment@v1"]), v2 = try #require(local.versions["sentiment@v2"])
+        let runtime = LocalRuntime(settings: harness.settings(queueTimeout: .seconds(20)), http: HTTPClient.shared, logger: Logger(label: "test"))
+        let busy = try await runtime.acquire(local, version: v1)
+        let canary = try await runtime.acquire(local, version: v2)
+        await runtime.release(canary) // v2's one instance is idle; v1's is busy and the endpoint is at its maximum
+        let queued = Task { try await runtime.acquire(local, version: v1) }
+        try await Task.sleep(for: .milliseconds(300))
+        let during = await runtime.snapshot().map(\.version).sorted()
+        await runtime.release(busy)
+        let next = await queued.result
+        let after = await runtime.snapshot().map(\.version).sorted()
+        await runtime.shutdown()
+        let lease = try next.get()
+        #expect(during == ["sentiment@v1", "sentiment@v2"], "v2's idle instance stays while the v1 request waits")
+        #expect(lease.instanceID == busy.instanceID && !lease.coldStart, "the v1 request gets v1's instance, warm")
+        #expect(after == ["sentiment@v1", "sentiment@v2"])
+        #expect(LocalRuntime.share(of: "sentiment@v1", in: local) == 2 && LocalRuntime.share(of: "sentiment@v2", in: local) == 1)
+    }
 }
 
 /// A raw TCP connection to the gateway: writes `send` as it is, reads until `done` says so or the gateway

@@ -68,6 +68,8 @@ public actor LocalRuntime {
     private struct Waiter {
         let id: UInt64
         let version: String
+        /// The endpoint as the request saw it (its weights decide whose room it may take).
+        let local: LocalEndpoint
         let continuation: CheckedContinuation<Lease?, Error>
     }
 
@@ -134,15 +136,39 @@ public actor LocalRuntime {
                 if let waiting = crashLoopRefusal(endpoint: endpoint.name, version: version.id) { throw waiting }
                 return try await coldStart(local, version: version, reserveSlot: true)
             }
-            // At max: an idle instance of another version gives way rather than leave this request waiting.
-            if let idle = pool.first(where: { $0.version != version.id && $0.ready && $0.inFlight == 0 }), slots.closeIfIdle(idle.id) {
+            // At max: an idle instance of another version gives way rather than leave this request waiting,
+            // unless that version is within its share (`mayTakeRoom`).
+            if let idle = pool.first(where: { $0.ready && $0.inFlight == 0 && mayTakeRoom(of: $0.version, for: version.id, in: local) }),
+               slots.closeIfIdle(idle.id) {
                 retire(idle, reason: "making room for \(version.id)")
                 continue
             }
-            if let handedOver = try await wait(endpoint: endpoint, version: version.id) {
+            if let handedOver = try await wait(local, version: version.id) {
                 return handedOver
             }
         }
+    }
+
+    /// The instances of `version` that another version's requests leave alone at `max_instances`: its part of
+    /// the traffic times `max_instances`, rounded up (so at least one while it takes any traffic, and a 90/10
+    /// split of 4 keeps 4 and 1); none once it takes no traffic.
+    static func share(of version: String, in local: LocalEndpoint) -> Int {
+        let weight = local.weights[version] ?? 0
+        guard weight > 0 else { return 0 }
+        return (weight * local.endpoint.maxInstances + 99) / 100
+    }
+
+    /// Whether a request for `version`, at `max_instances`, may retire an idle instance of `other`: when
+    /// `version` has no instance, or `other` holds more than its share. Without the share, two versions that
+    /// split the traffic took each other's idle instances in turn, a cold start each time: a canary at 10%
+    /// saw half its requests start cold, and the gate rolled back a good version for it.
+    func mayTakeRoom(of other: String, for version: String, in local: LocalEndpoint) -> Bool {
+        guard other != version else { return false }
+        var mine = 0, theirs = 0
+        for instance in instances.values where instance.endpoint == local.endpoint.name {
+            if instance.version == version { mine += 1 } else if instance.version == other { theirs += 1 }
+        }
+        return mine == 0 || theirs > Self.share(of: other, in: local)
     }
 
     /// Gives the slot back; a queued request for the same version takes it over directly. Without a queued
@@ -167,7 +193,10 @@ public actor LocalRuntime {
         guard let index = waiters[lease.endpoint]?.firstIndex(where: { $0.version == instance.version }) else {
             // Nobody waits for this version: a request waiting for another one may take this instance's place
             // now that it is idle (`acquireStartingOrQueuing` retires it), rather than wait out the queue timeout.
-            if instance.inFlight == 0 { wakeOne(endpoint: lease.endpoint, version: nil) }
+            if instance.inFlight == 0,
+               let first = waiters[lease.endpoint]?.first(where: { mayTakeRoom(of: instance.version, for: $0.version, in: $0.local) }) {
+                wakeOne(endpoint: lease.endpoint, version: first.version)
+            }
             return
         }
         guard let handed = slots.take(instance: instance.id) else { return }
@@ -334,7 +363,8 @@ public actor LocalRuntime {
 
     // MARK: - Internals
 
-    private func wait(endpoint: Endpoint, version: String) async throws -> Lease? {
+    private func wait(_ local: LocalEndpoint, version: String) async throws -> Lease? {
+        let endpoint = local.endpoint
         let queued = waiters[endpoint.name]?.count ?? 0
         guard queued < settings.queueDepth else {
             throw RuntimeFailure.queueFull(endpoint: endpoint.name, maxInstances: endpoint.maxInstances, depth: queued)
@@ -351,7 +381,7 @@ public actor LocalRuntime {
         }
         defer { timer.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
-            waiters[endpoint.name, default: []].append(Waiter(id: id, version: version, continuation: continuation))
+            waiters[endpoint.name, default: []].append(Waiter(id: id, version: version, local: local, continuation: continuation))
         }
     }
 
