@@ -124,12 +124,16 @@ public struct MetricBucket: Equatable, Sendable {
         try total.store(at: key, db)
     }
 
-    /// The stored bucket at `key`, if any.
-    public static func fetch(_ key: Key, _ db: Database) throws -> MetricBucket? {
-        try Row.fetchOne(db, sql: """
-            SELECT * FROM metric_buckets WHERE endpoint = ? AND version_id = ? AND start = ? AND width_s = ?
-            """, arguments: [key.endpoint, key.version, key.start, key.width]).map(MetricBucket.init(row:))
+    /// The stored bucket at `key`, if any. Its statement is prepared once per connection (`cachedStatement`):
+    /// a recorder flush reads one bucket per endpoint version, and preparing `SELECT *` again each time ran
+    /// GRDB's authorizer once per column (issue #20's profile of 1,000 merged buckets). `prepared: false`
+    /// prepares it at each read, as main did, for the `bucket-writes` benchmark's baseline only.
+    public static func fetch(_ key: Key, _ db: Database, prepared: Bool = true) throws -> MetricBucket? {
+        let statement = prepared ? try db.cachedStatement(sql: fetchSQL) : try db.makeStatement(sql: fetchSQL)
+        return try Row.fetchOne(statement, arguments: [key.endpoint, key.version, key.start, key.width]).map(MetricBucket.init(row:))
     }
+
+    private static let fetchSQL = "SELECT * FROM metric_buckets WHERE endpoint = ? AND version_id = ? AND start = ? AND width_s = ?"
 
     /// Every stored bucket of `endpoint` (all versions, all widths) that starts in [from, to).
     public static func fetchAll(_ db: Database, endpoint: String, from: Int64, to: Int64) throws -> [MetricBucket] {

@@ -42,7 +42,7 @@ extension Registry {
         try write { db in
             for (key, delta) in batch {
                 var total = delta
-                if let stored = try MetricBucket.fetch(key, db) {
+                if let stored = try MetricBucket.fetch(key, db, prepared: false) {
                     total = stored
                     total.add(delta)
                 }
