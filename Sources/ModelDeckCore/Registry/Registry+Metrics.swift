@@ -11,6 +11,13 @@ extension StoredBucket: FetchableRecord {
         cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, latency_hist, cold_latency_hist, probe_latency_hist, p99_ms
         """
 
+    /// `selection` without the histograms (left out as NULL): for the reads whose buckets add only counts and
+    /// costs, which then copy no sketch out of SQLite.
+    static let countsSelection = """
+        endpoint, version_id, start, width_s, requests, errors, cold_starts, warmups, warmup_cold_starts, max_in_flight,
+        cost_micros, warmup_cost_micros, probes, probe_errors, probe_cold_starts, NULL, NULL, NULL
+        """
+
     /// A row selected with `selection` (the histogram columns may be NULL, or left out as NULL by the query;
     /// `p99_ms` may be left out).
     public init(row: Row) {

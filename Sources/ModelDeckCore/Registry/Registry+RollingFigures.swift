@@ -21,9 +21,10 @@ extension RollingFigures {
             sparkline = RollingSparkline(try Registry.minuteP99s(db, since: RollingSparkline.from(now: now)), now: now)
             return
         }
-        // Streamed into buckets (no array of rows first).
-        func buckets(_ sql: String, _ arguments: StatementArguments) throws -> [StoredBucket] {
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(StoredBucket.selection) FROM metric_buckets WHERE " + sql, arguments: arguments)
+        // Streamed into buckets (no array of rows first). Without `histograms`, the sketches are not read.
+        func buckets(_ sql: String, _ arguments: StatementArguments, histograms: Bool = true) throws -> [StoredBucket] {
+            let columns = histograms ? StoredBucket.selection : StoredBucket.countsSelection
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(columns) FROM metric_buckets WHERE " + sql, arguments: arguments)
             var result: [StoredBucket] = []
             while let row = try rows.next() { result.append(StoredBucket(row: row)) }
             return result
@@ -33,13 +34,17 @@ extension RollingFigures {
         if sequence > reads.after { moves.written = try buckets("write_seq > ?", [reads.after]) }
         moves.entering = try buckets("start >= ? AND start < ?", [reads.entering.lowerBound, reads.entering.upperBound])
         let widths = try MetricRollup.widths(db, below: Int64.max)
+        // When the windows cross a bucket edge, these are a bucket per endpoint version and window (issue #20: the
+        // refreshes that took 0.25-0.33 s). Only a bucket leaving a window with latency needs its sketch (to take
+        // it out); one leaving a counts-only window, or coming to straddle a start, changes counts and costs.
         for (length, from, to) in reads.starts where to > from {
             var left: [StoredBucket] = []
             for width in widths {
-                left += try buckets("width_s = ? AND start > ? AND start <= ?", [width, from - width, to - width])
+                left += try buckets("width_s = ? AND start > ? AND start <= ?", [width, from - width, to - width],
+                                    histograms: !countsOnly.contains(length))
             }
             moves.left[length] = left
-            moves.straddling[length] = try buckets("start >= ? AND start < ?", [from, to])
+            moves.straddling[length] = try buckets("start >= ? AND start < ?", [from, to], histograms: false)
         }
         if !reads.leavingProjection.isEmpty {
             let rows = try Row.fetchCursor(db, sql: """
