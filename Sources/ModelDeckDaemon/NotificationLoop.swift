@@ -50,8 +50,13 @@ struct NotificationLoop<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
-    private func deliver(_ state: NotificationState, now: @escaping @Sendable () -> Date) async {
-        let name = state.channel.name
+    private func deliver(_ seen: NotificationState, now: @escaping @Sendable () -> Date) async {
+        let name = seen.channel.name
+        // Read again now that this entry's sending is ours: the state the caller read may be from before the
+        // cursor a delivery that just ended wrote, and sending from it sent that event a second time (CI saw
+        // a receiver get the same key twice with no daemon killed).
+        guard let state = await states().first(where: { $0.channel.name == name }),
+              !NotificationSchedule.due([state], now: now()).isEmpty else { return }
         var cursor = state.cursor
         var failures = state.failures
         do {
