@@ -50,7 +50,7 @@ struct NotificationLoop<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
-    private func deliver(_ seen: NotificationState, now: @escaping @Sendable () -> Date) async {
+    func deliver(_ seen: NotificationState, now: @escaping @Sendable () -> Date) async {
         let name = seen.channel.name
         // Read again now that this entry's sending is ours: the state the caller read may be from before the
         // cursor a delivery that just ended wrote, and sending from it sent that event a second time (CI saw

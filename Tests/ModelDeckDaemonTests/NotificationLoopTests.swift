@@ -97,6 +97,22 @@ struct NotificationLoopTests {
         #expect(receiver.delivered(to: "hook") == wanted)
     }
 
+    /// The daemon's loop reads the entries' states, then starts each one not already sending. A delivery
+    /// that ended in between had moved the cursor past what the loop read: sending from the state as read
+    /// sent its last event again (CI saw a receiver get the same key twice).
+    @Test func aDeliveryStartedFromAStateReadBeforeTheLastDeliveryEndedSendsNothingTwice() async throws {
+        let fixture = try fixture("  - {name: hook, url: 'http://127.0.0.1:9/', format: json}\n")
+        defer { fixture.cleanUp() }
+        let receiver = FakeReceiver()
+        let loop = loop(fixture, receiver)
+        let keys = try record(fixture, [("deploy.failed", "a"), ("deploy.rolled_back", "a")])
+        let stale = try #require(try fixture.registry.notificationState(named: "hook"))
+        await loop.pass(now: { t0 })
+        #expect(receiver.delivered(to: "hook") == keys)
+        await loop.deliver(stale, now: { t0 })
+        #expect(receiver.tries(to: "hook") == keys, "each event once")
+    }
+
     @Test func aProductionEntryGetsOnlyProductionEndpointsEventsAndANamedOneOnlyItsEndpoint() async throws {
         let fixture = try fixture("""
               - {name: prod, url: 'http://127.0.0.1:9/', format: slack, production: true}
