@@ -124,7 +124,7 @@ struct GatewayWireTests {
         #expect(lease.coldStart)
     }
 
-    /// The full demo's canary at 10% rolled back a good version for cold starts: at `max_instances`, the two
+    /// The full demo's good 25% canary was rolled back for cold starts: at `max_instances`, the two
     /// versions took each other's idle instances in turn. A version within its share of the instances (its
     /// weight × `max_instances`, rounded up) keeps them; the other version's request waits for its own.
     @Test func aVersionWithinItsShareOfTheInstancesKeepsThemWhenTheOtherVersionIsBusy() async throws {

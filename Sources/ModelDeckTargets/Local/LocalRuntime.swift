@@ -91,6 +91,8 @@ public actor LocalRuntime {
     private var exits: [String: String] = [:]
     /// Instances being stopped, so shutdown can wait for them.
     private var stopTasks: [String: Task<Void, Never>] = [:]
+    /// The `min_instances` warm-up of each endpoint, while it runs.
+    var warmUps: [String: Task<Void, Never>] = [:]
     /// Called with a line for the audit log when an instance dies on its own.
     let onInstanceExit: @Sendable (_ endpoint: String, _ message: String) async -> Void
     /// Called with a line for the audit log when a version becomes crash-looping.
@@ -138,7 +140,7 @@ public actor LocalRuntime {
             }
             // At max: an idle instance of another version gives way rather than leave this request waiting,
             // unless that version is within its share (`mayTakeRoom`).
-            if let idle = pool.first(where: { $0.ready && $0.inFlight == 0 && mayTakeRoom(of: $0.version, for: version.id, in: local) }),
+            if let idle = pool.first(where: { $0.ready && $0.inFlight == 0 && mayTakeRoom(of: $0.version, for: version.id, in: local, pool: pool) }),
                slots.closeIfIdle(idle.id) {
                 retire(idle, reason: "making room for \(version.id)")
                 continue
@@ -159,13 +161,14 @@ public actor LocalRuntime {
     }
 
     /// Whether a request for `version`, at `max_instances`, may retire an idle instance of `other`: when
-    /// `version` has no instance, or `other` holds more than its share. Without the share, two versions that
-    /// split the traffic took each other's idle instances in turn, a cold start each time: a canary at 10%
-    /// saw half its requests start cold, and the gate rolled back a good version for it.
-    func mayTakeRoom(of other: String, for version: String, in local: LocalEndpoint) -> Bool {
+    /// `version` has no instance, or `other` holds more than its share. `pool`: the endpoint's instances.
+    /// Without the share, two versions that split the traffic took each other's idle instances in turn, a cold
+    /// start each time: the demo's 25% canary saw half its requests start cold, and the gate rolled back a
+    /// good version for it.
+    func mayTakeRoom(of other: String, for version: String, in local: LocalEndpoint, pool: [Instance]) -> Bool {
         guard other != version else { return false }
         var mine = 0, theirs = 0
-        for instance in instances.values where instance.endpoint == local.endpoint.name {
+        for instance in pool {
             if instance.version == version { mine += 1 } else if instance.version == other { theirs += 1 }
         }
         return mine == 0 || theirs > Self.share(of: other, in: local)
@@ -193,9 +196,11 @@ public actor LocalRuntime {
         guard let index = waiters[lease.endpoint]?.firstIndex(where: { $0.version == instance.version }) else {
             // Nobody waits for this version: a request waiting for another one may take this instance's place
             // now that it is idle (`acquireStartingOrQueuing` retires it), rather than wait out the queue timeout.
-            if instance.inFlight == 0,
-               let first = waiters[lease.endpoint]?.first(where: { mayTakeRoom(of: instance.version, for: $0.version, in: $0.local) }) {
-                wakeOne(endpoint: lease.endpoint, version: first.version)
+            if instance.inFlight == 0, let queue = waiters[lease.endpoint], !queue.isEmpty {
+                let pool = instances.values.filter { $0.endpoint == lease.endpoint }
+                if let first = queue.first(where: { mayTakeRoom(of: instance.version, for: $0.version, in: $0.local, pool: pool) }) {
+                    wakeOne(endpoint: lease.endpoint, version: first.version)
+                }
             }
             return
         }
@@ -224,7 +229,7 @@ public actor LocalRuntime {
     }
 
     /// Removes an instance whose process ended on its own, remembers how, and reports it once.
-    private func removeDead(_ instance: Instance, process: ChildProcess) async {
+    func removeDead(_ instance: Instance, process: ChildProcess) async {
         guard instances[instance.id] != nil, let exit = process.exitIfEnded() else { return }
         remove(instance)
         let message = "instance \(instance.id) of \(instance.version) (pid \(process.pid)) \(exit)"
@@ -236,93 +241,6 @@ public actor LocalRuntime {
             await startFailed(endpoint: instance.endpoint, version: instance.version, reason: message)
         }
     }
-
-    // MARK: - Housekeeping
-
-    /// Stops instances idle past their endpoint's idle timeout (keeping `min_instances` of the versions that
-    /// take traffic), removes dead ones, starts instances up to `min_instances`, and stops instances of
-    /// endpoints no longer served. A version that no longer takes traffic keeps its idle instances until the
-    /// idle timeout, as Lambda keeps an old version's environments: a rollback to it finds them warm, and a
-    /// version short of room takes theirs (`acquire`).
-    ///
-    /// Returns when a pass next has something to do without a request or a change of `endpoints`
-    /// (`HousekeepingSchedule.nextDue`); nil when nothing runs.
-    @discardableResult
-    public func maintain(_ endpoints: [String: LocalEndpoint]) async -> ContinuousClock.Instant? {
-        for instance in Array(instances.values) where instance.ready {
-            if let process = instance.process, process.exitIfEnded() != nil { await removeDead(instance, process: process) }
-        }
-        let now = ContinuousClock.now
-        // A version no longer served (rolled back, or its endpoint gone) is not started again: its crash loop ends.
-        backoff = backoff.filter { key, _ in
-            let (endpoint, version) = Self.endpointAndVersion(key)
-            return endpoints[endpoint]?.weights[version] != nil
-        }
-        for instance in instances.values {
-            if let process = instance.process { process.capLog(at: settings.maxLogBytes) }
-            if let readyAt = instance.readyAt, now - readyAt >= StartBackoff.shortLived {
-                backoff["\(instance.endpoint) \(instance.version)"] = nil
-            }
-        }
-        // Ready instances of versions that take traffic, per endpoint: counted once, not per instance (a fleet has thousands).
-        var warm: [String: Int] = [:]
-        for instance in instances.values where instance.ready && endpoints[instance.endpoint]?.weights[instance.version] != nil {
-            warm[instance.endpoint, default: 0] += 1
-        }
-        // When each idle instance that stays can be reclaimed (a busy one's release records an invocation, which
-        // wakes housekeeping).
-        var reclaimable: [ContinuousClock.Instant] = []
-        for instance in Array(instances.values) where instance.ready && instance.inFlight == 0 {
-            guard let local = endpoints[instance.endpoint] else {
-                if slots.closeIfIdle(instance.id) { retire(instance, reason: "endpoint no longer served") }
-                continue
-            }
-            let timeout: Duration = .seconds(local.endpoint.idleTimeoutSeconds)
-            let idle = now - instance.lastUsed >= timeout
-            if !idle { reclaimable.append(instance.lastUsed + timeout) }
-            if local.weights[instance.version] == nil {
-                if idle, slots.closeIfIdle(instance.id) {
-                    retire(instance, reason: "\(instance.version) no longer takes traffic, idle for \(local.endpoint.idleTimeoutSeconds)s")
-                }
-                continue
-            }
-            if idle, warm[instance.endpoint, default: 0] > local.endpoint.minInstances, slots.closeIfIdle(instance.id) {
-                retire(instance, reason: "idle for \(local.endpoint.idleTimeoutSeconds)s")
-                warm[instance.endpoint, default: 0] -= 1
-            }
-        }
-        for local in endpoints.values where local.endpoint.minInstances > 0 && !stopping {
-            let pool = instances.values.filter { $0.endpoint == local.endpoint.name }
-            let count = pool.filter { local.weights[$0.version] != nil }.count
-            guard count < local.endpoint.minInstances,
-                  let primary = TrafficSplit.primary(of: local.weights), let version = local.versions[primary],
-                  crashLoopRefusal(endpoint: local.endpoint.name, version: version.id) == nil else { continue }
-            // Idle instances of versions without traffic give way to the ones min_instances asks for.
-            var room = local.endpoint.maxInstances - pool.count
-            for old in pool where room < local.endpoint.minInstances - count
-                && local.weights[old.version] == nil && old.ready && old.inFlight == 0 && slots.closeIfIdle(old.id) {
-                retire(old, reason: "making room for \(version.id)")
-                room += 1
-            }
-            // One warm-up per endpoint at a time: a pass that comes while instances are still starting does not
-            // start them again. Kept, so that a shutdown cancels and awaits it.
-            guard warmUps[local.endpoint.name] == nil else { continue }
-            let name = local.endpoint.name, needed = local.endpoint.minInstances - count
-            warmUps[name] = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    for _ in 0..<needed { group.addTask { _ = try? await self.coldStart(local, version: version, reserveSlot: false) } }
-                }
-                self.warmUpFinished(name)
-            }
-        }
-        return HousekeepingSchedule.nextDue(now: now, reclaimable: reclaimable, startRetries: backoff.values.map(\.notBefore),
-                                            live: !instances.isEmpty || !warmUps.isEmpty, reapInterval: settings.maintenanceInterval)
-    }
-
-    /// The `min_instances` warm-up of each endpoint, while it runs.
-    private var warmUps: [String: Task<Void, Never>] = [:]
-
-    private func warmUpFinished(_ endpoint: String) { warmUps[endpoint] = nil }
 
     /// Stops the idle instances of `version` of `endpoint` at once (a bench's cold phase: the next request
     /// starts a new one); busy ones finish their requests. Returns how many were stopped.
