@@ -102,16 +102,29 @@ struct GatewayWireTests {
         }
     }
 
+    /// A runtime (queue timeout 20 s) for the endpoint `sentiment` with versions v1 and v2 split by `traffic`,
+    /// on at most `maxInstances` instances of concurrency 1; the caller cleans the harness up.
+    static func twoVersions(maxInstances: Int, traffic: String) throws
+        -> (harness: GatewayHarness, local: LocalEndpoint, v1: ModelVersion, v2: ModelVersion, runtime: LocalRuntime) {
+        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 1, max_instances: \(maxInstances), traffic: \(traffic)}
+        """)
+        do {
+            let local = try #require(try EndpointCatalog(registryPath: harness.registry.path, targets: ["local"]).endpoint(named: "sentiment"))
+            let v1 = try #require(local.versions["sentiment@v1"]), v2 = try #require(local.versions["sentiment@v2"])
+            let runtime = LocalRuntime(settings: harness.settings(queueTimeout: .seconds(20)), http: HTTPClient.shared, logger: Logger(label: "test"))
+            return (harness, local, v1, v2, runtime)
+        } catch {
+            harness.cleanUp()
+            throw error
+        }
+    }
+
     /// Issue #20's note: a request queued for one version at `max_instances` used to wait out the queue timeout
     /// while an instance of another version went idle.
     @Test func aRequestQueuedForAnotherVersionTakesTheRoomOfAnInstanceThatWentIdle() async throws {
-        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
-          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 1, max_instances: 1, traffic: {v1: 50, v2: 50}}
-        """)
+        let (harness, local, v1, v2, runtime) = try Self.twoVersions(maxInstances: 1, traffic: "{v1: 50, v2: 50}")
         defer { harness.cleanUp() }
-        let local = try #require(try EndpointCatalog(registryPath: harness.registry.path, targets: ["local"]).endpoint(named: "sentiment"))
-        let v1 = try #require(local.versions["sentiment@v1"]), v2 = try #require(local.versions["sentiment@v2"])
-        let runtime = LocalRuntime(settings: harness.settings(queueTimeout: .seconds(20)), http: HTTPClient.shared, logger: Logger(label: "test"))
         let first = try await runtime.acquire(local, version: v1)
         let queued = Task { try await runtime.acquire(local, version: v2) }
         // The v2 request finds the one instance busy and queues (a v1 request would wait for its slot).
@@ -128,13 +141,8 @@ struct GatewayWireTests {
     /// versions took each other's idle instances in turn. A version within its share of the instances (its
     /// weight × `max_instances`, rounded up) keeps them; the other version's request waits for its own.
     @Test func aVersionWithinItsShareOfTheInstancesKeepsThemWhenTheOtherVersionIsBusy() async throws {
-        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
-          - {name: sentiment, model: sentiment, target: local, memory: 256MB, concurrency: 1, max_instances: 2, traffic: {v1: 90, v2: 10}}
-        """)
+        let (harness, local, v1, v2, runtime) = try Self.twoVersions(maxInstances: 2, traffic: "{v1: 90, v2: 10}")
         defer { harness.cleanUp() }
-        let local = try #require(try EndpointCatalog(registryPath: harness.registry.path, targets: ["local"]).endpoint(named: "sentiment"))
-        let v1 = try #require(local.versions["sentiment@v1"]), v2 = try #require(local.versions["sentiment@v2"])
-        let runtime = LocalRuntime(settings: harness.settings(queueTimeout: .seconds(20)), http: HTTPClient.shared, logger: Logger(label: "test"))
         let busy = try await runtime.acquire(local, version: v1)
         let canary = try await runtime.acquire(local, version: v2)
         await runtime.release(canary) // v2's one instance is idle; v1's is busy and the endpoint is at its maximum
