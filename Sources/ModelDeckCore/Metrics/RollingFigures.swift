@@ -284,10 +284,10 @@ public struct RollingFigures: Sendable {
             for entry in versions.values {
                 guard !entry.isEmpty else { emptied.append(endpoint); continue }
                 shown = true
-                counts.requests += entry.sums.figures.requests
-                counts.coldStarts += entry.sums.figures.coldStarts
-                counts.probes += entry.sums.figures.probes
-                counts.probeColdStarts += entry.sums.figures.probeColdStarts
+                counts.requests += entry.sums.counts.requests
+                counts.coldStarts += entry.sums.counts.coldStarts
+                counts.probes += entry.sums.counts.probes
+                counts.probeColdStarts += entry.sums.counts.probeColdStarts
             }
             if shown { result[endpoint] = counts.observed.coldStarts }
         }
