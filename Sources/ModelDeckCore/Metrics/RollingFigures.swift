@@ -274,50 +274,66 @@ public struct RollingFigures: Sendable {
     /// its user requests', or its probes' when it had only probes), without making its other figures: all
     /// the dashboard takes of the hour. Counts are summed whole, so this is what `figures(length:)` gives.
     public mutating func observedColdStarts(length: Int64) -> [String: Int64] {
-        guard end != nil, let byEndpoint = entries[length] else { return [:] }
-        var result: [String: Int64] = [:]
-        result.reserveCapacity(byEndpoint.count)
-        var emptied: [String] = []
-        for (endpoint, versions) in byEndpoint {
+        let names = Array(entries[length]?.keys ?? [:].keys)
+        return Dictionary(uniqueKeysWithValues: zip(names, observedColdStarts(length: length, of: names)).compactMap { name, cold in cold.map { (name, $0) } })
+    }
+
+    /// `observedColdStarts(length:)` of `names` (the catalog's endpoints, in its order): nil for an endpoint
+    /// with no bucket in the window. A list in the caller's order, not a table by name, so that the rows are
+    /// made without looking each endpoint up again.
+    public mutating func observedColdStarts(length: Int64, of names: [String]) -> [Int64?] {
+        each(length: length, of: names) { versions, _, _ in
             var counts = LiveFigures(windowSeconds: length)
-            var shown = false
+            var shown = false, hasEmpty = false
             for entry in versions.values {
-                guard !entry.isEmpty else { emptied.append(endpoint); continue }
+                guard !entry.isEmpty else { hasEmpty = true; continue }
                 shown = true
                 counts.requests += entry.sums.counts.requests
                 counts.coldStarts += entry.sums.counts.coldStarts
                 counts.probes += entry.sums.counts.probes
                 counts.probeColdStarts += entry.sums.counts.probeColdStarts
             }
-            if shown { result[endpoint] = counts.observed.coldStarts }
+            return (shown ? counts.observed.coldStarts : nil, hasEmpty)
         }
-        // As `figures(length:)` does: a version none of whose buckets overlaps the window any more is dropped.
-        for endpoint in emptied {
-            let kept = byEndpoint[endpoint]?.filter { !$0.value.isEmpty } ?? [:]
-            entries[length]?[endpoint] = kept.isEmpty ? nil : kept
-        }
-        return result
     }
 
     /// The figures of every endpoint with buckets over the window of `length` ending at the last refresh.
     public mutating func figures(length: Int64) -> [String: EndpointFigures] {
-        // Taken out while read, and changed in place (percentiles kept, emptied versions dropped), so that no
-        // endpoint's table is copied.
-        guard let end, var byEndpoint = entries.removeValue(forKey: length) else { return [:] }
-        let window = LiveWindow(start: end - length, end: end)
+        let names = Array(entries[length]?.keys ?? [:].keys)
+        return Dictionary(uniqueKeysWithValues: zip(names, figures(length: length, of: names)).compactMap { name, figures in figures.map { (name, $0) } })
+    }
+
+    /// `figures(length:)` of `names` (the catalog's endpoints, in its order): nil for an endpoint with no
+    /// bucket in the window.
+    public mutating func figures(length: Int64, of names: [String]) -> [EndpointFigures?] {
         let histograms = !countsOnly.contains(length)
-        var result: [String: EndpointFigures] = [:]
-        result.reserveCapacity(byEndpoint.count)
+        return each(length: length, of: names) { versions, window, _ in Self.figures(of: &versions, window: window, histograms: histograms) }
+    }
+
+    /// `make` of each of `names`' versions' entries over the window of `length` (nil for a name with none),
+    /// which also says whether one of them is empty; a version none of whose buckets overlaps the window any
+    /// more is then dropped, for every endpoint kept, named or not.
+    private mutating func each<T>(length: Int64, of names: [String],
+                                  _ make: (inout [String: Entry], LiveWindow, String) -> (T?, hasEmpty: Bool)) -> [T?] {
+        // Taken out while read, and changed in place (percentiles kept), so that no endpoint's table is copied.
+        guard let end, var byEndpoint = entries.removeValue(forKey: length) else { return Array(repeating: nil, count: names.count) }
+        let window = LiveWindow(start: end - length, end: end)
         var emptied: [String] = []
-        var index = byEndpoint.startIndex
-        while index != byEndpoint.endIndex {
-            let endpoint = byEndpoint.keys[index]
-            let (figures, hasEmpty) = Self.figures(of: &byEndpoint.values[index], window: window, histograms: histograms)
-            if let figures { result[endpoint] = figures }
-            if hasEmpty { emptied.append(endpoint) }
-            byEndpoint.formIndex(after: &index)
+        var found = 0
+        let result = names.map { name -> T? in
+            guard let index = byEndpoint.index(forKey: name) else { return nil }
+            found += 1
+            let (value, hasEmpty) = make(&byEndpoint.values[index], window, name)
+            if hasEmpty { emptied.append(name) }
+            return value
         }
-        // A version none of whose buckets overlaps the window any more is dropped.
+        // Endpoints kept but not named (gone from the catalog): looked at only to drop what emptied.
+        if found < byEndpoint.count {
+            let named = Set(names)
+            for (endpoint, versions) in byEndpoint where !named.contains(endpoint) && versions.values.contains(where: \.isEmpty) {
+                emptied.append(endpoint)
+            }
+        }
         for endpoint in emptied {
             let kept = byEndpoint[endpoint]?.filter { !$0.value.isEmpty } ?? [:]
             byEndpoint[endpoint] = kept.isEmpty ? nil : kept

@@ -96,9 +96,12 @@ extension EndpointStatus {
         // The last five minutes bucket by bucket (histograms merged), streamed rather than held; the last
         // minute is part of them. The hour needs counts only: summed in SQL, then read by `LiveFigures` as one
         // bucket, so the figure is still made where every other one is.
-        var minuteFigures: [String: EndpointFigures]
-        var recentFigures: [String: EndpointFigures]
-        var coldStarts: [String: Int64] = [:]
+        // In the catalog's order, one per endpoint (nil where it has no bucket in the window): a row takes its
+        // own by position, with no look-up by name and no copy out of a table.
+        let names = catalog.endpoints.map(\.name)
+        let minuteFigures: [EndpointFigures?]
+        let recentFigures: [EndpointFigures?]
+        let coldStarts: [Int64?]
         // Today's cost and the projection's sums per version, and the sparkline's minutes.
         let costs: [String: [String: CostBurn.VersionSums]]
         let sparklines: [String: [Double?]]
@@ -111,9 +114,9 @@ extension EndpointStatus {
                 rolling = RollingFigures(lengths: kept.lengths, countsOnly: kept.countsOnly)  // a full read next time
                 throw error
             }
-            minuteFigures = kept.figures(length: minute.seconds)
-            recentFigures = kept.figures(length: recent.seconds)
-            coldStarts = kept.observedColdStarts(length: hour.seconds)
+            minuteFigures = kept.figures(length: minute.seconds, of: names)
+            recentFigures = kept.figures(length: recent.seconds, of: names)
+            coldStarts = kept.observedColdStarts(length: hour.seconds, of: names)
             costs = kept.cost.sums
             sparklines = kept.sparkline.currentLines()
             rolling = kept
@@ -124,13 +127,14 @@ extension EndpointStatus {
                 try lastFive.add(bucket)
                 if bucket.start + bucket.width > minute.start { try lastMinute.add(bucket) }
             }
-            minuteFigures = lastMinute.figures()
-            recentFigures = lastFive.figures()
+            let minuteByName = lastMinute.figures(), recentByName = lastFive.figures()
+            minuteFigures = names.map { minuteByName[$0] }
+            recentFigures = names.map { recentByName[$0] }
             var lastHour: [String: LiveFigures.Builder] = [:]
             for sum in try StoredBucket.sums(db, overlapping: hour) {
                 try lastHour[sum.endpoint, default: LiveFigures.Builder(window: hour, histograms: false)].add(sum)
             }
-            coldStarts = lastHour.mapValues { $0.figuresNow().observed.coldStarts }
+            coldStarts = names.map { lastHour[$0]?.figuresNow().observed.coldStarts }
             costs = try CostBurn.sums(db, bounds: CostBurn.Bounds(now: recent.end))
             sparklines = RollingSparkline(try Registry.minuteP99s(db, since: RollingSparkline.from(now: recent.end)), now: recent.end).lines()
         }
@@ -138,15 +142,16 @@ extension EndpointStatus {
         precondition(Fleet.recentSeconds == CostBurn.nowWindowSeconds, "the burn's rate now is the five minutes' figures")
         let bench = try CostBurn.benchToday(db, now: now)
 
-        return zip(catalog.endpoints, catalog.routes).map { endpoint, route in
-            let recentOfEndpoint = recentFigures[endpoint.name]
+        return catalog.endpoints.indices.map { index in
+            let endpoint = catalog.endpoints[index], route = catalog.routes[index]
+            let recentOfEndpoint = recentFigures[index]
             let burn = CostBurn.totalBurn(versions: costs[endpoint.name] ?? [:], bench: bench[endpoint.name] ?? [:],
                                           live: recentOfEndpoint, now: recent.end)
             return EndpointStatus(endpoint: endpoint, targetKind: route.targetKind, weights: route.weights,
                                   deployment: route.deployment, keepWarm: keepWarm[endpoint.name],
-                                  lastMinute: minuteFigures[endpoint.name] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
+                                  lastMinute: minuteFigures[index] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
                                   recent: recentOfEndpoint ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
-                                  coldStartsLastHour: coldStarts[endpoint.name] ?? 0,
+                                  coldStartsLastHour: coldStarts[index] ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),
                                   today: burn.today, projectedMonth: burn.projectedMonth,
                                   sparkline: sparklines[endpoint.name] ?? [], drift: drifts[endpoint.name]?.summary)
