@@ -241,6 +241,7 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             figures.probeColdStarts = counts.probeColdStarts
             return figures
         }
+
         private(set) var latency = LatencyPairs()
         private(set) var cold = LatencyPairs()
         private(set) var probeLatency = LatencyPairs()

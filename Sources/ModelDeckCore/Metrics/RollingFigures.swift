@@ -282,7 +282,7 @@ public struct RollingFigures: Sendable {
     /// with no bucket in the window. A list in the caller's order, not a table by name, so that the rows are
     /// made without looking each endpoint up again.
     public mutating func observedColdStarts(length: Int64, of names: [String]) -> [Int64?] {
-        each(length: length, of: names) { versions, _, _ in
+        each(length: length, of: names) { versions, _ in
             var counts = LiveFigures(windowSeconds: length)
             var shown = false, hasEmpty = false
             for entry in versions.values {
@@ -307,14 +307,14 @@ public struct RollingFigures: Sendable {
     /// bucket in the window.
     public mutating func figures(length: Int64, of names: [String]) -> [EndpointFigures?] {
         let histograms = !countsOnly.contains(length)
-        return each(length: length, of: names) { versions, window, _ in Self.figures(of: &versions, window: window, histograms: histograms) }
+        return each(length: length, of: names) { versions, window in Self.figures(of: &versions, window: window, histograms: histograms) }
     }
 
     /// `make` of each of `names`' versions' entries over the window of `length` (nil for a name with none),
     /// which also says whether one of them is empty; a version none of whose buckets overlaps the window any
     /// more is then dropped, for every endpoint kept, named or not.
     private mutating func each<T>(length: Int64, of names: [String],
-                                  _ make: (inout [String: Entry], LiveWindow, String) -> (T?, hasEmpty: Bool)) -> [T?] {
+                                  _ make: (inout [String: Entry], LiveWindow) -> (T?, hasEmpty: Bool)) -> [T?] {
         // Taken out while read, and changed in place (percentiles kept), so that no endpoint's table is copied.
         guard let end, var byEndpoint = entries.removeValue(forKey: length) else { return Array(repeating: nil, count: names.count) }
         let window = LiveWindow(start: end - length, end: end)
@@ -323,7 +323,7 @@ public struct RollingFigures: Sendable {
         let result = names.map { name -> T? in
             guard let index = byEndpoint.index(forKey: name) else { return nil }
             found += 1
-            let (value, hasEmpty) = make(&byEndpoint.values[index], window, name)
+            let (value, hasEmpty) = make(&byEndpoint.values[index], window)
             if hasEmpty { emptied.append(name) }
             return value
         }
