@@ -74,6 +74,33 @@ struct RegistryTests {
         }
     }
 
+    @Test func savingASplitWritesOnlyTheWeightsThatChange() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        try DeckApplier.apply(parseDeck(sampleDeck()), to: registry, source: "deck.yaml", actor: "test")
+        let rows = {
+            try registry.read { db in
+                try Row.fetchAll(db, sql: "SELECT version_id, weight, updated_at FROM traffic WHERE endpoint = 'sentiment' ORDER BY version_id")
+                    .map { "\($0["version_id"] as String) \($0["weight"] as Int) \($0["updated_at"] as String)" }
+            }
+        }
+        let applied = try rows()
+        // The same weights again (a driver confirming its routing): not a row touched, not even its time.
+        try registry.routeThroughRegistry(TrafficSplit(["sentiment@v1": 100], endpoint: "sentiment"), endpoint: "sentiment")
+        #expect(try rows() == applied)
+        // A canary step: v1's row changes, v2's is added; then v2 alone, and v1 drops to 0.
+        try registry.routeThroughRegistry(TrafficSplit(["sentiment@v1": 90, "sentiment@v2": 10], endpoint: "sentiment"), endpoint: "sentiment")
+        #expect(try registry.desiredWeights(endpoint: "sentiment") == ["sentiment@v1": 90, "sentiment@v2": 10])
+        #expect(try rows().first != applied.first)
+        try registry.routeThroughRegistry(TrafficSplit(["sentiment@v2": 100], endpoint: "sentiment"), endpoint: "sentiment")
+        #expect(try registry.desiredWeights(endpoint: "sentiment") == ["sentiment@v2": 100])
+        let promoted = try rows()
+        #expect(promoted.map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == ["sentiment@v1 0", "sentiment@v2 100"])
+        try registry.routeThroughRegistry(TrafficSplit(["sentiment@v2": 100], endpoint: "sentiment"), endpoint: "sentiment")
+        #expect(try rows() == promoted)
+    }
+
     @Test func aRegistryFromANewerModelDeckIsRefused() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }

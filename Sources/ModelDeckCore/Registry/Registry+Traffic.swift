@@ -27,6 +27,7 @@ public struct TrafficRecord: Codable, Equatable, Sendable, FetchableRecord, Pers
         static let endpoint = Column("endpoint")
         static let weight = Column("weight")
         static let liveWeight = Column("live_weight")
+        static let versionId = Column("version_id")
     }
 }
 
@@ -53,14 +54,18 @@ extension TrafficSplit {
         return weights
     }
 
-    /// Replaces the desired weights of `endpoint` (versions not named drop to 0).
+    /// Replaces the desired weights of `endpoint` (versions not named drop to 0). Only the rows whose weight
+    /// changes are written, so `updated_at` says when a weight last changed, not when it was last confirmed.
     public func save(_ db: Database, endpoint: String) throws {
         let now = Date()
-        try TrafficRecord.filter(TrafficRecord.Columns.endpoint == endpoint)
+        try TrafficRecord.filter(TrafficRecord.Columns.endpoint == endpoint
+                                 && !weights.keys.contains(TrafficRecord.Columns.versionId)
+                                 && TrafficRecord.Columns.weight != 0)
             .updateAll(db, TrafficRecord.Columns.weight.set(to: 0), Column("updated_at").set(to: now))
         for (version, weight) in weights {
-            var row = try TrafficRecord.fetchOne(db, key: ["endpoint": endpoint, "version_id": version])
-                ?? TrafficRecord(endpoint: endpoint, versionId: version, weight: weight, liveWeight: nil, updatedAt: now)
+            let stored = try TrafficRecord.fetchOne(db, key: ["endpoint": endpoint, "version_id": version])
+            if stored?.weight == weight { continue }
+            var row = stored ?? TrafficRecord(endpoint: endpoint, versionId: version, weight: weight, liveWeight: nil, updatedAt: now)
             row.weight = weight
             row.updatedAt = now
             try row.save(db)
