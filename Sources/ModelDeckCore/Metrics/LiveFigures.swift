@@ -222,6 +222,32 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             var requests: Int64 = 0, errors: Int64 = 0, coldStarts: Int64 = 0, pings: Int64 = 0, pingColdStarts: Int64 = 0
             var maxInFlight: Int64 = 0, costMicros: Int64 = 0, pingCostMicros: Int64 = 0
             var probes: Int64 = 0, probeErrors: Int64 = 0, probeColdStarts: Int64 = 0
+
+            init() {}
+
+            /// One bucket's counts.
+            init(_ bucket: StoredBucket) {
+                (requests, errors, coldStarts, pings, pingColdStarts) =
+                    (bucket.requests, bucket.errors, bucket.coldStarts, bucket.warmups, bucket.warmupColdStarts)
+                (maxInFlight, costMicros, pingCostMicros) = (bucket.maxInFlight, bucket.costMicros, bucket.warmupCostMicros)
+                (probes, probeErrors, probeColdStarts) = (bucket.probes, bucket.probeErrors, bucket.probeColdStarts)
+            }
+
+            /// Adds `other`'s counts (`sign` -1: takes them out); the maximum in flight is the larger one's when
+            /// adding, and left as it is when taking out (`subtract` refuses a bucket that held it).
+            mutating func add(_ other: Counts, sign: Int64 = 1) {
+                requests += sign * other.requests
+                errors += sign * other.errors
+                coldStarts += sign * other.coldStarts
+                pings += sign * other.pings
+                pingColdStarts += sign * other.pingColdStarts
+                if sign > 0 { maxInFlight = max(maxInFlight, other.maxInFlight) }
+                costMicros += sign * other.costMicros
+                pingCostMicros += sign * other.pingCostMicros
+                probes += sign * other.probes
+                probeErrors += sign * other.probeErrors
+                probeColdStarts += sign * other.probeColdStarts
+            }
         }
 
         private(set) var counts = Counts()
@@ -254,17 +280,7 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         }
 
         mutating func add(_ bucket: StoredBucket) throws {
-            counts.requests += bucket.requests
-            counts.errors += bucket.errors
-            counts.coldStarts += bucket.coldStarts
-            counts.pings += bucket.warmups
-            counts.pingColdStarts += bucket.warmupColdStarts
-            counts.maxInFlight = max(counts.maxInFlight, bucket.maxInFlight)
-            counts.costMicros += bucket.costMicros
-            counts.pingCostMicros += bucket.warmupCostMicros
-            counts.probes += bucket.probes
-            counts.probeErrors += bucket.probeErrors
-            counts.probeColdStarts += bucket.probeColdStarts
+            counts.add(Counts(bucket))
             guard histograms else { return }
             if let blob = bucket.latency, bucket.requests > 0 { try latency.add(encoded: blob) }
             if let blob = bucket.coldLatency, bucket.coldStarts > 0 { try cold.add(encoded: blob) }
@@ -275,16 +291,7 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         /// that cannot be exact: the bucket held the maximum in flight, or a sketch coarser than the finest.
         mutating func subtract(_ bucket: StoredBucket) -> Bool {
             if bucket.maxInFlight > 0, bucket.maxInFlight >= counts.maxInFlight { return false }
-            counts.requests -= bucket.requests
-            counts.errors -= bucket.errors
-            counts.coldStarts -= bucket.coldStarts
-            counts.pings -= bucket.warmups
-            counts.pingColdStarts -= bucket.warmupColdStarts
-            counts.costMicros -= bucket.costMicros
-            counts.pingCostMicros -= bucket.warmupCostMicros
-            counts.probes -= bucket.probes
-            counts.probeErrors -= bucket.probeErrors
-            counts.probeColdStarts -= bucket.probeColdStarts
+            counts.add(Counts(bucket), sign: -1)
             guard histograms else { return true }
             func out(_ blob: Data?, _ n: Int64, _ pairs: inout LatencyPairs) -> Bool {
                 guard let blob, n > 0 else { return true }
@@ -297,17 +304,7 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         }
 
         mutating func add(_ other: Sums) {
-            counts.requests += other.counts.requests
-            counts.errors += other.counts.errors
-            counts.coldStarts += other.counts.coldStarts
-            counts.pings += other.counts.pings
-            counts.pingColdStarts += other.counts.pingColdStarts
-            counts.maxInFlight = max(counts.maxInFlight, other.counts.maxInFlight)
-            counts.costMicros += other.counts.costMicros
-            counts.pingCostMicros += other.counts.pingCostMicros
-            counts.probes += other.counts.probes
-            counts.probeErrors += other.counts.probeErrors
-            counts.probeColdStarts += other.counts.probeColdStarts
+            counts.add(other.counts)
             latency.add(other.latency)
             cold.add(other.cold)
             probeLatency.add(other.probeLatency)
