@@ -216,7 +216,7 @@ extension CostBurn {
     private static func versionBurn(_ version: String, sums: [String: VersionSums], bench: [String: Int64], live: EndpointFigures?,
                                     observed: Int64) -> BurnFigures {
         var figures = BurnFigures()
-        let rate = live?.versions[version]
+        let rate = live?.figures(ofVersion: version)
         figures.perHourNow = CostSplit(trafficMicros: (rate?.burnMicrosPerHour ?? 0) - (rate?.pingBurnMicrosPerHour ?? 0),
                                        keepWarmMicros: rate?.pingBurnMicrosPerHour ?? 0)
         if let sum = sums[version] {

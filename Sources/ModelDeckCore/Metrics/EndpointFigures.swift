@@ -55,11 +55,52 @@ public struct StoredBucket: Sendable {
 public struct EndpointFigures: Equatable, Sendable, Codable {
     public var total: LiveFigures
     /// By version id, for the versions with buckets in the window.
-    public var versions: [String: LiveFigures]
+    public var versions: [String: LiveFigures] {
+        get { only.map { [$0: total] } ?? others }
+        set { (only, others) = (nil, newValue) }
+    }
+    /// The one version with buckets in the window, whose figures are `total`: most endpoints. No table is
+    /// kept for it (issue #20: the dashboard holds two windows' figures for 10,000 endpoints, and a table of
+    /// one 264-byte entry is an allocation of about 600 bytes, made again at every refresh).
+    private var only: String?
+    private var others: [String: LiveFigures]
 
     public init(total: LiveFigures, versions: [String: LiveFigures] = [:]) {
         self.total = total
-        self.versions = versions
+        self.others = versions
+    }
+
+    /// The figures of an endpoint with buckets of one version only in the window: the version's are its own.
+    public init(only version: String, figures: LiveFigures) {
+        total = figures
+        only = version
+        others = [:]
+    }
+
+    /// `versions[version]`, without making the table.
+    public func figures(ofVersion version: String) -> LiveFigures? {
+        guard let only else { return others[version] }
+        return only == version ? total : nil
+    }
+
+    public static func == (lhs: EndpointFigures, rhs: EndpointFigures) -> Bool {
+        guard lhs.total == rhs.total else { return false }
+        if let left = lhs.only, let right = rhs.only { return left == right }
+        return lhs.versions == rhs.versions
+    }
+
+    private enum CodingKeys: String, CodingKey { case total, versions }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(total: try container.decode(LiveFigures.self, forKey: .total),
+                  versions: try container.decode([String: LiveFigures].self, forKey: .versions))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(total, forKey: .total)
+        try container.encode(versions, forKey: .versions)
     }
 
     /// Adds buckets of any endpoints and versions into figures per endpoint.
@@ -98,6 +139,8 @@ public struct EndpointFigures: Equatable, Sendable, Codable {
         }
 
         private static func figures(_ versions: [String: LiveFigures.Builder], window: LiveWindow, histograms: Bool) -> EndpointFigures {
+            // One version: its figures are the endpoint's (no sketch merged again).
+            if versions.count == 1, let only = versions.first { return EndpointFigures(only: only.key, figures: only.value.figuresNow()) }
             var total = LiveFigures.Builder(window: window, histograms: histograms)
             for builder in versions.values { total.add(builder) }
             return EndpointFigures(total: total.figuresNow(), versions: versions.mapValues { $0.figuresNow() })

@@ -349,8 +349,7 @@ public struct RollingFigures: Sendable {
         // and no table of versions grown entry by entry.
         if versions.count == 1, let index = versions.indices.first {
             guard !versions.values[index].isEmpty else { return (nil, true) }
-            let only = versions.values[index].figures(window).figures
-            return (EndpointFigures(total: only, versions: [versions.keys[index]: only]), false)
+            return (EndpointFigures(only: versions.keys[index], figures: versions.values[index].figures(window).figures), false)
         }
         var figures = [String: LiveFigures](minimumCapacity: versions.count)
         var partial = LiveFigures.Rates()
@@ -371,7 +370,7 @@ public struct RollingFigures: Sendable {
         }
         guard !figures.isEmpty else { return (nil, hasEmpty) }
         // One version left with buckets in the window: its figures are the endpoint's.
-        if figures.count == 1, let only = figures.values.first { return (EndpointFigures(total: only, versions: figures), hasEmpty) }
+        if figures.count == 1, let only = figures.first { return (EndpointFigures(only: only.key, figures: only.value), hasEmpty) }
         var total = LiveFigures.Sums(histograms: histograms)
         var inside = LiveFigures.Amounts()
         for entry in versions.values where !entry.isEmpty {
