@@ -121,6 +121,10 @@ struct RollingFiguresTests {
                         "step \(step), \(length) s: cold starts")
                 let rolled = rolling.figures(length: length)
                 #expect(Set(rolled.keys) == Set(full.keys), "step \(step), \(length) s: endpoints")
+                // The request rate alone (the dashboard's last minute) is the figures' own, to the last bit.
+                let names = full.keys.sorted() + ["no-such-endpoint"]
+                #expect(rolling.requestsPerSecond(length: length, of: names) == names.map { rolled[$0]?.total.requestsPerSecond },
+                        "step \(step), \(length) s: request rates")
                 for (endpoint, figures) in full {
                     guard let other = rolled[endpoint] else { continue }
                     #expect(Set(other.versions.keys) == Set(figures.versions.keys), "step \(step), \(length) s, \(endpoint): versions")

@@ -148,7 +148,7 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             var result = sums.figures
             result.windowSeconds = window.seconds
             let seconds = Double(window.seconds)
-            result.requestsPerSecond = (Double(inside.requests) + partial.requests) / seconds
+            result.requestsPerSecond = requestsPerSecond(window: window, inside: inside.requests, partial: partial.requests)
             result.burnMicrosPerHour = Int64(((Double(inside.cost) + partial.cost) * 3_600 / seconds).rounded())
             result.pingBurnMicrosPerHour = Int64(((Double(inside.pingCost) + partial.pingCost) * 3_600 / seconds).rounded())
             result.errorRate = result.requests == 0 ? nil : Double(result.errors) / Double(result.requests)
@@ -162,6 +162,11 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             result.probeP99Milliseconds = percentiles.probeP99
             result.availability = result.probes == 0 ? nil : Double(result.probes - result.probeErrors) / Double(result.probes)
             return result
+        }
+
+        /// User requests per second over `window`: those of the buckets inside it, and the straddlers' share.
+        static func requestsPerSecond(window: LiveWindow, inside: Int64, partial: Double) -> Double {
+            (Double(inside) + partial) / Double(window.seconds)
         }
 
         /// The merged histograms, for views that draw the distribution (the endpoint detail).

@@ -297,6 +297,24 @@ public struct RollingFigures: Sendable {
         }
     }
 
+    /// The request rate (`LiveFigures.requestsPerSecond`) of each of `names` over the window of `length`, nil
+    /// for one with no bucket in it, without making its other figures: all the dashboard takes of the last
+    /// minute. Summed as `figures(length:of:)` sums it (its versions' whole requests, then their straddlers'
+    /// shares in the same order), so it is that figure to the last bit.
+    public mutating func requestsPerSecond(length: Int64, of names: [String]) -> [Double?] {
+        each(length: length, of: names) { versions, window in
+            var inside: Int64 = 0, partial = 0.0
+            var shown = false, hasEmpty = false
+            for entry in versions.values {
+                guard !entry.isEmpty else { hasEmpty = true; continue }
+                shown = true
+                inside += entry.inside.requests
+                partial += entry.rates(window).requests
+            }
+            return (shown ? LiveFigures.Builder.requestsPerSecond(window: window, inside: inside, partial: partial) : nil, hasEmpty)
+        }
+    }
+
     /// The figures of every endpoint with buckets over the window of `length` ending at the last refresh.
     public mutating func figures(length: Int64) -> [String: EndpointFigures] {
         let names = Array(entries[length]?.keys ?? [:].keys)

@@ -11,9 +11,9 @@ public struct EndpointStatus: Equatable, Sendable {
     /// The deploy in flight, if any.
     public var deployment: Deployment?
     public var keepWarm: KeepWarmState?
-    /// The last minute (request rate: its counts and rates only, no latency) and the last five minutes
-    /// (latency, errors, burn).
-    public var lastMinute: EndpointFigures
+    /// User requests per second over the last minute (`LiveFigures.requestsPerSecond`: all the dashboard
+    /// takes of that window), and the last five minutes' figures (latency, errors, burn).
+    public var requestsPerSecondLastMinute: Double
     public var recent: EndpointFigures
     /// User requests that started an instance in the last hour.
     public var coldStartsLastHour: Int64
@@ -99,7 +99,7 @@ extension EndpointStatus {
         // In the catalog's order, one per endpoint (nil where it has no bucket in the window): a row takes its
         // own by position, with no look-up by name and no copy out of a table.
         let names = catalog.endpoints.map(\.name)
-        let minuteFigures: [EndpointFigures?]
+        let minuteRates: [Double?]
         let recentFigures: [EndpointFigures?]
         let coldStarts: [Int64?]
         // Today's cost and the projection's sums per version, and the sparkline's minutes.
@@ -114,7 +114,7 @@ extension EndpointStatus {
                 rolling = RollingFigures(lengths: kept.lengths, countsOnly: kept.countsOnly)  // a full read next time
                 throw error
             }
-            minuteFigures = kept.figures(length: minute.seconds, of: names)
+            minuteRates = kept.requestsPerSecond(length: minute.seconds, of: names)
             recentFigures = kept.figures(length: recent.seconds, of: names)
             coldStarts = kept.observedColdStarts(length: hour.seconds, of: names)
             costs = kept.cost.sums
@@ -128,7 +128,7 @@ extension EndpointStatus {
                 if bucket.start + bucket.width > minute.start { try lastMinute.add(bucket) }
             }
             let minuteByName = lastMinute.figures(), recentByName = lastFive.figures()
-            minuteFigures = names.map { minuteByName[$0] }
+            minuteRates = names.map { minuteByName[$0]?.total.requestsPerSecond }
             recentFigures = names.map { recentByName[$0] }
             var lastHour: [String: LiveFigures.Builder] = [:]
             for sum in try StoredBucket.sums(db, overlapping: hour) {
@@ -149,7 +149,7 @@ extension EndpointStatus {
                                           live: recentOfEndpoint, now: recent.end)
             return EndpointStatus(endpoint: endpoint, targetKind: route.targetKind, weights: route.weights,
                                   deployment: route.deployment, keepWarm: keepWarm[endpoint.name],
-                                  lastMinute: minuteFigures[index] ?? EndpointFigures(total: LiveFigures(windowSeconds: minute.seconds)),
+                                  requestsPerSecondLastMinute: minuteRates[index] ?? 0,
                                   recent: recentOfEndpoint ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
                                   coldStartsLastHour: coldStarts[index] ?? 0,
                                   instances: instances[endpoint.name]?.total ?? InstanceFigures(),

@@ -235,7 +235,7 @@ public struct EndpointSummary: Equatable, Sendable {
                   concurrency: endpoint.concurrency, maxInstances: endpoint.maxInstances)
         drift = status.drift
         let recent = status.recent.total
-        requestsPerSecond = status.lastMinute.total.requestsPerSecond
+        requestsPerSecond = status.requestsPerSecondLastMinute
         // An endpoint someone else runs is seen through its probes alone: its latency and errors are theirs.
         let observed = recent.observed
         recentRequests = observed.fromProbes ? recent.probes : recent.requests
