@@ -161,6 +161,41 @@ struct LatencySketchTests {
         #expect(all.subtracting(coarseCold) == coarseWarm)
     }
 
+    @Test func aBinPastFourBillionWidensItsCountsExactly() throws {
+        // Bins hold 4 bytes until one passes UInt32.max: a long, busy window must not wrap or saturate.
+        let big = UInt64(UInt32.max) - 10
+        var sketch = LatencyHistogram()
+        sketch.record(microseconds: 20_000, count: big)
+        sketch.record(microseconds: 90_000, count: 5)
+        let narrow = sketch
+        sketch.record(microseconds: 20_000, count: 100)            // past UInt32.max in one bin
+        sketch.record(microseconds: 1_000_000, count: 3)           // and a bin added after widening
+        #expect(sketch.count == big + 108)
+        #expect(abs((sketch.milliseconds(atPercentile: 50) ?? 0) - 20) <= 20 * LatencyHistogram.relativeAccuracy)
+        #expect(abs((sketch.milliseconds(atPercentile: 100) ?? 0) - 1_000) <= 1_000 * LatencyHistogram.relativeAccuracy)
+        #expect(sketch.count(microseconds: 19_000...21_000) == big + 100)
+        // Stored and read back, merged, and taken apart again: every count exact.
+        let stored = try LatencyHistogram(encoded: sketch.encoded())
+        #expect(stored == sketch)
+        var doubled = stored
+        doubled.add(sketch)
+        #expect(doubled.count == 2 * (big + 108))
+        #expect(doubled.count(microseconds: 19_000...21_000) == 2 * (big + 100))
+        var part = LatencyHistogram()
+        part.record(microseconds: 20_000, count: 100)
+        part.record(microseconds: 1_000_000, count: 3)
+        #expect(sketch.subtracting(part) == narrow)
+        var rolling = LatencyHistogram()
+        try rolling.add(encoded: sketch.encoded())
+        try rolling.subtract(encoded: part.encoded())
+        #expect(rolling == narrow)
+        // Coarser schemas add neighbouring bins: two wide bins merged stay exact too.
+        var coarse = doubled
+        coarse.downscale()
+        #expect(coarse.count == doubled.count)
+        #expect(coarse == doubled)
+    }
+
     @Test func bandsCountWhatFellInThem() {
         var sketch = LatencyHistogram()
         for value: UInt64 in [1_000, 9_000, 9_000, 50_000, 2_000_000] { sketch.record(microseconds: value) }

@@ -44,7 +44,7 @@ public struct LatencyHistogram: Sendable {
     private var zeroCount: UInt64 = 0
     /// Index of `bins[0]`.
     private var offset = 0
-    private var bins: [UInt64] = []
+    private var bins = Bins()
 
     public init() {}
 
@@ -71,33 +71,20 @@ public struct LatencyHistogram: Sendable {
     private mutating func grow(toInclude index: Int) {
         if bins.isEmpty {
             offset = index
-            bins = [0]
+            bins = Bins(zeros: 1)
             return
         }
         let end = offset + bins.count
         guard index < offset || index >= end else { return }
-        if index >= end, bins.capacity >= index - offset + 1 {
-            bins.append(contentsOf: repeatElement(0, count: index - end + 1))
-            return
-        }
-        // Grown to the new extent and an eighth more, not doubled as an array grows: the dashboard keeps a
-        // five-minute sketch per endpoint version (10,000 and more), and doubling left about a fifth of
-        // their bins allocated and unused. Growth stays geometric, so recording stays amortised O(1).
-        let low = min(index, offset), count = max(index + 1, end) - low
-        var grown: [UInt64] = []
-        grown.reserveCapacity(count + count / 8)
-        grown.append(contentsOf: repeatElement(0, count: offset - low))
-        grown.append(contentsOf: bins)
-        grown.append(contentsOf: repeatElement(0, count: count - grown.count))
-        bins = grown
-        offset = low
+        bins.extend(before: max(0, offset - index), after: max(0, index + 1 - end))
+        offset = min(index, offset)
     }
 
     /// Merges neighbouring bins in pairs: one schema coarser.
     mutating func downscale() {
         guard !bins.isEmpty else { schema += 1; return }
         let first = Self.coarser(offset), last = Self.coarser(offset + bins.count - 1)
-        var merged = [UInt64](repeating: 0, count: last - first + 1)
+        var merged = Bins(zeros: last - first + 1)
         for (position, n) in bins.enumerated() where n > 0 { merged[Self.coarser(offset + position) - first] += n }
         offset = first
         bins = merged
