@@ -105,7 +105,12 @@ public struct EndpointSummary: Equatable, Sendable {
     /// Versions taking traffic, heaviest first.
     public var traffic: [VersionWeight]
     /// The deploy or rollback in flight, if any.
-    public var deployment: Deployment?
+    public var deployment: Deployment? {
+        get { deploymentBox?.value }
+        set { deploymentBox = newValue.map(Boxed.init) }
+    }
+    /// Where `deployment` is kept: most rows have none, and inline it is 224 bytes of each row.
+    private var deploymentBox: Boxed<Deployment>?
     /// The target routes otherwise than the registry says (issue #17: drift made visible).
     public var drift: String?
     public var slo: SLO
@@ -168,7 +173,7 @@ public struct EndpointSummary: Equatable, Sendable {
         self.targetKind = targetKind
         self.production = production
         self.traffic = traffic
-        self.deployment = deployment
+        self.deploymentBox = deployment.map(Boxed.init)
         self.slo = slo
         self.dailyBudgetMicros = dailyBudgetMicros
         self.keepWarm = keepWarm
