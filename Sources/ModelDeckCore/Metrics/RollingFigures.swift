@@ -57,7 +57,7 @@ public struct RollingFigures: Sendable {
     public private(set) var end: Int64?
     public private(set) var sequence: Int64 = 0
     /// Per window length, per endpoint, per version.
-    private var entries: [Int64: [String: [String: Entry]]] = [:]
+    private var entries: [Int64: [String: Versions]] = [:]
     /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`), by start: a refresh
     /// ages out and reaches whole starts, without going through every young bucket.
     private var young: [Int64: [MetricBucket.Key: StoredBucket]] = [:]
@@ -108,7 +108,7 @@ public struct RollingFigures: Sendable {
     /// Sums one endpoint version again from `buckets` (all of its buckets that end after `now - longest`),
     /// for the versions `refresh` could not keep exactly.
     mutating func reload(_ version: VersionKey, from buckets: [StoredBucket]) throws {
-        for length in lengths { entries[length]?[version.endpoint]?[version.version] = nil }
+        for length in lengths { entries[length]?[version.endpoint]?.remove(version.version) }
         for start in Array(young.keys) {
             young[start] = young[start]?.filter { $0.key.endpoint != version.endpoint || $0.key.version != version.version }
         }
@@ -129,8 +129,9 @@ public struct RollingFigures: Sendable {
     }
 
     private mutating func add(_ bucket: StoredBucket, length: Int64, windowStart: Int64) throws {
-        try entries[length, default: [:]][bucket.endpoint, default: [:]][bucket.version, default: Entry(histograms: !countsOnly.contains(length))]
-            .add(bucket, windowStart: windowStart)
+        let histograms = !countsOnly.contains(length)
+        try entries[length, default: [:]][bucket.endpoint, default: Versions()]
+            .update(bucket.version, making: { Entry(histograms: histograms) }) { try $0.add(bucket, windowStart: windowStart) }
     }
 
     // MARK: Refreshing
@@ -218,8 +219,9 @@ public struct RollingFigures: Sendable {
                 // In place: a copy of the entry would copy its sketch at the first change (4 KB per written bucket).
                 // One that fails is left as it is: its version is summed again (`reload` clears it first).
                 let histograms = !countsOnly.contains(length)
-                guard entries[length, default: [:]][version.endpoint, default: [:]][version.version, default: Entry(histograms: histograms)]
-                    .rewrite(before, as: bucket, windowStart: oldEnd - length) else {
+                let rewritten = entries[length, default: [:]][version.endpoint, default: Versions()]
+                    .update(version.version, making: { Entry(histograms: histograms) }) { $0.rewrite(before, as: bucket, windowStart: oldEnd - length) }
+                guard rewritten == true else {
                     lost.insert(version)
                     break
                 }
@@ -231,11 +233,11 @@ public struct RollingFigures: Sendable {
             for bucket in moves.left[length] ?? [] where Self.overlaps(bucket, start: oldStart, end: oldEnd) {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
                 guard !lost.contains(version) else { continue }
-                if entries[length]?[bucket.endpoint]?[bucket.version]?.remove(bucket, windowStart: oldStart) != true { lost.insert(version) }
+                if entries[length]?[bucket.endpoint]?.update(bucket.version, { $0.remove(bucket, windowStart: oldStart) }) != true { lost.insert(version) }
             }
             for bucket in moves.straddling[length] ?? [] where bucket.start < oldEnd && bucket.start >= oldStart && bucket.start + bucket.width > newStart {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
-                if lost.contains(version) || entries[length]?[bucket.endpoint]?[bucket.version]?.straddle(bucket) == nil { lost.insert(version) }
+                if lost.contains(version) || entries[length]?[bucket.endpoint]?.update(bucket.version, { $0.straddle(bucket) }) == nil { lost.insert(version) }
             }
             for bucket in moves.entering where bucket.start + bucket.width > newStart {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
@@ -285,7 +287,7 @@ public struct RollingFigures: Sendable {
         each(length: length, of: names) { versions, _ in
             var counts = LiveFigures(windowSeconds: length)
             var shown = false, hasEmpty = false
-            for entry in versions.values {
+            for entry in versions.entries {
                 guard !entry.isEmpty else { hasEmpty = true; continue }
                 shown = true
                 counts.requests += entry.sums.counts.requests
@@ -305,7 +307,7 @@ public struct RollingFigures: Sendable {
         each(length: length, of: names) { versions, window in
             var inside: Int64 = 0, partial = 0.0
             var shown = false, hasEmpty = false
-            for entry in versions.values {
+            for entry in versions.entries {
                 guard !entry.isEmpty else { hasEmpty = true; continue }
                 shown = true
                 inside += entry.inside.requests
@@ -332,7 +334,7 @@ public struct RollingFigures: Sendable {
     /// which also says whether one of them is empty; a version none of whose buckets overlaps the window any
     /// more is then dropped, for every endpoint kept, named or not.
     private mutating func each<T>(length: Int64, of names: [String],
-                                  _ make: (inout [String: Entry], LiveWindow) -> (T?, hasEmpty: Bool)) -> [T?] {
+                                  _ make: (inout Versions, LiveWindow) -> (T?, hasEmpty: Bool)) -> [T?] {
         // Taken out while read, and changed in place (percentiles kept), so that no endpoint's table is copied.
         guard let end, var byEndpoint = entries.removeValue(forKey: length) else { return Array(repeating: nil, count: names.count) }
         let window = LiveWindow(start: end - length, end: end)
@@ -348,13 +350,13 @@ public struct RollingFigures: Sendable {
         // Endpoints kept but not named (gone from the catalog): looked at only to drop what emptied.
         if found < byEndpoint.count {
             let named = Set(names)
-            for (endpoint, versions) in byEndpoint where !named.contains(endpoint) && versions.values.contains(where: \.isEmpty) {
+            for (endpoint, versions) in byEndpoint where !named.contains(endpoint) && versions.hasEmpty {
                 emptied.append(endpoint)
             }
         }
         for endpoint in emptied {
-            let kept = byEndpoint[endpoint]?.filter { !$0.value.isEmpty } ?? [:]
-            byEndpoint[endpoint] = kept.isEmpty ? nil : kept
+            byEndpoint[endpoint]?.removeEmpty()
+            if byEndpoint[endpoint]?.isEmpty == true { byEndpoint[endpoint] = nil }
         }
         entries[length] = byEndpoint
         return result
@@ -362,26 +364,27 @@ public struct RollingFigures: Sendable {
 
     /// One endpoint's figures from its versions' entries (nil when none has a bucket in the window), and
     /// whether one of them is empty; each entry's percentiles are kept until its sums change.
-    private static func figures(of versions: inout [String: Entry], window: LiveWindow, histograms: Bool) -> (EndpointFigures?, Bool) {
+    private static func figures(of versions: inout Versions, window: LiveWindow, histograms: Bool) -> (EndpointFigures?, Bool) {
         // One version (most endpoints): the endpoint's figures are its version's, with no sketch merged again
         // and no table of versions grown entry by entry.
-        if versions.count == 1, let index = versions.indices.first {
-            guard !versions.values[index].isEmpty else { return (nil, true) }
-            return (EndpointFigures(only: versions.keys[index], figures: versions.values[index].figures(window).figures), false)
+        if versions.count == 1 {
+            var only: (EndpointFigures?, Bool) = (nil, true)
+            versions.updateEach { version, entry in
+                if !entry.isEmpty { only = (EndpointFigures(only: version, figures: entry.figures(window).figures), false) }
+            }
+            return only
         }
         var figures = [String: LiveFigures](minimumCapacity: versions.count)
         var partial = LiveFigures.Rates()
         var hasEmpty = false
-        var index = versions.startIndex
-        while index != versions.endIndex {
-            defer { versions.formIndex(after: &index) }
-            if versions.values[index].isEmpty {
+        // In place: a copy of the entry would retain each of its sketches.
+        versions.updateEach { version, entry in
+            guard !entry.isEmpty else {
                 hasEmpty = true
-                continue
+                return
             }
-            // In place: a copy of the entry would retain each of its sketches.
-            let (versionFigures, rates) = versions.values[index].figures(window)
-            figures[versions.keys[index]] = versionFigures
+            let (versionFigures, rates) = entry.figures(window)
+            figures[version] = versionFigures
             partial.requests += rates.requests
             partial.cost += rates.cost
             partial.pingCost += rates.pingCost
@@ -391,7 +394,7 @@ public struct RollingFigures: Sendable {
         if figures.count == 1, let only = figures.first { return (EndpointFigures(only: only.key, figures: only.value), hasEmpty) }
         var total = LiveFigures.Sums(histograms: histograms)
         var inside = LiveFigures.Amounts()
-        for entry in versions.values where !entry.isEmpty {
+        for entry in versions.entries where !entry.isEmpty {
             total.add(entry.sums)
             inside.add(entry.inside)
         }
