@@ -53,7 +53,8 @@ public struct StoredBucket: Sendable {
 
 /// An endpoint's live figures over one window: in total and per version.
 public struct EndpointFigures: Equatable, Sendable, Codable {
-    public var total: LiveFigures
+    /// Set only when made: with one version, it is that version's figures too (`only`).
+    public private(set) var total: LiveFigures
     /// By version id, for the versions with buckets in the window.
     public var versions: [String: LiveFigures] {
         get { only.map { [$0: total] } ?? others }
