@@ -177,6 +177,7 @@ struct TUIFrameBenchmark: ParsableCommand {
                 bucket.requests = Int64.random(in: 1...10, using: &random)
                 for _ in 0..<bucket.requests { bucket.latency.record(microseconds: UInt64.random(in: 2_000...400_000, using: &random)) }
                 bucket.costMicros = bucket.requests * 3
+                bucket.maxInFlight = Int64.random(in: 1...4, using: &random)
                 let name = Self.name(Int.random(in: 0..<size, using: &random))
                 flush[MetricBucket.Key(endpoint: name, version: "m@v1", start: seconds / 10 * 10, width: 10)] = bucket
             }
@@ -353,6 +354,8 @@ struct TUIFrameBenchmark: ParsableCommand {
             bucket.errors = Int64.random(in: 0...1, using: &random)
             for _ in 0..<bucket.requests { bucket.latency.record(microseconds: UInt64.random(in: 2_000...400_000, using: &random)) }
             bucket.costMicros = bucket.requests * 3
+            // As the recorder writes them: every bucket with requests has had one in flight at least.
+            bucket.maxInFlight = Int64.random(in: 1...4, using: &random)
             return bucket
         }
         try registry.seedBuckets(endpoints: (0..<count).map(Self.name), version: "m@v1", end: nowSeconds + 10, steps: 30, width: 10,

@@ -6,26 +6,29 @@ extension Registry {
     /// in one transaction and one INSERT … SELECT, each a copy of one of `prototypes` (picked by a fixed hash of
     /// the endpoint's index and the step, so the same fleet comes out at every run). For benchmarks at 100,000
     /// endpoints (3 million buckets), where writing bucket by bucket through `merge` would take most of the run;
-    /// the rows are those `merge` writes (the histogram as encoded, its percentiles, the counts and cost).
+    /// the rows are those `merge` writes (the histogram as encoded, its percentiles, the counts, the maximum in flight and
+    /// the cost).
     public func seedBuckets(endpoints: [String], version: String, end: Int64, steps: Int, width: Int64, prototypes: [MetricBucket]) throws {
         guard !endpoints.isEmpty, steps > 0, !prototypes.isEmpty else { return }
         try write { db in
             try db.execute(sql: """
                 CREATE TEMP TABLE seed_prototypes (i INTEGER PRIMARY KEY, requests INTEGER, errors INTEGER, latency_hist BLOB,
-                                                   p50_ms REAL, p95_ms REAL, p99_ms REAL, cost_micros INTEGER)
+                                                   p50_ms REAL, p95_ms REAL, p99_ms REAL, cost_micros INTEGER,
+                                                   max_in_flight INTEGER)
                 """)
             defer { try? db.execute(sql: "DROP TABLE temp.seed_prototypes") }
-            let insert = try db.makeStatement(sql: "INSERT INTO temp.seed_prototypes VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            let insert = try db.makeStatement(sql: "INSERT INTO temp.seed_prototypes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
             for (index, bucket) in prototypes.enumerated() {
                 try insert.execute(arguments: [index, bucket.requests, bucket.errors, bucket.latency.encoded(),
                                                bucket.latency.milliseconds(atPercentile: 50), bucket.latency.milliseconds(atPercentile: 95),
-                                               bucket.latency.milliseconds(atPercentile: 99), bucket.costMicros])
+                                               bucket.latency.milliseconds(atPercentile: 99), bucket.costMicros, bucket.maxInFlight])
             }
             try db.execute(sql: """
                 WITH RECURSIVE step(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM step WHERE n + 1 < :steps)
-                INSERT INTO metric_buckets (endpoint, version_id, start, width_s, requests, errors, latency_hist, p50_ms, p95_ms, p99_ms, cost_micros)
+                INSERT INTO metric_buckets (endpoint, version_id, start, width_s, requests, errors, latency_hist, p50_ms, p95_ms, p99_ms, cost_micros,
+                                            max_in_flight)
                 SELECT e.value, :version, :end - (step.n + 1) * :width, :width, p.requests, p.errors, p.latency_hist, p.p50_ms, p.p95_ms,
-                       p.p99_ms, p.cost_micros
+                       p.p99_ms, p.cost_micros, p.max_in_flight
                 FROM json_each(:endpoints) AS e, step
                 JOIN temp.seed_prototypes p ON p.i = (e.key * 7919 + step.n * 104729) % :count
                 ORDER BY e.value, step.n
