@@ -218,8 +218,9 @@ public struct LiveFigures: Equatable, Sendable, Codable {
     }
 
     /// Buckets summed whole: counts, costs and merged sketches, with no window. Buckets can be taken out
-    /// again (`subtract`), exactly, except where a maximum or a sketch's schema would have to go back down:
-    /// then `subtract` says so and the caller sums again from the buckets.
+    /// again (`subtract`), exactly, except where a sketch's schema would have to go back down: then `subtract`
+    /// says so and the caller sums again from the buckets. The maximum in flight of what is left is the
+    /// caller's to give (`RollingFigures.InFlightTally`).
     struct Sums: Sendable {
         /// The counts and costs alone: 88 bytes where a `LiveFigures` is 264, and the dashboard keeps a sum
         /// per endpoint version and window (30,000 at 10,000 endpoints).
@@ -239,7 +240,7 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             }
 
             /// Adds `other`'s counts (`sign` -1: takes them out); the maximum in flight is the larger one's when
-            /// adding, and left as it is when taking out (`subtract` refuses a bucket that held it).
+            /// adding, and left as it is when taking out (`subtract` sets it).
             mutating func add(_ other: Counts, sign: Int64 = 1) {
                 requests += sign * other.requests
                 errors += sign * other.errors
@@ -292,11 +293,12 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             if let blob = bucket.probeLatency, bucket.probes > 0 { try probeLatency.add(encoded: blob) }
         }
 
-        /// Takes `bucket` (added before, as it was then) back out. False, with the sums left unusable, when
-        /// that cannot be exact: the bucket held the maximum in flight, or a sketch coarser than the finest.
-        mutating func subtract(_ bucket: StoredBucket) -> Bool {
-            if bucket.maxInFlight > 0, bucket.maxInFlight >= counts.maxInFlight { return false }
+        /// Takes `bucket` (added before, as it was then) back out, `maxInFlight` being the largest maximum in
+        /// flight of the buckets left. False, with the sums left unusable, when that cannot be exact: a sketch
+        /// coarser than the finest.
+        mutating func subtract(_ bucket: StoredBucket, maxInFlight: Int64) -> Bool {
             counts.add(Counts(bucket), sign: -1)
+            counts.maxInFlight = maxInFlight
             guard histograms else { return true }
             func out(_ blob: Data?, _ n: Int64, _ pairs: inout LatencyPairs) -> Bool {
                 guard let blob, n > 0 else { return true }

@@ -15,10 +15,11 @@ import Foundation
 ///   its buckets;
 /// - the buckets that left a window, entered it, or came to straddle its start as it moved.
 ///
-/// A sum that cannot be taken from exactly (the bucket with the maximum in flight left, or a sketch coarser
-/// than the finest) is summed again from the buckets too. The figures themselves are made by
-/// `LiveFigures.Builder.figures`, the one computation behind every view, so they are those a full read of
-/// the window gives: `RollingFiguresTests` checks that after every step of random writes and refreshes.
+/// A sum that cannot be taken from exactly (a sketch coarser than the finest) is summed again from the buckets
+/// too; the maximum in flight is kept exactly by a tally of the buckets' maxima (`InFlightTally`). The figures
+/// themselves are made by `LiveFigures.Builder.figures`, the one computation behind every view, so they are
+/// those a full read of the window gives: `RollingFiguresTests` checks that after every step of random writes
+/// and refreshes.
 public struct RollingFigures: Sendable {
     /// Buckets that start this close to the end of the last refresh are kept whole, so that one written
     /// again can be taken out as it was.
@@ -41,6 +42,7 @@ public struct RollingFigures: Sendable {
         var inside = LiveFigures.Amounts()
         var straddlers: [Straddler] = []
         var percentiles: LiveFigures.Sums.Percentiles?
+        var inFlight = InFlightTally()
         /// How many buckets it holds: a version is shown while one of its buckets overlaps the window.
         var buckets = 0
 
