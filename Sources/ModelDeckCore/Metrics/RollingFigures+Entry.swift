@@ -8,7 +8,7 @@ extension RollingFigures.Entry {
         percentiles = nil
         buckets += 1
         if bucket.start < windowStart {
-            straddlers.append(.init(start: bucket.start, width: bucket.width, amounts: RollingFigures.amounts(bucket)))
+            straddlers.append(.init(bucket, histograms: sums.histograms))
         } else {
             inside.add(bucket)
         }
@@ -16,15 +16,36 @@ extension RollingFigures.Entry {
 
     /// Takes out a bucket added before (as it was then). False when that cannot be exact.
     mutating func remove(_ bucket: StoredBucket, windowStart: Int64) -> Bool {
-        guard buckets > 0, inFlight.remove(bucket.maxInFlight), sums.subtract(bucket, maxInFlight: inFlight.maximum) else { return false }
-        percentiles = nil
-        buckets -= 1
+        guard subtract(bucket) else { return false }
         if bucket.start < windowStart {
             guard let index = straddlers.firstIndex(where: { $0.start == bucket.start && $0.width == bucket.width }) else { return false }
             straddlers.remove(at: index)
         } else {
             inside.subtract(bucket)
         }
+        return true
+    }
+
+    /// Takes out the straddlers that end by `end` (they left the window), as they were kept. False when that
+    /// cannot be exact.
+    mutating func removeStraddlers(endingBy end: Int64) -> Bool {
+        var index = straddlers.startIndex
+        while index < straddlers.endIndex {
+            guard straddlers[index].end <= end else {
+                index += 1
+                continue
+            }
+            guard subtract(straddlers[index].bucket) else { return false }
+            straddlers.remove(at: index)
+        }
+        return true
+    }
+
+    /// Takes `bucket`'s counts, costs, sketches and maximum out of the sums.
+    private mutating func subtract(_ bucket: StoredBucket) -> Bool {
+        guard buckets > 0, inFlight.remove(bucket.maxInFlight), sums.subtract(bucket, maxInFlight: inFlight.maximum) else { return false }
+        percentiles = nil
+        buckets -= 1
         return true
     }
 
@@ -36,10 +57,11 @@ extension RollingFigures.Entry {
         return true
     }
 
-    /// A bucket counted whole that now straddles the window's start: its amounts are counted pro rata from now on.
+    /// A bucket counted whole that now straddles the window's start: its amounts are counted pro rata from now
+    /// on. `bucket` is as it was added, with its sketches when the window has them (it leaves as kept).
     mutating func straddle(_ bucket: StoredBucket) {
         inside.subtract(bucket)
-        straddlers.append(.init(start: bucket.start, width: bucket.width, amounts: RollingFigures.amounts(bucket)))
+        straddlers.append(.init(bucket, histograms: sums.histograms))
     }
 
     /// Its figures over `window`, and its straddlers' amounts pro rata (what its endpoint's total adds up);

@@ -20,8 +20,9 @@ extension RollingFigures {
         public var sequence: Int64 = 0
         /// Buckets starting in `Reads.entering`.
         public var entering: [StoredBucket] = []
-        /// Per window length: the buckets that ended in (from, to] (left), and those that started in [from, to)
-        /// and still overlap (now straddle the start).
+        /// Per window length: the buckets that started at or after `from` and ended by `to` (they left without
+        /// straddling the start: those that straddled it leave as kept), and those that started in [from, to) and
+        /// still overlap (now straddle the start), with their sketches where the window has them.
         public var left: [Int64: [StoredBucket]] = [:]
         public var straddling: [Int64: [StoredBucket]] = [:]
         /// Buckets starting in `Reads.leavingProjection` (their costs only).

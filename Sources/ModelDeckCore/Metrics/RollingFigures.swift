@@ -13,7 +13,9 @@ import Foundation
 ///   `youngSeconds` (kept here: the recorder writes only those); a bucket written again further back (a
 ///   platform's collector revising its figures, the rollup) makes its endpoint version be summed again from
 ///   its buckets;
-/// - the buckets that left a window, entered it, or came to straddle its start as it moved.
+/// - the buckets that entered a window or came to straddle its start as it moved. A straddler is kept as it
+///   was added and leaves as kept; only a bucket that left without straddling first (a refresh that moved by
+///   its width or more) is read.
 ///
 /// A sum that cannot be taken from exactly (a sketch coarser than the finest) is summed again from the buckets
 /// too; the maximum in flight is kept exactly by a tally of the buckets' maxima (`InFlightTally`). The figures
@@ -30,10 +32,20 @@ public struct RollingFigures: Sendable {
         public var version: String
     }
 
+    /// A bucket that starts before its window: its amounts count pro rata, and it is kept as it was added
+    /// (without its sketches in a counts-only window) so that it leaves without being read again.
     struct Straddler: Sendable {
-        var start: Int64
-        var width: Int64
+        var bucket: StoredBucket
         var amounts: LiveFigures.Amounts
+        var start: Int64 { bucket.start }
+        var width: Int64 { bucket.width }
+        var end: Int64 { bucket.start + bucket.width }
+
+        init(_ bucket: StoredBucket, histograms: Bool) {
+            self.bucket = bucket
+            if !histograms { (self.bucket.latency, self.bucket.coldLatency, self.bucket.probeLatency) = (nil, nil, nil) }
+            amounts = RollingFigures.amounts(bucket)
+        }
     }
 
     /// One endpoint version over one window.
@@ -63,6 +75,10 @@ public struct RollingFigures: Sendable {
     /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`), by start: a refresh
     /// ages out and reaches whole starts, without going through every young bucket.
     private var young: [Int64: [MetricBucket.Key: StoredBucket]] = [:]
+    /// Per window length, the endpoint versions with a straddler, by the straddler's end: when the window's start
+    /// passes that end, the straddler leaves as kept, not read again. Entries removed since (`reload`) may
+    /// still be listed: they are skipped.
+    private var straddling: [Int64: [Int64: [VersionKey]]] = [:]
     /// Today's cost and the month's projection per endpoint version, and the sparkline's minutes, kept the same way.
     public internal(set) var cost = RollingCost()
     public internal(set) var sparkline = RollingSparkline()
@@ -103,6 +119,7 @@ public struct RollingFigures: Sendable {
     mutating func reset(now: Int64, sequence: Int64) {
         entries = [:]
         young = [:]
+        straddling = [:]
         end = now
         self.sequence = sequence
     }
@@ -134,6 +151,12 @@ public struct RollingFigures: Sendable {
         let histograms = !countsOnly.contains(length)
         try entries[length, default: [:]][bucket.endpoint, default: Versions()]
             .update(bucket.version, making: { Entry(histograms: histograms) }) { try $0.add(bucket, windowStart: windowStart) }
+        if bucket.start < windowStart { straddles(bucket, length: length) }
+    }
+
+    private mutating func straddles(_ bucket: StoredBucket, length: Int64) {
+        straddling[length, default: [:]][bucket.start + bucket.width, default: []]
+            .append(VersionKey(endpoint: bucket.endpoint, version: bucket.version))
     }
 
     // MARK: Refreshing
@@ -184,6 +207,14 @@ public struct RollingFigures: Sendable {
         // The windows move: buckets leave, come to straddle the start, or enter at the end.
         for length in lengths {
             let (oldStart, newStart) = (oldEnd - length, now - length)
+            // The straddlers that left, as kept; then the buckets that left without straddling the start first.
+            for end in straddling[length]?.keys.filter({ $0 <= newStart }) ?? [] {
+                for version in straddling[length]?.removeValue(forKey: end) ?? [] where !lost.contains(version) {
+                    if entries[length]?[version.endpoint]?.update(version.version, { $0.removeStraddlers(endingBy: newStart) }) == false {
+                        lost.insert(version)
+                    }
+                }
+            }
             for bucket in moves.left[length] ?? [] where Self.overlaps(bucket, start: oldStart, end: oldEnd) {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
                 guard !lost.contains(version) else { continue }
@@ -191,7 +222,11 @@ public struct RollingFigures: Sendable {
             }
             for bucket in moves.straddling[length] ?? [] where bucket.start < oldEnd && bucket.start >= oldStart && bucket.start + bucket.width > newStart {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
-                if lost.contains(version) || entries[length]?[bucket.endpoint]?.update(bucket.version, { $0.straddle(bucket) }) == nil { lost.insert(version) }
+                if lost.contains(version) || entries[length]?[bucket.endpoint]?.update(bucket.version, { $0.straddle(bucket) }) == nil {
+                    lost.insert(version)
+                } else {
+                    straddles(bucket, length: length)
+                }
             }
             for bucket in moves.entering where bucket.start + bucket.width > newStart {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)

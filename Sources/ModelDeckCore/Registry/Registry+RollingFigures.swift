@@ -35,16 +35,17 @@ extension RollingFigures {
         moves.entering = try buckets("start >= ? AND start < ?", [reads.entering.lowerBound, reads.entering.upperBound])
         let widths = try MetricRollup.widths(db, below: Int64.max)
         // When the windows cross a bucket edge, these are a bucket per endpoint version and window (issue #20: the
-        // refreshes that took 0.25-0.33 s). Only a bucket leaving a window with latency needs its sketch (to take
-        // it out); one leaving a counts-only window, or coming to straddle a start, changes counts and costs.
+        // refreshes that took 0.25-0.33 s). A bucket coming to straddle a start is kept as it was added (its
+        // sketches only where the window has them) and leaves as kept: what is read of the buckets that left is
+        // only those that never straddled (a refresh that moved by a bucket's width or more).
         for (length, from, to) in reads.starts where to > from {
+            let histograms = !countsOnly.contains(length)
             var left: [StoredBucket] = []
-            for width in widths {
-                left += try buckets("width_s = ? AND start > ? AND start <= ?", [width, from - width, to - width],
-                                    histograms: !countsOnly.contains(length))
+            for width in widths where to - width >= from {
+                left += try buckets("width_s = ? AND start >= ? AND start <= ?", [width, from, to - width], histograms: histograms)
             }
             moves.left[length] = left
-            moves.straddling[length] = try buckets("start >= ? AND start < ?", [from, to], histograms: false)
+            moves.straddling[length] = try buckets("start >= ? AND start < ?", [from, to], histograms: histograms)
         }
         if !reads.leavingProjection.isEmpty {
             let rows = try Row.fetchCursor(db, sql: """
