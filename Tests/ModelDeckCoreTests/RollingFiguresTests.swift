@@ -101,7 +101,13 @@ struct RollingFiguresTests {
             if Int.random(in: 0..<20, using: &random) == 0 {  // the daemon's rollup: buckets merged and deleted
                 try registry.rollUpMetrics(now: Date(timeIntervalSince1970: TimeInterval(now)))
             }
-            now += Int.random(in: 0..<25, using: &random) == 0 ? 400 : Int64.random(in: 0...7, using: &random)
+            // Mostly a second or a few; sometimes by a bucket's width or more (buckets leave without
+            // straddling first, several straddlers end at once), or past the windows (a full read).
+            switch Int.random(in: 0..<25, using: &random) {
+            case 0: now += 400
+            case 1, 2: now += Int64.random(in: 10...29, using: &random)
+            default: now += Int64.random(in: 0...7, using: &random)
+            }
 
             if rolling.reads(now: now) != nil { steps += 1 }
             try registry.read { db in try rolling.refresh(db, now: now) }
@@ -237,6 +243,54 @@ struct RollingFiguresTests {
         #expect(rereads.figures.isEmpty, "both maxima's buckets left and one was written again: nothing to read again")
         #expect(rolling.figures(length: 60)["a"]?.total.maxInFlight == 3)
         #expect(try fresh(buckets, now: 1_030) == 3)
+    }
+
+    /// A bucket that came to straddle the window's start leaves as it was kept when the start passes its end,
+    /// sketch and maximum included: nothing is read, and nothing is summed again.
+    @Test func aStraddlerLeavesAsKeptWithoutARead() throws {
+        func bucket(_ start: Int64, _ maxInFlight: Int64, _ latencies: [UInt64]) -> StoredBucket {
+            var sketch = LatencyHistogram()
+            for value in latencies { sketch.record(microseconds: value) }
+            return StoredBucket(endpoint: "a", version: "a@v1", start: start, width: 10, requests: Int64(latencies.count),
+                                maxInFlight: maxInFlight, latency: sketch.encoded())
+        }
+        func fresh(_ buckets: [StoredBucket], now: Int64) throws -> LiveFigures? {
+            var rolling = RollingFigures(lengths: [60])
+            try rolling.load(buckets, now: now, sequence: 0)
+            return rolling.figures(length: 60)["a"]?.total
+        }
+        /// The kept figures are a fresh load's, up to the last bits of a rate.
+        func expectAFreshLoad(_ rolling: inout RollingFigures, _ buckets: [StoredBucket], now: Int64) throws {
+            let kept = try #require(rolling.figures(length: 60)["a"]?.total), expected = try #require(try fresh(buckets, now: now))
+            #expect(Self.disagreement(kept, expected) == nil, "at \(now)")
+        }
+        // Window 945-1005: 940-950 straddles its start, with the slowest request and the largest maximum.
+        var buckets = [bucket(940, 9, [900_000, 2_000]), bucket(950, 2, [3_000]), bucket(990, 3, [4_000, 5_000]), bucket(1_000, 1, [6_000])]
+        var rolling = RollingFigures(lengths: [60])
+        try rolling.load(buckets, now: 1_005, sequence: 1)
+        #expect(rolling.figures(length: 60)["a"]?.total.maxInFlight == 9)
+        try expectAFreshLoad(&rolling, buckets, now: 1_005)
+
+        // Window 952-1012: 940-950 left (not read: `left` is empty), 950-960 now straddles, 1010-1020 entered.
+        var moves = RollingFigures.Moves()
+        moves.sequence = 2
+        moves.straddling[60] = [buckets[1]]
+        moves.entering = [bucket(1_010, 0, [])]
+        buckets = Array(buckets.dropFirst()) + moves.entering
+        var rereads = rolling.refresh(moves, now: 1_012)
+        #expect(rereads.figures.isEmpty, "the straddler left as kept")
+        #expect(rolling.figures(length: 60)["a"]?.total.maxInFlight == 3)
+        #expect(rolling.figures(length: 60)["a"]?.total.p99Milliseconds ?? 1_000 < 100, "the slow request left with its straddler")
+        try expectAFreshLoad(&rolling, buckets, now: 1_012)
+
+        // Window 965-1025: 950-960, the new straddler, leaves as kept too.
+        moves = RollingFigures.Moves()
+        moves.sequence = 3
+        moves.entering = [bucket(1_020, 0, [])]
+        buckets = Array(buckets.dropFirst()) + moves.entering
+        rereads = rolling.refresh(moves, now: 1_025)
+        #expect(rereads.figures.isEmpty)
+        try expectAFreshLoad(&rolling, buckets, now: 1_025)
     }
 
     @Test func theTallyOfMaximaGivesTheLargestLeft() {

@@ -14,15 +14,12 @@ extension RollingFigures.Entry {
         }
     }
 
-    /// Takes out a bucket added before (as it was then). False when that cannot be exact.
+    /// Takes out a bucket added before (as it was then) that lies inside the window starting at `windowStart`.
+    /// False when that cannot be exact. A straddler never comes here: it leaves as kept (`removeStraddlers`),
+    /// and one written again is older than the young buckets, so its version is summed again.
     mutating func remove(_ bucket: StoredBucket, windowStart: Int64) -> Bool {
-        guard subtract(bucket) else { return false }
-        if bucket.start < windowStart {
-            guard let index = straddlers.firstIndex(where: { $0.start == bucket.start && $0.width == bucket.width }) else { return false }
-            straddlers.remove(at: index)
-        } else {
-            inside.subtract(bucket)
-        }
+        guard bucket.start >= windowStart, subtract(bucket) else { return false }
+        inside.subtract(bucket)
         return true
     }
 

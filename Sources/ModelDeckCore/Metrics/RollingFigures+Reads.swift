@@ -7,7 +7,7 @@ extension RollingFigures {
         public var after: Int64
         /// Buckets starting in `entering` (the windows' common end moved over them).
         public var entering: Range<Int64>
-        /// Per window length, its start before and after: buckets whose end or start lies between.
+        /// Per window length, its start before and after: buckets that start between (`Moves.left`, `straddling`).
         public var starts: [(length: Int64, from: Int64, to: Int64)]
         /// Buckets starting here left the cost projection's window (`CostBurn.Bounds`).
         public var leavingProjection: Range<Int64>

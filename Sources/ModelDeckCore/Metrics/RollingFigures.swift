@@ -76,8 +76,9 @@ public struct RollingFigures: Sendable {
     /// ages out and reaches whole starts, without going through every young bucket.
     private var young: [Int64: [MetricBucket.Key: StoredBucket]] = [:]
     /// Per window length, the endpoint versions with a straddler, by the straddler's end: when the window's start
-    /// passes that end, the straddler leaves as kept, not read again. Entries removed since (`reload`) may
-    /// still be listed: they are skipped.
+    /// passes that end, the straddler leaves as kept, not read again. A version may be listed twice, or after
+    /// its entry was made again (`reload`) or dropped (`removeEmpty`): taking out what ended by the start
+    /// twice takes nothing the second time, and a version with no entry is passed over.
     private var straddling: [Int64: [Int64: [VersionKey]]] = [:]
     /// Today's cost and the month's projection per endpoint version, and the sparkline's minutes, kept the same way.
     public internal(set) var cost = RollingCost()
