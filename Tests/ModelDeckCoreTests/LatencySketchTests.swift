@@ -33,6 +33,9 @@ struct LatencySketchTests {
             worst = max(worst, error)
             #expect(error <= allowed, "\(name): p\(p) is \(estimate) µs, exact \(truth) µs (error \(error), schema \(stored.schema))")
         }
+        // All of them from one walk of the bins, asked in another order (the dashboard's p50, p95 and p99).
+        let reversed = Array(percentiles.reversed())
+        #expect(stored.milliseconds(atPercentiles: reversed) == reversed.map { stored.milliseconds(atPercentile: $0) }, "\(name): in one walk")
         return worst
     }
 

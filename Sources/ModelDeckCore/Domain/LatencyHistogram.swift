@@ -149,15 +149,34 @@ public struct LatencyHistogram: Sendable {
     /// The latency at `percentile` (0–100) in milliseconds — the request of rank ⌈p/100 · count⌉ — within
     /// the schema's relative accuracy; nil when nothing was recorded.
     public func milliseconds(atPercentile percentile: Double) -> Double? {
-        guard count > 0 else { return nil }
-        let rank = min(count, max(1, UInt64((min(100, max(0, percentile)) * Double(count) / 100).rounded(.up))))
+        milliseconds(atPercentiles: [percentile])[0]
+    }
+
+    /// `milliseconds(atPercentile:)` of each of `percentiles`, in any order, from one walk of the bins: the
+    /// dashboard makes p50, p95 and p99 of every five-minute sketch its sums changed (all 10,000 of them at a
+    /// bucket edge, issue #20), and three walks went over most bins two or three times.
+    public func milliseconds(atPercentiles percentiles: [Double]) -> [Double?] {
+        guard count > 0 else { return percentiles.map { _ in nil } }
+        let ranks = percentiles.map { min(count, max(1, UInt64((min(100, max(0, $0)) * Double(count) / 100).rounded(.up)))) }
+        let order = ranks.indices.sorted { ranks[$0] < ranks[$1] }
+        var results = [Double?](repeating: nil, count: ranks.count)
+        var next = 0
+        /// Gives `value` to every rank reached by `seen`; true when none is left.
+        func reach(_ seen: UInt64, _ value: @autoclosure () -> Double) -> Bool {
+            while next < order.count, seen >= ranks[order[next]] {
+                results[order[next]] = value()
+                next += 1
+            }
+            return next == order.count
+        }
         var seen = zeroCount
-        if seen >= rank { return 0 }
+        if reach(seen, 0) { return results }
         for (position, n) in bins.enumerated() where n > 0 {
             seen += n
-            if seen >= rank { return representative(offset + position) / 1_000 }
+            if reach(seen, representative(offset + position) / 1_000) { return results }
         }
-        return bins.isEmpty ? 0 : representative(offset + bins.count - 1) / 1_000
+        _ = reach(count, bins.isEmpty ? 0 : representative(offset + bins.count - 1) / 1_000)
+        return results
     }
 
     /// The mean latency in milliseconds, from the bins' answers (within α); nil when empty.

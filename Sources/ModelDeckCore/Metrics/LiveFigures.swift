@@ -322,14 +322,13 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         }
 
         func percentiles() -> Percentiles {
-            let p99 = latency.milliseconds(atPercentile: 99)
+            let all = latency.milliseconds(atPercentiles: [50, 95, 99]), probe = probeLatency.milliseconds(atPercentiles: [50, 99])
             // Without cold starts (and no coarser schema to bring it to) the warm requests are all of them: no
             // copy of the sketch to take nothing out of.
             let noCold = cold.count == 0 && cold.schema <= latency.schema
-            return Percentiles(p50: latency.milliseconds(atPercentile: 50), p95: latency.milliseconds(atPercentile: 95), p99: p99,
-                               warmP99: noCold ? p99 : latency.subtracting(cold).milliseconds(atPercentile: 99),
-                               coldP99: cold.milliseconds(atPercentile: 99), probeP50: probeLatency.milliseconds(atPercentile: 50),
-                               probeP99: probeLatency.milliseconds(atPercentile: 99))
+            return Percentiles(p50: all[0], p95: all[1], p99: all[2],
+                               warmP99: noCold ? all[2] : latency.subtracting(cold).milliseconds(atPercentile: 99),
+                               coldP99: cold.milliseconds(atPercentile: 99), probeP50: probe[0], probeP99: probe[1])
         }
     }
 }
