@@ -58,6 +58,22 @@ extension LatencyHistogram {
             counts = grown
         }
 
+        /// `body` on each non-zero count with its position, in order, until it returns true; false when it never
+        /// did. The stored counts are walked directly: through the subscript every bin checks which array holds
+        /// them, and the dashboard walks 10,000 sketches at every bucket edge for their percentiles (issue #20).
+        func walkNonZero(_ body: (Int, UInt64) -> Bool) -> Bool {
+            isWide ? Self.walk(wide, body) : Self.walk(narrow, body)
+        }
+
+        private static func walk<Count: FixedWidthInteger>(_ counts: [Count], _ body: (Int, UInt64) -> Bool) -> Bool {
+            counts.withUnsafeBufferPointer { buffer in
+                for position in buffer.indices where buffer[position] != 0 {
+                    if body(position, UInt64(buffer[position])) { return true }
+                }
+                return false
+            }
+        }
+
         private mutating func widen() {
             wide = narrow.map(UInt64.init)
             narrow = []

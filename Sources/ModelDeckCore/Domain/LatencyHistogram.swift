@@ -171,11 +171,11 @@ public struct LatencyHistogram: Sendable {
         }
         var seen = zeroCount
         if reach(seen, 0) { return results }
-        for (position, n) in bins.enumerated() where n > 0 {
+        let reachedAll = bins.walkNonZero { position, n in
             seen += n
-            if reach(seen, representative(offset + position) / 1_000) { return results }
+            return reach(seen, representative(offset + position) / 1_000)
         }
-        _ = reach(count, bins.isEmpty ? 0 : representative(offset + bins.count - 1) / 1_000)
+        if !reachedAll { _ = reach(count, bins.isEmpty ? 0 : representative(offset + bins.count - 1) / 1_000) }
         return results
     }
 

@@ -90,11 +90,16 @@ extension RollingFigures {
     /// empty one cost 424 bytes per endpoint and window (issue #20: 12.7 MB at 10,000 endpoints).
     /// Entries are changed in place (`update`): a copy would copy its sketch at the first change.
     struct Versions: Sendable {
-        private var list: [(version: String, entry: Entry)] = []
+        /// A struct, not a tuple: reading a tuple's version out of the array copied the whole tuple, entry and
+        /// all (a retain of each of its arrays), for every endpoint at every refresh.
+        struct Item: Sendable {
+            let version: String
+            var entry: Entry
+        }
+        private var list: [Item] = []
 
         var count: Int { list.count }
         var isEmpty: Bool { list.isEmpty }
-        var entries: some Sequence<Entry> { list.lazy.map(\.entry) }
         /// Whether one of its entries has no bucket left in the window.
         var hasEmpty: Bool { list.contains { $0.entry.isEmpty } }
 
@@ -105,13 +110,19 @@ extension RollingFigures {
                                      _ body: (inout Entry) throws -> Result) rethrows -> Result? {
             if let index = list.firstIndex(where: { $0.version == version }) { return try body(&list[index].entry) }
             guard let made = make() else { return nil }
-            list.append((version, made))
+            list.append(Item(version: version, entry: made))
             return try body(&list[list.count - 1].entry)
         }
 
-        /// `body` on each entry in order, with its version, in place.
+        /// `body` on each entry in order, with its version, in place: handing an entry out by value copies it
+        /// (a retain of each of its arrays).
         mutating func updateEach(_ body: (String, inout Entry) throws -> Void) rethrows {
             for index in list.indices { try body(list[index].version, &list[index].entry) }
+        }
+
+        /// `body` on each entry in order, in place.
+        mutating func updateEach(_ body: (inout Entry) throws -> Void) rethrows {
+            for index in list.indices { try body(&list[index].entry) }
         }
 
         mutating func remove(_ version: String) { list.removeAll { $0.version == version } }

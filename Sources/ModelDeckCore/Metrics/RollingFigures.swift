@@ -277,8 +277,8 @@ public struct RollingFigures: Sendable {
         each(length: length, of: names) { versions, _ in
             var counts = LiveFigures(windowSeconds: length)
             var shown = false, hasEmpty = false
-            for entry in versions.entries {
-                guard !entry.isEmpty else { hasEmpty = true; continue }
+            versions.updateEach { entry in
+                guard !entry.isEmpty else { hasEmpty = true; return }
                 shown = true
                 counts.requests += entry.sums.counts.requests
                 counts.coldStarts += entry.sums.counts.coldStarts
@@ -297,8 +297,8 @@ public struct RollingFigures: Sendable {
         each(length: length, of: names) { versions, window in
             var inside: Int64 = 0, partial = 0.0
             var shown = false, hasEmpty = false
-            for entry in versions.entries {
-                guard !entry.isEmpty else { hasEmpty = true; continue }
+            versions.updateEach { entry in
+                guard !entry.isEmpty else { hasEmpty = true; return }
                 shown = true
                 inside += entry.inside.requests
                 partial += entry.rates(window).requests
@@ -384,7 +384,8 @@ public struct RollingFigures: Sendable {
         if figures.count == 1, let only = figures.first { return (EndpointFigures(only: only.key, figures: only.value), hasEmpty) }
         var total = LiveFigures.Sums(histograms: histograms)
         var inside = LiveFigures.Amounts()
-        for entry in versions.entries where !entry.isEmpty {
+        versions.updateEach { entry in
+            guard !entry.isEmpty else { return }
             total.add(entry.sums)
             inside.add(entry.inside)
         }
