@@ -41,6 +41,6 @@ public struct LatencyPairs: Sendable {
     /// The latency at `percentile` (0–100) in milliseconds; nil when empty.
     public func milliseconds(atPercentile percentile: Double) -> Double? { histogram.milliseconds(atPercentile: percentile) }
 
-    /// The latencies at `percentiles` (0–100, any order), from one walk of the bins.
+    /// The latencies at `percentiles` (0–100, any order), from one walk of the bins; nil each when empty.
     public func milliseconds(atPercentiles percentiles: [Double]) -> [Double?] { histogram.milliseconds(atPercentiles: percentiles) }
 }

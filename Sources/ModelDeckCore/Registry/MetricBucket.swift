@@ -152,11 +152,11 @@ public struct MetricBucket: Equatable, Sendable {
     /// did (no stamp, `INSERT OR REPLACE`, prepared at each write), for the `bucket-writes` benchmark only.
     func store(at key: Key, _ db: Database, replacing: Bool = false) throws {
         let total = self
+        let percentiles = total.latency.milliseconds(atPercentiles: [50, 95, 99])
         var arguments: StatementArguments = [
             key.endpoint, key.version, key.start, key.width, total.requests, total.errors,
             total.coldStarts, total.warmups, total.warmupColdStarts, total.latency.encoded(),
-            total.coldLatency.encoded(), total.latency.milliseconds(atPercentile: 50),
-            total.latency.milliseconds(atPercentile: 95), total.latency.milliseconds(atPercentile: 99),
+            total.coldLatency.encoded(), percentiles[0], percentiles[1], percentiles[2],
             total.maxInFlight, total.instances, total.mbMs, total.costMicros, total.warmupCostMicros,
             total.probes, total.probeErrors, total.probeColdStarts,
             total.probes > 0 ? total.probeLatency.encoded() : nil,

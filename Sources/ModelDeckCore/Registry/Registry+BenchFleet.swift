@@ -19,9 +19,9 @@ extension Registry {
             defer { try? db.execute(sql: "DROP TABLE temp.seed_prototypes") }
             let insert = try db.makeStatement(sql: "INSERT INTO temp.seed_prototypes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
             for (index, bucket) in prototypes.enumerated() {
+                let percentiles = bucket.latency.milliseconds(atPercentiles: [50, 95, 99])
                 try insert.execute(arguments: [index, bucket.requests, bucket.errors, bucket.latency.encoded(),
-                                               bucket.latency.milliseconds(atPercentile: 50), bucket.latency.milliseconds(atPercentile: 95),
-                                               bucket.latency.milliseconds(atPercentile: 99), bucket.costMicros, bucket.maxInFlight])
+                                               percentiles[0], percentiles[1], percentiles[2], bucket.costMicros, bucket.maxInFlight])
             }
             try db.execute(sql: """
                 WITH RECURSIVE step(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM step WHERE n + 1 < :steps)
