@@ -122,7 +122,7 @@ extension RollingFigures {
 
         /// `body` on each entry in order, in place.
         mutating func updateEach(_ body: (inout Entry) throws -> Void) rethrows {
-            for index in list.indices { try body(&list[index].entry) }
+            try updateEach { _, entry in try body(&entry) }
         }
 
         mutating func remove(_ version: String) { list.removeAll { $0.version == version } }
@@ -146,10 +146,11 @@ extension RollingFigures {
 
         mutating func add(_ value: Int64) {
             guard value > 0 else { return }
-            if let index = counts.lastIndex(where: { $0.value <= value }), counts[index].value == value {
+            let index = counts.firstIndex { $0.value >= value } ?? counts.endIndex
+            if index < counts.endIndex, counts[index].value == value {
                 counts[index].count += 1
             } else {
-                counts.insert((value, 1), at: counts.firstIndex { $0.value > value } ?? counts.endIndex)
+                counts.insert((value, 1), at: index)
             }
         }
 
