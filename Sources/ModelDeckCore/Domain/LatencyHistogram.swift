@@ -149,7 +149,10 @@ public struct LatencyHistogram: Sendable {
     /// The latency at `percentile` (0–100) in milliseconds — the request of rank ⌈p/100 · count⌉ — within
     /// the schema's relative accuracy; nil when nothing was recorded.
     public func milliseconds(atPercentile percentile: Double) -> Double? {
-        milliseconds(atPercentiles: [percentile])[0]
+        // An empty sketch (most cold-start sketches, made again with every window entry's percentiles) answers
+        // without the arrays of the walk.
+        guard count > 0 else { return nil }
+        return milliseconds(atPercentiles: [percentile])[0]
     }
 
     /// `milliseconds(atPercentile:)` of each of `percentiles`, in any order, from one walk of the bins: the
