@@ -58,19 +58,28 @@ extension LatencyHistogram {
             counts = grown
         }
 
-        /// `body` on each non-zero count with its position, in order, until it returns true; false when it never
-        /// did. The stored counts are walked directly: through the subscript every bin checks which array holds
-        /// them, and the dashboard walks 10,000 sketches at every bucket edge for their percentiles (issue #20).
-        func walkNonZero(_ body: (Int, UInt64) -> Bool) -> Bool {
-            isWide ? Self.walk(wide, body) : Self.walk(narrow, body)
+        /// The first position at or after `start` where `seen` (the requests before `start`) plus the counts
+        /// from `start` on reaches `rank`, with `seen` then counting up to that position included; nil when it
+        /// never does (`seen` then counts them all). The stored counts are summed directly: through the
+        /// subscript every bin checks which array holds them, and the dashboard finds p50, p95 and p99 of
+        /// 10,000 five-minute sketches at every bucket edge (issue #20).
+        func position(reaching rank: UInt64, from start: Int, seen: inout UInt64) -> Int? {
+            isWide ? Self.position(in: wide, reaching: rank, from: start, seen: &seen)
+                   : Self.position(in: narrow, reaching: rank, from: start, seen: &seen)
         }
 
-        private static func walk<Count: FixedWidthInteger>(_ counts: [Count], _ body: (Int, UInt64) -> Bool) -> Bool {
+        private static func position<Count: FixedWidthInteger>(in counts: [Count], reaching rank: UInt64, from start: Int,
+                                                               seen: inout UInt64) -> Int? {
             counts.withUnsafeBufferPointer { buffer in
-                for position in buffer.indices where buffer[position] != 0 {
-                    if body(position, UInt64(buffer[position])) { return true }
+                var total = seen
+                defer { seen = total }
+                var position = start
+                while position < buffer.count {
+                    total += UInt64(buffer[position])
+                    if total >= rank { return position }
+                    position += 1
                 }
-                return false
+                return nil
             }
         }
 

@@ -163,22 +163,26 @@ public struct LatencyHistogram: Sendable {
         let ranks = percentiles.map { min(count, max(1, UInt64((min(100, max(0, $0)) * Double(count) / 100).rounded(.up)))) }
         let order = ranks.indices.sorted { ranks[$0] < ranks[$1] }
         var results = [Double?](repeating: nil, count: ranks.count)
-        var next = 0
-        /// Gives `value` to every rank reached by `seen`; true when none is left.
-        func reach(_ seen: UInt64, _ value: @autoclosure () -> Double) -> Bool {
-            while next < order.count, seen >= ranks[order[next]] {
-                results[order[next]] = value()
-                next += 1
+        // Ranks in increasing order, each found by carrying on from where the last stopped: a running total
+        // over the stored counts in one tight loop (`Bins.position(reaching:from:seen:)`), not a call per bin.
+        var seen = zeroCount, position = 0
+        for index in order {
+            let rank = ranks[index]
+            if rank <= zeroCount {
+                results[index] = 0
+                continue
             }
-            return next == order.count
+            if seen < rank {
+                guard let reached = bins.position(reaching: rank, from: position, seen: &seen) else {
+                    // Counts short of `count` (not from this type's operations): the highest bin answers.
+                    results[index] = bins.isEmpty ? 0 : representative(offset + bins.count - 1) / 1_000
+                    position = bins.count
+                    continue
+                }
+                position = reached + 1
+            }
+            results[index] = representative(offset + position - 1) / 1_000
         }
-        var seen = zeroCount
-        if reach(seen, 0) { return results }
-        let reachedAll = bins.walkNonZero { position, n in
-            seen += n
-            return reach(seen, representative(offset + position) / 1_000)
-        }
-        if !reachedAll { _ = reach(count, bins.isEmpty ? 0 : representative(offset + bins.count - 1) / 1_000) }
         return results
     }
 
