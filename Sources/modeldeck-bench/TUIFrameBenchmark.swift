@@ -163,8 +163,9 @@ struct TUIFrameBenchmark: ParsableCommand {
         let firstRSS = Double(residentBytes()) / 1_048_576
         var refreshTimes: [Double] = [], refreshCPU: [Double] = []
         // The refreshes whose windows' starts crossed a 10-second bucket edge (every window is a whole number of
-        // buckets long): each reads a bucket per endpoint version and window that left it or came to straddle it.
-        var edgeTimes: [Double] = [], otherTimes: [Double] = []
+        // buckets long): the straddlers that ended there leave each window. The refresh after one reads the
+        // buckets that came to straddle the starts (one per endpoint version and window): timed apart too.
+        var edgeTimes: [Double] = [], afterEdgeTimes: [Double] = [], otherTimes: [Double] = []
         var random = SplitMix64(seed: 0x20_2612)
         let written = Int((Double(size) * active).rounded())
         var later = now
@@ -187,17 +188,23 @@ struct TUIFrameBenchmark: ParsableCommand {
             data = try DashboardData.load(dashboardRegistry, now: later, rolling: &rolling)
             refreshTimes.append(watch.milliseconds)
             refreshCPU.append(Self.processCPUMilliseconds() - cpuBefore)
-            if seconds % 10 == 0 { edgeTimes.append(watch.milliseconds) } else { otherTimes.append(watch.milliseconds) }
+            switch seconds % 10 {
+            case 0: edgeTimes.append(watch.milliseconds)
+            case 1: afterEdgeTimes.append(watch.milliseconds)
+            default: otherTimes.append(watch.milliseconds)
+            }
         }
-        refreshTimes.sort(); refreshCPU.sort(); edgeTimes.sort(); otherTimes.sort()
+        refreshTimes.sort(); refreshCPU.sort(); edgeTimes.sort(); afterEdgeTimes.sort(); otherTimes.sort()
         let rollingRSS = Double(residentBytes()) / 1_048_576
         let refreshLine = String(format: "refresh  %-8d first load %.1f ms (cpu %.1f ms); steady refresh p50 %.1f ms, p99 %.1f ms (cpu p50 %.1f ms), %d refreshes with %d bucket writes before each; RSS %.0f MB",
                                  size, cold, coldCPU, percentile(refreshTimes, 50), percentile(refreshTimes, 99), percentile(refreshCPU, 50),
                                  refreshes, written, rollingRSS)
         print(refreshLine)
         if !edgeTimes.isEmpty {
-            print(String(format: "edges    %-8d %d refreshes crossed a bucket edge: median %.1f ms; the other %d: median %.1f ms",
-                         size, edgeTimes.count, percentile(edgeTimes, 50), otherTimes.count, percentile(otherTimes, 50)))
+            let after = afterEdgeTimes.isEmpty ? "" : String(format: "; the %d just after (reading what came to straddle): median %.1f ms",
+                                                            afterEdgeTimes.count, percentile(afterEdgeTimes, 50))
+            print(String(format: "edges    %-8d %d refreshes crossed a bucket edge: median %.1f ms", size, edgeTimes.count, percentile(edgeTimes, 50))
+                  + after + String(format: "; the other %d: median %.1f ms", otherTimes.count, percentile(otherTimes, 50)))
         }
         print(String(format: "memory   %-8d RSS %.0f MB with the registry open (seeded in this process unless reused), %.0f MB after the first load, %.0f MB after the refreshes",
                      size, openedRSS, firstRSS, rollingRSS))

@@ -192,6 +192,22 @@ struct LatencySketchTests {
         try rolling.add(encoded: sketch.encoded())
         try rolling.subtract(encoded: part.encoded())
         #expect(rolling == narrow)
+        // Added as a blob into 4-byte counts: the bin that passes UInt32.max widens them in the middle of a run
+        // (bins 990, 991 and 992), the rest of the run goes into the wide counts, and taking it out is exact.
+        var growing = LatencyHistogram()
+        try growing.add(encoded: narrow.encoded())
+        var run = LatencyHistogram()
+        run.record(microseconds: 19_900, count: 2)
+        run.record(microseconds: 20_000, count: 100)
+        run.record(microseconds: 20_200, count: 7)
+        try growing.add(encoded: run.encoded())
+        var expected = narrow
+        expected.add(run)
+        #expect(growing == expected)
+        #expect(growing.count == big + 5 + 109)
+        #expect(growing.count(microseconds: 19_800...20_300) == big + 109)
+        try growing.subtract(encoded: run.encoded())
+        #expect(growing == narrow)
         // Coarser schemas add neighbouring bins: two wide bins merged stay exact too.
         var coarse = doubled
         coarse.downscale()
