@@ -245,6 +245,37 @@ struct RollingFiguresTests {
         #expect(try fresh(buckets, now: 1_030) == 3)
     }
 
+    /// The rows ask for the catalog's names in its order at every refresh; their slots are looked up once and
+    /// kept. An endpoint that appears later is found the next time the same list is asked for, and one kept but
+    /// not named (gone from the catalog) is dropped once its buckets left.
+    @Test func theSameNamesFindAnEndpointThatAppearsAndAnUnnamedOneIsDroppedWhenItsBucketsLeave() throws {
+        func bucket(_ endpoint: String, _ start: Int64) -> StoredBucket {
+            StoredBucket(endpoint: endpoint, version: endpoint + "@v1", start: start, width: 10, requests: 6)
+        }
+        var rolling = RollingFigures(lengths: [60])
+        try rolling.load([bucket("a", 950), bucket("gone", 950)], now: 1_000, sequence: 1)
+        let names = ["a", "b"]
+        #expect(rolling.requestsPerSecond(length: 60, of: names) == [0.1, nil])
+        #expect(rolling.figures(length: 60, of: names).map { $0?.total.requests } == [6, nil])
+
+        // "b" appears; the same list is asked for again.
+        var moves = RollingFigures.Moves()
+        moves.sequence = 2
+        moves.entering = [bucket("b", 1_000)]
+        _ = rolling.refresh(moves, now: 1_005)
+        #expect(rolling.figures(length: 60, of: names).map { $0?.total.requests } == [6, 6])
+        #expect(Set(rolling.figures(length: 60).keys) == ["a", "b", "gone"])
+
+        // 950-960 leaves (window 960-1020): "a" and "gone" have no bucket left, named or not.
+        moves = RollingFigures.Moves()
+        moves.sequence = 3
+        moves.left[60] = [bucket("a", 950), bucket("gone", 950)]
+        _ = rolling.refresh(moves, now: 1_020)
+        #expect(rolling.figures(length: 60, of: names).map { $0?.total.requests } == [nil, 6])
+        #expect(Set(rolling.figures(length: 60).keys) == ["b"])
+        #expect(rolling.observedColdStarts(length: 60) == ["b": 0])
+    }
+
     /// A bucket that came to straddle the window's start leaves as it was kept when the start passes its end,
     /// sketch and maximum included: nothing is read, and nothing is summed again.
     @Test func aStraddlerLeavesAsKeptWithoutARead() throws {

@@ -70,16 +70,27 @@ public struct RollingFigures: Sendable {
     /// The end of the windows as of the last refresh, and the write sequence read with it.
     public private(set) var end: Int64?
     public private(set) var sequence: Int64 = 0
-    /// Per window length, per endpoint, per version.
-    private var entries: [Int64: [String: Versions]] = [:]
+    /// The endpoints kept, each at a slot until the next full load: a window's entries are an array by slot,
+    /// so that a refresh and the rows reach an endpoint's by position, not by hashing its name into a table of
+    /// 10,000 for every window at every refresh (issue #20: the look-ups were a sixth of a refresh).
+    private var slots: [String: Int] = [:]
+    private var slotNames: [String] = []
+    /// Per window (in the order of `lengths`), per slot, per version. An endpoint with no entry in a window
+    /// has no version there.
+    private var windows: [[Versions]]
+    /// Per window, whether its entries merge sketches (not `countsOnly`).
+    private let histograms: [Bool]
+    /// The slots of the names the figures were last asked for (`each`), until a slot is made or the windows
+    /// are loaded again.
+    private var named: Named?
     /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`), by start: a refresh
     /// ages out and reaches whole starts, without going through every young bucket.
     private var young: [Int64: [MetricBucket.Key: StoredBucket]] = [:]
-    /// Per window length, the endpoint versions with a straddler, by the straddler's end: when the window's start
+    /// Per window, the endpoint versions with a straddler, by the straddler's end: when the window's start
     /// passes that end, the straddler leaves as kept, not read again. A version may be listed twice, or after
     /// its entry was made again (`reload`) or dropped (`removeEmpty`): taking out what ended by the start
     /// twice takes nothing the second time, and a version with no entry is passed over.
-    private var straddling: [Int64: [Int64: [VersionKey]]] = [:]
+    private var straddling: [[Int64: [SlotVersion]]]
     /// Today's cost and the month's projection per endpoint version, and the sparkline's minutes, kept the same way.
     public internal(set) var cost = RollingCost()
     public internal(set) var sparkline = RollingSparkline()
@@ -98,6 +109,9 @@ public struct RollingFigures: Sendable {
         precondition(!lengths.isEmpty && lengths.allSatisfy { $0 > Self.youngSeconds }, "windows are longer than the young buckets")
         self.lengths = lengths.sorted()
         self.countsOnly = countsOnly
+        histograms = self.lengths.map { !countsOnly.contains($0) }
+        windows = Array(repeating: [], count: lengths.count)
+        straddling = Array(repeating: [:], count: lengths.count)
     }
 
     /// The longest window kept.
@@ -118,9 +132,12 @@ public struct RollingFigures: Sendable {
 
     /// Forgets every bucket: windows ending at `now`, as of write sequence `sequence`; `place` adds them.
     mutating func reset(now: Int64, sequence: Int64) {
-        entries = [:]
+        slots = [:]
+        slotNames = []
+        named = nil
+        windows = Array(repeating: [], count: lengths.count)
         young = [:]
-        straddling = [:]
+        straddling = Array(repeating: [:], count: lengths.count)
         end = now
         self.sequence = sequence
     }
@@ -128,7 +145,9 @@ public struct RollingFigures: Sendable {
     /// Sums one endpoint version again from `buckets` (all of its buckets that end after `now - longest`),
     /// for the versions `refresh` could not keep exactly.
     mutating func reload(_ version: VersionKey, from buckets: [StoredBucket]) throws {
-        for length in lengths { entries[length]?[version.endpoint]?.remove(version.version) }
+        if let slot = slots[version.endpoint] {
+            for window in windows.indices { windows[window][slot].remove(version.version) }
+        }
         for start in Array(young.keys) {
             young[start] = young[start]?.filter { $0.key.endpoint != version.endpoint || $0.key.version != version.version }
         }
@@ -139,25 +158,48 @@ public struct RollingFigures: Sendable {
     mutating func place(_ bucket: StoredBucket) throws {
         guard let end else { return }
         if bucket.start >= end - Self.youngSeconds { young[bucket.start, default: [:]][Self.key(bucket)] = bucket }
-        for length in lengths where Self.overlaps(bucket, start: end - length, end: end) {
-            try add(bucket, length: length, windowStart: end - length)
+        var slot: Int?
+        for (window, length) in lengths.enumerated() where Self.overlaps(bucket, start: end - length, end: end) {
+            let found = slot ?? self.slot(bucket.endpoint)
+            slot = found
+            try add(bucket, window: window, slot: found, windowStart: end - length)
         }
+    }
+
+    /// The slot of `endpoint`, made when it has none.
+    private mutating func slot(_ endpoint: String) -> Int {
+        if let slot = slots[endpoint] { return slot }
+        let slot = slotNames.count
+        slots[endpoint] = slot
+        slotNames.append(endpoint)
+        for window in windows.indices { windows[window].append(Versions()) }
+        named = nil
+        return slot
     }
 
     static func overlaps(_ bucket: StoredBucket, start: Int64, end: Int64) -> Bool {
         bucket.start < end && bucket.start + bucket.width > start
     }
 
-    private mutating func add(_ bucket: StoredBucket, length: Int64, windowStart: Int64) throws {
-        let histograms = !countsOnly.contains(length)
-        try entries[length, default: [:]][bucket.endpoint, default: Versions()]
-            .update(bucket.version, making: { Entry(histograms: histograms) }) { try $0.add(bucket, windowStart: windowStart) }
-        if bucket.start < windowStart { straddles(bucket, length: length) }
+    private mutating func add(_ bucket: StoredBucket, window: Int, slot: Int, windowStart: Int64) throws {
+        let histograms = histograms[window]
+        try windows[window][slot].update(bucket.version, making: { Entry(histograms: histograms) }) { try $0.add(bucket, windowStart: windowStart) }
+        if bucket.start < windowStart { straddles(bucket, window: window, slot: slot) }
     }
 
-    private mutating func straddles(_ bucket: StoredBucket, length: Int64) {
-        straddling[length, default: [:]][bucket.start + bucket.width, default: []]
-            .append(VersionKey(endpoint: bucket.endpoint, version: bucket.version))
+    private mutating func straddles(_ bucket: StoredBucket, window: Int, slot: Int) {
+        straddling[window][bucket.start + bucket.width, default: []].append(SlotVersion(slot: slot, version: bucket.version))
+    }
+
+    /// An endpoint version by its endpoint's slot.
+    struct SlotVersion: Sendable {
+        var slot: Int
+        var version: String
+    }
+
+    /// Whether `version` is among `lost`, without hashing it when none is (most refreshes).
+    private static func among(_ lost: Set<VersionKey>, _ version: @autoclosure () -> VersionKey) -> Bool {
+        !lost.isEmpty && lost.contains(version())
     }
 
     // MARK: Refreshing
@@ -188,16 +230,18 @@ public struct RollingFigures: Sendable {
             if let minute = sparkline.minute(ofBucketAt: bucket.start), !sparkline.rewrite(version, minute: minute, bucket: bucket) {
                 rereads.minutes.insert(MinuteKey(version: version, minute: minute))
             }
-            guard !lost.contains(version) else { continue }
-            for length in lengths where Self.overlaps(bucket, start: oldEnd - length, end: oldEnd) {
+            guard !Self.among(lost, version) else { continue }
+            var slot: Int?
+            for (window, length) in lengths.enumerated() where Self.overlaps(bucket, start: oldEnd - length, end: oldEnd) {
                 if bucket.start < youngFrom {
                     lost.insert(version)  // its old value is not kept
                     break
                 }
                 // In place: a copy of the entry would copy its sketch at the first change (4 KB per written bucket).
                 // One that fails is left as it is: its version is summed again (`reload` clears it first).
-                let histograms = !countsOnly.contains(length)
-                let rewritten = entries[length, default: [:]][version.endpoint, default: Versions()]
+                let histograms = histograms[window], found = slot ?? self.slot(version.endpoint)
+                slot = found
+                let rewritten = windows[window][found]
                     .update(version.version, making: { Entry(histograms: histograms) }) { $0.rewrite(before, as: bucket, windowStart: oldEnd - length) }
                 guard rewritten == true else {
                     lost.insert(version)
@@ -206,33 +250,39 @@ public struct RollingFigures: Sendable {
             }
         }
         // The windows move: buckets leave, come to straddle the start, or enter at the end.
-        for length in lengths {
+        for (window, length) in lengths.enumerated() {
             let (oldStart, newStart) = (oldEnd - length, now - length)
             // The straddlers that left, as kept; then the buckets that left without straddling the start first.
-            for end in straddling[length]?.keys.filter({ $0 <= newStart }) ?? [] {
-                for version in straddling[length]?.removeValue(forKey: end) ?? [] where !lost.contains(version) {
-                    if entries[length]?[version.endpoint]?.update(version.version, { $0.removeStraddlers(endingBy: newStart) }) == false {
-                        lost.insert(version)
-                    }
+            for end in straddling[window].keys.filter({ $0 <= newStart }) {
+                for key in straddling[window].removeValue(forKey: end) ?? [] {
+                    let version = VersionKey(endpoint: slotNames[key.slot], version: key.version)
+                    guard !Self.among(lost, version) else { continue }
+                    if windows[window][key.slot].update(key.version, { $0.removeStraddlers(endingBy: newStart) }) == false { lost.insert(version) }
                 }
             }
             for bucket in moves.left[length] ?? [] where Self.overlaps(bucket, start: oldStart, end: oldEnd) {
                 let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
-                guard !lost.contains(version) else { continue }
-                if entries[length]?[bucket.endpoint]?.update(bucket.version, { $0.remove(bucket, windowStart: oldStart) }) != true { lost.insert(version) }
-            }
-            for bucket in moves.straddling[length] ?? [] where bucket.start < oldEnd && bucket.start >= oldStart && bucket.start + bucket.width > newStart {
-                let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
-                if lost.contains(version) || entries[length]?[bucket.endpoint]?.update(bucket.version, { $0.straddle(bucket) }) == nil {
+                guard !Self.among(lost, version) else { continue }
+                guard let slot = slots[bucket.endpoint], windows[window][slot].update(bucket.version, { $0.remove(bucket, windowStart: oldStart) }) == true else {
                     lost.insert(version)
-                } else {
-                    straddles(bucket, length: length)
+                    continue
                 }
             }
+            for bucket in moves.straddling[length] ?? [] where bucket.start < oldEnd && bucket.start >= oldStart && bucket.start + bucket.width > newStart {
+                guard !Self.among(lost, VersionKey(endpoint: bucket.endpoint, version: bucket.version)) else { continue }
+                guard let slot = slots[bucket.endpoint], windows[window][slot].update(bucket.version, { $0.straddle(bucket) }) != nil else {
+                    lost.insert(VersionKey(endpoint: bucket.endpoint, version: bucket.version))
+                    continue
+                }
+                straddles(bucket, window: window, slot: slot)
+            }
             for bucket in moves.entering where bucket.start + bucket.width > newStart {
-                let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
-                guard !lost.contains(version) else { continue }
-                do { try add(bucket, length: length, windowStart: newStart) } catch { lost.insert(version) }
+                guard !Self.among(lost, VersionKey(endpoint: bucket.endpoint, version: bucket.version)) else { continue }
+                do {
+                    try add(bucket, window: window, slot: self.slot(bucket.endpoint), windowStart: newStart)
+                } catch {
+                    lost.insert(VersionKey(endpoint: bucket.endpoint, version: bucket.version))
+                }
             }
         }
         // Today's cost: the young buckets whose start now reached (as written), and those that left the projection.
@@ -266,7 +316,7 @@ public struct RollingFigures: Sendable {
     /// its user requests', or its probes' when it had only probes), without making its other figures: all
     /// the dashboard takes of the hour. Counts are summed whole, so this is what `figures(length:)` gives.
     public mutating func observedColdStarts(length: Int64) -> [String: Int64] {
-        let names = Array(entries[length]?.keys ?? [:].keys)
+        let names = slotNames
         return Dictionary(uniqueKeysWithValues: zip(names, observedColdStarts(length: length, of: names)).compactMap { name, cold in cold.map { (name, $0) } })
     }
 
@@ -309,7 +359,7 @@ public struct RollingFigures: Sendable {
 
     /// The figures of every endpoint with buckets over the window of `length` ending at the last refresh.
     public mutating func figures(length: Int64) -> [String: EndpointFigures] {
-        let names = Array(entries[length]?.keys ?? [:].keys)
+        let names = slotNames
         return Dictionary(uniqueKeysWithValues: zip(names, figures(length: length, of: names)).compactMap { name, figures in figures.map { (name, $0) } })
     }
 
@@ -325,31 +375,48 @@ public struct RollingFigures: Sendable {
     /// more is then dropped, for every endpoint kept, named or not.
     private mutating func each<T>(length: Int64, of names: [String],
                                   _ make: (inout Versions, LiveWindow) -> (T?, hasEmpty: Bool)) -> [T?] {
-        // Taken out while read, and changed in place (percentiles kept), so that no endpoint's table is copied.
-        guard let end, var byEndpoint = entries.removeValue(forKey: length) else { return Array(repeating: nil, count: names.count) }
+        guard let end, let index = lengths.firstIndex(of: length) else { return Array(repeating: nil, count: names.count) }
         let window = LiveWindow(start: end - length, end: end)
-        var emptied: [String] = []
-        var found = 0
-        let result = names.map { name -> T? in
-            guard let index = byEndpoint.index(forKey: name) else { return nil }
-            found += 1
-            let (value, hasEmpty) = make(&byEndpoint.values[index], window)
-            if hasEmpty { emptied.append(name) }
+        let named = slots(of: names)
+        // Taken out while read, and changed in place (percentiles kept), so that no endpoint's list is copied.
+        var bySlot = windows[index]
+        windows[index] = []
+        var emptied: [Int] = []
+        let result = named.slots.map { slot -> T? in
+            guard let slot, !bySlot[slot].isEmpty else { return nil }
+            let (value, hasEmpty) = make(&bySlot[slot], window)
+            if hasEmpty { emptied.append(slot) }
             return value
         }
         // Endpoints kept but not named (gone from the catalog): looked at only to drop what emptied.
-        if found < byEndpoint.count {
-            let named = Set(names)
-            for (endpoint, versions) in byEndpoint where !named.contains(endpoint) && versions.hasEmpty {
-                emptied.append(endpoint)
-            }
+        if !named.all {
+            for slot in bySlot.indices where !named.isNamed[slot] && bySlot[slot].hasEmpty { emptied.append(slot) }
         }
-        for endpoint in emptied {
-            byEndpoint[endpoint]?.removeEmpty()
-            if byEndpoint[endpoint]?.isEmpty == true { byEndpoint[endpoint] = nil }
-        }
-        entries[length] = byEndpoint
+        for slot in emptied { bySlot[slot].removeEmpty() }
+        windows[index] = bySlot
         return result
+    }
+
+    /// The slots of a list of names (nil for a name with none), which slots are named, and whether all are.
+    struct Named {
+        var names: [String]
+        var slots: [Int?]
+        var isNamed: [Bool]
+        var all: Bool
+    }
+
+    /// The slots of `names`: the same list as last time (the catalog's, at every refresh) is not looked up again.
+    private mutating func slots(of names: [String]) -> Named {
+        if let named, named.names == names { return named }
+        var isNamed = [Bool](repeating: false, count: slotNames.count)
+        let found = names.map { name -> Int? in
+            let slot = slots[name]
+            if let slot { isNamed[slot] = true }
+            return slot
+        }
+        let made = Named(names: names, slots: found, isNamed: isNamed, all: !isNamed.contains(false))
+        named = made
+        return made
     }
 
     /// One endpoint's figures from its versions' entries (nil when none has a bucket in the window), and
