@@ -246,9 +246,9 @@ struct RollingFiguresTests {
     }
 
     /// The rows ask for the catalog's names in its order at every refresh; their slots are looked up once and
-    /// kept. An endpoint that appears later is found the next time the same list is asked for, and one kept but
-    /// not named (gone from the catalog) is dropped once its buckets left.
-    @Test func theSameNamesFindAnEndpointThatAppearsAndAnUnnamedOneIsDroppedWhenItsBucketsLeave() throws {
+    /// kept. An endpoint that appears later is found the next time the same list is asked for, and endpoints
+    /// whose buckets all left show nothing, named or not.
+    @Test func theSameNamesFindAnEndpointThatAppearsAndOnesWhoseBucketsLeftShowNothing() throws {
         func bucket(_ endpoint: String, _ start: Int64) -> StoredBucket {
             StoredBucket(endpoint: endpoint, version: endpoint + "@v1", start: start, width: 10, requests: 6)
         }

@@ -70,7 +70,8 @@ public struct RollingFigures: Sendable {
     /// The end of the windows as of the last refresh, and the write sequence read with it.
     public private(set) var end: Int64?
     public private(set) var sequence: Int64 = 0
-    /// The endpoints kept, each at a slot until the next full load: a window's entries are an array by slot,
+    /// The endpoints kept, each at a slot until the next full load (a name and its place in the table: an
+    /// endpoint gone from the catalog keeps them, not its entries): a window's entries are an array by slot,
     /// so that a refresh and the rows reach an endpoint's by position, not by hashing its name into a table of
     /// 10,000 for every window at every refresh (issue #20: the look-ups were a sixth of a refresh).
     private var slots: [String: Int] = [:]
@@ -255,9 +256,10 @@ public struct RollingFigures: Sendable {
             // The straddlers that left, as kept; then the buckets that left without straddling the start first.
             for end in straddling[window].keys.filter({ $0 <= newStart }) {
                 for key in straddling[window].removeValue(forKey: end) ?? [] {
-                    let version = VersionKey(endpoint: slotNames[key.slot], version: key.version)
-                    guard !Self.among(lost, version) else { continue }
-                    if windows[window][key.slot].update(key.version, { $0.removeStraddlers(endingBy: newStart) }) == false { lost.insert(version) }
+                    guard !Self.among(lost, VersionKey(endpoint: slotNames[key.slot], version: key.version)) else { continue }
+                    if windows[window][key.slot].update(key.version, { $0.removeStraddlers(endingBy: newStart) }) == false {
+                        lost.insert(VersionKey(endpoint: slotNames[key.slot], version: key.version))
+                    }
                 }
             }
             for bucket in moves.left[length] ?? [] where Self.overlaps(bucket, start: oldStart, end: oldEnd) {
@@ -392,7 +394,11 @@ public struct RollingFigures: Sendable {
         if !named.all {
             for slot in bySlot.indices where !named.isNamed[slot] && bySlot[slot].hasEmpty { emptied.append(slot) }
         }
-        for slot in emptied { bySlot[slot].removeEmpty() }
+        // An endpoint with no version left gives its list's storage back (one idle for a minute, or gone).
+        for slot in emptied {
+            bySlot[slot].removeEmpty()
+            if bySlot[slot].isEmpty { bySlot[slot] = Versions() }
+        }
         windows[index] = bySlot
         return result
     }
