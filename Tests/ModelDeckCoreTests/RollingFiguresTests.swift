@@ -183,6 +183,51 @@ struct RollingFiguresTests {
         #expect(try registry.fleet(now: now + 2, rolling: &rolling).endpoints.map(\.endpoint.name) == ["second", "sentiment"])
     }
 
+    /// A refresh that fails half-way (here: summing a version again meets a damaged sketch) leaves no
+    /// half-moved windows behind: the error reaches the caller, the next refresh is a full read, and once the
+    /// row is mended the figures are a fresh read's again.
+    @Test func aRefreshThatFailsHalfWayIsFollowedByAFullRead() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        try DeckApplier.apply(parseDeck(sampleDeck()), to: registry, source: "deck.yaml", actor: "test")
+        let now: Int64 = 1_800_000_000
+        var random = SeededRandom(seed: 20)
+        var batch: [MetricBucket.Key: MetricBucket] = [:]
+        for start in stride(from: now - 200, to: now, by: 10) {
+            batch[MetricBucket.Key(endpoint: "sentiment", version: "sentiment@v1", start: start, width: 10)] = Self.bucket(&random)
+        }
+        try registry.merge(batch)
+        var rolling: RollingFigures? = RollingFigures.dashboard
+        let date = { (seconds: Int64) in Date(timeIntervalSince1970: TimeInterval(seconds)) }
+        _ = try registry.fleet(now: date(now), rolling: &rolling)
+        #expect(rolling?.reads(now: now + 1) != nil, "loaded: the next refresh reads only what changed")
+
+        // A bucket older than the young ones is written again (its version is summed again from its buckets),
+        // and its stored sketch is damaged.
+        let old = MetricBucket.Key(endpoint: "sentiment", version: "sentiment@v1", start: now - 100, width: 10)
+        var written = MetricBucket()
+        written.requests = 3
+        for latency: UInt64 in [4_000, 9_000, 30_000] { written.latency.record(microseconds: latency) }
+        try registry.merge([old: written])
+        try registry.write { db in
+            try db.execute(sql: "UPDATE metric_buckets SET latency_hist = X'D1000105' WHERE endpoint = ? AND start = ?",
+                           arguments: [old.endpoint, old.start])
+        }
+        #expect(throws: (any Error).self) { _ = try registry.fleet(now: date(now + 1), rolling: &rolling) }
+        #expect(rolling?.reads(now: now + 2) == nil, "after the failure the next refresh is a full read")
+        #expect(throws: (any Error).self) { _ = try registry.fleet(now: date(now + 2), rolling: &rolling) }
+
+        // Mended (the sketch cleared): the next refresh shows what a fresh read shows.
+        try registry.write { db in
+            try db.execute(sql: "UPDATE metric_buckets SET latency_hist = NULL WHERE endpoint = ? AND start = ?", arguments: [old.endpoint, old.start])
+        }
+        let kept = try registry.fleet(now: date(now + 3), rolling: &rolling), fresh = try registry.fleet(now: date(now + 3))
+        #expect(kept.endpoints == fresh.endpoints)
+        #expect(kept.endpoints.first { $0.endpoint.name == "sentiment" }?.recent.total.requests ?? 0 > 0)
+        #expect(rolling?.reads(now: now + 4) != nil, "loaded again")
+    }
+
     /// A minute's worst p99 follows the recorder's writes without a read of the minute, except when the
     /// bucket that held it got faster (the others' worst is not known) or the write is a wider bucket's.
     @Test func aSparklineMinuteIsReadAgainOnlyWhenItsWorstBucketGotFasterOrAWiderOneWasWritten() {
