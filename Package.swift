@@ -10,11 +10,14 @@ import PackageDescription
 //   ModelDeckDaemon  – the control loop that acts on intents
 //   ModelDeckTUI     – the ncurses dashboard, drawing into a testable screen abstraction
 //   CNcurses         – the ncursesw C surface, behind ModelDeckTUI's small wrapper
-//   modeldeck        – the executable: CLI commands, daemon, TUI
+//   ModelDeckCLI     – the on-call commands (rollback, deploy, abort…) and what every command shares
+//   modeldeck        – the executable people type: runs the on-call commands, hands the rest to modeldeck-full
+//   modeldeck-full   – the whole program: every command, the daemon, the TUI
 let package = Package(
     name: "ModelDeck",
     products: [
         .executable(name: "modeldeck", targets: ["modeldeck"]),
+        .executable(name: "modeldeck-full", targets: ["modeldeck-full"]),
         .executable(name: "modeldeck-bench", targets: ["modeldeck-bench"]),
     ],
     dependencies: [
@@ -92,10 +95,29 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The on-call commands, without the daemon, the drivers or the dashboard (see Sources/modeldeck/main.swift).
+        .target(
+            name: "ModelDeckCLI",
+            dependencies: [
+                "ModelDeckCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Not depending on `modeldeck-full`: SwiftPM would link everything that one depends on into this one.
+        // `swift build` builds both.
         .executableTarget(
             name: "modeldeck",
             dependencies: [
-                "ModelDeckCore", "ModelDeckDaemon", "ModelDeckTUI",
+                "ModelDeckCLI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "modeldeck-full",
+            dependencies: [
+                "ModelDeckCLI", "ModelDeckCore", "ModelDeckDaemon", "ModelDeckTUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -135,9 +157,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ModelDeckTUITests", dependencies: ["ModelDeckTUI"]),
-        // Runs the real `modeldeck` binary as separate processes; depending on it makes `swift test` build it.
+        // Runs the real `modeldeck` binaries as separate processes; depending on them makes `swift test` build them.
         .testTarget(name: "modeldeckTests", dependencies: [
-            "modeldeck", "ModelDeckCore", "ModelDeckTargets", "ModelDeckTUI", "ModelDeckTestSupport",
+            "modeldeck", "modeldeck-full", "ModelDeckCore", "ModelDeckTargets", "ModelDeckTUI", "ModelDeckTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -19,6 +19,9 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
     @Option(help: "Rollbacks measured.")
     var rollbacks = 50
 
+    @Option(help: "Milliseconds between the requests that watch for the old version (default 0: back to back, which keeps both cores busy while the command runs).")
+    var pace = 0
+
     @Option(help: "The modeldeck binary (default: beside this one).")
     var cli: String?
 
@@ -68,7 +71,7 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
             process.arguments = ["rollback", "sentiment", "--to", "v1", "--reason", "bench", "--registry", registry.path]
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            let cold = try await waitUntilServed(by: "sentiment@v1", port: port, timeout: .seconds(60))
+            let cold = try await waitUntilServed(by: "sentiment@v1", port: port, timeout: .seconds(60), pace: pace)
             latencies.append(watch.milliseconds)
             if cold { coldRounds += 1 }
             process.waitUntilExit()
@@ -78,6 +81,10 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
         }
         await stopper.stop()
         _ = try? await daemon.value
+        // The rest of each rollback: from the command's exit to the old version's first answer (negative when
+        // it answered before the process was reaped). The daemon wakes on the commit, before the command exits.
+        var after = zip(latencies, commandTimes).map { $0 - $1 }
+        after.sort()
         latencies.sort()
         roundTrips.sort()
         commandTimes.sort()
@@ -85,6 +92,7 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
                      percentile(latencies, 50), percentile(latencies, 99), latencies.last ?? .nan))
         print(String(format: "of which the `modeldeck rollback` process (start to exit): p50 %.0f ms, p99 %.0f ms; first answers of v1 that were cold starts: %d",
                      percentile(commandTimes, 50), percentile(commandTimes, 99), coldRounds))
+        print(String(format: "after the command exits, until v1 answers: p50 %.1f ms, p99 %.1f ms", percentile(after, 50), percentile(after, 99)))
         print(String(format: "baseline, one warm request: p50 %.1f ms; rollback p50 is %.0f× that (includes starting the modeldeck process)",
                      percentile(roundTrips, 50), percentile(latencies, 50) / percentile(roundTrips, 50)))
     }
@@ -102,10 +110,11 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
 
     /// Returns whether the first answer by `version` was a cold start.
     @discardableResult
-    private func waitUntilServed(by version: String, port: Int, timeout: Duration) async throws -> Bool {
+    private func waitUntilServed(by version: String, port: Int, timeout: Duration, pace: Int = 0) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let answer = try? await invoke(port: port), answer.version == version { return answer.cold }
+            if pace > 0 { try await Task.sleep(for: .milliseconds(pace)) }
         }
         throw ValidationError("\(version) never answered within \(timeout)")
     }

@@ -21,7 +21,8 @@ enum CLI {
     static let repository: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil,
+                    binary: String = binary) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ModelDeckCLI
 import ModelDeckCore
 
 struct InitCommand: ParsableCommand {

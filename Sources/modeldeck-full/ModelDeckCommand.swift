@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ModelDeckCLI
 import ModelDeckCore
 import ModelDeckDaemon
 
@@ -25,18 +26,15 @@ struct ModelDeckCommand: AsyncParsableCommand {
         defaultSubcommand: givenSubcommands.count == 1 ? nil : TUICommand.self
     )
 
-    static let name = "modeldeck"
+    static let name = OnCall.name
 
     /// The subcommands ArgumentParser is given: the one the first word names, else all of them.
     static let givenSubcommands = CommandWord.subcommands(named: CommandLine.arguments.dropFirst().first, in: allSubcommands)
 
     /// Every command, in the order `--help` lists them.
-    static let allSubcommands: [ParsableCommand.Type] = [
-        TUICommand.self, InitCommand.self, ApplyCommand.self, GetCommand.self,
-        DeployCommand.self, RollbackCommand.self, WarmCommand.self, PingCommand.self, ServeCommand.self, DaemonCommand.self, DemoCommand.self,
-        CostCommand.self, BenchCommand.self, SimulateCommand.self, RegistryCommand.self, NotifyCommand.self,
-        PauseCommand.self, ResumeCommand.self, PromoteCommand.self, AbortCommand.self, SetWeightCommand.self,
-    ]
+    static let allSubcommands: [ParsableCommand.Type] = [TUICommand.self, InitCommand.self, ApplyCommand.self]
+        + OnCall.commands + [ServeCommand.self, DaemonCommand.self, DemoCommand.self, CostCommand.self, BenchCommand.self,
+                             SimulateCommand.self, RegistryCommand.self, NotifyCommand.self]
 }
 
 /// The program's entry point: ArgumentParser's own `main`, with three changes. A first word that is no command
@@ -57,10 +55,10 @@ enum ModelDeckMain {
             printError(refusal)
             Foundation.exit(2) // as git, kubectl and POSIX utilities do for a usage error
         }
+        if let onCall = OnCall.command(arguments) { return OnCall.run(onCall, arguments) }
         let parsed: ParsableCommand
         do {
-            parsed = try CommandWord.onCall(arguments).map { try $0.parseAsRoot(Array(arguments.dropFirst())) }
-                ?? ModelDeckCommand.parseAsRoot(arguments)
+            parsed = try ModelDeckCommand.parseAsRoot(arguments)
         } catch {
             fail(error, arguments: arguments)
         }
@@ -85,32 +83,7 @@ enum ModelDeckMain {
 
     /// Exits as ArgumentParser would for `error`, with the error in one sanitized line.
     private static func fail(_ error: Error, arguments: [String]) -> Never {
-        let code = ModelDeckCommand.exitCode(for: error)
-        // Help, --version and completion scripts are not errors: ArgumentParser prints them to stdout.
-        if code == .success { ModelDeckCommand.exit(withError: error) }
-        // One line, as every refusal is: ArgumentParser's usage errors come with Help/Usage lines, which
-        // become a pointer to --help.
-        let full = ModelDeckCommand.fullMessage(for: error).trimmingCharacters(in: .newlines)
-        let short = ModelDeckCommand.message(for: error).trimmingCharacters(in: .newlines)
-        if full.contains("\n") && !short.isEmpty && !short.contains("\n") {
-            let known = CommandWord.names(of: ModelDeckCommand.allSubcommands)
-            let words = arguments.prefix { !$0.hasPrefix("-") }
-            let command = words.first.map { known.contains($0) ? ($0 == "cost" && words.count > 1 ? "cost \(words[words.startIndex + 1])" : $0) : "" } ?? ""
-            printError("Error: \(short) (see modeldeck \(command.isEmpty ? "" : command + " ")--help)")
-        } else if !full.isEmpty {
-            printError(full)
-        }
-        Foundation.exit(code.rawValue)
-    }
-}
-
-extension CommandConfiguration {
-    /// An on-call command's configuration: parsed as a root of its own when its word comes first
-    /// (`CommandWord.onCall`), with `modeldeck` before its name in its usage lines and `--version` as the
-    /// root has it, so its help and errors read as when it is parsed under `modeldeck`.
-    static func onCall(_ name: String, abstract: String, discussion: String = "") -> CommandConfiguration {
-        CommandConfiguration(commandName: name, _superCommandName: ModelDeckCommand.name, abstract: abstract, discussion: discussion,
-                             version: ModelDeckRelease.versionLine)
+        OnCall.fail(error, arguments: arguments, root: ModelDeckCommand.self, known: CommandWord.names(of: ModelDeckCommand.allSubcommands))
     }
 }
 
@@ -118,36 +91,16 @@ extension CommandConfiguration {
 enum CommandWord {
     /// Every subcommand's name and aliases, plus ArgumentParser's built-in `help`.
     static func names(of commands: [ParsableCommand.Type]) -> [String] {
-        commands.flatMap(names(of:)) + ["help"]
+        commands.flatMap(OnCall.names(of:)) + ["help"]
     }
-
-    /// A command's name and aliases.
-    static func names(of command: ParsableCommand.Type) -> [String] {
-        [command.configuration.commandName ?? String(describing: command).lowercased()] + command.configuration.aliases
-    }
-
-    static let name = "modeldeck"
 
     /// The subcommands ArgumentParser is given: when the first word names a command, that one alone;
     /// otherwise all of them (`--help`, `help X`, a bare `modeldeck`, which opens the dashboard).
     /// ArgumentParser builds and reflects every subcommand it is given at each start; on the on-call path
     /// (`modeldeck rollback`) that was milliseconds of the command's time (`modeldeck-bench rollback-latency`).
     static func subcommands(named word: String?, in all: [ParsableCommand.Type]) -> [ParsableCommand.Type] {
-        guard let word, let named = all.first(where: { names(of: $0).contains(word) }) else { return all }
+        guard let word, let named = all.first(where: { OnCall.names(of: $0).contains(word) }) else { return all }
         return [named]
-    }
-
-    /// The on-call command the first word names (`rollback`, `deploy`, `abort`…: those configured with
-    /// `CommandConfiguration.onCall`), parsed as a root of its own. ArgumentParser then skips its check
-    /// for a completion-script request, which parses the arguments as two commands of its own, reflected at
-    /// every start (a tenth of `modeldeck rollback`'s CPU in a profile); the help and usage lines read the
-    /// same (`modeldeck rollback <endpoint> …`). Completion scripts come from `modeldeck
-    /// --generate-completion-script`, whose first word is no command.
-    static func onCall(_ arguments: [String]) -> ParsableCommand.Type? {
-        guard let word = arguments.first, !word.hasPrefix("-"),
-              let named = ModelDeckCommand.givenSubcommands.first, ModelDeckCommand.givenSubcommands.count == 1,
-              named.configuration._superCommandName == ModelDeckCommand.name else { return nil }
-        return named
     }
 
     /// The refusal line when `arguments` starts with a word that is no command, nil otherwise. Only a bare

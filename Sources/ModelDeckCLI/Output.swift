@@ -1,15 +1,16 @@
 import ArgumentParser
 import Foundation
+import ModelDeckCLI
 import ModelDeckCore
 import Yams
 
 /// `-o table|json|yaml`, as kubectl and k9s users expect.
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+public enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json, yaml
 }
 
-enum Output {
-    static let json: JSONEncoder = {
+public enum Output {
+    public static let json: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
@@ -18,7 +19,7 @@ enum Output {
     }()
 
     /// Prints `rows` in `format`; `table` lays them out for people.
-    static func print<Row: Encodable>(_ rows: [Row], as format: OutputFormat, table: ([Row]) -> Table) throws {
+    public static func print<Row: Encodable>(_ rows: [Row], as format: OutputFormat, table: ([Row]) -> Table) throws {
         switch format {
         case .table:
             Swift.print(table(rows).render(), terminator: "")
@@ -35,7 +36,7 @@ enum Output {
     /// JSON for scripts stays exact, yet safe on a terminal: JSONEncoder escapes C0 controls but writes C1
     /// controls and bidi overrides raw, so those become `\uXXXX` escapes. They can only occur inside strings
     /// (JSON's own syntax is ASCII), where the escape means the same character.
-    static func escapingFormatCharacters(_ json: String) -> String {
+    public static func escapingFormatCharacters(_ json: String) -> String {
         guard TerminalText.needsSanitizing(json.replacingOccurrences(of: "\n", with: "")) else { return json }
         var out = String.UnicodeScalarView()
         for scalar in json.unicodeScalars {
@@ -57,7 +58,7 @@ enum Output {
     }
 
     /// Prints one document (an object, not a list) as JSON or YAML.
-    static func printDocument<Value: Encodable>(_ value: Value, as format: OutputFormat) throws {
+    public static func printDocument<Value: Encodable>(_ value: Value, as format: OutputFormat) throws {
         let text = String(decoding: try json.encode(value), as: UTF8.self)
         if format == .yaml, let node = try Yams.compose(yaml: text) {
             Swift.print(try yaml(node, from: text), terminator: "")
@@ -80,17 +81,4 @@ enum Output {
             return node
         }
     }
-}
-
-/// Writes one line to stderr (the CLI's error and notice channel), sanitized: errors quote decks, traces,
-/// the registry and remote answers.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((TerminalText.sanitizeLines(message) + "\n").utf8))
-}
-
-/// Shadows `Swift.print` for the whole CLI, so every line a command prints is sanitized (names, regions,
-/// notes and reasons come from decks and the registry) without each call site having to remember it.
-/// JSON and YAML output call `Swift.print` on purpose, after escaping (see `Output`).
-func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-    Swift.print(TerminalText.sanitizeLines(items.map { "\($0)" }.joined(separator: separator)), terminator: terminator)
 }

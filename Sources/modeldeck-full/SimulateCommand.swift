@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelDeckCLI
 import ModelDeckCore
 
 struct SimulateCommand: ParsableCommand {

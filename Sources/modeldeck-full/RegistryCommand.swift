@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelDeckCLI
 import ModelDeckCore
 
 /// `modeldeck registry stats|compact`: how much room the registry takes, and giving room back.

@@ -4,27 +4,27 @@ import ModelDeckCore
 /// The CLI's log handler: swift-log's standard-error stream, with every message and metadata value passed
 /// through `TerminalText.sanitize` first. The daemon and the gateway log what models print, what AWS
 /// answers and names from decks; none of that may drive the terminal the log is read on.
-struct TerminalSafeLogHandler: LogHandler {
+public struct TerminalSafeLogHandler: LogHandler {
     private var inner: StreamLogHandler
 
-    init(label: String) { inner = StreamLogHandler.standardError(label: label) }
+    public init(label: String) { inner = StreamLogHandler.standardError(label: label) }
 
-    var logLevel: Logger.Level {
+    public var logLevel: Logger.Level {
         get { inner.logLevel }
         set { inner.logLevel = newValue }
     }
 
-    var metadata: Logger.Metadata {
+    public var metadata: Logger.Metadata {
         get { inner.metadata }
         set { inner.metadata = Self.sanitized(newValue) }
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { inner[metadataKey: key] }
         set { inner[metadataKey: key] = newValue.map { .string(TerminalText.sanitize($0.description)) } }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         var event = event
         event.message = "\(TerminalText.sanitize(event.message.description))"
         event.metadata = event.metadata.map(Self.sanitized)

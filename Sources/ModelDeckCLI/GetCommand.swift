@@ -3,9 +3,8 @@ import Foundation
 import ModelDeckCore
 
 struct GetCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "get",
-        abstract: "List targets, models, versions, endpoints, deployments, events, notifications or bench runs.")
+    static let configuration = CommandConfiguration.onCall(
+        "get", abstract: "List targets, models, versions, endpoints, deployments, events, notifications or bench runs.")
 
     enum Resource: String, ExpressibleByArgument, CaseIterable {
         case targets, models, versions, endpoints, deployments, events, notifications, bench
