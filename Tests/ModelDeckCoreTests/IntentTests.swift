@@ -30,6 +30,23 @@ struct IntentTests {
         }
     }
 
+    @Test func trafficRowsReadBackEveryColumnAsWritten() throws {
+        defer { scratch.cleanUp() }
+        let registry = try registry()
+        let rows = try registry.write { db -> [TrafficRecord] in
+            try TrafficSplit(["sentiment@v1": 70, "sentiment@v2": 30], endpoint: "sentiment").save(db, endpoint: "sentiment")
+            try TrafficSplit.markRouted(db, endpoint: "sentiment")
+            try TrafficSplit(["sentiment@v1": 40, "sentiment@v2": 60], endpoint: "sentiment").save(db, endpoint: "sentiment")
+            try db.execute(sql: "UPDATE traffic SET updated_at = '2026-12-03 10:11:12.345' WHERE version_id = 'sentiment@v2'")
+            return try TrafficRecord.filter(TrafficRecord.Columns.endpoint == "sentiment").order(TrafficRecord.Columns.versionId).fetchAll(db)
+        }
+        #expect(rows.map(\.versionId) == ["sentiment@v1", "sentiment@v2"])
+        #expect(rows.map(\.weight) == [40, 60])
+        #expect(rows.map(\.liveWeight) == [70, 30])
+        #expect(rows.allSatisfy { $0.endpoint == "sentiment" })
+        #expect(rows[1].updatedAt == Date(timeIntervalSince1970: 1_796_292_672.345))
+    }
+
     @Test func aDeployWritesThePendingIntentAndItsAuditEventTogether() throws {
         defer { scratch.cleanUp() }
         let registry = try registry()
