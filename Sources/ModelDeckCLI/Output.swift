@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ModelDeckCLI
 import ModelDeckCore
 import Yams
 

@@ -62,7 +62,7 @@ struct GatewayBenchmark: AsyncParsableCommand {
         var gateways = [(name: "gateway", binary: binary)]
         if let before { gateways.insert((name: "before", binary: URL(fileURLWithPath: before).path), at: 0) }
         for gateway in gateways where !FileManager.default.isExecutableFile(atPath: gateway.binary) {
-            throw ValidationError("no modeldeck binary at \(gateway.binary); build it (swift build -c release --product modeldeck)")
+            throw ValidationError("no modeldeck binary at \(gateway.binary); build it (swift build -c release --static-swift-stdlib, which builds modeldeck-full beside it)")
         }
         let folder = NSTemporaryDirectory() + "modeldeck-bench-gateway-\(getpid())"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

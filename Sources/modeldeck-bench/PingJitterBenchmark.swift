@@ -45,8 +45,8 @@ struct PingJitterBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         let binary = cli ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modeldeck").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw ValidationError("no modeldeck binary at \(binary); build it (swift build -c release --product modeldeck) or pass --cli PATH")
+        guard FileManager.default.isExecutableFile(atPath: binary), FileManager.default.isExecutableFile(atPath: binary + "-full") else {
+            throw ValidationError("no modeldeck and modeldeck-full binaries at \(binary); build them (swift build -c release --static-swift-stdlib, which builds modeldeck-full beside it) or pass --cli PATH")
         }
         let folder = NSTemporaryDirectory() + "modeldeck-bench-jitter-\(getpid())"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

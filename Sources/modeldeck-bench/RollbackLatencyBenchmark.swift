@@ -31,7 +31,7 @@ struct RollbackLatencyBenchmark: AsyncParsableCommand {
     func run() async throws {
         let binary = cli ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modeldeck").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw ValidationError("no modeldeck binary at \(binary); build it (swift build -c release --product modeldeck) or pass --cli PATH")
+            throw ValidationError("no modeldeck binary at \(binary); build it (swift build -c release --static-swift-stdlib, which builds modeldeck-full beside it) or pass --cli PATH")
         }
         let folder = NSTemporaryDirectory() + "modeldeck-bench-rollback-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -35,6 +35,8 @@ struct IntentTests {
         let registry = try registry()
         let rows = try registry.write { db -> [TrafficRecord] in
             try TrafficSplit(["sentiment@v1": 70, "sentiment@v2": 30], endpoint: "sentiment").save(db, endpoint: "sentiment")
+            let unrouted = try TrafficRecord.filter(TrafficRecord.Columns.endpoint == "sentiment" && TrafficRecord.Columns.versionId == "sentiment@v2").fetchOne(db)
+            #expect(unrouted?.liveWeight == nil && unrouted?.weight == 30)
             try TrafficSplit.markRouted(db, endpoint: "sentiment")
             try TrafficSplit(["sentiment@v1": 40, "sentiment@v2": 60], endpoint: "sentiment").save(db, endpoint: "sentiment")
             try db.execute(sql: "UPDATE traffic SET updated_at = '2026-12-03 10:11:12.345' WHERE version_id = 'sentiment@v2'")

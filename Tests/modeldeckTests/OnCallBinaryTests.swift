@@ -7,6 +7,7 @@ import Testing
 @Suite struct OnCallBinaryTests {
     @Test func aLoneModeldeckRunsTheOnCallCommandsAndNamesWhatItLacksForTheRest() throws {
         let scratch = Scratch()
+        defer { scratch.cleanUp() }
         let registry = scratch.path + "/registry.sqlite"
         #expect(try CLI.run(["apply", "-f", "fixtures/decks/example.yaml", "--registry", registry]).status == 0)
         // `modeldeck` alone, without `modeldeck-full` beside it.
@@ -32,11 +33,19 @@ import Testing
         #expect(rest.stdout.isEmpty)
         #expect(rest.stderr.contains("cannot run \(scratch.path)/bin/modeldeck-full"), "\(rest.stderr)")
 
-        // Beside it, the whole program answers, with the process's arguments as given.
+        // Beside it, the whole program answers; also through a link from elsewhere (found beside the file itself).
         try FileManager.default.copyItem(atPath: CLI.binary + "-full", toPath: lone + "-full")
         let stats = try CLI.run(["registry", "stats", "--registry", registry], binary: lone)
         #expect(stats.status == 0, "\(stats.stderr)")
         #expect(stats.stdout.contains("metric_buckets"), "\(stats.stdout)")
+        try FileManager.default.createSymbolicLink(atPath: scratch.path + "/modeldeck-link", withDestinationPath: lone)
+        let linked = try CLI.run(["registry", "stats", "--registry", registry], binary: scratch.path + "/modeldeck-link")
+        #expect(linked.status == 0, "\(linked.stderr)")
+
+        // What makes it lean: the daemon's module is not linked in (its name is in the whole program's metadata).
+        let marker = Data("ModelDeckDaemon".utf8)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: lone + "-full")).range(of: marker) != nil)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: lone)).range(of: marker) == nil)
         let typo = try CLI.run(["rolback", "sentiment"], binary: lone)
         #expect(typo.status == 2)
         #expect(typo.stderr.hasPrefix("unknown command 'rolback'; did you mean 'rollback'?"))
