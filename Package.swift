@@ -110,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "modeldeck",
             dependencies: [
-                "ModelDeckCLI",
+                "ModelDeckCLI", "ModelDeckCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ModelDeckCLI
+import ModelDeckCore
 
 // `modeldeck`: runs the on-call commands itself (`rollback`, `deploy`, `abort`…: `OnCall`) and hands every
 // other command line to `modeldeck-full`, beside it, which holds the whole program (the dashboard, the daemon,
@@ -14,8 +15,7 @@ if let command = OnCall.command(arguments) {
     LoggingSystem.bootstrap(TerminalSafeLogHandler.init)
     OnCall.run(command, arguments)
 } else {
-    let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    let full = URL(fileURLWithPath: own).deletingLastPathComponent().appendingPathComponent("modeldeck-full").path
+    let full = URL(fileURLWithPath: ProgramFile.path()).deletingLastPathComponent().appendingPathComponent("modeldeck-full").path
     execv(full, CommandLine.unsafeArgv)
     printError("modeldeck: cannot run \(full), which holds every command but the on-call ones: \(String(cString: strerror(errno))) (`swift build` builds it beside modeldeck; install both)")
     exit(127)

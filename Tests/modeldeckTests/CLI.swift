@@ -13,8 +13,7 @@ enum CLI {
     /// The binary next to the test bundle (both live in the build folder), or `$MODELDECK_BIN`.
     static let binary: String = {
         if let explicit = ProcessInfo.processInfo.environment["MODELDECK_BIN"] { return explicit }
-        let testBundle = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: testBundle).deletingLastPathComponent().appendingPathComponent("modeldeck").path
+        return URL(fileURLWithPath: ProgramFile.path()).deletingLastPathComponent().appendingPathComponent("modeldeck").path
     }()
 
     /// The repository root, for fixtures.

@@ -17,18 +17,6 @@ public struct TrafficRecord: Codable, Equatable, Sendable, FetchableRecord, Pers
 
     public static let databaseTableName = "traffic"
 
-    /// By column, not through `Decodable`: the on-call commands read an endpoint's traffic rows once per run,
-    /// and the decoder's generic machinery (its metadata found at the first use) was a twentieth of
-    /// `modeldeck rollback`'s CPU in a profile (issue #20). Written through `Encodable` still.
-    public init(row: Row) throws {
-        self.init(endpoint: row["endpoint"], versionId: row["version_id"], weight: row["weight"], liveWeight: row["live_weight"],
-                  updatedAt: row["updated_at"])
-    }
-
-    public init(endpoint: String, versionId: String, weight: Int, liveWeight: Int?, updatedAt: Date) {
-        (self.endpoint, self.versionId, self.weight, self.liveWeight, self.updatedAt) = (endpoint, versionId, weight, liveWeight, updatedAt)
-    }
-
     public var endpoint: String
     public var versionId: String
     public var weight: Int
@@ -40,6 +28,16 @@ public struct TrafficRecord: Codable, Equatable, Sendable, FetchableRecord, Pers
         static let weight = Column("weight")
         static let liveWeight = Column("live_weight")
         static let versionId = Column("version_id")
+    }
+}
+
+extension TrafficRecord {
+    /// By column, not through `Decodable`: the on-call commands read an endpoint's traffic rows once per run,
+    /// and the decoder's generic machinery (its metadata found at the first use) was a twentieth of
+    /// `modeldeck rollback`'s CPU in a profile (issue #20). Written through `Encodable` still.
+    public init(row: Row) throws {
+        self.init(endpoint: row["endpoint"], versionId: row["version_id"], weight: row["weight"], liveWeight: row["live_weight"],
+                  updatedAt: row["updated_at"])
     }
 }
 

@@ -124,8 +124,7 @@ public struct Theme: Equatable, Sendable {
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["HOME"].map { "\($0)/.config" }
         if let config { paths.append("\(config)/modeldeck/themes") }
-        let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? executable
-        var folder = URL(fileURLWithPath: resolved).deletingLastPathComponent()
+        var folder = URL(fileURLWithPath: ProgramFile.path(fallback: executable)).deletingLastPathComponent()
         while folder.path != "/" && !folder.path.isEmpty {
             paths.append(folder.appendingPathComponent("Themes").path)
             folder.deleteLastPathComponent()
