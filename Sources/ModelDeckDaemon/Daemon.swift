@@ -72,7 +72,7 @@ public struct Daemon: Sendable {
         }
         if let listen {
             try await LocalTargetHost.serve(registry: registry, listen: listen, logger: logger, alongside: services,
-                                            stopper: stopper, warmupSecret: gatewayAddress.warmupSecret) { port in
+                                            stopper: stopper, address: gatewayAddress) { port in
                 gatewayAddress.set(port: port)
                 await onListening(port)
             }

@@ -38,7 +38,8 @@ public final class Drivers: DriverSource {
         self.gateway = gateway
         self.aws = aws
         self.logger = logger
-        try reload(force: true)
+        _ = claimLook(force: true)
+        try load(force: true)
     }
 
     public subscript(target: String) -> (any TargetDriver)? { state.withLock { $0.drivers[target] } }
@@ -47,17 +48,23 @@ public final class Drivers: DriverSource {
 
     /// Re-reads the targets (a few rows) unless that was done within the last second, and makes a driver
     /// for each new or changed one. A target that cannot be driven is said once in the audit log.
+    /// Between two looks it costs no hop to the registry's threads: the reconciler calls it at every tick, and
+    /// a rollback's tick waits for it.
     public func refresh() async throws {
-        try await registry.perform { [self] _ in try reload(force: false) }
+        guard claimLook(force: false) else { return }
+        try await registry.perform { [self] _ in try load(force: false) }
     }
 
-    func reload(force: Bool) throws {
-        let due = state.withLock { state in
+    /// Whether a look is due (always when `force`); if so, it counts as taken now.
+    private func claimLook(force: Bool) -> Bool {
+        state.withLock { state in
             guard force || state.lastLook.map({ ContinuousClock.now - $0 >= Self.lookInterval }) ?? true else { return false }
             state.lastLook = .now
             return true
         }
-        guard due else { return }
+    }
+
+    private func load(force: Bool) throws {
         // Targets are read again only when the catalog moved: at 10,000 targets, reading them every second
         // was a large share of an idle daemon's work.
         let (generation, read) = try registry.targets(unless: force ? nil : state.withLock { $0.generation })

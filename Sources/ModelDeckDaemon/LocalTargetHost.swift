@@ -65,13 +65,17 @@ public enum LocalTargetHost {
 
     /// Serves until SIGTERM or SIGINT; then every instance is stopped.
     public static func serve(registry: Registry, listen: Listen, logger: Logger, alongside services: [any Service] = [],
-                             stopper: GatewayStopper? = nil, warmupSecret: String? = nil,
+                             stopper: GatewayStopper? = nil, address: GatewayAddress? = nil,
                              onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let runDirectory = URL(fileURLWithPath: registry.path).deletingLastPathComponent().path
             + "/run/gateway-\(getpid())"
         var gateway = LocalGateway(registry: registry, targets: [listen.target], host: listen.host, port: listen.port,
                                    settings: LocalRuntimeSettings(runDirectory: runDirectory), logger: logger)
-        if let warmupSecret { gateway.warmupSecret = warmupSecret }
+        if let address {
+            // The daemon's drivers ping with its secret and have the catalog reload when they route.
+            gateway.warmupSecret = address.warmupSecret
+            gateway.address = address
+        }
         // Read from the environment only, never stored (as MODELDECK_API_TOKEN for the export API).
         gateway.token = ProcessInfo.processInfo.environment["MODELDECK_GATEWAY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         try await gateway.run(alongside: services, stopper: stopper, onListening: onListening)

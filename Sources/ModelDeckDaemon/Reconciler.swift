@@ -37,13 +37,16 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
         let now = now ?? date()
         do {
             try await drivers.refresh() // targets applied since the daemon started (at most once a second)
-            let superseded = try await registry.perform { try $0.supersedeDeploysByRollbacks(now: now) }
+            // One hop to the registry's threads for both: a rollback's traffic moves after this tick's few hops.
+            let (superseded, active) = try await registry.perform {
+                (try $0.supersedeDeploysByRollbacks(now: now), try $0.deploymentsInFlight())
+            }
             cancelSteps(of: superseded)
-            let active = try await registry.perform { try $0.deploymentsInFlight() }
             inFlight = !active.isEmpty
-            for (deployment, target) in active {
-                guard let target, let driver = drivers[target] else { continue } // another daemon's target kind
-                await work(on: deployment.endpoint, driver: driver) { await $0.advance(deployment, now: now) }
+            for (deployment, context) in active {
+                // Gone endpoint or version; or another daemon's target kind.
+                guard let context, let driver = drivers[context.endpoint.target] else { continue }
+                await work(on: deployment.endpoint, driver: driver) { await $0.advance(deployment, context: context, now: now) }
             }
             if checkDrift { try await enforceLatestWeights() }
         } catch {
@@ -112,9 +115,8 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
         }
     }
 
-    private func advance(_ deployment: Deployment, now: Date) async {
+    private func advance(_ deployment: Deployment, context: DeploymentContext, now: Date) async {
         do {
-            guard let context = try await registry.perform({ try $0.context(of: deployment) }) else { return }
             let (endpoint, version) = (context.endpoint, context.version)
             let routing = Routing(endpoint: endpoint, versions: context.versions)
             guard let driver = drivers[endpoint.target] else { return }
@@ -150,9 +152,12 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
             guard next != deployment else { return }
             // Only from the state we read: a concurrent writer (a rollback, another tick) wins.
             let steps = events.map { (kind: $0.kind, message: $0.message) }
-            let persisted = try await registry.perform { try $0.advance(deployment, to: next, events: steps, now: now) }
-            if persisted, let weights = DeploymentMachine.weights(for: next) {
-                try await route(weights, on: routing, driver: driver, for: next)
+            let weights = DeploymentMachine.weights(for: next)
+            // Where recording the weights is the routing, they go in with the step: one commit.
+            let routed = try driver.routesByRegistry ? weights.map { try TrafficSplit($0, endpoint: endpoint.name) } : nil
+            let persisted = try await registry.perform { try $0.advance(deployment, to: next, events: steps, routed: routed, now: now) }
+            if persisted, let weights {
+                try await route(weights, on: routing, driver: driver, for: next, recorded: routed != nil)
             }
         } catch {
             logger.error("deployment step failed", metadata: ["deployment": "\(deployment.id ?? 0)", "error": "\(error)"])
@@ -246,9 +251,31 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
     /// and the gateway read), whichever platform it is on — unless a newer deployment of the endpoint came
     /// meanwhile (a rollback during a slow cloud update): its weights are the ones to record.
     ///
+    /// A target that routes by the registry's traffic table (the local gateway) has them recorded first
+    /// (`recorded`: already, with the step), then takes them up at once instead of at its next look.
+    ///
     /// A failure is noted on the deployment (`alarm`, "cannot route …") so the dashboard says why it waits;
     /// the next tick tries again, and a success clears the note.
-    private func route(_ weights: [String: Int], on routing: Routing, driver: any TargetDriver, for deployment: Deployment) async throws {
+    private func route(_ weights: [String: Int], on routing: Routing, driver: any TargetDriver, for deployment: Deployment,
+                       recorded: Bool = false) async throws {
+        let endpoint = routing.endpoint.name
+        if driver.routesByRegistry {
+            if !recorded {
+                let split = try TrafficSplit(weights, endpoint: endpoint)
+                let now = date()
+                guard try await registry.perform({ try $0.recordRouted(split, endpoint: endpoint, for: deployment, now: now) }) else { return }
+            }
+            try await setWeights(weights, on: routing, driver: driver, for: deployment)
+            return
+        }
+        try await setWeights(weights, on: routing, driver: driver, for: deployment)
+        let split = try TrafficSplit(weights, endpoint: endpoint)
+        let now = date()
+        try await registry.perform { try $0.recordRouted(split, endpoint: endpoint, for: deployment, now: now) }
+    }
+
+    /// Asks the driver to route by `weights`; a failure is noted on the deployment.
+    private func setWeights(_ weights: [String: Int], on routing: Routing, driver: any TargetDriver, for deployment: Deployment) async throws {
         let endpoint = routing.endpoint.name
         do {
             try await driver.setWeights(weights, on: routing.endpoint, versions: routing.versions)
@@ -257,9 +284,6 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
             _ = try? await registry.perform { try $0.noteRoutingFailure(deployment, note: note) }
             throw error
         }
-        let split = try TrafficSplit(weights, endpoint: endpoint)
-        let now = date()
-        try await registry.perform { try $0.recordRouted(split, endpoint: endpoint, for: deployment, now: now) }
     }
 
     /// How often a cloud target is asked what it routes, and asked again to route after a failure.

@@ -33,6 +33,9 @@ final class FakeDriver: TargetDriver {
         /// The probes sent, by endpoint, and what each answers.
         var probes: [String] = []
         var probeAnswer = PingResult(status: 200, coldStart: false, milliseconds: 7)
+        /// Asked at each `setWeights` (what the registry records then, say); its answers are kept in order.
+        var observe: (@Sendable (_ endpoint: String) -> [String: Int])?
+        var observed: [[String: Int]] = []
     }
 
     let target: Target
@@ -59,6 +62,10 @@ final class FakeDriver: TargetDriver {
 
     func setWeights(_ weights: [String: Int], on settings: Endpoint, versions: [String: ModelVersion]) async throws {
         let endpoint = settings.name
+        if let observe = state.withLock({ $0.observe }) {
+            let seen = observe(endpoint)
+            state.withLock { $0.observed.append(seen) }
+        }
         let (fail, hang) = state.withLock { state -> (Bool, Bool) in
             state.setWeightsCalls.append((endpoint, weights))
             if state.failures > 0 {

@@ -39,6 +39,30 @@ import Testing
         #expect(try fixture.registry.routedWeights(endpoint: "a") == ["m@v1": 100])
     }
 
+    /// Where the registry's traffic table is the routing (the local gateway), a rollback's step and its weights
+    /// are one commit, and the driver hears of them once they are recorded (it has the gateway read them at
+    /// once). A target with routing of its own is asked first, and the weights are recorded once it has them.
+    @Test func aStepOnATargetRoutedByTheRegistryRecordsItsWeightsWithItBeforeTheDriverHears() async throws {
+        for routesByRegistry in [true, false] {
+            let fixture = try Fixture(hereRoutesByRegistry: routesByRegistry)
+            defer { fixture.cleanUp() }
+            let registry = fixture.registry
+            let reconciler = reconciler(fixture, clock: TestClock())
+            let deploy = try Intents.deploy(registry, endpoint: "a", version: "v2", strategy: .allAtOnce, bakeSeconds: 0, reason: "test")
+            #expect(try await tick(reconciler) { try registry.deployment(id: deploy.id)?.state == .succeeded })
+            fixture.here.state.withLock { $0.observe = { endpoint in (try? registry.routedWeights(endpoint: endpoint)) ?? [:] } }
+
+            let rollback = try Intents.rollback(registry, endpoint: "a", to: "v1", reason: "test")
+            // One tick: a rollback is done once its weights are routed.
+            await reconciler.tick()
+            #expect(try registry.deployment(id: rollback.id)?.state == .succeeded)
+            #expect(try registry.routedWeights(endpoint: "a") == ["m@v1": 100])
+            #expect(fixture.here.state.withLock { $0.routed["a"] } == ["m@v1": 100])
+            let seen = fixture.here.state.withLock { $0.observed }
+            #expect(seen == [routesByRegistry ? ["m@v1": 100] : ["m@v2": 100]], "routes by the registry: \(routesByRegistry)")
+        }
+    }
+
     @Test func aSlowCloudStepHoldsUpNoOtherEndpointAndARollbackCancelsIt() async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

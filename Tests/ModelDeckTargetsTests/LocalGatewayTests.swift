@@ -131,6 +131,31 @@ struct LocalGatewayTests {
         #expect(catalog.failure == nil)
     }
 
+    /// The daemon's driver routes by having the catalog read the registry's new weights at once: no watcher
+    /// runs here (`follow`), so only the driver's call can have reloaded it.
+    @Test func settingWeightsOnTheLocalDriverReloadsTheGatewaysCatalogAtOnce() async throws {
+        let harness = try GatewayHarness(versions: ["v1": [], "v2": []], endpoint: """
+          - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}
+        """)
+        defer { harness.cleanUp() }
+        let catalog = try EndpointCatalog(registryPath: harness.registry.path, targets: ["local"])
+        let address = GatewayAddress()
+        let target = try #require(try harness.registry.targets().first { $0.name == "local" })
+        let driver = LocalDriver(target: target, gateway: address, routes: { _ in [:] })
+        let endpoint = try #require(catalog.endpoint(named: "sentiment"))
+        try harness.registry.write { db in try TrafficSplit.all(on: "sentiment@v2").save(db, endpoint: "sentiment") }
+
+        // Before the gateway attached its catalog, the driver has nothing to reload.
+        try await driver.setWeights(["sentiment@v2": 100], on: endpoint.endpoint, versions: endpoint.versions)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(catalog.endpoint(named: "sentiment")?.weights == ["sentiment@v1": 100])
+
+        address.attach(catalog)
+        try await driver.setWeights(["sentiment@v2": 100], on: endpoint.endpoint, versions: endpoint.versions)
+        #expect(try await eventually { catalog.endpoint(named: "sentiment")?.weights == ["sentiment@v2": 100] })
+        #expect(catalog.failure == nil)
+    }
+
     @Test func killingAnInstanceMidRequestGives502AndTheEndpointRecovers() async throws {
         let harness = try GatewayHarness(versions: ["v1": ["--extra-latency-ms", "3000"]], endpoint: """
           - {name: sentiment, model: sentiment, target: local, memory: 256MB, traffic: {v1: 100}}

@@ -33,12 +33,13 @@ extension Registry {
         try read { db in try Deployment.activeDeploys(db, endpoint: endpoint) }
     }
 
-    /// Every deployment and rollback the daemon still has to act on, oldest first, with its endpoint's target.
-    public func deploymentsInFlight() throws -> [(deployment: Deployment, target: String?)] {
+    /// Every deployment and rollback the daemon still has to act on, oldest first, each with what acting on it
+    /// needs (nil when its endpoint or version is gone), read in one transaction.
+    public func deploymentsInFlight() throws -> [(deployment: Deployment, context: DeploymentContext?)] {
         try read { db in
             let deployments = try Deployment.filter(DeploymentState.activeStates.map(\.rawValue).contains(Column("state")))
                 .order(Column("id")).fetchAll(db)
-            return try deployments.map { ($0, try Endpoint.fetchOne(db, key: $0.endpoint)?.target) }
+            return try deployments.map { ($0, try Self.context(db, of: $0)) }
         }
     }
 
@@ -75,13 +76,15 @@ extension Registry {
 
     /// `deployment` with its endpoint and version; nil when either is gone.
     public func context(of deployment: Deployment) throws -> DeploymentContext? {
-        try read { db in
-            guard let endpoint = try Endpoint.fetchOne(db, key: deployment.endpoint),
-                  let version = try ModelVersion.fetchOne(db, key: deployment.toVersion) else { return nil }
-            let versions = try ModelVersion.filter(Column("model") == endpoint.model).fetchAll(db)
-            return DeploymentContext(deployment: deployment, endpoint: endpoint, version: version,
-                                     versions: Dictionary(versions.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
-        }
+        try read { db in try Self.context(db, of: deployment) }
+    }
+
+    private static func context(_ db: Database, of deployment: Deployment) throws -> DeploymentContext? {
+        guard let endpoint = try Endpoint.fetchOne(db, key: deployment.endpoint),
+              let version = try ModelVersion.fetchOne(db, key: deployment.toVersion) else { return nil }
+        let versions = try ModelVersion.filter(Column("model") == endpoint.model).fetchAll(db)
+        return DeploymentContext(deployment: deployment, endpoint: endpoint, version: version,
+                                 versions: Dictionary(versions.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// A rollback asked for while a deploy of its endpoint is in flight ends that deploy (its traffic goes
@@ -118,7 +121,12 @@ extension Registry {
 
     /// Stores the step from `current` to `next` with its audit events, only if the deployment is still as
     /// `current` says (a concurrent writer — a rollback, another pass — wins). Returns whether it was stored.
-    public func advance(_ current: Deployment, to next: Deployment, events: [(kind: String, message: String)], now: Date) throws -> Bool {
+    ///
+    /// `routed`: the step's weights, recorded as routed in the same transaction (`recordRouted`), for a target
+    /// that routes by the registry's traffic table (the local gateway), where recording them is the routing:
+    /// one commit instead of two before a rollback's traffic moves.
+    public func advance(_ current: Deployment, to next: Deployment, events: [(kind: String, message: String)],
+                        routed: TrafficSplit? = nil, now: Date) throws -> Bool {
         try write { db in
             guard try Deployment.fetchOne(db, key: current.id) == current else { return false }
             try next.update(db)
@@ -126,6 +134,7 @@ extension Registry {
                 try db.record(AuditEvent(at: now, actor: "daemon", endpoint: next.endpoint, deploymentId: next.id,
                                          kind: event.kind, message: event.message))
             }
+            if let routed { try Self.recordRouted(db, routed, endpoint: next.endpoint, for: next, now: now) }
             return true
         }
     }
@@ -144,21 +153,24 @@ extension Registry {
     /// newer one (a rollback) or a later step records its own. Returns whether it was recorded.
     @discardableResult
     public func recordRouted(_ split: TrafficSplit, endpoint: String, for deployment: Deployment, now: Date = Date()) throws -> Bool {
-        try write { db in
-            let latest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deployments WHERE endpoint = ?", arguments: [endpoint])
-            let current = try Deployment.fetchOne(db, key: deployment.id)
-            guard latest == deployment.id, current?.state == deployment.state, current?.currentWeight == deployment.currentWeight else {
-                return false
-            }
-            try split.save(db, endpoint: endpoint)
-            try TrafficSplit.markRouted(db, endpoint: endpoint)
-            try db.execute(sql: "UPDATE deployments SET alarm = NULL WHERE id = ? AND alarm LIKE 'cannot route %'", arguments: [deployment.id])
-            if deployment.state.isActive, now.timeIntervalSince(deployment.stepStartedAt) >= 1 {
-                try db.execute(sql: """
-                    UPDATE deployments SET step_started_at = ? WHERE id = ? AND state = ? AND step = ? AND step_started_at = ?
-                    """, arguments: [now, deployment.id, deployment.state.rawValue, deployment.step, deployment.stepStartedAt])
-            }
-            return true
+        try write { db in try Self.recordRouted(db, split, endpoint: endpoint, for: deployment, now: now) }
+    }
+
+    @discardableResult
+    private static func recordRouted(_ db: Database, _ split: TrafficSplit, endpoint: String, for deployment: Deployment, now: Date) throws -> Bool {
+        let latest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM deployments WHERE endpoint = ?", arguments: [endpoint])
+        let current = try Deployment.fetchOne(db, key: deployment.id)
+        guard latest == deployment.id, current?.state == deployment.state, current?.currentWeight == deployment.currentWeight else {
+            return false
         }
+        try split.save(db, endpoint: endpoint)
+        try TrafficSplit.markRouted(db, endpoint: endpoint)
+        try db.execute(sql: "UPDATE deployments SET alarm = NULL WHERE id = ? AND alarm LIKE 'cannot route %'", arguments: [deployment.id])
+        if deployment.state.isActive, now.timeIntervalSince(deployment.stepStartedAt) >= 1 {
+            try db.execute(sql: """
+                UPDATE deployments SET step_started_at = ? WHERE id = ? AND state = ? AND step = ? AND step_started_at = ?
+                """, arguments: [now, deployment.id, deployment.state.rawValue, deployment.step, deployment.stepStartedAt])
+        }
+        return true
     }
 }

@@ -77,14 +77,25 @@ public final class EndpointCatalog: Sendable {
             version = await watcher.waitForChange(from: version, until: .now + (retry ? .seconds(1) : Self.maxSleep))
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 io.async { [self] in
-                    do {
-                        try reload()
-                    } catch {
-                        cache.withLock { $0.failure = "registry unreadable: \(error)" }
-                    }
+                    reloadOrNoteFailure()
                     done.resume()
                 }
             }
+        }
+    }
+
+    /// Reads the registry again now, rather than once the watcher has seen the last commit (inotify, then the
+    /// data version settling: a millisecond or two): the daemon's reconciler asks for it when it has recorded
+    /// an endpoint's new weights, so a rollback's traffic moves that much sooner. Does not wait for the reload.
+    func reloadSoon() {
+        io.async { [self] in reloadOrNoteFailure() }
+    }
+
+    private func reloadOrNoteFailure() {
+        do {
+            try reload()
+        } catch {
+            cache.withLock { $0.failure = "registry unreadable: \(error)" }
         }
     }
 

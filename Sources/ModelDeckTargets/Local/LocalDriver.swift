@@ -5,8 +5,7 @@ import NIOCore
 import Synchronization
 
 /// The local target's driver. Its gateway routes by the registry's traffic table, which the daemon writes
-/// once the driver has returned: setting weights has nothing to do here, and the gateway follows at its
-/// next request.
+/// before it sets weights here: setting them only has the gateway read the table again at once.
 public struct LocalDriver: TargetDriver {
     /// What the gateway routes for an endpoint now: the registry's weights, read by the daemon.
     public typealias Routes = @Sendable (_ endpoint: String) async throws -> [String: Int]
@@ -37,10 +36,11 @@ public struct LocalDriver: TargetDriver {
         }
     }
 
-    /// Nothing to do: the daemon records the weights in the registry once this returns, and the gateway
-    /// routes by them.
+    /// The daemon has recorded the weights in the registry (`routesByRegistry`); the gateway this daemon runs
+    /// reads them now rather than once its watcher has seen the commit, a millisecond or two later.
     public func setWeights(_ weights: [String: Int], on endpoint: Endpoint, versions: [String: ModelVersion]) async throws {
         _ = try TrafficSplit(weights, endpoint: endpoint.name)
+        gateway.reloadCatalog()
     }
 
     public func liveWeights(of endpoint: Endpoint, versions: [String: ModelVersion]) async throws -> [String: Int] {
@@ -81,9 +81,11 @@ public struct LocalDriver: TargetDriver {
     }
 }
 
-/// Where a local gateway listens, known once it has started, and the secret that makes its pings pings.
+/// Where a local gateway listens, known once it has started, the secret that makes its pings pings, and its
+/// catalog of served endpoints, which the daemon has reload when it records new weights.
 public final class GatewayAddress: Sendable {
     private let value = Mutex<Int?>(nil)
+    private let catalog = Mutex<EndpointCatalog?>(nil)
     /// Proves a keep-warm ping comes from this daemon (`X-ModelDeck-Warmup-Secret`); made at random for each
     /// daemon, kept in memory only, and handed to the gateway it runs.
     public let warmupSecret: String
@@ -93,4 +95,11 @@ public final class GatewayAddress: Sendable {
     public var port: Int? { value.withLock { $0 } }
 
     public func set(port: Int) { value.withLock { $0 = port } }
+
+    /// The catalog of the gateway at this address, once it runs (`LocalGateway.run`).
+    func attach(_ catalog: EndpointCatalog) { self.catalog.withLock { $0 = catalog } }
+
+    /// Has the gateway's catalog read the registry now, without waiting for the reload; nothing when this
+    /// process runs no gateway at this address.
+    func reloadCatalog() { catalog.withLock { $0 }?.reloadSoon() }
 }

@@ -25,6 +25,9 @@ public struct LocalGateway: Sendable {
     /// Only a request carrying this in `X-ModelDeck-Warmup-Secret` is a keep-warm ping (see `WarmupSecret`).
     /// By default a random one nobody else knows: a gateway without a daemon takes no pings.
     public var warmupSecret = WarmupSecret.make()
+    /// The daemon's handle on this gateway: given the catalog once it is loaded, so that the daemon's driver
+    /// has it reload as soon as new weights are recorded.
+    public var address: GatewayAddress?
     /// Required as `Authorization: Bearer …` when set; the gateway refuses to listen off loopback without one.
     public var token: String?
     /// Open connections beyond this wait in the listen queue instead of taking descriptors the model
@@ -77,6 +80,7 @@ public struct LocalGateway: Sendable {
             _ = try? await registry.perform { try $0.record(event) }
         }
         let catalog = try EndpointCatalog(registryPath: registry.path, targets: targets, wake: wake)
+        address?.attach(catalog)
         let shared = ForwardingShared(catalog: catalog, runtime: runtime, recorder: recorder, admission: admission,
                                       warmupSecret: warmupSecret, maxRequestBytes: maxRequestBytes,
                                       buffered: BodyBudget(limit: maxBufferedBytes), bench: BenchPasses(registry: registry),
