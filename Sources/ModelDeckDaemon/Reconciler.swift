@@ -124,15 +124,19 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
             // A step's traffic must have moved before its clock counts. When routing failed (a SageMaker
             // update that failed, a throttled alias update, a daemon killed in between), route again instead
             // of stepping on: a bake with no traffic must not end as "succeeded".
-            if [.shifting, .baking, .rollingBack].contains(deployment.state), let expected = DeploymentMachine.weights(for: deployment),
-               try await registry.perform({ try $0.routedWeights(endpoint: deployment.endpoint) }) != expected.filter({ $0.value > 0 }) {
-                // A cloud platform is asked again at most every 15 s, not at every tick.
-                if driver.isRemote, let last = lastRouteRetry[deployment.endpoint], last.duration(to: clock.now) < routeRetryInterval {
+            var routedNow: [String: Int]?
+            if [.shifting, .baking, .rollingBack].contains(deployment.state), let expected = DeploymentMachine.weights(for: deployment) {
+                let routed = try await registry.perform { try $0.routedWeights(endpoint: deployment.endpoint) }
+                if routed != expected.filter({ $0.value > 0 }) {
+                    // A cloud platform is asked again at most every 15 s, not at every tick.
+                    if driver.isRemote, let last = lastRouteRetry[deployment.endpoint], last.duration(to: clock.now) < routeRetryInterval {
+                        return
+                    }
+                    lastRouteRetry[deployment.endpoint] = clock.now
+                    try await route(expected, on: routing, driver: driver, for: deployment)
                     return
                 }
-                lastRouteRetry[deployment.endpoint] = clock.now
-                try await route(expected, on: routing, driver: driver, for: deployment)
-                return
+                routedNow = routed
             }
 
             var observation = DeploymentObservation(now: now, provisioned: false)
@@ -148,11 +152,16 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
                 (observation.health, observation.baseline) = try await registry.perform { try $0.gateHealth(of: deployment, now: now) }
             }
             let gate = endpoint.gate(default: gate)
-            let (next, events) = DeploymentMachine.step(deployment, slo: endpoint.slo, gate: gate, observation: observation)
-            guard next != deployment else { return }
+            var (stepped, events) = DeploymentMachine.step(deployment, slo: endpoint.slo, gate: gate, observation: observation)
+            guard stepped != deployment else { return }
             // Only from the state we read: a concurrent writer (a rollback, another tick) wins.
             let steps = events.map { (kind: $0.kind, message: $0.message) }
-            let weights = DeploymentMachine.weights(for: next)
+            // A step that keeps the weights the target was just seen routing (a bake ending) routes nothing: a
+            // second alias or endpoint update would undo a change made by hand meanwhile, unseen as drift. The
+            // routing was seen right, so a note that it failed (a drift enforce's) goes.
+            let weights = DeploymentMachine.weights(for: stepped).flatMap { $0.filter({ $0.value > 0 }) == routedNow ? nil : $0 }
+            if weights == nil, routedNow != nil, stepped.alarm?.hasPrefix(Self.routingFailurePrefix) == true { stepped.alarm = nil }
+            let next = stepped
             // Where recording the weights is the routing, they go in with the step: one commit.
             let routed = try driver.routesByRegistry ? weights.map { try TrafficSplit($0, endpoint: endpoint.name) } : nil
             let persisted = try await registry.perform { try $0.advance(deployment, to: next, events: steps, routed: routed, now: now) }
@@ -247,44 +256,39 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
         }
     }
 
-    /// Makes the target route by `weights`, then records them as the endpoint's traffic (what the TUI, pings
-    /// and the gateway read), whichever platform it is on — unless a newer deployment of the endpoint came
-    /// meanwhile (a rollback during a slow cloud update): its weights are the ones to record.
+    /// Routes `weights` and records them as the endpoint's traffic (what the TUI, pings and the gateway read),
+    /// unless a newer deployment of the endpoint came meanwhile (a rollback during a slow cloud update): its
+    /// weights are the ones to record.
     ///
-    /// A target that routes by the registry's traffic table (the local gateway) has them recorded first
-    /// (`recorded`: already, with the step), then takes them up at once instead of at its next look.
-    ///
-    /// A failure is noted on the deployment (`alarm`, "cannot route …") so the dashboard says why it waits;
-    /// the next tick tries again, and a success clears the note.
+    /// - A target with routing of its own (a cloud platform) is asked first, and the weights are recorded once
+    ///   it has them. A failure is noted on the deployment (`alarm`, "cannot route …") so the dashboard says
+    ///   why it waits; the next tick tries again, and a success clears the note.
+    /// - A target that routes by the registry's traffic table (the local gateway) has them recorded first
+    ///   (`recorded`: already, with the step), then is told, and takes them up at once instead of at its next
+    ///   look; there is nothing it can fail to route.
     private func route(_ weights: [String: Int], on routing: Routing, driver: any TargetDriver, for deployment: Deployment,
                        recorded: Bool = false) async throws {
         let endpoint = routing.endpoint.name
-        if driver.routesByRegistry {
-            if !recorded {
-                let split = try TrafficSplit(weights, endpoint: endpoint)
-                let now = date()
-                guard try await registry.perform({ try $0.recordRouted(split, endpoint: endpoint, for: deployment, now: now) }) else { return }
-            }
-            try await setWeights(weights, on: routing, driver: driver, for: deployment)
-            return
-        }
-        try await setWeights(weights, on: routing, driver: driver, for: deployment)
         let split = try TrafficSplit(weights, endpoint: endpoint)
         let now = date()
-        try await registry.perform { try $0.recordRouted(split, endpoint: endpoint, for: deployment, now: now) }
-    }
-
-    /// Asks the driver to route by `weights`; a failure is noted on the deployment.
-    private func setWeights(_ weights: [String: Int], on routing: Routing, driver: any TargetDriver, for deployment: Deployment) async throws {
-        let endpoint = routing.endpoint.name
+        let record = { @Sendable (registry: Registry) in try registry.recordRouted(split, endpoint: endpoint, for: deployment, now: now) }
+        if driver.routesByRegistry {
+            if !recorded { guard try await registry.perform(record) else { return } }
+            try await driver.setWeights(weights, on: routing.endpoint, versions: routing.versions)
+            return
+        }
         do {
             try await driver.setWeights(weights, on: routing.endpoint, versions: routing.versions)
         } catch {
-            let note = "cannot route \((try? TrafficSplit(weights, endpoint: endpoint).summary) ?? "\(weights)") yet, trying again: \((error as? ModelDeckError)?.message ?? "\(error)")"
+            let note = "\(Self.routingFailurePrefix)\(split.summary) yet, trying again: \((error as? ModelDeckError)?.message ?? "\(error)")"
             _ = try? await registry.perform { try $0.noteRoutingFailure(deployment, note: note) }
             throw error
         }
+        _ = try await registry.perform(record)
     }
+
+    /// How a note on a deployment that its routing failed begins (`Registry.noteRoutingFailure` keeps only these).
+    static var routingFailurePrefix: String { "cannot route " }
 
     /// How often a cloud target is asked what it routes, and asked again to route after a failure.
     public var remoteDriftCheckInterval: Duration

@@ -17,7 +17,7 @@ struct RegistryTests {
         #expect(applied == Set(Migrations.migrator.migrations))
     }
 
-    @Test func theFileIsPrivateAndInWALModeWithForeignKeysAndABusyTimeout() throws {
+    @Test func theFileIsPrivateAndInWALModeWithForeignKeys() throws {
         let scratch = Scratch()
         defer { scratch.cleanUp() }
         let path = scratch.path + "/nested/state/registry.sqlite"
@@ -26,13 +26,56 @@ struct RegistryTests {
         #expect(mode == 0o600)
         let folderMode = try FileManager.default.attributesOfItem(atPath: scratch.path + "/nested/state")[.posixPermissions] as? Int
         #expect(folderMode == 0o700)
-        let (journal, foreignKeys, busyTimeout) = try registry.read { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
-             try Int.fetchOne(db, sql: "PRAGMA busy_timeout"))
+        let (journal, foreignKeys) = try registry.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }
         #expect(journal == "wal")
         #expect(foreignKeys == 1)
-        #expect(busyTimeout == Int(Registry.busyTimeout * 1_000))
+    }
+
+    /// A writer that meets the lock tries again after 0.2 ms for its first 10 ms (SQLite's own handler waits
+    /// 1, 2, 5, 10… ms), then every millisecond up to 100 ms, then every 10 ms, until its timeout.
+    @Test func aWaitingWriterTriesAgainOftenAtFirstThenLessUntilItsTimeout() {
+        let pauses = Registry.busyPauses(timeout: Registry.busyTimeout)
+        #expect(pauses.prefix(50).allSatisfy { $0 == 200 })
+        #expect(pauses.dropFirst(50).prefix(90).allSatisfy { $0 == 1_000 })
+        #expect(pauses.dropFirst(140).allSatisfy { $0 == 10_000 })
+        let total = pauses.reduce(0) { $0 + Int($1) }
+        #expect(total == 10_000_000, "\(total) µs")
+        #expect(Registry.busyPauses(timeout: 0.05).reduce(0) { $0 + Int($1) } == 50_000)
+    }
+
+    /// A writer that finds another process's write transaction open waits for it (`Registry.busyMode`) and
+    /// then writes; one whose wait runs out gets SQLite's "database is locked", not a hang.
+    @Test func aWriterWaitsForAnotherConnectionsWriteAndGivesUpWhenItsWaitRunsOut() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        let registry = try Registry(path: scratch.registryPath)
+        try registry.write { db in try db.execute(sql: "CREATE TABLE probe (n INTEGER)") }
+        func connection(timeout: TimeInterval) throws -> DatabaseQueue {
+            var configuration = Configuration()
+            configuration.busyMode = Registry.busyMode(timeout: timeout)
+            return try DatabaseQueue(path: scratch.registryPath, configuration: configuration)
+        }
+        let holder = try connection(timeout: 1)
+        let taken = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let held = Thread {
+            try? holder.write { db in
+                try db.execute(sql: "INSERT INTO probe VALUES (1)")
+                taken.signal()
+                release.wait()
+            }
+        }
+        held.start()
+        defer { release.signal() } // however this test ends, the lock is let go
+        taken.wait()
+        // Held until this test lets go: a writer with 50 ms to wait gives up.
+        #expect(throws: DatabaseError.self) { try connection(timeout: 0.05).write { db in try db.execute(sql: "INSERT INTO probe VALUES (2)") } }
+        // Let go while the registry's own writer waits: it writes.
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(30)) { release.signal() }
+        try registry.write { db in try db.execute(sql: "INSERT INTO probe VALUES (3)") }
+        #expect(try registry.read { db in try Int.fetchAll(db, sql: "SELECT n FROM probe ORDER BY n") } == [1, 3])
     }
 
     @Test func openingTwiceIsIdempotent() throws {

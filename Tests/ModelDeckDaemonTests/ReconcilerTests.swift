@@ -63,6 +63,19 @@ import Testing
         }
     }
 
+    /// The bake's end keeps the weights the target was seen routing, so it asks the platform nothing: a second
+    /// update would undo a change made by hand in between (an engineer at the console), unseen as drift.
+    @Test func theEndOfABakeRoutesNothingMore() async throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let reconciler = reconciler(fixture, clock: TestClock())
+        let deploy = try Intents.deploy(fixture.registry, endpoint: "b", version: "v2", strategy: .allAtOnce, bakeSeconds: 0, reason: "test")
+        #expect(try await tick(reconciler) { try fixture.registry.deployment(id: deploy.id)?.state == .succeeded })
+        let routings = fixture.there.state.withLock { $0.setWeightsCalls.filter { $0.endpoint == "b" }.map(\.weights) }
+        #expect(routings == [["m@v2": 100]])
+        #expect(try fixture.registry.routedWeights(endpoint: "b") == ["m@v2": 100])
+    }
+
     @Test func aSlowCloudStepHoldsUpNoOtherEndpointAndARollbackCancelsIt() async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

@@ -20,6 +20,35 @@ public final class Registry: Sendable {
     /// How long a writer waits for another process's transaction before giving up.
     public static let busyTimeout: TimeInterval = 10
 
+    /// How a connection waits for another's write lock: `timeout` in all, trying again every 0.2 ms for the
+    /// first 10 ms, then every millisecond up to 100 ms, then every 10 ms (`busyPauses`). SQLite's own handler
+    /// (`PRAGMA busy_timeout`, what this was) tries again after 1, 3, 8, 18… ms, so a writer that met the lock
+    /// held for a moment (the gateway's flush of measurements, a command's intent) waited up to 5 ms longer
+    /// than a lock held under 8 ms: seen as sleeps of 1, 2 and 5 ms in the daemon during `modeldeck-bench
+    /// rollback-latency`, in the tail of a rollback. (GRDB gives a pool's reader connections a plain timeout of
+    /// their own: in WAL mode a reader waits only while a checkpoint resets the log.)
+    public static func busyMode(timeout: TimeInterval = busyTimeout) -> Database.BusyMode {
+        let pauses = busyPauses(timeout: timeout)
+        return .callback { tried in
+            guard tried < pauses.count else { return false }
+            usleep(pauses[tried])
+            return true
+        }
+    }
+
+    /// The pauses between a waiting writer's tries, in microseconds, until they add up to `timeout`.
+    static func busyPauses(timeout: TimeInterval) -> [useconds_t] {
+        let limit = Int((timeout * 1_000_000).rounded())
+        var pauses: [useconds_t] = []
+        var waited = 0
+        while waited < limit {
+            let pause: useconds_t = pauses.count < 50 ? 200 : pauses.count < 140 ? 1_000 : 10_000
+            pauses.append(pause)
+            waited += Int(pause)
+        }
+        return pauses
+    }
+
     /// Opens the registry at `path`, creating it (and its folder, mode 0700) when `create` is true. A
     /// `readOnly` registry (the dashboard's loader) neither creates nor migrates anything. `migratedUpTo` stops
     /// the migrations after the one named (a benchmark comparing a schema with and without a later change).
@@ -37,7 +66,7 @@ public final class Registry: Sendable {
         }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
-        configuration.busyMode = .timeout(Registry.busyTimeout)
+        configuration.busyMode = Registry.busyMode()
         configuration.label = "modeldeck.registry"
         configuration.readonly = readOnly
         // After a checkpoint resets the WAL, SQLite keeps the file at its largest size unless told a limit:

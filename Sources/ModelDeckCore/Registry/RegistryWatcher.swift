@@ -33,7 +33,7 @@ public final class RegistryWatcher: Sendable {
         poll = notified ? Self.fallbackPoll : Self.pollInterval
         var configuration = Configuration()
         configuration.readonly = true
-        configuration.busyMode = .timeout(Registry.busyTimeout)
+        configuration.busyMode = Registry.busyMode()
         configuration.label = "modeldeck.registry.watcher"
         connection = try DatabaseQueue(path: path, configuration: configuration)
     }
