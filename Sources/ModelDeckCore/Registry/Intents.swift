@@ -15,12 +15,12 @@ public enum Intents {
                               actor: String = Actor.current, now: Date = Date()) throws -> Deployment {
         try registry.write { db in
             let endpoint = try requireEndpoint(db, name)
-            try refuseUncontrolled(db, endpoint)
+            let controlled = try controlledTarget(db, endpoint)
             let rollout = try endpoint.rollout.map { try DeploymentStrategy.rollout(parsing: $0) }
             let strategy = chosen ?? rollout?.strategy ?? .allAtOnce
             let bakeSeconds = chosenBake ?? (chosen == nil ? rollout?.bakeSeconds : nil) ?? defaultBakeSeconds
             let version = try requireVersion(db, versionText, endpoint: endpoint)
-            guard let target = try Target.fetchOne(db, key: endpoint.target) else {
+            guard let target = controlled else {
                 throw ModelDeckError("endpoint '\(name)' uses target '\(endpoint.target)', which is not in the registry")
             }
             try FitCheck.require(version: version, endpoint: endpoint, target: target)
@@ -48,15 +48,33 @@ public enum Intents {
     /// What a rollback of `endpoint` would do: from the version(s) taking traffic now to `to` (or the last
     /// good version). Used by the CLI and by the TUI's confirm dialog before anything is written.
     public static func planRollback(_ db: Database, endpoint name: String, to versionText: String?) throws -> (from: String, to: String) {
+        let plan = try rollbackPlan(db, endpoint: name, to: versionText)
+        return (plan.from, plan.to)
+    }
+
+    /// A rollback's plan with what was read to make it, so that writing it reads nothing twice.
+    struct RollbackPlan {
+        var from: String
+        var to: String
+        var endpoint: Endpoint
+        var target: Target?
+        /// The version named with `--to`; nil when the plan found it in the endpoint's history.
+        var version: ModelVersion?
+    }
+
+    static func rollbackPlan(_ db: Database, endpoint name: String, to versionText: String?) throws -> RollbackPlan {
         let endpoint = try requireEndpoint(db, name)
-        try refuseUncontrolled(db, endpoint)
+        let target = try controlledTarget(db, endpoint)
         let active = try Deployment.activeDeploys(db, endpoint: name).first
         let current = try TrafficSplit.desired(db, endpoint: name)
         let from = active?.toVersion ?? current?.primary
         guard let from else { throw ModelDeckError("endpoint '\(name)' takes no traffic yet; there is nothing to roll back") }
         let to: String
+        var version: ModelVersion?
         if let versionText {
-            to = try requireVersion(db, versionText, endpoint: endpoint).id
+            let named = try requireVersion(db, versionText, endpoint: endpoint)
+            version = named
+            to = named.id
         } else if let active, let previous = active.fromVersion {
             to = previous
         } else if let good = try lastGoodVersion(db, endpoint: name, live: Set(current?.weights.keys ?? [:].keys)) {
@@ -67,7 +85,7 @@ public enum Intents {
         if active == nil, current?.weights == [to: 100] {
             throw ModelDeckError("endpoint '\(name)' already sends 100% of its traffic to \(to)")
         }
-        return (from, to)
+        return RollbackPlan(from: from, to: to, endpoint: endpoint, target: target, version: version)
     }
 
     /// Asks for all traffic of `endpoint` to go back to `to` (or the last good version) at once.
@@ -76,10 +94,10 @@ public enum Intents {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ModelDeckError("a rollback needs a reason (--reason TEXT); it goes in the audit log") }
         return try registry.write { db in
-            let (from, to) = try planRollback(db, endpoint: name, to: versionText)
-            let endpoint = try requireEndpoint(db, name)
-            if let version = try ModelVersion.fetchOne(db, key: to), let target = try Target.fetchOne(db, key: endpoint.target) {
-                try FitCheck.require(version: version, endpoint: endpoint, target: target)
+            let plan = try rollbackPlan(db, endpoint: name, to: versionText)
+            let (from, to) = (plan.from, plan.to)
+            if let target = plan.target, let version = try plan.version ?? ModelVersion.fetchOne(db, key: to) {
+                try FitCheck.require(version: version, endpoint: plan.endpoint, target: target)
             }
             var deployment = Deployment(endpoint: name, kind: .rollback, fromVersion: from, toVersion: to,
                                         strategy: DeploymentStrategy.allAtOnce.description, bakeSeconds: 0,
@@ -139,11 +157,14 @@ public enum Intents {
         return nil
     }
 
-    /// Refuses a deploy or rollback on a target ModelDeck only observes (http), before anything is written.
-    static func refuseUncontrolled(_ db: Database, _ endpoint: Endpoint) throws {
-        if let target = try Target.fetchOne(db, key: endpoint.target), let refusal = target.descriptor.deploymentRefusal(target, endpoint: endpoint.name) {
+    /// The endpoint's target (nil when it is not in the registry); refuses a deploy or rollback on a target
+    /// ModelDeck only observes (http), before anything is written.
+    static func controlledTarget(_ db: Database, _ endpoint: Endpoint) throws -> Target? {
+        let target = try Target.fetchOne(db, key: endpoint.target)
+        if let target, let refusal = target.descriptor.deploymentRefusal(target, endpoint: endpoint.name) {
             throw ModelDeckError(refusal)
         }
+        return target
     }
 
     static func requireEndpoint(_ db: Database, _ name: String) throws -> Endpoint {
