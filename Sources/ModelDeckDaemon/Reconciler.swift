@@ -160,7 +160,7 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
             // second alias or endpoint update would undo a change made by hand meanwhile, unseen as drift. The
             // routing was seen right, so a note that it failed (a drift enforce's) goes.
             let weights = DeploymentMachine.weights(for: stepped).flatMap { $0.filter({ $0.value > 0 }) == routedNow ? nil : $0 }
-            if weights == nil, routedNow != nil, stepped.alarm?.hasPrefix(Self.routingFailurePrefix) == true { stepped.alarm = nil }
+            if weights == nil, routedNow != nil, stepped.alarm?.hasPrefix(Registry.routingFailurePrefix) == true { stepped.alarm = nil }
             let next = stepped
             // Where recording the weights is the routing, they go in with the step: one commit.
             let routed = try driver.routesByRegistry ? weights.map { try TrafficSplit($0, endpoint: endpoint.name) } : nil
@@ -280,15 +280,12 @@ public actor Reconciler<C: Clock> where C.Duration == Duration {
         do {
             try await driver.setWeights(weights, on: routing.endpoint, versions: routing.versions)
         } catch {
-            let note = "\(Self.routingFailurePrefix)\(split.summary) yet, trying again: \((error as? ModelDeckError)?.message ?? "\(error)")"
+            let note = "\(Registry.routingFailurePrefix)\(split.summary) yet, trying again: \((error as? ModelDeckError)?.message ?? "\(error)")"
             _ = try? await registry.perform { try $0.noteRoutingFailure(deployment, note: note) }
             throw error
         }
         _ = try await registry.perform(record)
     }
-
-    /// How a note on a deployment that its routing failed begins (`Registry.noteRoutingFailure` keeps only these).
-    static var routingFailurePrefix: String { "cannot route " }
 
     /// How often a cloud target is asked what it routes, and asked again to route after a failure.
     public var remoteDriftCheckInterval: Duration

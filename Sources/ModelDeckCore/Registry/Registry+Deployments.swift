@@ -139,11 +139,15 @@ extension Registry {
         }
     }
 
+    /// How a deployment's note that its routing failed begins: `noteRoutingFailure` replaces only such a note
+    /// (or none), and `recordRouted` clears it.
+    public static let routingFailurePrefix = "cannot route "
+
     /// Notes on `deployment` why its traffic cannot move yet (the dashboard shows it), unless another alarm is there.
     public func noteRoutingFailure(_ deployment: Deployment, note: String) throws {
         try write { db in
-            try db.execute(sql: "UPDATE deployments SET alarm = ? WHERE id = ? AND state = ? AND (alarm IS NULL OR alarm LIKE 'cannot route %')",
-                           arguments: [note, deployment.id, deployment.state.rawValue])
+            try db.execute(sql: "UPDATE deployments SET alarm = ? WHERE id = ? AND state = ? AND (alarm IS NULL OR alarm LIKE ?)",
+                           arguments: [note, deployment.id, deployment.state.rawValue, Self.routingFailurePrefix + "%"])
         }
     }
 
@@ -165,7 +169,8 @@ extension Registry {
         }
         try split.save(db, endpoint: endpoint)
         try TrafficSplit.markRouted(db, endpoint: endpoint)
-        try db.execute(sql: "UPDATE deployments SET alarm = NULL WHERE id = ? AND alarm LIKE 'cannot route %'", arguments: [deployment.id])
+        try db.execute(sql: "UPDATE deployments SET alarm = NULL WHERE id = ? AND alarm LIKE ?",
+                       arguments: [deployment.id, routingFailurePrefix + "%"])
         if deployment.state.isActive, now.timeIntervalSince(deployment.stepStartedAt) >= 1 {
             try db.execute(sql: """
                 UPDATE deployments SET step_started_at = ? WHERE id = ? AND state = ? AND step = ? AND step_started_at = ?
