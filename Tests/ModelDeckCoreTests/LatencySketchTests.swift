@@ -165,7 +165,7 @@ struct LatencySketchTests {
     }
 
     @Test func aBinPastFourBillionWidensItsCountsExactly() throws {
-        // Bins hold 4 bytes until one passes UInt32.max: a long, busy window must not wrap or saturate.
+        // A bin that passes UInt32.max widens the counts to 8 bytes: a long, busy window must not wrap or saturate.
         let big = UInt64(UInt32.max) - 10
         var sketch = LatencyHistogram()
         sketch.record(microseconds: 20_000, count: big)
@@ -213,6 +213,66 @@ struct LatencySketchTests {
         coarse.downscale()
         #expect(coarse.count == doubled.count)
         #expect(coarse == doubled)
+    }
+
+    @Test func countsTakeTheFewestBytesThatHoldThemAndWidenExactly() throws {
+        // A bin's count takes 1 byte up to 255, 2 up to 65,535, 4 up to UInt32.max, then 8: each step is
+        // crossed by one request, and every count stays exact through storing, merging and taking out.
+        var sketch = LatencyHistogram()
+        sketch.record(microseconds: 20_000, count: 255)
+        sketch.record(microseconds: 90_000, count: 3)
+        #expect(sketch.bytesPerBin == 1)
+        var inBin: UInt64 = 255
+        let steps: [(added: UInt64, bytes: Int)] = [(1, 2), (65_535 - 256, 2), (1, 4), (UInt64(UInt32.max) - 65_536, 4), (1, 8)]
+        for step in steps {
+            let before = sketch
+            sketch.record(microseconds: 20_000, count: step.added)
+            inBin += step.added
+            #expect(sketch.bytesPerBin == step.bytes)
+            #expect(sketch.count == inBin + 3)
+            #expect(sketch.count(microseconds: 19_000...21_000) == inBin)
+            #expect(sketch.count(microseconds: 89_000...91_000) == 3)
+            #expect(abs((sketch.milliseconds(atPercentile: 50) ?? 0) - 20) <= 20 * LatencyHistogram.relativeAccuracy)
+            #expect(try LatencyHistogram(encoded: sketch.encoded()) == sketch)
+            var part = LatencyHistogram()
+            part.record(microseconds: 20_000, count: step.added)
+            #expect(sketch.subtracting(part) == before)
+            // Added as a blob to the narrower counts, then taken out again.
+            var rolling = before
+            try rolling.add(encoded: part.encoded())
+            #expect(rolling == sketch)
+            #expect(rolling.bytesPerBin == step.bytes)
+            try rolling.subtract(encoded: part.encoded())
+            #expect(rolling == before)
+            // Merged sketch into sketch, and new bins on either side in the width reached.
+            var merged = before
+            merged.add(part)
+            #expect(merged == sketch)
+            #expect(merged.bytesPerBin == step.bytes)
+            var grown = sketch
+            grown.record(microseconds: 1_000, count: 2)
+            grown.record(microseconds: 400_000, count: 7)
+            #expect(grown.bytesPerBin == step.bytes)
+            #expect(grown.count(microseconds: 900...1_100) == 2)
+            #expect(grown.count(microseconds: 390_000...410_000) == 7)
+            #expect(grown.count(microseconds: 19_000...21_000) == inBin)
+        }
+        // The largest count of each width fits it exactly; one past it, or far past, goes as wide as it needs.
+        for (count, bytes) in [(UInt64(UInt8.max), 1), (UInt64(UInt16.max), 2), (UInt64(UInt32.max), 4), (UInt64(1) << 40, 8)] {
+            var exact = LatencyHistogram()
+            exact.record(microseconds: 5_000, count: 1)
+            exact.record(microseconds: 5_000, count: count - 1)
+            #expect(exact.bytesPerBin == bytes)
+            #expect(exact.count(microseconds: 4_900...5_100) == count)
+        }
+        // A coarser schema adds neighbouring bins: of three bins of 255 in a row, two make one of 510, in 2 bytes.
+        var row = LatencyHistogram()
+        let gamma = exp(LatencyHistogram.logGamma)
+        for step in 0..<3 { row.record(microseconds: UInt64(20_000 * pow(gamma, Double(step))), count: 255) }
+        #expect(row.bytesPerBin == 1)
+        row.downscale()
+        #expect(row.bytesPerBin == 2)
+        #expect(row.count(microseconds: 19_000...21_000) == 765)
     }
 
     @Test func bandsCountWhatFellInThem() {

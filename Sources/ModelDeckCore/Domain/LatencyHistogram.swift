@@ -48,6 +48,9 @@ public struct LatencyHistogram: Sendable {
 
     public init() {}
 
+    /// The bytes each bin's count takes now (1, 2, 4 or 8: `Bins`).
+    var bytesPerBin: Int { bins.width.rawValue }
+
     /// The relative error bound of percentiles at `schema`: (γ − 1) / (γ + 1).
     public static func relativeAccuracy(atSchema schema: Int) -> Double {
         let gamma = exp(logGamma * Double(1 << schema))

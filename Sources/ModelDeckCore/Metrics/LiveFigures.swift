@@ -274,12 +274,28 @@ public struct LiveFigures: Equatable, Sendable, Codable {
             return figures
         }
 
-        private(set) var latency = LatencyPairs()
-        private(set) var cold = LatencyPairs()
-        private(set) var probeLatency = LatencyPairs()
+        /// The merged sketches of all requests, of the cold starts and of the probes.
+        struct Sketches: Sendable {
+            var latency = LatencyPairs()
+            var cold = LatencyPairs()
+            var probeLatency = LatencyPairs()
+        }
+
+        /// The sketches when `histograms`, else none: an array of at most one, so that a counts-only sum (two of
+        /// the dashboard's three windows) keeps 8 bytes for them, not three empty sketches of 72 bytes each
+        /// (issue #20: the windows' entries 15.4 → 11.8 MB at 10,000 endpoints, `heaptrack`). Changed in place
+        /// through the array, which copies only when shared.
+        private var sketches: [Sketches]
         let histograms: Bool
 
-        init(histograms: Bool) { self.histograms = histograms }
+        init(histograms: Bool) {
+            self.histograms = histograms
+            sketches = histograms ? [Sketches()] : []
+        }
+
+        var latency: LatencyPairs { sketches.first?.latency ?? LatencyPairs() }
+        var cold: LatencyPairs { sketches.first?.cold ?? LatencyPairs() }
+        var probeLatency: LatencyPairs { sketches.first?.probeLatency ?? LatencyPairs() }
 
         var isEmpty: Bool {
             counts.requests == 0 && counts.pings == 0 && counts.probes == 0 && counts.costMicros == 0 && counts.pingCostMicros == 0
@@ -288,9 +304,9 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         mutating func add(_ bucket: StoredBucket) throws {
             counts.add(Counts(bucket))
             guard histograms else { return }
-            if let blob = bucket.latency, bucket.requests > 0 { try latency.add(encoded: blob) }
-            if let blob = bucket.coldLatency, bucket.coldStarts > 0 { try cold.add(encoded: blob) }
-            if let blob = bucket.probeLatency, bucket.probes > 0 { try probeLatency.add(encoded: blob) }
+            if let blob = bucket.latency, bucket.requests > 0 { try sketches[0].latency.add(encoded: blob) }
+            if let blob = bucket.coldLatency, bucket.coldStarts > 0 { try sketches[0].cold.add(encoded: blob) }
+            if let blob = bucket.probeLatency, bucket.probes > 0 { try sketches[0].probeLatency.add(encoded: blob) }
         }
 
         /// Takes `bucket` (added before, as it was then) back out, `maxInFlight` being the largest maximum in
@@ -306,15 +322,20 @@ public struct LiveFigures: Equatable, Sendable, Codable {
                 guard LatencyHistogram.schema(ofEncoded: blob) == 0 else { return false }
                 return (try? pairs.subtract(encoded: blob)) != nil
             }
-            return out(bucket.latency, bucket.requests, &latency) && out(bucket.coldLatency, bucket.coldStarts, &cold)
-                && out(bucket.probeLatency, bucket.probes, &probeLatency)
+            return out(bucket.latency, bucket.requests, &sketches[0].latency) && out(bucket.coldLatency, bucket.coldStarts, &sketches[0].cold)
+                && out(bucket.probeLatency, bucket.probes, &sketches[0].probeLatency)
         }
 
         mutating func add(_ other: Sums) {
+            assert(histograms || !other.histograms, "a counts-only sum would drop the sketches added to it")
             counts.add(other.counts)
-            latency.add(other.latency)
-            cold.add(other.cold)
-            probeLatency.add(other.probeLatency)
+            guard histograms else { return }
+            other.sketches.withUnsafeBufferPointer { theirs in
+                guard let theirs = theirs.baseAddress else { return }
+                sketches[0].latency.add(theirs.pointee.latency)
+                sketches[0].cold.add(theirs.pointee.cold)
+                sketches[0].probeLatency.add(theirs.pointee.probeLatency)
+            }
         }
 
         struct Percentiles: Sendable, Equatable {
@@ -322,14 +343,22 @@ public struct LiveFigures: Equatable, Sendable, Codable {
         }
 
         func percentiles() -> Percentiles {
-            let all = latency.milliseconds(atPercentiles: [50, 95, 99]), probe = probeLatency.milliseconds(atPercentiles: [50, 99])
-            // Without cold starts (and no coarser schema to bring it to) the warm requests are all of them: no
-            // copy of the sketch to take nothing out of.
-            let noCold = cold.count == 0 && cold.schema <= latency.schema
-            return Percentiles(p50: all[0], p95: all[1], p99: all[2],
-                               warmP99: noCold ? all[2] : latency.subtracting(cold).milliseconds(atPercentile: 99),
-                               coldP99: cold.milliseconds(atPercentile: 99), probeP50: probe[0], probeP99: probe[1])
+            // Read where they lie: each read of `latency` or `cold`, or of `sketches.first`, copies them out of
+            // the array (a retain of each).
+            sketches.withUnsafeBufferPointer { sketches in sketches.isEmpty ? Percentiles() : sketches[0].percentiles() }
         }
+    }
+}
+
+extension LiveFigures.Sums.Sketches {
+    func percentiles() -> LiveFigures.Sums.Percentiles {
+        let all = latency.milliseconds(atPercentiles: [50, 95, 99]), probe = probeLatency.milliseconds(atPercentiles: [50, 99])
+        // Without cold starts (and no coarser schema to bring it to) the warm requests are all of them: no
+        // copy of the sketch to take nothing out of.
+        let noCold = cold.count == 0 && cold.schema <= latency.schema
+        return .init(p50: all[0], p95: all[1], p99: all[2],
+                     warmP99: noCold ? all[2] : latency.subtracting(cold).milliseconds(atPercentile: 99),
+                     coldP99: cold.milliseconds(atPercentile: 99), probeP50: probe[0], probeP99: probe[1])
     }
 }
 

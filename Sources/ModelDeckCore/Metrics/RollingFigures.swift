@@ -84,9 +84,14 @@ public struct RollingFigures: Sendable {
     /// The slots of the names the figures were last asked for (`each`), until a slot is made or the windows
     /// are loaded again.
     var named: Named?
-    /// Every bucket that starts at or after `end - youngSeconds` (as of `sequence`), by start: a refresh
-    /// ages out and reaches whole starts, without going through every young bucket.
-    private var young: [Int64: [MetricBucket.Key: StoredBucket]] = [:]
+    /// Per slot, every bucket of its endpoint that starts at or after `end - youngSeconds` (as of `sequence`),
+    /// by start: a short list (three or four 10-second buckets per endpoint version), not a table of every
+    /// young bucket by key per start. Those tables were 16 MB at 10,000 endpoints (`heaptrack`: a third of every
+    /// slot empty, and the key's two names and bounds beside each bucket, issue #20).
+    private var young: [[StoredBucket]] = []
+    /// The starts of the young buckets (and maybe some that left): a refresh goes through the slots only when
+    /// one of them ages out or is reached.
+    private var youngStarts = Set<Int64>()
     /// Per window, the endpoint versions with a straddler, by the straddler's end: when the window's start
     /// passes that end, the straddler leaves as kept, not read again. A version may be listed twice, or after
     /// its entry was made again (`reload`) or dropped (`removeEmpty`): taking out what ended by the start
@@ -100,8 +105,8 @@ public struct RollingFigures: Sendable {
     public internal(set) var catalog: FleetCatalog?
 
     /// The dashboard's: the last five minutes (`Fleet.recentSeconds`) and, counts only, the last minute (its
-    /// request rate) and the hour (its cold starts). A latency sketch is a dense array of bins (about 4 KB
-    /// for 2–400 ms), so a window without them halves what 10,000 endpoints keep.
+    /// request rate) and the hour (its cold starts). A latency sketch is a dense array of bins (530 for 2–400 ms,
+    /// 1 to 8 bytes each), so the windows without them keep none.
     public static var dashboard: RollingFigures {
         RollingFigures(lengths: [60, Fleet.recentSeconds, 3_600], countsOnly: [60, 3_600])
     }
@@ -118,10 +123,6 @@ public struct RollingFigures: Sendable {
     /// The longest window kept.
     public var longest: Int64 { lengths.last ?? 0 }
 
-    static func key(_ bucket: StoredBucket) -> MetricBucket.Key {
-        MetricBucket.Key(endpoint: bucket.endpoint, version: bucket.version, start: bucket.start, width: bucket.width)
-    }
-
     // MARK: Loading
 
     /// Starts again from `buckets`: every bucket that ends after `now - longest` (future ones included),
@@ -137,7 +138,8 @@ public struct RollingFigures: Sendable {
         slotNames = []
         named = nil
         windows = Array(repeating: [], count: lengths.count)
-        young = [:]
+        young = []
+        youngStarts = []
         straddling = Array(repeating: [:], count: lengths.count)
         end = now
         self.sequence = sequence
@@ -149,8 +151,9 @@ public struct RollingFigures: Sendable {
         if let slot = slots[version.endpoint] {
             for window in windows.indices { windows[window][slot].remove(version.version) }
         }
-        for start in Array(young.keys) {
-            young[start] = young[start]?.filter { $0.key.endpoint != version.endpoint || $0.key.version != version.version }
+        if let slot = slots[version.endpoint] {
+            young[slot].removeAll { $0.version == version.version }
+            if young[slot].isEmpty { young[slot] = [] }  // its storage too
         }
         for bucket in buckets { try place(bucket) }
     }
@@ -158,8 +161,12 @@ public struct RollingFigures: Sendable {
     /// Adds a bucket read whole to every window it overlaps, and to the young ones.
     mutating func place(_ bucket: StoredBucket) throws {
         guard let end else { return }
-        if bucket.start >= end - Self.youngSeconds { young[bucket.start, default: [:]][Self.key(bucket)] = bucket }
         var slot: Int?
+        if bucket.start >= end - Self.youngSeconds {
+            let found = self.slot(bucket.endpoint)
+            slot = found
+            keepYoung(bucket, slot: found)
+        }
         for (window, length) in lengths.enumerated() where Self.overlaps(bucket, start: end - length, end: end) {
             let found = slot ?? self.slot(bucket.endpoint)
             slot = found
@@ -173,9 +180,41 @@ public struct RollingFigures: Sendable {
         let slot = slotNames.count
         slots[endpoint] = slot
         slotNames.append(endpoint)
+        young.append([])
         for window in windows.indices { windows[window].append(Versions()) }
         named = nil
         return slot
+    }
+
+    /// Where the young bucket with `bucket`'s version, start and width is in its slot's list, if kept.
+    private func youngIndex(like bucket: StoredBucket, slot: Int) -> Int? {
+        Self.youngIndex(in: young[slot]) { $0.start == bucket.start && $0.width == bucket.width && $0.version == bucket.version }
+    }
+
+    /// The first position in `list` whose bucket passes `test`, each bucket read where it lies: `firstIndex`
+    /// and `first(where:)` hand each one over as a copy (five retains and releases), and the walks of every
+    /// endpoint's list cost 6 ms at 10,000 endpoints that way (issue #20).
+    private static func youngIndex(in list: [StoredBucket], where test: (borrowing StoredBucket) -> Bool) -> Int? {
+        list.withUnsafeBufferPointer { buffer in
+            var index = 0
+            while index < buffer.count {
+                if test(buffer[index]) { return index }
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    /// Keeps `bucket` as young, in place of the one it was, or among the others by start.
+    private mutating func keepYoung(_ bucket: StoredBucket, slot: Int) {
+        youngStarts.insert(bucket.start)
+        if let index = youngIndex(like: bucket, slot: slot) {
+            young[slot][index] = bucket
+        } else {
+            // Grown by one, not doubled: four buckets of 200 bytes would take room for eight (15 MB at 10,000).
+            if young[slot].count == young[slot].capacity { young[slot].reserveCapacity(young[slot].count + 1) }
+            young[slot].insert(bucket, at: young[slot].firstIndex { $0.start > bucket.start } ?? young[slot].endIndex)
+        }
     }
 
     static func overlaps(_ bucket: StoredBucket, start: Int64, end: Int64) -> Bool {
@@ -224,21 +263,24 @@ public struct RollingFigures: Sendable {
         // Buckets written again or anew, against the windows as they were.
         for bucket in moves.written {
             let version = VersionKey(endpoint: bucket.endpoint, version: bucket.version)
-            let key = Self.key(bucket)
-            let before = young[bucket.start]?[key]
-            if bucket.start >= youngFrom { young[bucket.start, default: [:]][key] = bucket }
+            var slot = slots[bucket.endpoint]
+            let before = slot.flatMap { slot in youngIndex(like: bucket, slot: slot).map { young[slot][$0] } }
+            if bucket.start >= youngFrom {
+                let found = slot ?? self.slot(bucket.endpoint)
+                slot = found
+                keepYoung(bucket, slot: found)
+            }
             if !cost.rewrite(bucket, before: before, known: bucket.start >= youngFrom) { rereads.cost.insert(version) }
             if let minute = sparkline.minute(ofBucketAt: bucket.start), !sparkline.rewrite(version, minute: minute, bucket: bucket) {
                 rereads.minutes.insert(MinuteKey(version: version, minute: minute))
             }
             guard !Self.among(lost, version) else { continue }
-            var slot: Int?
             for (window, length) in lengths.enumerated() where Self.overlaps(bucket, start: oldEnd - length, end: oldEnd) {
                 if bucket.start < youngFrom {
                     lost.insert(version)  // its old value is not kept
                     break
                 }
-                // In place: a copy of the entry would copy its sketch at the first change (4 KB per written bucket).
+                // In place: a copy of the entry would copy its sketch at the first change (every bin, per written bucket).
                 // One that fails is left as it is: its version is summed again (`reload` clears it first).
                 let histograms = histograms[window], found = slot ?? self.slot(version.endpoint)
                 slot = found
@@ -289,7 +331,16 @@ public struct RollingFigures: Sendable {
         }
         // Today's cost: the young buckets whose start now reached (as written), and those that left the projection.
         var reached: [StoredBucket] = []
-        for (start, buckets) in young where start > oldEnd && start <= now { reached += buckets.values }
+        if youngStarts.contains(where: { $0 > oldEnd && $0 <= now }) {
+            for list in young {
+                // The list is by start: from the first reached, until one is past now.
+                guard var index = Self.youngIndex(in: list, where: { $0.start > oldEnd }) else { continue }
+                while index < list.count, list[index].start <= now {
+                    reached.append(list[index])
+                    index += 1
+                }
+            }
+        }
         if let firsts = cost.move(to: now, entering: reached, leaving: moves.leavingProjection) {
             rereads.firstStarts = firsts
         } else {
@@ -300,9 +351,20 @@ public struct RollingFigures: Sendable {
         sequence = moves.sequence
         rereads.figures = lost
         let youngNow = now - Self.youngSeconds
-        // In place: the starts that aged out, not a new table of every young bucket at every refresh.
-        for start in young.keys.filter({ $0 < youngNow }) { young.removeValue(forKey: start) }
-        for bucket in moves.entering where bucket.start >= youngNow { young[bucket.start, default: [:]][Self.key(bucket)] = bucket }
+        // In place, and only when a start aged out (once per bucket width), not a new list at every refresh.
+        if youngStarts.contains(where: { $0 < youngNow }) {
+            // The oldest first in each list: those that aged out are taken off its front (moved, not copied).
+            // A list left empty gives its storage back (an endpoint with no traffic now).
+            for slot in young.indices where !young[slot].isEmpty && young[slot][0].start < youngNow {
+                if let kept = Self.youngIndex(in: young[slot], where: { $0.start >= youngNow }) {
+                    young[slot].removeFirst(kept)
+                } else {
+                    young[slot] = []
+                }
+            }
+            youngStarts = youngStarts.filter { $0 >= youngNow }
+        }
+        for bucket in moves.entering where bucket.start >= youngNow { keepYoung(bucket, slot: slot(bucket.endpoint)) }
         return rereads
     }
 
