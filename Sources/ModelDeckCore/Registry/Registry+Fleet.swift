@@ -4,7 +4,14 @@ import GRDB
 /// One endpoint as the dashboard's table and `modeldeck get endpoints -o wide` show it: its configuration,
 /// what it routes, what is in flight, and its live figures — read from the registry only.
 public struct EndpointStatus: Equatable, Sendable {
-    public var endpoint: Endpoint
+    public var endpoint: Endpoint {
+        get { endpointBox.value }
+        set { endpointBox = Boxed(newValue) }
+    }
+    /// Where `endpoint` is kept, shared with the catalog: a status holds 8 bytes of it, not 224. The dashboard
+    /// holds the statuses of the snapshot it shows while it makes the next (issue #20: 200,000 of them at
+    /// 100,000 endpoints).
+    var endpointBox: Boxed<Endpoint>
     public var targetKind: TargetKind?
     /// Version → percent, the versions that take traffic.
     public var weights: [String: Int]
@@ -15,7 +22,12 @@ public struct EndpointStatus: Equatable, Sendable {
     }
     /// Where `deployment` is kept (shared with the catalog's route): most endpoints have none.
     var deploymentBox: Boxed<Deployment>?
-    public var keepWarm: KeepWarmState?
+    public var keepWarm: KeepWarmState? {
+        get { keepWarmBox?.value }
+        set { keepWarmBox = newValue.map(Boxed.init) }
+    }
+    /// Where `keepWarm` is kept: most endpoints have none, and inline it took 150 bytes of every status.
+    var keepWarmBox: Boxed<KeepWarmState>?
     /// User requests per second over the last minute (`LiveFigures.requestsPerSecond`: all the dashboard
     /// takes of that window), and the last five minutes' figures (latency, errors, burn).
     public var requestsPerSecondLastMinute: Double
@@ -54,8 +66,8 @@ public struct Fleet: Sendable {
 /// twice at every refresh). Keep-warm state, instances and drift change without them and are read each time.
 public struct FleetCatalog: Sendable {
     var stamp: Registry.RoutingStamp
-    /// In name order.
-    var endpoints: [Endpoint]
+    /// In name order, each kept once for the catalog and every status made from it.
+    var endpoints: [Boxed<Endpoint>]
     /// What each endpoint routes, in the order of `endpoints`: looked up once per catalog, not by name for
     /// each of 10,000 rows at every refresh.
     var routes: [Route]
@@ -69,14 +81,16 @@ public struct FleetCatalog: Sendable {
         let targets = try Listings.targets(db)
         // Allocated at its size: an array grown row by row would double, and at 10,000 endpoints leave 3.4 MB
         // of 224-byte slots unused for as long as the catalog is kept.
-        var endpoints: [Endpoint] = []
+        var endpoints: [Boxed<Endpoint>] = []
         endpoints.reserveCapacity(try Endpoint.fetchCount(db))
-        try endpoints.append(contentsOf: Endpoint.order(Column("name")).fetchCursor(db))
+        let rows = try Endpoint.order(Column("name")).fetchCursor(db)
+        while let endpoint = try rows.next() { endpoints.append(Boxed(endpoint)) }
         let targetKinds = Dictionary(try Target.fetchAll(db).map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
         let weights = try TrafficSplit.allDesired(db)
         let active = Dictionary(try Deployment.activeDeploys(db).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         return FleetCatalog(stamp: stamp, endpoints: endpoints,
-                            routes: endpoints.map { Route(targetKind: targetKinds[$0.target], weights: weights[$0.name] ?? [:], deployment: active[$0.name].map(Boxed.init)) },
+                            routes: endpoints.map { Route(targetKind: targetKinds[$0.value.target], weights: weights[$0.value.name] ?? [:],
+                                                          deployment: active[$0.value.name].map(Boxed.init)) },
                             versions: try Listings.versions(db), targets: targets)
     }
 
@@ -107,7 +121,7 @@ extension EndpointStatus {
         // bucket, so the figure is still made where every other one is.
         // In the catalog's order, one per endpoint (nil where it has no bucket in the window): a row takes its
         // own by position, with no look-up by name and no copy out of a table.
-        let names = catalog.endpoints.map(\.name)
+        let names = catalog.endpoints.map(\.value.name)
         let minuteRates: [Double?]
         let recentFigures: [EndpointFigures?]
         let coldStarts: [Int64?]
@@ -152,12 +166,13 @@ extension EndpointStatus {
         let bench = try CostBurn.benchToday(db, now: now)
 
         return catalog.endpoints.indices.map { index in
-            let endpoint = catalog.endpoints[index], route = catalog.routes[index]
+            let endpointBox = catalog.endpoints[index], route = catalog.routes[index]
+            let endpoint = endpointBox.value
             let recentOfEndpoint = recentFigures[index]
             let burn = CostBurn.totalBurn(versions: costs[endpoint.name] ?? [:], bench: bench[endpoint.name] ?? [:],
                                           live: recentOfEndpoint, now: recent.end)
-            return EndpointStatus(endpoint: endpoint, targetKind: route.targetKind, weights: route.weights,
-                                  deploymentBox: route.deployment, keepWarm: keepWarm[endpoint.name],
+            return EndpointStatus(endpointBox: endpointBox, targetKind: route.targetKind, weights: route.weights,
+                                  deploymentBox: route.deployment, keepWarmBox: keepWarm[endpoint.name].map(Boxed.init),
                                   requestsPerSecondLastMinute: minuteRates[index] ?? 0,
                                   recent: recentOfEndpoint ?? EndpointFigures(total: LiveFigures(windowSeconds: recent.seconds)),
                                   coldStartsLastHour: coldStarts[index] ?? 0,
