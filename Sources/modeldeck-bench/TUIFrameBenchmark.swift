@@ -26,7 +26,7 @@ struct TUIFrameBenchmark: ParsableCommand {
     @Option(help: "Terminal size the frame is laid out for, WIDTHxHEIGHT.")
     var screen = "160x48"
 
-    @Option(help: ArgumentHelp("Keep each seeded registry in this folder (registry-SIZE.sqlite) and reuse it in later runs; open one with `modeldeck --registry`.", valueName: "folder"))
+    @Option(help: ArgumentHelp("Keep each seeded registry in this folder (registry-SIZE.sqlite) and reuse it in later runs; open one with `modeldeck --registry`. A run writes into a copy of it (run-SIZE.sqlite, removed after), so every run starts from the registry as seeded.", valueName: "folder"))
     var keep: String?
 
     @Option(help: ArgumentHelp("An earlier release build of modeldeck-bench: its tui-frame runs each size (up to --baseline-max) in the same run, for ratios.", valueName: "path"))
@@ -125,18 +125,27 @@ struct TUIFrameBenchmark: ParsableCommand {
         let path = folder + "/registry-\(size).sqlite"
         let stampPath = path + ".seeded-at"
         var now: Date
-        let registry: Registry
         if keep != nil, let stamp = try? String(contentsOfFile: stampPath, encoding: .utf8), let seconds = Double(stamp) {
-            registry = try Registry(path: path, create: false)
             now = Date(timeIntervalSince1970: seconds)
             print("reusing \(path) (seeded at \(Int64(seconds)); figures read as of then)")
         } else {
             try? FileManager.default.removeItem(atPath: path)
-            registry = try Registry(path: path)
+            let seeding = try Registry(path: path)
             now = Date()
-            try seed(registry, endpoints: size, now: now)
+            try seed(seeding, endpoints: size, now: now)
+            try seeding.checkpoint()
             try String(now.timeIntervalSince1970).write(toFile: stampPath, atomically: true, encoding: .utf8)
         }
+        // The run writes the recorder's flushes: into a copy, so that the registry stays as seeded and every run
+        // on it starts from the same one (written into, a kept registry's RSS grew from 145 to 171 MB in an
+        // evening of runs, issue #20).
+        let runPath = folder + "/run-\(size).sqlite"
+        let runFiles = [runPath, runPath + "-wal", runPath + "-shm"]
+        for file in runFiles { try? FileManager.default.removeItem(atPath: file) }
+        defer { for file in runFiles { try? FileManager.default.removeItem(atPath: file) } }
+        try FileManager.default.copyItem(atPath: path, toPath: runPath)
+        if FileManager.default.fileExists(atPath: path + "-wal") { try FileManager.default.copyItem(atPath: path + "-wal", toPath: runPath + "-wal") }
+        let registry = try Registry(path: runPath, create: false)
 
         // The dashboard's own path first: the first snapshot (a full read into the rolling windows), then
         // steady refreshes one second apart, the recorder's flush written between them.
@@ -146,14 +155,16 @@ struct TUIFrameBenchmark: ParsableCommand {
             let copyFolder = folder + "/baseline"
             try? FileManager.default.removeItem(atPath: copyFolder)
             try FileManager.default.createDirectory(atPath: copyFolder, withIntermediateDirectories: true)
-            _ = try registry.checkpoint()
             try FileManager.default.copyItem(atPath: path, toPath: copyFolder + "/registry-\(size).sqlite")
+            if FileManager.default.fileExists(atPath: path + "-wal") {
+                try FileManager.default.copyItem(atPath: path + "-wal", toPath: copyFolder + "/registry-\(size).sqlite-wal")
+            }
             try String(now.timeIntervalSince1970).write(toFile: copyFolder + "/registry-\(size).sqlite.seeded-at", atomically: true, encoding: .utf8)
             baselineCopy = copyFolder
         }
         let openedRSS = Double(residentBytes()) / 1_048_576
         // The dashboard reads through a read-only connection of its own, as `modeldeck` does.
-        let dashboardRegistry = try Registry(path: path, create: false, readOnly: true,
+        let dashboardRegistry = try Registry(path: runPath, create: false, readOnly: true,
                                              mmapBytes: (mmap ?? DashboardData.mmapBytes / 1_048_576) * 1_048_576)
         var rolling: RollingFigures? = RollingFigures.dashboard
         let coldWatch = Stopwatch()
