@@ -213,7 +213,7 @@ public struct RollingFigures: Sendable {
         } else {
             // Grown by one, not doubled: four buckets of 200 bytes would take room for eight (15 MB at 10,000).
             if young[slot].count == young[slot].capacity { young[slot].reserveCapacity(young[slot].count + 1) }
-            young[slot].insert(bucket, at: young[slot].firstIndex { $0.start > bucket.start } ?? young[slot].endIndex)
+            young[slot].insert(bucket, at: Self.youngIndex(in: young[slot], where: { $0.start > bucket.start }) ?? young[slot].endIndex)
         }
     }
 
