@@ -33,10 +33,10 @@ final class EndpointRoute: Sendable {
 
 /// The endpoints of the local target(s) a gateway serves: an immutable snapshot that requests read under a
 /// lock, and that `follow` replaces in the background whenever another connection has committed a change to
-/// what the gateway serves (or `reloadSoon`, when the daemon has just recorded new weights) (woken by inotify within a millisecond of the commit, `PRAGMA data_version` as
-/// the fallback poll, then the catalog generation). No request waits on SQLite: a weight changed in the
-/// registry routes requests from the moment the new snapshot is swapped in, a millisecond or so after the
-/// commit, without a restart.
+/// what the gateway serves (woken by inotify within a millisecond of the commit, `PRAGMA data_version` as
+/// the fallback poll, then the catalog generation), or at once when the daemon has just recorded new weights
+/// (`reloadSoon`). No request waits on SQLite: a weight changed in the registry routes requests from the
+/// moment the new snapshot is swapped in, a millisecond or so after the commit, without a restart.
 public final class EndpointCatalog: Sendable {
     private let watcher: RegistryWatcher
     private let targetNames: Set<String>
