@@ -143,8 +143,7 @@ struct TUIFrameBenchmark: ParsableCommand {
         let runFiles = [runPath, runPath + "-wal", runPath + "-shm"]
         for file in runFiles { try? FileManager.default.removeItem(atPath: file) }
         defer { for file in runFiles { try? FileManager.default.removeItem(atPath: file) } }
-        try FileManager.default.copyItem(atPath: path, toPath: runPath)
-        if FileManager.default.fileExists(atPath: path + "-wal") { try FileManager.default.copyItem(atPath: path + "-wal", toPath: runPath + "-wal") }
+        try Self.copyRegistry(path, to: runPath)
         let registry = try Registry(path: runPath, create: false)
 
         // The dashboard's own path first: the first snapshot (a full read into the rolling windows), then
@@ -155,10 +154,7 @@ struct TUIFrameBenchmark: ParsableCommand {
             let copyFolder = folder + "/baseline"
             try? FileManager.default.removeItem(atPath: copyFolder)
             try FileManager.default.createDirectory(atPath: copyFolder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: path, toPath: copyFolder + "/registry-\(size).sqlite")
-            if FileManager.default.fileExists(atPath: path + "-wal") {
-                try FileManager.default.copyItem(atPath: path + "-wal", toPath: copyFolder + "/registry-\(size).sqlite-wal")
-            }
+            try Self.copyRegistry(path, to: copyFolder + "/registry-\(size).sqlite")
             try String(now.timeIntervalSince1970).write(toFile: copyFolder + "/registry-\(size).sqlite.seeded-at", atomically: true, encoding: .utf8)
             baselineCopy = copyFolder
         }
@@ -349,6 +345,13 @@ struct TUIFrameBenchmark: ParsableCommand {
     /// traffic: a deck applied through the registry's own operation, then the buckets written in one bulk
     /// transaction (`Registry.seedBuckets`), each a copy of one of 256 sampled buckets — at 100,000 endpoints,
     /// merging 3 million buckets one by one would take most of the run.
+    /// Copies a registry file with its write-ahead log, if it has one (what was committed but not yet
+    /// checkpointed into the file).
+    private static func copyRegistry(_ path: String, to copy: String) throws {
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        if FileManager.default.fileExists(atPath: path + "-wal") { try FileManager.default.copyItem(atPath: path + "-wal", toPath: copy + "-wal") }
+    }
+
     private func seed(_ registry: Registry, endpoints count: Int, now: Date) throws {
         let nowSeconds = Int64(now.timeIntervalSince1970) / 10 * 10
         var deck = Deck()
