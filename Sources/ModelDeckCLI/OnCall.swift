@@ -33,6 +33,31 @@ public enum OnCall {
         return commands.first { names(of: $0).contains(word) }
     }
 
+    /// `arguments` with the options that come before the command's words moved after them: `modeldeck --registry R
+    /// rollback x` runs as `modeldeck rollback x --registry R`, as git (`git -C DIR status`) and kubectl (`kubectl
+    /// --context C get pods`) take options before the command. Without this, such a line fell to the dashboard,
+    /// which refused the words it does not take; a mistyped word, now first, is refused as any unknown command
+    /// is. Moved to the end (before a `--`, if any), the options follow a command's subcommand too (`registry
+    /// stats`). They are read as flags, except those in `valued`, which take the next argument (`--registry
+    /// PATH`); a `--` among them ends them. A line with no word after its options (`modeldeck --readonly`, the
+    /// dashboard) is unchanged.
+    public static func commandFirst(_ arguments: [String]) -> [String] {
+        var index = arguments.startIndex
+        while index < arguments.endIndex, arguments[index].hasPrefix("-") {
+            if arguments[index] == "--" { return arguments }
+            index += valued.contains(arguments[index]) ? 2 : 1
+        }
+        guard index > arguments.startIndex, index < arguments.endIndex else { return arguments }
+        var rest = Array(arguments[index...])
+        rest.insert(contentsOf: arguments[..<index], at: rest.firstIndex(of: "--") ?? rest.endIndex)
+        return rest
+    }
+
+    /// The options that may come before a command's word and take a value as the next argument: the registry's,
+    /// the dashboard's theme (`modeldeck --theme light demo`) and ArgumentParser's completion script request,
+    /// whose value (`bash`) is no command.
+    static let valued: Set<String> = ["--registry", "--theme", "--generate-completion-script"]
+
     /// Parses `arguments` (the command's word first) with `command` as the root, and runs it on this thread.
     /// Exits on an error, as `fail` says.
     public static func run(_ command: ParsableCommand.Type, _ arguments: [String]) {

@@ -29,7 +29,8 @@ struct ModelDeckCommand: AsyncParsableCommand {
     static let name = OnCall.name
 
     /// The subcommands ArgumentParser is given: the one the first word names, else all of them.
-    static let givenSubcommands = CommandWord.subcommands(named: CommandLine.arguments.dropFirst().first, in: allSubcommands)
+    static let givenSubcommands = CommandWord.subcommands(named: OnCall.commandFirst(Array(CommandLine.arguments.dropFirst())).first,
+                                                          in: allSubcommands)
 
     /// Every command, in the order `--help` lists them.
     static let allSubcommands: [ParsableCommand.Type] = [TUICommand.self, InitCommand.self, ApplyCommand.self]
@@ -47,7 +48,7 @@ struct ModelDeckCommand: AsyncParsableCommand {
 @main
 enum ModelDeckMain {
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = OnCall.commandFirst(Array(CommandLine.arguments.dropFirst()))
         // Before any task starts: the processes that serve the gateway run their tasks on its event loops.
         if let word = arguments.first, ["serve", "daemon"].contains(word) { LocalTargetHost.runTasksOnEventLoops() }
         LoggingSystem.bootstrap(TerminalSafeLogHandler.init)

@@ -10,7 +10,7 @@ import ModelDeckCore
 // #20; `modeldeck-bench rollback-latency`, the README's figures). `execv` keeps the process, its arguments
 // (the first one too: `ps` shows `modeldeck daemon`), its environment and its open files.
 
-let arguments = Array(CommandLine.arguments.dropFirst())
+let arguments = OnCall.commandFirst(Array(CommandLine.arguments.dropFirst()))
 if let command = OnCall.command(arguments) {
     LoggingSystem.bootstrap(TerminalSafeLogHandler.init)
     OnCall.run(command, arguments)

@@ -31,6 +31,35 @@ extension BadInputTests {
         #expect(try CLI.run(["help", "apply"]).stdout.contains("USAGE: modeldeck apply"))
     }
 
+    /// `modeldeck --registry R rollback x`, options before the command as git and kubectl take them, runs the
+    /// command (it fell to the dashboard, which refused `rollback x` as unexpected arguments); a mistyped word
+    /// after the options is refused as any unknown command is, and options alone still open the dashboard.
+    @Test func optionsBeforeTheCommandRunTheCommand() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanUp() }
+        #expect(try CLI.run(["--registry", scratch.registry, "init"]).status == 0)
+        let listed = try CLI.run(["--registry", scratch.registry, "get", "endpoints", "-o", "json"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [Any])?.isEmpty == true, "\(listed.stdout)")
+        // Routed to `rollback`, which names the endpoint it cannot find; the registry is left as it was.
+        let rollback = try CLI.run(["--registry", scratch.registry, "rollback", "nosuch", "--reason", "x"])
+        #expect(rollback.status == 1)
+        #expect(rollback.stderr.contains("'nosuch'") && !rollback.stderr.contains("unexpected"), "\(rollback.stderr)")
+        #expect(try events(scratch.registry, kinds: "rollback.%").isEmpty)
+        // The whole program's commands too, a subcommand's (`registry stats`) among them, with `--registry=PATH`
+        // as one word.
+        let stats = try CLI.run(["--registry=\(scratch.registry)", "registry", "stats"])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        let typo = try CLI.run(["--registry", scratch.registry, "rolback", "nosuch"])
+        #expect(typo.status == 2)
+        #expect(typo.stderr.hasPrefix("unknown command 'rolback'; did you mean 'rollback'?"), "\(typo.stderr)")
+        for words in [["--registry", scratch.registry], ["--readonly", "--registry", scratch.registry]] {
+            let dashboard = try CLI.run(words)
+            #expect(dashboard.status != 0)
+            #expect(dashboard.stderr.contains("the dashboard needs a terminal"), "\(words): \(dashboard.stderr)")
+        }
+    }
+
     /// ArgumentParser is given only the command the first word names (a fast start for `rollback`): help,
     /// usage errors and the full list must read as they did with every command given.
     @Test func helpAndUsageErrorsReadTheSameWhenOnlyTheNamedCommandIsParsed() throws {
